@@ -1,0 +1,52 @@
+/*
+ * Child processes with pipes.  Arguments go to execvp as they are: never
+ * through a shell.  Exec failures are reported to the parent (through a
+ * close-on-exec pipe) as a clear error, not as a child exiting 127.
+ */
+#ifndef SLIPWAY_PROC_H
+#define SLIPWAY_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+
+enum proc_flags {
+	PROC_PIPE_IN = 1 << 0,   /* parent writes child's stdin via in */
+	PROC_PIPE_OUT = 1 << 1,  /* parent reads child's stdout via out */
+	PROC_PIPE_ERR = 1 << 2,  /* parent reads child's stderr via err */
+	PROC_ERR_TO_OUT = 1 << 3, /* child's stderr goes where its stdout goes */
+	PROC_NULL_IN = 1 << 4,   /* child's stdin is /dev/null */
+	PROC_NEW_SESSION = 1 << 5, /* setsid(): own process group */
+};
+
+struct proc_opts {
+	int flags;
+	const char *cwd;          /* NULL: inherit */
+	char *const *env;         /* NULL: inherit environ */
+};
+
+/* Invariant: pid > 0 while the child has not been waited for; each fd is
+ * -1 when that pipe was not asked for or has been closed. */
+struct proc {
+	pid_t pid;
+	int in, out, err;
+};
+
+/* Start argv[0] (looked up in PATH).  opts may be NULL. */
+int proc_spawn(struct proc *out, char *const argv[],
+    const struct proc_opts *opts);
+
+/* Close the pipes still open and wait.  Returns the exit status, 128+N for
+ * a child killed by signal N, or a negative code. */
+int proc_wait(struct proc *p);
+
+/* Run argv to completion, collecting stdout (and stderr when
+ * PROC_ERR_TO_OUT is in flags) into out, capped at max bytes.  Returns the
+ * exit status as proc_wait does. */
+int proc_run(struct buf *out, char *const argv[], int flags, size_t max);
+
+/* Write all of len bytes to fd, retrying on EINTR and short writes. */
+int proc_write_all(int fd, const void *data, size_t len);
+
+#endif

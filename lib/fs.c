@@ -1,0 +1,280 @@
+/* File helpers; see include/slipway/fs.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/err.h"
+#include "slipway/fs.h"
+
+int
+fs_fsync_parent(const char *path)
+{
+	char *dir = xstrdup(path), *slash;
+	int fd, rc = 0;
+
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = err_sys("cannot sync directory '%s'", dir);
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int
+fs_tmp_open(char **out_tmp, const char *path, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd;
+
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = err_sys("cannot create '%s'", tmp);
+		free(tmp);
+		return rc;
+	}
+	if (fchmod(fd, mode) < 0) {
+		int rc = err_sys("cannot chmod '%s'", tmp);
+		fs_tmp_abort(fd, tmp);
+		free(tmp);
+		return rc;
+	}
+	*out_tmp = tmp;
+	return fd;
+}
+
+void
+fs_tmp_abort(int fd, const char *tmp)
+{
+	if (fd >= 0)
+		close(fd);
+	if (tmp)
+		unlink(tmp);
+}
+
+int
+fs_tmp_commit(int fd, const char *tmp, const char *path)
+{
+	if (fsync(fd) < 0) {
+		int rc = err_sys("cannot sync '%s'", tmp);
+		fs_tmp_abort(fd, tmp);
+		return rc;
+	}
+	if (close(fd) < 0) {
+		int rc = err_sys("cannot close '%s'", tmp);
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path) < 0) {
+		int rc = err_sys("cannot rename '%s' to '%s'", tmp, path);
+		unlink(tmp);
+		return rc;
+	}
+	return fs_fsync_parent(path);
+}
+
+static int
+fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = NULL;
+	int fd, rc;
+
+	if ((fd = fs_tmp_open(&tmp, path, mode)) < 0)
+		return fd;
+	if (fs_write_all(fd, data, len) < 0) {
+		rc = err_sys("cannot write '%s'", tmp);
+		fs_tmp_abort(fd, tmp);
+	} else {
+		rc = fs_tmp_commit(fd, tmp, path);
+	}
+	free(tmp);
+	return rc;
+}
+
+int
+fs_read_file(struct buf *out, const char *path, size_t max)
+{
+	char chunk[65536];
+	struct buf b;
+	ssize_t n;
+	int fd, rc = 0;
+
+	buf_init(&b, max);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_sys("cannot open '%s'", path);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_sys("cannot read '%s'", path);
+			break;
+		}
+		if (buf_put(&b, chunk, (size_t)n) < 0) {
+			rc = err_set(ERR_TOOBIG, "'%s' is larger than %zu bytes",
+			    path, max);
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		buf_free(&b);
+		return rc;
+	}
+	if (b.ptr == NULL)
+		buf_put(&b, "", 0);
+	*out = b;
+	return 0;
+}
+
+int
+fs_mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			rc = err_sys("cannot create directory '%s'", p);
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	if (rc == 0 && !fs_is_dir(path))
+		rc = err_set(ERR_EXISTS, "'%s' exists and is not a directory",
+		    path);
+	free(p);
+	return rc;
+}
+
+static int
+fs_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st; (void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+fs_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : err_sys("cannot stat '%s'", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0)
+			return err_sys("cannot remove '%s'", path);
+		return 0;
+	}
+	if (nftw(path, fs_remove_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+		return err_sys("cannot remove '%s'", path);
+	return 0;
+}
+
+bool
+fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+bool
+fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool
+fs_path_is_safe(const char *rel)
+{
+	const char *p = rel, *end;
+
+	if (rel == NULL || *rel == '\0' || *rel == '/')
+		return false;
+	if (strlen(rel) >= PATH_MAX)
+		return false;
+	for (;;) {
+		end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0)
+			return false;
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
+}
+
+char *
+fs_join(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (n > 0 && a[n - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+int
+fs_mkdtemp(char **out, const char *prefix)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *p;
+
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = "/tmp";
+	p = xasprintf("%s/%s.XXXXXX", tmpdir, prefix);
+	if (mkdtemp(p) == NULL) {
+		int rc = err_sys("cannot create a directory in '%s'", tmpdir);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}

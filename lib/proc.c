@@ -1,0 +1,191 @@
+/* Child processes; see include/slipway/proc.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "slipway/buf.h"
+#include "slipway/err.h"
+#include "slipway/proc.h"
+
+extern char **environ;
+
+static void
+proc_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int
+proc_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("cannot write");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
+    int pout[2], int perr[2], int report)
+{
+	int e;
+
+	signal(SIGPIPE, SIG_DFL);
+	if (o->flags & PROC_NEW_SESSION)
+		setsid();
+	if (o->flags & PROC_PIPE_IN)
+		dup2(pin[0], 0);
+	else if (o->flags & PROC_NULL_IN) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, 0);
+	}
+	if (o->flags & PROC_PIPE_OUT)
+		dup2(pout[1], 1);
+	if (o->flags & PROC_ERR_TO_OUT)
+		dup2(1, 2);
+	else if (o->flags & PROC_PIPE_ERR)
+		dup2(perr[1], 2);
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] > 2) close(pin[i]);
+		if (pout[i] > 2) close(pout[i]);
+		if (perr[i] > 2) close(perr[i]);
+	}
+	if (o->cwd && chdir(o->cwd) < 0)
+		goto fail;
+	if (o->env)
+		execvpe(argv[0], argv, o->env);
+	else
+		execvp(argv[0], argv);
+fail:
+	e = errno;
+	(void)!write(report, &e, sizeof(e));
+	_exit(127);
+}
+
+int
+proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
+{
+	struct proc_opts none = { 0 };
+	const struct proc_opts *o = opts ? opts : &none;
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+	int rep[2] = { -1, -1 }, e = 0, rc;
+	pid_t pid;
+	ssize_t n;
+
+	out->pid = -1;
+	out->in = out->out = out->err = -1;
+	if (((o->flags & PROC_PIPE_IN) && pipe2(pin, O_CLOEXEC) < 0) ||
+	    ((o->flags & PROC_PIPE_OUT) && pipe2(pout, O_CLOEXEC) < 0) ||
+	    ((o->flags & PROC_PIPE_ERR) && pipe2(perr, O_CLOEXEC) < 0) ||
+	    pipe2(rep, O_CLOEXEC) < 0) {
+		rc = err_sys("cannot make pipes for '%s'", argv[0]);
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		rc = err_sys("cannot fork for '%s'", argv[0]);
+		goto fail;
+	}
+	if (pid == 0)
+		proc_child(argv, o, pin, pout, perr, rep[1]);
+	proc_close(&rep[1]);
+	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	proc_close(&rep[0]);
+	if (n == sizeof(e)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = e;
+		rc = err_sys("cannot run '%s'", argv[0]);
+		if (o->cwd && e == ENOENT && access(o->cwd, F_OK) < 0)
+			rc = err_sys("cannot run '%s' in '%s'", argv[0], o->cwd);
+		goto fail;
+	}
+	out->pid = pid;
+	out->in = pin[1];
+	out->out = pout[0];
+	out->err = perr[0];
+	proc_close(&pin[0]);
+	proc_close(&pout[1]);
+	proc_close(&perr[1]);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		proc_close(&pin[i]);
+		proc_close(&pout[i]);
+		proc_close(&perr[i]);
+		proc_close(&rep[i]);
+	}
+	return rc;
+}
+
+int
+proc_wait(struct proc *p)
+{
+	int status;
+
+	proc_close(&p->in);
+	proc_close(&p->out);
+	proc_close(&p->err);
+	if (p->pid <= 0)
+		return err_set(ERR_INVALID, "no child to wait for");
+	while (waitpid(p->pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return err_sys("cannot wait for child %d", (int)p->pid);
+	}
+	p->pid = -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return err_set(ERR_IO, "child ended in an unknown way");
+}
+
+int
+proc_run(struct buf *out, char *const argv[], int flags, size_t max)
+{
+	struct proc_opts o = { .flags = (flags & ~PROC_PIPE_IN) |
+	    PROC_PIPE_OUT | PROC_NULL_IN };
+	struct proc p;
+	char chunk[16384];
+	ssize_t n;
+	int rc, over = 0;
+
+	buf_init(out, max);
+	if ((rc = proc_spawn(&p, argv, &o)) < 0)
+		return rc;
+	while ((n = read(p.out, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* Keep draining past the cap so the child is not blocked. */
+		if (!over && buf_put(out, chunk, (size_t)n) < 0)
+			over = 1;
+	}
+	rc = proc_wait(&p);
+	if (over && rc >= 0)
+		return err_set(ERR_TOOBIG, "output of '%s' is over %zu bytes",
+		    argv[0], out->max);
+	if (out->ptr == NULL)
+		buf_put(out, "", 0);
+	return rc;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The command table: help, version, usage errors.
+. "$(dirname "$0")/lib.sh"
+
+expect_success 'version prints the version' '
+	out=$(slipway version) && expect_contains "$out" "slipway 0."
+'
+expect_success 'help lists commands' '
+	out=$(slipway help) && expect_contains "$out" "version"
+'
+expect_success 'COMMAND --help prints its usage' '
+	out=$(slipway version --help) && expect_contains "$out" "usage: slipway version"
+'
+expect_failure 'an unknown command fails' 'slipway no-such-command'
+expect_success 'an unknown command names itself on stderr' '
+	out=$(slipway no-such-command 2>&1 >/dev/null); expect_contains "$out" "no-such-command"
+'
+test_done

@@ -1,0 +1,195 @@
+/*
+ * The unit-test runner: `unit [SUBSTRING...]` runs the registered tests whose
+ * names contain any SUBSTRING (all when none), each in a forked child in its
+ * own temp directory, and ends with "unit: N passed, N failed, N skipped".
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slipway/alloc.h"
+#include "slipway/fs.h"
+
+#define HARNESS_MAX 2048
+#define HARNESS_SKIP_CODE 77
+
+struct harness_test {
+	const char *name;
+	harness_fn fn;
+};
+
+static struct harness_test harness_tests[HARNESS_MAX];
+static int harness_count;
+static char *harness_dir;
+
+void
+harness_register(const char *name, harness_fn fn)
+{
+	if (harness_count == HARNESS_MAX) {
+		fprintf(stderr, "harness: more than %d tests\n", HARNESS_MAX);
+		abort();
+	}
+	harness_tests[harness_count].name = name;
+	harness_tests[harness_count].fn = fn;
+	harness_count++;
+}
+
+void
+harness_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "    %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void
+harness_skip(const char *why)
+{
+	fprintf(stderr, "    skipped: %s\n", why);
+	exit(HARNESS_SKIP_CODE);
+}
+
+const char *
+harness_tmpdir(void)
+{
+	return harness_dir;
+}
+
+void
+harness_write(const char *rel, const char *data, size_t len, int mode)
+{
+	char *path = fs_join(harness_dir, rel), *slash;
+
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (fs_mkdir_p(path, 0755) < 0)
+		harness_fail(__FILE__, __LINE__, "mkdir %s: %s", path,
+		    err_last());
+	*slash = '/';
+	if (fs_write_atomic(path, data, len, (mode_t)mode) < 0)
+		harness_fail(__FILE__, __LINE__, "write %s: %s", path,
+		    err_last());
+	free(path);
+}
+
+void
+harness_sh(const char *file, int line, const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	st = system(cmd);
+	if (st != 0)
+		harness_fail(file, line, "command failed (status %d): %s", st,
+		    cmd);
+	free(cmd);
+}
+
+static bool
+harness_selected(const char *name, int argc, char **argv)
+{
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (strstr(name, argv[i]))
+			return true;
+	return false;
+}
+
+/* Runs t in a child; its stderr is kept in *log for the report. */
+static int
+harness_run_one(const struct harness_test *t, FILE **log)
+{
+	pid_t pid;
+	int st;
+
+	*log = tmpfile();
+
+	if (fs_mkdtemp(&harness_dir, "slipway-unit") < 0) {
+		fprintf(stderr, "harness: %s\n", err_last());
+		exit(2);
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		perror("harness: fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		if (*log)
+			dup2(fileno(*log), 2);
+		if (chdir(harness_dir) < 0)
+			harness_fail(__FILE__, __LINE__, "chdir: %s",
+			    strerror(errno));
+		err_clear();
+		t->fn();
+		exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	fs_remove_tree(harness_dir);
+	free(harness_dir);
+	harness_dir = NULL;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == HARNESS_SKIP_CODE)
+		return 2;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "    killed by signal %d\n", WTERMSIG(st));
+	return 1;
+}
+
+static int
+harness_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct harness_test *)a)->name,
+	    ((const struct harness_test *)b)->name);
+}
+
+int
+main(int argc, char **argv)
+{
+	int counts[3] = { 0, 0, 0 };
+	static const char *const words[] = { "ok  ", "FAIL", "skip" };
+
+	qsort(harness_tests, (size_t)harness_count, sizeof(harness_tests[0]),
+	    harness_cmp);
+	for (int i = 0; i < harness_count; i++) {
+		const struct harness_test *t = &harness_tests[i];
+		int r;
+
+		if (!harness_selected(t->name, argc, argv))
+			continue;
+		FILE *log = NULL;
+		char line[4096];
+
+		r = harness_run_one(t, &log);
+		counts[r]++;
+		printf("%s test_%s\n", words[r], t->name);
+		if (log) {
+			rewind(log);
+			while (r != 0 && fgets(line, sizeof(line), log))
+				fputs(line, stdout);
+			fclose(log);
+		}
+		fflush(stdout);
+	}
+	printf("unit: %d passed, %d failed, %d skipped\n", counts[0],
+	    counts[1], counts[2]);
+	return counts[1] ? 1 : 0;
+}
