@@ -1,0 +1,101 @@
+/*
+ * Private to the store (controller/store*.c): the connection, its cache of
+ * prepared statements, and the helpers every store file uses.
+ */
+#ifndef SLIPWAY_STORE_INT_H
+#define SLIPWAY_STORE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "slipway/store.h"
+
+#define STORE_STMT_SLOTS 256
+#define STORE_BUSY_MS 10000
+
+/*
+ * One SQLite connection.  Invariant: every statement in stmts was prepared
+ * on db from the SQL text at the same address (the SQL strings are string
+ * literals, so the address names the statement); in_tx is true between a
+ * store_tx_* begin and its commit or rollback, and wlocked only while the
+ * shared write mutex is held by this connection.
+ */
+struct store {
+	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmts[STORE_STMT_SLOTS];
+	void *wlock;            /* pthread_mutex_t *, shared, not owned */
+	bool wlocked;
+	bool in_tx;
+};
+
+/*
+ * Prepare (or reuse) the statement for sql, reset it, and bind parameters
+ * described by fmt, one character each:
+ *   s  const char *   (NULL binds NULL)
+ *   i  int64_t
+ *   n  int
+ * sql must be a string literal (the cache keys on its address).
+ */
+int store_prep(sqlite3_stmt **out, struct store *s, const char *sql,
+    const char *fmt, ...);
+/* Step: 1 for a row, 0 when done, a negative code (message set) on error. */
+int store_step(struct store *s, sqlite3_stmt *st);
+/* Reset a statement so it holds no read snapshot. */
+void store_done(sqlite3_stmt *st);
+/* Prepare, bind, run to completion.  *changes (may be NULL) gets the row
+ * count changed. */
+int store_exec(struct store *s, int *changes, const char *sql,
+    const char *fmt, ...);
+
+/* The row as a JSON object keyed by column name.  Columns named *_json
+ * hold JSON text and are parsed (key without the suffix); *_bool become
+ * true/false; NULL becomes null. */
+json_t *store_row_json(sqlite3_stmt *st);
+/* All rows of the statement as an array of store_row_json objects. */
+int store_rows_json(json_t **out, struct store *s, sqlite3_stmt *st);
+/* The first row as an object; ERR_NOTFOUND (no message) when none. */
+int store_row1_json(json_t **out, struct store *s, sqlite3_stmt *st);
+
+/* Map a SQLite result to our codes and set the message
+ * ("cannot <what>: <sqlite message>"). */
+int store_sqlerr(struct store *s, int rc, const char *what);
+
+/* Transactions.  store_tx_write takes the shared write mutex (if any) and
+ * runs BEGIN IMMEDIATE, so the write lock is held from the first read:
+ * numbers read inside are the numbers written.  store_tx_read is a plain
+ * BEGIN (one snapshot for several reads).  store_tx_end commits when
+ * rc >= 0 and rolls back otherwise, and returns rc (or the commit's
+ * error). */
+int store_tx_write(struct store *s);
+int store_tx_read(struct store *s);
+int store_tx_end(struct store *s, int rc);
+
+/* Ids by name; ERR_NOTFOUND with "no such <thing> 'name'" otherwise. */
+int store_user_id(int64_t *out, struct store *s, const char *name);
+int store_app_id(int64_t *out, struct store *s, const char *name);
+int store_group_id(int64_t *out, struct store *s, const char *name);
+
+/* The migrations (controller/store_schema.c): migration i (1-based) takes
+ * the schema from version i-1 to i. */
+int store_schema_migrate(struct store *s);
+
+/* Release numbering, shared by config changes, deploys and rollbacks.
+ * Must run inside store_tx_write.  Allocates vN+1 for app_id and inserts
+ * it; *out_version is N+1. */
+int store_release_insert(int64_t *out_version, struct store *s,
+    int64_t app_id, int64_t build_id, int64_t config_id, const char *kind,
+    int64_t rollback_of, const char *summary, const char *who);
+
+/* 32 random bytes as prefix + 64 hex into out; sha256 hex of the whole
+ * string into hash (65 bytes). */
+int store_secret_new(char out[STORE_TOKEN_LEN], char hash[65],
+    const char *prefix);
+void store_secret_hash(char hash[65], const char *secret);
+
+#endif

@@ -1,0 +1,667 @@
+/*
+ * Config versions, builds, releases and formations.
+ *
+ * The current build and config of an app are those of its latest release:
+ * a rollback to vK makes vN+1 point at vK's build and config, so the next
+ * config change starts from what is running.  Numbers (release version,
+ * config version, build number) come from counters on the app's row,
+ * bumped inside BEGIN IMMEDIATE, so they are dense and never reused even
+ * with writers in several processes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slipway/alloc.h"
+#include "slipway/controller.h"
+#include "slipway/digest.h"
+#include "slipway/err.h"
+#include "store_int.h"
+
+#define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+#define BUILD_REV_MAX 200
+#define BUILD_ERROR_MAX 4096
+#define BUILD_IMAGE_MAX 512
+#define BUILD_COMMAND_MAX 4096
+
+/* What an app runs now: its latest release's build and config. */
+struct store_current {
+	int64_t release;        /* 0: none */
+	int64_t build_id;       /* 0: none */
+	int64_t config_id;      /* 0: none */
+	int64_t config_version;
+	json_t *values;         /* owned; {} when no config */
+	json_t *process_types;  /* owned; NULL when no build */
+};
+
+static void
+store_current_free(struct store_current *c)
+{
+	json_decref(c->values);
+	json_decref(c->process_types);
+}
+
+static int
+store_current_get(struct store_current *out, struct store *s, int64_t app_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = store_prep(&st, s, "SELECT r.version, r.build_id,"
+	    " r.config_id, c.version, c.vars, b.process_types"
+	    " FROM apps a JOIN releases r ON r.app_id = a.id"
+	    "  AND r.version = a.last_release"
+	    " LEFT JOIN configs c ON c.id = r.config_id"
+	    " LEFT JOIN builds b ON b.id = r.build_id"
+	    " WHERE a.id = ?", "i", app_id)) < 0)
+		return rc;
+	if ((rc = store_step(s, st)) > 0) {
+		out->release = sqlite3_column_int64(st, 0);
+		out->build_id = sqlite3_column_int64(st, 1);
+		out->config_id = sqlite3_column_int64(st, 2);
+		out->config_version = sqlite3_column_int64(st, 3);
+		if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
+			out->values = json_loads((const char *)
+			    sqlite3_column_text(st, 4), 0, NULL);
+		if (sqlite3_column_type(st, 5) == SQLITE_TEXT)
+			out->process_types = json_loads((const char *)
+			    sqlite3_column_text(st, 5), 0, NULL);
+		rc = 0;
+	}
+	store_done(st);
+	if (out->values == NULL)
+		out->values = json_object();
+	return rc;
+}
+
+int
+store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
+    int64_t build_id, int64_t config_id, const char *kind,
+    int64_t rollback_of, const char *summary, const char *who)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = store_prep(&st, s, "UPDATE apps SET last_release ="
+	    " last_release + 1 WHERE id = ? RETURNING last_release", "i",
+	    app_id)) < 0)
+		return rc;
+	rc = store_step(s, st);
+	if (rc > 0)
+		v = sqlite3_column_int64(st, 0);
+	/* Run the UPDATE to completion before the next statement. */
+	while (rc > 0)
+		rc = store_step(s, st);
+	store_done(st);
+	if (rc < 0)
+		return rc;
+	if (v == 0)
+		return err_set(ERR_NOTFOUND, "app %" PRId64 " is gone", app_id);
+	if ((rc = store_prep(&st, s, "INSERT INTO releases (app_id, version,"
+	    " build_id, config_id, kind, rollback_of, summary, created_by,"
+	    " created_at) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
+	    " nullif(?, 0), ?, ?, ?)", "iiiisissi", app_id, v, build_id,
+	    config_id, kind, rollback_of, summary, who,
+	    (int64_t)time(NULL))) < 0)
+		return rc;
+	while ((rc = store_step(s, st)) > 0)
+		;
+	store_done(st);
+	if (rc < 0)
+		return rc;
+	*out_version = v;
+	return 0;
+}
+
+#define RELEASE_COLUMNS \
+	"r.version AS version, r.kind AS kind, r.summary AS summary," \
+	" b.number AS build, b.rev AS rev, b.image AS image," \
+	" b.digest AS digest, c.version AS config_version," \
+	" r.rollback_of AS rollback_of, r.created_by AS created_by," \
+	" " TS("r.created_at") " AS created_at"
+
+static int
+store_release_json(json_t **out, struct store *s, int64_t app_id,
+    int64_t version, bool with_config)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS ","
+	    " b.process_types AS process_types_json, c.vars AS config_json"
+	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
+	    " LEFT JOIN configs c ON c.id = r.config_id"
+	    " WHERE r.app_id = ? AND r.version = ?", "ii", app_id,
+	    version)) < 0)
+		return rc;
+	rc = store_row1_json(out, s, st);
+	if (rc == ERR_NOTFOUND)
+		return err_set(rc, "no release v%" PRId64, version);
+	if (rc == 0) {
+		if (json_is_null(json_object_get(*out, "config")))
+			json_object_set_new(*out, "config", json_object());
+		if (!with_config)
+			json_object_del(*out, "config");
+	}
+	return rc;
+}
+
+/* ---- config ---- */
+
+int
+store_config_get(json_t **out, struct store *s, const char *app)
+{
+	struct store_current cur;
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_tx_read(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_current_get(&cur, s, aid)) < 0)
+		goto done;
+	*out = json_pack("{sIsO}", "version", (json_int_t)cur.config_version,
+	    "values", cur.values);
+	store_current_free(&cur);
+done:
+	return store_tx_end(s, rc);
+}
+
+int
+store_config_change(json_t **out, struct store *s, const char *app,
+    json_t *changes, const char *who)
+{
+	struct store_current cur = { 0 };
+	sqlite3_stmt *st;
+	json_t *next = NULL;
+	char *vars = NULL, *summary = NULL;
+	int64_t aid, cversion = 0, version;
+	bool changed = false;
+	int rc;
+
+	*out = NULL;
+	/* Refuse bad input before taking the write lock. */
+	if ((rc = release_config_apply(&next, &changed, NULL, changes)) < 0)
+		return rc;
+	json_decref(next);
+	next = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_current_get(&cur, s, aid)) < 0 ||
+	    (rc = release_config_apply(&next, &changed, cur.values,
+	    changes)) < 0 || !changed)
+		goto done;
+	summary = release_summary_config(cur.values, changes);
+	vars = json_dumps(next, JSON_COMPACT | JSON_SORT_KEYS);
+	if ((rc = store_prep(&st, s, "UPDATE apps SET last_config ="
+	    " last_config + 1 WHERE id = ? RETURNING last_config", "i",
+	    aid)) < 0)
+		goto done;
+	if ((rc = store_step(s, st)) > 0) {
+		cversion = sqlite3_column_int64(st, 0);
+		while ((rc = store_step(s, st)) > 0)
+			;
+	}
+	store_done(st);
+	if (rc < 0)
+		goto done;
+	if ((rc = store_exec(s, NULL, "INSERT INTO configs (app_id, version,"
+	    " vars, created_by, created_at) VALUES (?, ?, ?, ?, ?)", "iissi",
+	    aid, cversion, vars, who, (int64_t)time(NULL))) < 0)
+		goto done;
+	if ((rc = store_release_insert(&version, s, aid, cur.build_id,
+	    sqlite3_last_insert_rowid(s->db), "config", 0, summary, who)) < 0)
+		goto done;
+	rc = store_release_json(out, s, aid, version, false);
+done:
+	rc = store_tx_end(s, rc);
+	if (rc < 0 && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	store_current_free(&cur);
+	json_decref(next);
+	free(vars);
+	free(summary);
+	return rc;
+}
+
+/* ---- builds ---- */
+
+#define BUILD_COLUMNS \
+	"b.number AS number, b.rev AS rev, b.status AS status," \
+	" b.image AS image, b.digest AS digest, b.slug_digest AS slug_digest," \
+	" b.process_types AS process_types_json, b.error AS error," \
+	" b.created_by AS created_by, " TS("b.created_at") " AS created_at," \
+	" " TS("b.updated_at") " AS updated_at"
+
+/* A git revision as a build may name it: a branch, tag or commit id. */
+static bool
+store_rev_is_valid(const char *rev)
+{
+	size_t n = strlen(rev);
+
+	if (n == 0 || n > BUILD_REV_MAX || rev[0] == '-' || rev[0] == '/' ||
+	    strstr(rev, "..") || strstr(rev, "//") || rev[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = rev[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._/-", c)))
+			return false;
+	}
+	return true;
+}
+
+static int
+store_build_json(json_t **out, struct store *s, int64_t app_id,
+    int64_t number)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
+	    " WHERE b.app_id = ? AND b.number = ?", "ii", app_id,
+	    number)) < 0)
+		return rc;
+	rc = store_row1_json(out, s, st);
+	if (rc == ERR_NOTFOUND)
+		return err_set(rc, "no build %" PRId64, number);
+	return rc;
+}
+
+int
+store_build_create(json_t **out, struct store *s, const char *app,
+    const char *rev, const char *who)
+{
+	sqlite3_stmt *st;
+	int64_t aid, number = 0, now = (int64_t)time(NULL);
+	char *branch = NULL;
+	int rc;
+
+	if (rev && !store_rev_is_valid(rev))
+		return err_set(ERR_INVALID, "invalid revision '%.64s': use a "
+		    "branch, tag or commit id", rev);
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	if ((rc = store_prep(&st, s, "UPDATE apps SET last_build ="
+	    " last_build + 1 WHERE id = ? RETURNING last_build, deploy_branch",
+	    "i", aid)) < 0)
+		goto done;
+	if ((rc = store_step(s, st)) > 0) {
+		number = sqlite3_column_int64(st, 0);
+		branch = xstrdup((const char *)sqlite3_column_text(st, 1));
+		while ((rc = store_step(s, st)) > 0)
+			;
+	}
+	store_done(st);
+	if (rc < 0)
+		goto done;
+	if ((rc = store_exec(s, NULL, "INSERT INTO builds (app_id, number,"
+	    " rev, status, created_by, created_at, updated_at)"
+	    " VALUES (?, ?, ?, 'pending', ?, ?, ?)", "iissii", aid, number,
+	    rev ? rev : branch, who, now, now)) < 0)
+		goto done;
+	rc = store_build_json(out, s, aid, number);
+done:
+	free(branch);
+	return store_tx_end(s, rc);
+}
+
+int
+store_build_get(json_t **out, struct store *s, const char *app,
+    int64_t number)
+{
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	return store_build_json(out, s, aid, number);
+}
+
+int
+store_build_list(json_t **out, struct store *s, const char *app)
+{
+	sqlite3_stmt *st;
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
+	    " WHERE b.app_id = ? ORDER BY b.number DESC", "i", aid)) < 0)
+		return rc;
+	return store_rows_json(out, s, st);
+}
+
+/* Check the fields of a build update; on success *status is the new
+ * status (the old one when not given). */
+static int
+store_build_update_check(json_t *u, const char **status, const char *old)
+{
+	static const char *const fields[] = { "status", "rev", "image",
+	    "digest", "slug_digest", "process_types", "error", NULL };
+	const char *key, *to;
+	json_t *v;
+
+	if (!json_is_object(u))
+		return err_set(ERR_INVALID, "a build update is an object");
+	json_object_foreach(u, key, v) {
+		bool known = false;
+		for (int i = 0; fields[i]; i++)
+			known = known || strcmp(key, fields[i]) == 0;
+		if (!known)
+			return err_set(ERR_INVALID, "unknown build field "
+			    "'%.40s'", key);
+		if (strcmp(key, "process_types") != 0 && !json_is_string(v))
+			return err_set(ERR_INVALID, "build field '%s' must be "
+			    "a string", key);
+	}
+	to = json_string_value(json_object_get(u, "status"));
+	if (to == NULL)
+		to = old;
+	if (strcmp(to, "pending") && strcmp(to, "running") &&
+	    strcmp(to, "succeeded") && strcmp(to, "failed"))
+		return err_set(ERR_INVALID, "build status is pending, running, "
+		    "succeeded or failed, not '%.20s'", to);
+	if (!strcmp(old, "succeeded") || !strcmp(old, "failed"))
+		return err_set(ERR_CONFLICT, "the build has %s already", old);
+	if (!strcmp(old, "running") && !strcmp(to, "pending"))
+		return err_set(ERR_CONFLICT, "a running build cannot go back "
+		    "to pending");
+	if ((v = json_object_get(u, "rev")) &&
+	    !store_rev_is_valid(json_string_value(v)))
+		return err_set(ERR_INVALID, "invalid revision");
+	if ((v = json_object_get(u, "image")) &&
+	    (json_string_length(v) == 0 ||
+	    json_string_length(v) > BUILD_IMAGE_MAX ||
+	    strpbrk(json_string_value(v), " \t\r\n")))
+		return err_set(ERR_INVALID, "invalid image reference");
+	if (((v = json_object_get(u, "digest")) &&
+	    !digest_is_valid(json_string_value(v))) ||
+	    ((v = json_object_get(u, "slug_digest")) &&
+	    !digest_is_valid(json_string_value(v))))
+		return err_set(ERR_INVALID, "digests are sha256:<64 hex>");
+	if ((v = json_object_get(u, "error")) &&
+	    json_string_length(v) > BUILD_ERROR_MAX)
+		return err_set(ERR_TOOBIG, "build error is over %d bytes",
+		    BUILD_ERROR_MAX);
+	if ((v = json_object_get(u, "process_types"))) {
+		json_t *cmd;
+		if (!json_is_object(v) ||
+		    json_object_size(v) > STORE_PROC_TYPES_MAX)
+			return err_set(ERR_INVALID, "process_types is an "
+			    "object of up to %d TYPE: \"command\"",
+			    STORE_PROC_TYPES_MAX);
+		json_object_foreach(v, key, cmd) {
+			if (!store_proc_type_is_valid(key))
+				return err_set(ERR_INVALID, "invalid process "
+				    "type '%.40s'", key);
+			if (!json_is_string(cmd) || json_string_length(cmd) == 0 ||
+			    json_string_length(cmd) > BUILD_COMMAND_MAX ||
+			    strlen(json_string_value(cmd)) !=
+			    json_string_length(cmd))
+				return err_set(ERR_INVALID, "command of process "
+				    "type '%s' must be a non-empty string", key);
+		}
+	}
+	if (!strcmp(to, "succeeded") && !strcmp(old, "pending") &&
+	    !json_object_get(u, "digest"))
+		return err_set(ERR_INVALID, "a succeeded build needs its "
+		    "image and digest");
+	*status = to;
+	return 0;
+}
+
+int
+store_build_update(json_t **out, struct store *s, const char *app,
+    int64_t number, json_t *update, const char *who)
+{
+	struct store_current cur = { 0 };
+	sqlite3_stmt *st;
+	json_t *build = NULL, *release = NULL;
+	const char *to;
+	char *old = NULL, *pt = NULL, *summary = NULL;
+	int64_t aid, bid = 0, version;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	if ((rc = store_prep(&st, s, "SELECT id, status FROM builds"
+	    " WHERE app_id = ? AND number = ?", "ii", aid, number)) < 0)
+		goto done;
+	if ((rc = store_step(s, st)) > 0) {
+		bid = sqlite3_column_int64(st, 0);
+		old = xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	store_done(st);
+	if (rc == 0)
+		rc = err_set(ERR_NOTFOUND, "no build %" PRId64, number);
+	if (rc < 0 || (rc = store_build_update_check(update, &to, old)) < 0)
+		goto done;
+	if (json_object_get(update, "process_types"))
+		pt = json_dumps(json_object_get(update, "process_types"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+	if ((rc = store_exec(s, NULL, "UPDATE builds SET status = ?,"
+	    " rev = coalesce(?, rev), image = coalesce(?, image),"
+	    " digest = coalesce(?, digest),"
+	    " slug_digest = coalesce(?, slug_digest),"
+	    " process_types = coalesce(?, process_types),"
+	    " error = coalesce(?, error), updated_at = ? WHERE id = ?",
+	    "sssssssii", to,
+	    json_string_value(json_object_get(update, "rev")),
+	    json_string_value(json_object_get(update, "image")),
+	    json_string_value(json_object_get(update, "digest")),
+	    json_string_value(json_object_get(update, "slug_digest")), pt,
+	    json_string_value(json_object_get(update, "error")),
+	    (int64_t)time(NULL), bid)) < 0)
+		goto done;
+	if ((rc = store_build_json(&build, s, aid, number)) < 0)
+		goto done;
+	if (strcmp(to, "succeeded") == 0) {
+		if (json_is_null(json_object_get(build, "image")) ||
+		    json_is_null(json_object_get(build, "digest"))) {
+			rc = err_set(ERR_INVALID, "a succeeded build needs its "
+			    "image and digest");
+			goto done;
+		}
+		if ((rc = store_current_get(&cur, s, aid)) < 0)
+			goto done;
+		summary = release_summary_deploy(json_string_value(
+		    json_object_get(build, "rev")));
+		if ((rc = store_release_insert(&version, s, aid, bid,
+		    cur.config_id, "deploy", 0, summary, who)) < 0)
+			goto done;
+		/* First deploy of an app that has a web process: run one, as
+		 * Heroku and Deis do.  Later deploys keep the formation. */
+		if (json_object_get(json_object_get(build, "process_types"),
+		    "web") && (rc = store_exec(s, NULL, "INSERT INTO formations"
+		    " (app_id, type, quantity) SELECT ?1, 'web', 1 WHERE NOT"
+		    " EXISTS (SELECT 1 FROM formations WHERE app_id = ?1)",
+		    "i", aid)) < 0)
+			goto done;
+		if ((rc = store_release_json(&release, s, aid, version,
+		    false)) < 0)
+			goto done;
+	}
+	*out = json_pack("{sOso}", "build", build,
+	    "release", release ? release : json_null());
+done:
+	rc = store_tx_end(s, rc);
+	if (rc < 0 && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	store_current_free(&cur);
+	json_decref(build);
+	free(old);
+	free(pt);
+	free(summary);
+	return rc;
+}
+
+/* ---- releases ---- */
+
+int
+store_release_list(json_t **out, struct store *s, const char *app,
+    int64_t limit)
+{
+	sqlite3_stmt *st;
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS
+	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
+	    " LEFT JOIN configs c ON c.id = r.config_id"
+	    " WHERE r.app_id = ? ORDER BY r.version DESC LIMIT ?", "ii", aid,
+	    limit)) < 0)
+		return rc;
+	return store_rows_json(out, s, st);
+}
+
+int
+store_release_get(json_t **out, struct store *s, const char *app,
+    int64_t version)
+{
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	return store_release_json(out, s, aid, version, true);
+}
+
+int
+store_release_rollback(json_t **out, struct store *s, const char *app,
+    int64_t target, const char *who)
+{
+	sqlite3_stmt *st;
+	int64_t aid, current = 0, to, build_id = 0, config_id = 0, version;
+	char *summary = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	if ((rc = store_prep(&st, s, "SELECT last_release FROM apps"
+	    " WHERE id = ?", "i", aid)) < 0)
+		goto done;
+	if ((rc = store_step(s, st)) > 0)
+		current = sqlite3_column_int64(st, 0);
+	store_done(st);
+	if (rc < 0 || (rc = release_rollback_target(&to, current,
+	    target)) < 0)
+		goto done;
+	if ((rc = store_prep(&st, s, "SELECT coalesce(build_id, 0),"
+	    " coalesce(config_id, 0) FROM releases"
+	    " WHERE app_id = ? AND version = ?", "ii", aid, to)) < 0)
+		goto done;
+	if ((rc = store_step(s, st)) > 0) {
+		build_id = sqlite3_column_int64(st, 0);
+		config_id = sqlite3_column_int64(st, 1);
+	}
+	store_done(st);
+	if (rc == 0)
+		rc = err_set(ERR_NOTFOUND, "no release v%" PRId64, to);
+	if (rc < 0)
+		goto done;
+	summary = release_summary_rollback(to);
+	if ((rc = store_release_insert(&version, s, aid, build_id, config_id,
+	    "rollback", to, summary, who)) < 0)
+		goto done;
+	rc = store_release_json(out, s, aid, version, false);
+done:
+	free(summary);
+	return store_tx_end(s, rc);
+}
+
+/* ---- formation ---- */
+
+int
+store_formation_get(json_t **out, struct store *s, const char *app)
+{
+	sqlite3_stmt *st;
+	json_t *f = json_object();
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto fail;
+	if ((rc = store_prep(&st, s, "SELECT type, quantity FROM formations"
+	    " WHERE app_id = ? ORDER BY type", "i", aid)) < 0)
+		goto fail;
+	while ((rc = store_step(s, st)) > 0)
+		json_object_set_new(f, (const char *)sqlite3_column_text(st, 0),
+		    json_integer(sqlite3_column_int64(st, 1)));
+	store_done(st);
+	if (rc < 0)
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	json_decref(f);
+	return rc;
+}
+
+int
+store_formation_scale(json_t **out, struct store *s, const char *app,
+    json_t *quantities)
+{
+	struct store_current cur = { 0 };
+	const char *type;
+	json_t *q;
+	int64_t aid;
+	int rc;
+
+	if (!json_is_object(quantities) || json_object_size(quantities) == 0 ||
+	    json_object_size(quantities) > STORE_PROC_TYPES_MAX)
+		return err_set(ERR_INVALID, "scale takes TYPE: N for 1 to %d "
+		    "process types", STORE_PROC_TYPES_MAX);
+	json_object_foreach(quantities, type, q) {
+		if (!store_proc_type_is_valid(type))
+			return err_set(ERR_INVALID, "invalid process type "
+			    "'%.40s'", type);
+		if (!json_is_integer(q) || json_integer_value(q) < 0 ||
+		    json_integer_value(q) > STORE_SCALE_MAX)
+			return err_set(ERR_INVALID, "%s must be a number from "
+			    "0 to %d", type, STORE_SCALE_MAX);
+	}
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_current_get(&cur, s, aid)) < 0)
+		goto done;
+	json_object_foreach(quantities, type, q) {
+		/* Once there is a build, only its process types run. */
+		if (cur.process_types &&
+		    !json_object_get(cur.process_types, type)) {
+			rc = err_set(ERR_INVALID, "app '%s' has no process type "
+			    "'%s' in its current release", app, type);
+			goto done;
+		}
+		if ((rc = store_exec(s, NULL, "INSERT INTO formations (app_id,"
+		    " type, quantity) VALUES (?, ?, ?) ON CONFLICT"
+		    " (app_id, type) DO UPDATE SET quantity = excluded.quantity",
+		    "isi", aid, type, (int64_t)json_integer_value(q))) < 0)
+			goto done;
+	}
+	rc = store_formation_get(out, s, app);
+done:
+	store_current_free(&cur);
+	return store_tx_end(s, rc);
+}

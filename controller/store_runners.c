@@ -1,0 +1,424 @@
+/*
+ * Runners (name, group, hashed server key, heartbeat, last report) and the
+ * stored schedule: the assignments table is the last plan of
+ * controller/scheduler.c, recomputed by store_schedule_refresh.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slipway/alloc.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+#include "store_int.h"
+
+#define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+
+int
+store_runner_create(char key[STORE_TOKEN_LEN], json_t **out, struct store *s,
+    const char *name, const char *group)
+{
+	char secret[STORE_TOKEN_LEN], hash[65];
+	sqlite3_stmt *st;
+	int64_t gid;
+	int rc;
+
+	*out = NULL;
+	if (!store_runner_name_is_valid(name))
+		return err_set(ERR_INVALID, "invalid runner name '%.64s': use "
+		    "a-z 0-9 . - (a host name), up to 63", name ? name : "");
+	if ((rc = store_secret_new(secret, hash, STORE_RUNNER_KEY_PREFIX)) < 0)
+		return rc;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_group_id(&gid, s, group)) < 0)
+		goto done;
+	rc = store_exec(s, NULL, "INSERT INTO runners (name, group_id,"
+	    " key_hash, created_at) VALUES (?, ?, ?, ?)", "sisi", name, gid,
+	    hash, (int64_t)time(NULL));
+	if (rc == ERR_EXISTS)
+		rc = err_set(rc, "runner '%s' exists already", name);
+	if (rc < 0)
+		goto done;
+	if ((rc = store_prep(&st, s, "SELECT r.name AS name, g.name AS"
+	    " \"group\", " TS("r.created_at") " AS created_at FROM runners r"
+	    " JOIN deploy_groups g ON g.id = r.group_id WHERE r.name = ?", "s",
+	    name)) < 0)
+		goto done;
+	rc = store_row1_json(out, s, st);
+done:
+	rc = store_tx_end(s, rc);
+	if (rc == 0)
+		memcpy(key, secret, STORE_TOKEN_LEN);
+	else if (*out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
+store_runner_delete(struct store *s, const char *name)
+{
+	int changes = 0, rc;
+
+	rc = store_exec(s, &changes, "DELETE FROM runners WHERE name = ?", "s",
+	    name);
+	if (rc == 0 && changes == 0)
+		return err_set(ERR_NOTFOUND, "no such runner '%s'", name);
+	return rc;
+}
+
+int
+store_runner_list(json_t **out, struct store *s, time_t live_after)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = store_prep(&st, s, "SELECT r.name AS name,"
+	    " g.name AS \"group\","
+	    " coalesce(r.last_heartbeat >= ?, 0) AS live_bool,"
+	    " " TS("r.last_heartbeat") " AS last_heartbeat,"
+	    " (SELECT count(*) FROM assignments x WHERE x.runner_id = r.id)"
+	    "  AS assigned,"
+	    " r.report AS report_json,"
+	    " " TS("r.reported_at") " AS reported_at,"
+	    " " TS("r.created_at") " AS created_at"
+	    " FROM runners r JOIN deploy_groups g ON g.id = r.group_id"
+	    " ORDER BY r.name", "i", (int64_t)live_after)) < 0)
+		return rc;
+	return store_rows_json(out, s, st);
+}
+
+int
+store_runner_heartbeat(struct store *s, int64_t runner_id, time_t now)
+{
+	return store_exec(s, NULL, "UPDATE runners SET last_heartbeat = ?"
+	    " WHERE id = ?", "ii", (int64_t)now, runner_id);
+}
+
+int
+store_runner_report(struct store *s, int64_t runner_id, json_t *report,
+    time_t now)
+{
+	char *text;
+	int rc;
+
+	if (!json_is_object(report))
+		return err_set(ERR_INVALID, "a runner report is a JSON object");
+	text = json_dumps(report, JSON_COMPACT);
+	rc = store_exec(s, NULL, "UPDATE runners SET report = ?,"
+	    " reported_at = ?, last_heartbeat = ? WHERE id = ?", "siii", text,
+	    (int64_t)now, (int64_t)now, runner_id);
+	free(text);
+	return rc;
+}
+
+/* ---- the schedule ---- */
+
+/* What the scheduler reads, with the strings it points at. */
+struct sched_input {
+	struct sched_app *apps;
+	size_t napps;
+	struct sched_runner *runners;
+	size_t nrunners;
+	struct sched_slot *prev;
+	size_t nprev;
+	char **strings;         /* everything the structs point at */
+	size_t nstrings;
+	struct sched_proc *procs;
+	const char **groups;
+};
+
+static const char *
+sched_keep(struct sched_input *in, const unsigned char *text)
+{
+	char *s = xstrdup(text ? (const char *)text : "");
+
+	in->strings = xrealloc(in->strings,
+	    (in->nstrings + 1) * sizeof(*in->strings));
+	in->strings[in->nstrings++] = s;
+	return s;
+}
+
+static void
+sched_input_free(struct sched_input *in)
+{
+	for (size_t i = 0; i < in->nstrings; i++)
+		free(in->strings[i]);
+	free(in->strings);
+	free(in->apps);
+	free(in->runners);
+	free(in->procs);
+	free(in->groups);
+	/* prev's strings are in in->strings */
+	free(in->prev);
+}
+
+/*
+ * Read the scheduler's input.  An app takes part only when its current
+ * release has a build, and then only with the process types that build
+ * has.  Rows come sorted by app, so each app's procs and groups are
+ * contiguous runs of the shared arrays.
+ */
+static int
+sched_input_load(struct sched_input *in, struct store *s, time_t live_after)
+{
+	sqlite3_stmt *st;
+	size_t nprocs = 0, ngroups = 0, cap_p = 0, cap_g = 0;
+	size_t *pstart = NULL, *gstart = NULL;
+	int rc;
+
+	memset(in, 0, sizeof(*in));
+	/* apps with something to run */
+	if ((rc = store_prep(&st, s, "SELECT a.name, f.type, f.quantity"
+	    " FROM apps a JOIN releases r ON r.app_id = a.id"
+	    "  AND r.version = a.last_release"
+	    " JOIN builds b ON b.id = r.build_id"
+	    " JOIN formations f ON f.app_id = a.id AND f.quantity > 0"
+	    " WHERE json_type(b.process_types, '$.\"' || f.type || '\"')"
+	    "  IS NOT NULL"
+	    " ORDER BY a.name, f.type", NULL)) < 0)
+		return rc;
+	while ((rc = store_step(s, st)) > 0) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (in->napps == 0 ||
+		    strcmp(in->apps[in->napps - 1].name, name) != 0) {
+			in->apps = xrealloc(in->apps,
+			    (in->napps + 1) * sizeof(*in->apps));
+			pstart = xrealloc(pstart,
+			    (in->napps + 1) * sizeof(*pstart));
+			memset(&in->apps[in->napps], 0, sizeof(*in->apps));
+			in->apps[in->napps].name = sched_keep(in,
+			    sqlite3_column_text(st, 0));
+			pstart[in->napps++] = nprocs;
+		}
+		if (nprocs == cap_p) {
+			cap_p = cap_p ? cap_p * 2 : 16;
+			in->procs = xrealloc(in->procs,
+			    cap_p * sizeof(*in->procs));
+		}
+		in->procs[nprocs].type = sched_keep(in,
+		    sqlite3_column_text(st, 1));
+		in->procs[nprocs].quantity = sqlite3_column_int(st, 2);
+		nprocs++;
+		in->apps[in->napps - 1].nprocs++;
+	}
+	store_done(st);
+	if (rc < 0)
+		goto done;
+	for (size_t a = 0; a < in->napps; a++)
+		in->apps[a].procs = in->procs + pstart[a];
+
+	/* their groups */
+	gstart = xcalloc(in->napps + 1, sizeof(*gstart));
+	if ((rc = store_prep(&st, s, "SELECT a.name, g.name FROM apps a"
+	    " JOIN app_groups ag ON ag.app_id = a.id"
+	    " JOIN deploy_groups g ON g.id = ag.group_id"
+	    " ORDER BY a.name, g.name", NULL)) < 0)
+		goto done;
+	for (size_t a = 0; (rc = store_step(s, st)) > 0;) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		while (a < in->napps && strcmp(in->apps[a].name, name) < 0)
+			a++;
+		if (a == in->napps || strcmp(in->apps[a].name, name) != 0)
+			continue;
+		if (in->apps[a].ngroups == 0)
+			gstart[a] = ngroups;
+		if (ngroups == cap_g) {
+			cap_g = cap_g ? cap_g * 2 : 16;
+			in->groups = xrealloc(in->groups,
+			    cap_g * sizeof(*in->groups));
+		}
+		in->groups[ngroups++] = sched_keep(in,
+		    sqlite3_column_text(st, 1));
+		in->apps[a].ngroups++;
+	}
+	store_done(st);
+	if (rc < 0)
+		goto done;
+	for (size_t a = 0; a < in->napps; a++)
+		in->apps[a].groups = in->apps[a].ngroups ?
+		    in->groups + gstart[a] : NULL;
+
+	/* runners */
+	if ((rc = store_prep(&st, s, "SELECT r.name, g.name,"
+	    " coalesce(r.last_heartbeat >= ?, 0) FROM runners r"
+	    " JOIN deploy_groups g ON g.id = r.group_id ORDER BY r.name", "i",
+	    (int64_t)live_after)) < 0)
+		goto done;
+	while ((rc = store_step(s, st)) > 0) {
+		in->runners = xrealloc(in->runners,
+		    (in->nrunners + 1) * sizeof(*in->runners));
+		in->runners[in->nrunners].name = sched_keep(in,
+		    sqlite3_column_text(st, 0));
+		in->runners[in->nrunners].group = sched_keep(in,
+		    sqlite3_column_text(st, 1));
+		in->runners[in->nrunners].live = sqlite3_column_int(st, 2) != 0;
+		in->nrunners++;
+	}
+	store_done(st);
+	if (rc < 0)
+		goto done;
+
+	/* the plan in force, in the scheduler's order */
+	if ((rc = store_prep(&st, s, "SELECT a.name, x.type, x.idx, g.name,"
+	    " r.name FROM assignments x JOIN apps a ON a.id = x.app_id"
+	    " JOIN deploy_groups g ON g.id = x.group_id"
+	    " LEFT JOIN runners r ON r.id = x.runner_id"
+	    " ORDER BY g.name, a.name, x.type, x.idx", NULL)) < 0)
+		goto done;
+	while ((rc = store_step(s, st)) > 0) {
+		struct sched_slot *p;
+		in->prev = xrealloc(in->prev,
+		    (in->nprev + 1) * sizeof(*in->prev));
+		p = &in->prev[in->nprev++];
+		p->app = (char *)sched_keep(in, sqlite3_column_text(st, 0));
+		p->type = (char *)sched_keep(in, sqlite3_column_text(st, 1));
+		p->index = sqlite3_column_int(st, 2);
+		p->group = (char *)sched_keep(in, sqlite3_column_text(st, 3));
+		p->runner = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
+		    (char *)sched_keep(in, sqlite3_column_text(st, 4));
+	}
+	store_done(st);
+done:
+	free(pstart);
+	free(gstart);
+	return rc < 0 ? rc : 0;
+}
+
+static bool
+sched_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+sched_same(const struct sched_slot *a, size_t na, const struct sched_slot *b,
+    size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].app, b[i].app) || strcmp(a[i].type, b[i].type) ||
+		    a[i].index != b[i].index || strcmp(a[i].group, b[i].group) ||
+		    !sched_str_eq(a[i].runner, b[i].runner))
+			return false;
+	return true;
+}
+
+int
+store_schedule_refresh(bool *changed, struct store *s, time_t live_after)
+{
+	struct sched_input in;
+	struct sched_slot *plan = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (changed)
+		*changed = false;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = sched_input_load(&in, s, live_after)) < 0)
+		goto done;
+	sched_plan(&plan, &n, in.apps, in.napps, in.runners, in.nrunners,
+	    in.prev, in.nprev);
+	if (sched_same(plan, n, in.prev, in.nprev))
+		goto done;
+	if ((rc = store_exec(s, NULL, "DELETE FROM assignments", NULL)) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = store_exec(s, NULL, "INSERT INTO assignments (app_id,"
+		    " group_id, type, idx, runner_id) VALUES ("
+		    " (SELECT id FROM apps WHERE name = ?),"
+		    " (SELECT id FROM deploy_groups WHERE name = ?), ?, ?,"
+		    " (SELECT id FROM runners WHERE name = ?))", "sssns",
+		    plan[i].app, plan[i].group, plan[i].type, plan[i].index,
+		    plan[i].runner)) < 0)
+			goto done;
+	}
+	if (changed)
+		*changed = true;
+done:
+	sched_slots_free(plan, n);
+	sched_input_free(&in);
+	return store_tx_end(s, rc);
+}
+
+int
+store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
+{
+	sqlite3_stmt *st;
+	json_t *containers = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_read(s)) < 0)
+		return rc;
+	if ((rc = store_prep(&st, s, "SELECT r.name AS runner,"
+	    " g.name AS \"group\" FROM runners r JOIN deploy_groups g"
+	    " ON g.id = r.group_id WHERE r.id = ?", "i", runner_id)) < 0)
+		goto done;
+	if ((rc = store_row1_json(out, s, st)) == ERR_NOTFOUND)
+		rc = err_set(rc, "the runner was removed");
+	if (rc < 0)
+		goto done;
+	/* The group test repeats what the scheduler guarantees: a runner
+	 * is never handed an app outside its group. */
+	if ((rc = store_prep(&st, s, "SELECT a.name AS app, x.type AS type,"
+	    " x.idx AS \"index\", rl.version AS release, b.rev AS rev,"
+	    " b.image AS image, b.digest AS digest,"
+	    " json_extract(b.process_types, '$.\"' || x.type || '\"')"
+	    "  AS command,"
+	    " coalesce(c.vars, '{}') AS env_json,"
+	    " (SELECT json_group_array(domain) FROM (SELECT domain"
+	    "  FROM domains WHERE app_id = a.id ORDER BY domain))"
+	    "  AS domains_json"
+	    " FROM assignments x JOIN runners rn ON rn.id = x.runner_id"
+	    " JOIN apps a ON a.id = x.app_id"
+	    " JOIN releases rl ON rl.app_id = a.id"
+	    "  AND rl.version = a.last_release"
+	    " JOIN builds b ON b.id = rl.build_id"
+	    " LEFT JOIN configs c ON c.id = rl.config_id"
+	    " WHERE x.runner_id = ? AND x.group_id = rn.group_id"
+	    " ORDER BY a.name, x.type, x.idx", "i", runner_id)) < 0)
+		goto done;
+	if ((rc = store_rows_json(&containers, s, st)) < 0)
+		goto done;
+	json_object_set_new(*out, "containers", containers);
+done:
+	rc = store_tx_end(s, rc);
+	if (rc < 0 && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
+store_schedule_for_app(json_t **out, struct store *s, const char *app)
+{
+	sqlite3_stmt *st;
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	if ((rc = store_prep(&st, s, "SELECT g.name AS \"group\","
+	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
+	    " a.last_release AS release,"
+	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
+	    "  WHERE json_extract(j.value, '$.app') = a.name"
+	    "  AND json_extract(j.value, '$.type') = x.type"
+	    "  AND json_extract(j.value, '$.index') = x.idx LIMIT 1)"
+	    "  AS reported_json"
+	    " FROM assignments x JOIN apps a ON a.id = x.app_id"
+	    " JOIN deploy_groups g ON g.id = x.group_id"
+	    " LEFT JOIN runners rn ON rn.id = x.runner_id"
+	    " WHERE x.app_id = ? ORDER BY x.type, x.idx, g.name", "i",
+	    aid)) < 0)
+		return rc;
+	return store_rows_json(out, s, st);
+}

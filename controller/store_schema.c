@@ -1,0 +1,190 @@
+/*
+ * Schema migrations, versioned in code.  PRAGMA user_version is the number
+ * of migrations applied; store_open runs the missing ones, each in its own
+ * BEGIN IMMEDIATE transaction with the version bump, so a crash mid-way
+ * leaves the file at the last complete version.  A migration, once
+ * shipped, is never edited: change the schema by adding one.
+ *
+ * tests/fixtures/controller/store-v1.sql is a file written by version 1;
+ * the unit tests open it and check the upgrade keeps every row.
+ */
+#include <stdio.h>
+
+#include "slipway/err.h"
+#include "store_int.h"
+
+/* Version 1: users, tokens, keys, groups, apps, builds, configs, releases,
+ * formations, runners. */
+static const char store_v1[] =
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  admin INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  label TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER,"
+	"  revoked_at INTEGER);"
+	"CREATE TABLE ssh_keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL,"
+	"  public_key TEXT NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE deploy_groups ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE group_users ("
+	"  group_id INTEGER NOT NULL REFERENCES deploy_groups(id)"
+	"    ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (group_id, user_id));"
+	"CREATE TABLE apps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  owner_id INTEGER NOT NULL REFERENCES users(id),"
+	"  deploy_branch TEXT NOT NULL DEFAULT 'main',"
+	"  last_release INTEGER NOT NULL DEFAULT 0,"
+	"  last_config INTEGER NOT NULL DEFAULT 0,"
+	"  last_build INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE app_groups ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  group_id INTEGER NOT NULL REFERENCES deploy_groups(id),"
+	"  PRIMARY KEY (app_id, group_id));"
+	"CREATE TABLE collaborators ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (app_id, user_id));"
+	"CREATE TABLE domains ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  domain TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE builds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL,"
+	"  rev TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('pending', 'running', 'succeeded', 'failed')),"
+	"  image TEXT,"
+	"  digest TEXT,"
+	"  slug_digest TEXT,"
+	"  process_types TEXT NOT NULL DEFAULT '{}',"
+	"  error TEXT,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (app_id, number));"
+	"CREATE TABLE configs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL,"
+	"  vars TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (app_id, version));"
+	"CREATE TABLE releases ("
+	"  id INTEGER PRIMARY KEY,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL,"
+	"  build_id INTEGER REFERENCES builds(id),"
+	"  config_id INTEGER REFERENCES configs(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('config', 'deploy', 'rollback')),"
+	"  rollback_of INTEGER,"
+	"  summary TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (app_id, version));"
+	"CREATE TABLE formations ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  quantity INTEGER NOT NULL CHECK (quantity >= 0),"
+	"  PRIMARY KEY (app_id, type));"
+	"CREATE TABLE runners ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  group_id INTEGER NOT NULL REFERENCES deploy_groups(id),"
+	"  key_hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_heartbeat INTEGER);"
+	"INSERT INTO deploy_groups (name, created_at)"
+	"  VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER));";
+
+/* Version 2: the schedule (which runner runs which container) and what
+ * runners report back. */
+static const char store_v2[] =
+	"ALTER TABLE runners ADD COLUMN report TEXT NOT NULL DEFAULT '{}';"
+	"ALTER TABLE runners ADD COLUMN reported_at INTEGER;"
+	"CREATE TABLE assignments ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  group_id INTEGER NOT NULL REFERENCES deploy_groups(id)"
+	"    ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  runner_id INTEGER REFERENCES runners(id) ON DELETE SET NULL,"
+	"  PRIMARY KEY (app_id, group_id, type, idx));"
+	"CREATE INDEX assignments_runner ON assignments (runner_id);";
+
+static const char *const store_migrations[] = {
+	store_v1,
+	store_v2,
+};
+
+_Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
+    STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION is the number of migrations");
+
+static int
+store_migrate_one(struct store *s, int to)
+{
+	char bump[64], *msg = NULL;
+	int rc, have;
+
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	/* Another process may have migrated while we waited for the lock. */
+	have = store_schema_version(s);
+	if (have < 0) {
+		rc = have;
+		goto done;
+	}
+	if (have >= to)
+		goto done;
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", to);
+	if (sqlite3_exec(s->db, store_migrations[to - 1], NULL, NULL, &msg)
+	    != SQLITE_OK ||
+	    sqlite3_exec(s->db, bump, NULL, NULL, &msg) != SQLITE_OK) {
+		rc = err_set(ERR_IO, "schema migration to version %d failed: "
+		    "%s", to, msg ? msg : "unknown error");
+		sqlite3_free(msg);
+	}
+done:
+	return store_tx_end(s, rc);
+}
+
+int
+store_schema_migrate(struct store *s)
+{
+	int have = store_schema_version(s), rc;
+
+	if (have < 0)
+		return have;
+	if (have > STORE_SCHEMA_VERSION)
+		return err_set(ERR_UNSUPPORTED, "the store has schema version "
+		    "%d, newer than this slipway knows (%d); upgrade slipway",
+		    have, STORE_SCHEMA_VERSION);
+	for (int v = have + 1; v <= STORE_SCHEMA_VERSION; v++)
+		if ((rc = store_migrate_one(s, v)) < 0)
+			return rc;
+	/* `default` always exists, whatever was done to the file. */
+	return store_exec(s, NULL,
+	    "INSERT OR IGNORE INTO deploy_groups (name, created_at)"
+	    " VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER))",
+	    NULL);
+}

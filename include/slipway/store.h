@@ -1,0 +1,259 @@
+/*
+ * The controller's store: one SQLite file ($SLIPWAY_HOME/slipway.db) in WAL
+ * mode holding users, API tokens, SSH keys, apps, builds, config versions,
+ * releases, formations, deployment groups, runners and the schedule.
+ *
+ * Every statement is prepared with bound parameters.  Writes that allocate a
+ * number (release vN, config version, build number) run inside BEGIN
+ * IMMEDIATE, so two writers, in one process or several, never take the same
+ * number and never skip one.  The schema carries its version in
+ * PRAGMA user_version; store_open upgrades an older file in place.
+ *
+ * Read functions return jansson objects already in the HTTP API's shape
+ * (docs/controller.md), so the representation is defined in one place.
+ * What a json_t **out returns belongs to the caller (json_decref).
+ *
+ * A struct store is one SQLite connection: use it from one thread at a time.
+ * The controller keeps one per request thread.
+ */
+#ifndef SLIPWAY_STORE_H
+#define SLIPWAY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 2
+
+/* Caps on what the store accepts (the API checks them first). */
+#define STORE_NAME_MAX 64
+#define STORE_ENV_KEY_MAX 256
+#define STORE_ENV_VALUE_MAX (32 * 1024)
+#define STORE_ENV_MAX 512               /* variables per app */
+#define STORE_SCALE_MAX 100             /* processes of one type */
+#define STORE_PROC_TYPES_MAX 32
+#define STORE_DOMAIN_MAX 253
+
+/* Token prefixes: users' API tokens and runners' server keys. */
+#define STORE_TOKEN_PREFIX "slw_"
+#define STORE_RUNNER_KEY_PREFIX "slr_"
+/* prefix + 64 hex + NUL */
+#define STORE_TOKEN_LEN 69
+
+/*
+ * Who is calling: a user (runner_id == 0) or a runner (user_id == 0).
+ * Filled by store_auth; plain data, nothing to free.
+ */
+struct store_actor {
+	int64_t user_id;
+	int64_t runner_id;
+	bool admin;
+	char name[STORE_NAME_MAX + 1];   /* user or runner name */
+	char group[STORE_NAME_MAX + 1];  /* runner's group; "" for users */
+};
+
+/* What an actor may do on one app (store_app_access). */
+struct store_access {
+	int64_t app_id;
+	bool read;      /* admin, owner or collaborator */
+	bool deploy;    /* read, and granted in every group the app is in */
+	char denied_group[STORE_NAME_MAX + 1]; /* why deploy is false */
+};
+
+/* ---- opening ---- */
+
+/* Open (creating if missing) the store at path, set WAL mode and a busy
+ * timeout, and migrate the schema to STORE_SCHEMA_VERSION.  A file from a
+ * newer slipway fails with ERR_UNSUPPORTED.  Caller frees with
+ * store_close. */
+int store_open(struct store **out, const char *path);
+void store_close(struct store *s);
+/* The schema version of the open file. */
+int store_schema_version(struct store *s);
+
+/* Share one in-process mutex among connections of one controller, taken
+ * around write transactions, so in-process writers queue on it instead of
+ * sleeping in SQLite's busy handler.  The mutex is not copied. */
+void store_set_write_lock(struct store *s, void *pthread_mutex);
+
+/* ---- names ---- */
+
+/* ^[a-z][a-z0-9-]{0,29}$ (apps and groups). */
+bool store_name_is_valid(const char *name);
+/* ^[a-z][a-z0-9_.-]{0,31}$ */
+bool store_user_name_is_valid(const char *name);
+/* ^[a-z0-9][a-z0-9.-]{0,62}$ (host names) */
+bool store_runner_name_is_valid(const char *name);
+/* ^[A-Za-z_][A-Za-z0-9_]*$, at most STORE_ENV_KEY_MAX bytes */
+bool store_env_key_is_valid(const char *key);
+/* ^[a-z][a-z0-9_-]{0,29}$ (web, worker, ...) */
+bool store_proc_type_is_valid(const char *type);
+
+/* ---- users and tokens ---- */
+
+/* Create a user; ERR_EXISTS if taken, ERR_INVALID for a bad name.  New
+ * users are members of the `default` group. */
+int store_user_create(struct store *s, const char *name, bool admin);
+/* ERR_CONFLICT when the user still owns apps. */
+int store_user_delete(struct store *s, const char *name);
+int store_user_get(json_t **out, struct store *s, const char *name);
+int store_user_list(json_t **out, struct store *s);
+int store_user_count(int64_t *out, struct store *s);
+
+/* Make a token for user: 32 random bytes (RAND_bytes) shown once as
+ * "slw_<64 hex>" in out (STORE_TOKEN_LEN bytes); only its sha256 is kept.
+ * *out_id (may be NULL) is the token's id for revoking.  Returns the
+ * token's JSON (without the secret) in *out_json when not NULL. */
+int store_token_create(char out[STORE_TOKEN_LEN], json_t **out_json,
+    struct store *s, const char *user, const char *label);
+/* Tokens of user (NULL: all). */
+int store_token_list(json_t **out, struct store *s, const char *user);
+/* Revoke token id; when user is not NULL the token must be theirs
+ * (ERR_NOTFOUND otherwise).  Revoking twice is ERR_NOTFOUND. */
+int store_token_revoke(struct store *s, int64_t id, const char *user);
+
+/* Who holds this bearer secret: a live user token or a runner's server
+ * key.  ERR_AUTH (one message for every reason) otherwise. */
+int store_auth(struct store_actor *out, struct store *s, const char *secret);
+
+/* ---- SSH keys ---- */
+
+/* Parse an OpenSSH public key line ("TYPE BASE64 [COMMENT]") with libssh
+ * and add it to user.  The reason a key is refused is in the message:
+ * ERR_INVALID (malformed, truncated, unknown type), ERR_EXISTS (already
+ * registered, to whom is not said to members).  Returns the key's JSON. */
+int store_key_add(json_t **out, struct store *s, const char *user,
+    const char *line);
+/* ERR_NOTFOUND unless the key exists (and is user's when user != NULL). */
+int store_key_remove(struct store *s, const char *fingerprint,
+    const char *user);
+int store_key_list(json_t **out, struct store *s, const char *user);
+/* The key and its owner, by "SHA256:..." fingerprint (for the SSH server). */
+int store_key_get(json_t **out, struct store *s, const char *fingerprint);
+
+/* ---- apps ---- */
+
+/* Create app name owned by owner in the given groups (at least one; each
+ * must exist).  ERR_EXISTS, ERR_INVALID, ERR_NOTFOUND (group). */
+int store_app_create(struct store *s, const char *name, const char *owner,
+    const char *const *groups, size_t ngroups);
+/* Delete the app and everything that hangs off it. */
+int store_app_destroy(struct store *s, const char *name);
+int store_app_get(json_t **out, struct store *s, const char *name);
+/* Apps the actor may read (all for admins). */
+int store_app_list(json_t **out, struct store *s,
+    const struct store_actor *actor);
+int store_app_set_branch(struct store *s, const char *app,
+    const char *branch);
+int store_app_collaborator_add(struct store *s, const char *app,
+    const char *user);
+int store_app_collaborator_remove(struct store *s, const char *app,
+    const char *user);
+int store_app_domain_add(struct store *s, const char *app,
+    const char *domain);
+int store_app_domain_remove(struct store *s, const char *app,
+    const char *domain);
+/* ERR_NOTFOUND for an app that does not exist. */
+int store_app_access(struct store_access *out, struct store *s,
+    const struct store_actor *actor, const char *app);
+
+/* ---- deployment groups ---- */
+
+int store_group_create(struct store *s, const char *name);
+/* `default` cannot go; nor a group with runners, or that is the last
+ * group of some app (ERR_CONFLICT). */
+int store_group_delete(struct store *s, const char *name);
+int store_group_list(json_t **out, struct store *s);
+int store_group_add_app(struct store *s, const char *group, const char *app);
+/* ERR_CONFLICT when it is the app's last group. */
+int store_group_remove_app(struct store *s, const char *group,
+    const char *app);
+int store_group_add_user(struct store *s, const char *group,
+    const char *user);
+int store_group_remove_user(struct store *s, const char *group,
+    const char *user);
+/* Is user (by id) granted in group?  Admins are not special here. */
+int store_group_has_user(bool *out, struct store *s, const char *group,
+    int64_t user_id);
+
+/* ---- config, builds and releases ---- */
+
+/* Current config of app: {"version":N,"values":{...}} (version 0 and no
+ * values before the first change). */
+int store_config_get(json_t **out, struct store *s, const char *app);
+
+/* Apply changes (an object of KEY -> string to set, or null to unset) as
+ * one new config version and one new release, numbered inside one BEGIN
+ * IMMEDIATE transaction.  *out is the release made, or NULL when nothing
+ * changed (the values were already so).  Bad keys or values: ERR_INVALID
+ * and nothing written. */
+int store_config_change(json_t **out, struct store *s, const char *app,
+    json_t *changes, const char *who);
+
+/* Record a build request (status "pending") for rev (NULL: the app's
+ * deploy branch). */
+int store_build_create(json_t **out, struct store *s, const char *app,
+    const char *rev, const char *who);
+int store_build_get(json_t **out, struct store *s, const char *app,
+    int64_t number);
+int store_build_list(json_t **out, struct store *s, const char *app);
+/* Move a build along pending -> running -> succeeded|failed (fields in
+ * update: status, rev, image, digest, slug_digest, process_types, error).
+ * Reaching "succeeded" makes release vN+1 ("deploy <rev7>") with the
+ * build and the current config, in the same transaction; *out is
+ * {"build":...,"release":...|null}.  A finished build is ERR_CONFLICT. */
+int store_build_update(json_t **out, struct store *s, const char *app,
+    int64_t number, json_t *update, const char *who);
+
+int store_release_list(json_t **out, struct store *s, const char *app,
+    int64_t limit);
+int store_release_get(json_t **out, struct store *s, const char *app,
+    int64_t version);
+/* Make vN+1 with vK's build and config ("rollback to vK").  target 0 means
+ * the release before the current one.  ERR_NOTFOUND for a vK that never
+ * existed, ERR_INVALID for the current release or when there is nothing
+ * to roll back to. */
+int store_release_rollback(json_t **out, struct store *s, const char *app,
+    int64_t target, const char *who);
+
+/* {"web":2,...} */
+int store_formation_get(json_t **out, struct store *s, const char *app);
+/* Set quantities (an object TYPE -> integer 0..STORE_SCALE_MAX); types
+ * not named keep theirs. */
+int store_formation_scale(json_t **out, struct store *s, const char *app,
+    json_t *quantities);
+
+/* ---- runners ---- */
+
+/* Add runner name in group; its server key "slr_<64 hex>" is written to
+ * key once, only its sha256 is kept. */
+int store_runner_create(char key[STORE_TOKEN_LEN], json_t **out,
+    struct store *s, const char *name, const char *group);
+int store_runner_delete(struct store *s, const char *name);
+/* live_after: runners whose last heartbeat is at or after it are "live". */
+int store_runner_list(json_t **out, struct store *s, time_t live_after);
+int store_runner_heartbeat(struct store *s, int64_t runner_id, time_t now);
+/* Keep what a runner reports (containers, health): a JSON object, stored
+ * as it came (capped by the API), and count it as a heartbeat. */
+int store_runner_report(struct store *s, int64_t runner_id, json_t *report,
+    time_t now);
+
+/* ---- the schedule ---- */
+
+/* Recompute the schedule (controller/scheduler.c) from formations, app
+ * groups, current releases and live runners, and store it if it changed.
+ * *changed (may be NULL) says whether it did. */
+int store_schedule_refresh(bool *changed, struct store *s, time_t live_after);
+/* What runner_id should run: {"runner":..,"group":..,"containers":[...]}
+ * with each container's app, type, index, release, build image/digest,
+ * process types and config values.  Only apps of the runner's group. */
+int store_schedule_for_runner(json_t **out, struct store *s,
+    int64_t runner_id);
+/* The assignments of one app, with each runner's last report of them. */
+int store_schedule_for_app(json_t **out, struct store *s, const char *app);
+
+#endif
