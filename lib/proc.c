@@ -45,8 +45,13 @@ static void __attribute__((noreturn))
 proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
     int pout[2], int perr[2], int report)
 {
+	sigset_t none;
 	int e;
 
+	/* Daemons block signals to take them synchronously; a child must
+	 * start with a clean mask or it could never be stopped. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (o->flags & PROC_NEW_SESSION)
 		setsid();
