@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "slipway/buf.h"
@@ -45,8 +47,13 @@ static void __attribute__((noreturn))
 proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
     int pout[2], int perr[2], int report)
 {
+	sigset_t none;
 	int e;
 
+	/* Daemons block signals to take them synchronously; a child must
+	 * start with a clean mask or it could never be stopped. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (o->flags & PROC_NEW_SESSION)
 		setsid();
@@ -187,5 +194,82 @@ proc_run(struct buf *out, char *const argv[], int flags, size_t max)
 		    argv[0], out->max);
 	if (out->ptr == NULL)
 		buf_put(out, "", 0);
+	return rc;
+}
+
+static void
+proc_emit_lines(struct buf *b, proc_line_fn fn, void *ctx, bool all)
+{
+	char *nl;
+
+	while ((nl = memchr(b->ptr, '\n', b->len)) != NULL) {
+		*nl = '\0';
+		fn(b->ptr, ctx);
+		buf_consume(b, (size_t)(nl - b->ptr) + 1);
+	}
+	if (b->len && (all || b->len >= PROC_LINE_MAX)) {
+		fn(b->ptr, ctx);
+		buf_reset(b);
+	}
+}
+
+int
+proc_run_lines(char *const argv[], const struct proc_opts *opts,
+    unsigned timeout_sec, proc_line_fn fn, void *ctx)
+{
+	struct proc_opts o = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
+	    PROC_NULL_IN | PROC_NEW_SESSION };
+	struct timespec start, now;
+	struct buf line;
+	struct proc p;
+	char chunk[4096];
+	bool timed_out = false;
+	int rc;
+
+	if (opts) {
+		o.cwd = opts->cwd;
+		o.env = opts->env;
+	}
+	if ((rc = proc_spawn(&p, argv, &o)) < 0)
+		return rc;
+	buf_init(&line, PROC_LINE_MAX * 2);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = { .fd = p.out, .events = POLLIN };
+		int wait_ms = -1;
+		ssize_t n;
+
+		if (timeout_sec) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long left = (long long)timeout_sec * 1000 -
+			    ((now.tv_sec - start.tv_sec) * 1000LL +
+			    (now.tv_nsec - start.tv_nsec) / 1000000);
+			if (left <= 0) {
+				timed_out = true;
+				kill(-p.pid, SIGKILL);
+				break;
+			}
+			wait_ms = left > 1000 ? 1000 : (int)left;
+		}
+		if (poll(&pfd, 1, wait_ms) <= 0)
+			continue;
+		n = read(p.out, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_put(&line, chunk, (size_t)n);
+		proc_emit_lines(&line, fn, ctx, false);
+	}
+	proc_emit_lines(&line, fn, ctx, true);
+	buf_free(&line);
+	pid_t group = p.pid;
+	rc = proc_wait(&p);
+	/* Whatever the group left behind goes with it. */
+	if (group > 1)
+		kill(-group, SIGKILL);
+	if (timed_out)
+		return err_set(ERR_TIMEOUT, "'%s' ran longer than %us and was "
+		    "stopped", argv[0], timeout_sec);
 	return rc;
 }

@@ -46,6 +46,18 @@ int proc_wait(struct proc *p);
  * exit status as proc_wait does. */
 int proc_run(struct buf *out, char *const argv[], int flags, size_t max);
 
+/* Called with each line of output, without its newline (a line longer
+ * than PROC_LINE_MAX comes in pieces). */
+typedef void (*proc_line_fn)(const char *line, void *ctx);
+#define PROC_LINE_MAX 8192
+
+/* Run argv with stdout and stderr merged, handing each line to fn as it
+ * comes, in its own process group.  After timeout_sec (0: none) the whole
+ * group is killed and ERR_TIMEOUT returned.  opts may give cwd and env;
+ * its flags are ignored.  Returns the exit status as proc_wait does. */
+int proc_run_lines(char *const argv[], const struct proc_opts *opts,
+    unsigned timeout_sec, proc_line_fn fn, void *ctx);
+
 /* Write all of len bytes to fd, retrying on EINTR and short writes. */
 int proc_write_all(int fd, const void *data, size_t len);
 

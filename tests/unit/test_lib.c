@@ -224,3 +224,41 @@ TEST(lib__digest_parse_rejects_bad)
 	EXPECT_INT(ERR_INVALID, digest_parse("nonsense", &a, &hex));
 	EXPECT_TRUE(!digest_is_valid("sha256:../../etc/passwd"));
 }
+
+struct t_lines {
+	int n;
+	char got[256];
+};
+
+static void
+t_line(const char *line, void *ctx)
+{
+	struct t_lines *l = ctx;
+
+	l->n++;
+	strncat(l->got, line, sizeof(l->got) - strlen(l->got) - 2);
+	strcat(l->got, "|");
+}
+
+TEST(lib__proc_run_lines_streams)
+{
+	struct t_lines l = { 0 };
+	char *argv[] = { "sh", "-c", "echo one; echo two >&2; printf three",
+	    NULL };
+
+	EXPECT_INT(0, proc_run_lines(argv, NULL, 0, t_line, &l));
+	EXPECT_INT(3, l.n);
+	EXPECT_STR("one|two|three|", l.got);
+}
+
+TEST(lib__proc_run_lines_timeout_kills_group)
+{
+	struct t_lines l = { 0 };
+	char *argv[] = { "sh", "-c", "echo started; (sleep 30; echo late > "
+	    "late) & sleep 30", NULL };
+
+	EXPECT_INT(ERR_TIMEOUT, proc_run_lines(argv, NULL, 1, t_line, &l));
+	EXPECT_ERR_HAS("longer than 1s");
+	EXPECT_STR("started|", l.got);
+	EXPECT_TRUE(!fs_exists("late"));
+}

@@ -1,0 +1,64 @@
+/*
+ * The SSH server behind `git push deploy main` (libssh).  Public-key
+ * authentication only; everything else (passwords, keyboard-interactive,
+ * none, pty, shell, subsystems, env, agent, X11 and port forwarding) is
+ * refused.  Each connection is served by a forked process, so a crash
+ * takes down one connection and never the server.
+ *
+ * The server decides only WHO is connecting.  WHAT they may run is decided
+ * by the program in exec_argv (gitolite's and Dokku's authorized_keys
+ * `command=` model): it is started for every exec request with the
+ * request's command line in SSH_ORIGINAL_COMMAND (never given to a shell),
+ * the user in SLIPWAY_SSH_USER and the key in SLIPWAY_SSH_FINGERPRINT, its
+ * stdin/stdout/stderr piped to the channel and its exit status sent back.
+ */
+#ifndef SLIPWAY_SSHD_H
+#define SLIPWAY_SSHD_H
+
+#include <stdbool.h>
+
+/* Map a key fingerprint ("SHA256:...", as `ssh-keygen -lf` prints) to the
+ * name of the user it belongs to.  Returns 0 and *user (malloc'd), or
+ * ERR_NOTFOUND for an unknown key, or another negative code when the
+ * answer cannot be had (which also refuses the key).  Called in the
+ * connection's process. */
+typedef int (*sshd_key_lookup_fn)(char **user, const char *fingerprint,
+    void *ctx);
+
+struct sshd_opts {
+	const char *listen;          /* "127.0.0.1:2222" */
+	const char *host_key;        /* path; made (ed25519, 0600) if missing */
+	sshd_key_lookup_fn lookup;
+	void *lookup_ctx;
+	char **exec_argv;            /* program run for each exec request */
+	char **extra_env;            /* "K=V" added to its environment */
+	unsigned keepalive_sec;      /* 0: 15 */
+	unsigned login_grace_sec;    /* 0: 30 */
+	unsigned max_conns;          /* 0: 64 */
+	volatile int *stop;          /* when set non-zero, stop accepting */
+	/* Called once listening, with the bound port and the host key's
+	 * fingerprint (for tests that listen on port 0 and for logs). */
+	void (*on_listen)(unsigned port, const char *fingerprint, void *ctx);
+	void *ctx;
+};
+
+/* Load the host key at path, or make one there.  *fingerprint (malloc'd)
+ * is "SHA256:...". */
+int sshd_host_key_ensure(char **fingerprint, const char *path);
+
+/* Serve until *opts->stop is set or a fatal error.  Blocks. */
+int sshd_run(const struct sshd_opts *opts);
+
+/* Parse a git exec command: "git-receive-pack 'app.git'" (also with a
+ * leading '/', without '.git', or "git receive-pack").  *service is
+ * "git-receive-pack" or "git-upload-pack" (static), *app the validated app
+ * name (malloc'd).  ERR_NOTFOUND when the command is not a git command at
+ * all; ERR_INVALID (with a message naming it) for a bad app name or a
+ * malformed argument. */
+int sshd_git_command_parse(const char **service, char **app,
+    const char *command);
+
+/* True for a valid app name: ^[a-z][a-z0-9-]{0,29}$. */
+bool sshd_app_name_valid(const char *name);
+
+#endif

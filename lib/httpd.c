@@ -1,0 +1,363 @@
+/*
+ * HTTP server glue over libmicrohttpd; see include/slipway/httpd.h.
+ * libmicrohttpd calls httpd_access() several times per request: once when
+ * the headers are in, once per piece of body, and once more with no data
+ * when the body is complete.  httpd_req_int carries the state between.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "slipway/alloc.h"
+#include "slipway/err.h"
+#include "slipway/httpd.h"
+#include "slipway/log.h"
+#include "slipway/net.h"
+
+#define HTTPD_HEADERS_MAX 16
+
+struct httpd {
+	struct MHD_Daemon *mhd;
+	struct httpd_opts o;
+	uint16_t port;
+};
+
+/* Invariant: pub is first, so a struct httpd_req * is also one of these;
+ * answered is set once a response is queued, and no second is. */
+struct httpd_req_int {
+	struct httpd_req pub;
+	struct httpd *h;
+	struct MHD_Connection *conn;
+	char *path;
+	char peer[INET6_ADDRSTRLEN];
+	httpd_stream_fn stream;
+	void *stream_ctx;
+	bool stream_failed;
+	httpd_done_fn done;
+	void *done_ctx;
+	bool answered;
+	unsigned status;
+	uint64_t sent;
+	struct timespec start;
+	int nheaders;
+	char *headers[HTTPD_HEADERS_MAX][2];
+};
+
+static struct httpd_req_int *
+httpd_int(struct httpd_req *req)
+{
+	return (struct httpd_req_int *)req;
+}
+
+const char *
+httpd_req_header(struct httpd_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(httpd_int(req)->conn,
+	    MHD_HEADER_KIND, name);
+}
+
+const char *
+httpd_req_query(struct httpd_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(httpd_int(req)->conn,
+	    MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+httpd_req_peer(struct httpd_req *req)
+{
+	return httpd_int(req)->peer;
+}
+
+void
+httpd_req_stream(struct httpd_req *req, httpd_stream_fn fn, void *ctx)
+{
+	httpd_int(req)->stream = fn;
+	httpd_int(req)->stream_ctx = ctx;
+}
+
+bool
+httpd_req_stream_failed(const struct httpd_req *req)
+{
+	return ((const struct httpd_req_int *)req)->stream_failed;
+}
+
+void
+httpd_req_on_done(struct httpd_req *req, httpd_done_fn fn, void *ctx)
+{
+	httpd_int(req)->done = fn;
+	httpd_int(req)->done_ctx = ctx;
+}
+
+bool
+httpd_req_answered(const struct httpd_req *req)
+{
+	return ((const struct httpd_req_int *)req)->answered;
+}
+
+void
+httpd_header(struct httpd_req *req, const char *name, const char *value)
+{
+	struct httpd_req_int *r = httpd_int(req);
+
+	if (r->nheaders == HTTPD_HEADERS_MAX) {
+		log_warnx("%s: more than %d response headers; '%s' dropped",
+		    r->h->o.name, HTTPD_HEADERS_MAX, name);
+		return;
+	}
+	r->headers[r->nheaders][0] = xstrdup(name);
+	r->headers[r->nheaders][1] = xstrdup(value);
+	r->nheaders++;
+}
+
+/* Queue resp (which this consumes) as the answer. */
+static int
+httpd_queue(struct httpd_req_int *r, unsigned status, const char *ctype,
+    struct MHD_Response *resp, uint64_t len)
+{
+	enum MHD_Result ok;
+
+	if (resp == NULL)
+		return err_set(ERR_IO, "cannot make a response");
+	if (r->answered) {
+		MHD_destroy_response(resp);
+		return err_set(ERR_CONFLICT, "request already answered");
+	}
+	if (ctype)
+		MHD_add_response_header(resp, "Content-Type", ctype);
+	for (int i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(resp, r->headers[i][0],
+		    r->headers[i][1]);
+	ok = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	if (ok != MHD_YES)
+		return err_set(ERR_IO, "cannot queue a response");
+	r->answered = true;
+	r->status = status;
+	r->sent = len;
+	return 0;
+}
+
+int
+httpd_respond(struct httpd_req *req, unsigned status, const char *ctype,
+    const void *body, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, (void *)(body ? body : ""),
+	    MHD_RESPMEM_MUST_COPY);
+	return httpd_queue(httpd_int(req), status, ctype, resp, len);
+}
+
+int
+httpd_respond_fd(struct httpd_req *req, unsigned status, const char *ctype,
+    int fd, uint64_t offset, uint64_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (resp == NULL)
+		close(fd);
+	return httpd_queue(httpd_int(req), status, ctype, resp, len);
+}
+
+static void
+httpd_plain(struct httpd_req_int *r, unsigned status, const char *msg)
+{
+	httpd_respond(&r->pub, status, "text/plain; charset=utf-8", msg,
+	    strlen(msg));
+}
+
+static struct httpd_req_int *
+httpd_req_new(struct httpd *h, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version)
+{
+	struct httpd_req_int *r = xcalloc(1, sizeof(*r));
+	const union MHD_ConnectionInfo *ci;
+	const char *q;
+
+	r->h = h;
+	r->conn = c;
+	q = strchr(url, '?');
+	r->path = q ? xstrndup(url, (size_t)(q - url)) : xstrdup(url);
+	r->pub.path = r->path;
+	r->pub.method = method;
+	r->pub.version = version;
+	buf_init(&r->pub.body, h->o.body_max);
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    ci->client_addr)->sin_addr, r->peer, sizeof(r->peer));
+	return r;
+}
+
+/* A Content-Length the buffered body cannot hold is refused up front. */
+static bool
+httpd_len_over(struct httpd_req_int *r)
+{
+	const char *cl = httpd_req_header(&r->pub, "Content-Length");
+
+	return cl && strtoull(cl, NULL, 10) > r->h->o.body_max;
+}
+
+static enum MHD_Result
+httpd_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *data, size_t *size,
+    void **con_cls)
+{
+	struct httpd *h = cls;
+	struct httpd_req_int *r = *con_cls;
+
+	if (r == NULL) {
+		r = httpd_req_new(h, c, url, method, version);
+		*con_cls = r;
+		if (h->o.begin)
+			h->o.begin(&r->pub, h->o.payload);
+		if (!r->answered && r->stream == NULL && httpd_len_over(r))
+			httpd_plain(r, 413, "request body too large\n");
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		size_t n = *size;
+
+		*size = 0;
+		r->pub.received += n;
+		if (r->answered)
+			return MHD_YES;
+		if (r->stream) {
+			if (!r->stream_failed &&
+			    r->stream(&r->pub, data, n, r->stream_ctx) < 0)
+				r->stream_failed = true;
+			return MHD_YES;
+		}
+		/* A chunked body past the cap: drop the connection rather
+		 * than read an unbounded amount. */
+		return buf_put(&r->pub.body, data, n) < 0 ? MHD_NO : MHD_YES;
+	}
+	if (r->answered)
+		return MHD_YES;
+	err_clear();
+	h->o.handle(&r->pub, h->o.payload);
+	if (!r->answered) {
+		log_warnx("%s: %s %s: no answer from the handler (%s)",
+		    h->o.name, method, r->path, err_last());
+		httpd_plain(r, 500, "internal error\n");
+	}
+	return MHD_YES;
+}
+
+static void
+httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct httpd *h = cls;
+	struct httpd_req_int *r = *con_cls;
+	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	if (r->done)
+		r->done(&r->pub, ok && r->answered, r->done_ctx);
+	if (h->o.access_log && log_enabled(LOG_LEVEL_INFO)) {
+		struct timespec now;
+		double ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
+		    (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
+		log_info("%s %s %s %u %llu %.1fms%s", r->peer, r->pub.method,
+		    r->path, r->status, (unsigned long long)r->sent, ms,
+		    ok ? "" : " (dropped)");
+	}
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i][0]);
+		free(r->headers[i][1]);
+	}
+	buf_free(&r->pub.body);
+	free(r->path);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void
+httpd_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct httpd *h = cls;
+	char msg[512];
+	size_t n;
+
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("%s: libmicrohttpd: %s", h->o.name, msg);
+}
+
+int
+httpd_start(struct httpd **out, const struct httpd_opts *opts)
+{
+	struct httpd *h = xcalloc(1, sizeof(*h));
+	struct sockaddr_in addr;
+	const union MHD_DaemonInfo *di;
+	int rc;
+
+	h->o = *opts;
+	if (!h->o.body_max)
+		h->o.body_max = 1 << 20;
+	if (!h->o.header_max)
+		h->o.header_max = 32 << 10;
+	if (!h->o.conn_max)
+		h->o.conn_max = 512;
+	if (!h->o.timeout_sec)
+		h->o.timeout_sec = 60;
+	if (!h->o.name)
+		h->o.name = "httpd";
+	if ((rc = net_addr_parse(&addr, opts->listen)) < 0) {
+		free(h);
+		return rc;
+	}
+	h->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, httpd_access, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.header_max,
+	    MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max,
+	    MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_sec,
+	    MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h,
+	    MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		free(h);
+		return err_set(ERR_IO, "cannot listen on '%s': address in use "
+		    "or not available", opts->listen);
+	}
+	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : ntohs(addr.sin_port);
+	*out = h;
+	return 0;
+}
+
+void
+httpd_stop(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	free(h);
+}
+
+uint16_t
+httpd_port(const struct httpd *h)
+{
+	return h->port;
+}

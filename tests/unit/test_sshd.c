@@ -1,0 +1,222 @@
+/* Unit tests for the SSH server transport (hooks/sshd*.c), driven by a
+ * real OpenSSH client, and for git command parsing. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/fs.h"
+#include "slipway/proc.h"
+#include "slipway/sshd.h"
+
+/* The known key's fingerprint, read from the file the test wrote. */
+static int
+t_lookup(char **user, const char *fp, void *ctx)
+{
+	struct buf b;
+	int rc = ERR_NOTFOUND;
+
+	(void)ctx;
+	if (fs_read_file(&b, "known.fp", 1024) == 0) {
+		if (strncmp(b.ptr, fp, strlen(fp)) == 0 &&
+		    b.ptr[strlen(fp)] == '\n') {
+			*user = xstrdup("alice");
+			rc = 0;
+		}
+		buf_free(&b);
+	}
+	return rc;
+}
+
+static void
+t_on_listen(unsigned port, const char *fp, void *ctx)
+{
+	char s[16];
+
+	(void)ctx;
+	snprintf(s, sizeof(s), "%u", port);
+	fs_write_atomic("port", s, strlen(s), 0644);
+	fs_write_atomic("hostfp", fp, strlen(fp), 0644);
+}
+
+/* Start the server in a child; returns its pid, port in *port. */
+static pid_t
+t_sshd(unsigned *port)
+{
+	static char *argv[] = { "sh", "-c", "printf '%s|%s|' "
+	    "\"$SLIPWAY_SSH_USER\" \"$SSH_ORIGINAL_COMMAND\"; cat; "
+	    "echo to-stderr >&2; exit 7", NULL };
+	struct sshd_opts o = { .listen = "127.0.0.1:0",
+	    .host_key = "ssh/host_ed25519_key", .lookup = t_lookup,
+	    .exec_argv = argv, .on_listen = t_on_listen,
+	    .login_grace_sec = 5 };
+	pid_t pid;
+	struct buf b;
+
+	SH("ssh-keygen -q -t ed25519 -N '' -f key && ssh-keygen -q -t "
+	    "ed25519 -N '' -f other");
+	SH("ssh-keygen -lf key.pub | cut -d' ' -f2 > known.fp");
+	if ((pid = fork()) == 0) {
+		exit(sshd_run(&o) < 0 ? 1 : 0);
+	}
+	for (int i = 0; i < 100 && !fs_exists("port"); i++)
+		usleep(50000);
+	EXPECT_OK(fs_read_file(&b, "port", 16));
+	*port = (unsigned)atoi(b.ptr);
+	buf_free(&b);
+	return pid;
+}
+
+static int
+t_ssh(struct buf *out, unsigned port, const char *key, const char *extra,
+    const char *cmd)
+{
+	char *argv[] = { "sh", "-c", NULL, NULL };
+	int rc;
+
+	argv[2] = xasprintf("echo stdin-data | ssh -p %u -i %s -o "
+	    "StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+	    "-o BatchMode=yes -o IdentitiesOnly=yes -o LogLevel=ERROR %s "
+	    "git@127.0.0.1 %s 2>&1", port, key, extra, cmd);
+	rc = proc_run(out, argv, 0, 1 << 16);
+	free(argv[2]);
+	return rc;
+}
+
+static void
+t_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+TEST(sshd__exec_pipes_and_exit_status)
+{
+	unsigned port;
+	pid_t pid = t_sshd(&port);
+	struct buf out;
+	struct stat st;
+
+	EXPECT_INT(7, t_ssh(&out, port, "key", "",
+	    "\"git-receive-pack 'app.git'\""));
+	EXPECT_TRUE(strstr(out.ptr, "alice|git-receive-pack 'app.git'|"
+	    "stdin-data\n") != NULL);
+	EXPECT_TRUE(strstr(out.ptr, "to-stderr") != NULL);
+	buf_free(&out);
+	EXPECT_INT(0, stat("ssh/host_ed25519_key", &st));
+	EXPECT_INT(0600, st.st_mode & 0777);
+	t_stop(pid);
+}
+
+TEST(sshd__unknown_key_refused)
+{
+	unsigned port;
+	pid_t pid = t_sshd(&port);
+	struct buf out;
+
+	EXPECT_INT(255, t_ssh(&out, port, "other", "", "true"));
+	EXPECT_TRUE(strstr(out.ptr, "Permission denied") != NULL);
+	buf_free(&out);
+	t_stop(pid);
+}
+
+TEST(sshd__password_and_none_refused)
+{
+	unsigned port;
+	pid_t pid = t_sshd(&port);
+	struct buf out;
+
+	EXPECT_INT(255, t_ssh(&out, port, "other",
+	    "-o PreferredAuthentications=password,keyboard-interactive,none "
+	    "-o PubkeyAuthentication=no", "true"));
+	buf_free(&out);
+	t_stop(pid);
+}
+
+TEST(sshd__shell_and_pty_refused)
+{
+	unsigned port;
+	pid_t pid = t_sshd(&port);
+	struct buf out;
+
+	/* no command: a shell request */
+	EXPECT_TRUE(t_ssh(&out, port, "key", "", "") != 0);
+	EXPECT_TRUE(strstr(out.ptr, "alice|") == NULL);
+	buf_free(&out);
+	/* a pty is refused; the command still runs without one */
+	t_ssh(&out, port, "key", "-tt", "x");
+	EXPECT_TRUE(strstr(out.ptr, "PTY allocation request failed") !=
+	    NULL);
+	buf_free(&out);
+	t_stop(pid);
+}
+
+TEST(sshd__port_forwarding_refused)
+{
+	unsigned port;
+	pid_t pid = t_sshd(&port);
+	struct buf out;
+
+	EXPECT_TRUE(t_ssh(&out, port, "key",
+	    "-o ExitOnForwardFailure=yes -R 0:127.0.0.1:1 -N", "") != 0);
+	buf_free(&out);
+	t_stop(pid);
+}
+
+TEST(sshd__host_key_kept_across_restarts)
+{
+	char *fp1 = NULL, *fp2 = NULL;
+
+	EXPECT_OK(sshd_host_key_ensure(&fp1, "k/host"));
+	EXPECT_OK(sshd_host_key_ensure(&fp2, "k/host"));
+	EXPECT_STR(fp1, fp2);
+	EXPECT_TRUE(strncmp(fp1, "SHA256:", 7) == 0);
+	free(fp1);
+	free(fp2);
+	SH("echo garbage > k/bad");
+	EXPECT_INT(ERR_INVALID, sshd_host_key_ensure(&fp1, "k/bad"));
+}
+
+TEST(sshd__git_command_parse)
+{
+	const char *svc;
+	char *app;
+
+	EXPECT_OK(sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack 'myapp.git'"));
+	EXPECT_STR("git-receive-pack", svc);
+	EXPECT_STR("myapp", app);
+	free(app);
+	EXPECT_OK(sshd_git_command_parse(&svc, &app,
+	    "git-upload-pack '/my-app.git'"));
+	EXPECT_STR("git-upload-pack", svc);
+	EXPECT_STR("my-app", app);
+	free(app);
+	EXPECT_OK(sshd_git_command_parse(&svc, &app, "git receive-pack 'a'"));
+	free(app);
+	EXPECT_INT(ERR_NOTFOUND, sshd_git_command_parse(&svc, &app, "ls"));
+	EXPECT_INT(ERR_NOTFOUND, sshd_git_command_parse(&svc, &app,
+	    "git-receive-packx 'a.git'"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack '../other.git'"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack 'foo.git; id'"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack \"$(id)\""));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack 'a/b.git'"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack 'Upper.git'"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack ''"));
+	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	    "git-receive-pack 'a'\\''b.git'"));
+	EXPECT_TRUE(!sshd_app_name_valid("a234567890123456789012345678901"));
+	EXPECT_TRUE(sshd_app_name_valid("a23456789012345678901234567890"));
+}

@@ -1,0 +1,72 @@
+/* Unit tests for lib/supervise.c with shell children. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "slipway/buf.h"
+#include "slipway/fs.h"
+#include "slipway/supervise.h"
+
+static char *
+t_read(const char *path)
+{
+	struct buf b;
+
+	EXPECT_OK(fs_read_file(&b, path, 1 << 20));
+	return buf_detach(&b, NULL);
+}
+
+TEST(supervise__backoff_doubles_to_max)
+{
+	EXPECT_INT(1, (int)supervise_backoff(1, 30));
+	EXPECT_INT(2, (int)supervise_backoff(2, 30));
+	EXPECT_INT(16, (int)supervise_backoff(5, 30));
+	EXPECT_INT(30, (int)supervise_backoff(9, 30));
+}
+
+TEST(supervise__merges_output_and_restarts)
+{
+	char *a[] = { "sh", "-c", "echo hello from a; echo err >&2; sleep 100",
+	    NULL };
+	/* b dies at once; it must be restarted after 1 s */
+	char *b[] = { "sh", "-c", "echo start b >> starts; exit 3", NULL };
+	struct supervise_svc svcs[2] = { { .name = "alpha", .argv = a },
+	    { .name = "beta", .argv = b } };
+	struct supervise_opts o = { .run_for_sec = 2.5, .grace_sec = 2 };
+	FILE *log = fopen("log", "w");
+	char *out, *starts;
+
+	o.log = log;
+	EXPECT_OK(supervise_run(svcs, 2, &o));
+	fclose(log);
+	out = t_read("log");
+	EXPECT_TRUE(strstr(out, "alpha      | hello from a\n") != NULL);
+	EXPECT_TRUE(strstr(out, "alpha      | err\n") != NULL);
+	EXPECT_TRUE(strstr(out, "beta       | exited with status 3; "
+	    "restarting in 1s") != NULL);
+	starts = t_read("starts");
+	EXPECT_TRUE(strncmp(starts, "start b\nstart b\n", 16) == 0);
+	/* everything was stopped */
+	EXPECT_INT(0, svcs[0].pid);
+	EXPECT_INT(0, svcs[1].pid);
+	free(out);
+	free(starts);
+}
+
+TEST(supervise__kills_what_ignores_sigterm)
+{
+	char *a[] = { "sh", "-c", "trap '' TERM; echo ready; "
+	    "while :; do sleep 0.1; done", NULL };
+	struct supervise_svc svcs[1] = { { .name = "stubborn", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 0.5 };
+	FILE *log = fopen("log", "w");
+	char *out;
+
+	o.log = log;
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	fclose(log);
+	out = t_read("log");
+	EXPECT_TRUE(strstr(out, "did not stop") != NULL);
+	free(out);
+}
