@@ -144,8 +144,10 @@ store_release_json(json_t **out, struct store *s, int64_t app_id,
 	if (rc == 0) {
 		if (json_is_null(json_object_get(*out, "config")))
 			json_object_set_new(*out, "config", json_object());
-		if (!with_config)
+		if (!with_config) {
 			json_object_del(*out, "config");
+			json_object_del(*out, "process_types");
+		}
 	}
 	return rc;
 }

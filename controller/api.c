@@ -1,0 +1,463 @@
+/*
+ * The controller's HTTP API: routing, authentication, JSON bodies and
+ * answers, and the permission checks the handlers share.
+ *
+ * Every call but GET /v1/health carries "Authorization: Bearer <secret>":
+ * a user's API token or a runner's server key (the registry token endpoint
+ * also takes Basic auth with the token as password).  Errors are JSON
+ * {"error": "...", "code": "..."} with 400, 401, 403, 404, 405, 409, 413,
+ * 422 or 500.  Routes are the table below; docs/controller.md lists them
+ * with their bodies.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/err.h"
+#include "slipway/log.h"
+
+struct api_route {
+	const char *method;
+	const char *pattern;    /* segments after /v1/: name, :param, '*' */
+	api_fn fn;
+};
+
+static void api_health(struct api_call *c);
+
+static const struct api_route api_routes[] = {
+	{ "GET", "health", api_health },
+	{ "GET", "me", api_me },
+
+	{ "GET", "users", api_users_list },
+	{ "POST", "users", api_users_create },
+	{ "GET", "users/:user", api_users_get },
+	{ "DELETE", "users/:user", api_users_delete },
+	{ "GET", "tokens", api_tokens_list },
+	{ "POST", "tokens", api_tokens_create },
+	{ "DELETE", "tokens/:id", api_tokens_revoke },
+	{ "GET", "keys", api_keys_list },
+	{ "POST", "keys", api_keys_add },
+	{ "GET", "keys/*", api_keys_get },
+	{ "DELETE", "keys/*", api_keys_remove },
+
+	{ "GET", "groups", api_groups_list },
+	{ "POST", "groups", api_groups_create },
+	{ "DELETE", "groups/:group", api_groups_delete },
+	{ "POST", "groups/:group/apps", api_groups_add_app },
+	{ "DELETE", "groups/:group/apps/:app", api_groups_remove_app },
+	{ "POST", "groups/:group/users", api_groups_add_user },
+	{ "DELETE", "groups/:group/users/:user", api_groups_remove_user },
+
+	{ "GET", "apps", api_apps_list },
+	{ "POST", "apps", api_apps_create },
+	{ "GET", "apps/:app", api_apps_get },
+	{ "PATCH", "apps/:app", api_apps_update },
+	{ "DELETE", "apps/:app", api_apps_destroy },
+	{ "POST", "apps/:app/collaborators", api_collab_add },
+	{ "DELETE", "apps/:app/collaborators/:user", api_collab_remove },
+	{ "GET", "apps/:app/domains", api_domains_list },
+	{ "POST", "apps/:app/domains", api_domains_add },
+	{ "DELETE", "apps/:app/domains/:domain", api_domains_remove },
+	{ "GET", "apps/:app/config", api_config_get },
+	{ "PATCH", "apps/:app/config", api_config_change },
+	{ "GET", "apps/:app/builds", api_builds_list },
+	{ "POST", "apps/:app/builds", api_builds_create },
+	{ "GET", "apps/:app/builds/:build", api_builds_get },
+	{ "PATCH", "apps/:app/builds/:build", api_builds_update },
+	{ "GET", "apps/:app/releases", api_releases_list },
+	{ "GET", "apps/:app/releases/:version", api_releases_get },
+	{ "POST", "apps/:app/rollback", api_rollback },
+	{ "GET", "apps/:app/formation", api_formation_get },
+	{ "PATCH", "apps/:app/formation", api_formation_scale },
+	{ "GET", "apps/:app/ps", api_ps },
+
+	{ "GET", "runners", api_runners_list },
+	{ "POST", "runners", api_runners_create },
+	{ "DELETE", "runners/:runner", api_runners_delete },
+	{ "POST", "runner/register", api_runner_register },
+	{ "POST", "runner/heartbeat", api_runner_heartbeat },
+	{ "GET", "runner/desired", api_runner_desired },
+	{ "POST", "runner/status", api_runner_status },
+
+	{ "GET", "registry/token", api_registry_token },
+	{ NULL, NULL, NULL },
+};
+
+/* ---- answers ---- */
+
+void
+api_reply(struct api_call *c, unsigned status, json_t *body)
+{
+	char *text;
+	size_t n;
+
+	if (body == NULL)
+		body = json_object();
+	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(body);
+	if (text == NULL) {
+		httpd_respond(c->req, 500, "application/json",
+		    "{\"error\":\"cannot encode the answer\","
+		    "\"code\":\"internal\"}\n", 57);
+		return;
+	}
+	n = strlen(text);
+	/* A newline makes curl output readable; JSON ignores it. */
+	text = xrealloc(text, n + 2);
+	text[n++] = '\n';
+	text[n] = '\0';
+	httpd_header(c->req, "Cache-Control", "no-store");
+	httpd_respond(c->req, status, "application/json", text, n);
+	free(text);
+}
+
+void
+api_error(struct api_call *c, unsigned status, const char *code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status == 401)
+		httpd_header(c->req, "WWW-Authenticate",
+		    "Bearer realm=\"slipway\"");
+	if (status >= 500)
+		log_warnx("%s %s: %s", c->req->method, c->req->path, msg);
+	api_reply(c, status, json_pack("{ssss}", "error", msg, "code", code));
+}
+
+void
+api_fail(struct api_call *c, int rc)
+{
+	const char *msg = err_last()[0] ? err_last() : err_name(rc);
+
+	switch (rc) {
+	case ERR_NOTFOUND:
+		api_error(c, 404, "not_found", "%s", msg);
+		break;
+	case ERR_EXISTS:
+		api_error(c, 409, "exists", "%s", msg);
+		break;
+	case ERR_CONFLICT:
+		api_error(c, 409, "conflict", "%s", msg);
+		break;
+	case ERR_INVALID:
+		api_error(c, 422, "invalid", "%s", msg);
+		break;
+	case ERR_AUTH:
+		api_error(c, 403, "forbidden", "%s", msg);
+		break;
+	case ERR_TOOBIG:
+		api_error(c, 413, "too_large", "%s", msg);
+		break;
+	case ERR_UNSUPPORTED:
+		api_error(c, 422, "unsupported", "%s", msg);
+		break;
+	case ERR_TIMEOUT:
+		api_error(c, 503, "timeout", "%s", msg);
+		break;
+	default:
+		api_error(c, 500, "internal", "%s", msg);
+		break;
+	}
+}
+
+/* ---- checks ---- */
+
+bool
+api_need_user(struct api_call *c)
+{
+	if (c->actor.user_id != 0)
+		return true;
+	api_error(c, 403, "forbidden", "this needs a user's API token, not a "
+	    "runner key");
+	return false;
+}
+
+bool
+api_need_admin(struct api_call *c)
+{
+	if (!api_need_user(c))
+		return false;
+	if (c->actor.admin)
+		return true;
+	api_error(c, 403, "forbidden", "only an admin may do this");
+	return false;
+}
+
+bool
+api_need_runner(struct api_call *c)
+{
+	if (c->actor.runner_id != 0)
+		return true;
+	api_error(c, 403, "forbidden", "this needs a runner's server key");
+	return false;
+}
+
+bool
+api_need_body(struct api_call *c)
+{
+	if (json_is_object(c->body))
+		return true;
+	api_error(c, 400, "bad_request", "this needs a JSON object as the "
+	    "request body");
+	return false;
+}
+
+static bool
+api_app_check(struct api_call *c, const char *app, int level)
+{
+	struct store_access acc;
+	int rc;
+
+	if (!api_need_user(c))
+		return false;
+	if ((rc = store_app_access(&acc, c->st, &c->actor, app)) < 0) {
+		api_fail(c, rc);
+		return false;
+	}
+	if (!acc.read) {
+		api_error(c, 403, "forbidden", "you may not act on app '%s': "
+		    "you are neither its owner nor a collaborator", app);
+		return false;
+	}
+	if (level >= 1 && !acc.deploy) {
+		api_error(c, 403, "forbidden", "you may not deploy app '%s': "
+		    "it is deployed to group '%s', which you are not granted",
+		    app, acc.denied_group);
+		return false;
+	}
+	return true;
+}
+
+bool
+api_app_read(struct api_call *c, const char *app)
+{
+	return api_app_check(c, app, 0);
+}
+
+bool
+api_app_deploy(struct api_call *c, const char *app)
+{
+	return api_app_check(c, app, 1);
+}
+
+bool
+api_app_owner(struct api_call *c, const char *app)
+{
+	json_t *a;
+	int rc;
+	bool ok;
+
+	if (!api_app_read(c, app))
+		return false;
+	if (c->actor.admin)
+		return true;
+	if ((rc = store_app_get(&a, c->st, app)) < 0) {
+		api_fail(c, rc);
+		return false;
+	}
+	ok = strcmp(json_string_value(json_object_get(a, "owner")),
+	    c->actor.name) == 0;
+	json_decref(a);
+	if (!ok)
+		api_error(c, 403, "forbidden", "only the owner of app '%s' or "
+		    "an admin may do this", app);
+	return ok;
+}
+
+const char *
+api_body_str(struct api_call *c, const char *key, bool *bad)
+{
+	json_t *v = json_object_get(c->body, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		api_error(c, 422, "invalid", "'%s' must be a string", key);
+		*bad = true;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* ---- routing ---- */
+
+static void
+api_health(struct api_call *c)
+{
+	api_reply(c, 200, json_pack("{ssss}", "status", "ok", "version",
+	    SLIPWAY_VERSION));
+}
+
+/* Split c->path after "/v1/" into segments.  False for paths that are not
+ * under /v1/ or have empty segments (so "apps//x" is not "apps/x"). */
+static bool
+api_split(struct api_call *c)
+{
+	char *p;
+
+	if (strncmp(c->path, "/v1/", 4) != 0)
+		return false;
+	p = c->path + 4;
+	c->nseg = 0;
+	while (*p) {
+		char *slash = strchr(p, '/');
+		if (c->nseg == API_SEGS_MAX)
+			return false;
+		c->seg[c->nseg++] = p;
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+		if (*p == '\0')
+			return false;   /* trailing slash */
+	}
+	for (int i = 0; i < c->nseg; i++)
+		if (c->seg[i][0] == '\0')
+			return false;
+	return c->nseg > 0;
+}
+
+/* Does the route's pattern match the segments?  Fills c->rest for '*'. */
+static bool
+api_match(struct api_call *c, const char *pattern, const char *orig)
+{
+	char pat[128];
+	char *save = NULL, *tok;
+	int i = 0;
+
+	snprintf(pat, sizeof(pat), "%s", pattern);
+	c->rest = NULL;
+	for (tok = strtok_r(pat, "/", &save); tok;
+	    tok = strtok_r(NULL, "/", &save), i++) {
+		if (strcmp(tok, "*") == 0) {
+			if (i >= c->nseg)
+				return false;
+			/* the rest of the original path, slashes and all */
+			c->rest = orig + (c->seg[i] - c->path);
+			return true;
+		}
+		if (i >= c->nseg)
+			return false;
+		if (tok[0] != ':' && strcmp(tok, c->seg[i]) != 0)
+			return false;
+	}
+	return i == c->nseg;
+}
+
+/* The bearer secret from Authorization, or NULL. */
+static const char *
+api_bearer(struct httpd_req *req)
+{
+	const char *h = httpd_req_header(req, "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
+}
+
+int
+api_begin(struct httpd_req *req, void *payload)
+{
+	(void)payload;
+	/* Say 401 before reading a body nobody may send; the registry
+	 * token endpoint also takes Basic auth, so it is left to handle. */
+	if (httpd_req_header(req, "Authorization") == NULL &&
+	    strcmp(req->path, "/v1/health") != 0 &&
+	    strcmp(req->path, "/v1/registry/token") != 0 &&
+	    strncmp(req->path, "/v1/", 4) == 0) {
+		static const char msg[] = "{\"error\":\"missing token: send "
+		    "'Authorization: Bearer <token>'\",\"code\":"
+		    "\"unauthorized\"}\n";
+		httpd_header(req, "WWW-Authenticate", "Bearer realm=\"slipway\"");
+		httpd_respond(req, 401, "application/json", msg,
+		    sizeof(msg) - 1);
+	}
+	return 0;
+}
+
+static void
+api_dispatch(struct api_call *c, const char *orig)
+{
+	const struct api_route *hit = NULL;
+	const char *method = c->req->method;
+	bool path_known = false;
+	int rc;
+
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	if (!api_split(c)) {
+		api_error(c, 404, "not_found", "no such endpoint '%.200s'",
+		    orig);
+		return;
+	}
+	for (const struct api_route *r = api_routes; r->method; r++) {
+		if (!api_match(c, r->pattern, orig))
+			continue;
+		path_known = true;
+		if (strcmp(r->method, method) == 0) {
+			hit = r;
+			break;
+		}
+	}
+	if (hit == NULL) {
+		if (path_known)
+			api_error(c, 405, "method_not_allowed", "%s is not "
+			    "allowed on '%.200s'", c->req->method, orig);
+		else
+			api_error(c, 404, "not_found", "no such endpoint "
+			    "'%.200s'", orig);
+		return;
+	}
+	/* match again: the loop may have moved on past a '*' route */
+	api_match(c, hit->pattern, orig);
+	if (hit->fn != api_health && hit->fn != api_registry_token) {
+		if ((rc = store_auth(&c->actor, c->st, api_bearer(c->req))) < 0) {
+			if (rc == ERR_AUTH)
+				api_error(c, 401, "unauthorized", "%s",
+				    err_last());
+			else
+				api_fail(c, rc);
+			return;
+		}
+	}
+	if (c->req->body.len > 0) {
+		json_error_t jerr;
+
+		c->body = json_loadb(c->req->body.ptr, c->req->body.len,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		if (c->body == NULL) {
+			api_error(c, 400, "bad_request", "the body is not valid "
+			    "JSON: %s", jerr.text);
+			return;
+		}
+	}
+	hit->fn(c);
+}
+
+void
+api_handle(struct httpd_req *req, void *payload)
+{
+	struct api_call c = { .ctl = payload, .req = req };
+	int rc;
+
+	if ((rc = ctl_store_get(&c.st, c.ctl)) < 0) {
+		api_fail(&c, rc);
+		return;
+	}
+	c.path = xstrdup(req->path);
+	api_dispatch(&c, req->path);
+	json_decref(c.body);
+	free(c.path);
+	ctl_store_put(c.ctl, c.st);
+}

@@ -1,0 +1,577 @@
+/*
+ * API handlers for apps and what hangs off them: collaborators, domains,
+ * config, builds, releases, formation and ps.  Reading needs the app
+ * (owner, collaborator or admin); anything that makes a release or changes
+ * what runs also needs every group the app is deployed to.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_int.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+#include "slipway/log.h"
+
+#define APP_GROUPS_MAX 16
+#define RELEASES_DEFAULT 100
+#define RELEASES_MAX 1000
+
+/* ---- apps ---- */
+
+void
+api_apps_list(struct api_call *c)
+{
+	json_t *list;
+	int rc;
+
+	if (!api_need_user(c))
+		return;
+	if ((rc = store_app_list(&list, c->st, &c->actor)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, list);
+}
+
+void
+api_apps_create(struct api_call *c)
+{
+	const char *groups[APP_GROUPS_MAX];
+	const char *name, *branch, *one;
+	json_t *gl, *v, *app;
+	size_t ng = 0, i;
+	bool bad = false;
+	int rc;
+
+	if (!api_need_user(c) || !api_need_body(c))
+		return;
+	name = api_body_str(c, "name", &bad);
+	branch = bad ? NULL : api_body_str(c, "deploy_branch", &bad);
+	one = bad ? NULL : api_body_str(c, "group", &bad);
+	if (bad)
+		return;
+	if (name == NULL) {
+		api_error(c, 422, "invalid", "'name' is required");
+		return;
+	}
+	if (one)
+		groups[ng++] = one;
+	if ((gl = json_object_get(c->body, "groups")) != NULL) {
+		if (!json_is_array(gl) || json_array_size(gl) + ng >
+		    APP_GROUPS_MAX) {
+			api_error(c, 422, "invalid", "'groups' is a "
+			    "list of up to %d group names", APP_GROUPS_MAX);
+			return;
+		}
+		json_array_foreach(gl, i, v) {
+			if (!json_is_string(v)) {
+				api_error(c, 422, "invalid", "'groups' "
+				    "is a list of group names");
+				return;
+			}
+			groups[ng++] = json_string_value(v);
+		}
+	}
+	if (ng == 0)
+		groups[ng++] = "default";
+	/* A member may only put an app where they may deploy. */
+	for (i = 0; i < ng && !c->actor.admin; i++) {
+		bool in = false;
+		if ((rc = store_group_has_user(&in, c->st, groups[i],
+		    c->actor.user_id)) < 0) {
+			api_fail(c, rc);
+			return;
+		}
+		if (!in) {
+			api_error(c, 403, "forbidden", "you may not "
+			    "deploy to group '%s'; ask an admin to grant it "
+			    "(groups:add-user)", groups[i]);
+			return;
+		}
+	}
+	if ((rc = store_app_create(c->st, name, c->actor.name, groups, ng)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	if (branch && (rc = store_app_set_branch(c->st, name, branch)) < 0) {
+		/* all or nothing: an app with a refused branch is not made */
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", err_last());
+		store_app_destroy(c->st, name);
+		api_error(c, 422, "invalid", "%s", msg);
+		return;
+	}
+	if ((rc = store_app_get(&app, c->st, name)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s created app '%s'", c->actor.name, name);
+	api_reply(c, 201, app);
+}
+
+void
+api_apps_get(struct api_call *c)
+{
+	json_t *app;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, app);
+}
+
+void
+api_apps_update(struct api_call *c)
+{
+	const char *branch;
+	json_t *app;
+	bool bad = false;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+		return;
+	if ((branch = api_body_str(c, "deploy_branch", &bad)) == NULL) {
+		if (!bad)
+			api_error(c, 422, "invalid", "only 'deploy_branch' "
+			    "can be changed");
+		return;
+	}
+	if ((rc = store_app_set_branch(c->st, c->seg[1], branch)) < 0 ||
+	    (rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, app);
+}
+
+void
+api_apps_destroy(struct api_call *c)
+{
+	const char *confirm = httpd_req_query(c->req, "confirm");
+	int rc;
+
+	if (!api_app_owner(c, c->seg[1]))
+		return;
+	if (confirm == NULL || strcmp(confirm, c->seg[1]) != 0) {
+		api_error(c, 422, "invalid", "destroying '%s' needs "
+		    "?confirm=%s", c->seg[1], c->seg[1]);
+		return;
+	}
+	if ((rc = store_app_destroy(c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s destroyed app '%s'", c->actor.name, c->seg[1]);
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));
+}
+
+void
+api_collab_add(struct api_call *c)
+{
+	const char *user;
+	bool bad = false;
+	int rc;
+
+	if (!api_app_owner(c, c->seg[1]) || !api_need_body(c))
+		return;
+	if ((user = api_body_str(c, "user", &bad)) == NULL) {
+		if (!bad)
+			api_error(c, 422, "invalid", "'user' is required");
+		return;
+	}
+	if ((rc = store_app_collaborator_add(c->st, c->seg[1], user)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s shared app '%s' with '%s'", c->actor.name, c->seg[1],
+	    user);
+	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "user", user));
+}
+
+void
+api_collab_remove(struct api_call *c)
+{
+	int rc;
+
+	if (!api_app_owner(c, c->seg[1]))
+		return;
+	if ((rc = store_app_collaborator_remove(c->st, c->seg[1],
+	    c->seg[3])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
+	    c->seg[3]));
+}
+
+/* ---- domains ---- */
+
+void
+api_domains_list(struct api_call *c)
+{
+	json_t *app;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, json_incref(json_object_get(app, "domains")));
+	json_decref(app);
+}
+
+void
+api_domains_add(struct api_call *c)
+{
+	const char *domain;
+	bool bad = false;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+		return;
+	if ((domain = api_body_str(c, "domain", &bad)) == NULL) {
+		if (!bad)
+			api_error(c, 422, "invalid", "'domain' is required");
+		return;
+	}
+	if ((rc = store_app_domain_add(c->st, c->seg[1], domain)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "domain",
+	    domain));
+}
+
+void
+api_domains_remove(struct api_call *c)
+{
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]))
+		return;
+	if ((rc = store_app_domain_remove(c->st, c->seg[1], c->seg[3])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
+	    c->seg[3]));
+}
+
+/* ---- config ---- */
+
+void
+api_config_get(struct api_call *c)
+{
+	json_t *cfg;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_config_get(&cfg, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, cfg);
+}
+
+void
+api_config_change(struct api_call *c)
+{
+	json_t *rel = NULL, *cfg = NULL;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+		return;
+	if (json_object_size(c->body) == 0) {
+		api_error(c, 422, "invalid", "nothing to change: send "
+		    "{\"KEY\": \"value\"} (or null to unset)");
+		return;
+	}
+	if ((rc = store_config_change(&rel, c->st, c->seg[1], c->body,
+	    c->actor.name)) < 0 ||
+	    (rc = store_config_get(&cfg, c->st, c->seg[1])) < 0) {
+		json_decref(rel);
+		api_fail(c, rc);
+		return;
+	}
+	if (rel) {
+		log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
+		    c->seg[1], json_integer_value(json_object_get(rel,
+		    "version")), json_string_value(json_object_get(rel,
+		    "summary")));
+		ctl_schedule_kick(c->ctl, c->st);
+	}
+	json_object_set_new(cfg, "release", rel ? rel : json_null());
+	api_reply(c, rel ? 201 : 200, cfg);
+}
+
+/* ---- builds ---- */
+
+static bool
+api_number(struct api_call *c, int64_t *out, const char *s, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v <= 0 || s[0] == '+' || s[0] == ' ') {
+		api_error(c, 404, "not_found", "no %s '%.40s'", what, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+void
+api_builds_list(struct api_call *c)
+{
+	json_t *list;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_build_list(&list, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, list);
+}
+
+void
+api_builds_create(struct api_call *c)
+{
+	const char *rev = NULL;
+	json_t *b;
+	bool bad = false;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]))
+		return;
+	if (c->body) {
+		if (!api_need_body(c))
+			return;
+		rev = api_body_str(c, "rev", &bad);
+		if (bad)
+			return;
+	}
+	if ((rc = store_build_create(&b, c->st, c->seg[1], rev,
+	    c->actor.name)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	/* Say plainly that nothing will run it yet: the builder arrives
+	 * with its own issue and takes pending builds from here. */
+	log_warnx("%s: build %" JSON_INTEGER_FORMAT " of '%s' recorded as "
+	    "pending; no builder is attached to this controller yet",
+	    c->seg[1], json_integer_value(json_object_get(b, "number")),
+	    json_string_value(json_object_get(b, "rev")));
+	json_object_set_new(b, "note", json_string("recorded as pending: no "
+	    "builder is attached to this controller yet, so nothing will "
+	    "build it until one is"));
+	api_reply(c, 201, b);
+}
+
+void
+api_builds_get(struct api_call *c)
+{
+	json_t *b;
+	int64_t n;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]) ||
+	    !api_number(c, &n, c->seg[3], "build"))
+		return;
+	if ((rc = store_build_get(&b, c->st, c->seg[1], n)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, b);
+}
+
+void
+api_builds_update(struct api_call *c)
+{
+	json_t *out;
+	int64_t n;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]) ||
+	    !api_number(c, &n, c->seg[3], "build") || !api_need_body(c))
+		return;
+	if ((rc = store_build_update(&out, c->st, c->seg[1], n, c->body,
+	    c->actor.name)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	if (!json_is_null(json_object_get(out, "release"))) {
+		log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
+		    c->seg[1], json_integer_value(json_object_get(
+		    json_object_get(out, "release"), "version")),
+		    json_string_value(json_object_get(json_object_get(out,
+		    "release"), "summary")));
+		ctl_schedule_kick(c->ctl, c->st);
+	}
+	api_reply(c, 200, out);
+}
+
+/* ---- releases ---- */
+
+void
+api_releases_list(struct api_call *c)
+{
+	const char *q = httpd_req_query(c->req, "limit");
+	int64_t limit = RELEASES_DEFAULT;
+	json_t *list;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if (q) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(q, &end, 10);
+		if (errno || *end || v < 1 || v > RELEASES_MAX) {
+			api_error(c, 422, "invalid", "limit is 1 to %d",
+			    RELEASES_MAX);
+			return;
+		}
+		limit = v;
+	}
+	if ((rc = store_release_list(&list, c->st, c->seg[1], limit)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, list);
+}
+
+void
+api_releases_get(struct api_call *c)
+{
+	json_t *r;
+	int64_t v;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if (release_version_parse(&v, c->seg[3]) < 0) {
+		api_error(c, 404, "not_found", "%s", err_last());
+		return;
+	}
+	if ((rc = store_release_get(&r, c->st, c->seg[1], v)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, r);
+}
+
+void
+api_rollback(struct api_call *c)
+{
+	json_t *v, *rel;
+	int64_t to = 0;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]))
+		return;
+	if (c->body) {
+		if (!api_need_body(c))
+			return;
+		v = json_object_get(c->body, "version");
+		if (json_is_integer(v)) {
+			to = json_integer_value(v);
+			if (to <= 0) {
+				api_error(c, 422, "invalid", "'version' "
+				    "is a release number (1, 2, ...)");
+				return;
+			}
+		} else if (json_is_string(v)) {
+			if (release_version_parse(&to, json_string_value(v)) < 0) {
+				api_error(c, 422, "invalid", "%s",
+				    err_last());
+				return;
+			}
+		} else if (v && !json_is_null(v)) {
+			api_error(c, 422, "invalid", "'version' is a "
+			    "release number or \"vN\"");
+			return;
+		}
+	}
+	if ((rc = store_release_rollback(&rel, c->st, c->seg[1], to,
+	    c->actor.name)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
+	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
+	    json_string_value(json_object_get(rel, "summary")));
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 201, rel);
+}
+
+/* ---- formation and ps ---- */
+
+void
+api_formation_get(struct api_call *c)
+{
+	json_t *f;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_formation_get(&f, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, f);
+}
+
+void
+api_formation_scale(struct api_call *c)
+{
+	json_t *f;
+	int rc;
+
+	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+		return;
+	if ((rc = store_formation_scale(&f, c->st, c->seg[1], c->body)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s scaled '%s'", c->actor.name, c->seg[1]);
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 200, f);
+}
+
+void
+api_ps(struct api_call *c)
+{
+	json_t *f, *list;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if ((rc = store_formation_get(&f, c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	if ((rc = store_schedule_for_app(&list, c->st, c->seg[1])) < 0) {
+		json_decref(f);
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, json_pack("{soso}", "formation", f, "containers",
+	    list));
+}

@@ -1,0 +1,432 @@
+/*
+ * API handlers for runners (admin side: add, list, remove; runner side,
+ * authenticated with the runner's server key: register, heartbeat,
+ * desired-state long-poll, status report) and the registry token endpoint
+ * of the Docker token flow.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/base64.h"
+#include "slipway/buf.h"
+#include "slipway/digest.h"
+#include "slipway/err.h"
+#include "slipway/jwt.h"
+#include "slipway/log.h"
+
+#define RUNNER_HEARTBEAT_EVERY 10
+#define SCOPES_MAX 16
+
+/* ---- admin side ---- */
+
+void
+api_runners_list(struct api_call *c)
+{
+	json_t *list;
+	int rc;
+
+	if (!api_need_admin(c))
+		return;
+	if ((rc = store_runner_list(&list, c->st, ctl_live_after(c->ctl))) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, list);
+}
+
+void
+api_runners_create(struct api_call *c)
+{
+	char key[STORE_TOKEN_LEN];
+	const char *name, *group;
+	json_t *r;
+	bool bad = false;
+	int rc;
+
+	if (!api_need_admin(c) || !api_need_body(c))
+		return;
+	name = api_body_str(c, "name", &bad);
+	group = bad ? NULL : api_body_str(c, "group", &bad);
+	if (bad)
+		return;
+	if (name == NULL) {
+		api_error(c, 422, "invalid", "'name' is required");
+		return;
+	}
+	if ((rc = store_runner_create(key, &r, c->st, name,
+	    group ? group : "default")) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s added runner '%s' to group '%s'", c->actor.name, name,
+	    group ? group : "default");
+	json_object_set_new(r, "server_key", json_string(key));
+	api_reply(c, 201, r);
+}
+
+void
+api_runners_delete(struct api_call *c)
+{
+	int rc;
+
+	if (!api_need_admin(c))
+		return;
+	if ((rc = store_runner_delete(c->st, c->seg[1])) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("%s removed runner '%s'", c->actor.name, c->seg[1]);
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
+}
+
+/* ---- runner side ---- */
+
+void
+api_runner_register(struct api_call *c)
+{
+	int rc;
+
+	if (!api_need_runner(c))
+		return;
+	if ((rc = store_runner_heartbeat(c->st, c->actor.runner_id,
+	    time(NULL))) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	log_info("runner '%s' (group '%s') registered", c->actor.name,
+	    c->actor.group);
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 200, json_pack("{sssssisi}", "runner", c->actor.name,
+	    "group", c->actor.group, "heartbeat_interval",
+	    RUNNER_HEARTBEAT_EVERY, "timeout", c->ctl->runner_timeout));
+}
+
+void
+api_runner_heartbeat(struct api_call *c)
+{
+	int rc;
+
+	if (!api_need_runner(c))
+		return;
+	if ((rc = store_runner_heartbeat(c->st, c->actor.runner_id,
+	    time(NULL))) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	/* a runner that was not live takes slots again */
+	ctl_schedule_kick(c->ctl, c->st);
+	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
+}
+
+/* The runner's desired state with its version (a digest of the rest). */
+static int
+api_desired_doc(json_t **out, struct api_call *c)
+{
+	char d[DIGEST_STR_MAX], *text;
+	int rc;
+
+	if ((rc = store_schedule_for_runner(out, c->st,
+	    c->actor.runner_id)) < 0)
+		return rc;
+	text = json_dumps(*out, JSON_COMPACT | JSON_SORT_KEYS);
+	digest_buf(d, DIGEST_SHA256, text, strlen(text));
+	free(text);
+	json_object_set_new(*out, "version", json_stringn(d + 7, 16));
+	return 0;
+}
+
+void
+api_runner_desired(struct api_call *c)
+{
+	const char *have = httpd_req_query(c->req, "version");
+	const char *w = httpd_req_query(c->req, "wait");
+	struct ctl *ctl = c->ctl;
+	struct timespec deadline;
+	json_t *doc = NULL;
+	long wait = 0;
+	uint64_t gen;
+	int rc;
+
+	if (!api_need_runner(c))
+		return;
+	if (w) {
+		char *end;
+		errno = 0;
+		wait = strtol(w, &end, 10);
+		if (errno || *end || wait < 0 || wait > CTL_WAIT_MAX) {
+			api_error(c, 422, "invalid", "wait is 0 to %d "
+			    "seconds", CTL_WAIT_MAX);
+			return;
+		}
+	}
+	/* Polling for work counts as being alive. */
+	store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL));
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait;
+	for (;;) {
+		pthread_mutex_lock(&ctl->sched_mu);
+		gen = ctl->sched_gen;
+		pthread_mutex_unlock(&ctl->sched_mu);
+		json_decref(doc);
+		if ((rc = api_desired_doc(&doc, c)) < 0) {
+			api_fail(c, rc);
+			return;
+		}
+		if (have == NULL || strcmp(have, json_string_value(
+		    json_object_get(doc, "version"))) != 0)
+			break;
+		/* Same as the runner has: wait for the schedule to move. */
+		pthread_mutex_lock(&ctl->sched_mu);
+		rc = 0;
+		while (ctl->sched_gen == gen && !ctl->stopping && rc == 0)
+			rc = pthread_cond_timedwait(&ctl->sched_cv,
+			    &ctl->sched_mu, &deadline);
+		gen = ctl->sched_gen;
+		pthread_mutex_unlock(&ctl->sched_mu);
+		if (rc != 0 || ctl->stopping)
+			break;  /* timed out: answer with what is */
+	}
+	api_reply(c, 200, doc);
+}
+
+void
+api_runner_status(struct api_call *c)
+{
+	json_t *list;
+	int rc;
+
+	if (!api_need_runner(c) || !api_need_body(c))
+		return;
+	list = json_object_get(c->body, "containers");
+	if (list && !json_is_array(list)) {
+		api_error(c, 422, "invalid", "'containers' is a list");
+		return;
+	}
+	if ((rc = store_runner_report(c->st, c->actor.runner_id, c->body,
+	    time(NULL))) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
+}
+
+/* ---- registry tokens (Docker token authentication) ---- */
+
+/* The secret from Basic (password = token; the user name is ignored) or
+ * Bearer auth, in out (size n).  False when there is none. */
+static bool
+api_token_secret(char *out, size_t n, struct httpd_req *req)
+{
+	const char *h = httpd_req_header(req, "Authorization");
+	struct buf raw;
+	char *colon;
+	bool ok = false;
+
+	if (h == NULL)
+		return false;
+	if (strncasecmp(h, "Bearer ", 7) == 0) {
+		snprintf(out, n, "%s", h + 7);
+		return true;
+	}
+	if (strncasecmp(h, "Basic ", 6) != 0)
+		return false;
+	buf_init(&raw, 1024);
+	if (base64_decode(&raw, h + 6, strlen(h + 6), false) == 0 && raw.ptr &&
+	    strlen(raw.ptr) == raw.len && (colon = strchr(raw.ptr, ':'))) {
+		snprintf(out, n, "%s", colon + 1);
+		ok = true;
+	}
+	buf_free(&raw);
+	return ok;
+}
+
+/* Is action among the comma-separated actions? */
+static bool
+api_has_action(const char *actions, const char *action)
+{
+	size_t n = strlen(action);
+
+	for (const char *p = actions; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, action, n) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+/* Repository names as OCI distribution allows them (lower-case path
+ * components of [a-z0-9] joined by . _ __ - and separated by /). */
+static bool
+api_repo_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i], prev = i ? name[i - 1] : '/';
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		if (!alnum && !strchr("._-/", ch))
+			return false;
+		if (!alnum && (prev == '/' || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+/* The actions the caller may have on repository name, of those asked. */
+static json_t *
+api_repo_grant(struct api_call *c, const char *name, const char *asked)
+{
+	json_t *granted = json_array(), *app = NULL;
+	bool pull = false, push = false;
+	struct store_access acc;
+
+	if (c->actor.admin) {
+		pull = push = true;
+	} else if (c->actor.runner_id) {
+		/* a runner pulls the apps of its group, nothing else */
+		if (store_name_is_valid(name) &&
+		    store_app_get(&app, c->st, name) == 0) {
+			size_t i;
+			json_t *g;
+			json_array_foreach(json_object_get(app, "groups"), i, g)
+				pull = pull || !strcmp(json_string_value(g),
+				    c->actor.group);
+			json_decref(app);
+		}
+	} else if (store_name_is_valid(name) &&
+	    store_app_access(&acc, c->st, &c->actor, name) == 0) {
+		pull = acc.read;
+		push = acc.deploy;
+	}
+	if (pull && api_has_action(asked, "pull"))
+		json_array_append_new(granted, json_string("pull"));
+	if (push && api_has_action(asked, "push"))
+		json_array_append_new(granted, json_string("push"));
+	if (c->actor.admin && api_has_action(asked, "delete"))
+		json_array_append_new(granted, json_string("delete"));
+	return granted;
+}
+
+/* Parse the space-separated scopes into the access claim. */
+static int
+api_scopes(json_t **out, struct api_call *c, const char *scope)
+{
+	json_t *access = json_array();
+	char *copy = xstrdup(scope ? scope : ""), *save = NULL, *s;
+	int n = 0;
+
+	for (s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
+		char *first = strchr(s, ':'), *last = strrchr(s, ':');
+		json_t *acts;
+
+		if (++n > SCOPES_MAX || first == NULL || first == last) {
+			json_decref(access);
+			free(copy);
+			return err_set(ERR_INVALID, "bad scope '%.100s': want "
+			    "repository:NAME:ACTIONS", s);
+		}
+		*first = '\0';
+		*last = '\0';
+		if (strcmp(s, "repository") == 0) {
+			if (!api_repo_name_ok(first + 1)) {
+				json_decref(access);
+				free(copy);
+				return err_set(ERR_INVALID, "bad repository name "
+				    "'%.100s'", first + 1);
+			}
+			acts = api_repo_grant(c, first + 1, last + 1);
+		} else {
+			/* registry:catalog:* and the like: admins only */
+			acts = json_array();
+			if (c->actor.admin && strcmp(s, "registry") == 0 &&
+			    strcmp(first + 1, "catalog") == 0 &&
+			    api_has_action(last + 1, "*"))
+				json_array_append_new(acts, json_string("*"));
+		}
+		/* Per the token spec a scope not granted is left out, not
+		 * refused: the registry answers 401/403 for it. */
+		if (json_array_size(acts) > 0)
+			json_array_append_new(access, json_pack("{sssss" "o}",
+			    "type", s, "name", first + 1, "actions", acts));
+		else
+			json_decref(acts);
+	}
+	free(copy);
+	*out = access;
+	return 0;
+}
+
+void
+api_registry_token(struct api_call *c)
+{
+	char secret[256], issued[32], sub[STORE_NAME_MAX + 16], jti[33];
+	const char *service = httpd_req_query(c->req, "service");
+	unsigned char rnd[16];
+	json_t *access = NULL, *claims;
+	char *token = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc;
+
+	if (!api_token_secret(secret, sizeof(secret), c->req) ||
+	    store_auth(&c->actor, c->st, secret) < 0) {
+		httpd_header(c->req, "WWW-Authenticate",
+		    "Basic realm=\"slipway\"");
+		api_reply(c, 401, json_pack("{ssss}", "error",
+		    "registry tokens need your API token as the password "
+		    "(Basic) or as a Bearer token", "code", "unauthorized"));
+		return;
+	}
+	if (service == NULL || service[0] == '\0' || strlen(service) > 255) {
+		api_error(c, 400, "bad_request", "'service' is required "
+		    "(the registry's name, from its WWW-Authenticate header)");
+		return;
+	}
+	if ((rc = api_scopes(&access, c, httpd_req_query(c->req,
+	    "scope"))) < 0) {
+		api_error(c, 400, "bad_request", "%s", err_last());
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		json_decref(access);
+		api_error(c, 500, "internal", "no random bytes");
+		return;
+	}
+	digest_hex(jti, rnd, sizeof(rnd));
+	snprintf(sub, sizeof(sub), "%s%s", c->actor.runner_id ? "runner:" : "",
+	    c->actor.name);
+	claims = json_pack("{sssssssIsIsssO}", "iss", "slipway", "sub", sub,
+	    "aud", service, "exp", (json_int_t)(now + CTL_REGISTRY_TOKEN_TTL),
+	    "iat", (json_int_t)now, "jti", jti, "access", access);
+	rc = jwt_mint(&token, claims, c->ctl->key, c->ctl->keylen);
+	json_decref(claims);
+	if (rc < 0) {
+		json_decref(access);
+		api_fail(c, rc);
+		return;
+	}
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char *text = json_dumps(access, JSON_COMPACT);
+		log_debug("registry token for %s: %s", sub, text);
+		free(text);
+	}
+	json_decref(access);
+	gmtime_r(&now, &tm);
+	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	api_reply(c, 200, json_pack("{sssssiss}", "token", token,
+	    "access_token", token, "expires_in", CTL_REGISTRY_TOKEN_TTL,
+	    "issued_at", issued));
+	free(token);
+}

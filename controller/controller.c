@@ -1,0 +1,263 @@
+/*
+ * `slipway controller`: the brain.  Opens (or creates and migrates) the
+ * store in $SLIPWAY_HOME, makes the admin user on a fresh store and prints
+ * its token once, and serves the HTTP API (controller/api*.c) until
+ * SIGINT/SIGTERM.  A ticker thread recomputes the schedule every second so
+ * that a runner that stops heartbeating loses its containers to the others
+ * in its group without anyone asking.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/cli.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+#include "slipway/fs.h"
+#include "slipway/jwt.h"
+#include "slipway/log.h"
+#include "slipway/net.h"
+
+#define CTL_TICK_SECS 1
+
+/* ---- store pool ---- */
+
+int
+ctl_store_get(struct store **out, struct ctl *ctl)
+{
+	struct store *s = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ctl->pool_mu);
+	if (ctl->npool > 0)
+		s = ctl->pool[--ctl->npool];
+	pthread_mutex_unlock(&ctl->pool_mu);
+	if (s) {
+		*out = s;
+		return 0;
+	}
+	if ((rc = store_open(&s, ctl->db_path)) < 0)
+		return rc;
+	store_set_write_lock(s, &ctl->wlock);
+	*out = s;
+	return 0;
+}
+
+void
+ctl_store_put(struct ctl *ctl, struct store *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&ctl->pool_mu);
+	if (ctl->npool < CTL_POOL_MAX) {
+		ctl->pool[ctl->npool++] = s;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&ctl->pool_mu);
+	store_close(s);
+}
+
+/* ---- the schedule ---- */
+
+time_t
+ctl_live_after(const struct ctl *ctl)
+{
+	return time(NULL) - ctl->runner_timeout;
+}
+
+void
+ctl_schedule_kick(struct ctl *ctl, struct store *s)
+{
+	bool changed = false;
+
+	if (store_schedule_refresh(&changed, s, ctl_live_after(ctl)) < 0) {
+		log_warnx("cannot update the schedule: %s", err_last());
+		return;
+	}
+	if (!changed)
+		return;
+	pthread_mutex_lock(&ctl->sched_mu);
+	ctl->sched_gen++;
+	pthread_cond_broadcast(&ctl->sched_cv);
+	pthread_mutex_unlock(&ctl->sched_mu);
+}
+
+static void *
+ctl_ticker(void *arg)
+{
+	struct ctl *ctl = arg;
+	struct store *s = NULL;
+	struct timespec at;
+
+	for (;;) {
+		pthread_mutex_lock(&ctl->sched_mu);
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += CTL_TICK_SECS;
+		while (!ctl->stopping &&
+		    pthread_cond_timedwait(&ctl->sched_cv, &ctl->sched_mu,
+		    &at) == 0)
+			;
+		if (ctl->stopping) {
+			pthread_mutex_unlock(&ctl->sched_mu);
+			break;
+		}
+		pthread_mutex_unlock(&ctl->sched_mu);
+		if (s == NULL && ctl_store_get(&s, ctl) < 0) {
+			log_warnx("ticker: %s", err_last());
+			continue;
+		}
+		ctl_schedule_kick(ctl, s);
+	}
+	ctl_store_put(ctl, s);
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* On a store with no users: make `admin` and print its token once. */
+static int
+ctl_bootstrap(struct store *s)
+{
+	char token[STORE_TOKEN_LEN];
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = store_user_count(&n, s)) < 0 || n > 0)
+		return rc;
+	rc = store_user_create(s, "admin", true);
+	if (rc == ERR_EXISTS)
+		return 0;       /* another controller won the race */
+	if (rc < 0 || (rc = store_token_create(token, NULL, s, "admin",
+	    "first start")) < 0)
+		return rc;
+	/* The one place the token is ever shown: the store keeps a hash. */
+	fprintf(stderr, "slipway controller: created user 'admin'; its API "
+	    "token (shown only now, save it): %s\n", token);
+	fflush(stderr);
+	return 0;
+}
+
+static void
+ctl_free(struct ctl *ctl)
+{
+	for (int i = 0; i < ctl->npool; i++)
+		store_close(ctl->pool[i]);
+	free(ctl->key);
+	free(ctl->db_path);
+	free(ctl->home);
+	pthread_mutex_destroy(&ctl->pool_mu);
+	pthread_mutex_destroy(&ctl->wlock);
+	pthread_mutex_destroy(&ctl->sched_mu);
+	pthread_cond_destroy(&ctl->sched_cv);
+}
+
+static int
+ctl_run(struct ctl *ctl, const char *listen)
+{
+	struct httpd_opts o = {
+		.listen = listen,
+		.begin = api_begin,
+		.handle = api_handle,
+		.payload = ctl,
+		.body_max = CTL_BODY_MAX,
+		.name = "controller",
+		.access_log = true,
+	};
+	struct store *s = NULL;
+	char *secret = fs_join(ctl->home, "secret");
+	int rc, sig;
+
+	if ((rc = fs_mkdir_p(ctl->home, 0700)) < 0)
+		goto done;
+	if ((rc = ctl_store_get(&s, ctl)) < 0 || (rc = ctl_bootstrap(s)) < 0)
+		goto done;
+	if ((rc = jwt_key_load(&ctl->key, &ctl->keylen, secret)) < 0) {
+		err_wrap(rc, "cannot load the registry token key");
+		goto done;
+	}
+	ctl_schedule_kick(ctl, s);
+	ctl_store_put(ctl, s);
+	s = NULL;
+	/* Before any thread starts, so signals come to sigwait below. */
+	net_signals_block();
+	if (pthread_create(&ctl->ticker, NULL, ctl_ticker, ctl) != 0) {
+		rc = err_set(ERR_IO, "cannot start the scheduler thread");
+		goto done;
+	}
+	ctl->ticker_started = true;
+	if ((rc = httpd_start(&ctl->httpd, &o)) < 0)
+		goto done;
+	log_info("listening on %s:%u (store %s, runner timeout %ds)",
+	    strncmp(listen, "localhost", 9) ? "127.0.0.1" : "localhost",
+	    (unsigned)httpd_port(ctl->httpd), ctl->db_path,
+	    ctl->runner_timeout);
+	sig = net_signal_wait();
+	log_info("signal %d: stopping", sig);
+done:
+	pthread_mutex_lock(&ctl->sched_mu);
+	ctl->stopping = true;
+	pthread_cond_broadcast(&ctl->sched_cv);
+	pthread_mutex_unlock(&ctl->sched_mu);
+	httpd_stop(ctl->httpd);
+	if (ctl->ticker_started)
+		pthread_join(ctl->ticker, NULL);
+	ctl_store_put(ctl, s);
+	free(secret);
+	return rc;
+}
+
+int
+controller_cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "home", required_argument, NULL, 'H' },
+		{ "runner-timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen = "127.0.0.1:7070", *home = getenv("SLIPWAY_HOME");
+	struct ctl ctl = { .runner_timeout = 30 };
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "l:H:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'H':
+			home = optarg;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 2 || v > 86400)
+				return cli_usage_error(argv[0], "--runner-timeout "
+				    "is 2 to 86400 seconds");
+			ctl.runner_timeout = (int)v;
+			break;
+		}
+		default:
+			return cli_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		    argv[optind]);
+	log_init("controller", LOG_LEVEL_INFO, true);
+	ctl.home = xstrdup(home && home[0] ? home : "/var/lib/slipway");
+	ctl.db_path = fs_join(ctl.home, "slipway.db");
+	pthread_mutex_init(&ctl.pool_mu, NULL);
+	pthread_mutex_init(&ctl.wlock, NULL);
+	pthread_mutex_init(&ctl.sched_mu, NULL);
+	pthread_cond_init(&ctl.sched_cv, NULL);
+	rc = ctl_run(&ctl, listen);
+	ctl_free(&ctl);
+	if (rc < 0)
+		return cli_fail(argv[0]);
+	return 0;
+}

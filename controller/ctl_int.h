@@ -1,0 +1,162 @@
+/*
+ * Private to the controller daemon (controller/controller.c, api*.c): the
+ * running controller, one API call as the handlers see it, and the helpers
+ * they share.
+ */
+#ifndef SLIPWAY_CTL_INT_H
+#define SLIPWAY_CTL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "slipway/httpd.h"
+#include "slipway/store.h"
+
+#define CTL_POOL_MAX 32         /* idle store connections kept */
+#define CTL_BODY_MAX (1u << 20) /* request bodies */
+#define CTL_WAIT_MAX 55         /* longest desired-state long-poll, s */
+#define CTL_REGISTRY_TOKEN_TTL 300
+#define API_SEGS_MAX 8
+
+/*
+ * The running controller.  Invariants: pool holds npool idle connections,
+ * all opened on db_path with wlock as their shared write lock; sched_gen
+ * grows by one each time the stored schedule changes, under sched_mu, and
+ * sched_cv is broadcast with it (the long-polls wait on it).
+ */
+struct ctl {
+	char *home;
+	char *db_path;
+	unsigned char *key;     /* registry token signing key */
+	size_t keylen;
+	int runner_timeout;     /* seconds without heartbeat => not live */
+
+	pthread_mutex_t pool_mu;
+	struct store *pool[CTL_POOL_MAX];
+	int npool;
+	pthread_mutex_t wlock;
+
+	pthread_mutex_t sched_mu;
+	pthread_cond_t sched_cv;
+	uint64_t sched_gen;
+	bool stopping;
+	pthread_t ticker;
+	bool ticker_started;
+
+	struct httpd *httpd;
+};
+
+/* A store connection for this thread's request; give it back after. */
+int ctl_store_get(struct store **out, struct ctl *ctl);
+void ctl_store_put(struct ctl *ctl, struct store *s);
+
+/* Recompute the schedule now (after a release, a scale, a group or runner
+ * change) and wake the long-polls if it changed.  Failures are logged:
+ * the ticker will try again. */
+void ctl_schedule_kick(struct ctl *ctl, struct store *s);
+/* Heartbeats at or after this time are live. */
+time_t ctl_live_after(const struct ctl *ctl);
+
+/* One API call.  seg[] are the path's segments after "/v1/" (pointing
+ * into a copy owned by the call); body is the parsed JSON body or NULL. */
+struct api_call {
+	struct ctl *ctl;
+	struct httpd_req *req;
+	struct store *st;
+	struct store_actor actor;
+	json_t *body;
+	char *path;
+	const char *seg[API_SEGS_MAX];
+	int nseg;
+	const char *rest;       /* the path from a '*' pattern segment on */
+};
+
+typedef void (*api_fn)(struct api_call *c);
+
+/* The HTTP handler given to httpd (controller/api.c). */
+void api_handle(struct httpd_req *req, void *payload);
+int api_begin(struct httpd_req *req, void *payload);
+
+/* Answers.  api_reply takes the reference to body. */
+void api_reply(struct api_call *c, unsigned status, json_t *body);
+void api_error(struct api_call *c, unsigned status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer with the status for rc and err_last() as the message. */
+void api_fail(struct api_call *c, int rc);
+
+/* Checks that answer (403, 404, 422) and return false when they fail. */
+bool api_need_user(struct api_call *c);
+bool api_need_admin(struct api_call *c);
+bool api_need_runner(struct api_call *c);
+bool api_need_body(struct api_call *c);
+/* May the caller read / deploy app (seg by name)?  Admins may do all;
+ * members may read their apps (owner, collaborator) and deploy them only
+ * when granted in every group the app is in. */
+bool api_app_read(struct api_call *c, const char *app);
+bool api_app_deploy(struct api_call *c, const char *app);
+/* Owner or admin (destroy, collaborators). */
+bool api_app_owner(struct api_call *c, const char *app);
+
+/* A string member of the body: NULL when absent; answers 422 and sets
+ * *bad when present and not a string. */
+const char *api_body_str(struct api_call *c, const char *key, bool *bad);
+
+/* Handlers, by resource (controller/api_*.c). */
+void api_me(struct api_call *c);
+void api_users_list(struct api_call *c);
+void api_users_create(struct api_call *c);
+void api_users_get(struct api_call *c);
+void api_users_delete(struct api_call *c);
+void api_tokens_list(struct api_call *c);
+void api_tokens_create(struct api_call *c);
+void api_tokens_revoke(struct api_call *c);
+void api_keys_list(struct api_call *c);
+void api_keys_add(struct api_call *c);
+void api_keys_get(struct api_call *c);
+void api_keys_remove(struct api_call *c);
+void api_groups_list(struct api_call *c);
+void api_groups_create(struct api_call *c);
+void api_groups_delete(struct api_call *c);
+void api_groups_add_app(struct api_call *c);
+void api_groups_remove_app(struct api_call *c);
+void api_groups_add_user(struct api_call *c);
+void api_groups_remove_user(struct api_call *c);
+
+void api_apps_list(struct api_call *c);
+void api_apps_create(struct api_call *c);
+void api_apps_get(struct api_call *c);
+void api_apps_update(struct api_call *c);
+void api_apps_destroy(struct api_call *c);
+void api_collab_add(struct api_call *c);
+void api_collab_remove(struct api_call *c);
+void api_domains_list(struct api_call *c);
+void api_domains_add(struct api_call *c);
+void api_domains_remove(struct api_call *c);
+void api_config_get(struct api_call *c);
+void api_config_change(struct api_call *c);
+void api_builds_list(struct api_call *c);
+void api_builds_create(struct api_call *c);
+void api_builds_get(struct api_call *c);
+void api_builds_update(struct api_call *c);
+void api_releases_list(struct api_call *c);
+void api_releases_get(struct api_call *c);
+void api_rollback(struct api_call *c);
+void api_formation_get(struct api_call *c);
+void api_formation_scale(struct api_call *c);
+void api_ps(struct api_call *c);
+
+void api_runners_list(struct api_call *c);
+void api_runners_create(struct api_call *c);
+void api_runners_delete(struct api_call *c);
+void api_runner_register(struct api_call *c);
+void api_runner_heartbeat(struct api_call *c);
+void api_runner_desired(struct api_call *c);
+void api_runner_status(struct api_call *c);
+void api_registry_token(struct api_call *c);
+
+#endif
