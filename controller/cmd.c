@@ -1,0 +1,254 @@
+/*
+ * Shared pieces of the client commands (see controller/cmd_int.h), and
+ * `slipway login`.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_int.h"
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/cli.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+#include "slipway/store.h"
+
+bool
+cmd_open(struct apiclient **out, const char *name)
+{
+	if (apiclient_open(out) < 0) {
+		cli_fail(name);
+		return false;
+	}
+	if (apiclient_need_token(*out) < 0) {
+		apiclient_free(*out);
+		*out = NULL;
+		cli_fail(name);
+		return false;
+	}
+	return true;
+}
+
+static char *
+cmd_vpath(const char *fmt, va_list ap)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (const char *p = fmt; *p; p++) {
+		if (*p != '%') {
+			buf_putc(&b, *p);
+			continue;
+		}
+		p++;
+		if (*p == 's') {
+			char *e = apiclient_escape(va_arg(ap, const char *));
+			buf_puts(&b, e);
+			free(e);
+		} else if (*p == 'r') {
+			buf_puts(&b, va_arg(ap, const char *));
+		} else if (*p == 'd') {
+			buf_printf(&b, "%d", va_arg(ap, int));
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	return buf_detach(&b, NULL);
+}
+
+bool
+cmd_call(json_t **out, struct apiclient *c, const char *name,
+    const char *method, json_t *body, const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+	int rc;
+
+	va_start(ap, fmt);
+	path = cmd_vpath(fmt, ap);
+	va_end(ap);
+	rc = apiclient_call(out, c, method, path, body);
+	free(path);
+	if (rc < 0) {
+		cli_fail(name);
+		return false;
+	}
+	return true;
+}
+
+int
+cmd_opts_json(bool *json, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = false;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_usage_error(argv[0], "unknown option");
+		*json = true;
+	}
+	return 0;
+}
+
+int
+cmd_nargs(int argc, char **argv, int want, const char *what)
+{
+	if (argc - optind < want)
+		return cli_usage_error(argv[0], "missing %s", what);
+	if (argc - optind > want)
+		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		    argv[optind + want]);
+	return 0;
+}
+
+int
+cmd_check_app(const char *name, const char *app)
+{
+	if (store_name_is_valid(app))
+		return 0;
+	return cli_usage_error(name, "invalid app name '%.64s': use a "
+	    "lower-case letter, then up to 29 of a-z 0-9 -", app);
+}
+
+void
+cmd_print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	fputc('\n', stdout);
+}
+
+void
+cmd_table_init(struct cmd_table *t, size_t ncols, ...)
+{
+	va_list ap;
+
+	t->ncols = ncols;
+	t->nrows = 1;
+	t->cells = xcalloc(ncols, sizeof(*t->cells));
+	va_start(ap, ncols);
+	for (size_t i = 0; i < ncols; i++)
+		t->cells[i] = xstrdup(va_arg(ap, const char *));
+	va_end(ap);
+}
+
+void
+cmd_table_row(struct cmd_table *t, ...)
+{
+	va_list ap;
+
+	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols *
+	    sizeof(*t->cells));
+	va_start(ap, t);
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *v = va_arg(ap, const char *);
+		t->cells[t->nrows * t->ncols + i] = xstrdup(v ? v : "-");
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+void
+cmd_table_print(struct cmd_table *t)
+{
+	size_t *w = xcalloc(t->ncols, sizeof(*w));
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t i = 0; i < t->ncols; i++) {
+			size_t n = strlen(t->cells[r * t->ncols + i]);
+			if (n > w[i])
+				w[i] = n;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++) {
+			const char *v = t->cells[r * t->ncols + i];
+			if (i + 1 < t->ncols)
+				printf("%-*s  ", (int)w[i], v);
+			else
+				printf("%s\n", v);
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(w);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+const char *
+cmd_str(json_t *obj, const char *key)
+{
+	static _Thread_local char num[32];
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return num;
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "yes" : "no";
+	return "-";
+}
+
+char *
+cmd_join(json_t *arr)
+{
+	struct buf b;
+	size_t i;
+	json_t *v;
+
+	buf_init(&b, 0);
+	json_array_foreach(arr, i, v) {
+		if (i)
+			buf_puts(&b, ", ");
+		buf_puts(&b, json_is_string(v) ? json_string_value(v) : "?");
+	}
+	if (b.len == 0)
+		buf_puts(&b, "-");
+	return buf_detach(&b, NULL);
+}
+
+/* ---- login ---- */
+
+int
+controller_cmd_login(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *me = NULL;
+	char *path = NULL;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_nargs(argc, argv, 2, "URL and TOKEN")))
+		return rc;
+	if (apiclient_open_with(&c, argv[optind], argv[optind + 1]) < 0)
+		return cli_fail(argv[0]);
+	/* Check the pair before writing it down. */
+	if (!cmd_call(&me, c, argv[0], "GET", NULL, "/v1/me")) {
+		apiclient_free(c);
+		return 1;
+	}
+	if (apiclient_config_write(&path, apiclient_url(c),
+	    argv[optind + 1]) < 0) {
+		json_decref(me);
+		apiclient_free(c);
+		return cli_fail(argv[0]);
+	}
+	printf("Logged in to %s as %s (%s); saved in %s\n", apiclient_url(c),
+	    cmd_str(me, "name"), cmd_str(me, "role"), path);
+	free(path);
+	json_decref(me);
+	apiclient_free(c);
+	return 0;
+}

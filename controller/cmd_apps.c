@@ -1,0 +1,748 @@
+/*
+ * Client commands for apps: apps, apps:create, apps:destroy, apps:info,
+ * apps:share, apps:unshare, domains*, config*, releases*, rollback, ps,
+ * ps:scale, builds*.  Each is one or two API calls; listings print a table
+ * or, with --json, what the controller answered.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_int.h"
+#include "slipway/alloc.h"
+#include "slipway/cli.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+#include "slipway/store.h"
+
+#define CMD_GROUPS_MAX 16
+
+/* Open the client for a command whose first argument is APP. */
+static int
+cmd_app_open(struct apiclient **c, int argc, char **argv, int nargs,
+    const char *what)
+{
+	int rc;
+
+	if ((rc = cmd_nargs(argc, argv, nargs, what)) ||
+	    (rc = cmd_check_app(argv[0], argv[optind])))
+		return rc;
+	return cmd_open(c, argv[0]) ? 0 : 1;
+}
+
+/* Run a command that lists: GET path, print it as JSON or with print. */
+static int
+cmd_show(int argc, char **argv, int nargs, const char *what,
+    const char *fmt, void (*print)(json_t *, char **))
+{
+	struct apiclient *c = NULL;
+	json_t *j = NULL;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		return rc;
+	if (nargs > 0) {
+		if ((rc = cmd_app_open(&c, argc, argv, nargs, what)))
+			return rc;
+	} else if ((rc = cmd_nargs(argc, argv, 0, "")) ||
+	    !cmd_open(&c, argv[0])) {
+		return rc ? rc : 1;
+	}
+	rc = 1;
+	if (cmd_call(&j, c, argv[0], "GET", NULL, fmt, argv[optind],
+	    argc - optind > 1 ? argv[optind + 1] : "")) {
+		if (json)
+			cmd_print_json(j);
+		else
+			print(j, argv + optind);
+		rc = 0;
+	}
+	json_decref(j);
+	apiclient_free(c);
+	return rc;
+}
+
+/* ---- apps ---- */
+
+static void
+cmd_print_apps(json_t *list, char **args)
+{
+	struct cmd_table t;
+	size_t i;
+	json_t *a;
+
+	cmd_table_init(&t, 4, "NAME", "OWNER", "GROUPS", "RELEASE");
+	json_array_foreach(list, i, a) {
+		char *groups = cmd_join(json_object_get(a, "groups"));
+		char rel[32] = "-";
+		if (json_is_integer(json_object_get(a, "release")))
+			snprintf(rel, sizeof(rel), "v%s", cmd_str(a, "release"));
+		cmd_table_row(&t, cmd_str(a, "name"), cmd_str(a, "owner"),
+		    groups, rel);
+		free(groups);
+	}
+	cmd_table_print(&t);
+}
+
+int
+controller_cmd_apps(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 0, "", "/v1/apps", cmd_print_apps);
+}
+
+int
+controller_cmd_apps_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "branch", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apiclient *c = NULL;
+	json_t *body = json_object(), *groups = json_array(), *app = NULL;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "g:b:", opts, NULL)) != -1) {
+		if (o == 'g' && json_array_size(groups) < CMD_GROUPS_MAX)
+			json_array_append_new(groups, json_string(optarg));
+		else if (o == 'b')
+			json_object_set_new(body, "deploy_branch",
+			    json_string(optarg));
+		else {
+			rc = cli_usage_error(argv[0], "unknown option or too "
+			    "many groups");
+			goto done;
+		}
+	}
+	if ((rc = cmd_app_open(&c, argc, argv, 1, "NAME")))
+		goto done;
+	json_object_set_new(body, "name", json_string(argv[optind]));
+	if (json_array_size(groups))
+		json_object_set(body, "groups", groups);
+	rc = 1;
+	if (cmd_call(&app, c, argv[0], "POST", body, "/v1/apps")) {
+		char *g = cmd_join(json_object_get(app, "groups"));
+		printf("Created app %s (deploy branch %s) in group(s) %s\n",
+		    cmd_str(app, "name"), cmd_str(app, "deploy_branch"), g);
+		free(g);
+		rc = 0;
+	}
+done:
+	json_decref(app);
+	json_decref(groups);
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+controller_cmd_apps_destroy(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "confirm", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apiclient *c = NULL;
+	const char *confirm = NULL;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'c')
+			return cli_usage_error(argv[0], "unknown option");
+		confirm = optarg;
+	}
+	if ((rc = cmd_nargs(argc, argv, 1, "NAME")) ||
+	    (rc = cmd_check_app(argv[0], argv[optind])))
+		return rc;
+	if (confirm == NULL || strcmp(confirm, argv[optind]) != 0)
+		return cli_usage_error(argv[0], "destroying '%s' deletes its "
+		    "config, builds and releases for good; run again with "
+		    "--confirm %s", argv[optind], argv[optind]);
+	if (!cmd_open(&c, argv[0]))
+		return 1;
+	rc = 1;
+	if (cmd_call(NULL, c, argv[0], "DELETE", NULL,
+	    "/v1/apps/%s?confirm=%s", argv[optind], confirm)) {
+		printf("Destroyed app %s\n", argv[optind]);
+		rc = 0;
+	}
+	apiclient_free(c);
+	return rc;
+}
+
+static void
+cmd_print_app(json_t *a, char **args)
+{
+	char *groups = cmd_join(json_object_get(a, "groups"));
+	char *collab = cmd_join(json_object_get(a, "collaborators"));
+	char *domains = cmd_join(json_object_get(a, "domains"));
+	const char *type;
+	json_t *q;
+	int n = 0;
+
+	printf("=== %s\n", cmd_str(a, "name"));
+	printf("owner:          %s\n", cmd_str(a, "owner"));
+	printf("groups:         %s\n", groups);
+	printf("collaborators:  %s\n", collab);
+	printf("deploy branch:  %s\n", cmd_str(a, "deploy_branch"));
+	if (json_is_integer(json_object_get(a, "release")))
+		printf("release:        v%s\n", cmd_str(a, "release"));
+	else
+		printf("release:        none yet\n");
+	printf("formation:     ");
+	json_object_foreach(json_object_get(a, "formation"), type, q)
+		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(q)),
+		    n++;
+	printf("%s\n", n ? "" : " -");
+	printf("domains:        %s\n", domains);
+	printf("created:        %s\n", cmd_str(a, "created_at"));
+	free(groups);
+	free(collab);
+	free(domains);
+}
+
+int
+controller_cmd_apps_info(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s", cmd_print_app);
+}
+
+static int
+cmd_app_user(int argc, char **argv, bool add)
+{
+	struct apiclient *c = NULL;
+	json_t *body;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and USER")))
+		return rc;
+	body = json_pack("{ss}", "user", argv[optind + 1]);
+	rc = 1;
+	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
+	    "/v1/apps/%s/collaborators", argv[optind]) :
+	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
+	    "/v1/apps/%s/collaborators/%s", argv[optind], argv[optind + 1])) {
+		printf("%s %s %s app %s\n", add ? "Shared" : "Unshared",
+		    add ? "with" : "from", argv[optind + 1], argv[optind]);
+		rc = 0;
+	}
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+controller_cmd_apps_share(int argc, char **argv)
+{
+	return cmd_app_user(argc, argv, true);
+}
+
+int
+controller_cmd_apps_unshare(int argc, char **argv)
+{
+	return cmd_app_user(argc, argv, false);
+}
+
+/* ---- domains ---- */
+
+static void
+cmd_print_lines(json_t *list, char **args)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		printf("%s\n", json_string_value(v));
+}
+
+int
+controller_cmd_domains(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/domains",
+	    cmd_print_lines);
+}
+
+static int
+cmd_domain(int argc, char **argv, bool add)
+{
+	struct apiclient *c = NULL;
+	json_t *body;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and DOMAIN")))
+		return rc;
+	body = json_pack("{ss}", "domain", argv[optind + 1]);
+	rc = 1;
+	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
+	    "/v1/apps/%s/domains", argv[optind]) :
+	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
+	    "/v1/apps/%s/domains/%s", argv[optind], argv[optind + 1])) {
+		printf("%s %s %s %s\n", add ? "Added" : "Removed",
+		    argv[optind + 1], add ? "to" : "from", argv[optind]);
+		rc = 0;
+	}
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+controller_cmd_domains_add(int argc, char **argv)
+{
+	return cmd_domain(argc, argv, true);
+}
+
+int
+controller_cmd_domains_remove(int argc, char **argv)
+{
+	return cmd_domain(argc, argv, false);
+}
+
+/* ---- config ---- */
+
+static void
+cmd_print_config(json_t *cfg, char **args)
+{
+	const char *key;
+	json_t *v;
+
+	if (json_object_size(json_object_get(cfg, "values")) == 0)
+		fprintf(stderr, "%s has no config vars\n", args[0]);
+	/* The controller keeps keys sorted. */
+	json_object_foreach(json_object_get(cfg, "values"), key, v)
+		printf("%s=%s\n", key, json_string_value(v));
+}
+
+int
+controller_cmd_config(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/config",
+	    cmd_print_config);
+}
+
+/* PATCH the config with changes and say what release it made. */
+static int
+cmd_config_patch(struct apiclient *c, const char *name, const char *app,
+    json_t *changes)
+{
+	json_t *out = NULL, *rel;
+	int rc = 1;
+
+	if (cmd_call(&out, c, name, "PATCH", changes, "/v1/apps/%s/config",
+	    app)) {
+		rel = json_object_get(out, "release");
+		if (json_is_object(rel))
+			printf("%s: v%s %s\n", app, cmd_str(rel, "version"),
+			    cmd_str(rel, "summary"));
+		else
+			printf("%s: no change (config version %s stays)\n",
+			    app, cmd_str(out, "version"));
+		rc = 0;
+	}
+	json_decref(out);
+	return rc;
+}
+
+int
+controller_cmd_config_set(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *changes = json_object();
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		goto done;
+	if (argc - optind < 2) {
+		rc = cli_usage_error(argv[0], "missing APP and KEY=VALUE");
+		goto done;
+	}
+	if ((rc = cmd_check_app(argv[0], argv[optind])))
+		goto done;
+	for (int i = optind + 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '='), *key;
+		if (eq == NULL) {
+			rc = cli_usage_error(argv[0], "'%.64s' is not KEY=VALUE",
+			    argv[i]);
+			goto done;
+		}
+		key = xstrndup(argv[i], (size_t)(eq - argv[i]));
+		if (!store_env_key_is_valid(key)) {
+			rc = cli_usage_error(argv[0], "invalid config key "
+			    "'%.64s': use a letter or _, then letters, digits "
+			    "or _", key);
+			free(key);
+			goto done;
+		}
+		json_object_set_new(changes, key, json_string(eq + 1));
+		free(key);
+	}
+	if (json_object_size(changes) == 0 || !cmd_open(&c, argv[0])) {
+		rc = 1;
+		goto done;
+	}
+	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
+done:
+	json_decref(changes);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+controller_cmd_config_unset(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *changes = json_object();
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		goto done;
+	if (argc - optind < 2) {
+		rc = cli_usage_error(argv[0], "missing APP and KEY");
+		goto done;
+	}
+	if ((rc = cmd_check_app(argv[0], argv[optind])))
+		goto done;
+	for (int i = optind + 1; i < argc; i++) {
+		if (!store_env_key_is_valid(argv[i])) {
+			rc = cli_usage_error(argv[0], "invalid config key "
+			    "'%.64s'", argv[i]);
+			goto done;
+		}
+		json_object_set_new(changes, argv[i], json_null());
+	}
+	if (!cmd_open(&c, argv[0])) {
+		rc = 1;
+		goto done;
+	}
+	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
+done:
+	json_decref(changes);
+	apiclient_free(c);
+	return rc;
+}
+
+/* ---- releases ---- */
+
+static void
+cmd_print_releases(json_t *list, char **args)
+{
+	struct cmd_table t;
+	size_t i;
+	json_t *r;
+
+	cmd_table_init(&t, 4, "VERSION", "SUMMARY", "BY", "WHEN");
+	json_array_foreach(list, i, r) {
+		char v[32];
+		snprintf(v, sizeof(v), "v%s", cmd_str(r, "version"));
+		cmd_table_row(&t, v, cmd_str(r, "summary"),
+		    cmd_str(r, "created_by"), cmd_str(r, "created_at"));
+	}
+	cmd_table_print(&t);
+}
+
+int
+controller_cmd_releases(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apiclient *c = NULL;
+	const char *limit = "100";
+	json_t *list = NULL;
+	bool json = false;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (o == 'j')
+			json = true;
+		else if (o == 'n')
+			limit = optarg;
+		else
+			return cli_usage_error(argv[0], "unknown option");
+	}
+	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
+		return rc;
+	rc = 1;
+	if (cmd_call(&list, c, argv[0], "GET", NULL,
+	    "/v1/apps/%s/releases?limit=%s", argv[optind], limit)) {
+		if (json)
+			cmd_print_json(list);
+		else
+			cmd_print_releases(list, argv + optind);
+		rc = 0;
+	}
+	json_decref(list);
+	apiclient_free(c);
+	return rc;
+}
+
+static void
+cmd_print_release(json_t *r, char **args)
+{
+	const char *key;
+	json_t *v;
+
+	printf("=== %s v%s\n", args[0], cmd_str(r, "version"));
+	printf("summary:  %s\n", cmd_str(r, "summary"));
+	printf("kind:     %s\n", cmd_str(r, "kind"));
+	printf("build:    %s\n", cmd_str(r, "build"));
+	printf("rev:      %s\n", cmd_str(r, "rev"));
+	printf("image:    %s\n", cmd_str(r, "image"));
+	printf("digest:   %s\n", cmd_str(r, "digest"));
+	printf("config:   version %s\n", cmd_str(r, "config_version"));
+	printf("by:       %s\n", cmd_str(r, "created_by"));
+	printf("when:     %s\n", cmd_str(r, "created_at"));
+	json_object_foreach(json_object_get(r, "config"), key, v)
+		printf("  %s=%s\n", key, json_string_value(v));
+}
+
+int
+controller_cmd_releases_info(int argc, char **argv)
+{
+	int64_t v;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		return rc;
+	if (argc - optind == 2 &&
+	    release_version_parse(&v, argv[optind + 1]) < 0)
+		return cli_usage_error(argv[0], "%s", err_last());
+	optind = 0;
+	return cmd_show(argc, argv, 2, "APP and VERSION",
+	    "/v1/apps/%s/releases/%s", cmd_print_release);
+}
+
+int
+controller_cmd_rollback(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *body = json_object(), *rel = NULL;
+	int64_t v;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		goto done;
+	if (argc - optind == 2) {
+		if (release_version_parse(&v, argv[optind + 1]) < 0) {
+			rc = cli_usage_error(argv[0], "%s", err_last());
+			goto done;
+		}
+		json_object_set_new(body, "version", json_integer(v));
+		argc--;
+	}
+	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
+		goto done;
+	rc = 1;
+	if (cmd_call(&rel, c, argv[0], "POST", body, "/v1/apps/%s/rollback",
+	    argv[optind])) {
+		printf("%s: v%s %s\n", argv[optind], cmd_str(rel, "version"),
+		    cmd_str(rel, "summary"));
+		rc = 0;
+	}
+done:
+	json_decref(rel);
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
+}
+
+/* ---- ps ---- */
+
+static void
+cmd_print_ps(json_t *ps, char **args)
+{
+	struct cmd_table t;
+	const char *type;
+	json_t *q, *x;
+	size_t i;
+
+	printf("formation:");
+	json_object_foreach(json_object_get(ps, "formation"), type, q)
+		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(q));
+	printf("\n");
+	cmd_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
+	    "STATE");
+	json_array_foreach(json_object_get(ps, "containers"), i, x) {
+		char proc[64], rel[32];
+		json_t *rep = json_object_get(x, "reported");
+		snprintf(proc, sizeof(proc), "%s.%s", cmd_str(x, "type"),
+		    cmd_str(x, "index"));
+		snprintf(rel, sizeof(rel), "v%s", cmd_str(x, "release"));
+		cmd_table_row(&t, proc, cmd_str(x, "group"),
+		    json_is_string(json_object_get(x, "runner")) ?
+		    cmd_str(x, "runner") : "(no live runner)", rel,
+		    json_is_object(rep) ? cmd_str(rep, "state") : "-");
+	}
+	cmd_table_print(&t);
+}
+
+int
+controller_cmd_ps(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/ps", cmd_print_ps);
+}
+
+int
+controller_cmd_ps_scale(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *q = json_object(), *f = NULL;
+	const char *type;
+	json_t *v;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		goto done;
+	if (argc - optind < 2) {
+		rc = cli_usage_error(argv[0], "missing APP and TYPE=N");
+		goto done;
+	}
+	if ((rc = cmd_check_app(argv[0], argv[optind])))
+		goto done;
+	for (int i = optind + 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '='), *end, *t;
+		long n;
+
+		errno = 0;
+		n = eq ? strtol(eq + 1, &end, 10) : -1;
+		t = eq ? xstrndup(argv[i], (size_t)(eq - argv[i])) : NULL;
+		if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
+		    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
+			free(t);
+			rc = cli_usage_error(argv[0], "'%.64s' is not TYPE=N "
+			    "(N from 0 to %d)", argv[i], STORE_SCALE_MAX);
+			goto done;
+		}
+		json_object_set_new(q, t, json_integer(n));
+		free(t);
+	}
+	if (!cmd_open(&c, argv[0])) {
+		rc = 1;
+		goto done;
+	}
+	rc = 1;
+	if (cmd_call(&f, c, argv[0], "PATCH", q, "/v1/apps/%s/formation",
+	    argv[optind])) {
+		printf("Scaled %s:", argv[optind]);
+		json_object_foreach(f, type, v)
+			printf(" %s=%" JSON_INTEGER_FORMAT, type,
+			    json_integer_value(v));
+		printf("\n");
+		rc = 0;
+	}
+done:
+	json_decref(f);
+	json_decref(q);
+	apiclient_free(c);
+	return rc;
+}
+
+/* ---- builds ---- */
+
+static void
+cmd_print_builds(json_t *list, char **args)
+{
+	struct cmd_table t;
+	size_t i;
+	json_t *b;
+
+	cmd_table_init(&t, 5, "BUILD", "REV", "STATUS", "BY", "WHEN");
+	json_array_foreach(list, i, b)
+		cmd_table_row(&t, cmd_str(b, "number"), cmd_str(b, "rev"),
+		    cmd_str(b, "status"), cmd_str(b, "created_by"),
+		    cmd_str(b, "created_at"));
+	cmd_table_print(&t);
+}
+
+int
+controller_cmd_builds(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/builds",
+	    cmd_print_builds);
+}
+
+static void
+cmd_print_build(json_t *b, char **args)
+{
+	const char *type;
+	json_t *cmd;
+
+	printf("=== %s build %s\n", args[0], cmd_str(b, "number"));
+	printf("rev:          %s\n", cmd_str(b, "rev"));
+	printf("status:       %s\n", cmd_str(b, "status"));
+	printf("image:        %s\n", cmd_str(b, "image"));
+	printf("digest:       %s\n", cmd_str(b, "digest"));
+	printf("slug digest:  %s\n", cmd_str(b, "slug_digest"));
+	printf("error:        %s\n", cmd_str(b, "error"));
+	printf("by:           %s\n", cmd_str(b, "created_by"));
+	printf("created:      %s\n", cmd_str(b, "created_at"));
+	printf("updated:      %s\n", cmd_str(b, "updated_at"));
+	json_object_foreach(json_object_get(b, "process_types"), type, cmd)
+		printf("  %s: %s\n", type, json_string_value(cmd));
+}
+
+int
+controller_cmd_builds_info(int argc, char **argv)
+{
+	return cmd_show(argc, argv, 2, "APP and BUILD",
+	    "/v1/apps/%s/builds/%s", cmd_print_build);
+}
+
+int
+controller_cmd_builds_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rev", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apiclient *c = NULL;
+	json_t *body = json_object(), *b = NULL;
+	bool json = false;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		if (o == 'r')
+			json_object_set_new(body, "rev", json_string(optarg));
+		else if (o == 'j')
+			json = true;
+		else {
+			rc = cli_usage_error(argv[0], "unknown option");
+			goto done;
+		}
+	}
+	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
+		goto done;
+	rc = 1;
+	if (cmd_call(&b, c, argv[0], "POST", body, "/v1/apps/%s/builds",
+	    argv[optind])) {
+		if (json)
+			cmd_print_json(b);
+		else
+			printf("Build %s of %s (rev %s) is %s\n",
+			    cmd_str(b, "number"), argv[optind],
+			    cmd_str(b, "rev"), cmd_str(b, "status"));
+		if (json_is_string(json_object_get(b, "note")))
+			fprintf(stderr, "note: %s\n", cmd_str(b, "note"));
+		rc = 0;
+	}
+done:
+	json_decref(b);
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * Private to the client commands (controller/cmd*.c): opening the API
+ * client, building escaped paths, and printing tables and JSON.
+ */
+#ifndef SLIPWAY_CMD_INT_H
+#define SLIPWAY_CMD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "slipway/apiclient.h"
+
+/* Open the client and check there is a token.  On failure prints the
+ * reason as "slipway NAME: ..." and returns false. */
+bool cmd_open(struct apiclient **out, const char *name);
+
+/* method + path built from fmt, where each %s is one path component or
+ * query value, percent-escaped, %r a string put as it is, and %d an
+ * int.  On failure prints the
+ * reason and returns false. */
+bool cmd_call(json_t **out, struct apiclient *c, const char *name,
+    const char *method, json_t *body, const char *fmt, ...);
+
+/* Parse the options every listing takes (--json) plus none other; on
+ * success optind is at the first argument.  Returns 0, or 2 after a
+ * usage message. */
+int cmd_opts_json(bool *json, int argc, char **argv);
+/* Exactly want positional arguments after options, or a usage error. */
+int cmd_nargs(int argc, char **argv, int want, const char *what);
+
+/* An app name as the controller will take it, or a usage error (2). */
+int cmd_check_app(const char *name, const char *app);
+
+/* Print j indented, with a final newline. */
+void cmd_print_json(json_t *j);
+
+/* A plain-text table: a header row and aligned columns, two spaces
+ * apart, the last column unpadded. */
+struct cmd_table {
+	size_t ncols, nrows;
+	char **cells;   /* nrows * ncols, row 0 the header */
+};
+void cmd_table_init(struct cmd_table *t, size_t ncols, ...);
+void cmd_table_row(struct cmd_table *t, ...);
+void cmd_table_print(struct cmd_table *t);
+
+/* Helpers for cells: a member as text ("-" when missing or null), and a
+ * list of strings joined by ", ". */
+const char *cmd_str(json_t *obj, const char *key);
+char *cmd_join(json_t *arr);
+
+#endif

@@ -1,0 +1,56 @@
+# Helpers for the controller's integration tests (t04xx), sourced after
+# lib.sh:  ctl_start [ARGS...]  starts `slipway controller` on a free port
+# in $SLIPWAY_HOME, waits for it (call it outside test bodies: a daemon
+# started in one would hold the body's captured output open), and sets CTL_PID, CTL_PORT, CTL_URL,
+# CTL_LOG; on a fresh store ADMIN gets the token it printed.  The client
+# commands find it through SLIPWAY_URL / SLIPWAY_TOKEN (exported here).
+CTL_PID= CTL_PORT= CTL_URL= CTL_LOG=
+ctl_start() {
+	CTL_PORT=$(free_port) || return 1
+	CTL_LOG=$T_DIR/controller.$CTL_PORT.log
+	slipway controller --listen "127.0.0.1:$CTL_PORT" "$@" >>"$CTL_LOG" 2>&1 &
+	CTL_PID=$!
+	at_exit "kill $CTL_PID"
+	wait_port "$CTL_PORT" 20 || { cat "$CTL_LOG"; return 1; }
+	CTL_URL=http://127.0.0.1:$CTL_PORT
+	export SLIPWAY_URL=$CTL_URL
+	local t
+	t=$(sed -n 's/.*shown only now, save it): \(slw_[0-9a-f]*\)$/\1/p' "$CTL_LOG")
+	if [ -n "$t" ]; then ADMIN=$t; export SLIPWAY_TOKEN=$t; fi
+	return 0
+}
+# A controller that does not start fails the script (never a skip).
+ctl_start_failed() {
+	echo "FAIL the controller did not start"
+	T_FAIL=$((T_FAIL + 1))
+	test_done
+}
+# Stop the controller started last and wait for it to exit.
+ctl_stop() {
+	kill "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null
+	return 0
+}
+# curl against the API: api METHOD PATH [TOKEN] [curl args...]; prints the
+# body and then the status on its own last line.
+api() {
+	local m=$1 p=$2 tok=${3:-$SLIPWAY_TOKEN}
+	shift; shift; [ $# -gt 0 ] && shift
+	curl -sS -X "$m" -H "Authorization: Bearer $tok" \
+		-w '\n%{http_code}\n' "$@" "$CTL_URL$p"
+}
+# The status line of an `api` answer, and the body without it.
+api_status() { printf '%s\n' "$1" | tail -n 1; }
+api_body() { printf '%s\n' "$1" | sed '$d'; }
+# Mark build N of APP succeeded with image, digest and process types, so
+# it makes a deploy release (the builder does this in a full install).
+ctl_deploy() { # APP REV [TOKEN]
+	local n
+	n=$(api POST "/v1/apps/$1/builds" "${3:-}" -d "{\"rev\":\"$2\"}" |
+		sed '$d' | jq -r .number) || return 1
+	api PATCH "/v1/apps/$1/builds/$n" "${3:-}" -d '{"status":"succeeded",
+		"image":"127.0.0.1:5000/'"$1"':v'"$n"'",
+		"digest":"sha256:'"$(printf '%064d' "$n")"'",
+		"process_types":{"web":"./web","worker":"./work"}}' |
+		tail -n 1 | grep -qx 200
+}
