@@ -332,19 +332,17 @@ api_scopes(json_t **out, struct api_call *c, const char *scope)
 		json_t *acts;
 
 		if (++n > SCOPES_MAX || first == NULL || first == last) {
-			json_decref(access);
-			free(copy);
-			return err_set(ERR_INVALID, "bad scope '%.100s': want "
+			err_set(ERR_INVALID, "bad scope '%.100s': want "
 			    "repository:NAME:ACTIONS", s);
+			goto fail;
 		}
 		*first = '\0';
 		*last = '\0';
 		if (strcmp(s, "repository") == 0) {
 			if (!api_repo_name_ok(first + 1)) {
-				json_decref(access);
-				free(copy);
-				return err_set(ERR_INVALID, "bad repository name "
+				err_set(ERR_INVALID, "bad repository name "
 				    "'%.100s'", first + 1);
+				goto fail;
 			}
 			acts = api_repo_grant(c, first + 1, last + 1);
 		} else {
@@ -366,6 +364,10 @@ api_scopes(json_t **out, struct api_call *c, const char *scope)
 	free(copy);
 	*out = access;
 	return 0;
+fail:
+	json_decref(access);
+	free(copy);
+	return ERR_INVALID;
 }
 
 void
