@@ -115,6 +115,14 @@ api_reply(struct api_call *c, unsigned status, json_t *body)
 }
 
 void
+api_reply_raw(struct api_call *c, unsigned status, const char *text,
+    size_t len)
+{
+	httpd_header(c->req, "Cache-Control", "no-store");
+	httpd_respond(c->req, status, "application/json", text, len);
+}
+
+void
 api_error(struct api_call *c, unsigned status, const char *code,
     const char *fmt, ...)
 {
@@ -210,8 +218,9 @@ api_need_body(struct api_call *c)
 	return false;
 }
 
-static bool
-api_app_check(struct api_call *c, const char *app, int level)
+bool
+api_app_access(struct api_call *c, const char *app, int level,
+    struct store_access *out)
 {
 	struct store_access acc;
 	int rc;
@@ -233,19 +242,21 @@ api_app_check(struct api_call *c, const char *app, int level)
 		    app, acc.denied_group);
 		return false;
 	}
+	if (out)
+		*out = acc;
 	return true;
 }
 
 bool
 api_app_read(struct api_call *c, const char *app)
 {
-	return api_app_check(c, app, 0);
+	return api_app_access(c, app, 0, NULL);
 }
 
 bool
 api_app_deploy(struct api_call *c, const char *app)
 {
-	return api_app_check(c, app, 1);
+	return api_app_access(c, app, 1, NULL);
 }
 
 bool
@@ -391,7 +402,7 @@ api_dispatch(struct api_call *c, const char *orig)
 {
 	const struct api_route *hit = NULL;
 	const char *method = c->req->method;
-	bool path_known = false;
+	bool path_known = false, snapshot = false;
 	int rc;
 
 	if (strcmp(method, "HEAD") == 0)
@@ -421,6 +432,10 @@ api_dispatch(struct api_call *c, const char *orig)
 	}
 	/* match again: the loop may have moved on past a '*' route */
 	api_match(c, hit->pattern, orig);
+	/* A read answers from one snapshot: one read lock for all its
+	 * statements.  Not the long-poll, which waits and writes. */
+	snapshot = strcmp(method, "GET") == 0 && hit->fn != api_runner_desired &&
+	    store_snapshot_begin(c->st) == 0;
 	if (hit->fn != api_health && hit->fn != api_registry_token) {
 		if ((rc = store_auth(&c->actor, c->st, api_bearer(c->req))) < 0) {
 			if (rc == ERR_AUTH)
@@ -428,7 +443,7 @@ api_dispatch(struct api_call *c, const char *orig)
 				    err_last());
 			else
 				api_fail(c, rc);
-			return;
+			goto done;
 		}
 	}
 	if (c->req->body.len > 0) {
@@ -439,10 +454,13 @@ api_dispatch(struct api_call *c, const char *orig)
 		if (c->body == NULL) {
 			api_error(c, 400, "bad_request", "the body is not valid "
 			    "JSON: %s", jerr.text);
-			return;
+			goto done;
 		}
 	}
 	hit->fn(c);
+done:
+	if (snapshot)
+		store_snapshot_end(c->st);
 }
 
 void

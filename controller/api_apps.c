@@ -432,10 +432,13 @@ api_releases_list(struct api_call *c)
 {
 	const char *q = httpd_req_query(c->req, "limit");
 	int64_t limit = RELEASES_DEFAULT;
+	struct store_access acc;
+	struct ctl_page *page;
 	json_t *list;
+	char *text;
 	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
+	if (!api_app_access(c, c->seg[1], 0, &acc))
 		return;
 	if (q) {
 		char *end;
@@ -450,11 +453,27 @@ api_releases_list(struct api_call *c)
 		}
 		limit = v;
 	}
-	if ((rc = store_release_list(&list, c->st, c->seg[1], limit)) < 0) {
-		api_fail(c, rc);
-		return;
+	/* The access check and the list read the same snapshot (GETs run
+	 * in one), so acc.release is the newest release of this list. */
+	page = ctl_page_get(c->ctl, acc.uid, acc.release, limit);
+	if (page == NULL) {
+		if ((rc = store_release_list(&list, c->st, c->seg[1],
+		    limit)) < 0) {
+			api_fail(c, rc);
+			return;
+		}
+		text = json_dumps(list, JSON_COMPACT);
+		json_decref(list);
+		if (text == NULL) {
+			api_error(c, 500, "internal", "cannot encode releases");
+			return;
+		}
+		page = ctl_page_add(c->ctl, acc.uid, acc.release, limit, text,
+		    strlen(text));
+		free(text);
 	}
-	api_reply(c, 200, list);
+	api_reply_raw(c, 200, page->data, page->len);
+	ctl_page_put(c->ctl, page);
 }
 
 void

@@ -62,6 +62,73 @@ ctl_store_put(struct ctl *ctl, struct store *s)
 	store_close(s);
 }
 
+/* ---- cached release-list pages ---- */
+
+struct ctl_page *
+ctl_page_get(struct ctl *ctl, const char *uid, int64_t release, int64_t limit)
+{
+	struct ctl_page *page = NULL;
+
+	pthread_mutex_lock(&ctl->pages_mu);
+	for (int i = 0; i < CTL_PAGES_MAX; i++) {
+		struct ctl_page_slot *sl = &ctl->pages[i];
+		if (sl->page && sl->release == release && sl->limit == limit &&
+		    strcmp(sl->uid, uid) == 0) {
+			page = sl->page;
+			page->refs++;
+			sl->used = ++ctl->pages_clock;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctl->pages_mu);
+	return page;
+}
+
+struct ctl_page *
+ctl_page_add(struct ctl *ctl, const char *uid, int64_t release,
+    int64_t limit, const char *data, size_t len)
+{
+	struct ctl_page *page = xmalloc(sizeof(*page) + len + 1), *old = NULL;
+	struct ctl_page_slot *sl = &ctl->pages[0];
+
+	page->refs = 2;         /* the cache's and the caller's */
+	page->len = len + 1;
+	memcpy(page->data, data, len);
+	page->data[len] = '\n';
+	pthread_mutex_lock(&ctl->pages_mu);
+	for (int i = 0; i < CTL_PAGES_MAX; i++) {
+		if (ctl->pages[i].page == NULL) {
+			sl = &ctl->pages[i];
+			break;
+		}
+		if (ctl->pages[i].used < sl->used)
+			sl = &ctl->pages[i];
+	}
+	old = sl->page;
+	snprintf(sl->uid, sizeof(sl->uid), "%s", uid);
+	sl->release = release;
+	sl->limit = limit;
+	sl->page = page;
+	sl->used = ++ctl->pages_clock;
+	pthread_mutex_unlock(&ctl->pages_mu);
+	ctl_page_put(ctl, old);
+	return page;
+}
+
+void
+ctl_page_put(struct ctl *ctl, struct ctl_page *page)
+{
+	bool last;
+
+	if (page == NULL)
+		return;
+	pthread_mutex_lock(&ctl->pages_mu);
+	last = --page->refs == 0;
+	pthread_mutex_unlock(&ctl->pages_mu);
+	if (last)
+		free(page);
+}
+
 /* ---- the schedule ---- */
 
 time_t
@@ -147,6 +214,8 @@ ctl_free(struct ctl *ctl)
 {
 	for (int i = 0; i < ctl->npool; i++)
 		store_close(ctl->pool[i]);
+	for (int i = 0; i < CTL_PAGES_MAX; i++)
+		ctl_page_put(ctl, ctl->pages[i].page);
 	free(ctl->key);
 	free(ctl->db_path);
 	free(ctl->home);
@@ -154,6 +223,7 @@ ctl_free(struct ctl *ctl)
 	pthread_mutex_destroy(&ctl->wlock);
 	pthread_mutex_destroy(&ctl->sched_mu);
 	pthread_cond_destroy(&ctl->sched_cv);
+	pthread_mutex_destroy(&ctl->pages_mu);
 }
 
 static int
@@ -255,6 +325,7 @@ controller_cmd_run(int argc, char **argv)
 	pthread_mutex_init(&ctl.wlock, NULL);
 	pthread_mutex_init(&ctl.sched_mu, NULL);
 	pthread_cond_init(&ctl.sched_cv, NULL);
+	pthread_mutex_init(&ctl.pages_mu, NULL);
 	rc = ctl_run(&ctl, listen);
 	ctl_free(&ctl);
 	if (rc < 0)

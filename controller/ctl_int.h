@@ -22,6 +22,26 @@
 #define CTL_WAIT_MAX 55         /* longest desired-state long-poll, s */
 #define CTL_REGISTRY_TOKEN_TTL 300
 #define API_SEGS_MAX 8
+#define CTL_PAGES_MAX 64        /* cached release-list pages */
+
+/* A serialized answer shared by the requests that send it; freed when
+ * the last reference goes (ctl_page_put). */
+struct ctl_page {
+	int refs;
+	size_t len;
+	char data[];
+};
+
+/* One cached page of an app's release list.  Releases never change once
+ * made, so the page for (app incarnation, newest version, limit) is the
+ * same bytes forever; a new release changes the key, not the page. */
+struct ctl_page_slot {
+	char uid[33];
+	int64_t release;
+	int64_t limit;
+	struct ctl_page *page;  /* NULL: empty slot */
+	uint64_t used;          /* for evicting the least recently used */
+};
 
 /*
  * The running controller.  Invariants: pool holds npool idle connections,
@@ -48,8 +68,20 @@ struct ctl {
 	pthread_t ticker;
 	bool ticker_started;
 
+	pthread_mutex_t pages_mu;
+	struct ctl_page_slot pages[CTL_PAGES_MAX];
+	uint64_t pages_clock;
+
 	struct httpd *httpd;
 };
+
+/* The cached page for the key with a reference taken, or NULL. */
+struct ctl_page *ctl_page_get(struct ctl *ctl, const char *uid,
+    int64_t release, int64_t limit);
+/* Cache a copy of data under the key and return it referenced. */
+struct ctl_page *ctl_page_add(struct ctl *ctl, const char *uid,
+    int64_t release, int64_t limit, const char *data, size_t len);
+void ctl_page_put(struct ctl *ctl, struct ctl_page *page);
 
 /* A store connection for this thread's request; give it back after. */
 int ctl_store_get(struct store **out, struct ctl *ctl);
@@ -82,8 +114,11 @@ typedef void (*api_fn)(struct api_call *c);
 void api_handle(struct httpd_req *req, void *payload);
 int api_begin(struct httpd_req *req, void *payload);
 
-/* Answers.  api_reply takes the reference to body. */
+/* Answers.  api_reply takes the reference to body; api_reply_raw sends
+ * len bytes of JSON text as they are. */
 void api_reply(struct api_call *c, unsigned status, json_t *body);
+void api_reply_raw(struct api_call *c, unsigned status, const char *text,
+    size_t len);
 void api_error(struct api_call *c, unsigned status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Answer with the status for rc and err_last() as the message. */
@@ -98,6 +133,10 @@ bool api_need_body(struct api_call *c);
  * members may read their apps (owner, collaborator) and deploy them only
  * when granted in every group the app is in. */
 bool api_app_read(struct api_call *c, const char *app);
+/* As api_app_read (level 0) or api_app_deploy (level 1), also giving
+ * what the check learnt about the app. */
+bool api_app_access(struct api_call *c, const char *app, int level,
+    struct store_access *out);
 bool api_app_deploy(struct api_call *c, const char *app);
 /* Owner or admin (destroy, collaborators). */
 bool api_app_owner(struct api_call *c, const char *app);

@@ -96,6 +96,7 @@ store_close(struct store *s)
 		return;
 	for (int i = 0; i < STORE_STMT_SLOTS; i++)
 		sqlite3_finalize(s->stmts[i].st);
+	s->read_depth = 0;
 	if (s->in_tx)
 		store_tx_end(s, ERR_IO);
 	sqlite3_close(s->db);
@@ -337,6 +338,10 @@ store_tx_begin(struct store *s, const char *sql, bool write)
 {
 	int rc;
 
+	if (s->in_tx && !write && s->read_only_tx) {
+		s->read_depth++;
+		return 0;
+	}
 	if (s->in_tx)
 		return err_set(ERR_IO, "nested store transaction");
 	if (write && s->wlock) {
@@ -354,7 +359,20 @@ store_tx_begin(struct store *s, const char *sql, bool write)
 		return rc;
 	}
 	s->in_tx = true;
+	s->read_only_tx = !write;
 	return 0;
+}
+
+int
+store_snapshot_begin(struct store *s)
+{
+	return store_tx_read(s);
+}
+
+void
+store_snapshot_end(struct store *s)
+{
+	store_tx_end(s, 0);
 }
 
 int
@@ -374,6 +392,10 @@ store_tx_end(struct store *s, int rc)
 {
 	if (!s->in_tx)
 		return rc;
+	if (s->read_depth > 0) {
+		s->read_depth--;
+		return rc;
+	}
 	if (rc >= 0) {
 		int src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (src != SQLITE_OK) {

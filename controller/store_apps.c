@@ -40,7 +40,8 @@ store_app_create(struct store *s, const char *name, const char *owner,
 	if ((rc = store_user_id(&uid, s, owner)) < 0)
 		goto done;
 	rc = store_exec(s, NULL, "INSERT INTO apps (name, owner_id,"
-	    " created_at) VALUES (?, ?, ?)", "sii", name, uid,
+	    " created_at, uid) VALUES (?, ?, ?, lower(hex(randomblob(16))))",
+	    "sii", name, uid,
 	    (int64_t)time(NULL));
 	if (rc == ERR_EXISTS)
 		rc = err_set(ERR_EXISTS, "app '%s' exists already", name);
@@ -91,7 +92,7 @@ done:
 	" (SELECT json_group_object(type, quantity) FROM (SELECT type," \
 	"  quantity FROM formations WHERE app_id = a.id ORDER BY type))" \
 	"  AS formation_json," \
-	" nullif(a.last_release, 0) AS release," \
+	" nullif(a.last_release, 0) AS release, a.uid AS uid," \
 	" " TS("a.created_at") " AS created_at"
 
 int
@@ -262,7 +263,8 @@ store_app_access(struct store_access *out, struct store *s,
 	    " (SELECT g.name FROM app_groups ag JOIN deploy_groups g"
 	    "  ON g.id = ag.group_id WHERE ag.app_id = a.id AND NOT EXISTS"
 	    "  (SELECT 1 FROM group_users gu WHERE gu.group_id = ag.group_id"
-	    "   AND gu.user_id = ?2) ORDER BY g.name LIMIT 1)"
+	    "   AND gu.user_id = ?2) ORDER BY g.name LIMIT 1),"
+	    " a.uid, a.last_release"
 	    " FROM apps a WHERE a.name = ?1", "si", app, actor->user_id)) < 0)
 		return rc;
 	rc = store_step(s, st);
@@ -276,6 +278,9 @@ store_app_access(struct store_access *out, struct store *s,
 		if (!actor->admin && denied)
 			snprintf(out->denied_group, sizeof(out->denied_group),
 			    "%s", denied);
+		snprintf(out->uid, sizeof(out->uid), "%s",
+		    (const char *)sqlite3_column_text(st, 3));
+		out->release = sqlite3_column_int64(st, 4);
 		rc = 0;
 	} else if (rc == 0) {
 		rc = err_set(ERR_NOTFOUND, "no such app '%s'", app);

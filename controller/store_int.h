@@ -32,6 +32,8 @@ struct store {
 	void *wlock;            /* pthread_mutex_t *, shared, not owned */
 	bool wlocked;
 	bool in_tx;
+	int read_depth;         /* nested store_tx_read inside a read tx */
+	bool read_only_tx;      /* in_tx came from store_tx_read */
 };
 
 /*
@@ -69,7 +71,9 @@ int store_sqlerr(struct store *s, int rc, const char *what);
 /* Transactions.  store_tx_write takes the shared write mutex (if any) and
  * runs BEGIN IMMEDIATE, so the write lock is held from the first read:
  * numbers read inside are the numbers written.  store_tx_read is a plain
- * BEGIN (one snapshot for several reads).  store_tx_end commits when
+ * BEGIN (one snapshot for several reads); inside another read transaction
+ * it nests (and its end does nothing), inside a write one it is refused,
+ * as is a write inside a read.  store_tx_end commits when
  * rc >= 0 and rolls back otherwise, and returns rc (or the commit's
  * error). */
 int store_tx_write(struct store *s);

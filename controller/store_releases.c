@@ -430,7 +430,7 @@ store_build_update(json_t **out, struct store *s, const char *app,
 	struct store_current cur = { 0 };
 	sqlite3_stmt *st;
 	json_t *build = NULL, *release = NULL;
-	const char *to;
+	const char *to = NULL;
 	char *old = NULL, *pt = NULL, *summary = NULL;
 	int64_t aid, bid = 0, version;
 	int rc;

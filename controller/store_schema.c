@@ -132,9 +132,18 @@ static const char store_v2[] =
 	"  PRIMARY KEY (app_id, group_id, type, idx));"
 	"CREATE INDEX assignments_runner ON assignments (runner_id);";
 
+/* Version 3: an app's incarnation, random at creation, so an app made
+ * again under a destroyed one's name (and maybe its row id) is told
+ * apart; caches of what never changes in an app key on it. */
+static const char store_v3[] =
+	"ALTER TABLE apps ADD COLUMN uid TEXT;"
+	"UPDATE apps SET uid = lower(hex(randomblob(16)));"
+	"CREATE UNIQUE INDEX apps_uid ON apps (uid);";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
+	store_v3,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

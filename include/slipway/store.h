@@ -27,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -59,6 +59,8 @@ struct store_actor {
 /* What an actor may do on one app (store_app_access). */
 struct store_access {
 	int64_t app_id;
+	char uid[33];   /* the app's incarnation (changes if re-created) */
+	int64_t release; /* its current release version, 0 for none */
 	bool read;      /* admin, owner or collaborator */
 	bool deploy;    /* read, and granted in every group the app is in */
 	char denied_group[STORE_NAME_MAX + 1]; /* why deploy is false */
@@ -79,6 +81,12 @@ int store_schema_version(struct store *s);
  * around write transactions, so in-process writers queue on it instead of
  * sleeping in SQLite's busy handler.  The mutex is not copied. */
 void store_set_write_lock(struct store *s, void *pthread_mutex);
+
+/* Read several things from one snapshot, taking the file's read lock
+ * once rather than once per statement (the controller wraps each GET in
+ * one).  Store reads nest inside; store writes inside are refused. */
+int store_snapshot_begin(struct store *s);
+void store_snapshot_end(struct store *s);
 
 /* ---- names ---- */
 

@@ -185,6 +185,18 @@ expect_success 'apps:destroy needs --confirm NAME' '
 	slipway apps:destroy gone --confirm gone >/dev/null &&
 	out=$(api GET /v1/apps/gone) && expect_eq 404 "$(api_status "$out")"
 '
+expect_success 'an app made again under a destroyed name starts afresh' '
+	slipway apps:create again >/dev/null && slipway config:set again OLD=1 >/dev/null &&
+	expect_eq "set OLD" "$(slipway releases again --json | jq -r ".[0].summary")" &&
+	slipway apps:destroy again --confirm again >/dev/null &&
+	slipway apps:create again >/dev/null && slipway config:set again NEW=1 >/dev/null &&
+	expect_eq "1 set NEW" "$(slipway releases again --json | jq -r ".[] | \"\(.version) \(.summary)\"")"
+'
+expect_success 'the release list follows new releases (page cache keyed on the newest)' '
+	a=$(slipway releases shop --limit 3 --json | jq -r ".[0].version") &&
+	slipway config:set shop CACHE=$RANDOM >/dev/null &&
+	expect_eq $((a + 1)) "$(slipway releases shop --limit 3 --json | jq -r ".[0].version")"
+'
 
 # ---- restart ----
 # (stopped and started out here: a daemon started inside a test body
@@ -198,7 +210,8 @@ expect_success 'a restart keeps everything and prints no new token' '
 	expect_eq "$before" "$(slipway releases shop --json)" &&
 	expect_eq "$cfg" "$(slipway config shop --json)" &&
 	expect_eq "$keys_before" "$(slipway apps:info shop --json)" &&
-	out=$(slipway config:set shop AFTER=restart) && expect_contains "$out" "v10 "
+	n=$(jq ".[0].version" <<<"$before") &&
+	out=$(slipway config:set shop AFTER=restart) && expect_contains "$out" "v$((n + 1)) "
 '
 
 # ---- concurrent writers ----

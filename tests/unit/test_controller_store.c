@@ -171,7 +171,7 @@ TEST(store__upgrades_a_version_1_file)
 	buf_free(&sql);
 
 	s = open_store();
-	EXPECT_INT(2, store_schema_version(s));
+	EXPECT_INT(STORE_SCHEMA_VERSION, store_schema_version(s));
 	/* every v1 row is still there and means the same */
 	EXPECT_OK(store_auth(&admin, s, "slw_"
 	    "0000000000000000000000000000000000000000000000000000000000000000"));
@@ -186,6 +186,8 @@ TEST(store__upgrades_a_version_1_file)
 	EXPECT_INT(3, json_integer_value(json_object_get(app, "release")));
 	EXPECT_INT(2, json_integer_value(json_object_get(json_object_get(app,
 	    "formation"), "web")));
+	/* version 3 gave the old app an incarnation */
+	EXPECT_INT(32, strlen(json_string_value(json_object_get(app, "uid"))));
 	json_decref(app);
 	EXPECT_OK(store_key_get(&key, s,
 	    "SHA256:RKPDllhvyq/2FPg6eZWXi1iloJDj8bRQHXyjIJ4gYzc"));
@@ -446,6 +448,18 @@ TEST(store__app_names)
 	    g, 1));
 	EXPECT_OK(store_app_create(s, "a", "alice", g, 1));
 	EXPECT_INT(ERR_EXISTS, store_app_create(s, "a", "alice", g, 1));
+	/* made again under the same name, an app is another incarnation */
+	{
+		json_t *a1, *a2;
+		EXPECT_OK(store_app_get(&a1, s, "a"));
+		EXPECT_OK(store_app_destroy(s, "a"));
+		EXPECT_OK(store_app_create(s, "a", "alice", g, 1));
+		EXPECT_OK(store_app_get(&a2, s, "a"));
+		EXPECT_TRUE(strcmp(json_string_value(json_object_get(a1, "uid")),
+		    json_string_value(json_object_get(a2, "uid"))) != 0);
+		json_decref(a1);
+		json_decref(a2);
+	}
 	EXPECT_INT(ERR_NOTFOUND, store_app_create(s, "b", "alice", nog, 1));
 	EXPECT_INT(ERR_NOTFOUND, store_app_create(s, "b", "nobody", g, 1));
 	EXPECT_INT(ERR_INVALID, store_app_create(s, "b", "alice", g, 0));
