@@ -9,6 +9,7 @@
  * 422 or 500.  Routes are the table below; docs/controller.md lists them
  * with their bodies.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,25 @@ api_reply_raw(struct api_call *c, unsigned status, const char *text,
 {
 	httpd_header(c->req, "Cache-Control", "no-store");
 	httpd_respond(c->req, status, "application/json", text, len);
+}
+
+void
+api_reply_page(struct api_call *c, const struct ctl_page *page)
+{
+	char path[64];
+	int fd;
+
+	httpd_header(c->req, "Cache-Control", "no-store");
+	if (page->fd >= 0 && strcmp(c->req->method, "HEAD") != 0) {
+		/* A file description of its own (not a dup, which would share
+		 * the offset with every other request sending this page). */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", page->fd);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 &&
+		    httpd_respond_fd(c->req, 200, "application/json", fd, 0,
+		    page->len) == 0)
+			return;
+	}
+	httpd_respond(c->req, 200, "application/json", page->data, page->len);
 }
 
 void

@@ -472,7 +472,7 @@ api_releases_list(struct api_call *c)
 		    strlen(text));
 		free(text);
 	}
-	api_reply_raw(c, 200, page->data, page->len);
+	api_reply_page(c, page);
 	ctl_page_put(c->ctl, page);
 }
 

@@ -8,6 +8,8 @@
  */
 #include <getopt.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +24,10 @@
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/proc.h"
 
 #define CTL_TICK_SECS 1
+#define CTL_PAGE_FD_MIN (32 * 1024)
 
 /* ---- store pool ---- */
 
@@ -95,6 +99,15 @@ ctl_page_add(struct ctl *ctl, const char *uid, int64_t release,
 	page->len = len + 1;
 	memcpy(page->data, data, len);
 	page->data[len] = '\n';
+	/* Big pages also go in a memfd, so answers are sent with sendfile
+	 * as a static file would be, not copied per request. */
+	page->fd = -1;
+	if (page->len >= CTL_PAGE_FD_MIN &&
+	    (page->fd = memfd_create("slipway-page", MFD_CLOEXEC)) >= 0 &&
+	    proc_write_all(page->fd, page->data, page->len) < 0) {
+		close(page->fd);
+		page->fd = -1;
+	}
 	pthread_mutex_lock(&ctl->pages_mu);
 	for (int i = 0; i < CTL_PAGES_MAX; i++) {
 		if (ctl->pages[i].page == NULL) {
@@ -125,8 +138,11 @@ ctl_page_put(struct ctl *ctl, struct ctl_page *page)
 	pthread_mutex_lock(&ctl->pages_mu);
 	last = --page->refs == 0;
 	pthread_mutex_unlock(&ctl->pages_mu);
-	if (last)
+	if (last) {
+		if (page->fd >= 0)
+			close(page->fd);
 		free(page);
+	}
 }
 
 /* ---- the schedule ---- */

@@ -28,6 +28,7 @@
  * the last reference goes (ctl_page_put). */
 struct ctl_page {
 	int refs;
+	int fd;                 /* a memfd holding data (big pages), or -1 */
 	size_t len;
 	char data[];
 };
@@ -115,10 +116,11 @@ void api_handle(struct httpd_req *req, void *payload);
 int api_begin(struct httpd_req *req, void *payload);
 
 /* Answers.  api_reply takes the reference to body; api_reply_raw sends
- * len bytes of JSON text as they are. */
+ * len bytes of JSON text as they are; api_reply_page a cached page. */
 void api_reply(struct api_call *c, unsigned status, json_t *body);
 void api_reply_raw(struct api_call *c, unsigned status, const char *text,
     size_t len);
+void api_reply_page(struct api_call *c, const struct ctl_page *page);
 void api_error(struct api_call *c, unsigned status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Answer with the status for rc and err_last() as the message. */

@@ -54,3 +54,16 @@ ctl_deploy() { # APP REV [TOKEN]
 		"process_types":{"web":"./web","worker":"./work"}}' |
 		tail -n 1 | grep -qx 200
 }
+# APP KEY N: set KEY to 1..N in turn (N config changes, N releases) on one
+# keep-alive connection; prints one HTTP status per change.
+ctl_config_burst() {
+	local i
+	for i in $(seq 1 "$3"); do
+		[ "$i" = 1 ] || echo next
+		printf 'url = "%s/v1/apps/%s/config"\nrequest = "PATCH"\n' "$CTL_URL" "$1"
+		printf 'data = "{\\"%s\\":\\"%d\\"}"\n' "$2" "$i"
+		printf 'header = "Authorization: Bearer %s"\noutput = "/dev/null"\n' "$SLIPWAY_TOKEN"
+		printf 'write-out = "%%{http_code}\\n"\n'
+	done >"$T_DIR/burst.cfg"
+	curl -sS -K "$T_DIR/burst.cfg"
+}

@@ -225,4 +225,16 @@ expect_success 'parallel config:set: every change a release, numbers dense, none
 	expect_eq 24 "$(cat out.* | grep -c "set PAR_")"
 '
 
+expect_success 'parallel readers of a big release page all get the same bytes' '
+	expect_eq 200 "$(ctl_config_burst shop BIG 200 | grep -cx 201)" &&
+	for i in $(seq 1 16); do
+		curl -sf -H "Authorization: Bearer $ADMIN" "$CTL_URL/v1/apps/shop/releases?limit=1000" >"page.$i" &
+	done; wait &&
+	{ [ "$(stat -c %s page.1)" -gt 40000 ] || { echo "page too small"; exit 1; }; } &&
+	expect_eq 1 "$(sha256sum page.* | cut -d" " -f1 | sort -u | wc -l)" &&
+	expect_eq "$(slipway apps:info shop --json | jq .release)" "$(jq length page.1)" &&
+	out=$(curl -sfI -H "Authorization: Bearer $ADMIN" "$CTL_URL/v1/apps/shop/releases?limit=1000") &&
+	expect_contains "$out" "Content-Length: $(stat -c %s page.1)"
+'
+
 test_done
