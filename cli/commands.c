@@ -6,6 +6,7 @@
 
 #include "slipway/cli.h"
 #include "slipway/image.h"
+#include "slipway/registry_client.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -25,6 +26,23 @@ const struct cli_command cli_commands[] = {
 	{ "image inspect", image_cmd_inspect, "LAYOUT[:TAG] [--json] [--verify]",
 	  "show an image of an image layout: digest, config, layers",
 	  "--verify hashes every layer blob against its digest.\n" },
+	{ "image push", registry_client_cmd_push,
+	  "LAYOUT[:TAG] REGISTRY/REPO[:TAG|@DIGEST] [--from REPO] "
+	  "[--user USER[:PASSWORD]] [--insecure] [--chunk-size SIZE] "
+	  "[--retries N] [--json]",
+	  "push an image from an image layout to a registry",
+	  "Blobs the registry has are skipped (HEAD first); with --from they\n"
+	  "are mounted from that repository.  Blobs over --chunk-size (16M)\n"
+	  "go in PATCH chunks.  Credentials: --user, or SLIPWAY_REGISTRY_USER\n"
+	  "and SLIPWAY_REGISTRY_PASSWORD; Basic or token auth as the registry\n"
+	  "asks.  Loopback registries and --insecure use plain http.\n" },
+	{ "image pull", registry_client_cmd_pull,
+	  "REGISTRY/REPO[:TAG|@DIGEST] -o LAYOUT [--tag TAG] "
+	  "[--platform OS/ARCH] [--user USER[:PASSWORD]] [--insecure] "
+	  "[--retries N] [--json]",
+	  "pull an image from a registry into an image layout",
+	  "The manifest and every blob are checked against their digests.\n"
+	  "An index resolves to --platform (linux/amd64) or its only entry.\n" },
 	{ "stack import", image_cmd_stack_import,
 	  "(--dir DIR | --busybox [--busybox-path PATH]) -o LAYOUT "
 	  "[--tag TAG] [--created RFC3339] [--json]",
