@@ -39,7 +39,8 @@ client_challenge_clear(struct client_challenge *ch)
 static bool
 auth_tchar(char c)
 {
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+	return c != '\0' && (isalnum((unsigned char)c) ||
+	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* token or quoted-string at *p into out (capped). */
@@ -61,9 +62,11 @@ auth_value(char **out, const char **p)
 			goto bad;
 		s++;
 	} else {
-		/* token, or token68's trailing '=' and '/' */
-		for (; auth_tchar(*s) || *s == '/' || *s == '='; s++)
-			if (buf_putc(&b, *s) < 0)
+		/* A token; leniently, anything up to a comma or a space,
+		 * as servers send unquoted URLs too. */
+		for (; *s && *s != ',' && *s != ' ' && *s != '\t'; s++)
+			if ((unsigned char)*s < 0x20 || *s == 0x7f ||
+			    buf_putc(&b, *s) < 0)
 				goto bad;
 	}
 	*p = s;
