@@ -522,10 +522,12 @@ client_curl_transient(CURLcode cc)
 	}
 }
 
+/* distribution-spec: 502, 503 and 504 are temporary, other 5xx are
+ * terminal; 429 asks us to come back later. */
 static bool
 client_status_transient(long st)
 {
-	return st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+	return st == 429 || st == 502 || st == 503 || st == 504;
 }
 
 int

@@ -171,20 +171,28 @@ push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
 			goto done;
 		}
 		if (rc == 0 && resp.status == 416) {
-			/* Not where the registry expects: resume at its
-			 * offset, once per offset. */
+			/* Not where the registry expects (a chunk sent twice:
+			 * curl itself resends on a connection that died):
+			 * resume at its offset, asking for it when the 416
+			 * does not say, once per offset. */
 			next = push_range_next(resp.range);
-			if (next < 0 || next == last_refused || budget-- <= 0) {
+			client_resp_clear(&resp);
+			if (next < 0 && (rc = push_upload_status(p, session,
+			    &next)) != 0)
+				goto done;
+			if (next == 1)
+				next = 0;
+			if (next == last_refused || budget-- <= 0) {
 				rc = PUSH_RESTART;
 				goto done;
 			}
 			last_refused = next;
-			off = next == 1 ? 0 : next;
-			client_resp_clear(&resp);
+			off = next;
 			continue;
 		}
 		if ((rc < 0 && rc != ERR_IO) || (rc == 0 &&
-		    resp.status < 500 && resp.status != 429)) {
+		    resp.status != 429 && resp.status != 502 &&
+		    resp.status != 503 && resp.status != 504)) {
 			if (rc == 0)
 				rc = client_error(&resp, "cannot upload blob %s",
 				    d->digest);
@@ -270,7 +278,8 @@ push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
 		r.progress_total = d->size;
 	}
 	rc = client_do(&resp, p->c, &r);
-	if (rc == ERR_IO || (rc == 0 && resp.status >= 500)) {
+	if (rc == ERR_IO || (rc == 0 && (resp.status == 502 ||
+	    resp.status == 503 || resp.status == 504))) {
 		/* The answer may be what was lost: the blob may be in. */
 		int have = push_blob_exists(p, d);
 		if (have == 1) {
