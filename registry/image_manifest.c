@@ -329,7 +329,7 @@ image_manifest_parse(struct image_manifest **out, const char *media_type,
     const void *data, size_t len)
 {
 	struct image_manifest *m = NULL;
-	const char *kind;
+	const char *kind = NULL;
 	json_t *j = NULL, *sv, *v;
 	int rc;
 
