@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 #include "slipway/cli.h"
+#include "slipway/image.h"
+#include "slipway/registry_client.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -13,5 +15,40 @@ const struct cli_command cli_commands[] = {
 	  "print slipway's version", NULL },
 	{ "up", cli_cmd_up, "",
 	  "run every service on this machine (all-in-one supervisor)", NULL },
+	{ "image build", image_cmd_build,
+	  "--slug SLUG [--base LAYOUT[:TAG]] -o LAYOUT --tag TAG "
+	  "[--process TYPE=CMD ...] [--revision REV] [--source URL] "
+	  "[--created RFC3339] [--port N] [--json]",
+	  "pack a slug onto a stack as an OCI image in an image layout",
+	  "The stack's layers are reused by digest; the slug becomes one more\n"
+	  "gzip layer.  Same inputs give the same manifest digest: --created\n"
+	  "defaults to SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z.\n" },
+	{ "image inspect", image_cmd_inspect, "LAYOUT[:TAG] [--json] [--verify]",
+	  "show an image of an image layout: digest, config, layers",
+	  "--verify hashes every layer blob against its digest.\n" },
+	{ "image push", registry_client_cmd_push,
+	  "LAYOUT[:TAG] REGISTRY/REPO[:TAG|@DIGEST] [--from REPO] "
+	  "[--user USER[:PASSWORD]] [--insecure] [--chunk-size SIZE] "
+	  "[--retries N] [--json]",
+	  "push an image from an image layout to a registry",
+	  "Blobs the registry has are skipped (HEAD first); with --from they\n"
+	  "are mounted from that repository.  Blobs over --chunk-size (16M)\n"
+	  "go in PATCH chunks.  Credentials: --user, or SLIPWAY_REGISTRY_USER\n"
+	  "and SLIPWAY_REGISTRY_PASSWORD; Basic or token auth as the registry\n"
+	  "asks.  Loopback registries and --insecure use plain http.\n" },
+	{ "image pull", registry_client_cmd_pull,
+	  "REGISTRY/REPO[:TAG|@DIGEST] -o LAYOUT [--tag TAG] "
+	  "[--platform OS/ARCH] [--user USER[:PASSWORD]] [--insecure] "
+	  "[--retries N] [--json]",
+	  "pull an image from a registry into an image layout",
+	  "The manifest and every blob are checked against their digests.\n"
+	  "An index resolves to --platform (linux/amd64) or its only entry.\n" },
+	{ "stack import", image_cmd_stack_import,
+	  "(--dir DIR | --busybox [--busybox-path PATH]) -o LAYOUT "
+	  "[--tag TAG] [--created RFC3339] [--json]",
+	  "make a stack (base image) layout from a directory or busybox-static",
+	  "One reproducible layer: entries sorted, owners 0:0, times set to\n"
+	  "--created.  --busybox builds a tiny rootfs from /bin/busybox with\n"
+	  "its applet links, /tmp and user app (uid 1000).  TAG: latest.\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
