@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "slipway/cli.h"
+#include "slipway/runner.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -13,5 +14,23 @@ const struct cli_command cli_commands[] = {
 	  "print slipway's version", NULL },
 	{ "up", cli_cmd_up, "",
 	  "run every service on this machine (all-in-one supervisor)", NULL },
+	{ "runner run-local", runner_cmd_run_local,
+	  "--image-layers L1,L2 --digest sha256:HEX --app APP --command CMD "
+	  "[--release vN] [--process web] [--driver runc|process|auto] "
+	  "[--health PATH | --no-health] [--health-deadline S] [--env K=V]... "
+	  "[--port N] [--user U] [--grace S]",
+	  "unpack an image, run one container of it, health-check it, stop "
+	  "it on Ctrl-C",
+	  "Prints 'container ID driver=D port=P', then 'healthy: <status>' and\n"
+	  "'PORT=N state=up', then one 'event:' line per state change.\n" },
+	{ "runner unpack", runner_cmd_unpack,
+	  "(--digest sha256:HEX | --into DIR) LAYER...",
+	  "unpack image layers (tar or tar.gz, lowest first) safely", NULL },
+	{ "runner ps", runner_cmd_ps, "[--json]",
+	  "list this machine's containers from their state files", NULL },
+	{ "runner logs", runner_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "print an app's log ring (last N lines, follow)", NULL },
+	{ "runner gc", runner_cmd_gc, "[--keep DIGEST,...]",
+	  "remove unpacked images not kept and not used by a container", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
