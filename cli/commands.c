@@ -30,6 +30,14 @@ const struct cli_command cli_commands[] = {
 	  "list this machine's containers from their state files", NULL },
 	{ "runner logs", runner_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
 	  "print an app's log ring (last N lines, follow)", NULL },
+	{ "runner supervise", runner_cmd_supervise, "[--driver D]",
+	  "adopt this machine's containers and supervise them until a signal",
+	  "Containers left by a runner that died are watched again (running)\n"
+	  "or restarted (dead, unless stopped).  On SIGINT/SIGTERM it exits\n"
+	  "and leaves them running, as the runner daemon will.\n" },
+	{ "runner destroy", runner_cmd_destroy, "ID...",
+	  "stop containers and remove their bundles and ephemeral files",
+	  NULL },
 	{ "runner gc", runner_cmd_gc, "[--keep DIGEST,...]",
 	  "remove unpacked images not kept and not used by a container", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },

@@ -400,3 +400,69 @@ runner_cmd_gc(int argc, char **argv)
 	printf("removed %u image%s\n", removed, removed == 1 ? "" : "s");
 	return 0;
 }
+
+int
+runner_cmd_supervise(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "driver", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum runner_driver driver = RUNNER_DRIVER_AUTO;
+	struct runner *r = NULL;
+	char *home = NULL;
+	int c, sig;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'D')
+			return 2;
+		if (runner_driver_parse(&driver, optarg) < 0)
+			return cli_usage_error(argv[0], "%s", err_last());
+	}
+	if (optind != argc)
+		return cli_usage_error(argv[0], "unexpected '%s'", argv[optind]);
+	if (cmd_home(&home) < 0)
+		return cli_fail(argv[0]);
+	net_signals_block();
+	struct runner_opts ro = { .home = home, .driver = driver,
+	    .on_event = cmd_print_event };
+	if (runner_open(&r, &ro) < 0) {
+		free(home);
+		return cli_fail(argv[0]);
+	}
+	printf("supervising (driver %s)\n", runner_driver_name(
+	    runner_driver(r)));
+	fflush(stdout);
+	sig = net_signal_wait();
+	printf("signal %d: leaving the containers running\n", sig);
+	runner_close(r);
+	free(home);
+	return 0;
+}
+
+int
+runner_cmd_destroy(int argc, char **argv)
+{
+	struct runner *r = NULL;
+	char *home = NULL;
+	int rc = 0;
+
+	if (argc < 2)
+		return cli_usage_error(argv[0], "give container ids");
+	if (cmd_home(&home) < 0)
+		return cli_fail(argv[0]);
+	struct runner_opts ro = { .home = home, .stop_grace_sec = 5 };
+	if (runner_open(&r, &ro) < 0) {
+		free(home);
+		return cli_fail(argv[0]);
+	}
+	for (int i = 1; i < argc; i++) {
+		if (runner_container_destroy(r, argv[i]) < 0)
+			rc = cli_fail(argv[0]);
+		else
+			printf("destroyed %s\n", argv[i]);
+	}
+	runner_close(r);
+	free(home);
+	return rc;
+}

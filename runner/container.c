@@ -65,7 +65,7 @@ ctr_pid_start(pid_t pid)
 			p = strchr(p, ' ');
 			if (p)
 				p++;
-			if (f == 21 && p)
+			if (f == 22 && p)
 				v = strtoull(p, NULL, 10);
 		}
 	}

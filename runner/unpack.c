@@ -421,6 +421,14 @@ runner_images_gc(const char *home, char *const *keep, unsigned *removed)
 		bool tmp = strncmp(name, ".tmp-", 5) == 0;
 		int lock;
 
+		/* A collection that died half-way left this. */
+		if (strncmp(name, ".gc-", 4) == 0) {
+			char *p = xasprintf("%s/%s", images, name);
+			fs_remove_tree(p);
+			free(p);
+			continue;
+		}
+
 		if (tmp) {
 			const char *dash = strchr(name + 5, '-');
 			size_t n = dash ? (size_t)(dash - name - 5) : 0;

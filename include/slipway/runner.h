@@ -290,5 +290,7 @@ int runner_cmd_unpack(int argc, char **argv);
 int runner_cmd_ps(int argc, char **argv);
 int runner_cmd_logs(int argc, char **argv);
 int runner_cmd_gc(int argc, char **argv);
+int runner_cmd_supervise(int argc, char **argv);
+int runner_cmd_destroy(int argc, char **argv);
 
 #endif

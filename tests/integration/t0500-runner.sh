@@ -111,6 +111,7 @@ run_local() { # name args...
 		--digest "$DIGEST" --app hello --grace 2 "$@" \
 		>"$name.out" 2>"$name.err" &
 	RL_PIDS+=($!)
+	disown $!
 	eval "${name}_pid=$!"
 }
 port_of() { sed -n 's/^PORT=\([0-9]*\).*/\1/p' "$1.out"; }
@@ -195,6 +196,33 @@ else
 		! test -e "$SLIPWAY_HOME/runner/containers/$id" &&
 		! grep -q "$SLIPWAY_HOME/runner/containers/$id" /proc/mounts &&
 		test -z "$(runc --root $RUNC_ROOT list -q)"
+	'
+
+	# The runner dies (kill -9); the container keeps serving; a new
+	# runner adopts it and restarts it when it crashes.
+	run_local ad --driver runc --health /two.html --command "$SERVE"
+	expect_success 'runc: the container outlives a killed runner' '
+		wait_for "grep -q ^PORT= ad.out" 60 || { cat ad.out ad.err; false; }
+		kill -9 $ad_pid && wait_for "! kill -0 $ad_pid" 10 &&
+		curl -sf http://127.0.0.1:$(port_of ad)/two.html >/dev/null
+	'
+	slipway runner supervise >sup.out 2>sup.err &
+	sup_pid=$!
+	disown $sup_pid
+	RL_PIDS+=($sup_pid)
+	expect_success 'runc: a new runner adopts it, then restarts its crash' '
+		wait_for "grep -q \"adopted $(id_of ad)\" sup.err" 30 &&
+		pid=$(runc --root $RUNC_ROOT state $(id_of ad) | jq -r .pid) &&
+		kill -9 $pid &&
+		wait_for "grep -q \"state=up .*restarts=1\" sup.out" 30 &&
+		wait_for "curl -sf http://127.0.0.1:$(port_of ad)/two.html" 30
+	'
+	expect_success 'runc: destroy after the runner left' '
+		kill -INT $sup_pid && wait_for "! kill -0 $sup_pid" 30 &&
+		curl -sf http://127.0.0.1:$(port_of ad)/two.html >/dev/null &&
+		slipway runner destroy $(id_of ad) &&
+		test -z "$(runc --root $RUNC_ROOT list -q)" &&
+		! grep -q "$SLIPWAY_HOME/runner/containers" /proc/mounts
 	'
 fi
 

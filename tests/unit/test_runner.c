@@ -946,3 +946,40 @@ TEST(runner__create_refuses_bad_spec)
 	runner_close(r);
 	free(home);
 }
+
+TEST(runner__reopen_adopts_running_container)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "keep", .release = "v1",
+	    .process_type = "worker", .command = "echo up; exec sleep 600",
+	    .image = T_DIGEST };
+	struct runner_container_info a, b;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	a = t_wait_state(r, id, RUNNER_STATE_UP, 0);
+	/* the runner goes away; the container does not */
+	runner_close(r);
+	EXPECT_INT(0, kill(a.pid, 0));
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_get(&b, r, id));
+	EXPECT_INT(RUNNER_STATE_UP, b.state);
+	EXPECT_INT(a.pid, b.pid);
+	EXPECT_INT(0, b.restarts);
+	runner_container_info_free(&b);
+	/* a crash of the adopted process is seen and restarted */
+	kill(a.pid, SIGKILL);
+	b = t_wait_state(r, id, RUNNER_STATE_UP, 1);
+	EXPECT_TRUE(b.pid != a.pid);
+	runner_container_info_free(&b);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	runner_container_info_free(&a);
+	free(id);
+	free(home);
+}
