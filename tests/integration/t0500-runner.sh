@@ -179,6 +179,19 @@ else
 		test "$(readlink /proc/$pid/ns/pid)" != "$(readlink /proc/self/ns/pid)" &&
 		expect_eq "$(readlink /proc/self/ns/net)" "$(readlink /proc/$pid/ns/net)"
 	'
+	expect_success 'runc: memory and pids limits in its cgroup' '
+		pid=$(runc --root $RUNC_ROOT state $(id_of rc) | jq -r .pid) &&
+		mem=$(awk -F: "\$2 == \"memory\" { print \$3 }" /proc/$pid/cgroup) &&
+		pids=$(awk -F: "\$2 == \"pids\" { print \$3 }" /proc/$pid/cgroup) &&
+		if [ -n "$mem" ]; then
+			expect_eq 536870912 "$(cat /sys/fs/cgroup/memory$mem/memory.limit_in_bytes)" &&
+			expect_eq 256 "$(cat /sys/fs/cgroup/pids$pids/pids.max)"
+		else
+			cg=$(awk -F: "\$1 == \"0\" { print \$3 }" /proc/$pid/cgroup) &&
+			expect_eq 536870912 "$(cat /sys/fs/cgroup$cg/memory.max)" &&
+			expect_eq 256 "$(cat /sys/fs/cgroup$cg/pids.max)"
+		fi
+	'
 	expect_success 'runc: a crashed process restarts (restart count 1)' '
 		pid=$(runc --root $RUNC_ROOT state $(id_of rc) | jq -r .pid) &&
 		kill -9 $pid &&

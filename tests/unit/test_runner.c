@@ -983,3 +983,53 @@ TEST(runner__reopen_adopts_running_container)
 	free(id);
 	free(home);
 }
+
+static int
+t_follow(const char *line, size_t len, void *ctx)
+{
+	t_collect(line, len, ctx);
+	/* stop once the last line the writer sends has come */
+	return strstr(line, "web.1: last") ? -1 : 0;
+}
+
+TEST(runner__logs_follow_across_rotation)
+{
+	char *home = xstrdup(harness_tmpdir());
+	struct runner_log_query q = { .app = "tail", .lines = 2,
+	    .follow = true };
+	struct buf b;
+	pid_t kid;
+	int st;
+
+	EXPECT_OK(runner_log_append(home, "tail", "web.1", "old", 3, 0));
+	if ((kid = fork()) == 0) {
+		char line[64];
+		poll(NULL, 0, 300);
+		/* a small cap: the log rotates once while it is followed
+		 * (~42-byte lines, 600-byte cap) */
+		for (int i = 0; i < 24; i++) {
+			poll(NULL, 0, 20);
+			snprintf(line, sizeof(line), "new %d", i);
+			runner_log_append(home, "tail", i % 2 ? "web.1" :
+			    "worker.1", line, strlen(line), 600);
+		}
+		runner_log_append(home, "tail", "web.1", "last", 4, 600);
+		_exit(0);
+	}
+	buf_init(&b, 0);
+	q.process = "web";
+	EXPECT_OK(runner_logs_read(home, &q, t_follow, &b));
+	EXPECT_INT(kid, waitpid(kid, &st, 0));
+	EXPECT_TRUE(fs_exists("logs/apps/tail.log.1"));
+	EXPECT_TRUE(strstr(b.ptr, "web.1: old\n") != NULL);
+	/* every web line, in order, none of the worker's */
+	for (int i = 1; i < 24; i += 2) {
+		char want[32];
+		snprintf(want, sizeof(want), "web.1: new %d\n", i);
+		EXPECT_TRUE(strstr(b.ptr, want) != NULL);
+	}
+	EXPECT_TRUE(strstr(b.ptr, "worker") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "web.1: last\n") != NULL);
+	buf_free(&b);
+	free(home);
+}
