@@ -211,6 +211,25 @@ else
 		test -z "$(runc --root $RUNC_ROOT list -q)"
 	'
 
+	# An image with a non-root user: the container runs as that user.
+	mkdir -p l3/etc && printf "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n" > l3/etc/passwd
+	tar -cf layer3.tar -C l3 .
+	UDIGEST=sha256:$(cat layer1.tgz layer3.tar | sha256sum | cut -d' ' -f1)
+	slipway runner run-local --image-layers "$T_DIR/layer1.tgz,$T_DIR/layer3.tar" \
+		--digest "$UDIGEST" --app users --process worker --no-health --grace 1 \
+		--command 'echo "uid=$(id -u) gid=$(id -g) home=$HOME"; echo x > /tmp/w && echo tmp-writable; exec sleep 600' \
+		>user.out 2>user.err &
+	user_pid=$!
+	RL_PIDS+=($user_pid)
+	disown $user_pid
+	expect_success 'runc: a non-root user from the image runs the process' '
+		wait_for "slipway runner logs users | grep -q tmp-writable" 30 ||
+			{ cat user.out user.err; slipway runner logs users; false; }
+		expect_contains "$(slipway runner logs users)" "worker.1: uid=1000 gid=1000 home=/app"
+	'
+	kill -INT $user_pid
+	wait_for "! kill -0 $user_pid" 30
+
 	# The runner dies (kill -9); the container keeps serving; a new
 	# runner adopts it and restarts it when it crashes.
 	run_local ad --driver runc --health /two.html --command "$SERVE"
@@ -239,7 +258,11 @@ else
 	'
 fi
 
-expect_success 'gc: an image no container uses and not kept is removed' '
+expect_success 'gc: keeps what it is told and what containers use' '
+	n=$(ls "$SLIPWAY_HOME/runner/images" | wc -l) &&
+	out=$(slipway runner gc --keep $DIGEST) &&
+	expect_contains "$out" "removed $((n - 1)) image" &&
+	test -d "$ROOTFS" &&
 	out=$(slipway runner gc) && expect_contains "$out" "removed 1 image" &&
 	! test -e "$SLIPWAY_HOME/runner/images/$HEX"
 '
