@@ -475,14 +475,16 @@ runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
 		return 0;	/* still running */
 	}
 	c->exit_code = -1;
+	/* What the shell left behind goes too; while the leader is an
+	 * unreaped zombie its pid, and so the group id, cannot be reused. */
+	if (c->driver == RUNNER_DRIVER_PROCESS && c->child)
+		kill(-c->pid, SIGKILL);
 	if (c->child) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)
 			c->exit_code = si.si_code == CLD_EXITED ? si.si_status :
 			    128 + si.si_status;
 	}
-	if (c->driver == RUNNER_DRIVER_PROCESS)
-		kill(-c->pid, SIGKILL);	/* what the shell left behind */
 	close(c->pidfd);
 	c->pidfd = -1;
 	c->pid = 0;
