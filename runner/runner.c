@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -407,6 +409,7 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	r->on_event = opts->on_event;
 	r->ctx = opts->ctx;
 	r->wake_fd = -1;
+	r->lock_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->logmu, NULL);
 	pthread_cond_init(&r->cv, NULL);
@@ -427,6 +430,27 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	    (rc = fs_mkdir_p(r->ctrs_dir, 0700)) < 0 ||
 	    (rc = fs_mkdir_p(r->runc_root, 0700)) < 0)
 		goto done;
+	/* Two runners over one home would both restart every crash. */
+	{
+		char *lp = xasprintf("%s/runner/lock", r->home), pid[32];
+		r->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (r->lock_fd < 0)
+			rc = err_sys("cannot open '%s'", lp);
+		else if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			ssize_t n = pread(r->lock_fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			rc = err_set(ERR_CONFLICT, "another runner (pid %s) uses "
+			    "'%s'", pid[0] ? pid : "?", r->home);
+		} else {
+			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			(void)!ftruncate(r->lock_fd, 0);
+			(void)!pwrite(r->lock_fd, pid, (size_t)n, 0);
+		}
+		free(lp);
+		if (rc < 0)
+			goto done;
+	}
 	/* Container processes outlive runc create; as a subreaper we get
 	 * them as children, and with them their exit codes. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
@@ -472,6 +496,8 @@ runner_close(struct runner *r)
 	free(r->ctrs);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);	/* drops the flock */
 	pthread_mutex_destroy(&r->mu);
 	pthread_mutex_destroy(&r->logmu);
 	pthread_cond_destroy(&r->cv);

@@ -162,6 +162,7 @@ struct runner {
 	bool thread_started;
 	bool stopping;
 	int wake_fd;                  /* eventfd: wakes the supervisor */
+	int lock_fd;                  /* flock of runner/lock: one runner */
 	struct runner_ctr **ctrs;
 	size_t nctrs;
 };

@@ -182,7 +182,9 @@ struct runner;
  * adopt the containers a previous runner left (running ones keep running
  * and are watched again; dead ones are restarted unless stopped), and
  * start the supervisor thread.  The process becomes a child subreaper, so
- * that container processes are its children and their exit codes known. */
+ * that container processes are its children and their exit codes known.
+ * One runner per home: a second runner_open fails with ERR_CONFLICT
+ * naming the first one's pid (flock on <home>/runner/lock). */
 int runner_open(struct runner **out, const struct runner_opts *opts);
 
 /* Stop the supervisor thread and free.  Containers keep running (a new

@@ -963,6 +963,10 @@ TEST(runner__reopen_adopts_running_container)
 	EXPECT_OK(runner_container_create(&id, r, &s));
 	EXPECT_OK(runner_container_start(r, id));
 	a = t_wait_state(r, id, RUNNER_STATE_UP, 0);
+	/* one runner per home */
+	struct runner *second = NULL;
+	EXPECT_INT(ERR_CONFLICT, runner_open(&second, &ro));
+	EXPECT_ERR_HAS("another runner (pid ");
 	/* the runner goes away; the container does not */
 	runner_close(r);
 	EXPECT_INT(0, kill(a.pid, 0));
