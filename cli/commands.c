@@ -7,6 +7,7 @@
 #include "slipway/cli.h"
 #include "slipway/image.h"
 #include "slipway/registry_client.h"
+#include "slipway/runner.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -50,5 +51,31 @@ const struct cli_command cli_commands[] = {
 	  "One reproducible layer: entries sorted, owners 0:0, times set to\n"
 	  "--created.  --busybox builds a tiny rootfs from /bin/busybox with\n"
 	  "its applet links, /tmp and user app (uid 1000).  TAG: latest.\n" },
+	{ "runner run-local", runner_cmd_run_local,
+	  "--image-layers L1,L2 --digest sha256:HEX --app APP --command CMD "
+	  "[--release vN] [--process web] [--driver runc|process|auto] "
+	  "[--health PATH | --no-health] [--health-deadline S] [--env K=V]... "
+	  "[--port N] [--user U] [--grace S]",
+	  "unpack an image, run one container of it, health-check it, stop "
+	  "it on Ctrl-C",
+	  "Prints 'container ID driver=D port=P', then 'healthy: <status>' and\n"
+	  "'PORT=N state=up', then one 'event:' line per state change.\n" },
+	{ "runner unpack", runner_cmd_unpack,
+	  "(--digest sha256:HEX | --into DIR) LAYER...",
+	  "unpack image layers (tar or tar.gz, lowest first) safely", NULL },
+	{ "runner ps", runner_cmd_ps, "[--json]",
+	  "list this machine's containers from their state files", NULL },
+	{ "runner logs", runner_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "print an app's log ring (last N lines, follow)", NULL },
+	{ "runner supervise", runner_cmd_supervise, "[--driver D]",
+	  "adopt this machine's containers and supervise them until a signal",
+	  "Containers left by a runner that died are watched again (running)\n"
+	  "or restarted (dead, unless stopped).  On SIGINT/SIGTERM it exits\n"
+	  "and leaves them running, as the runner daemon will.\n" },
+	{ "runner destroy", runner_cmd_destroy, "ID...",
+	  "stop containers and remove their bundles and ephemeral files",
+	  NULL },
+	{ "runner gc", runner_cmd_gc, "[--keep DIGEST,...]",
+	  "remove unpacked images not kept and not used by a container", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
