@@ -72,6 +72,8 @@ slug_out_write_cb(struct archive *a, void *client, const void *buf,
 	int rc;
 
 	(void)a;
+	if (o->discard)
+		return (la_ssize_t)len;
 	if (len > o->max_tar - o->tar_size) {
 		o->err = err_set(ERR_TOOBIG,
 		    "slug content is larger than %llu bytes uncompressed "
@@ -139,7 +141,6 @@ slug_out_open(struct slug_out *o, const struct slug_opts *opts,
 		rc = slug_out_fail(o, "the slug");
 		goto done;
 	}
-	o->open = true;
 	rc = 0;
 done:
 	if (rc < 0)
@@ -260,7 +261,6 @@ slug_out_finish(struct slug_out *o, struct slug_info *info)
 	info->tar_size = o->tar_size;
 	info->entries = o->entries;
 	info->mtime = o->mtime;
-	o->open = false;
 	slug_out_abort(o);
 	return 0;
 }
@@ -271,9 +271,11 @@ slug_out_abort(struct slug_out *o)
 	if (o == NULL)
 		return;
 	if (o->ar) {
-		/* a failed write must not be "closed" into a tidy tar end */
-		if (o->open)
-			archive_write_fail(o->ar);
+		/* Close even a failed archive (libarchive's free skips that
+		 * once the archive is FATAL, and leaks the client state), but
+		 * let no byte of a failed slug reach the sink. */
+		o->discard = true;
+		archive_write_close(o->ar);
 		archive_write_free(o->ar);
 		o->ar = NULL;
 	}
@@ -287,5 +289,4 @@ slug_out_abort(struct slug_out *o)
 		freelocale(o->loc);
 		o->loc = (locale_t)0;
 	}
-	o->open = false;
 }

@@ -78,7 +78,7 @@ struct slug_out {
 	int64_t mtime;
 	uint64_t entries;
 	int err;                /* first error of the write callback */
-	bool open;
+	bool discard;           /* failed: drop what libarchive still writes */
 };
 
 int slug_out_open(struct slug_out *o, const struct slug_opts *opts,

@@ -120,6 +120,9 @@ slug_rev_resolve(git_oid *out, git_repository *repo, const char *rev)
 	case 0:
 		break;
 	case GIT_ENOTFOUND:
+		if (git_repository_head_unborn(repo) == 1)
+			return err_set(ERR_NOTFOUND, "unknown revision '%s': "
+			    "the repository has no commits yet", rev);
 		return err_set(ERR_NOTFOUND, "unknown revision '%s'", rev);
 	case GIT_EUNBORNBRANCH:
 		return err_set(ERR_NOTFOUND, "unknown revision '%s': the "
