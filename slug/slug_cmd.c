@@ -58,14 +58,14 @@ slug_json_str(const char *s)
 }
 
 static int
-slug_print_json(json_t *j)
+slug_print_json(FILE *f, json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
 	json_decref(j);
 	if (s == NULL)
 		return err_set(ERR_IO, "cannot format JSON");
-	puts(s);
+	fprintf(f, "%s\n", s);
 	free(s);
 	return 0;
 }
@@ -232,8 +232,10 @@ slug_cmd_create(int argc, char **argv)
 	}
 	if (rc < 0)
 		goto done;
-	if (json && !to_stdout)
-		rc = slug_print_json(slug_created_json(&info, output));
+	/* when stdout is the slug, what we say goes to stderr */
+	if (json)
+		rc = slug_print_json(to_stdout ? stderr : stdout,
+		    slug_created_json(&info, to_stdout ? NULL : output));
 	else
 		slug_print_created(to_stdout ? stderr : stdout, &info,
 		    to_stdout ? NULL : output);
@@ -359,7 +361,8 @@ slug_cmd_inspect(int argc, char **argv)
 	if ((rc = slug_inspect_file(&si, argv[optind], max_tar)) < 0)
 		return cli_fail(argv[0]);
 	if (json)
-		rc = slug_print_json(slug_inspection_json(si, argv[optind]));
+		rc = slug_print_json(stdout, slug_inspection_json(si,
+		    argv[optind]));
 	else
 		slug_print_inspection(si, argv[optind]);
 	if (rc == 0 && si->procfile_error) {
