@@ -279,7 +279,7 @@ slug_ignore_parse(struct slug_ignore **out, const char *text, size_t len)
 	int rc = 0;
 
 	if (len > SLUG_SMALL_FILE_MAX) {
-		rc = err_set(ERR_TOOBIG, "it is larger than %d bytes",
+		rc = err_set(ERR_TOOBIG, ".slugignore is larger than %d bytes",
 		    SLUG_SMALL_FILE_MAX);
 		goto done;
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,9 +220,16 @@ slug_inspect_entry(struct slug_inspection *si, struct slug_reader *r,
 	ent->mode = archive_entry_perm(e);
 	ent->size = type == AE_IFREG ? (uint64_t)archive_entry_size(e) : 0;
 	ent->mtime = (int64_t)archive_entry_mtime(e);
-	if (type == AE_IFLNK)
-		ent->link = xstrdup(archive_entry_symlink(e) ?
-		    archive_entry_symlink(e) : "");
+	if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(e);
+		if (target == NULL || target[0] == '\0' ||
+		    strlen(target) >= PATH_MAX) {
+			rc = err_set(ERR_INVALID, "'%s' has a symlink '%s' with "
+			    "an empty or over-long target", r->path, path);
+			goto done;
+		}
+		ent->link = xstrdup(target);
+	}
 	if (type == AE_IFREG && strcmp(rel, "Procfile") == 0)
 		rc = slug_inspect_procfile(si, r, ar, ent->size);
 done:

@@ -536,6 +536,12 @@ TEST(slug__tree_gitlink_refused)
 	close(fd);
 	slug_repo_free(repo);
 	SH("test -z \"$(ls -A | grep tmp)\"");
+
+	/* one that .slugignore leaves out is no longer in the way */
+	harness_write("r/.slugignore", "/vendor\n", 8, 0644);
+	SH("cd r && git add .slugignore && git commit -qm ign");
+	(void)tree_slug("r", "HEAD", "s.tgz", NULL);
+	SH("! tar -tzf s.tgz | grep -q vendor");
 }
 
 TEST(slug__tree_unsafe_names_refused)
