@@ -6,6 +6,10 @@
 
 #include "slipway/cli.h"
 #include "slipway/controller.h"
+#include "slipway/image.h"
+#include "slipway/registry_client.h"
+#include "slipway/runner.h"
+#include "slipway/slug.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -106,5 +110,99 @@ const struct cli_command cli_commands[] = {
 	  "add a runner and print its server key once (admin)", NULL },
 	{ "runners:remove", controller_cmd_runners_remove, "NAME",
 	  "remove a runner (admin)", NULL },
+	{ "image build", image_cmd_build,
+	  "--slug SLUG [--base LAYOUT[:TAG]] -o LAYOUT --tag TAG "
+	  "[--process TYPE=CMD ...] [--revision REV] [--source URL] "
+	  "[--created RFC3339] [--port N] [--json]",
+	  "pack a slug onto a stack as an OCI image in an image layout",
+	  "The stack's layers are reused by digest; the slug becomes one more\n"
+	  "gzip layer.  Same inputs give the same manifest digest: --created\n"
+	  "defaults to SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z.\n" },
+	{ "image inspect", image_cmd_inspect, "LAYOUT[:TAG] [--json] [--verify]",
+	  "show an image of an image layout: digest, config, layers",
+	  "--verify hashes every layer blob against its digest.\n" },
+	{ "image push", registry_client_cmd_push,
+	  "LAYOUT[:TAG] REGISTRY/REPO[:TAG|@DIGEST] [--from REPO] "
+	  "[--user USER[:PASSWORD]] [--insecure] [--chunk-size SIZE] "
+	  "[--retries N] [--json]",
+	  "push an image from an image layout to a registry",
+	  "Blobs the registry has are skipped (HEAD first); with --from they\n"
+	  "are mounted from that repository.  Blobs over --chunk-size (16M)\n"
+	  "go in PATCH chunks.  Credentials: --user, or SLIPWAY_REGISTRY_USER\n"
+	  "and SLIPWAY_REGISTRY_PASSWORD; Basic or token auth as the registry\n"
+	  "asks.  Loopback registries and --insecure use plain http.\n" },
+	{ "image pull", registry_client_cmd_pull,
+	  "REGISTRY/REPO[:TAG|@DIGEST] -o LAYOUT [--tag TAG] "
+	  "[--platform OS/ARCH] [--user USER[:PASSWORD]] [--insecure] "
+	  "[--retries N] [--json]",
+	  "pull an image from a registry into an image layout",
+	  "The manifest and every blob are checked against their digests.\n"
+	  "An index resolves to --platform (linux/amd64) or its only entry.\n" },
+	{ "stack import", image_cmd_stack_import,
+	  "(--dir DIR | --busybox [--busybox-path PATH]) -o LAYOUT "
+	  "[--tag TAG] [--created RFC3339] [--json]",
+	  "make a stack (base image) layout from a directory or busybox-static",
+	  "One reproducible layer: entries sorted, owners 0:0, times set to\n"
+	  "--created.  --busybox builds a tiny rootfs from /bin/busybox with\n"
+	  "its applet links, /tmp and user app (uid 1000).  TAG: latest.\n" },
+	{ "runner run-local", runner_cmd_run_local,
+	  "--image-layers L1,L2 --digest sha256:HEX --app APP --command CMD "
+	  "[--release vN] [--process web] [--driver runc|process|auto] "
+	  "[--health PATH | --no-health] [--health-deadline S] [--env K=V]... "
+	  "[--port N] [--user U] [--grace S]",
+	  "unpack an image, run one container of it, health-check it, stop "
+	  "it on Ctrl-C",
+	  "Prints 'container ID driver=D port=P', then 'healthy: <status>' and\n"
+	  "'PORT=N state=up', then one 'event:' line per state change.\n" },
+	{ "runner unpack", runner_cmd_unpack,
+	  "(--digest sha256:HEX | --into DIR) LAYER...",
+	  "unpack image layers (tar or tar.gz, lowest first) safely", NULL },
+	{ "runner ps", runner_cmd_ps, "[--json]",
+	  "list this machine's containers from their state files", NULL },
+	{ "runner logs", runner_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "print an app's log ring (last N lines, follow)", NULL },
+	{ "runner supervise", runner_cmd_supervise, "[--driver D]",
+	  "adopt this machine's containers and supervise them until a signal",
+	  "Containers left by a runner that died are watched again (running)\n"
+	  "or restarted (dead, unless stopped).  On SIGINT/SIGTERM it exits\n"
+	  "and leaves them running, as the runner daemon will.\n" },
+	{ "runner destroy", runner_cmd_destroy, "ID...",
+	  "stop containers and remove their bundles and ephemeral files",
+	  NULL },
+	{ "runner gc", runner_cmd_gc, "[--keep DIGEST,...]",
+	  "remove unpacked images not kept and not used by a container", NULL },
+	{ "slug create", slug_cmd_create,
+	  "--repo PATH [--rev REV] | --dir DIR  [-o FILE] [--max-size SIZE] "
+	  "[--level N] [--json]",
+	  "make a reproducible slug (tar.gz under app/) of a commit or a "
+	  "directory",
+	  "  --repo PATH        a git repository (bare or not); no checkout "
+	  "is made\n"
+	  "  --rev REV          the commit to slug (default HEAD; tags are "
+	  "peeled)\n"
+	  "  --objects DIR      also read objects from DIR (git's quarantine "
+	  "directory);\n"
+	  "                     may be repeated\n"
+	  "  --dir DIR          a directory instead; symlinks are stored, "
+	  "never followed\n"
+	  "  --mtime SECONDS    with --dir: the time of every entry (default "
+	  "1980-01-01)\n"
+	  "  -o, --output FILE  where to write it (default slug.tgz; - for "
+	  "stdout)\n"
+	  "  --max-size SIZE    refuse a slug larger than SIZE (default "
+	  "500M)\n"
+	  "  --gzip ENGINE      libdeflate (default) or zlib (one gzip "
+	  "member)\n"
+	  "  --level N          compression level (default 6; libdeflate "
+	  "0-12, zlib 0-9)\n"
+	  "  --no-slugignore    do not apply the root's .slugignore\n"
+	  "  --json             print the result as JSON\n"
+	  "Prints the slug's digest (sha256 of the file), size, diff_id "
+	  "(sha256 of the tar)\nand entry count.\n" },
+	{ "slug inspect", slug_cmd_inspect, "FILE [--max-size SIZE] [--json]",
+	  "show a slug's digest, size, process types and entries",
+	  "Checks that every entry is a file, directory or symlink under "
+	  "app/ with a safe\npath, and parses app/Procfile. Fails (after "
+	  "printing) if the Procfile is malformed.\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -13,6 +13,7 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/proc.h"
 
 int
 fs_fsync_parent(const char *path)
@@ -88,23 +89,6 @@ fs_tmp_commit(int fd, const char *tmp, const char *path)
 	return fs_fsync_parent(path);
 }
 
-static int
-fs_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int
 fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
@@ -114,8 +98,8 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 
 	if ((fd = fs_tmp_open(&tmp, path, mode)) < 0)
 		return fd;
-	if (fs_write_all(fd, data, len) < 0) {
-		rc = err_sys("cannot write '%s'", tmp);
+	if (proc_write_all(fd, data, len) < 0) {
+		rc = err_wrap(ERR_IO, "'%s'", tmp);
 		fs_tmp_abort(fd, tmp);
 	} else {
 		rc = fs_tmp_commit(fd, tmp, path);

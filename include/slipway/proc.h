@@ -58,7 +58,8 @@ typedef void (*proc_line_fn)(const char *line, void *ctx);
 int proc_run_lines(char *const argv[], const struct proc_opts *opts,
     unsigned timeout_sec, proc_line_fn fn, void *ctx);
 
-/* Write all of len bytes to fd, retrying on EINTR and short writes. */
+/* Write all of len bytes to fd, retrying on EINTR and short writes (any
+ * fd: pipes, sockets, files).  ERR_IO with "cannot write: <reason>". */
 int proc_write_all(int fd, const void *data, size_t len);
 
 #endif

@@ -1,0 +1,298 @@
+/*
+ * The runner's core: what a host agent needs to run releases as
+ * containers.  Four parts, each usable alone:
+ *
+ *   images      unpack an image's layers once per manifest digest into a
+ *               read-only rootfs ($SLIPWAY_HOME/runner/images/<hex>/rootfs),
+ *               refusing or neutralising hostile entries; collect the
+ *               images no release needs any more.
+ *   containers  struct runner: an OCI bundle per container under
+ *               $SLIPWAY_HOME/runner/containers/<id>/, run by runc (or as
+ *               a plain process), supervised by a background thread that
+ *               restarts crashes with backoff and copies output into the
+ *               app's log.
+ *   logs        per-app log rings at $SLIPWAY_HOME/logs/apps/<app>.log and
+ *               a reader (last N lines, follow, filter by process).
+ *   health      HTTP GET on 127.0.0.1:PORT until 2xx/3xx or a deadline,
+ *               keeping the last answer for the failure message.
+ *
+ * The joining layer (the runner daemon talking to the controller, the
+ * rollout with the proxy) is built on these calls; docs/runner.md says
+ * which it makes in which order.
+ */
+#ifndef SLIPWAY_RUNNER_H
+#define SLIPWAY_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+/* ---- images ---------------------------------------------------------- */
+
+/* Caps on what one image may hold; 0 in a field takes the default. */
+struct runner_unpack_limits {
+	uint64_t entry_max;      /* one file's size; default 4 GiB */
+	uint64_t total_max;      /* all files of all layers; default 16 GiB */
+	uint64_t entries_max;    /* entries of all layers; default 1,000,000 */
+};
+
+/* Called with each warning (a skipped device node, fifo, socket, or
+ * extended header); NULL logs them with log_warnx. */
+typedef void (*runner_warn_fn)(const char *msg, void *ctx);
+
+struct runner_unpack_opts {
+	struct runner_unpack_limits limits;
+	runner_warn_fn warn;
+	void *ctx;
+};
+
+/* Unpack the layers (paths of tar or gzip'd tar files, lowest first) of
+ * the image whose manifest digest is digest ("sha256:<hex>") into
+ * <home>/runner/images/<hex>/rootfs, unless it is there already.  The
+ * tree is built in a temp dir beside it and renamed into place whole, so
+ * a reader sees all of it or nothing; concurrent calls for one digest
+ * wait for each other (flock) and the second does nothing.
+ *
+ * Hostile entries fail the whole unpack with ERR_INVALID and a message
+ * naming the layer and the entry: absolute paths, "..", a path through a
+ * symlink, a hard link to something outside or not unpacked yet, a
+ * malformed whiteout.  Over a limit: ERR_TOOBIG.  Device nodes, fifos and
+ * sockets are skipped with a warning; setuid, setgid bits and extended
+ * attributes are dropped.  Nothing is ever written outside the rootfs.
+ * *out_rootfs (may be NULL) is the rootfs path; caller frees. */
+int runner_image_unpack(char **out_rootfs, const char *home,
+    const char *digest, const char *const *layers, size_t nlayers,
+    const struct runner_unpack_opts *opts);
+
+/* Unpack layers into an existing empty directory dir (no temp dir, no
+ * rename, no lock): the engine behind runner_image_unpack, for tests and
+ * tools. */
+int runner_layers_unpack(const char *dir, const char *const *layers,
+    size_t nlayers, const struct runner_unpack_opts *opts);
+
+/* The rootfs path of an unpacked image, or ERR_NOTFOUND. */
+int runner_image_path(char **out, const char *home, const char *digest);
+
+/* One release the controller knows, for choosing what to keep. */
+struct runner_release_ref {
+	const char *app;
+	unsigned number;         /* N of vN */
+	const char *digest;      /* manifest digest of its build's image */
+};
+
+/* The digests of the last keep_per_app releases of each app (by number),
+ * without duplicates.  *out is a NULL-terminated array the caller frees
+ * with runner_strv_free. */
+int runner_images_keep_select(char ***out,
+    const struct runner_release_ref *releases, size_t n,
+    unsigned keep_per_app);
+
+/* Remove every unpacked image whose digest is not in keep (NULL-terminated)
+ * and that no container under <home>/runner/containers uses, and the temp
+ * dirs of unpacks that died.  An image being unpacked is left alone.
+ * *removed (may be NULL) counts the images removed. */
+int runner_images_gc(const char *home, char *const *keep,
+    unsigned *removed);
+
+void runner_strv_free(char **v);
+
+/* ---- containers ------------------------------------------------------ */
+
+enum runner_driver {
+	RUNNER_DRIVER_AUTO = 0,  /* runc when there and root, else process */
+	RUNNER_DRIVER_RUNC,
+	RUNNER_DRIVER_PROCESS,
+};
+
+enum runner_state {
+	RUNNER_STATE_INITIALIZED = 0, /* bundle made, nothing running */
+	RUNNER_STATE_CREATED,         /* runc create done, not started */
+	RUNNER_STATE_UP,              /* the process runs */
+	RUNNER_STATE_DOWN,            /* it exited (crash or stop) */
+	RUNNER_STATE_DESTROYED,       /* bundle and ephemeral fs removed */
+};
+
+const char *runner_state_name(enum runner_state s);
+const char *runner_driver_name(enum runner_driver d);
+int runner_driver_parse(enum runner_driver *out, const char *s);
+
+/* What to run.  Nothing here is kept: runner_container_create copies. */
+struct runner_container_spec {
+	const char *app;          /* valid app name */
+	const char *release;      /* "v3" */
+	const char *process_type; /* "web" */
+	unsigned index;           /* 1 for web.1; 0 means 1 */
+	const char *command;      /* run as /bin/sh -c COMMAND */
+	const char *image;        /* manifest digest, already unpacked */
+	char *const *image_env;   /* "K=V" from the image config, or NULL */
+	char *const *env;         /* "K=V" of the release's config, or NULL */
+	const char *user;         /* "uid[:gid]" or a name in the image's
+	                           * /etc/passwd; NULL: first user with
+	                           * 1000 <= uid < 65534 there, else root */
+	unsigned port;            /* 0: the runner picks one */
+	uint64_t memory_bytes;    /* 0: 512 MiB */
+	unsigned pids_max;        /* 0: 256 */
+	bool no_restart;          /* one-off: do not restart when it exits */
+};
+
+/* A snapshot of one container, as `ps` shows it.  Strings are owned by
+ * the snapshot (runner_container_info_free). */
+struct runner_container_info {
+	char *id;
+	char *app, *release, *process;  /* process: "web.1" */
+	char *image;
+	enum runner_driver driver;
+	enum runner_state state;
+	unsigned port;
+	pid_t pid;                /* 0 when not running */
+	int exit_code;            /* last exit: status, 128+signal, -1 none
+	                           * or unknown */
+	unsigned restarts;
+	double started_at;        /* wall clock of the last start, 0 none */
+};
+
+void runner_container_info_free(struct runner_container_info *info);
+/* JSON object of the snapshot (for `ps --json` and the controller). */
+json_t *runner_container_info_json(const struct runner_container_info *i);
+
+/* Called (from the supervisor thread or the caller's) after each state
+ * change of a container.  Must not call back into the runner. */
+typedef void (*runner_event_fn)(const struct runner_container_info *info,
+    void *ctx);
+
+struct runner_opts {
+	const char *home;          /* SLIPWAY_HOME */
+	enum runner_driver driver; /* AUTO picks */
+	const char *runc;          /* runc program; NULL: "runc" in PATH */
+	unsigned port_base;        /* 0: 20000 */
+	double backoff_max_sec;    /* 0: 30 */
+	double stop_grace_sec;     /* SIGTERM to SIGKILL; 0: 10 */
+	uint64_t log_max;          /* per-app log size before rotation;
+	                            * 0: 8 MiB */
+	runner_event_fn on_event;
+	void *ctx;
+};
+
+struct runner;
+
+/* Open the runner over opts->home: pick the driver, make the directories,
+ * adopt the containers a previous runner left (running ones keep running
+ * and are watched again; dead ones are restarted unless stopped), and
+ * start the supervisor thread.  The process becomes a child subreaper, so
+ * that container processes are its children and their exit codes known.
+ * One runner per home: a second runner_open fails with ERR_CONFLICT
+ * naming the first one's pid (flock on <home>/runner/lock). */
+int runner_open(struct runner **out, const struct runner_opts *opts);
+
+/* Stop the supervisor thread and free.  Containers keep running (a new
+ * runner_open adopts them); call runner_container_destroy first to end
+ * them.  Accepts NULL. */
+void runner_close(struct runner *r);
+
+enum runner_driver runner_driver(const struct runner *r);
+
+/* Make the bundle of a new container (state initialized): port, config,
+ * overlay mount for runc.  *out_id is its id (caller frees). */
+int runner_container_create(char **out_id, struct runner *r,
+    const struct runner_container_spec *spec);
+
+/* Start it (initialized or down -> created -> up).  From then on a crash
+ * restarts it with backoff until runner_container_stop. */
+int runner_container_start(struct runner *r, const char *id);
+
+/* SIGTERM (to every process of the container), up to grace_sec (<0: the
+ * runner's default), then SIGKILL; state down.  Not restarted after. */
+int runner_container_stop(struct runner *r, const char *id,
+    double grace_sec);
+
+/* Stop if needed, then remove its runc state, mount, ephemeral upper dir
+ * and bundle: state destroyed, and the id is forgotten. */
+int runner_container_destroy(struct runner *r, const char *id);
+
+/* Snapshot of one container; ERR_NOTFOUND for an unknown id. */
+int runner_container_get(struct runner_container_info *out,
+    struct runner *r, const char *id);
+
+/* Snapshots of all containers; *out is an array of *n (free each, then
+ * the array). */
+int runner_container_list(struct runner_container_info **out, size_t *n,
+    struct runner *r);
+
+/* Read the state files under <home>/runner/containers without opening a
+ * runner (for `slipway runner ps` in another process). */
+int runner_container_list_home(struct runner_container_info **out,
+    size_t *n, const char *home);
+
+/* ---- ports ----------------------------------------------------------- */
+
+/* The first port from base upward (below 65536) that is not in taken[n]
+ * and that nothing listens on (a bind test on 0.0.0.0 and [::]). */
+int runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
+    size_t n);
+
+/* ---- logs ------------------------------------------------------------ */
+
+/* Append one line "<UTC time with ms> <source>: <text>" to the app's log
+ * ring under home, rotating it to <app>.log.1 past max bytes (0: 8 MiB). */
+int runner_log_append(const char *home, const char *app, const char *source,
+    const char *text, size_t len, uint64_t max);
+
+/* Called with each line (without newline); a negative return stops the
+ * reader (the client went away). */
+typedef int (*runner_log_fn)(const char *line, size_t len, void *ctx);
+
+struct runner_log_query {
+	const char *app;
+	size_t lines;            /* the last N lines; 0: 100; capped 10000 */
+	const char *process;     /* "web" (every web.N) or "web.1"; NULL: all */
+	bool follow;             /* then wait for more until *stop */
+	volatile int *stop;      /* may be NULL (then follow never ends) */
+};
+
+/* Hand the last q->lines matching lines of the app's log to fn, oldest
+ * first, then (follow) each new one as it is written, across rotations.
+ * An app with no log yet gives no lines (ERR_NOTFOUND only without
+ * follow). */
+int runner_logs_read(const char *home, const struct runner_log_query *q,
+    runner_log_fn fn, void *ctx);
+
+/* ---- health ---------------------------------------------------------- */
+
+struct runner_health_opts {
+	unsigned port;
+	const char *path;         /* NULL: "/" */
+	double interval_sec;      /* 0: 1 */
+	double timeout_sec;       /* per try; 0: 5 */
+	double deadline_sec;      /* all tries; 0: 60 */
+	/* Asked before each try; false ends the wait at once (the container
+	 * died).  May be NULL. */
+	bool (*alive)(void *ctx, char *why, size_t whylen);
+	void *ctx;
+	volatile int *stop;       /* may be NULL */
+};
+
+/* One GET http://127.0.0.1:PORT/PATH.  0 for 2xx/3xx; otherwise negative,
+ * and answer holds the status line or the connect/read error. */
+int runner_health_check(const struct runner_health_opts *o, char *answer,
+    size_t len);
+
+/* Try every interval until healthy (0) or the deadline (ERR_TIMEOUT with
+ * "never became healthy in Ns: <last answer>"), or until alive() says no
+ * (ERR_IO with its reason). */
+int runner_health_wait(const struct runner_health_opts *o, char *answer,
+    size_t len);
+
+/* ---- commands (cli/commands.c) --------------------------------------- */
+
+int runner_cmd_run_local(int argc, char **argv);
+int runner_cmd_unpack(int argc, char **argv);
+int runner_cmd_ps(int argc, char **argv);
+int runner_cmd_logs(int argc, char **argv);
+int runner_cmd_gc(int argc, char **argv);
+int runner_cmd_supervise(int argc, char **argv);
+int runner_cmd_destroy(int argc, char **argv);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * Health checks and ports: the two things the runner asks the network.
+ *
+ * A health check is one HTTP/1.1 GET to 127.0.0.1:PORT with a deadline on
+ * the whole try (connect, send, first line); only the status line is
+ * read.  2xx and 3xx are healthy.  The last answer, a status line or the
+ * reason there was none, is what a failed rollout reports ("never became
+ * healthy in 60s: HTTP/1.1 500 Internal Server Error"), so it says what
+ * actually happened, unlike Kamal's "target failed to become healthy".
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runner_int.h"
+#include "slipway/err.h"
+
+#define HEALTH_LINE_MAX 1024
+
+static int
+health_ms_left(double deadline)
+{
+	double left = deadline - runner_now_mono();
+
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+/* Wait for events on fd until deadline; 0 when ready, ERR_TIMEOUT. */
+static int
+health_wait(int fd, short events, double deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	for (;;) {
+		int ms = health_ms_left(deadline);
+		if (ms == 0)
+			return ERR_TIMEOUT;
+		n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return ERR_IO;
+	}
+}
+
+static void
+lower_first(char *s)
+{
+	if (s[0])
+		s[0] = (char)tolower((unsigned char)s[0]);
+}
+
+int
+runner_health_check(const struct runner_health_opts *o, char *answer,
+    size_t len)
+{
+	const char *path = o->path && o->path[0] ? o->path : "/";
+	double timeout = o->timeout_sec > 0 ? o->timeout_sec : 5;
+	double deadline = runner_now_mono() + timeout;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)o->port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[2048], line[HEALTH_LINE_MAX + 1], err[128];
+	size_t got = 0, sent = 0, reqlen;
+	int fd, rc = ERR_IO, e = 0, status;
+	socklen_t elen = sizeof(e);
+
+	if (path[0] != '/' || strpbrk(path, " \r\n") || strlen(path) > 1024) {
+		snprintf(answer, len, "bad health check path '%s'", path);
+		return err_set(ERR_INVALID, "%s", answer);
+	}
+	reqlen = (size_t)snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:%u\r\nUser-Agent: slipway-health\r\n"
+	    "Connection: close\r\n\r\n", path, o->port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(answer, len, "cannot make a socket: %s",
+		    strerror(errno));
+		goto done;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EINPROGRESS) {
+			e = errno;
+			goto conn_fail;
+		}
+		if (health_wait(fd, POLLOUT, deadline) < 0) {
+			snprintf(answer, len, "cannot connect to 127.0.0.1:%u: "
+			    "no answer in %gs", o->port, timeout);
+			rc = ERR_TIMEOUT;
+			goto done;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0 || e)
+			goto conn_fail;
+	}
+	while (sent < reqlen) {
+		ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (health_wait(fd, POLLOUT, deadline) < 0)
+				break;
+			continue;
+		}
+		if (n < 0) {
+			snprintf(answer, len, "cannot send the request to "
+			    "127.0.0.1:%u: %s", o->port, strerror(errno));
+			goto done;
+		}
+		sent += (size_t)n;
+	}
+	while (got < HEALTH_LINE_MAX && !memchr(line, '\n', got)) {
+		ssize_t n = recv(fd, line + got, HEALTH_LINE_MAX - got, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (health_wait(fd, POLLIN, deadline) < 0) {
+				snprintf(answer, len, "no answer from 127.0.0.1:"
+				    "%u in %gs", o->port, timeout);
+				rc = ERR_TIMEOUT;
+				goto done;
+			}
+			continue;
+		}
+		if (n < 0) {
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+			lower_first(err);
+			snprintf(answer, len, "127.0.0.1:%u: %s", o->port, err);
+			goto done;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (got == 0) {
+		snprintf(answer, len, "127.0.0.1:%u closed the connection "
+		    "without an answer", o->port);
+		goto done;
+	}
+	if (sscanf(line, "HTTP/1.%*1[01] %3d", &status) != 1 ||
+	    status < 100 || status > 999) {
+		snprintf(answer, len, "not an HTTP answer from 127.0.0.1:%u: "
+		    "'%.80s'", o->port, line);
+		goto done;
+	}
+	snprintf(answer, len, "%s", line);
+	rc = status >= 200 && status < 400 ? 0 : ERR_IO;
+	goto done;
+conn_fail:
+	snprintf(err, sizeof(err), "%s", strerror(e));
+	lower_first(err);
+	snprintf(answer, len, "cannot connect to 127.0.0.1:%u: %s", o->port,
+	    err);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		err_set(rc, "%s", answer);
+	return rc;
+}
+
+int
+runner_health_wait(const struct runner_health_opts *o, char *answer,
+    size_t len)
+{
+	double interval = o->interval_sec > 0 ? o->interval_sec : 1;
+	double total = o->deadline_sec > 0 ? o->deadline_sec : 60;
+	double end = runner_now_mono() + total;
+	char why[256];
+
+	snprintf(answer, len, "no check made");
+	for (;;) {
+		double next = runner_now_mono() + interval;
+		if (o->stop && *o->stop)
+			return err_set(ERR_IO, "health check stopped");
+		if (o->alive && !o->alive(o->ctx, why, sizeof(why))) {
+			snprintf(answer, len, "%s", why);
+			return err_set(ERR_IO, "never became healthy: %s", why);
+		}
+		if (runner_health_check(o, answer, len) == 0)
+			return 0;
+		if (runner_now_mono() >= end)
+			return err_set(ERR_TIMEOUT, "never became healthy in "
+			    "%gs: %s", total, answer);
+		while (runner_now_mono() < next && !(o->stop && *o->stop))
+			poll(NULL, 0, 50);
+	}
+}
+
+/* ---- ports ----------------------------------------------------------- */
+
+/* Can we bind port on the wildcard address of family af?  A listener on
+ * any address of that family makes the bind fail; SO_REUSEADDR keeps
+ * connections in TIME_WAIT from counting. */
+static bool
+port_free_af(int af, unsigned port)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+	    .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_any };
+	struct sockaddr_in s4 = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ok;
+
+	if (fd < 0)
+		return af == AF_INET6;	/* no IPv6 here: nothing to clash */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	ok = af == AF_INET6 ?
+	    bind(fd, (struct sockaddr *)&s6, sizeof(s6)) == 0 :
+	    bind(fd, (struct sockaddr *)&s4, sizeof(s4)) == 0;
+	if (!ok && af == AF_INET6 && errno == EADDRNOTAVAIL)
+		ok = 1;
+	close(fd);
+	return ok;
+}
+
+int
+runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
+    size_t n)
+{
+	if (base == 0)
+		base = 20000;
+	for (unsigned p = base; p < 65536; p++) {
+		bool used = false;
+		for (size_t i = 0; i < n && !used; i++)
+			used = taken[i] == p;
+		if (used || !port_free_af(AF_INET, p) ||
+		    !port_free_af(AF_INET6, p))
+			continue;
+		*out = p;
+		return 0;
+	}
+	return err_set(ERR_CONFLICT, "no free port from %u up", base);
+}

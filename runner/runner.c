@@ -1,0 +1,797 @@
+/*
+ * struct runner: the table of containers and the supervisor thread.
+ *
+ * The thread wakes on a container's pidfd (its process ended), on the
+ * eventfd (the table changed), and every 200 ms to copy new output into
+ * the app logs.  A process that ends while its container should be up is
+ * a crash: the container goes down with its exit code, and is started
+ * again after a backoff (1 s, 2 s, 4 s ... up to backoff_max; the streak
+ * resets after a minute up).
+ *
+ * Locking: r->mu guards the table and every container's state fields.
+ * An operation that runs programs (runc) or waits marks its container
+ * busy, drops r->mu while it works, and broadcasts r->cv when done; the
+ * supervisor skips busy containers, other operations wait for them.  Lock
+ * order: r->mu, then r->logmu.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner_int.h"
+#include "slipway/alloc.h"
+#include "slipway/digest.h"
+#include "slipway/err.h"
+#include "slipway/fs.h"
+#include "slipway/log.h"
+#include "slipway/supervise.h"
+
+#define RUNNER_TICK_MS 200
+#define RUNNER_STABLE_SEC 60.0
+
+static const char *const state_names[] = {
+	"initialized", "created", "up", "down", "destroyed",
+};
+
+const char *
+runner_state_name(enum runner_state s)
+{
+	return (unsigned)s <= RUNNER_STATE_DESTROYED ? state_names[s] : "?";
+}
+
+const char *
+runner_driver_name(enum runner_driver d)
+{
+	return d == RUNNER_DRIVER_RUNC ? "runc" :
+	    d == RUNNER_DRIVER_PROCESS ? "process" : "auto";
+}
+
+int
+runner_driver_parse(enum runner_driver *out, const char *s)
+{
+	if (strcmp(s, "runc") == 0)
+		*out = RUNNER_DRIVER_RUNC;
+	else if (strcmp(s, "process") == 0)
+		*out = RUNNER_DRIVER_PROCESS;
+	else if (strcmp(s, "auto") == 0)
+		*out = RUNNER_DRIVER_AUTO;
+	else
+		return err_set(ERR_INVALID, "'%s' is not a driver (runc, "
+		    "process, auto)", s);
+	return 0;
+}
+
+void
+runner_container_info_free(struct runner_container_info *i)
+{
+	if (i == NULL)
+		return;
+	free(i->id);
+	free(i->app);
+	free(i->release);
+	free(i->process);
+	free(i->image);
+	memset(i, 0, sizeof(*i));
+}
+
+json_t *
+runner_container_info_json(const struct runner_container_info *i)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, "
+	    "s:i, s:i, s:f}",
+	    "id", i->id, "app", i->app, "release", i->release,
+	    "process", i->process, "image", i->image,
+	    "driver", runner_driver_name(i->driver),
+	    "state", runner_state_name(i->state), "port", (int)i->port,
+	    "pid", (json_int_t)i->pid, "exit_code", i->exit_code,
+	    "restarts", (int)i->restarts, "started_at", i->started_at);
+}
+
+/* Find runc: an explicit path, or "runc" in PATH. */
+static char *
+runner_find_runc(const char *given)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *found = NULL;
+
+	if (given)
+		return access(given, X_OK) == 0 ? xstrdup(given) : NULL;
+	copy = xstrdup(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+	for (dir = strtok_r(copy, ":", &save); dir && !found;
+	    dir = strtok_r(NULL, ":", &save)) {
+		char *p = xasprintf("%s/runc", dir);
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	if (!found && access("/usr/sbin/runc", X_OK) == 0)
+		found = xstrdup("/usr/sbin/runc");
+	return found;
+}
+
+static void
+runner_wake(struct runner *r)
+{
+	uint64_t one = 1;
+
+	(void)!write(r->wake_fd, &one, sizeof(one));
+}
+
+/* With r->mu held. */
+static void
+runner_event(struct runner *r, struct runner_ctr *c)
+{
+	struct runner_container_info info;
+
+	if (runner_ctr_save(r, c) < 0)
+		log_warnx("runner: %s", err_last());
+	if (r->on_event == NULL)
+		return;
+	runner_ctr_info(&info, c);
+	r->on_event(&info, r->ctx);
+	runner_container_info_free(&info);
+}
+
+static struct runner_ctr *
+runner_find(struct runner *r, const char *id)
+{
+	for (size_t i = 0; i < r->nctrs; i++)
+		if (strcmp(r->ctrs[i]->id, id) == 0)
+			return r->ctrs[i];
+	return NULL;
+}
+
+/* With r->mu held: wait until id is not busy, then make it ours. */
+static int
+runner_acquire(struct runner_ctr **out, struct runner *r, const char *id)
+{
+	struct runner_ctr *c;
+
+	for (;;) {
+		if ((c = runner_find(r, id)) == NULL)
+			return err_set(ERR_NOTFOUND, "no container '%s'", id);
+		if (!c->busy)
+			break;
+		pthread_cond_wait(&r->cv, &r->mu);
+	}
+	c->busy = true;
+	*out = c;
+	return 0;
+}
+
+static void
+runner_release(struct runner *r, struct runner_ctr *c)
+{
+	c->busy = false;
+	pthread_cond_broadcast(&r->cv);
+	runner_wake(r);
+}
+
+static void
+runner_table_remove(struct runner *r, struct runner_ctr *c)
+{
+	for (size_t i = 0; i < r->nctrs; i++) {
+		if (r->ctrs[i] == c) {
+			r->ctrs[i] = r->ctrs[--r->nctrs];
+			return;
+		}
+	}
+}
+
+/* The process of c ended (c busy, r->mu not held).  Down, and a restart
+ * scheduled when it should be up. */
+static void
+runner_on_exit(struct runner *r, struct runner_ctr *c)
+{
+	double up_for = runner_now_mono() - c->started_mono;
+	bool again;
+
+	runner_ctr_reap(r, c, false, 0);
+	runner_ctr_tail(r, c, true);
+	runner_ctr_cleanup(r, c, false);
+	pthread_mutex_lock(&r->mu);
+	c->state = RUNNER_STATE_DOWN;
+	again = c->want_up && !c->no_restart;
+	if (again) {
+		c->streak = up_for > RUNNER_STABLE_SEC ? 1 : c->streak + 1;
+		c->restarts++;
+		c->restart_at = runner_now_mono() +
+		    supervise_backoff(c->streak, r->backoff_max);
+	}
+	runner_event(r, c);
+	pthread_mutex_unlock(&r->mu);
+	if (c->exit_code >= 0)
+		runner_ctr_say(r, c, "process exited with status %d%s",
+		    c->exit_code, again ? "; restarting" : "");
+	else
+		runner_ctr_say(r, c, "process exited (status unknown)%s",
+		    again ? "; restarting" : "");
+	log_info("runner: %s (%s) exited with status %d", c->id, c->process,
+	    c->exit_code);
+}
+
+/* Start c (busy, r->mu not held). */
+static int
+runner_launch(struct runner *r, struct runner_ctr *c)
+{
+	int rc;
+
+	if ((rc = runner_ctr_prepare(r, c)) < 0 ||
+	    (rc = runner_ctr_launch(r, c)) < 0) {
+		runner_ctr_cleanup(r, c, false);
+		return rc;
+	}
+	return 0;
+}
+
+static void
+runner_restart(struct runner *r, struct runner_ctr *c)
+{
+	int rc = runner_launch(r, c);
+
+	pthread_mutex_lock(&r->mu);
+	c->restart_at = 0;
+	if (rc < 0) {
+		c->state = RUNNER_STATE_DOWN;
+		c->streak++;
+		c->restart_at = runner_now_mono() +
+		    supervise_backoff(c->streak, r->backoff_max);
+		log_warnx("runner: %s", err_last());
+	}
+	runner_event(r, c);
+	pthread_mutex_unlock(&r->mu);
+	if (rc < 0)
+		runner_ctr_say(r, c, "restart failed: %s", err_last());
+	else
+		runner_ctr_say(r, c, "restarted (restart %u)", c->restarts);
+}
+
+static void *
+runner_thread(void *arg)
+{
+	struct runner *r = arg;
+	struct pollfd *pfds = NULL;
+	struct runner_ctr **who = NULL;
+	size_t cap = 0;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stopping) {
+		size_t k = 1;
+		double now = runner_now_mono();
+		int timeout = RUNNER_TICK_MS;
+		uint64_t junk;
+
+		if (cap < r->nctrs + 1) {
+			cap = r->nctrs + 16;
+			pfds = xrealloc(pfds, cap * sizeof(*pfds));
+			who = xrealloc(who, cap * sizeof(*who));
+		}
+		pfds[0] = (struct pollfd){ .fd = r->wake_fd, .events = POLLIN };
+		for (size_t i = 0; i < r->nctrs; i++) {
+			struct runner_ctr *c = r->ctrs[i];
+			if (c->busy)
+				continue;
+			if (c->pidfd >= 0) {
+				who[k] = c;
+				pfds[k++] = (struct pollfd){ .fd = c->pidfd,
+				    .events = POLLIN };
+			}
+			if (c->restart_at > 0) {
+				int ms = (int)((c->restart_at - now) * 1000);
+				if (ms < timeout)
+					timeout = ms < 0 ? 0 : ms;
+			}
+		}
+		pthread_mutex_unlock(&r->mu);
+		poll(pfds, k, timeout);
+		if (pfds[0].revents)
+			(void)!read(r->wake_fd, &junk, sizeof(junk));
+		pthread_mutex_lock(&r->mu);
+		for (size_t i = 0; i < r->nctrs; i++)
+			runner_ctr_tail(r, r->ctrs[i], false);
+		/* The table may have changed while we slept: act only on
+		 * containers still in it, not busy, with that pidfd. */
+		for (size_t j = 1; j < k && !r->stopping; j++) {
+			struct runner_ctr *c = who[j];
+			if (!pfds[j].revents)
+				continue;
+			bool present = false;
+			for (size_t i = 0; i < r->nctrs; i++)
+				present |= r->ctrs[i] == c;
+			if (!present || c->busy || c->pidfd != pfds[j].fd)
+				continue;
+			c->busy = true;
+			pthread_mutex_unlock(&r->mu);
+			runner_on_exit(r, c);
+			pthread_mutex_lock(&r->mu);
+			c->busy = false;
+			pthread_cond_broadcast(&r->cv);
+		}
+		now = runner_now_mono();
+		for (size_t i = 0; i < r->nctrs && !r->stopping; i++) {
+			struct runner_ctr *c = r->ctrs[i];
+			if (c->busy || c->restart_at == 0 || now < c->restart_at)
+				continue;
+			if (!c->want_up) {
+				c->restart_at = 0;
+				continue;
+			}
+			c->busy = true;
+			pthread_mutex_unlock(&r->mu);
+			runner_restart(r, c);
+			pthread_mutex_lock(&r->mu);
+			c->busy = false;
+			pthread_cond_broadcast(&r->cv);
+			/* the table may have changed: start over next turn */
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	free(pfds);
+	free(who);
+	return NULL;
+}
+
+/* Containers a previous runner left: watch the living, restart the dead
+ * that should be up, forget the destroyed. */
+static void
+runner_adopt_all(struct runner *r)
+{
+	struct dirent *d;
+	DIR *dp = opendir(r->ctrs_dir);
+
+	if (dp == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		struct runner_ctr *c;
+		if (d->d_name[0] == '.')
+			continue;
+		if (runner_ctr_load(&c, r, d->d_name) < 0) {
+			log_warnx("runner: skipping container: %s", err_last());
+			continue;
+		}
+		if ((c->state == RUNNER_STATE_UP ||
+		    c->state == RUNNER_STATE_CREATED) && runner_ctr_adopt(r, c)) {
+			c->state = RUNNER_STATE_UP;
+			log_info("runner: adopted %s (%s, pid %d)", c->id,
+			    c->process, (int)c->pid);
+		} else if (c->state == RUNNER_STATE_UP ||
+		    c->state == RUNNER_STATE_CREATED) {
+			runner_ctr_adopt(r, c);	/* output, mount state */
+			c->state = RUNNER_STATE_DOWN;
+			c->exit_code = -1;
+			if (c->want_up && !c->no_restart) {
+				c->restarts++;
+				c->restart_at = runner_now_mono();
+			}
+			log_info("runner: %s (%s) died while no runner watched; "
+			    "%s", c->id, c->process, c->restart_at ?
+			    "restarting" : "left down");
+		}
+		r->ctrs = xrealloc(r->ctrs, (r->nctrs + 1) * sizeof(*r->ctrs));
+		r->ctrs[r->nctrs++] = c;
+		runner_ctr_save(r, c);
+	}
+	closedir(dp);
+}
+
+int
+runner_open(struct runner **out, const struct runner_opts *opts)
+{
+	struct runner *r;
+	int rc = 0;
+
+	if (opts == NULL || opts->home == NULL || opts->home[0] != '/')
+		return err_set(ERR_INVALID, "the runner needs an absolute "
+		    "SLIPWAY_HOME");
+	r = xcalloc(1, sizeof(*r));
+	r->home = xstrdup(opts->home);
+	r->images_dir = xasprintf("%s/runner/images", r->home);
+	r->ctrs_dir = xasprintf("%s/runner/containers", r->home);
+	r->runc_root = xasprintf("%s/runner/runc", r->home);
+	r->port_base = opts->port_base ? opts->port_base : 20000;
+	r->backoff_max = opts->backoff_max_sec > 0 ? opts->backoff_max_sec : 30;
+	r->grace = opts->stop_grace_sec > 0 ? opts->stop_grace_sec : 10;
+	r->log_max = opts->log_max;
+	r->on_event = opts->on_event;
+	r->ctx = opts->ctx;
+	r->wake_fd = -1;
+	r->lock_fd = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->logmu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+
+	r->driver = opts->driver;
+	r->runc = runner_find_runc(opts->runc);
+	if (r->driver == RUNNER_DRIVER_AUTO)
+		r->driver = r->runc && geteuid() == 0 ? RUNNER_DRIVER_RUNC :
+		    RUNNER_DRIVER_PROCESS;
+	if (r->driver == RUNNER_DRIVER_RUNC && (r->runc == NULL ||
+	    geteuid() != 0)) {
+		rc = err_set(ERR_UNSUPPORTED, "the runc driver needs root and "
+		    "runc (%s); use --driver process", r->runc ? "not root" :
+		    "runc not found");
+		goto done;
+	}
+	if ((rc = fs_mkdir_p(r->images_dir, 0755)) < 0 ||
+	    (rc = fs_mkdir_p(r->ctrs_dir, 0700)) < 0 ||
+	    (rc = fs_mkdir_p(r->runc_root, 0700)) < 0)
+		goto done;
+	/* Two runners over one home would both restart every crash. */
+	{
+		char *lp = xasprintf("%s/runner/lock", r->home), pid[32];
+		r->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (r->lock_fd < 0)
+			rc = err_sys("cannot open '%s'", lp);
+		else if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			ssize_t n = pread(r->lock_fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			rc = err_set(ERR_CONFLICT, "another runner (pid %s) uses "
+			    "'%s'", pid[0] ? pid : "?", r->home);
+		} else {
+			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			(void)!ftruncate(r->lock_fd, 0);
+			(void)!pwrite(r->lock_fd, pid, (size_t)n, 0);
+		}
+		free(lp);
+		if (rc < 0)
+			goto done;
+	}
+	/* Container processes outlive runc create; as a subreaper we get
+	 * them as children, and with them their exit codes. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		rc = err_sys("cannot become a child subreaper");
+		goto done;
+	}
+	if ((r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		rc = err_sys("cannot make an eventfd");
+		goto done;
+	}
+	runner_adopt_all(r);
+	if (pthread_create(&r->thread, NULL, runner_thread, r) != 0) {
+		rc = err_set(ERR_IO, "cannot start the supervisor thread");
+		goto done;
+	}
+	r->thread_started = true;
+done:
+	if (rc < 0) {
+		runner_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void
+runner_close(struct runner *r)
+{
+	if (r == NULL)
+		return;
+	if (r->thread_started) {
+		pthread_mutex_lock(&r->mu);
+		r->stopping = true;
+		pthread_mutex_unlock(&r->mu);
+		runner_wake(r);
+		pthread_join(r->thread, NULL);
+	}
+	for (size_t i = 0; i < r->nctrs; i++) {
+		runner_ctr_tail(r, r->ctrs[i], false);
+		runner_ctr_save(r, r->ctrs[i]);
+		runner_ctr_free(r->ctrs[i]);
+	}
+	free(r->ctrs);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);	/* drops the flock */
+	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->logmu);
+	pthread_cond_destroy(&r->cv);
+	free(r->runc);
+	free(r->runc_root);
+	free(r->ctrs_dir);
+	free(r->images_dir);
+	free(r->home);
+	free(r);
+}
+
+enum runner_driver
+runner_driver(const struct runner *r)
+{
+	return r->driver;
+}
+
+static bool
+name_ok(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+	return s[n] == '\0' && n <= max;
+}
+
+static bool
+release_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || s[0] != 'v')
+		return false;
+	n = strspn(s + 1, "0123456789");
+	return n > 0 && n <= 9 && s[1 + n] == '\0';
+}
+
+/* Replace the image's PATH by <rootfs>/app/bin and the host's PATH: the
+ * process driver runs on the host, where image paths mean nothing. */
+static char **
+runner_process_image_env(char *const *image_env, const char *lower)
+{
+	const char *host = getenv("PATH");
+	size_t n = 0;
+	char **v;
+
+	for (char *const *p = image_env; p && *p; p++)
+		n++;
+	v = xcalloc(n + 2, sizeof(*v));
+	n = 0;
+	for (char *const *p = image_env; p && *p; p++)
+		if (strncmp(*p, "PATH=", 5) != 0)
+			v[n++] = xstrdup(*p);
+	v[n] = xasprintf("PATH=%s/app/bin:%s", lower,
+	    host ? host : "/usr/local/bin:/usr/bin:/bin");
+	return v;
+}
+
+int
+runner_container_create(char **out_id, struct runner *r,
+    const struct runner_container_spec *spec)
+{
+	struct runner_ctr *c = NULL;
+	unsigned char rnd[4];
+	char hex[9], *lower = NULL;
+	unsigned *taken = NULL;
+	int rc;
+
+	if (!name_ok(spec->app, 30) || spec->app[0] < 'a' ||
+	    strchr(spec->app, '_'))
+		return err_set(ERR_INVALID, "'%s' is not an app name",
+		    spec->app ? spec->app : "");
+	if (!name_ok(spec->process_type, 30))
+		return err_set(ERR_INVALID, "'%s' is not a process type",
+		    spec->process_type ? spec->process_type : "");
+	if (!release_ok(spec->release))
+		return err_set(ERR_INVALID, "'%s' is not a release (vN)",
+		    spec->release ? spec->release : "");
+	if (spec->command == NULL || spec->command[0] == '\0')
+		return err_set(ERR_INVALID, "process type '%s' has no command",
+		    spec->process_type);
+	if (spec->port > 65535)
+		return err_set(ERR_INVALID, "port %u is out of range",
+		    spec->port);
+	if ((rc = runner_image_path(&lower, r->home, spec->image)) < 0)
+		return rc;
+
+	c = xcalloc(1, sizeof(*c));
+	c->pidfd = c->out_fd = -1;
+	c->exit_code = -1;
+	buf_init(&c->partial, 16384);
+	c->app = xstrdup(spec->app);
+	c->release = xstrdup(spec->release);
+	c->ptype = xstrdup(spec->process_type);
+	c->index = spec->index ? spec->index : 1;
+	c->process = xasprintf("%s.%u", c->ptype, c->index);
+	c->command = xstrdup(spec->command);
+	c->image = xstrdup(spec->image);
+	c->rootfs_lower = lower;
+	c->memory_bytes = spec->memory_bytes ? spec->memory_bytes : 512ULL << 20;
+	c->pids_max = spec->pids_max ? spec->pids_max : 256;
+	c->no_restart = spec->no_restart;
+	c->driver = r->driver;
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		rc = err_sys("cannot get random bytes");
+		goto done;
+	}
+	digest_hex(hex, rnd, sizeof(rnd));
+	c->id = xasprintf("%s.%s.%u.%s", c->app, c->ptype, c->index, hex);
+	c->dir = xasprintf("%s/%s", r->ctrs_dir, c->id);
+	if (c->driver == RUNNER_DRIVER_RUNC &&
+	    (rc = runner_user_resolve(&c->uid, &c->gid, lower, spec->user)) < 0)
+		goto done;
+
+	pthread_mutex_lock(&r->mu);
+	c->port = spec->port;
+	if (c->port == 0) {
+		taken = xcalloc(r->nctrs + 1, sizeof(*taken));
+		for (size_t i = 0; i < r->nctrs; i++)
+			taken[i] = r->ctrs[i]->port;
+		rc = runner_port_find(&c->port, r->port_base, taken, r->nctrs);
+	}
+	if (rc == 0) {
+		if (c->driver == RUNNER_DRIVER_RUNC) {
+			c->env = runner_env_build(spec->image_env, spec->env,
+			    c->port, c->app, c->release, c->process, "/app");
+		} else {
+			char **ie = runner_process_image_env(spec->image_env,
+			    lower);
+			char *app_dir = fs_join(lower, "app");
+			c->env = runner_env_build(ie, spec->env, c->port,
+			    c->app, c->release, c->process, app_dir);
+			free(app_dir);
+			runner_strv_free(ie);
+		}
+		if (mkdir(c->dir, 0700) < 0)
+			rc = err_sys("cannot make '%s'", c->dir);
+	}
+	if (rc == 0) {
+		c->state = RUNNER_STATE_INITIALIZED;
+		r->ctrs = xrealloc(r->ctrs, (r->nctrs + 1) * sizeof(*r->ctrs));
+		r->ctrs[r->nctrs++] = c;
+		runner_event(r, c);
+		*out_id = xstrdup(c->id);
+		c = NULL;
+	}
+	pthread_mutex_unlock(&r->mu);
+done:
+	free(taken);
+	runner_ctr_free(c);
+	return rc;
+}
+
+int
+runner_container_start(struct runner *r, const char *id)
+{
+	struct runner_ctr *c;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	if ((rc = runner_acquire(&c, r, id)) < 0)
+		goto out;
+	if (c->state == RUNNER_STATE_UP) {
+		c->want_up = true;
+		runner_release(r, c);
+		goto out;
+	}
+	c->want_up = true;
+	c->restart_at = 0;
+	c->streak = 0;
+	pthread_mutex_unlock(&r->mu);
+	rc = runner_launch(r, c);
+	pthread_mutex_lock(&r->mu);
+	if (rc < 0) {
+		c->state = RUNNER_STATE_DOWN;
+		c->want_up = false;
+	}
+	runner_event(r, c);
+	runner_release(r, c);
+	pthread_mutex_unlock(&r->mu);
+	if (rc == 0)
+		runner_ctr_say(r, c, "starting: %s", c->command);
+	else
+		runner_ctr_say(r, c, "%s", err_last());
+	return rc;
+out:
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/* c busy, r->mu not held: TERM, grace, KILL. */
+static void
+runner_stop_locked_out(struct runner *r, struct runner_ctr *c, double grace)
+{
+	if (c->pidfd >= 0) {
+		runner_ctr_signal(r, c, SIGTERM);
+		if (runner_ctr_reap(r, c, true, grace) == 0) {
+			runner_ctr_say(r, c, "did not stop in %gs; killing it",
+			    grace);
+			runner_ctr_signal(r, c, SIGKILL);
+			if (runner_ctr_reap(r, c, true, 10) == 0)
+				log_warnx("runner: %s survives SIGKILL", c->id);
+		}
+	}
+	runner_ctr_tail(r, c, true);
+	runner_ctr_cleanup(r, c, false);
+}
+
+int
+runner_container_stop(struct runner *r, const char *id, double grace)
+{
+	struct runner_ctr *c;
+	bool was_up;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	if ((rc = runner_acquire(&c, r, id)) < 0) {
+		pthread_mutex_unlock(&r->mu);
+		return rc;
+	}
+	c->want_up = false;
+	c->restart_at = 0;
+	was_up = c->pidfd >= 0;
+	pthread_mutex_unlock(&r->mu);
+	runner_stop_locked_out(r, c, grace < 0 ? r->grace : grace);
+	pthread_mutex_lock(&r->mu);
+	if (c->state != RUNNER_STATE_INITIALIZED)
+		c->state = RUNNER_STATE_DOWN;
+	runner_event(r, c);
+	runner_release(r, c);
+	pthread_mutex_unlock(&r->mu);
+	if (was_up)
+		runner_ctr_say(r, c, "stopped (status %d)", c->exit_code);
+	return 0;
+}
+
+int
+runner_container_destroy(struct runner *r, const char *id)
+{
+	struct runner_ctr *c;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	if ((rc = runner_acquire(&c, r, id)) < 0) {
+		pthread_mutex_unlock(&r->mu);
+		return rc;
+	}
+	c->want_up = false;
+	c->restart_at = 0;
+	pthread_mutex_unlock(&r->mu);
+	runner_stop_locked_out(r, c, r->grace);
+	runner_ctr_cleanup(r, c, true);
+	pthread_mutex_lock(&r->mu);
+	c->state = RUNNER_STATE_DESTROYED;
+	if (r->on_event) {
+		struct runner_container_info info;
+		runner_ctr_info(&info, c);
+		r->on_event(&info, r->ctx);
+		runner_container_info_free(&info);
+	}
+	runner_table_remove(r, c);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	runner_ctr_free(c);
+	return 0;
+}
+
+int
+runner_container_get(struct runner_container_info *out, struct runner *r,
+    const char *id)
+{
+	struct runner_ctr *c;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->mu);
+	if ((c = runner_find(r, id)) == NULL)
+		rc = err_set(ERR_NOTFOUND, "no container '%s'", id);
+	else
+		runner_ctr_info(out, c);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int
+runner_container_list(struct runner_container_info **out, size_t *n,
+    struct runner *r)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = xcalloc(r->nctrs + 1, sizeof(**out));
+	*n = r->nctrs;
+	for (size_t i = 0; i < r->nctrs; i++)
+		runner_ctr_info(&(*out)[i], r->ctrs[i]);
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}

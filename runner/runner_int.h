@@ -1,0 +1,203 @@
+/*
+ * Private structures of the runner module.  Never included from outside
+ * runner/ (and tests/unit/test_runner.c, which checks the pure parts).
+ */
+#ifndef SLIPWAY_RUNNER_INT_H
+#define SLIPWAY_RUNNER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "slipway/buf.h"
+#include "slipway/runner.h"
+
+/* ---- unpack ---------------------------------------------------------- */
+
+/* A set of strings (the paths one layer has written), open addressing.
+ * Invariant: count < cap / 2 when slots is set. */
+struct runner_strset {
+	char **slots;
+	size_t cap;
+	size_t count;
+};
+
+void runner_strset_init(struct runner_strset *s);
+void runner_strset_free(struct runner_strset *s);
+bool runner_strset_has(const struct runner_strset *s, const char *key);
+void runner_strset_add(struct runner_strset *s, const char *key);
+
+/* The state of one unpack: the rootfs held open, the layer being read,
+ * what the limits have counted so far. */
+struct runner_unpack {
+	int rootfd;                  /* the rootfs directory, O_PATH-free */
+	const char *rootpath;
+	const char *layer;           /* path of the layer, for messages */
+	unsigned layer_no;           /* 1-based */
+	struct runner_unpack_limits lim;
+	uint64_t total;              /* file bytes written, all layers */
+	uint64_t entries;            /* entries seen, all layers */
+	struct runner_strset seen;   /* paths this layer wrote */
+	bool root;                   /* euid 0: keep owners */
+	bool xattr_warned;           /* per layer */
+	runner_warn_fn warn;
+	void *ctx;
+};
+
+/* Clean an entry path: strip "./" and empty or "." components.  Absolute
+ * paths and ".." are ERR_INVALID.  An empty result (the root itself) is
+ * returned as "".  *out is malloc'd. */
+int runner_unpack_path_clean(char **out, const char *raw);
+
+/* Apply one archive entry (libarchive's struct archive_entry, data read
+ * from a) to the rootfs.  Errors name the layer and the entry. */
+struct archive;
+struct archive_entry;
+int runner_unpack_entry(struct runner_unpack *u, struct archive *a,
+    struct archive_entry *e);
+
+void runner_unpack_warn(struct runner_unpack *u, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- bundle ---------------------------------------------------------- */
+
+/* Everything config.json is made from. */
+struct runner_bundle_params {
+	const char *id;
+	const char *rootfs;           /* absolute path of the mounted rootfs */
+	const char *command;
+	char **env;                   /* final "K=V" list, NULL-terminated */
+	const char *cwd;              /* "/app" */
+	uid_t uid;
+	gid_t gid;
+	const char *hostname;
+	uint64_t memory_bytes;
+	unsigned pids_max;
+	uint64_t nofile;              /* RLIMIT_NOFILE, soft = hard */
+	bool host_resolv;             /* bind /etc/resolv.conf and /etc/hosts */
+};
+
+/* The OCI runtime-spec config for p (caller json_decref's). */
+json_t *runner_bundle_config(const struct runner_bundle_params *p);
+
+/* The environment of a container: image env, then the release's config,
+ * then PORT and SLIPWAY_* (which win).  PATH defaults when neither gives
+ * one.  NULL-terminated, caller frees with runner_strv_free. */
+char **runner_env_build(char *const *image_env, char *const *config,
+    unsigned port, const char *app, const char *release,
+    const char *process, const char *home_dir);
+
+/* Resolve spec->user against the image's /etc/passwd (read inside the
+ * rootfs, never following a link out of it). */
+int runner_user_resolve(uid_t *uid, gid_t *gid, const char *rootfs,
+    const char *user);
+
+/* Read a file inside rootfs (RESOLVE_IN_ROOT), capped at max. */
+int runner_rootfs_read(struct buf *out, const char *rootfs, const char *rel,
+    size_t max);
+
+/* ---- containers ------------------------------------------------------ */
+
+/* One container.  Fields under "state" change only with r->mu held.
+ * busy: an operation (start, stop, restart, destroy) owns the container's
+ * processes; the supervisor leaves it alone and others wait on r->cv. */
+struct runner_ctr {
+	char *id;
+	char *dir;                    /* containers/<id> */
+	char *app, *release, *ptype, *process;  /* process = "web.1" */
+	unsigned index;
+	char *command;
+	char *image;                  /* digest */
+	char *rootfs_lower;           /* images/<hex>/rootfs */
+	char **env;                   /* final environment */
+	uid_t uid;
+	gid_t gid;
+	uint64_t memory_bytes;
+	unsigned pids_max;
+	bool no_restart;
+	enum runner_driver driver;
+	unsigned port;
+
+	/* state */
+	enum runner_state state;
+	bool want_up;                 /* start asked, stop not yet */
+	bool busy;
+	bool mounted;
+	pid_t pid;
+	unsigned long long pid_start; /* /proc/<pid>/stat starttime */
+	int pidfd;                    /* -1 when not running */
+	bool child;                   /* ours to wait for (exit code known) */
+	int exit_code;
+	unsigned restarts;            /* total */
+	unsigned streak;              /* crashes since the last stable run */
+	double started_mono;
+	double started_at;            /* wall clock */
+	double restart_at;            /* monotonic; 0: none scheduled */
+
+	/* output: the file the process writes (O_APPEND), tailed */
+	int out_fd;                   /* read side, -1 when closed */
+	uint64_t out_off;
+	struct buf partial;           /* a line without its newline yet */
+};
+
+struct runner {
+	char *home;
+	char *images_dir, *ctrs_dir, *runc_root;
+	char *runc;
+	enum runner_driver driver;
+	unsigned port_base;
+	double backoff_max, grace;
+	uint64_t log_max;
+	runner_event_fn on_event;
+	void *ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_mutex_t logmu;        /* output tailing and log writes */
+	pthread_t thread;
+	bool thread_started;
+	bool stopping;
+	int wake_fd;                  /* eventfd: wakes the supervisor */
+	int lock_fd;                  /* flock of runner/lock: one runner */
+	struct runner_ctr **ctrs;
+	size_t nctrs;
+};
+
+/* container.c: the driver operations.  Called with c->busy set and
+ * r->mu NOT held. */
+int runner_ctr_prepare(struct runner *r, struct runner_ctr *c);
+int runner_ctr_launch(struct runner *r, struct runner_ctr *c);
+int runner_ctr_signal(struct runner *r, struct runner_ctr *c, int sig);
+int runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
+    double wait_sec);
+void runner_ctr_cleanup(struct runner *r, struct runner_ctr *c, bool all);
+int runner_ctr_save(struct runner *r, struct runner_ctr *c);
+int runner_ctr_load(struct runner_ctr **out, struct runner *r,
+    const char *id);
+void runner_ctr_free(struct runner_ctr *c);
+void runner_ctr_info(struct runner_container_info *out,
+    const struct runner_ctr *c);
+json_t *runner_ctr_json(const struct runner_ctr *c);
+bool runner_ctr_adopt(struct runner *r, struct runner_ctr *c);
+
+/* logs.c: copy new output of c into the app log.  eof: flush a partial
+ * line too.  Takes r->logmu. */
+void runner_ctr_tail(struct runner *r, struct runner_ctr *c, bool eof);
+/* A line from the runner itself about c ("state changed ..."). */
+void runner_ctr_say(struct runner *r, struct runner_ctr *c,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The images named by the state files under home (in use). */
+char **runner_home_images_in_use(const char *home);
+
+double runner_now_mono(void);
+double runner_now_wall(void);
+
+/* UTC "2026-11-22T12:00:00.123Z" into out (at least 32 bytes). */
+void runner_time_format(char *out, size_t len, double wall);
+
+#endif
