@@ -410,7 +410,8 @@ api_begin(struct httpd_req *req, void *payload)
 		static const char msg[] = "{\"error\":\"missing token: send "
 		    "'Authorization: Bearer <token>'\",\"code\":"
 		    "\"unauthorized\"}\n";
-		httpd_header(req, "WWW-Authenticate", "Bearer realm=\"slipway\"");
+		httpd_header(req, "WWW-Authenticate",
+		    "Bearer realm=\"slipway\"");
 		httpd_respond(req, 401, "application/json", msg,
 		    sizeof(msg) - 1);
 	}
@@ -454,10 +455,11 @@ api_dispatch(struct api_call *c, const char *orig)
 	api_match(c, hit->pattern, orig);
 	/* A read answers from one snapshot: one read lock for all its
 	 * statements.  Not the long-poll, which waits and writes. */
-	snapshot = strcmp(method, "GET") == 0 && hit->fn != api_runner_desired &&
-	    store_snapshot_begin(c->st) == 0;
+	snapshot = strcmp(method, "GET") == 0 &&
+	    hit->fn != api_runner_desired && store_snapshot_begin(c->st) == 0;
 	if (hit->fn != api_health && hit->fn != api_registry_token) {
-		if ((rc = store_auth(&c->actor, c->st, api_bearer(c->req))) < 0) {
+		rc = store_auth(&c->actor, c->st, api_bearer(c->req));
+		if (rc < 0) {
 			if (rc == ERR_AUTH)
 				api_error(c, 401, "unauthorized", "%s",
 				    err_last());
@@ -472,8 +474,8 @@ api_dispatch(struct api_call *c, const char *orig)
 		c->body = json_loadb(c->req->body.ptr, c->req->body.len,
 		    JSON_REJECT_DUPLICATES, &jerr);
 		if (c->body == NULL) {
-			api_error(c, 400, "bad_request", "the body is not valid "
-			    "JSON: %s", jerr.text);
+			api_error(c, 400, "bad_request", "the body is not "
+			    "valid JSON: %s", jerr.text);
 			goto done;
 		}
 	}

@@ -92,7 +92,8 @@ api_apps_create(struct api_call *c)
 			return;
 		}
 	}
-	if ((rc = store_app_create(c->st, name, c->actor.name, groups, ng)) < 0) {
+	rc = store_app_create(c->st, name, c->actor.name, groups, ng);
+	if (rc < 0) {
 		api_fail(c, rc);
 		return;
 	}
@@ -517,7 +518,8 @@ api_rollback(struct api_call *c)
 				return;
 			}
 		} else if (json_is_string(v)) {
-			if (release_version_parse(&to, json_string_value(v)) < 0) {
+			if (release_version_parse(&to,
+			    json_string_value(v)) < 0) {
 				api_error(c, 422, "invalid", "%s",
 				    err_last());
 				return;

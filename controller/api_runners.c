@@ -34,7 +34,8 @@ api_runners_list(struct api_call *c)
 
 	if (!api_need_admin(c))
 		return;
-	if ((rc = store_runner_list(&list, c->st, ctl_live_after(c->ctl))) < 0) {
+	rc = store_runner_list(&list, c->st, ctl_live_after(c->ctl));
+	if (rc < 0) {
 		api_fail(c, rc);
 		return;
 	}
@@ -275,7 +276,8 @@ api_repo_name_ok(const char *name)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i], prev = i ? name[i - 1] : '/';
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		bool alnum = (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9');
 		if (!alnum && !strchr("._-/", ch))
 			return false;
 		if (!alnum && (prev == '/' || i == n - 1))
@@ -327,7 +329,8 @@ api_scopes(json_t **out, struct api_call *c, const char *scope)
 	char *copy = xstrdup(scope ? scope : ""), *save = NULL, *s;
 	int n = 0;
 
-	for (s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
+	for (s = strtok_r(copy, " ", &save); s;
+	    s = strtok_r(NULL, " ", &save)) {
 		char *first = strchr(s, ':'), *last = strrchr(s, ':');
 		json_t *acts;
 

@@ -138,8 +138,8 @@ controller_cmd_keys_add(int argc, char **argv)
 			}
 			if (buf_put(&b, chunk, (size_t)n) < 0) {
 				buf_free(&b);
-				err_set(ERR_TOOBIG, "a public key is at most %d "
-				    "bytes", CMD_KEY_MAX);
+				err_set(ERR_TOOBIG, "a public key is at most "
+				    "%d bytes", CMD_KEY_MAX);
 				return cli_fail(argv[0]);
 			}
 		}

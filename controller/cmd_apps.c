@@ -79,7 +79,8 @@ cmd_print_apps(json_t *list, char **args)
 		char *groups = cmd_join(json_object_get(a, "groups"));
 		char rel[32] = "-";
 		if (json_is_integer(json_object_get(a, "release")))
-			snprintf(rel, sizeof(rel), "v%s", cmd_str(a, "release"));
+			snprintf(rel, sizeof(rel), "v%s",
+			    cmd_str(a, "release"));
 		cmd_table_row(&t, cmd_str(a, "name"), cmd_str(a, "owner"),
 		    groups, rel);
 		free(groups);
@@ -193,9 +194,11 @@ cmd_print_app(json_t *a, char **args)
 	else
 		printf("release:        none yet\n");
 	printf("formation:     ");
-	json_object_foreach(json_object_get(a, "formation"), type, q)
-		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(q)),
-		    n++;
+	json_object_foreach(json_object_get(a, "formation"), type, q) {
+		printf(" %s=%" JSON_INTEGER_FORMAT, type,
+		    json_integer_value(q));
+		n++;
+	}
 	printf("%s\n", n ? "" : " -");
 	printf("domains:        %s\n", domains);
 	printf("created:        %s\n", cmd_str(a, "created_at"));
@@ -369,8 +372,8 @@ controller_cmd_config_set(int argc, char **argv)
 	for (int i = optind + 1; i < argc; i++) {
 		char *eq = strchr(argv[i], '='), *key;
 		if (eq == NULL) {
-			rc = cli_usage_error(argv[0], "'%.64s' is not KEY=VALUE",
-			    argv[i]);
+			rc = cli_usage_error(argv[0], "'%.64s' is not "
+			    "KEY=VALUE", argv[i]);
 			goto done;
 		}
 		key = xstrndup(argv[i], (size_t)(eq - argv[i]));
@@ -571,7 +574,8 @@ cmd_print_ps(json_t *ps, char **args)
 
 	printf("formation:");
 	json_object_foreach(json_object_get(ps, "formation"), type, q)
-		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(q));
+		printf(" %s=%" JSON_INTEGER_FORMAT, type,
+		    json_integer_value(q));
 	printf("\n");
 	cmd_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
 	    "STATE");

@@ -322,8 +322,8 @@ controller_cmd_run(int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 2 || v > 86400)
-				return cli_usage_error(argv[0], "--runner-timeout "
-				    "is 2 to 86400 seconds");
+				return cli_usage_error(argv[0],
+				    "--runner-timeout is 2 to 86400 seconds");
 			ctl.runner_timeout = (int)v;
 			break;
 		}

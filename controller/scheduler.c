@@ -147,7 +147,8 @@ sched_place_group(struct sched_slot *slots, size_t lo, size_t hi,
 
 	/* Keep what may stay. */
 	for (size_t i = 0; i < n; i++) {
-		const char *was = sched_prev_runner(&slots[lo + i], prev, nprev);
+		const char *was = sched_prev_runner(&slots[lo + i], prev,
+		    nprev);
 		size_t a = app_of[i];
 
 		chosen[i] = -1;
@@ -171,7 +172,8 @@ sched_place_group(struct sched_slot *slots, size_t lo, size_t hi,
 		if (chosen[i] >= 0)
 			continue;
 		for (size_t r = 1; r < m; r++) {
-			size_t cr = counts[a * m + r], cb = counts[a * m + best];
+			size_t cr = counts[a * m + r];
+			size_t cb = counts[a * m + best];
 			if (cr < cb || (cr == cb && load[r] < load[best]))
 				best = r;
 		}

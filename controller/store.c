@@ -20,7 +20,8 @@
 int
 store_sqlerr(struct store *s, int rc, const char *what)
 {
-	const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	const char *msg = s && s->db ? sqlite3_errmsg(s->db) :
+	    sqlite3_errstr(rc);
 
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -173,8 +174,8 @@ store_vprep(sqlite3_stmt **out, struct store *s, const char *sql,
 		switch (*f) {
 		case 's': {
 			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
-			    : sqlite3_bind_null(st, i);
+			rc = v ? sqlite3_bind_text(st, i, v, -1,
+			    SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 			break;
 		}
 		case 'i':
@@ -215,7 +216,8 @@ store_step(struct store *s, sqlite3_stmt *st)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	rc = store_sqlerr(s, sqlite3_extended_errcode(s->db), "query the store");
+	rc = store_sqlerr(s, sqlite3_extended_errcode(s->db),
+	    "query the store");
 	sqlite3_reset(st);
 	return rc;
 }

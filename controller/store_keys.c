@@ -277,13 +277,15 @@ store_key_remove(struct store *s, const char *fingerprint, const char *user)
 {
 	int changes = 0, rc;
 
-	rc = store_exec(s, &changes, "DELETE FROM ssh_keys WHERE fingerprint = ?"
-	    " AND (?2 IS NULL OR user_id = (SELECT id FROM users"
-	    " WHERE name = ?2))", "ss", fingerprint, user);
+	rc = store_exec(s, &changes, "DELETE FROM ssh_keys"
+	    " WHERE fingerprint = ?1 AND (?2 IS NULL OR"
+	    "  user_id = (SELECT id FROM users WHERE name = ?2))", "ss",
+	    fingerprint, user);
 	if (rc < 0)
 		return rc;
 	if (changes == 0)
-		return err_set(ERR_NOTFOUND, "no such key '%.80s'", fingerprint);
+		return err_set(ERR_NOTFOUND, "no such key '%.80s'",
+		    fingerprint);
 	return 0;
 }
 

@@ -407,12 +407,13 @@ store_build_update_check(json_t *u, const char **status, const char *old)
 			if (!store_proc_type_is_valid(key))
 				return err_set(ERR_INVALID, "invalid process "
 				    "type '%.40s'", key);
-			if (!json_is_string(cmd) || json_string_length(cmd) == 0 ||
-			    json_string_length(cmd) > BUILD_COMMAND_MAX ||
-			    strlen(json_string_value(cmd)) !=
-			    json_string_length(cmd))
-				return err_set(ERR_INVALID, "command of process "
-				    "type '%s' must be a non-empty string", key);
+			size_t n = json_string_length(cmd);
+			if (!json_is_string(cmd) || n == 0 ||
+			    n > BUILD_COMMAND_MAX ||
+			    strlen(json_string_value(cmd)) != n)
+				return err_set(ERR_INVALID, "command of "
+				    "process type '%s' must be a non-empty "
+				    "string", key);
 		}
 	}
 	if (!strcmp(to, "succeeded") && !strcmp(old, "pending") &&
@@ -652,13 +653,14 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 		/* Once there is a build, only its process types run. */
 		if (cur.process_types &&
 		    !json_object_get(cur.process_types, type)) {
-			rc = err_set(ERR_INVALID, "app '%s' has no process type "
-			    "'%s' in its current release", app, type);
+			rc = err_set(ERR_INVALID, "app '%s' has no process "
+			    "type '%s' in its current release", app, type);
 			goto done;
 		}
 		if ((rc = store_exec(s, NULL, "INSERT INTO formations (app_id,"
 		    " type, quantity) VALUES (?, ?, ?) ON CONFLICT"
-		    " (app_id, type) DO UPDATE SET quantity = excluded.quantity",
+		    " (app_id, type)"
+		    " DO UPDATE SET quantity = excluded.quantity",
 		    "isi", aid, type, (int64_t)json_integer_value(q))) < 0)
 			goto done;
 	}

@@ -302,8 +302,10 @@ sched_same(const struct sched_slot *a, size_t na, const struct sched_slot *b,
 	if (na != nb)
 		return false;
 	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i].app, b[i].app) || strcmp(a[i].type, b[i].type) ||
-		    a[i].index != b[i].index || strcmp(a[i].group, b[i].group) ||
+		if (strcmp(a[i].app, b[i].app) ||
+		    strcmp(a[i].type, b[i].type) ||
+		    a[i].index != b[i].index ||
+		    strcmp(a[i].group, b[i].group) ||
 		    !sched_str_eq(a[i].runner, b[i].runner))
 			return false;
 	return true;

@@ -91,8 +91,8 @@ apiclient_open_with(struct apiclient **out, const char *url,
 	size_t n;
 
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return err_set(ERR_INVALID, "controller URL '%.200s' must start "
-		    "with http:// or https://", url);
+		return err_set(ERR_INVALID, "controller URL '%.200s' must "
+		    "start with http:// or https://", url);
 	pthread_once(&apiclient_once, apiclient_global_init);
 	c = xcalloc(1, sizeof(*c));
 	c->url = xstrdup(url);
@@ -233,7 +233,8 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, apiclient_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, (long)APICLIENT_TIMEOUT_SECS);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT,
+	    (long)APICLIENT_TIMEOUT_SECS);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -244,7 +245,8 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		hdrs = curl_slist_append(hdrs,
+		    "Content-Type: application/json");
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE,
 		    (long)strlen(text));
@@ -267,8 +269,8 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 	if (resp.len > 0) {
 		j = json_loadb(resp.ptr, resp.len, 0, &jerr);
 		if (j == NULL && c->status >= 200 && c->status < 300) {
-			rc = err_set(ERR_IO, "%s %s: the controller's answer is "
-			    "not JSON: %s", method, path, jerr.text);
+			rc = err_set(ERR_IO, "%s %s: the controller's answer "
+			    "is not JSON: %s", method, path, jerr.text);
 			goto done;
 		}
 	}
