@@ -200,6 +200,7 @@ manifest_put(struct httpd_req *req, struct registry_req *rr)
 	char ct[128], digest[DIGEST_STR_MAX], *loc;
 	enum digest_algo algo = DIGEST_SHA256;
 	const char *hex;
+	char *mt = NULL;
 	json_t *errs;
 	int lk = -1;
 
@@ -231,6 +232,14 @@ manifest_put(struct httpd_req *req, struct registry_req *rr)
 		registry_errors(req, 400, errs);
 		goto done;
 	}
+	if (registry_revision_get(&mt, rr->reg->store, rr->name, digest) == 0 &&
+	    strcmp(mt, m->media_type) != 0) {
+		/* the same bytes keep the type they were first pushed as */
+		registry_error(req, 400, "MANIFEST_INVALID", "this manifest is "
+		    "already stored with another media type",
+		    json_pack("{s:s}", "mediaType", mt));
+		goto done;
+	}
 	if (manifest_store(rr, m, digest) < 0) {
 		internal_error(req, "cannot store the manifest");
 		goto done;
@@ -245,6 +254,7 @@ manifest_put(struct httpd_req *req, struct registry_req *rr)
 done:
 	registry_store_unlock(lk);
 	registry_manifest_free(m);
+	free(mt);
 }
 
 /* DELETE by digest: the revision, the tags naming it, its referrer

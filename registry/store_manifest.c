@@ -34,6 +34,12 @@ manifest_is_index(const char *mt)
 	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
 }
 
+static bool
+manifest_is_oci(const char *mt)
+{
+	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_OCI_INDEX) == 0;
+}
+
 /* Check one descriptor at where ("layers[2]") and fill ref. */
 static int
 manifest_descriptor(struct registry_ref *ref, json_t *d, const char *where)
@@ -139,6 +145,13 @@ registry_manifest_parse(struct registry_manifest **out, const char *body,
 		m->media_type = manifest_type_known(body_mt);
 	} else {
 		m->media_type = manifest_type_known(content_type);
+		/* Docker's schema 2 always carries its mediaType; only an
+		 * OCI manifest may leave it out (image-spec 1.0) */
+		if (m->media_type && !manifest_is_oci(m->media_type)) {
+			rc = err_set(ERR_INVALID, "a Docker manifest must name "
+			    "its mediaType");
+			goto done;
+		}
 	}
 	if (m->media_type == NULL) {
 		rc = err_set(ERR_INVALID, "manifest media type '%.100s' is not "
