@@ -278,6 +278,8 @@ upload_new(struct registry_upload **out, struct registry *reg,
 	return 0;
 }
 
+static void upload_end(struct registry_req *rr);
+
 /* ---- writing a body into a session ---- */
 
 static void
@@ -620,8 +622,8 @@ uploads_begin(struct httpd_req *req, struct registry_req *rr)
 	return 0;
 }
 
-int
-registry_blob_begin(struct httpd_req *req, struct registry_req *rr)
+static int
+blob_begin(struct httpd_req *req, struct registry_req *rr)
 {
 	const char *m = req->method;
 	int rc;
@@ -646,6 +648,16 @@ registry_blob_begin(struct httpd_req *req, struct registry_req *rr)
 	}
 	upload_prepare(req, rr);
 	return 0;
+}
+
+int
+registry_blob_begin(struct httpd_req *req, struct registry_req *rr)
+{
+	int rc = blob_begin(req, rr);
+
+	if (httpd_req_answered(req))
+		upload_end(rr);
+	return rc;
 }
 
 /* GET/HEAD of a blob, with Range. */
@@ -743,8 +755,8 @@ upload_cancel(struct httpd_req *req, struct registry_req *rr)
 	httpd_respond(req, 204, NULL, NULL, 0);
 }
 
-void
-registry_blob_handle(struct httpd_req *req, struct registry_req *rr)
+static void
+blob_handle(struct httpd_req *req, struct registry_req *rr)
 {
 	const char *m = req->method;
 
@@ -781,7 +793,19 @@ registry_blob_handle(struct httpd_req *req, struct registry_req *rr)
 }
 
 void
-registry_blob_done(struct registry_req *rr, bool completed)
+registry_blob_handle(struct httpd_req *req, struct registry_req *rr)
+{
+	blob_handle(req, rr);
+	upload_end(rr);
+}
+
+/* End this request's hold on its session: close the data file (dropping
+ * the "in use" lock) and let the next request in.  Called as soon as the
+ * answer is queued, before it reaches the client, who may send the next
+ * chunk on another connection at once; and from done for a dropped
+ * request. */
+static void
+upload_end(struct registry_req *rr)
 {
 	if (rr->fd >= 0)
 		close(rr->fd);
@@ -793,4 +817,10 @@ registry_blob_done(struct registry_req *rr, bool completed)
 	else
 		upload_release(rr->reg, rr->up);
 	rr->up = NULL;
+}
+
+void
+registry_blob_done(struct registry_req *rr, bool completed)
+{
+	upload_end(rr);
 }
