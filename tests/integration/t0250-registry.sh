@@ -96,6 +96,13 @@ expect_success 'anonymous realm tokens grant nothing without --anonymous-pull' '
 	t=$(jq -r .token body) &&
 	expect_eq 401 "$(req GET /v2/app/manifests/v1 -H "$(auth "$t")")"
 '
+expect_success 'skopeo copies between two of our repositories (realm tokens)' '
+	for i in 1 2 3; do
+		REGISTRY_AUTH_FILE=$T_DIR/auth.json skopeo copy --src-tls-verify=false \
+			--dest-tls-verify=false docker://127.0.0.1:$PORT/app:v1 \
+			docker://127.0.0.1:$PORT/copies/c$i:v1 || exit 1
+	done
+'
 expect_success 'skopeo pushes Docker schema 2 media types too' '
 	skopeo copy --format v2s2 --dest-tls-verify=false \
 		--dest-registry-token "$TOKEN" oci:img:v1 docker://127.0.0.1:$PORT/app:docker &&
@@ -367,7 +374,7 @@ expect_success 'catalog needs registry:catalog:* and pages with n and last' '
 	expect_eq 401 "$(req GET /v2/_catalog -H "$(auth)")" &&
 	c=$(slipway registry token --catalog) &&
 	expect_eq 200 "$(req GET /v2/_catalog -H "$(auth "$c")")" &&
-	expect_eq "app app2" "$(jq -r ".repositories | join(\" \")" body)" &&
+	expect_eq "app app2 copies/c1 copies/c2 copies/c3" "$(jq -r ".repositories | join(\" \")" body)" &&
 	expect_eq 200 "$(req GET "/v2/_catalog?n=1" -H "$(auth "$c")")" &&
 	expect_eq "app" "$(jq -r ".repositories | join(\" \")" body)" &&
 	expect_contains "$(header Link)" "last=app"
