@@ -469,6 +469,7 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 	ho.handle = server_handle;
 	ho.payload = reg;
 	ho.body_max = 64 << 10;         /* manifests and uploads stream */
+	ho.header_max = 256 << 10;
 	ho.name = "registry";
 	ho.access_log = opts->access_log;
 	if ((rc = httpd_start(&reg->httpd, &ho)) < 0)
