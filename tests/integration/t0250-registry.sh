@@ -477,9 +477,22 @@ expect_success 'gc keeps fresh unreferenced blobs (a push in progress)' '
 	expect_eq 200 "$(req GET /v2/app/blobs/$BLOB -H "$(auth)")"
 '
 
-# ---- anonymous pull ----
+expect_success 'request headers over the cap: 431' '
+	printf "X-Big: %s\r\n" "$(head -c 1000000 /dev/zero | tr "\0" a)" >bighdr &&
+	expect_eq 431 "$(curl -s -o /dev/null -w "%{http_code}" -H @bighdr "$R/v2/")"
+'
+
+# ---- a second server on the same root: startup sweep, anonymous pull ----
+expect_success 'a stale upload left by a crash is swept at startup' '
+	expect_eq 202 "$(req POST /v2/app/blobs/uploads/ -H "$(auth)")" &&
+	uuid=$(header Docker-Upload-UUID) && echo "$uuid" >stale.uuid &&
+	touch -d "2 hours ago" "$ROOT/uploads/$uuid/data"
+'
 APORT=$(free_port)
 start_registry $APORT --anonymous-pull --service anon-svc
+expect_success 'the stale upload is gone after the restart' '
+	test ! -e "$ROOT/uploads/$(cat stale.uuid)"
+'
 expect_success '--anonymous-pull: pulls need no token, pushes still do' '
 	R=http://127.0.0.1:$APORT &&
 	expect_eq 200 "$(req GET /v2/)" &&
@@ -487,5 +500,24 @@ expect_success '--anonymous-pull: pulls need no token, pushes still do' '
 	expect_eq 401 "$(req POST /v2/app/blobs/uploads/)" &&
 	expect_contains "$(header WWW-Authenticate)" "service=\"anon-svc\"" &&
 	skopeo inspect --tls-verify=false --no-creds docker://127.0.0.1:$APORT/app:v1 >/dev/null
+'
+
+# ---- a server with a small blob cap ----
+SPORT=$(free_port)
+slipway registry --listen 127.0.0.1:$SPORT --root "$T_DIR/small" --max-blob 1K >>registry.log 2>&1 &
+spid=$!; at_exit "kill $spid; wait $spid"
+wait_port $SPORT
+expect_success 'blobs over --max-blob: 413 SIZE_INVALID, nothing stored' '
+	R=http://127.0.0.1:$SPORT && ROOT=$T_DIR/small && head -c 2000 /dev/urandom >two.bin &&
+	before=$(snap) && d=$(sha two.bin) &&
+	expect_eq 413 "$(req POST "/v2/app/blobs/uploads/?digest=$d" -H "$(auth)" --data-binary @two.bin)" &&
+	expect_eq SIZE_INVALID "$(code)" &&
+	expect_eq 413 "$(req POST "/v2/app/blobs/uploads/?digest=$d" -H "$(auth)" \
+		-H "Transfer-Encoding: chunked" --data-binary @two.bin)" &&
+	same_tree "$before" &&
+	expect_eq 202 "$(req POST /v2/app/blobs/uploads/ -H "$(auth)")" && loc=$(header Location) &&
+	expect_eq 202 "$(req PATCH "$loc" -H "$(auth)" --data-binary @empty.json)" &&
+	expect_eq 413 "$(req PATCH "$loc" -H "$(auth)" -H "Transfer-Encoding: chunked" --data-binary @two.bin)" &&
+	expect_eq 204 "$(req GET "$loc" -H "$(auth)")" && expect_eq 0-1 "$(header Range)"
 '
 test_done
