@@ -214,18 +214,18 @@ mibs() { echo "scale=1; $SIZE_MIB / $1" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 tick=$(getconf CLK_TCK)
 echo
-printf '%-22s %14s %14s %8s   %s\n' "" "slipway" "docker-registry" "ratio" "server CPU ms (slipway / docker-registry)"
+printf '%-22s %15s %16s %8s   %s\n' "" "slipway" "docker-registry" "ratio" "server CPU ms (slipway / docker-registry)"
 for op in push_mono push_chunked pull; do
 	ts=$(col $op sw 3); td=$(col $op dr 3)
 	cs=$(col $op sw 4); cd=$(col $op dr 4)
-	printf '%-22s %9s MiB/s %9s MiB/s %7sx   %s / %s\n' "$op" "$(mibs "$ts")" "$(mibs "$td")" \
+	printf '%-22s %9s MiB/s %10s MiB/s %7sx   %s / %s\n' "$op" "$(mibs "$ts")" "$(mibs "$td")" \
 		"$(ratio "$td" "$ts")" $((cs * 1000 / tick)) $((cd * 1000 / tick))
 done
 rs=$(awk '$1=="sw" {print $2}' rps | median)
 rt=$(awk '$1=="swtok" {print $2}' rps | median)
 rd=$(awk '$1=="dr" {print $2}' rps | median)
-printf '%-22s %11s r/s %11s r/s %7sx\n' "manifest GET (anon)" "$rs" "$rd" "$(ratio "$rs" "$rd")"
-printf '%-22s %11s r/s %11s r/s %7sx\n' "manifest GET (token)" "$rt" "$rd" "$(ratio "$rt" "$rd")"
+printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (anon)" "$rs" "$rd" "$(ratio "$rs" "$rd")"
+printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (token)" "$rt" "$rd" "$(ratio "$rt" "$rd")"
 echo
 echo "medians of $ROUNDS rounds (push/pull) and $WRK_ROUNDS rounds (wrk); goals: 1.5x push and pull, 10x manifest GET"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -29,9 +29,16 @@ registry_headers(struct httpd_req *req)
 json_t *
 registry_error_entry(const char *code, const char *message, json_t *detail)
 {
-	json_t *e = json_pack("{s:s,s:s}", "code", code, "message",
-	    message ? message : "");
+	char *msg = xstrdup(message ? message : "");
+	json_t *e;
 
+	/* messages may quote what the client sent: keep them printable
+	 * ASCII, so they are valid JSON strings */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	e = json_pack("{s:s,s:s}", "code", code, "message", msg);
+	free(msg);
 	if (detail)
 		json_object_set_new(e, "detail", detail);
 	return e;

@@ -282,6 +282,10 @@ expect_success 'an unsupported digest algorithm: 400 DIGEST_INVALID' '
 	expect_eq 400 "$(req GET /v2/app/blobs/md5:d41d8cd98f00b204e9800998ecf8427e -H "$(auth)")" &&
 	expect_eq DIGEST_INVALID "$(code)"
 '
+expect_success 'a digest with bytes that are not UTF-8: 400 with a JSON error' '
+	expect_eq 400 "$(req GET "/v2/app/blobs/sha256:%ff%fe" -H "$(auth)")" &&
+	expect_eq DIGEST_INVALID "$(code)"
+'
 MOUNT=$(slipway registry token --repo app2 --actions pull,push --repo app --actions pull,push)
 expect_success 'cross-repository mount: 201 when the caller may pull from' '
 	expect_eq 201 "$(req POST "/v2/app2/blobs/uploads/?mount=$BLOB&from=app" -H "$(auth "$MOUNT")")" &&
