@@ -333,10 +333,16 @@ json_t *registry_error_entry(const char *code, const char *message,
 /* The standard headers every answer gets. */
 void registry_headers(struct httpd_req *req);
 
-/* server_blob.c */
+/* server_blob.c: blobs, and the way into uploads */
 int registry_blob_begin(struct httpd_req *req, struct registry_req *rr);
 void registry_blob_handle(struct httpd_req *req, struct registry_req *rr);
 void registry_blob_done(struct registry_req *rr, bool completed);
+
+/* server_upload.c */
+int registry_upload_begin(struct httpd_req *req, struct registry_req *rr);
+void registry_upload_handle(struct httpd_req *req, struct registry_req *rr);
+/* End the request's hold on its session (idempotent). */
+void registry_upload_end(struct registry_req *rr);
 void registry_uploads_free(struct registry *reg);
 
 /* server_manifest.c */
