@@ -28,6 +28,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench.XXXXXX")
 pids=()
 cleanup() {
+	set +e          # a server's exit status must not stop the cleanup
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
