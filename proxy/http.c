@@ -442,7 +442,8 @@ incomplete:
 
 enum {
 	CK_SIZE = 0,     /* hex digits */
-	CK_EXT,          /* after the size: BWS ; ext up to CR */
+	CK_SIZE_WS,      /* after the size: BWS, then ';' or CR */
+	CK_EXT,          /* after ';': extension bytes up to CR */
 	CK_SIZE_LF,
 	CK_DATA,
 	CK_DATA_CR,
@@ -489,7 +490,24 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 			if (c->digits == 0)
 				return err_set(ERR_INVALID,
 				    "malformed chunk size");
-			c->state = CK_EXT;
+			c->state = CK_SIZE_WS;
+			break;
+		case CK_SIZE_WS:
+			if (ch == '\r') {
+				c->state = CK_SIZE_LF;
+			} else if (ch == ';') {
+				c->state = CK_EXT;
+			} else if (ch == '\n') {
+				return err_set(ERR_INVALID,
+				    "bare LF after chunk size");
+			} else if (ch != ' ' && ch != '\t') {
+				return err_set(ERR_INVALID,
+				    "malformed chunk size");
+			}
+			if (++c->line > PX_CHUNK_LINE_MAX)
+				return err_set(ERR_INVALID,
+				    "chunk extension too long");
+			i++;
 			break;
 		case CK_EXT:
 			if (ch == '\r') {
@@ -497,10 +515,6 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 			} else if (ch == '\n') {
 				return err_set(ERR_INVALID,
 				    "bare LF after chunk size");
-			} else if (c->line == c->digits && ch != ';' &&
-			    ch != ' ' && ch != '\t') {
-				return err_set(ERR_INVALID,
-				    "malformed chunk size");
 			} else if (!px_vchar(ch)) {
 				return err_set(ERR_INVALID,
 				    "forbidden byte in chunk extension");
