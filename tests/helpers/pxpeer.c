@@ -8,7 +8,8 @@
  *       /echo        the request body back (Content-Length or chunked)
  *       /chunked     "NAME\n" in three chunks
  *       /sse         event 1, then waits for the file GATE, then event 2
- *       /slow        answers after 1.5 s
+ *       /slow[/MS]   answers after MS milliseconds (1500)
+ *       /conn        "NAME conn N": N counts accepted connections
  *       /big         8 MiB of 'x'
  *       /close       body without a length, ended by closing
  *       /ws          WebSocket handshake, then echoes frames
@@ -45,6 +46,7 @@
 
 static const char *name = "peer";
 static const char *gate;
+static int accepted;
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -82,6 +84,7 @@ dial(int port)
 /* Buffered reads of one connection. */
 struct conn {
 	int fd;
+	int id;                 /* accept order, for /conn */
 	char buf[65536];
 	size_t len;
 };
@@ -301,9 +304,13 @@ serve_conn(void *arg)
 			for (int i = 0; i < 600 && gate && stat(gate, &st) < 0; i++)
 				usleep(50000);
 			write_all(c->fd, "9\r\ndata: 2\n\n\r\n0\r\n\r\n", 19);
-		} else if (strcmp(path, "/slow") == 0) {
-			usleep(1500000);
+		} else if (strncmp(path, "/slow", 5) == 0) {
+			usleep(path[5] == '/' ? (useconds_t)atoi(path + 6) * 1000 :
+			    1500000);
 			snprintf(line, sizeof(line), "%s slow\n", name);
+			respond(c->fd, "text/plain", line, strlen(line));
+		} else if (strcmp(path, "/conn") == 0) {
+			snprintf(line, sizeof(line), "%s conn %d\n", name, c->id);
 			respond(c->fd, "text/plain", line, strlen(line));
 		} else if (strcmp(path, "/big") == 0) {
 			char head2[128], chunk[65536];
@@ -376,6 +383,7 @@ cmd_serve(int port)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
 		c->fd = fd;
+		c->id = ++accepted;
 		pthread_create(&t, NULL, serve_conn, c);
 		pthread_detach(t);
 	}
