@@ -392,8 +392,11 @@ px_flush_out(struct px_client *c, bool *progress)
 {
 	size_t before = c->out_off;
 
-	if (c->out_off == c->out.len)
+	if (c->out_off == c->out.len) {
+		buf_reset(&c->out);
+		c->out_off = 0;
 		return 0;
+	}
 	if (px_sock_send(&c->s, &c->out, &c->out_off, NULL, 0) < 0)
 		return -1;
 	if (c->out_off != before)
@@ -559,16 +562,19 @@ px_pump_response(struct px_client *c, bool *progress)
 	struct px_upstream *u = c->up;
 	struct px_head h;
 	enum px_io r;
+	size_t before;
 	ssize_t w;
 	int rc;
 
-	if (px_flush_out(c, progress) < 0) {
-		c->error = "client-gone";
-		px_client_close(c);
-		return -1;
-	}
 	if (c->rstate == RS_HEAD) {
-		/* Interim heads wait until the one before is flushed. */
+		/* Interim heads wait until the one before is flushed.  (A
+		 * final head is not flushed here: it leaves with the first
+		 * body bytes, in one writev.) */
+		if (px_flush_out(c, progress) < 0) {
+			c->error = "client-gone";
+			px_client_close(c);
+			return -1;
+		}
 		if (c->out.len)
 			return 0;
 		if (u->s.ib < u->s.ie) {
@@ -616,12 +622,17 @@ px_pump_response(struct px_client *c, bool *progress)
 		}
 		c->resp_pending += (size_t)k;
 	}
+	before = c->out_off;
 	w = px_sock_send(&c->s, &c->out, &c->out_off, u->s.in + u->s.ib,
 	    c->resp_pending);
 	if (w < 0) {
 		c->error = "client-gone";
 		px_client_close(c);
 		return -1;
+	}
+	if (c->out_off != before) {
+		c->bytes_out += c->out_off - before;
+		*progress = true;
 	}
 	if (w > 0) {
 		u->s.ib += (size_t)w;

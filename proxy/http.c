@@ -202,7 +202,7 @@ px_parse_fields(struct px_head *h, const char *p, size_t n, size_t i)
 		f->value = (struct px_str){ p + vs, ve - vs };
 
 		if (px_str_eq(f->name, "content-length")) {
-			int64_t len;
+			int64_t len = -1;
 
 			if ((rc = px_parse_length(&len, f->value)) < 0)
 				return rc;
