@@ -37,13 +37,17 @@ px_client_accept(int fd, const struct sockaddr_storage *sa)
 	int one = 1;
 
 	if (px_srv.nclients >= px_srv.o->max_conns) {
-		static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: 50\r\n"
-		    "X-Slipway-Error: too-many-connections\r\n"
-		    "Connection: close\r\n\r\n"
-		    "503 Service Unavailable: too many connections\r\n\r\n";
+		static const char body[] =
+		    "503 Service Unavailable: too many connections\n";
+		char busy[256];
+		int n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service "
+		    "Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\nX-Slipway-Error: "
+		    "too-many-connections\r\nRetry-After: 5\r\n"
+		    "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+
 		/* Best effort: a fresh socket has room for this. */
-		if (write(fd, busy, sizeof(busy) - 1) < 0)
+		if (write(fd, busy, (size_t)n) < 0)
 			(void)0;
 		close(fd);
 		return;
