@@ -115,6 +115,14 @@ px_client_close(struct px_client *c)
 			c->error = "closed";
 	}
 	px_request_account(c);
+	if (c->queued) {
+		struct px_client **pp = &px_srv.ready;
+
+		while (*pp != c)
+			pp = &(*pp)->ready_next;
+		*pp = c->ready_next;
+		c->queued = false;
+	}
 	close(c->s.fd);
 	c->s.fd = -1;
 	c->s.dead = true;
@@ -863,12 +871,26 @@ gone:
 	return -1;
 }
 
+/* Steps one wake-up may take for one connection before the others get
+ * their turn (a fast download would otherwise hold the loop). */
+#define PX_TURN 16
+
 void
 px_client_run(struct px_client *c)
 {
-	int p = 1;
+	int p = 1, steps = 0;
 
 	while (p > 0 && !c->s.dead) {
+		if (++steps > PX_TURN) {
+			/* Edge-triggered: no new event will come for bytes
+			 * already waiting, so come back after this batch. */
+			if (!c->queued) {
+				c->queued = true;
+				c->ready_next = px_srv.ready;
+				px_srv.ready = c;
+			}
+			return;
+		}
 		switch (c->state) {
 		case CS_HEAD:
 			p = px_do_head(c);
@@ -886,6 +908,22 @@ px_client_run(struct px_client *c)
 			p = px_do_linger(c);
 			break;
 		}
+	}
+}
+
+void
+px_client_run_ready(void)
+{
+	struct px_client *list = px_srv.ready;
+
+	px_srv.ready = NULL;
+	while (list) {
+		struct px_client *c = list;
+
+		list = c->ready_next;
+		c->queued = false;
+		if (!c->s.dead)
+			px_client_run(c);
 	}
 }
 

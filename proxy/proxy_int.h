@@ -300,6 +300,8 @@ struct px_client {
 	uint64_t deadline;
 	struct px_client *next, *prev;
 	struct px_client *dead_next;
+	struct px_client *ready_next;  /* on px_srv.ready: run again soon */
+	bool queued;
 	struct buf out;
 	size_t out_off;
 	struct buf uphead;
@@ -360,6 +362,7 @@ struct px_server {
 	struct px_ctl *ctls;
 	unsigned nctls;
 	struct px_client *dead_clients;
+	struct px_client *ready;  /* used up their turn with work left */
 	struct px_upstream *dead_ups;
 	uint64_t now_ns;         /* monotonic, refreshed once per wake-up */
 	uint64_t now_ms;
@@ -384,6 +387,7 @@ void px_access_flush(void);
 /* conn.c */
 void px_client_accept(int fd, const struct sockaddr_storage *sa);
 void px_client_run(struct px_client *c);
+void px_client_run_ready(void);
 void px_client_timeout(struct px_client *c);
 void px_client_close(struct px_client *c);
 void px_client_free(struct px_client *c);

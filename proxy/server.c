@@ -383,7 +383,8 @@ proxy_run(const struct proxy_opts *o)
 	    o->domain, o->control);
 
 	while (!px_stop) {
-		int n = epoll_wait(px_srv.ep, events, PX_EVENTS, PX_TICK_MS);
+		int n = epoll_wait(px_srv.ep, events, PX_EVENTS,
+		    px_srv.ready ? 0 : PX_TICK_MS);
 
 		if (n < 0 && errno != EINTR) {
 			rc = err_sys("epoll_wait");
@@ -392,6 +393,7 @@ proxy_run(const struct proxy_opts *o)
 		px_now_update();
 		for (int i = 0; i < n; i++)
 			px_dispatch(&events[i]);
+		px_client_run_ready();
 		px_reap();
 		if (px_srv.now_ms - last_sweep >= PX_TICK_MS) {
 			last_sweep = px_srv.now_ms;

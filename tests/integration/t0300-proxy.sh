@@ -129,6 +129,19 @@ expect_success 'HEAD gets headers and no body' '
 	out=$(curl -s -I --max-time 10 -H "Host: web.localhost" "$url/") &&
 	expect_contains "$out" "Content-Length: 3"
 '
+expect_success 'pipelined requests are answered in order' '
+	exec 3<>"/dev/tcp/127.0.0.1/$px" &&
+	printf "GET /chunked HTTP/1.1\r\nHost: web.localhost\r\n\r\nGET / HTTP/1.1\r\nHost: web.localhost\r\nConnection: close\r\n\r\n" >&3 &&
+	out=$(timeout 5 cat <&3 | tr -d "\r"); exec 3<&-
+	expect_eq 2 "$(grep -c "^HTTP/1.1 200" <<<"$out")" "answers" &&
+	expect_contains "$out" "two" && expect_eq v1 "$(tail -n 1 <<<"$out")"
+'
+expect_success 'HTTP/1.0 clients are served' '
+	out=$(curl -s -0 -i --max-time 10 -H "Host: web.localhost" "$url/headers" | tr -d "\r") &&
+	expect_contains "$out" "HTTP/1.1 200" &&
+	expect_contains "$out" "GET /headers HTTP/1.0" &&
+	expect_contains "$out" "Connection: close"
+'
 expect_success 'X-Forwarded-* set, hop-by-hop fields dropped' '
 	out=$(get web.localhost /headers -H "X-Forwarded-For: 6.6.6.6" \
 		-H "Connection: X-Secret" -H "X-Secret: s" -H "Keep-Alive: 5") &&
