@@ -13,7 +13,7 @@ bin=$top/build/slipway
 for t in nginx wrk "$bin"; do
 	command -v "$t" >/dev/null || { echo "bench/proxy.sh: needs $t (make; scripts/deps.sh)" >&2; exit 1; }
 done
-dir=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench.XXXXXX")
+dir=$(mktemp -d "${TMPDIR:-/tmp}/pxbench.XXXXXX")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -99,8 +99,11 @@ run() { # port
 	us) p99=$v ;; ms) p99=$(awk -v x="$v" 'BEGIN{print x*1000}') ;;
 	s) p99=$(awk -v x="$v" 'BEGIN{print x*1000000}') ;; *) p99=0 ;;
 	esac
+	# A round with failed answers measures nothing: stop the bench.
 	if grep -q 'Non-2xx\|Socket errors' <<<"$out"; then
+		echo "bench/proxy.sh: errors from the proxy on :$1:" >&2
 		grep 'Non-2xx\|Socket errors' <<<"$out" | sed 's/^/    /' >&2
+		return 1
 	fi
 	echo "$rps $p99"
 }
@@ -113,8 +116,8 @@ printf '%-6s %14s %12s %14s %12s\n' round nginx_rps nginx_p99us slipway_rps slip
 wrk -t2 -c"$conns" -d1s -H "Host: $host" "http://127.0.0.1:$ngx/" >/dev/null
 wrk -t2 -c"$conns" -d1s -H "Host: $host" "http://127.0.0.1:$ours/" >/dev/null
 for r in $(seq "$rounds"); do
-	if [ $((r % 2)) = 1 ]; then n=$(run "$ngx"); s=$(run "$ours")
-	else s=$(run "$ours"); n=$(run "$ngx"); fi
+	if [ $((r % 2)) = 1 ]; then n=$(run "$ngx") && s=$(run "$ours")
+	else s=$(run "$ours") && n=$(run "$ngx"); fi || exit 1
 	echo "$n" >> "$dir/n"; echo "$s" >> "$dir/s"
 	printf '%-6s %14s %12s %14s %12s\n' "$r" $n $s
 done
