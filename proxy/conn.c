@@ -947,7 +947,14 @@ px_client_timeout(struct px_client *c)
 		    px_srv.o->header_timeout);
 		break;
 	case CS_PROXY:
-		if (c->up && c->up->connecting) {
+		if (!c->req_scanned && c->req_pending == 0 &&
+		    c->up && !c->up->connecting && c->rstate == RS_HEAD) {
+			/* Everything we had went up; the client stopped
+			 * sending its body. */
+			px_local(c, 408, "body-timeout", "request body too slow",
+			    "no request body bytes for %u ms",
+			    px_srv.o->upstream_timeout);
+		} else if (c->up && c->up->connecting) {
 			px_local(c, 504, "connect-timeout",
 			    "the backend did not accept the connection in time",
 			    "app '%s', backend %s: no connection within %u ms",

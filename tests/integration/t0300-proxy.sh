@@ -214,6 +214,13 @@ expect_success 'too many header fields is 431' '
 expect_success 'a request head that never finishes gets 408' '
 	expect_eq "HTTP/1.1 408 Request Timeout" "$(raw_status "GET / HTTP/1.1\r\n${H}X-Slow: ")"
 '
+expect_success 'a request body that stalls gets 408' '
+	expect_eq "HTTP/1.1 408 Request Timeout" "$(raw_status "POST /echo HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc")"
+'
+expect_success 'client commands say when no proxy answers' '
+	! slipway proxy routes --control "$T_DIR/none.sock" 2>err.txt &&
+	expect_contains "$(cat err.txt)" "cannot reach the proxy"
+'
 expect_success 'maintenance mode answers 503 saying so, and ends' '
 	slipway proxy maintenance web on &&
 	out=$(get web.localhost / -i) &&
