@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -165,6 +167,7 @@ px_control_open(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *dir, *slash;
+	char *lock;
 	mode_t old;
 	int fd, probe, rc;
 
@@ -181,6 +184,20 @@ px_control_open(const char *path)
 		}
 	}
 	free(dir);
+	/* One proxy per control socket: the lock is held for the proxy's
+	 * life (the kernel drops it when the process dies), so the socket
+	 * file of a live proxy is never replaced. */
+	lock = xasprintf("%s.lock", path);
+	px_srv.ctl_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (px_srv.ctl_lock < 0) {
+		rc = err_sys("cannot open '%s'", lock);
+		free(lock);
+		return rc;
+	}
+	free(lock);
+	if (flock(px_srv.ctl_lock, LOCK_EX | LOCK_NB) < 0)
+		return err_set(ERR_EXISTS, "another proxy uses the control "
+		    "socket '%s'", path);
 	/* A socket file left by a proxy that died is removed; one a live
 	 * proxy answers on is not. */
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

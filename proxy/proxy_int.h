@@ -370,6 +370,7 @@ struct px_server {
 	uint64_t accept_resume;
 	struct buf alog;
 	int alog_fd;             /* -1: no access log */
+	int ctl_lock;            /* flock'd "<control>.lock", or -1 */
 	uint64_t rid_seed, rid_count;
 };
 
@@ -390,6 +391,17 @@ void px_client_run(struct px_client *c);
 void px_client_run_ready(void);
 void px_client_timeout(struct px_client *c);
 void px_client_close(struct px_client *c);
+void px_client_linger(struct px_client *c);
+void px_request_account(struct px_client *c);
+void px_request_reset(struct px_client *c);
+int px_local(struct px_client *c, int status, const char *kind,
+    const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* exchange.c */
+int px_request_start(struct px_client *c, const struct px_head *h);
+int px_do_proxy(struct px_client *c);
+int px_flush_out(struct px_client *c, bool *progress);
 void px_client_free(struct px_client *c);
 
 /* head.c */

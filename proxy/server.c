@@ -330,6 +330,7 @@ proxy_run(const struct proxy_opts *o)
 	px_srv.o = o;
 	px_srv.ep = -1;
 	px_srv.alog_fd = -1;
+	px_srv.ctl_lock = -1;
 	px_routes_init(&px_srv.routes, o->domain);
 	px_srv.routes.on_unrouted = px_backend_unrouted;
 	buf_init(&px_srv.alog, 1 << 20);
@@ -359,19 +360,21 @@ proxy_run(const struct proxy_opts *o)
 		rc = err_sys("cannot make an epoll set");
 		goto done;
 	}
-	if ((lfd = px_listen(o->listen)) < 0) {
-		rc = lfd;
-		goto done;
-	}
-	px_sock_init(&px_srv.lsock, PX_K_LISTEN, lfd, false);
-	if ((rc = px_sock_add(&px_srv.lsock)) < 0)
-		goto done;
+	/* The control socket first: once the port answers, routes can be
+	 * set (tests and the runner wait for the port). */
 	if ((cfd = px_control_open(o->control)) < 0) {
 		rc = cfd;
 		goto done;
 	}
 	px_sock_init(&px_srv.csock, PX_K_CTL_LISTEN, cfd, false);
 	if ((rc = px_sock_add(&px_srv.csock)) < 0)
+		goto done;
+	if ((lfd = px_listen(o->listen)) < 0) {
+		rc = lfd;
+		goto done;
+	}
+	px_sock_init(&px_srv.lsock, PX_K_LISTEN, lfd, false);
+	if ((rc = px_sock_add(&px_srv.lsock)) < 0)
 		goto done;
 
 	memset(&sa, 0, sizeof(sa));
@@ -425,6 +428,8 @@ done:
 	}
 	if (lfd >= 0)
 		close(lfd);
+	if (px_srv.ctl_lock >= 0)
+		close(px_srv.ctl_lock);
 	if (px_srv.ep >= 0)
 		close(px_srv.ep);
 	buf_free(&px_srv.alog);

@@ -56,8 +56,11 @@ raw_status() {
 expect_success 'the control socket is private (0600)' '
 	expect_eq 600 "$(stat -c %a "$ctl")" "control socket mode"
 '
-expect_failure 'a second proxy on the same control socket is refused' '
-	slipway proxy --listen 127.0.0.1:$(free_port) --control "$ctl" 2>err.txt
+expect_success 'a second proxy on the same control socket is refused' '
+	timeout 10 slipway proxy --listen 127.0.0.1:$(free_port) --control "$ctl" 2>err.txt
+	rc=$?
+	expect_eq 1 "$rc" "exit status" &&
+	expect_contains "$(cat err.txt)" "another proxy uses the control socket"
 '
 expect_success 'route set installs an app' '
 	slipway proxy route set web 127.0.0.1:$p1 --domain www.example.com &&
@@ -264,14 +267,15 @@ expect_success 'slow clients do not stall others' '
 swap_under_load() { # from_port to_port to_name
 	rm -f stop mark
 	slipway proxy route set web 127.0.0.1:$1 || return 1
-	"$peer" load "$px" web.localhost 4 "$T_DIR/stop" "$T_DIR/mark" "$3" > load.txt 2> load.err &
-	local lp=$!
+	timeout 60 "$peer" load "$px" web.localhost 4 "$T_DIR/stop" "$T_DIR/mark" "$3" > load.txt 2> load.err &
+	local lp=$! rc=0
 	sleep 0.5
 	slipway proxy route set web 127.0.0.1:$2 && touch mark &&
-	slipway proxy drain 127.0.0.1:$1 --wait 10 >/dev/null
+	slipway proxy drain 127.0.0.1:$1 --wait 10 >/dev/null || rc=1
 	sleep 0.5; touch stop; wait $lp
 	cat load.txt; head -n 5 load.err
-	grep -q " non200=0 errors=0 " load.txt && ! grep -q "after_mark=0 " load.txt &&
+	[ $rc = 0 ] && grep -q " non200=0 errors=0 " load.txt &&
+		! grep -q "after_mark=0 " load.txt &&
 		grep -q "after_mark_other=0$" load.txt
 }
 expect_success 'route swap under load: zero errors, then only the new backend' '
