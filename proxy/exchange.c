@@ -285,7 +285,7 @@ px_response_head(struct px_client *c, const struct px_head *h)
 	    (c->resp_body == PX_BODY_LENGTH && c->resp_left == 0);
 	c->up_close = h->conn_close || (h->minor == 0 && !h->conn_keepalive);
 	c->close_after = !c->keepalive || c->resp_body == PX_BODY_CLOSE ||
-	    !c->req_done || c->s.eof;
+	    !c->req_done || c->s.eof || px_srv.stopping;
 	px_build_response(c, h);
 	c->resp_started = true;
 	u->s.ib += h->len;

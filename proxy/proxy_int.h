@@ -367,6 +367,8 @@ struct px_server {
 	uint64_t now_ns;         /* monotonic, refreshed once per wake-up */
 	uint64_t now_ms;
 	bool accept_paused;      /* out of fds: listener off for a while */
+	bool stopping;           /* signalled: finishing requests in progress */
+	uint64_t stop_deadline;
 	uint64_t accept_resume;
 	struct buf alog;
 	int alog_fd;             /* -1: no access log */

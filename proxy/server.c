@@ -31,6 +31,7 @@
 #define PX_EVENTS 256
 #define PX_TICK_MS 100
 #define PX_ALOG_FLUSH 16384
+#define PX_STOP_GRACE_MS 10000
 
 struct px_server px_srv;
 static volatile sig_atomic_t px_stop;
@@ -307,6 +308,48 @@ px_dispatch(struct epoll_event *e)
 	}
 }
 
+/*
+ * SIGINT/SIGTERM: stop accepting, let requests in progress finish (their
+ * answers say "Connection: close"), close idle connections, and stop when
+ * none is left or after PX_STOP_GRACE_MS.
+ */
+static int
+px_stop_begin(void)
+{
+	px_now_update();
+	px_srv.stopping = true;
+	px_srv.stop_deadline = px_srv.now_ms + PX_STOP_GRACE_MS;
+	if (!px_srv.accept_paused)
+		epoll_ctl(px_srv.ep, EPOLL_CTL_DEL, px_srv.lsock.fd, NULL);
+	px_srv.accept_paused = false;
+	close(px_srv.lsock.fd);
+	px_srv.lsock.fd = -1;
+	log_info("stopping: %u connection%s open", px_srv.nclients,
+	    px_srv.nclients == 1 ? "" : "s");
+	return 0;
+}
+
+/* While stopping: close what is idle; true when nothing is left. */
+static bool
+px_stop_done(void)
+{
+	for (struct px_client *c = px_srv.clients, *next; c; c = next) {
+		next = c->next;
+		if (c->state == CS_HEAD && c->s.ib == c->s.ie) {
+			c->t_start = 0;
+			px_client_close(c);
+		}
+	}
+	px_reap();
+	if (px_srv.nclients && px_srv.now_ms < px_srv.stop_deadline)
+		return false;
+	if (px_srv.nclients)
+		log_warnx("stopping: cutting %u connection%s still busy after "
+		    "%d s", px_srv.nclients, px_srv.nclients == 1 ? "" : "s",
+		    PX_STOP_GRACE_MS / 1000);
+	return true;
+}
+
 static void
 px_raise_nofile(void)
 {
@@ -385,10 +428,15 @@ proxy_run(const struct proxy_opts *o)
 	log_info("listening on %s (domain %s, control %s)", o->listen,
 	    o->domain, o->control);
 
-	while (!px_stop) {
-		int n = epoll_wait(px_srv.ep, events, PX_EVENTS,
-		    px_srv.ready ? 0 : PX_TICK_MS);
+	for (;;) {
+		int n;
 
+		if (px_stop && !px_srv.stopping && px_stop_begin() < 0)
+			break;
+		if (px_srv.stopping && px_stop_done())
+			break;
+		n = epoll_wait(px_srv.ep, events, PX_EVENTS,
+		    px_srv.ready ? 0 : PX_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			rc = err_sys("epoll_wait");
 			break;
@@ -406,8 +454,6 @@ proxy_run(const struct proxy_opts *o)
 			px_access_flush();
 		}
 	}
-	if (px_stop)
-		log_info("stopping");
 done:
 	while (px_srv.clients)
 		px_client_close(px_srv.clients);
@@ -426,7 +472,7 @@ done:
 		close(cfd);
 		unlink(o->control);
 	}
-	if (lfd >= 0)
+	if (px_srv.lsock.fd >= 0 && lfd >= 0)
 		close(lfd);
 	if (px_srv.ctl_lock >= 0)
 		close(px_srv.ctl_lock);

@@ -344,7 +344,19 @@ expect_success 'over --max-conns a client gets 503' '
 	exec 4<&-
 	expect_contains "$out" "too many connections"
 '
+# SIGTERM while a request is in flight: it finishes, then the proxy exits.
+curl -s --max-time 20 -H "Host: web.localhost" "$url/slow/1000" > graceful.txt &
+slow_pid=$!
+for i in $(seq 50); do
+	case $(slipway proxy drain 127.0.0.1:$p2) in *"in flight"*) break;; esac
+	sleep 0.05
+done
 kill "$proxy_pid"; wait "$proxy_pid"; stop_rc=$?
+wait "$slow_pid"
+expect_success 'SIGTERM lets the request in flight finish' '
+	expect_eq "v2 slow" "$(cat graceful.txt)" &&
+	expect_contains "$(cat proxy.err)" "stopping: 1 connection open"
+'
 expect_success 'the proxy stopped cleanly with no sanitizer report' '
 	expect_eq 0 "$stop_rc" &&
 	! grep -q "Sanitizer\|runtime error" proxy.err
