@@ -279,6 +279,13 @@ serve_conn(void *arg)
 		head[hl] = '\0';
 		consume(c, (size_t)hl);
 		sscanf(head, "%*s %255s", path);
+		{
+			size_t el;
+			const char *e = header(head, (size_t)hl, "Expect", &el);
+
+			if (e && el == 12 && strncasecmp(e, "100-continue", 12) == 0)
+				write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		}
 		bl = read_body(c, head, (size_t)hl, body);
 		if (bl < 0) {
 			free(head);

@@ -122,6 +122,12 @@ expect_success 'Content-Length request body streams intact' '
 	got=$(get web.localhost /echo --data-binary @body4.txt | md5sum) &&
 	expect_eq "$(md5sum < body4.txt)" "$got"
 '
+expect_success 'Expect: 100-continue gets the backend'"'"'s 100 Continue' '
+	out=$(curl -sv --max-time 10 -H "Host: web.localhost" -H "Expect: 100-continue" \
+		--data-binary @body4.txt "$url/echo" 2>err.txt | md5sum) &&
+	expect_eq "$(md5sum < body4.txt)" "$out" &&
+	expect_contains "$(cat err.txt)" "HTTP/1.1 100 Continue"
+'
 expect_success 'large response streams intact' '
 	expect_eq 8388608 "$(get web.localhost /big | wc -c)"
 '
