@@ -10,6 +10,8 @@
 #include "slipway/registry_client.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
+#include "slipway/registry.h"
+#include "slipway/proxy.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -204,5 +206,65 @@ const struct cli_command cli_commands[] = {
 	  "Checks that every entry is a file, directory or symlink under "
 	  "app/ with a safe\npath, and parses app/Procfile. Fails (after "
 	  "printing) if the Procfile is malformed.\n" },
+	{ "registry", registry_cmd_serve,
+	  "[--listen HOST:PORT] [--root DIR] [--anonymous-pull] [--realm URL] "
+	  "[--service NAME] [--htpasswd FILE] [--max-blob SIZE] "
+	  "[--upload-age SECS]",
+	  "serve the OCI registry (Distribution API v1.1, token auth)",
+	  "Serves /v2/ on --listen (default 127.0.0.1:5000) from --root\n"
+	  "(default $SLIPWAY_HOME/registry).  Requests need a Bearer token\n"
+	  "signed with $SLIPWAY_HOME/secret (see 'slipway registry token');\n"
+	  "--anonymous-pull lets pulls in without one.  401 answers point\n"
+	  "clients at --realm (default: this server's own /token, which\n"
+	  "checks HTTP Basic against --htpasswd, a file of lines\n"
+	  "'user:<sha256 hex of the password>').  --max-blob caps one blob\n"
+	  "(default 10G); sessions idle for --upload-age seconds (default\n"
+	  "3600) are stale and removed.  See docs/registry.md.\n" },
+	{ "registry token", registry_cmd_token,
+	  "--repo NAME [--repo NAME...] [--actions pull,push,delete] "
+	  "[--ttl SECS] [--user U] [--service NAME] [--catalog]",
+	  "mint a registry token (Docker token spec claims) on stdout",
+	  "Signs with $SLIPWAY_HOME/secret.  --actions defaults to pull,\n"
+	  "--ttl to 300 seconds (at most 86400); --catalog adds\n"
+	  "registry:catalog:*.  Use it as 'Authorization: Bearer TOKEN' or\n"
+	  "skopeo's --registry-token.\n" },
+	{ "registry gc", registry_cmd_gc,
+	  "[--root DIR] [--dry-run] [--upload-age SECS] [--json]",
+	  "remove blobs no manifest references, and stale uploads",
+	  "Blobs younger than --upload-age seconds (default 3600) are kept,\n"
+	  "so pushes in progress keep theirs.  Safe while the registry\n"
+	  "runs.\n" },
+	{ "proxy", proxy_cmd_serve,
+	  "[--listen IP:PORT] [--control PATH] [--domain D] [--routes FILE] "
+	  "[options]",
+	  "run the HTTP reverse proxy (routes APP.<domain> to app backends)",
+	  "options:\n"
+	  "  --listen IP:PORT          where to serve (127.0.0.1:8080)\n"
+	  "  --control PATH            control socket ($SLIPWAY_HOME/proxy.sock)\n"
+	  "  --domain D                apps answer at APP.D (localhost)\n"
+	  "  --routes FILE             load routes at start, save on change\n"
+	  "  --access-log PATH|-|off   access log (- is stderr, the default)\n"
+	  "  --max-conns N             client connections at once (10000)\n"
+	  "  --pool N                  idle connections kept per backend (64)\n"
+	  "  --max-body SIZE           request body cap, 413 past it (none)\n"
+	  "  --header-timeout SECS     request head must arrive in it (10)\n"
+	  "  --idle-timeout SECS       idle keep-alive connections (60)\n"
+	  "  --connect-timeout SECS    backend connect, 504 past it (5)\n"
+	  "  --upstream-timeout SECS   backend answer / stall, 504 (60)\n"
+	  "  --tunnel-timeout SECS     silent WebSocket tunnel (3600)\n" },
+	{ "proxy route set", proxy_cmd_route_set,
+	  "APP [IP:PORT...] [--domain D...] [--control PATH]",
+	  "install an app's whole backend list (atomic swap)", NULL },
+	{ "proxy route rm", proxy_cmd_route_rm, "APP [--control PATH]",
+	  "remove an app's route", NULL },
+	{ "proxy routes", proxy_cmd_routes, "[--json] [--control PATH]",
+	  "list the proxy's routes with requests in flight", NULL },
+	{ "proxy drain", proxy_cmd_drain,
+	  "IP:PORT [--wait SECS] [--control PATH]",
+	  "show requests in flight on a backend; --wait until none",
+	  "Exits 1 when --wait passes with requests still in flight.\n" },
+	{ "proxy maintenance", proxy_cmd_maintenance,
+	  "APP on|off [--control PATH]",
+	  "answer every request for APP with 503 maintenance", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

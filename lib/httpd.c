@@ -69,6 +69,38 @@ httpd_req_query(struct httpd_req *req, const char *name)
 	    MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct httpd_query_all {
+	const char *name;
+	const char **out;
+	size_t max, n;
+};
+
+static enum MHD_Result
+httpd_query_each(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct httpd_query_all *q = cls;
+
+	(void)kind;
+	if (key && strcmp(key, q->name) == 0) {
+		if (q->n < q->max)
+			q->out[q->n] = value ? value : "";
+		q->n++;
+	}
+	return MHD_YES;
+}
+
+size_t
+httpd_req_query_all(struct httpd_req *req, const char *name,
+    const char **out, size_t max)
+{
+	struct httpd_query_all q = { name, out, max, 0 };
+
+	MHD_get_connection_values(httpd_int(req)->conn, MHD_GET_ARGUMENT_KIND,
+	    httpd_query_each, &q);
+	return q.n < max ? q.n : max;
+}
+
 const char *
 httpd_req_peer(struct httpd_req *req)
 {

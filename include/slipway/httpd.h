@@ -76,6 +76,11 @@ struct httpd_req {
 const char *httpd_req_header(struct httpd_req *req, const char *name);
 /* A query argument (decoded) or NULL. */
 const char *httpd_req_query(struct httpd_req *req, const char *name);
+/* Every value of a query argument given more than once ("scope=a&scope=b"),
+ * in order, into out (at most max); returns how many it put there.
+ * The strings live as long as req. */
+size_t httpd_req_query_all(struct httpd_req *req, const char *name,
+    const char **out, size_t max);
 /* The client's address as "IP" (for logs and X-Forwarded-For). */
 const char *httpd_req_peer(struct httpd_req *req);
 

@@ -223,7 +223,7 @@ else
 	RL_PIDS+=($user_pid)
 	disown $user_pid
 	expect_success 'runc: a non-root user from the image runs the process' '
-		wait_for "slipway runner logs users | grep -q 'worker.1: tmp-writable'" 30 ||
+		wait_for "slipway runner logs users | grep -q \"worker.1: tmp-writable\"" 30 ||
 			{ cat user.out user.err; slipway runner logs users; false; }
 		expect_contains "$(slipway runner logs users)" "worker.1: uid=1000 gid=1000 home=/app"
 	'

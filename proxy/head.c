@@ -1,0 +1,277 @@
+/*
+ * What the proxy writes: the request head sent upstream, the response head
+ * sent to the client, its own answers (404/5xx pages that say which and
+ * why) and the access log line.  Hop-by-hop fields are dropped both ways
+ * (RFC 9110 7.6.1): Connection and every field it names, Keep-Alive,
+ * Proxy-Connection, TE, Transfer-Encoding and Upgrade (the last two are
+ * written again by us when they apply).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "slipway/buf.h"
+#include "slipway/proxy.h"
+#include "proxy_int.h"
+
+const char *
+px_status_text(int status)
+{
+	switch (status) {
+	case 101: return "Switching Protocols";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static uint64_t
+px_mix(uint64_t x)
+{
+	/* splitmix64: request ids look random, cost nothing, never repeat
+	 * within a run (a bijection of the counter). */
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+void
+px_rid_make(char *out)
+{
+	uint64_t n = px_srv.rid_count++;
+
+	snprintf(out, PX_RID_MAX + 1, "%016llx%016llx",
+	    (unsigned long long)px_mix(px_srv.rid_seed ^ n),
+	    (unsigned long long)px_mix(n + 1));
+}
+
+/* A client's X-Request-Id is kept when it is short and plain. */
+bool
+px_rid_valid(struct px_str s)
+{
+	if (s.n == 0 || s.n > PX_RID_MAX)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		char ch = s.p[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-_.:+/=", ch)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is this field ours to drop?  request: also the fields the proxy sets
+ * itself (Host, Content-Length, X-Forwarded-*, X-Request-Id).  For a 101
+ * response Upgrade is kept.
+ */
+static bool
+px_drop(struct px_str name, const struct px_head *h, bool request, bool keep_upgrade)
+{
+	switch (name.n) {
+	case 2:
+		return px_str_eq(name, "te");
+	case 4:
+		return request && px_str_eq(name, "host");
+	case 7:
+		return !keep_upgrade && px_str_eq(name, "upgrade");
+	case 10:
+		if (px_str_eq(name, "connection") || px_str_eq(name, "keep-alive"))
+			return true;
+		break;
+	case 12:
+		if (request && px_str_eq(name, "x-request-id"))
+			return true;
+		break;
+	case 14:
+		if (px_str_eq(name, "content-length"))
+			return true;
+		break;
+	case 15:
+		if (request && (px_str_eq(name, "x-forwarded-for") ||
+		    px_str_eq(name, "x-forwarded-host")))
+			return true;
+		break;
+	case 16:
+		if (px_str_eq(name, "proxy-connection"))
+			return true;
+		break;
+	case 17:
+		if (px_str_eq(name, "transfer-encoding") ||
+		    (request && px_str_eq(name, "x-forwarded-proto")))
+			return true;
+		break;
+	}
+	for (size_t i = 0; i < h->nconn_tokens; i++) {
+		struct px_str t = h->conn_tokens[i];
+
+		if (t.n == name.n && strncasecmp(t.p, name.p, t.n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+px_put_fields(struct buf *b, const struct px_head *h, bool request,
+    bool keep_upgrade)
+{
+	for (size_t i = 0; i < h->nhdr; i++) {
+		const struct px_hdr *f = &h->hdr[i];
+
+		if (px_drop(f->name, h, request, keep_upgrade))
+			continue;
+		buf_put(b, f->name.p, f->name.n);
+		buf_put(b, ": ", 2);
+		buf_put(b, f->value.p, f->value.n);
+		buf_put(b, "\r\n", 2);
+	}
+}
+
+void
+px_build_request(struct px_client *c, const struct px_head *h)
+{
+	struct buf *b = &c->uphead;
+
+	buf_reset(b);
+	c->uphead_off = 0;
+	buf_put(b, h->method.p, h->method.n);
+	buf_putc(b, ' ');
+	buf_put(b, h->path.n ? h->path.p : "/", h->path.n ? h->path.n : 1);
+	buf_puts(b, c->minor ? " HTTP/1.1\r\nHost: " : " HTTP/1.0\r\nHost: ");
+	buf_put(b, h->host.p, h->host.n);
+	buf_put(b, "\r\n", 2);
+	px_put_fields(b, h, true, false);
+	if (c->req_body == PX_BODY_LENGTH)
+		buf_printf(b, "Content-Length: %llu\r\n",
+		    (unsigned long long)c->req_left);
+	else if (c->req_body == PX_BODY_CHUNKED)
+		buf_puts(b, "Transfer-Encoding: chunked\r\n");
+	if (c->upgrade) {
+		buf_puts(b, "Connection: upgrade\r\nUpgrade: ");
+		buf_put(b, h->upgrade.p, h->upgrade.n);
+		buf_put(b, "\r\n", 2);
+	} else if (c->minor == 0) {
+		/* An HTTP/1.0 request is sent as one: the backend then must
+		 * not chunk, and closes after. */
+		buf_puts(b, "Connection: close\r\n");
+	}
+	buf_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
+	    "X-Forwarded-Host: %s\r\nX-Request-Id: %s\r\n\r\n", c->ip,
+	    c->host, c->rid);
+}
+
+void
+px_build_response(struct px_client *c, const struct px_head *h)
+{
+	struct buf *b = &c->out;
+	bool rid = false;
+
+	buf_printf(b, "HTTP/1.1 %d ", h->status);
+	buf_put(b, h->reason.p, h->reason.n);
+	buf_put(b, "\r\n", 2);
+	px_put_fields(b, h, false, h->status == 101);
+	for (size_t i = 0; i < h->nhdr && !rid; i++)
+		rid = px_str_eq(h->hdr[i].name, "x-request-id");
+	if (h->status == 101) {
+		buf_puts(b, "Connection: upgrade\r\n");
+	} else if (h->status >= 200) {
+		if (h->content_length >= 0)
+			buf_printf(b, "Content-Length: %lld\r\n",
+			    (long long)h->content_length);
+		if (c->resp_body == PX_BODY_CHUNKED)
+			buf_puts(b, "Transfer-Encoding: chunked\r\n");
+		if (c->close_after)
+			buf_puts(b, "Connection: close\r\n");
+		else if (c->minor == 0)
+			buf_puts(b, "Connection: keep-alive\r\n");
+	}
+	if (!rid)
+		buf_printf(b, "X-Request-Id: %s\r\n", c->rid);
+	buf_put(b, "\r\n", 2);
+}
+
+void
+px_build_page(struct px_client *c, int status, const char *kind,
+    const char *what)
+{
+	char body[768];
+	int n;
+
+	n = snprintf(body, sizeof(body), "%d %s: %s\n%s%srequest id: %s\n",
+	    status, px_status_text(status), what, c->why,
+	    c->why[0] ? "\n" : "", c->rid[0] ? c->rid : "-");
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)sizeof(body) - 1;
+	buf_reset(&c->out);
+	c->out_off = 0;
+	buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
+	    "X-Slipway-Error: %s\r\n", status, px_status_text(status),
+	    n, kind);
+	if (c->rid[0])
+		buf_printf(&c->out, "X-Request-Id: %s\r\n", c->rid);
+	if (status == 503)
+		buf_puts(&c->out, "Retry-After: 5\r\n");
+	buf_puts(&c->out, c->close_after ? "Connection: close\r\n\r\n" :
+	    c->minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+	if (!c->is_head)
+		buf_put(&c->out, body, (size_t)n);
+}
+
+static double
+px_ms(uint64_t from, uint64_t to)
+{
+	return from && to >= from ? (double)(to - from) / 1e6 : -1;
+}
+
+/* One line per request:
+ *   TIME IP "METHOD TARGET HTTP/1.x" STATUS BYTES host=H app=A
+ *   backend=B rid=R total=MS connect=MS head=MS [error=KIND] */
+void
+px_access_log(struct px_client *c)
+{
+	static char stamp[32];
+	static time_t stamp_sec;
+	struct timespec ts;
+	double total, conn, head;
+
+	if (px_srv.alog_fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec != stamp_sec) {
+		struct tm tm;
+
+		stamp_sec = ts.tv_sec;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	total = px_ms(c->t_start, px_srv.now_ns);
+	conn = px_ms(c->t_start, c->t_up);
+	head = px_ms(c->t_start, c->t_head);
+	buf_printf(&px_srv.alog, "%s access %s \"%s %s HTTP/1.%d\" %d %llu "
+	    "host=%s app=%s backend=%s rid=%s total=%.3fms", stamp, c->ip,
+	    c->method[0] ? c->method : "-", c->target[0] ? c->target : "-",
+	    c->minor, c->status, (unsigned long long)c->bytes_out,
+	    c->host[0] ? c->host : "-", c->app[0] ? c->app : "-",
+	    c->be ? c->be->addr : "-", c->rid[0] ? c->rid : "-",
+	    total < 0 ? 0 : total);
+	if (conn >= 0)
+		buf_printf(&px_srv.alog, " connect=%.3fms", conn);
+	if (head >= 0)
+		buf_printf(&px_srv.alog, " head=%.3fms", head);
+	if (c->error)
+		buf_printf(&px_srv.alog, " error=%s", c->error);
+	buf_putc(&px_srv.alog, '\n');
+}

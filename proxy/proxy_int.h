@@ -1,0 +1,438 @@
+/*
+ * The proxy's private structures: the HTTP/1.1 head and chunk parsers
+ * (http.c), the route table (route.c), the event loop and connections
+ * (loop.c, conn.c, upstream.c), the control socket (control.c).  Never
+ * included from outside proxy/ (the unit tests excepted).
+ */
+#ifndef SLIPWAY_PROXY_INT_H
+#define SLIPWAY_PROXY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "slipway/buf.h"
+
+/* ---- limits ---------------------------------------------------------- */
+
+#define PX_HEAD_MAX      16384   /* request or response line + headers */
+#define PX_LINE_MAX      8192    /* request line (414 past it) */
+#define PX_HEADERS_MAX   100     /* header fields in one head */
+#define PX_BUF           16384   /* per-socket read buffer */
+#define PX_CHUNK_LINE_MAX 1024   /* chunk size line with its extensions */
+#define PX_TRAILER_MAX   8192    /* all trailer fields of one body */
+#define PX_CONN_TOKENS   8       /* header names a Connection may list */
+#define PX_RID_MAX       128     /* longest X-Request-Id kept */
+#define PX_APP_MAX       30
+#define PX_ADDR_MAX      64      /* "[v6]:port" fits */
+
+/* ---- HTTP heads (http.c) -------------------------------------------- */
+
+struct px_str {
+	const char *p;
+	size_t n;
+};
+
+struct px_hdr {
+	struct px_str name;
+	struct px_str value;     /* OWS trimmed */
+};
+
+enum px_body {
+	PX_BODY_NONE = 0,        /* no body (or HEAD, 1xx, 204, 304) */
+	PX_BODY_LENGTH,          /* Content-Length bytes */
+	PX_BODY_CHUNKED,         /* chunked coding, forwarded verbatim */
+	PX_BODY_CLOSE,           /* response body ends when upstream closes */
+};
+
+/*
+ * A parsed request or response head.  Every px_str points into the bytes
+ * given to the parser, which must stay put while the head is used.
+ * Invariant after a successful parse: at most one of content_length >= 0
+ * and chunked is set; nhdr <= PX_HEADERS_MAX.
+ */
+struct px_head {
+	size_t len;              /* bytes of the head, CRLFCRLF included */
+	int minor;               /* HTTP/1.<minor>: 0 or 1 */
+	/* request */
+	struct px_str method;
+	struct px_str target;    /* as sent */
+	struct px_str path;      /* origin-form ("/x?y"; "*"; absolute-form's path) */
+	struct px_str host;      /* Host, or the absolute-form's authority */
+	/* response */
+	int status;
+	struct px_str reason;
+	/* both */
+	struct px_hdr hdr[PX_HEADERS_MAX];
+	size_t nhdr;
+	int64_t content_length;  /* -1 when absent */
+	bool chunked;
+	bool conn_close;         /* Connection: close */
+	bool conn_keepalive;     /* Connection: keep-alive */
+	bool conn_upgrade;       /* Connection: upgrade */
+	struct px_str upgrade;   /* Upgrade: value */
+	struct px_str conn_tokens[PX_CONN_TOKENS];  /* other Connection names */
+	size_t nconn_tokens;
+	struct px_str request_id;
+};
+
+/* What a failed parse answers: 400, 414, 431, 501 or 505 (requests); any
+ * failed response parse is a 502.  The message is in err_last(). */
+struct px_parse_error {
+	int status;
+};
+
+/*
+ * Parse a request head from p[0..n).  Returns 1 when complete (h->len
+ * set), 0 when more bytes are needed, or a negative ERR_* code with the
+ * answer's status in *status and a message for the access log.  Strict: the
+ * smuggling vectors (CL with TE, differing CLs, TE other than "chunked",
+ * bare CR or LF, obs-fold, bad names, spaces before the colon) fail.
+ */
+int px_http_parse_request(struct px_head *h, int *status, const char *p,
+    size_t n);
+
+/* The same for a response head from a backend; failures mean 502. */
+int px_http_parse_response(struct px_head *h, const char *p, size_t n);
+
+/* ASCII case-insensitive comparison of s with a lower-case literal. */
+bool px_str_eq(struct px_str s, const char *lower);
+
+/* A chunked-body scanner: validates chunk framing as bytes pass through,
+ * without copying them.  Zeroed is the start state. */
+struct px_chunk {
+	int state;
+	uint64_t left;           /* bytes of chunk data still to come */
+	unsigned digits;
+	size_t line;             /* bytes of the current size/trailer line */
+	size_t trailer;          /* trailer bytes so far */
+	bool done;               /* the last CRLF was seen */
+};
+
+/*
+ * Scan p[0..n) as the continuation of a chunked body.  Returns how many
+ * bytes belong to the body (less than n when the body ends inside p; then
+ * c->done is set) or ERR_INVALID on malformed framing (bad or oversized
+ * size, missing CRLF, bare CR/LF, oversized extensions or trailers).
+ */
+ssize_t px_chunk_scan(struct px_chunk *c, const char *p, size_t n);
+
+/* ---- routes (route.c) ----------------------------------------------- */
+
+struct px_upstream;
+
+/*
+ * One backend address.  Shared by every app that lists it and by every
+ * request and connection using it; it lives while any of refs, inflight
+ * and nconns is non-zero.  idle is the pool of kept-alive connections.
+ */
+struct px_backend {
+	char addr[PX_ADDR_MAX];
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	unsigned refs;           /* apps that list it */
+	unsigned inflight;       /* requests given to it and not done */
+	unsigned nconns;         /* open upstream connections */
+	unsigned nidle;
+	uint64_t served;         /* requests finished */
+	struct px_upstream *idle;  /* most recently used first */
+	struct px_backend *next;
+};
+
+/* An app's route.  backends may be empty (then 503 "no backend"). */
+struct px_app {
+	char name[PX_APP_MAX + 1];
+	struct px_backend **backends;
+	size_t nbackends;
+	char **domains;
+	size_t ndomains;
+	bool maintenance;
+	size_t rr;               /* round-robin cursor */
+	struct px_app *next;
+};
+
+struct px_hostent {
+	char *host;              /* owned */
+	struct px_app *app;
+};
+
+/*
+ * The route table.  Single-threaded: every change runs between two events
+ * of the loop, so a request sees the table before or after a change, never
+ * half of one.  hosts is an open-addressing map of custom domains, rebuilt
+ * on every change (power-of-two size, at most half full).
+ */
+struct px_routes {
+	char *domain;            /* "localhost": APP.<domain> */
+	struct px_app *apps;
+	struct px_backend *backends;
+	struct px_hostent *hosts;
+	size_t nhosts_cap;
+	/* Called when a backend leaves every route, so its idle pool can be
+	 * closed; may be NULL. */
+	void (*on_unrouted)(struct px_backend *b);
+};
+
+void px_routes_init(struct px_routes *r, const char *domain);
+void px_routes_free(struct px_routes *r);
+
+/* Replace app's backend list and custom domains in one step (creating the
+ * app).  Fails with ERR_INVALID on a bad name, address or domain, and
+ * ERR_CONFLICT when a domain belongs to another app; then nothing
+ * changed. */
+int px_routes_set(struct px_routes *r, const char *app,
+    const char *const *backends, size_t nbackends,
+    const char *const *domains, size_t ndomains);
+int px_routes_rm(struct px_routes *r, const char *app);
+int px_routes_maintenance(struct px_routes *r, const char *app, bool on);
+
+/* The app serving host (a Host header value: any port and a final dot are
+ * ignored, case too), or NULL. */
+struct px_app *px_routes_lookup(struct px_routes *r, const char *host,
+    size_t n);
+struct px_app *px_routes_app(struct px_routes *r, const char *name);
+
+/* The next backend of app, round-robin, skipping none; NULL if empty. */
+struct px_backend *px_app_pick(struct px_app *a);
+
+/* The backend with this canonical address, or NULL. */
+struct px_backend *px_routes_backend(struct px_routes *r, const char *addr);
+
+/* Free b if nothing refers to it any more. */
+void px_routes_backend_gc(struct px_routes *r, struct px_backend *b);
+
+/* Parse "127.0.0.1:8000" or "[::1]:8000" into b's address fields and its
+ * canonical addr.  ERR_INVALID otherwise. */
+int px_backend_parse(struct px_backend *b, const char *s);
+
+/* The table as JSON: {"domain":..,"routes":[{"app","backends":[{"addr",
+ * "inflight","idle"}],"domains","maintenance"}]}; caller decrefs. */
+json_t *px_routes_json(struct px_routes *r);
+
+/* Load and save the table as {"routes":[{app,backends,domains,
+ * maintenance}]} (the --routes file). */
+int px_routes_load(struct px_routes *r, const char *path);
+int px_routes_save(struct px_routes *r, const char *path);
+
+bool px_app_name_valid(const char *s);
+bool px_domain_valid(const char *s);
+
+/* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
+
+struct proxy_opts;
+
+enum px_kind {
+	PX_K_LISTEN = 1,
+	PX_K_CTL_LISTEN,
+	PX_K_CTL,
+	PX_K_CLIENT,
+	PX_K_UPSTREAM,
+};
+
+/*
+ * One non-blocking socket registered edge-triggered with epoll.  rd and
+ * wr say the socket may have bytes to read / room to write (cleared on
+ * EAGAIN or a short transfer, set again by the next event).  in[ib..ie)
+ * holds bytes read and not yet consumed.  kind is first so an epoll
+ * pointer can be told apart; fd is -1 once closed (the struct is freed
+ * after the current batch of events, so later events in it are skipped).
+ */
+struct px_sock {
+	int kind;
+	int fd;
+	bool rd, wr;
+	bool eof;                /* the peer will send no more */
+	bool dead;               /* closed; waiting to be freed */
+	char *in;                /* PX_BUF bytes */
+	size_t ib, ie;
+};
+
+enum px_io {
+	PX_IO_AGAIN = 0,         /* nothing now (or no room) */
+	PX_IO_OK = 1,
+	PX_IO_EOF = -1,
+	PX_IO_ERR = -2,          /* errno says why */
+};
+
+struct px_client;
+
+/* A connection to a backend: busy (c set) or idle in be's pool. */
+struct px_upstream {
+	struct px_sock s;
+	struct px_backend *be;
+	struct px_client *c;
+	bool connecting;
+	bool reused;             /* came from the pool */
+	uint64_t deadline;       /* while idle in the pool */
+	struct px_upstream *next, *prev;  /* pool links */
+	struct px_upstream *dead_next;
+};
+
+enum px_cstate {
+	CS_HEAD = 1,             /* reading a request head */
+	CS_PROXY,                /* request and response with an upstream */
+	CS_LOCAL,                /* writing our own answer */
+	CS_TUNNEL,               /* after 101: bytes both ways */
+	CS_LINGER,               /* answer sent, write side shut: drain reads */
+};
+
+enum px_rstate {
+	RS_HEAD = 1,
+	RS_BODY,
+	RS_DONE,
+};
+
+/*
+ * A client connection.  At most one request is in progress; while it is,
+ * be is the backend it was given (counted in be->inflight) and up the
+ * connection to it.  Bytes to the client are out[out_off..] then body
+ * bytes straight from up's read buffer; bytes to the upstream are
+ * uphead[uphead_off..] then body bytes straight from in.
+ */
+struct px_client {
+	struct px_sock s;
+	enum px_cstate state;
+	char ip[48];
+	uint64_t deadline;
+	struct px_client *next, *prev;
+	struct px_client *dead_next;
+	struct px_client *ready_next;  /* on px_srv.ready: run again soon */
+	bool queued;
+	struct buf out;
+	size_t out_off;
+	struct buf uphead;
+	size_t uphead_off;
+	struct px_upstream *up;
+	struct px_backend *be;
+	unsigned nreq;           /* requests started on this connection */
+	unsigned tries;          /* backends tried for this request */
+
+	/* the request */
+	char method[24];
+	char target[256];        /* for the log, cut */
+	char host[256];
+	char app[PX_APP_MAX + 1];
+	char why[256];           /* detail for an error page and the log */
+	char rid[PX_RID_MAX + 1];
+	int minor;
+	bool keepalive;
+	bool is_head;
+	bool upgrade;
+	enum px_body req_body;
+	uint64_t req_left;
+	struct px_chunk req_ck;
+	uint64_t req_total;
+	size_t req_pending;      /* validated body bytes at in[ib..) */
+	bool req_scanned;        /* the body's end was seen */
+	bool req_sent_body;      /* some body went to an upstream: no retry */
+	bool req_done;
+
+	/* the response */
+	enum px_rstate rstate;
+	enum px_body resp_body;
+	uint64_t resp_left;
+	struct px_chunk resp_ck;
+	size_t resp_pending;
+	bool resp_scanned;
+	bool resp_started;       /* a final head went to the client */
+	bool up_close;           /* the upstream said it will close */
+	bool close_after;
+	bool shut_c, shut_u;     /* tunnel: write sides shut down */
+	int status;
+	uint64_t bytes_out;
+	const char *error;       /* short reason for the log, static */
+
+	uint64_t t_start, t_up, t_head;   /* monotonic ns */
+};
+
+struct px_ctl;
+
+struct px_server {
+	const struct proxy_opts *o;
+	int ep;
+	struct px_sock lsock;    /* listener */
+	struct px_sock csock;    /* control listener */
+	struct px_routes routes;
+	struct px_client *clients;
+	unsigned nclients;
+	struct px_ctl *ctls;
+	unsigned nctls;
+	struct px_client *dead_clients;
+	struct px_client *ready;  /* used up their turn with work left */
+	struct px_upstream *dead_ups;
+	uint64_t now_ns;         /* monotonic, refreshed once per wake-up */
+	uint64_t now_ms;
+	bool accept_paused;      /* out of fds: listener off for a while */
+	bool stopping;           /* signalled: finishing requests in progress */
+	uint64_t stop_deadline;
+	uint64_t accept_resume;
+	struct buf alog;
+	int alog_fd;             /* -1: no access log */
+	int ctl_lock;            /* flock'd "<control>.lock", or -1 */
+	uint64_t rid_seed, rid_count;
+};
+
+extern struct px_server px_srv;
+
+/* server.c */
+void px_sock_init(struct px_sock *s, int kind, int fd, bool with_buf);
+int px_sock_add(struct px_sock *s);
+enum px_io px_sock_read(struct px_sock *s);
+ssize_t px_sock_send(struct px_sock *s, struct buf *head, size_t *head_off,
+    const char *body, size_t n);
+void px_now_update(void);
+void px_access_flush(void);
+
+/* conn.c */
+void px_client_accept(int fd, const struct sockaddr_storage *sa);
+void px_client_run(struct px_client *c);
+void px_client_run_ready(void);
+void px_client_timeout(struct px_client *c);
+void px_client_close(struct px_client *c);
+void px_client_linger(struct px_client *c);
+void px_request_account(struct px_client *c);
+void px_request_reset(struct px_client *c);
+int px_local(struct px_client *c, int status, const char *kind,
+    const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* exchange.c */
+int px_request_start(struct px_client *c, const struct px_head *h);
+int px_do_proxy(struct px_client *c);
+int px_flush_out(struct px_client *c, bool *progress);
+void px_client_free(struct px_client *c);
+
+/* head.c */
+const char *px_status_text(int status);
+void px_rid_make(char *out);
+bool px_rid_valid(struct px_str s);
+void px_build_request(struct px_client *c, const struct px_head *h);
+void px_build_response(struct px_client *c, const struct px_head *h);
+void px_build_page(struct px_client *c, int status, const char *kind,
+    const char *what);
+void px_access_log(struct px_client *c);
+
+/* upstream.c */
+int px_upstream_get(struct px_upstream **out, struct px_backend *be);
+void px_upstream_release(struct px_upstream *u, bool reusable);
+void px_upstream_close(struct px_upstream *u);
+void px_upstream_event(struct px_upstream *u);
+void px_upstream_pool_sweep(void);
+void px_backend_unrouted(struct px_backend *b);
+void px_upstream_free(struct px_upstream *u);
+
+/* control.c */
+int px_control_open(const char *path);
+void px_control_accept(void);
+void px_control_event(struct px_ctl *k, uint32_t ev);
+void px_control_close_all(void);
+/* One request line in, one JSON answer out (caller frees); exposed for
+ * the unit tests. */
+char *px_control_handle(struct px_routes *r, const char *line, size_t n,
+    bool *changed);
+
+#endif
