@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Registry access follows app permissions: `slipway registry` with the
+# controller's /v1/registry/token as its realm, driven by skopeo with API
+# tokens (and a runner key) as passwords.
+. "$(dirname "$0")/lib.sh"
+. "$SLIPWAY_TOP/tests/integration/controller.sh"
+
+for p in curl skopeo umoci jq; do
+	command -v "$p" >/dev/null || skip_all "$p is not installed"
+done
+export SLIPWAY_CONFIG=$T_DIR/client.json
+export REGISTRY_AUTH_FILE=$T_DIR/auth.json
+
+# The controller first: it makes $SLIPWAY_HOME/secret, which the registry
+# then reads to check the tokens the controller signs.
+ctl_start || ctl_start_failed
+RPORT=$(free_port)
+slipway registry --listen "127.0.0.1:$RPORT" --root "$T_DIR/registry" \
+	--realm "$CTL_URL/v1/registry/token" --service slipway-registry \
+	>"$T_DIR/registry.log" 2>&1 &
+RPID=$!
+at_exit "kill $RPID"
+wait_port "$RPORT" 20 || { cat "$T_DIR/registry.log"; ctl_start_failed; }
+REG=127.0.0.1:$RPORT
+
+umoci init --layout img >/dev/null 2>&1 && umoci new --image img:v1 >/dev/null 2>&1 &&
+	mkdir -p content && echo "hello from slipway" >content/hello.txt &&
+	umoci insert --image img:v1 content/hello.txt /hello.txt >/dev/null 2>&1 ||
+	skip_all "umoci cannot make a test image"
+
+slipway users:add alice >/dev/null && slipway users:add bob >/dev/null
+ALICE=$(slipway tokens:create --user alice 2>/dev/null)
+BOB=$(slipway tokens:create --user bob 2>/dev/null)
+SLIPWAY_TOKEN=$ALICE slipway apps:create shop >/dev/null
+slipway apps:create other >/dev/null
+slipway groups:create production >/dev/null
+slipway apps:create prod-app --group production >/dev/null
+RK=$(slipway runners:add r1 2>/dev/null)
+
+push() { # USER:PASS REPO
+	skopeo copy --dest-tls-verify=false --dest-creds "$1" oci:img:v1 "docker://$REG/$2:v1"
+}
+pull() { # USER:PASS REPO
+	rm -rf out && skopeo copy --src-tls-verify=false --src-creds "$1" "docker://$REG/$2:v1" oci:out:v1
+}
+# The command must fail, and because the registry denied it.
+denied() {
+	local out
+	if out=$("$@" 2>&1); then echo "it succeeded"; return 1; fi
+	expect_contains "$out" "denied"
+}
+
+expect_success 'the registry points clients at the controller' '
+	h=$(curl -s -D - -o /dev/null "http://$REG/v2/") &&
+	expect_contains "$h" "realm=\"$CTL_URL/v1/registry/token\""
+'
+expect_success 'the owner pushes to their app'"'"'s repository' 'push "alice:$ALICE" shop'
+expect_success 'and pulls it back' 'pull "alice:$ALICE" shop'
+expect_success 'a member cannot push to another'"'"'s app' 'denied push "alice:$ALICE" other'
+expect_success 'a member without the app cannot pull it' 'denied pull "bob:$BOB" shop'
+expect_failure 'a wrong password is refused' 'pull "alice:slw_nope" shop'
+expect_success 'an admin pushes anywhere' '
+	push "admin:$ADMIN" other && push "admin:$ADMIN" prod-app
+'
+expect_success 'a collaborator may push' '
+	SLIPWAY_TOKEN=$ALICE slipway apps:share shop bob >/dev/null && push "bob:$BOB" shop
+'
+expect_success 'an app in a group the owner is not granted: no push' '
+	slipway groups:add-app production shop >/dev/null && denied push "alice:$ALICE" shop
+'
+expect_success 'but pull still' 'pull "alice:$ALICE" shop'
+expect_success 'a runner pulls the apps of its group' 'pull "r1:$RK" other'
+expect_success 'a runner cannot pull an app outside its group' 'denied pull "r1:$RK" prod-app'
+expect_success 'a runner cannot push' '
+	denied skopeo copy --dest-tls-verify=false --dest-creds "r1:$RK" oci:img:v1 "docker://$REG/other:v2"
+'
+
+test_done
