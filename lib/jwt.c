@@ -1,5 +1,7 @@
 /* HS256 JSON Web Tokens; see include/slipway/jwt.h. */
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -13,6 +15,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/jwt.h"
+#include "slipway/proc.h"
 
 #define JWT_MAX 8192
 #define JWT_LEEWAY 30
@@ -130,24 +133,43 @@ jwt_verify(json_t **out, const char *token, const void *key, size_t keylen,
 	return 0;
 }
 
+/* Make a new key at path unless one appears there first: the key is
+ * written to a temp file and link()ed into place, which fails when path
+ * exists, so two services starting at once end up with the same key. */
+static int
+jwt_key_create(const char *path)
+{
+	unsigned char key[JWT_KEY_BYTES];
+	char *tmp = NULL;
+	int fd, rc;
+
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return err_set(ERR_IO, "cannot make random bytes");
+	if ((fd = fs_tmp_open(&tmp, path, 0600)) < 0)
+		return fd;
+	rc = proc_write_all(fd, key, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc == 0 && fsync(fd) < 0)
+		rc = err_sys("cannot sync '%s'", tmp);
+	close(fd);
+	if (rc == 0 && link(tmp, path) < 0 && errno != EEXIST)
+		rc = err_sys("cannot create '%s'", path);
+	unlink(tmp);
+	free(tmp);
+	return rc < 0 ? rc : fs_fsync_parent(path);
+}
+
 int
 jwt_key_load(unsigned char **out, size_t *outlen, const char *path)
 {
-	unsigned char key[JWT_KEY_BYTES];
 	struct buf b;
 	int rc;
 
 	rc = fs_read_file(&b, path, 4096);
 	if (rc == ERR_NOTFOUND) {
-		if (RAND_bytes(key, sizeof(key)) != 1)
-			return err_set(ERR_IO, "cannot make random bytes");
-		if ((rc = fs_write_atomic(path, key, sizeof(key), 0600)) < 0)
+		if ((rc = jwt_key_create(path)) < 0)
 			return rc;
-		*out = xmalloc(sizeof(key));
-		memcpy(*out, key, sizeof(key));
-		*outlen = sizeof(key);
-		OPENSSL_cleanse(key, sizeof(key));
-		return 0;
+		rc = fs_read_file(&b, path, 4096);
 	}
 	if (rc < 0)
 		return rc;

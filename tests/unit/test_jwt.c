@@ -1,11 +1,15 @@
 /* Unit tests for lib/jwt.c and lib/base64.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "slipway/base64.h"
 #include "slipway/buf.h"
+#include "slipway/fs.h"
 #include "slipway/jwt.h"
 
 static const char key[] = "0123456789abcdef0123456789abcdef";
@@ -105,4 +109,27 @@ TEST(base64__vectors)
 	EXPECT_INT(ERR_INVALID, base64_decode(&b, "a$bc", 4, false));
 	EXPECT_INT(ERR_INVALID, base64_decode(&b, "abcde", 5, false));
 	buf_free(&b);
+}
+
+TEST(jwt__key_load_racers_agree)
+{
+	/* Eight processes create the key at once: all must read one key. */
+	SH("rm -f secret");
+	for (int i = 0; i < 8; i++) {
+		if (fork() == 0) {
+			unsigned char *k;
+			size_t n;
+			char name[16];
+			if (jwt_key_load(&k, &n, "secret") < 0)
+				_exit(1);
+			snprintf(name, sizeof(name), "k%d", i);
+			fs_write_atomic(name, k, n, 0600);
+			free(k);
+			_exit(0);
+		}
+	}
+	while (wait(NULL) > 0)
+		;
+	SH("for i in 1 2 3 4 5 6 7; do cmp -s k0 k$i || exit 1; done");
+	SH("cmp -s k0 secret && test $(ls -A | wc -l) -eq 9");
 }
