@@ -34,7 +34,7 @@ sshd_on_sigchld(int sig)
 	errno = saved;
 }
 
-static int
+int
 sshd_key_fingerprint(char **out, ssh_key key)
 {
 	unsigned char *hash = NULL;

@@ -59,25 +59,6 @@ sshd_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int
-sshd_fingerprint(char **out, ssh_key key)
-{
-	unsigned char *hash = NULL;
-	size_t len = 0;
-	char *fp;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
-	    &len) < 0)
-		return -1;
-	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
-	ssh_clean_pubkey_hash(&hash);
-	if (fp == NULL)
-		return -1;
-	*out = xstrdup(fp);
-	ssh_string_free_char(fp);
-	return 0;
-}
-
 /* libssh calls this twice per key: first to ask whether the key would do
  * (state NONE), then with a signature it has checked (state VALID). */
 static int
@@ -95,7 +76,7 @@ sshd_auth_pubkey(ssh_session session, const char *user, ssh_key pubkey,
 	if (state != SSH_PUBLICKEY_STATE_NONE &&
 	    state != SSH_PUBLICKEY_STATE_VALID)
 		return SSH_AUTH_DENIED;
-	if (sshd_fingerprint(&fp, pubkey) < 0)
+	if (sshd_key_fingerprint(&fp, pubkey) < 0)
 		return SSH_AUTH_DENIED;
 	if (state == SSH_PUBLICKEY_STATE_NONE && c->probed_fp &&
 	    strcmp(fp, c->probed_fp) == 0) {

@@ -6,6 +6,10 @@
 
 #include "slipway/sshd.h"
 
+/* "SHA256:<base64>" of key, as `ssh-keygen -lf` prints it; *out is
+ * malloc'd.  ERR_INVALID when libssh cannot hash the key. */
+int sshd_key_fingerprint(char **out, ssh_key key);
+
 /* Serve one accepted session to the end (in the forked child). */
 void sshd_conn_serve(ssh_session session, const struct sshd_opts *opts);
 
