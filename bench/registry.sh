@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # slipway's registry against the CNCF Distribution registry (Debian's
 # docker-registry), side by side in one run, same client for both:
-#   - push of a random layer (200 MiB): monolithic (POST + one PUT) and
-#     chunked (POST + PATCHes of 10 MiB + PUT), with curl
-#   - pull of the same blob with curl
+#   - push of a random layer (200 MiB), a new blob every time:
+#     monolithic (POST + one PUT, curl) and chunked (POST + PATCHes of
+#     10 MiB + PUT on one connection, libcurl: bench/registry_chunked.c)
+#   - pull of the blob just pushed, with curl
 #   - manifest GET by tag with wrk
 # Rounds alternate between the two servers; each figure is the median.
-# Also the server CPU time per operation (from /proc), since on loopback
-# the single curl client can be the bottleneck rather than the server.
+# Also the server's and the client's CPU time per operation: on loopback
+# the client can be the bottleneck rather than the server.
 #
 #   make && bench/registry.sh
 #   ROUNDS=5 SIZE_MIB=200 CHUNK_MIB=10 WRK_SECS=10 WRK_CONNS=32 bench/registry.sh
@@ -21,7 +22,7 @@ WRK_SECS=${WRK_SECS:-10}
 WRK_CONNS=${WRK_CONNS:-32}
 
 [ -x "$BIN" ] || { echo "bench/registry.sh: build/slipway missing; run make" >&2; exit 1; }
-for p in docker-registry curl wrk jq sha256sum split; do
+for p in docker-registry curl wrk jq sha256sum split cc; do
 	command -v $p >/dev/null || { echo "bench/registry.sh: $p is not installed" >&2; exit 1; }
 done
 
@@ -85,13 +86,13 @@ declare -A AUTH=([sw]="Authorization: Bearer $TOKEN" [dr]="X-No-Auth: 1")
 declare -A PID=([sw]=$SW_PID [dr]=$DR_PID)
 declare -A NAME=([sw]="slipway" [dr]="docker-registry")
 
+cc -O2 -o registry_chunked "$top/bench/registry_chunked.c" -lcurl ||
+	{ echo "bench/registry.sh: cannot build bench/registry_chunked.c" >&2; exit 1; }
 echo "making a ${SIZE_MIB} MiB random layer..."
 head -c $((SIZE_MIB << 20)) /dev/urandom >layer
 split -b $((CHUNK_MIB << 20)) -a 4 layer chunk.
 CHUNKS=(chunk.*)
 NCHUNKS=${#CHUNKS[@]}
-declare -A CHUNK_SIZE
-for c in "${CHUNKS[@]}"; do CHUNK_SIZE[$c]=$(stat -c %s "$c"); done
 # Every push stores a new blob, as a real push does (a blob the registry
 # has already is skipped by clients after a HEAD): before each push the
 # first 32 bytes of the layer (and of its first chunk) are made new.
@@ -107,8 +108,8 @@ cpu() { # utime+stime of a process, in clock ticks
 	awk '{print $14 + $15}' /proc/$1/stat
 }
 # Absolute upload URL from a response's Location (relative or not), into
-# LOC; read with builtins, so the client side of a chunked push is one curl
-# per request and nothing else.
+# LOC; read with builtins, so the client side of a push is curl and
+# nothing else.
 loc_of() { # srv headers-file
 	local line l=
 	while IFS= read -r line; do
@@ -134,25 +135,9 @@ push_mono() { # srv
 	[ "$st" = 201 ] || fail "${NAME[$s]}: PUT gave $st"
 }
 
-push_chunked() { # srv
-	local s=$1 st off=0 c n
-	st=$(curl -s -o /dev/null -D h -w '%{http_code}' -X POST -H "${AUTH[$s]}" \
-		-H 'Content-Length: 0' "${BASE[$s]}/v2/bench/blobs/uploads/")
-	[ "$st" = 202 ] || fail "${NAME[$s]}: POST gave $st"
-	loc_of $s h
-	for c in "${CHUNKS[@]}"; do
-		n=${CHUNK_SIZE[$c]}
-		st=$(curl -s -o /dev/null -D h -w '%{http_code}' -X PATCH -H "${AUTH[$s]}" \
-			-H 'Content-Type: application/octet-stream' \
-			-H "Content-Range: $off-$((off + n - 1))" -T "$c" "$LOC")
-		[ "$st" = 202 ] || fail "${NAME[$s]}: PATCH gave $st"
-		loc_of $s h
-		off=$((off + n))
-	done
-	with_digest "$LOC"
-	st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "${AUTH[$s]}" \
-		-H 'Content-Length: 0' "$URL")
-	[ "$st" = 201 ] || fail "${NAME[$s]}: closing PUT gave $st"
+push_chunked() { # srv: one client process, one connection (libcurl)
+	./registry_chunked "${BASE[$1]}" "${AUTH[$1]}" "$DIGEST" bench "${CHUNKS[@]}" ||
+		fail "${NAME[$1]}: chunked push failed"
 }
 
 pull() { # srv
