@@ -26,6 +26,9 @@ done
 [ -x "$bin" ] || make -C "$top" build/slipway >/dev/null
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench.XXXXXX")
+# nginx's workers run as nobody: they must be able to read www/ (a 0700
+# temp dir would make every "ceiling" answer a 403)
+chmod 755 "$dir"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -49,7 +52,17 @@ wait_port() {
 	echo "nothing listens on $1" >&2; return 1
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-rps() { awk '/^Requests\/sec:/ { print $2 }'; }
+# Requests per second from wrk's output; a run with any non-2xx answer is
+# not a measurement.
+rps() {
+	local out
+	out=$(cat)
+	if grep -q 'Non-2xx' <<<"$out"; then
+		echo "bench/controller.sh: wrk: $(grep Non-2xx <<<"$out")" >&2
+		exit 1
+	fi
+	awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+}
 
 # ---- the controller, quiet (no access log), with 1,000 releases ----
 cport=$(free_port)
@@ -105,6 +118,10 @@ nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" -g 'daemon off;' 2>"$dir/nginx/
 pids+=($!)
 wait_port "$nport"
 nginx_url=http://127.0.0.1:$nport
+for page in 100 1000; do
+	curl -sf "$nginx_url/page$page.json" | cmp -s - "$dir/www/page$page.json" || {
+		echo "bench/controller.sh: nginx does not serve page$page.json" >&2; exit 1; }
+done
 
 echo "reads: wrk -t2 -c$CONNS -d${DURATION}s, $ROUNDS rounds, medians"
 for page in 100 1000; do

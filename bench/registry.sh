@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # slipway's registry against the CNCF Distribution registry (Debian's
 # docker-registry), side by side in one run, same client for both:
-#   - push of a random layer (200 MiB): monolithic (POST + one PUT) and
-#     chunked (POST + PATCHes of 10 MiB + PUT), with curl
-#   - pull of the same blob with curl
+#   - push of a random layer (200 MiB), a new blob every time:
+#     monolithic (POST + one PUT, curl) and chunked (POST + PATCHes of
+#     10 MiB + PUT on one connection, libcurl: bench/registry_chunked.c)
+#   - pull of the blob just pushed, with curl
 #   - manifest GET by tag with wrk
 # Rounds alternate between the two servers; each figure is the median.
-# Also the server CPU time per operation (from /proc), since on loopback
-# the single curl client can be the bottleneck rather than the server.
+# Also the server's and the client's CPU time per operation: on loopback
+# the client can be the bottleneck rather than the server.
 #
 #   make && bench/registry.sh
 #   ROUNDS=5 SIZE_MIB=200 CHUNK_MIB=10 WRK_SECS=10 WRK_CONNS=32 bench/registry.sh
@@ -21,7 +22,7 @@ WRK_SECS=${WRK_SECS:-10}
 WRK_CONNS=${WRK_CONNS:-32}
 
 [ -x "$BIN" ] || { echo "bench/registry.sh: build/slipway missing; run make" >&2; exit 1; }
-for p in docker-registry curl wrk jq sha256sum split; do
+for p in docker-registry curl wrk jq sha256sum split cc; do
 	command -v $p >/dev/null || { echo "bench/registry.sh: $p is not installed" >&2; exit 1; }
 done
 
@@ -85,72 +86,77 @@ declare -A AUTH=([sw]="Authorization: Bearer $TOKEN" [dr]="X-No-Auth: 1")
 declare -A PID=([sw]=$SW_PID [dr]=$DR_PID)
 declare -A NAME=([sw]="slipway" [dr]="docker-registry")
 
+cc -O2 -o registry_chunked "$top/bench/registry_chunked.c" -lcurl ||
+	{ echo "bench/registry.sh: cannot build bench/registry_chunked.c" >&2; exit 1; }
 echo "making a ${SIZE_MIB} MiB random layer..."
 head -c $((SIZE_MIB << 20)) /dev/urandom >layer
-DIGEST=sha256:$(sha256sum layer | cut -d' ' -f1)
 split -b $((CHUNK_MIB << 20)) -a 4 layer chunk.
-NCHUNKS=$(ls chunk.* | wc -l)
+CHUNKS=(chunk.*)
+NCHUNKS=${#CHUNKS[@]}
+# Every push stores a new blob, as a real push does (a blob the registry
+# has already is skipped by clients after a HEAD): before each push the
+# first 32 bytes of the layer (and of its first chunk) are made new.
+DIGEST=
+new_layer() {
+	head -c 32 /dev/urandom >head32
+	dd if=head32 of=layer conv=notrunc status=none
+	dd if=head32 of=chunk.aaaa conv=notrunc status=none
+	DIGEST=sha256:$(sha256sum layer | cut -d' ' -f1)
+}
 
-now() { echo "$EPOCHREALTIME"; }
 cpu() { # utime+stime of a process, in clock ticks
 	awk '{print $14 + $15}' /proc/$1/stat
 }
-# Absolute upload URL from a response's Location (relative or not).
+# Absolute upload URL from a response's Location (relative or not), into
+# LOC; read with builtins, so the client side of a push is curl and
+# nothing else.
 loc_of() { # srv headers-file
-	local l
-	l=$(grep -i '^location:' "$2" | tail -1 | cut -d' ' -f2- | tr -d '\r')
-	case $l in http*) echo "$l" ;; *) echo "${BASE[$1]}$l" ;; esac
+	local line l=
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case ${line,,} in location:*) l=${line#*:}; l=${l# } ;; esac
+	done <"$2"
+	case $l in http*) LOC=$l ;; *) LOC=${BASE[$1]}$l ;; esac
 }
-with_digest() { # url
-	case $1 in *\?*) echo "$1&digest=$DIGEST" ;; *) echo "$1?digest=$DIGEST" ;; esac
+with_digest() { # url: into URL
+	case $1 in *\?*) URL="$1&digest=$DIGEST" ;; *) URL="$1?digest=$DIGEST" ;; esac
 }
 fail() { echo "bench/registry.sh: $*" >&2; exit 1; }
 
 push_mono() { # srv
-	local s=$1 loc st
+	local s=$1 st
 	st=$(curl -s -o /dev/null -D h -w '%{http_code}' -X POST -H "${AUTH[$s]}" \
 		"${BASE[$s]}/v2/bench/blobs/uploads/")
 	[ "$st" = 202 ] || fail "${NAME[$s]}: POST gave $st"
-	loc=$(loc_of $s h)
+	loc_of $s h
+	with_digest "$LOC"
 	st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "${AUTH[$s]}" \
-		-H 'Content-Type: application/octet-stream' -T layer "$(with_digest "$loc")")
+		-H 'Content-Type: application/octet-stream' -T layer "$URL")
 	[ "$st" = 201 ] || fail "${NAME[$s]}: PUT gave $st"
 }
 
-push_chunked() { # srv
-	local s=$1 loc st off=0 c n
-	st=$(curl -s -o /dev/null -D h -w '%{http_code}' -X POST -H "${AUTH[$s]}" \
-		-H 'Content-Length: 0' "${BASE[$s]}/v2/bench/blobs/uploads/")
-	[ "$st" = 202 ] || fail "${NAME[$s]}: POST gave $st"
-	loc=$(loc_of $s h)
-	for c in chunk.*; do
-		n=$(stat -c %s "$c")
-		st=$(curl -s -o /dev/null -D h -w '%{http_code}' -X PATCH -H "${AUTH[$s]}" \
-			-H 'Content-Type: application/octet-stream' \
-			-H "Content-Range: $off-$((off + n - 1))" -T "$c" "$loc")
-		[ "$st" = 202 ] || fail "${NAME[$s]}: PATCH gave $st"
-		loc=$(loc_of $s h)
-		off=$((off + n))
-	done
-	st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "${AUTH[$s]}" \
-		-H 'Content-Length: 0' "$(with_digest "$loc")")
-	[ "$st" = 201 ] || fail "${NAME[$s]}: closing PUT gave $st"
+push_chunked() { # srv: one client process, one connection (libcurl)
+	./registry_chunked "${BASE[$1]}" "${AUTH[$1]}" "$DIGEST" bench "${CHUNKS[@]}" ||
+		fail "${NAME[$1]}: chunked push failed"
 }
 
 pull() { # srv
 	local s=$1 st
 	st=$(curl -s -o /dev/null -w '%{http_code}' -H "${AUTH[$s]}" \
-		"${BASE[$s]}/v2/bench/blobs/$DIGEST")
+		"${BASE[$s]}/v2/bench/blobs/$PULL_DIGEST")
 	[ "$st" = 200 ] || fail "${NAME[$s]}: GET blob gave $st"
 }
 
-# measure OP SRV: seconds and server CPU ticks appended to results
+# measure OP SRV: seconds, server CPU ticks and the client's CPU in ms
+# (every process the op ran: curl) appended to results
+TIMEFORMAT='%3R %3U %3S'
 measure() {
-	local op=$1 s=$2 t0 t1 c0 c1
-	c0=$(cpu ${PID[$s]}); t0=$(now)
-	$op $s
-	t1=$(now); c1=$(cpu ${PID[$s]})
-	echo "$op $s $(echo "$t1 - $t0" | bc -l) $((c1 - c0))" >>results
+	local op=$1 s=$2 c0 c1
+	c0=$(cpu ${PID[$s]})
+	{ time $op $s 2>&3; } 3>&2 2>elapsed
+	c1=$(cpu ${PID[$s]})
+	read -r real user sys <elapsed
+	echo "$op $s $real $((c1 - c0)) $(echo "($user + $sys) * 1000" | bc -l)" >>results
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
@@ -158,21 +164,22 @@ col() { # op srv column
 	awk -v o=$1 -v s=$2 -v c=$3 '$1==o && $2==s {print $c}' results | median
 }
 
-echo "rounds: $ROUNDS, layer ${SIZE_MIB} MiB, chunks ${CHUNK_MIB} MiB ($NCHUNKS)"
+echo "rounds: $ROUNDS, layer ${SIZE_MIB} MiB, chunks ${CHUNK_MIB} MiB ($NCHUNKS), a new blob for every push"
 : >results
 for r in $(seq "$ROUNDS"); do
-	for s in sw dr; do
-		measure push_mono $s
-		measure push_chunked $s
-		measure pull $s
-	done
+	new_layer
+	for s in sw dr; do measure push_mono $s; done
+	PULL_DIGEST=$DIGEST
+	new_layer
+	for s in sw dr; do measure push_chunked $s; done
+	for s in sw dr; do measure pull $s; done
 	echo "  round $r done"
 done
 
 # ---- manifest GET by tag ----
 printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >cfg.json
 CFG=sha256:$(sha256sum cfg.json | cut -d' ' -f1)
-jq -n --arg c "$CFG" --argjson cs "$(stat -c %s cfg.json)" --arg l "$DIGEST" \
+jq -n --arg c "$CFG" --argjson cs "$(stat -c %s cfg.json)" --arg l "$PULL_DIGEST" \
 	--argjson ls $((SIZE_MIB << 20)) \
 	'{schemaVersion:2,mediaType:"application/vnd.oci.image.manifest.v1+json",
 	  config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$c,size:$cs},
@@ -183,7 +190,7 @@ for s in sw dr; do
 		"${BASE[$s]}/v2/bench/blobs/uploads/?digest=$CFG")
 	if [ "$st" = 202 ]; then   # no single-POST upload: POST then PUT
 		curl -s -o /dev/null -D h -X POST -H "${AUTH[$s]}" "${BASE[$s]}/v2/bench/blobs/uploads/"
-		loc=$(loc_of $s h); loc=${loc/digest=*/}
+		loc_of $s h; loc=${LOC/digest=*/}
 		case $loc in *\?*) loc="$loc&digest=$CFG" ;; *) loc="$loc?digest=$CFG" ;; esac
 		st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "${AUTH[$s]}" \
 			-H 'Content-Type: application/octet-stream' --data-binary @cfg.json "$loc")
@@ -215,18 +222,26 @@ mibs() { echo "scale=1; $SIZE_MIB / $1" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 tick=$(getconf CLK_TCK)
 echo
-printf '%-22s %15s %16s %8s   %s\n' "" "slipway" "docker-registry" "ratio" "server CPU ms (slipway / docker-registry)"
+printf '%-22s %15s %16s %8s   %-24s %s\n' "" "slipway" "docker-registry" "ratio" "server CPU ms (sw / dr)" "client CPU ms (sw / dr)"
 for op in push_mono push_chunked pull; do
 	ts=$(col $op sw 3); td=$(col $op dr 3)
 	cs=$(col $op sw 4); cd=$(col $op dr 4)
-	printf '%-22s %9s MiB/s %10s MiB/s %7sx   %s / %s\n' "$op" "$(mibs "$ts")" "$(mibs "$td")" \
-		"$(ratio "$td" "$ts")" $((cs * 1000 / tick)) $((cd * 1000 / tick))
+	ks=$(col $op sw 5); kd=$(col $op dr 5)
+	printf '%-22s %9s MiB/s %10s MiB/s %7sx   %-24s %s\n' "$op" "$(mibs "$ts")" "$(mibs "$td")" \
+		"$(ratio "$td" "$ts")" "$((cs * 1000 / tick)) / $((cd * 1000 / tick))" \
+		"$(printf '%.0f / %.0f' "$ks" "$kd")"
 done
 rs=$(awk '$1=="sw" {print $2}' rps | median)
 rt=$(awk '$1=="swtok" {print $2}' rps | median)
 rd=$(awk '$1=="dr" {print $2}' rps | median)
 printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (anon)" "$rs" "$rd" "$(ratio "$rs" "$rd")"
 printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (token)" "$rt" "$rd" "$(ratio "$rt" "$rd")"
+# The client (curl) needs its own CPU time whatever the server does: with
+# the server's work taking no time at all, a pull would still take at
+# least that long, which bounds the ratio any server can show.
+kp=$(col pull sw 5); td=$(col pull dr 3)
 echo
+printf 'pull: curl alone used %.0f ms of CPU per pull; docker-registry took %.0f ms, so no server can show more than %.2fx here\n' \
+	"$kp" "$(echo "$td * 1000" | bc -l)" "$(echo "$td * 1000 / $kp" | bc -l)"
 echo "medians of $ROUNDS rounds (push/pull) and $WRK_ROUNDS rounds (wrk); goals: 1.5x push and pull, 10x manifest GET"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -209,7 +209,7 @@ const struct cli_command cli_commands[] = {
 	{ "registry", registry_cmd_serve,
 	  "[--listen HOST:PORT] [--root DIR] [--anonymous-pull] [--realm URL] "
 	  "[--service NAME] [--htpasswd FILE] [--max-blob SIZE] "
-	  "[--upload-age SECS]",
+	  "[--upload-age SECS] [--sendfile]",
 	  "serve the OCI registry (Distribution API v1.1, token auth)",
 	  "Serves /v2/ on --listen (default 127.0.0.1:5000) from --root\n"
 	  "(default $SLIPWAY_HOME/registry).  Requests need a Bearer token\n"
@@ -219,7 +219,9 @@ const struct cli_command cli_commands[] = {
 	  "checks HTTP Basic against --htpasswd, a file of lines\n"
 	  "'user:<sha256 hex of the password>').  --max-blob caps one blob\n"
 	  "(default 10G); sessions idle for --upload-age seconds (default\n"
-	  "3600) are stale and removed.  See docs/registry.md.\n" },
+	  "3600) are stale and removed.  Blobs are sent by copying through\n"
+	  "a 1 MiB buffer; --sendfile uses sendfile(2) instead (faster on\n"
+	  "some hosts: measure).  See docs/registry.md.\n" },
 	{ "registry token", registry_cmd_token,
 	  "--repo NAME [--repo NAME...] [--actions pull,push,delete] "
 	  "[--ttl SECS] [--user U] [--service NAME] [--catalog]",

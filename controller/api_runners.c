@@ -321,56 +321,72 @@ api_repo_grant(struct api_call *c, const char *name, const char *asked)
 	return granted;
 }
 
-/* Parse the space-separated scopes into the access claim. */
+/* One scope "TYPE:NAME:ACTIONS" (modified in place) into the access
+ * claim, with what the caller may have of it. */
 static int
-api_scopes(json_t **out, struct api_call *c, const char *scope)
+api_scope_add(json_t *access, struct api_call *c, char *s)
+{
+	char *first = strchr(s, ':'), *last = strrchr(s, ':');
+	json_t *acts;
+
+	if (first == NULL || first == last)
+		return err_set(ERR_INVALID, "bad scope '%.100s': want "
+		    "repository:NAME:ACTIONS", s);
+	*first = '\0';
+	*last = '\0';
+	if (strcmp(s, "repository") == 0) {
+		if (!api_repo_name_ok(first + 1))
+			return err_set(ERR_INVALID, "bad repository name "
+			    "'%.100s'", first + 1);
+		acts = api_repo_grant(c, first + 1, last + 1);
+	} else {
+		/* registry:catalog:* and the like: admins only */
+		acts = json_array();
+		if (c->actor.admin && strcmp(s, "registry") == 0 &&
+		    strcmp(first + 1, "catalog") == 0 &&
+		    api_has_action(last + 1, "*"))
+			json_array_append_new(acts, json_string("*"));
+	}
+	/* Per the token spec a scope not granted is left out, not refused:
+	 * the registry answers 401/403 for it. */
+	if (json_array_size(acts) > 0)
+		json_array_append_new(access, json_pack("{ssssso}", "type", s,
+		    "name", first + 1, "actions", acts));
+	else
+		json_decref(acts);
+	return 0;
+}
+
+/* The scopes asked for into the access claim: every scope= parameter
+ * (Docker clients send one per repository, e.g. to mount from another),
+ * each of which may hold several separated by spaces.  At most
+ * SCOPES_MAX in all. */
+static int
+api_scopes(json_t **out, struct api_call *c, const char *const *scopes,
+    size_t nscopes)
 {
 	json_t *access = json_array();
-	char *copy = xstrdup(scope ? scope : ""), *save = NULL, *s;
-	int n = 0;
+	int n = 0, rc = 0;
 
-	for (s = strtok_r(copy, " ", &save); s;
-	    s = strtok_r(NULL, " ", &save)) {
-		char *first = strchr(s, ':'), *last = strrchr(s, ':');
-		json_t *acts;
+	for (size_t i = 0; i < nscopes && rc == 0; i++) {
+		char *copy = xstrdup(scopes[i]), *save = NULL, *s;
 
-		if (++n > SCOPES_MAX || first == NULL || first == last) {
-			err_set(ERR_INVALID, "bad scope '%.100s': want "
-			    "repository:NAME:ACTIONS", s);
-			goto fail;
+		for (s = strtok_r(copy, " ", &save); s && rc == 0;
+		    s = strtok_r(NULL, " ", &save)) {
+			if (++n > SCOPES_MAX)
+				rc = err_set(ERR_INVALID, "more than %d "
+				    "scopes", SCOPES_MAX);
+			else
+				rc = api_scope_add(access, c, s);
 		}
-		*first = '\0';
-		*last = '\0';
-		if (strcmp(s, "repository") == 0) {
-			if (!api_repo_name_ok(first + 1)) {
-				err_set(ERR_INVALID, "bad repository name "
-				    "'%.100s'", first + 1);
-				goto fail;
-			}
-			acts = api_repo_grant(c, first + 1, last + 1);
-		} else {
-			/* registry:catalog:* and the like: admins only */
-			acts = json_array();
-			if (c->actor.admin && strcmp(s, "registry") == 0 &&
-			    strcmp(first + 1, "catalog") == 0 &&
-			    api_has_action(last + 1, "*"))
-				json_array_append_new(acts, json_string("*"));
-		}
-		/* Per the token spec a scope not granted is left out, not
-		 * refused: the registry answers 401/403 for it. */
-		if (json_array_size(acts) > 0)
-			json_array_append_new(access, json_pack("{sssss" "o}",
-			    "type", s, "name", first + 1, "actions", acts));
-		else
-			json_decref(acts);
+		free(copy);
 	}
-	free(copy);
+	if (rc < 0) {
+		json_decref(access);
+		return ERR_INVALID;
+	}
 	*out = access;
 	return 0;
-fail:
-	json_decref(access);
-	free(copy);
-	return ERR_INVALID;
 }
 
 void
@@ -378,6 +394,8 @@ api_registry_token(struct api_call *c)
 {
 	char secret[256], issued[32], sub[STORE_NAME_MAX + 16], jti[33];
 	const char *service = httpd_req_query(c->req, "service");
+	const char *scopes[SCOPES_MAX + 1];
+	size_t nscopes;
 	unsigned char rnd[16];
 	json_t *access = NULL, *claims;
 	char *token = NULL;
@@ -399,8 +417,10 @@ api_registry_token(struct api_call *c)
 		    "(the registry's name, from its WWW-Authenticate header)");
 		return;
 	}
-	if ((rc = api_scopes(&access, c, httpd_req_query(c->req,
-	    "scope"))) < 0) {
+	/* one more than allowed, to tell "too many" from "just enough" */
+	nscopes = httpd_req_query_all(c->req, "scope", scopes,
+	    SCOPES_MAX + 1);
+	if ((rc = api_scopes(&access, c, scopes, nscopes)) < 0) {
 		api_error(c, 400, "bad_request", "%s", err_last());
 		return;
 	}

@@ -5,6 +5,7 @@
  * when the body is complete.  httpd_req_int carries the state between.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,16 +188,62 @@ httpd_respond(struct httpd_req *req, unsigned status, const char *ctype,
 	return httpd_queue(httpd_int(req), status, ctype, resp, len);
 }
 
+/* An fd response sent by copying: each call fills libmicrohttpd's buffer
+ * (of opts.fd_buf bytes at most) with a pread at the next position. */
+struct httpd_fd_copy {
+	int fd;
+	uint64_t offset;
+};
+
+static ssize_t
+httpd_fd_copy_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct httpd_fd_copy *fc = cls;
+	ssize_t n;
+
+	do
+		n = pread(fc->fd, buf, max, (off_t)(fc->offset + pos));
+	while (n < 0 && errno == EINTR);
+	/* a file shorter than announced: cut the connection, never pad */
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+httpd_fd_copy_free(void *cls)
+{
+	struct httpd_fd_copy *fc = cls;
+
+	close(fc->fd);
+	free(fc);
+}
+
 int
 httpd_respond_fd(struct httpd_req *req, unsigned status, const char *ctype,
     int fd, uint64_t offset, uint64_t len)
 {
+	struct httpd_req_int *r = httpd_int(req);
+	size_t bufsz = r->h->o.fd_buf;
 	struct MHD_Response *resp;
+	struct httpd_fd_copy *fc;
 
-	resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (bufsz == 0 || len == 0) {
+		resp = MHD_create_response_from_fd_at_offset64(len, fd,
+		    offset);
+		if (resp == NULL)
+			close(fd);
+		return httpd_queue(r, status, ctype, resp, len);
+	}
+	/* never a buffer bigger than the answer (manifests are small) */
+	if (len < bufsz)
+		bufsz = (size_t)len;
+	fc = xmalloc(sizeof(*fc));
+	fc->fd = fd;
+	fc->offset = offset;
+	resp = MHD_create_response_from_callback(len, bufsz,
+	    httpd_fd_copy_read, fc, httpd_fd_copy_free);
 	if (resp == NULL)
-		close(fd);
-	return httpd_queue(httpd_int(req), status, ctype, resp, len);
+		httpd_fd_copy_free(fc);
+	return httpd_queue(r, status, ctype, resp, len);
 }
 
 static void
@@ -230,6 +277,37 @@ httpd_req_new(struct httpd *h, struct MHD_Connection *c, const char *url,
 	return r;
 }
 
+struct httpd_head_size {
+	size_t n;
+};
+
+static enum MHD_Result
+httpd_head_add(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct httpd_head_size *hs = cls;
+
+	(void)kind;
+	/* as on the wire: "Name: value\r\n" */
+	hs->n += strlen(key) + 4 + (value ? strlen(value) : 0);
+	return MHD_YES;
+}
+
+/* The size of the request line and headers as sent (give or take the
+ * spaces around values), to hold them to opts.header_max whatever memory
+ * libmicrohttpd was given for reading. */
+static size_t
+httpd_head_size(struct httpd_req_int *r, const char *url)
+{
+	struct httpd_head_size hs = { 0 };
+
+	hs.n = strlen(r->pub.method) + strlen(url) + strlen(r->pub.version) +
+	    4;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, httpd_head_add,
+	    &hs);
+	return hs.n;
+}
+
 /* A Content-Length the buffered body cannot hold is refused up front. */
 static bool
 httpd_len_over(struct httpd_req_int *r)
@@ -250,6 +328,11 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 	if (r == NULL) {
 		r = httpd_req_new(h, c, url, method, version);
 		*con_cls = r;
+		if (h->o.conn_mem > h->o.header_max &&
+		    httpd_head_size(r, url) > h->o.header_max) {
+			httpd_plain(r, 431, "request headers too large\n");
+			return MHD_YES;
+		}
 		if (h->o.begin)
 			h->o.begin(&r->pub, h->o.payload);
 		if (!r->answered && r->stream == NULL && httpd_len_over(r))
@@ -348,6 +431,8 @@ httpd_start(struct httpd **out, const struct httpd_opts *opts)
 		h->o.body_max = 1 << 20;
 	if (!h->o.header_max)
 		h->o.header_max = 32 << 10;
+	if (h->o.conn_mem < h->o.header_max)
+		h->o.conn_mem = h->o.header_max;
 	if (!h->o.conn_max)
 		h->o.conn_max = 512;
 	if (!h->o.timeout_sec)
@@ -363,7 +448,7 @@ httpd_start(struct httpd **out, const struct httpd_opts *opts)
 	    0, NULL, NULL, httpd_access, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.header_max,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.conn_mem,
 	    MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_sec,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h,

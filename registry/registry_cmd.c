@@ -74,6 +74,7 @@ registry_cmd_serve(int argc, char **argv)
 		{ "htpasswd", required_argument, NULL, 'p' },
 		{ "max-blob", required_argument, NULL, 'm' },
 		{ "upload-age", required_argument, NULL, 'u' },
+		{ "sendfile", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct registry_opts o = { .listen = "127.0.0.1:5000",
@@ -92,6 +93,7 @@ registry_cmd_serve(int argc, char **argv)
 		case 'R': o.realm = optarg; break;
 		case 's': o.service = optarg; break;
 		case 'p': o.htpasswd = optarg; break;
+		case 'S': o.sendfile = true; break;
 		case 'm':
 			if (cli_parse_size(&size, optarg) < 0 || size == 0)
 				return cli_usage_error(argv[0], "bad --max-blob "

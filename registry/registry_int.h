@@ -39,6 +39,7 @@ struct httpd_req;
 #define REGISTRY_UUID_LEN 32            /* 16 random bytes as hex */
 #define REGISTRY_MANIFEST_MAX ((size_t)4 << 20)
 #define REGISTRY_UPLOADS_MAX 1024       /* sessions in memory at once */
+#define REGISTRY_HEADER_MAX (64 << 10)  /* request line and headers */
 
 /* Media types the registry accepts as manifests. */
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -170,6 +171,12 @@ int registry_upload_check(const struct registry_store *s, const char *uuid,
 /* uploads/<uuid>/data; caller frees. */
 char *registry_upload_data(const struct registry_store *s, const char *uuid);
 int registry_upload_remove(const struct registry_store *s, const char *uuid);
+/* Move the session out of uploads/ into tmp/ (one rename, so no request
+ * can reach it any more) for the caller to remove later with
+ * fs_remove_tree(*out); a crash before that leaves a temp entry the sweep
+ * removes.  *out is the caller's. */
+int registry_upload_retire(char **out, const struct registry_store *s,
+    const char *uuid);
 /* Remove sessions idle for more than age seconds and not in use (a
  * request holds a shared flock on data while it writes), and temp files
  * as old.  Counts what went (or would go, with dry_run). */
@@ -313,6 +320,8 @@ struct registry_req {
 	uint64_t synced;                /* writeback started up to here */
 	bool temp;                      /* monolithic POST: gone if dropped */
 	bool committed;
+	char *trash;                    /* a retired session, removed once
+	                                 * the answer is out */
 	int werr;                       /* ERR_* that stopped the stream */
 };
 

@@ -15,6 +15,7 @@
 
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/fs.h"
 #include "slipway/httpd.h"
 #include "slipway/log.h"
 #include "registry_int.h"
@@ -175,4 +176,10 @@ void
 registry_blob_done(struct registry_req *rr, bool completed)
 {
 	registry_upload_end(rr);
+	if (rr->trash) {
+		if (fs_remove_tree(rr->trash) < 0)
+			log_warnx("registry: %s", err_last());
+		free(rr->trash);
+		rr->trash = NULL;
+	}
 }

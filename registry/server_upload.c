@@ -154,6 +154,31 @@ upload_finish(struct registry *reg, struct registry_upload *u)
 	upload_free(u);
 }
 
+/* Like upload_finish, but the bytes on disk are removed only when the
+ * answer is out (registry_blob_done): unlinking a big file takes a while,
+ * and the client need not wait for it. */
+static void
+upload_finish_later(struct registry *reg, struct registry_upload *u,
+    struct registry_req *rr)
+{
+	pthread_mutex_lock(&reg->lock);
+	for (struct registry_upload **pp = &reg->uploads; *pp;
+	    pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			reg->nuploads--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	if (registry_upload_retire(&rr->trash, reg->store, u->uuid) < 0) {
+		log_warnx("registry: %s", err_last());
+		if (registry_upload_remove(reg->store, u->uuid) < 0)
+			log_warnx("registry: %s", err_last());
+	}
+	upload_free(u);
+}
+
 /* Start a session in repo, busy for the caller, hashing sha256.  Sweeps
  * stale sessions now and then.  ERR_CONFLICT when too many are open. */
 static int
@@ -388,9 +413,40 @@ upload_body_ok(struct httpd_req *req, struct registry_req *rr)
 	return true;
 }
 
+/* After a verified upload: when the store holds digest already with this
+ * size (a re-push, or two pushes of one blob at once), link that copy into
+ * the repository, so this one needs neither a sync nor a rename.  Under
+ * the gc lock, as a mount, so gc cannot take the blob in between.  0 when
+ * linked; otherwise the caller stores its own copy (which also replaces a
+ * stored copy of the wrong size). */
+static int
+upload_link_stored(struct registry_req *rr, const char *digest,
+    uint64_t size)
+{
+	struct registry_store *s = rr->reg->store;
+	uint64_t have = 0;
+	int lk, rc;
+
+	if ((lk = registry_store_lock(s, false)) < 0)
+		return lk;
+	rc = registry_blob_stat(s, digest, &have);
+	if (rc == 0 && have != size) {
+		log_warnx("registry: stored blob %s has %" PRIu64 " bytes, "
+		    "not %" PRIu64 ": replacing it", digest, have, size);
+		rc = ERR_CONFLICT;
+	}
+	if (rc == 0) {
+		registry_blob_touch(s, digest);
+		rc = registry_link_add(s, rr->name, digest);
+	}
+	registry_store_unlock(lk);
+	return rc;
+}
+
 /* Close the session with the client's digest: verify, rename into the
- * store, link into the repository.  Answers 201, or 400 DIGEST_INVALID
- * (and the session is dropped: nothing is stored). */
+ * store (or link the copy the store has), link into the repository.
+ * Answers 201, or 400 DIGEST_INVALID (and the session is dropped: nothing
+ * is stored). */
 static void
 upload_commit(struct httpd_req *req, struct registry_req *rr,
     const char *want)
@@ -422,6 +478,12 @@ upload_commit(struct httpd_req *req, struct registry_req *rr,
 		rr->up = NULL;
 		goto done;
 	}
+	if (upload_link_stored(rr, want, rr->start + rr->written) == 0) {
+		rr->committed = true;
+		upload_finish_later(reg, u, rr);
+		rr->up = NULL;
+		goto answer;
+	}
 	/* durable before it is visible; fresh mtime for gc's grace */
 	if (fchmod(rr->fd, 0644) < 0 || fdatasync(rr->fd) < 0 ||
 	    futimens(rr->fd, NULL) < 0 ||
@@ -436,6 +498,7 @@ upload_commit(struct httpd_req *req, struct registry_req *rr,
 	rr->committed = true;
 	upload_finish(reg, u);
 	rr->up = NULL;
+answer:
 	loc = xasprintf("/v2/%s/blobs/%s", rr->name, want);
 	httpd_header(req, "Location", loc);
 	httpd_header(req, "Docker-Content-Digest", want);

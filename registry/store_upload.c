@@ -107,6 +107,28 @@ registry_upload_remove(const struct registry_store *s, const char *uuid)
 	return rc;
 }
 
+int
+registry_upload_retire(char **out, const struct registry_store *s,
+    const char *uuid)
+{
+	char *dir, *to;
+	int rc = 0;
+
+	*out = NULL;
+	if (!registry_uuid_valid(uuid))
+		return err_set(ERR_INVALID, "bad upload id");
+	dir = fs_join(s->uploads, uuid);
+	to = xasprintf("%s/upload-%s", s->tmp, uuid);
+	if (rename(dir, to) < 0) {
+		rc = err_sys("cannot move '%s' to '%s'", dir, to);
+		free(to);
+	} else {
+		*out = to;
+	}
+	free(dir);
+	return rc;
+}
+
 /* Is the session in dir stale: idle past the cutoff and not locked? */
 static bool
 upload_stale(const char *dir, time_t cutoff, int *lockfd)

@@ -47,7 +47,15 @@ struct httpd_opts {
 	httpd_handle_fn handle;
 	void *payload;             /* passed to begin and handle */
 	size_t body_max;           /* buffered bodies; 0: 1 MiB */
-	size_t header_max;         /* all request headers; 0: 32 KiB */
+	size_t header_max;         /* request line and headers; 0: 32 KiB;
+	                            * 431 beyond */
+	size_t conn_mem;           /* libmicrohttpd's memory per connection,
+	                            * at least header_max (the default): it
+	                            * reads a body in pieces of about half of
+	                            * it, and clears it for every request */
+	size_t fd_buf;             /* httpd_respond_fd: 0 sends with
+	                            * sendfile; N copies through a buffer of
+	                            * N bytes (pread + send) instead */
 	unsigned conn_max;         /* simultaneous connections; 0: 512 */
 	unsigned timeout_sec;      /* idle connection timeout; 0: 60 */
 	const char *name;          /* for logs: "registry" */
@@ -98,8 +106,10 @@ void httpd_header(struct httpd_req *req, const char *name,
  * Content-Length is len but no body is sent. */
 int httpd_respond(struct httpd_req *req, unsigned status,
     const char *content_type, const void *body, size_t len);
-/* Answer with len bytes of fd from offset (sendfile where it can).  The
- * fd is owned by the response from now on, even on failure. */
+/* Answer with len bytes of fd from offset, with sendfile or, when
+ * opts.fd_buf is set, by pread into a buffer of at most that size (never
+ * more of the file in memory).  The fd is owned by the response from now
+ * on, even on failure. */
 int httpd_respond_fd(struct httpd_req *req, unsigned status,
     const char *content_type, int fd, uint64_t offset, uint64_t len);
 bool httpd_req_answered(const struct httpd_req *req);

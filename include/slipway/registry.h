@@ -32,6 +32,7 @@ struct registry_opts {
 	uint64_t blob_max;          /* 0: REGISTRY_BLOB_MAX_DEFAULT */
 	unsigned upload_age;        /* stale upload, seconds; 0: default */
 	bool access_log;
+	bool sendfile;              /* blobs with sendfile, not a 1 MiB copy */
 };
 
 /* Open the store (made when missing), drop stale uploads, and serve in

@@ -65,6 +65,15 @@ t_handle(struct httpd_req *req, void *payload)
 		int fd = open("served", O_RDONLY);
 		httpd_respond_fd(req, 200, "application/octet-stream", fd, 2,
 		    3);
+	} else if (strcmp(req->path, "/file7") == 0) {
+		int fd = open("served", O_RDONLY);
+		httpd_respond_fd(req, 200, "application/octet-stream", fd, 2,
+		    7);
+	} else if (strcmp(req->path, "/short") == 0) {
+		/* announces more than the file holds */
+		int fd = open("served", O_RDONLY);
+		httpd_respond_fd(req, 200, "application/octet-stream", fd, 5,
+		    20);
 	} else if (strcmp(req->path, "/query") == 0) {
 		const char *v = httpd_req_query(req, "a");
 		httpd_respond(req, 200, "text/plain", v ? v : "-",
@@ -74,16 +83,28 @@ t_handle(struct httpd_req *req, void *payload)
 }
 
 static struct httpd *
-t_start(struct t_state *s, char *url, size_t n)
+t_start_with(struct t_state *s, char *url, size_t n,
+    const struct httpd_opts *extra)
 {
 	struct httpd_opts o = { .listen = "127.0.0.1:0", .begin = t_begin,
 	    .handle = t_handle, .payload = s, .body_max = 1000,
 	    .name = "test" };
 	struct httpd *h;
 
+	if (extra) {
+		o.header_max = extra->header_max;
+		o.conn_mem = extra->conn_mem;
+		o.fd_buf = extra->fd_buf;
+	}
 	EXPECT_OK(httpd_start(&h, &o));
 	snprintf(url, n, "http://127.0.0.1:%u", (unsigned)httpd_port(h));
 	return h;
+}
+
+static struct httpd *
+t_start(struct t_state *s, char *url, size_t n)
+{
+	return t_start_with(s, url, n, NULL);
 }
 
 static char *
@@ -189,6 +210,58 @@ TEST(httpd__fd_response_range_and_head)
 	snprintf(args, sizeof(args), "-I %s/file", url);
 	got = t_curl(args);
 	EXPECT_TRUE(strstr(got, "Content-Length: 3") != NULL);
+	free(got);
+	httpd_stop(h);
+}
+
+TEST(httpd__fd_response_copied_through_small_buffer)
+{
+	struct httpd_opts x = { .fd_buf = 4 };
+	struct t_state s = { 0 };
+	char url[64], args[256], *got;
+	struct httpd *h = t_start_with(&s, url, sizeof(url), &x);
+
+	SH("printf 0123456789 > served");
+	/* 7 bytes through a 4-byte buffer: two reads at the right places */
+	snprintf(args, sizeof(args), "%s/file7", url);
+	got = t_curl(args);
+	EXPECT_STR("2345678", got);
+	free(got);
+	snprintf(args, sizeof(args), "-I %s/file7", url);
+	got = t_curl(args);
+	EXPECT_TRUE(strstr(got, "Content-Length: 7") != NULL);
+	free(got);
+	/* a file shorter than announced: the connection is cut, never
+	 * padded, so the client sees a short body */
+	snprintf(args, sizeof(args), "-o /dev/null -w '%%{size_download}' "
+	    "%s/short; printf ' %%s' $?", url);
+	got = t_curl(args);
+	EXPECT_STR("5 18", got);
+	free(got);
+	httpd_stop(h);
+}
+
+TEST(httpd__header_cap_apart_from_connection_memory)
+{
+	struct httpd_opts x = { .header_max = 2048, .conn_mem = 64 << 10 };
+	struct t_state s = { 0 };
+	char url[64], args[256], *got;
+	struct httpd *h = t_start_with(&s, url, sizeof(url), &x);
+
+	SH("printf 'X-Big: ' > small; head -c 1000 /dev/zero | tr '\\0' a "
+	    ">> small; echo >> small");
+	SH("printf 'X-Big: ' > big; head -c 4000 /dev/zero | tr '\\0' a "
+	    ">> big; echo >> big");
+	snprintf(args, sizeof(args), "-o /dev/null -w %%{http_code} "
+	    "-H @small -d hi %s/echo", url);
+	got = t_curl(args);
+	EXPECT_STR("200", got);
+	free(got);
+	/* fits in the connection's memory, but over the cap */
+	snprintf(args, sizeof(args), "-o /dev/null -w %%{http_code} "
+	    "-H @big -d hi %s/echo", url);
+	got = t_curl(args);
+	EXPECT_STR("431", got);
 	free(got);
 	httpd_stop(h);
 }
