@@ -59,6 +59,15 @@ hook_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/* Where images go: SLIPWAY_REGISTRY, else the all-in-one default. */
+static const char *
+hook_registry(void)
+{
+	const char *r = getenv("SLIPWAY_REGISTRY");
+
+	return r && r[0] ? r : "127.0.0.1:5000";
+}
+
 /* One "OLD NEW REF" line: ids of 40 hex, a ref without blanks. */
 static bool
 hook_line_parse(char **old, char **new, char **ref, char *line)
@@ -159,7 +168,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 	{
 		struct builder_opts o = {
 			.home = home, .app = app, .repo = repo, .alt_odb = alt,
-			.rev = target, .registry = getenv("SLIPWAY_REGISTRY"),
+			.rev = target, .registry = hook_registry(),
 			.api = api, .user = user, .token = token,
 			.out = stderr, .log_file = true, .stop = &hook_stop,
 		};
@@ -250,7 +259,7 @@ hooks_cmd_build(int argc, char **argv)
 	{
 		struct builder_opts o = {
 			.home = home, .app = app, .repo = repo, .rev = rev,
-			.build = number, .registry = getenv("SLIPWAY_REGISTRY"),
+			.build = number, .registry = hook_registry(),
 			.api = api, .user = user, .token = getenv("SLIPWAY_TOKEN"),
 			.out = stderr, .log_file = number == 0,
 			.stop = &hook_stop,

@@ -190,7 +190,7 @@ sandbox_emit(struct buf *b, const struct runner_sandbox *sb, bool all)
 {
 	char *nl;
 
-	while ((nl = memchr(b->ptr, '\n', b->len)) != NULL) {
+	while (b->len && (nl = memchr(b->ptr, '\n', b->len)) != NULL) {
 		*nl = '\0';
 		sb->on_line(b->ptr, sb->ctx);
 		buf_consume(b, (size_t)(nl - b->ptr) + 1);

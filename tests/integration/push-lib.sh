@@ -12,18 +12,19 @@
 SSH_PORT= REG= SSHD_PID= REG_PID= SSHD_LOG= REG_LOG=
 
 push_start() {
-	ctl_start || return 1
+	# The builds the controller runs push to the registry it is told of.
 	local rport
 	rport=$(free_port) || return 1
+	REG=127.0.0.1:$rport
+	export SLIPWAY_REGISTRY=$REG
+	ctl_start || return 1
 	REG_LOG=$T_DIR/registry.log
-	slipway registry --listen "127.0.0.1:$rport" --root "$SLIPWAY_HOME/registry" \
+	slipway registry --listen "$REG" --root "$SLIPWAY_HOME/registry" \
 		--realm "$CTL_URL/v1/registry/token" --service slipway-registry \
 		>"$REG_LOG" 2>&1 &
 	REG_PID=$!
 	at_exit "kill $REG_PID"
 	wait_port "$rport" 20 || { cat "$REG_LOG"; return 1; }
-	REG=127.0.0.1:$rport
-	export SLIPWAY_REGISTRY=$REG
 	# The service token: an admin's, in a 0600 file.
 	mkdir -p "$SLIPWAY_HOME/ssh" && chmod 700 "$SLIPWAY_HOME/ssh"
 	slipway tokens:create --label sshd >"$SLIPWAY_HOME/ssh/service-token" 2>/dev/null &&
