@@ -12,19 +12,27 @@
 SSH_PORT= REG= SSHD_PID= REG_PID= SSHD_LOG= REG_LOG=
 
 push_start() {
-	# The builds the controller runs push to the registry it is told of.
-	local rport
-	rport=$(free_port) || return 1
-	REG=127.0.0.1:$rport
-	export SLIPWAY_REGISTRY=$REG
-	ctl_start || return 1
+	# The builds the controller runs push to the registry it is told of
+	# (SLIPWAY_REGISTRY), and the registry needs the secret the controller
+	# makes: pick the registry's port first, start the controller, then
+	# the registry; if another process took the port meanwhile, again.
+	local rport try
 	REG_LOG=$T_DIR/registry.log
-	slipway registry --listen "$REG" --root "$SLIPWAY_HOME/registry" \
-		--realm "$CTL_URL/v1/registry/token" --service slipway-registry \
-		>"$REG_LOG" 2>&1 &
-	REG_PID=$!
-	at_exit "kill $REG_PID"
-	wait_port "$rport" 20 || { cat "$REG_LOG"; return 1; }
+	for try in 1 2 3; do
+		rport=$(free_port) || return 1
+		REG=127.0.0.1:$rport
+		export SLIPWAY_REGISTRY=$REG
+		ctl_start || return 1
+		slipway registry --listen "$REG" --root "$SLIPWAY_HOME/registry" \
+			--realm "$CTL_URL/v1/registry/token" --service slipway-registry \
+			>"$REG_LOG" 2>&1 &
+		REG_PID=$!
+		at_exit "kill $REG_PID"
+		wait_port "$rport" 20 >/dev/null && break
+		kill "$REG_PID" 2>/dev/null
+		ctl_stop
+		[ "$try" = 3 ] && { cat "$REG_LOG"; return 1; }
+	done
 	# The service token: an admin's, in a 0600 file.
 	mkdir -p "$SLIPWAY_HOME/ssh" && chmod 700 "$SLIPWAY_HOME/ssh"
 	slipway tokens:create --label sshd >"$SLIPWAY_HOME/ssh/service-token" 2>/dev/null &&
@@ -63,7 +71,7 @@ sshx() { # NAME ARGS...
 	local who=$1
 	shift
 	# shellcheck disable=SC2046
-	ssh $(ssh_opts "$who") "$@"
+	ssh $(ssh_opts "$who") git@127.0.0.1 "$@"
 }
 
 # The remote URL of an app.
