@@ -68,6 +68,21 @@ hook_registry(void)
 	return r && r[0] ? r : "127.0.0.1:5000";
 }
 
+/* The compile time limit: SLIPWAY_BUILD_TIMEOUT seconds, else the
+ * builder's default. */
+static unsigned
+hook_timeout(void)
+{
+	const char *t = getenv("SLIPWAY_BUILD_TIMEOUT");
+	char *end;
+	long v;
+
+	if (t == NULL || t[0] == '\0')
+		return 0;
+	v = strtol(t, &end, 10);
+	return *end || v < 1 || v > 86400 ? 0 : (unsigned)v;
+}
+
 /* One "OLD NEW REF" line: ids of 40 hex, a ref without blanks. */
 static bool
 hook_line_parse(char **old, char **new, char **ref, char *line)
@@ -171,6 +186,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 			.rev = target, .registry = hook_registry(),
 			.api = api, .user = user, .token = token,
 			.out = stderr, .log_file = true, .stop = &hook_stop,
+			.timeout_sec = hook_timeout(),
 		};
 		rc = builder_run(&res, &o) < 0 ? 1 : 0;
 	}
@@ -262,7 +278,7 @@ hooks_cmd_build(int argc, char **argv)
 			.build = number, .registry = hook_registry(),
 			.api = api, .user = user, .token = getenv("SLIPWAY_TOKEN"),
 			.out = stderr, .log_file = number == 0,
-			.stop = &hook_stop,
+			.stop = &hook_stop, .timeout_sec = hook_timeout(),
 		};
 		rc = builder_run(&res, &o);
 	}

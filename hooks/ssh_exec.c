@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -35,6 +37,9 @@
 #include "slipway/sshd.h"
 
 extern char **environ;
+
+/* How long the hook may take to wind down after git went away. */
+#define EXEC_GROUP_WAIT_MS 30000
 
 static volatile pid_t exec_child;
 
@@ -127,10 +132,26 @@ exec_git(const char *service, const char *repo, const char *app)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* git may die at once on a signal while its hook is still failing
+	 * the build through the API with the session token, which goes when
+	 * we exit.  As a subreaper we inherit the hook when git dies, and
+	 * wait for it (a while) as for git. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if ((rc = proc_spawn(&p, argv, &po)) < 0)
 		return rc;
 	exec_child = p.pid;
 	rc = proc_wait(&p);
+	for (int i = 0; i < EXEC_GROUP_WAIT_MS / 50; i++) {
+		pid_t w = waitpid(-1, NULL, WNOHANG);
+		if (w > 0)
+			continue;
+		if (w < 0 && errno != EINTR)
+			break;          /* ECHILD: all gone */
+		usleep(50 * 1000);
+	}
+	kill(-exec_child, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 	exec_child = 0;
 	return rc;
 }
