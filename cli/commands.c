@@ -6,12 +6,14 @@
 
 #include "slipway/cli.h"
 #include "slipway/controller.h"
+#include "slipway/hooks.h"
 #include "slipway/image.h"
 #include "slipway/registry_client.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
 #include "slipway/registry.h"
 #include "slipway/proxy.h"
+#include "slipway/sshd.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -73,8 +75,16 @@ const struct cli_command cli_commands[] = {
 	  "list an app's builds", NULL },
 	{ "builds:info", controller_cmd_builds_info, "APP BUILD [--json]",
 	  "show one build", NULL },
-	{ "builds:create", controller_cmd_builds_create, "APP [--rev REV]",
-	  "request a build of the deploy branch or REV (for CI)", NULL },
+	{ "builds:create", controller_cmd_builds_create,
+	  "APP [--rev REV] [--detach] [--json]",
+	  "build the deploy branch (or REV) on the server and follow its log "
+	  "(for CI)",
+	  "The controller runs the same pipeline as a push on the app's\n"
+	  "repository, as you.  The log is printed as it comes; the exit\n"
+	  "status is 0 when the build succeeded (and made a release).\n"
+	  "--detach (and --json) print the build and return at once.\n" },
+	{ "builds:log", controller_cmd_builds_log, "APP BUILD [-f]",
+	  "print a build's log (-f: follow it until the build ends)", NULL },
 	{ "keys", controller_cmd_keys, "[--user U] [--json]",
 	  "list SSH keys (yours; all for admins)", NULL },
 	{ "keys:add", controller_cmd_keys_add, "[--user U] FILE|-",
@@ -206,6 +216,30 @@ const struct cli_command cli_commands[] = {
 	  "Checks that every entry is a file, directory or symlink under "
 	  "app/ with a safe\npath, and parses app/Procfile. Fails (after "
 	  "printing) if the Procfile is malformed.\n" },
+	{ "sshd", sshd_cmd_run,
+	  "[--listen HOST:PORT] [--controller URL] [--token-file FILE] "
+	  "[--registry HOST:PORT] [--host-key FILE]",
+	  "serve git push/clone and admin commands over SSH (default "
+	  "127.0.0.1:2222)",
+	  "Keys are checked against the controller (--controller, else\n"
+	  "SLIPWAY_URL, else http://127.0.0.1:7070) with the service token in\n"
+	  "FILE (default $SLIPWAY_HOME/ssh/service-token, mode 0600): an\n"
+	  "admin's API token, used only to look keys up and to mint each\n"
+	  "session a short-lived token of the key's user.  The host key is\n"
+	  "made on first start ($SLIPWAY_HOME/ssh/host_ed25519_key).  Builds\n"
+	  "push images to --registry (else SLIPWAY_REGISTRY, else\n"
+	  "127.0.0.1:5000).  See docs/push.md.\n" },
+	{ "ssh-exec", sshd_cmd_exec, "",
+	  "(run by 'slipway sshd') one SSH command: git or an admin command",
+	  NULL },
+	{ "hook pre-receive", hooks_cmd_pre_receive, "",
+	  "(run by git in a push) build the deploy branch, or refuse the push",
+	  NULL },
+	{ "hook build", hooks_cmd_build, "APP [--build N] [--rev REV]",
+	  "build a commit of the app's repository (what builds:create runs)",
+	  "Takes the app's lock, so it never runs beside a push.  Without\n"
+	  "--build a new build is recorded.  Needs SLIPWAY_TOKEN (the user it\n"
+	  "builds as) and SLIPWAY_REGISTRY.\n" },
 	{ "registry", registry_cmd_serve,
 	  "[--listen HOST:PORT] [--root DIR] [--anonymous-pull] [--realm URL] "
 	  "[--service NAME] [--htpasswd FILE] [--max-blob SIZE] "

@@ -68,6 +68,8 @@ static const struct api_route api_routes[] = {
 	{ "POST", "apps/:app/builds", api_builds_create },
 	{ "GET", "apps/:app/builds/:build", api_builds_get },
 	{ "PATCH", "apps/:app/builds/:build", api_builds_update },
+	{ "GET", "apps/:app/builds/:build/log", api_builds_log },
+	{ "GET", "apps/:app/access", api_apps_access },
 	{ "GET", "apps/:app/releases", api_releases_list },
 	{ "GET", "apps/:app/releases/:version", api_releases_get },
 	{ "POST", "apps/:app/rollback", api_rollback },
@@ -82,6 +84,8 @@ static const struct api_route api_routes[] = {
 	{ "POST", "runner/heartbeat", api_runner_heartbeat },
 	{ "GET", "runner/desired", api_runner_desired },
 	{ "POST", "runner/status", api_runner_status },
+
+	{ "POST", "ssh/sessions", api_ssh_session_create },
 
 	{ "GET", "registry/token", api_registry_token },
 	{ NULL, NULL, NULL },

@@ -152,7 +152,8 @@ api_tokens_create(struct api_call *c)
 {
 	char token[STORE_TOKEN_LEN];
 	const char *user = NULL, *label = NULL;
-	json_t *t;
+	json_int_t ttl = 0;
+	json_t *t, *v;
 	bool bad = false;
 	int rc;
 
@@ -165,10 +166,23 @@ api_tokens_create(struct api_call *c)
 		label = bad ? NULL : api_body_str(c, "label", &bad);
 		if (bad)
 			return;
+		/* A token that dies by itself (seconds): for CI jobs and the
+		 * like; the SSH server's session tokens are made the same
+		 * way (controller/api_ssh.c). */
+		if ((v = json_object_get(c->body, "ttl")) != NULL &&
+		    !json_is_null(v)) {
+			ttl = json_is_integer(v) ? json_integer_value(v) : -1;
+			if (ttl < 1 || ttl > STORE_TOKEN_TTL_MAX) {
+				api_error(c, 422, "invalid", "'ttl' is 1 to %d "
+				    "seconds", STORE_TOKEN_TTL_MAX);
+				return;
+			}
+		}
 	}
 	if ((user = api_target_user(c, user)) == NULL)
 		return;
-	if ((rc = store_token_create(token, &t, c->st, user, label)) < 0) {
+	if ((rc = store_token_create_ttl(token, &t, c->st, user, label,
+	    ttl)) < 0) {
 		api_fail(c, rc);
 		return;
 	}

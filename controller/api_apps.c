@@ -350,40 +350,6 @@ api_builds_list(struct api_call *c)
 }
 
 void
-api_builds_create(struct api_call *c)
-{
-	const char *rev = NULL;
-	json_t *b;
-	bool bad = false;
-	int rc;
-
-	if (!api_app_deploy(c, c->seg[1]))
-		return;
-	if (c->body) {
-		if (!api_need_body(c))
-			return;
-		rev = api_body_str(c, "rev", &bad);
-		if (bad)
-			return;
-	}
-	if ((rc = store_build_create(&b, c->st, c->seg[1], rev,
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	/* Say plainly that nothing will run it yet: the builder arrives
-	 * with its own issue and takes pending builds from here. */
-	log_warnx("%s: build %" JSON_INTEGER_FORMAT " of '%s' recorded as "
-	    "pending; no builder is attached to this controller yet",
-	    c->seg[1], json_integer_value(json_object_get(b, "number")),
-	    json_string_value(json_object_get(b, "rev")));
-	json_object_set_new(b, "note", json_string("recorded as pending: no "
-	    "builder is attached to this controller yet, so nothing will "
-	    "build it until one is"));
-	api_reply(c, 201, b);
-}
-
-void
 api_builds_get(struct api_call *c)
 {
 	json_t *b;

@@ -711,19 +711,22 @@ controller_cmd_builds_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "rev", required_argument, NULL, 'r' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apiclient *c = NULL;
-	json_t *body = json_object(), *b = NULL;
-	bool json = false;
+	json_t *body = json_pack("{s:b}", "run", 1), *b = NULL;
+	bool json = false, detach = false;
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
 		if (o == 'r')
 			json_object_set_new(body, "rev", json_string(optarg));
 		else if (o == 'j')
-			json = true;
+			json = detach = true;
+		else if (o == 'd')
+			detach = true;
 		else {
 			rc = cli_usage_error(argv[0], "unknown option");
 			goto done;
@@ -732,18 +735,21 @@ controller_cmd_builds_create(int argc, char **argv)
 	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
 		goto done;
 	rc = 1;
-	if (cmd_call(&b, c, argv[0], "POST", body, "/v1/apps/%s/builds",
-	    argv[optind])) {
-		if (json)
-			cmd_print_json(b);
-		else
-			printf("Build %s of %s (rev %s) is %s\n",
-			    cmd_str(b, "number"), argv[optind],
-			    cmd_str(b, "rev"), cmd_str(b, "status"));
-		if (json_is_string(json_object_get(b, "note")))
-			fprintf(stderr, "note: %s\n", cmd_str(b, "note"));
-		rc = 0;
+	/* The controller runs the build (the same pipeline as a push);
+	 * then its log is followed here and the exit status is its end. */
+	if (!cmd_call(&b, c, argv[0], "POST", body, "/v1/apps/%s/builds",
+	    argv[optind]))
+		goto done;
+	if (json) {
+		cmd_print_json(b);
+	} else {
+		fprintf(stderr, "Build %s of %s (%s) started\n",
+		    cmd_str(b, "number"), argv[optind], cmd_str(b, "rev"));
+		if (detach)
+			printf("%s\n", cmd_str(b, "number"));
 	}
+	rc = detach ? 0 : cmd_build_follow(c, argv[0], argv[optind],
+	    (long long)json_integer_value(json_object_get(b, "number")), true);
 done:
 	json_decref(b);
 	json_decref(body);

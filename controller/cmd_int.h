@@ -33,6 +33,13 @@ int cmd_nargs(int argc, char **argv, int want, const char *what);
 /* An app name as the controller will take it, or a usage error (2). */
 int cmd_check_app(const char *name, const char *app);
 
+/* Print build number of app's log to stdout as it is written, until the
+ * build ends (follow) or what there is now is printed; 0 when the build
+ * succeeded (or, without follow, is still running), 1 otherwise
+ * (controller/cmd_builds.c). */
+int cmd_build_follow(struct apiclient *c, const char *name, const char *app,
+    long long number, bool follow);
+
 /* Print j indented, with a final newline. */
 void cmd_print_json(json_t *j);
 

@@ -200,4 +200,9 @@ void api_runner_desired(struct api_call *c);
 void api_runner_status(struct api_call *c);
 void api_registry_token(struct api_call *c);
 
+/* controller/api_builds.c, api_ssh.c (the builder and the SSH server) */
+void api_builds_log(struct api_call *c);
+void api_apps_access(struct api_call *c);
+void api_ssh_session_create(struct api_call *c);
+
 #endif

@@ -140,10 +140,19 @@ static const char store_v3[] =
 	"UPDATE apps SET uid = lower(hex(randomblob(16)));"
 	"CREATE UNIQUE INDEX apps_uid ON apps (uid);";
 
+/* Version 4: tokens that expire (SSH session tokens and builds the
+ * controller runs: minted per session, revoked when it ends, and dead
+ * after their ttl even when nobody revokes them). */
+static const char store_v4[] =
+	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
+	"CREATE INDEX tokens_expires ON tokens (expires_at)"
+	"  WHERE expires_at IS NOT NULL;";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
 	store_v3,
+	store_v4,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

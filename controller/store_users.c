@@ -142,7 +142,12 @@ store_user_count(int64_t *out, struct store *s)
 #define TOKEN_COLUMNS \
 	"t.id AS id, u.name AS user, t.label AS label," \
 	" " TS("t.created_at") " AS created_at," \
-	" " TS("t.last_used_at") " AS last_used_at"
+	" " TS("t.last_used_at") " AS last_used_at," \
+	" " TS("t.expires_at") " AS expires_at"
+
+/* Ephemeral tokens dead (expired or revoked) for this long are deleted
+ * when another is made, so one row per SSH session does not pile up. */
+#define STORE_TOKEN_PURGE_SECS 86400
 
 static bool
 store_label_is_valid(const char *label)
@@ -161,9 +166,16 @@ int
 store_token_create(char out[STORE_TOKEN_LEN], json_t **out_json,
     struct store *s, const char *user, const char *label)
 {
+	return store_token_create_ttl(out, out_json, s, user, label, 0);
+}
+
+int
+store_token_create_ttl(char out[STORE_TOKEN_LEN], json_t **out_json,
+    struct store *s, const char *user, const char *label, int64_t ttl_sec)
+{
 	char secret[STORE_TOKEN_LEN], hash[65];
 	sqlite3_stmt *st;
-	int64_t uid, id;
+	int64_t uid, id, now = (int64_t)time(NULL);
 	int rc;
 
 	if (out_json)
@@ -173,17 +185,27 @@ store_token_create(char out[STORE_TOKEN_LEN], json_t **out_json,
 	if (!store_label_is_valid(label))
 		return err_set(ERR_INVALID, "a token label is at most 100 "
 		    "printable characters");
+	if (ttl_sec < 0 || ttl_sec > STORE_TOKEN_TTL_MAX)
+		return err_set(ERR_INVALID, "a token's ttl is 1 to %d seconds",
+		    STORE_TOKEN_TTL_MAX);
 	if ((rc = store_secret_new(secret, hash, STORE_TOKEN_PREFIX)) < 0)
 		return rc;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
 	if ((rc = store_user_id(&uid, s, user)) < 0)
 		goto done;
+	/* expires_at NULL: never */
 	if ((rc = store_exec(s, NULL, "INSERT INTO tokens (user_id, hash,"
-	    " label, created_at) VALUES (?, ?, ?, ?)", "issi", uid, hash,
-	    label, (int64_t)time(NULL))) < 0)
+	    " label, created_at, expires_at) VALUES (?, ?, ?, ?, NULLIF(?, 0))",
+	    "issii", uid, hash, label, now, ttl_sec ? now + ttl_sec : 0)) < 0)
 		goto done;
 	id = sqlite3_last_insert_rowid(s->db);
+	if (ttl_sec > 0) {
+		if ((rc = store_exec(s, NULL, "DELETE FROM tokens WHERE"
+		    " expires_at IS NOT NULL AND (expires_at < ?1 OR"
+		    " revoked_at < ?1)", "i", now - STORE_TOKEN_PURGE_SECS)) < 0)
+			goto done;
+	}
 	if (out_json) {
 		if ((rc = store_prep(&st, s, "SELECT " TOKEN_COLUMNS
 		    " FROM tokens t JOIN users u ON u.id = t.user_id"
@@ -211,7 +233,8 @@ store_token_list(json_t **out, struct store *s, const char *user)
 	if ((rc = store_prep(&st, s, "SELECT " TOKEN_COLUMNS
 	    " FROM tokens t JOIN users u ON u.id = t.user_id"
 	    " WHERE t.revoked_at IS NULL AND (?1 IS NULL OR u.name = ?1)"
-	    " ORDER BY t.id", "s", user)) < 0)
+	    " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+	    " ORDER BY t.id", "si", user, (int64_t)time(NULL))) < 0)
 		return rc;
 	return store_rows_json(out, s, st);
 }
@@ -256,7 +279,9 @@ store_auth_user(struct store_actor *out, struct store *s, const char *hash)
 	if ((rc = store_prep(&st, s, "SELECT u.id, u.name, u.admin, t.id,"
 	    " coalesce(t.last_used_at, 0) FROM tokens t"
 	    " JOIN users u ON u.id = t.user_id"
-	    " WHERE t.hash = ? AND t.revoked_at IS NULL", "s", hash)) < 0)
+	    " WHERE t.hash = ? AND t.revoked_at IS NULL"
+	    " AND (t.expires_at IS NULL OR t.expires_at > ?)", "si", hash,
+	    now)) < 0)
 		return rc;
 	if ((rc = store_step(s, st)) > 0) {
 		out->user_id = sqlite3_column_int64(st, 0);

@@ -48,6 +48,8 @@ struct sshd_conn {
 	struct proc child;
 	int status;
 	bool exited;
+	void *sess;             /* from session_begin */
+	bool session_open;
 };
 
 static double
@@ -193,18 +195,21 @@ sshd_refuse_env(ssh_session s, ssh_channel ch, const char *name,
 	return -1;
 }
 
-/* The environment of the exec'd program: ours, minus anything it sets. */
+/* The environment of the exec'd program: ours, minus anything it sets,
+ * plus the server's extra and the session's variables. */
 static char **
-sshd_child_env(struct sshd_conn *c, const char *command)
+sshd_child_env(struct sshd_conn *c, const char *command, char **session_env)
 {
-	size_t n = 0, k = 0, extra = 0;
+	size_t n = 0, k = 0, extra = 0, sess = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
 	while (c->o->extra_env && c->o->extra_env[extra])
 		extra++;
-	env = xcalloc(n + extra + 4, sizeof(*env));
+	while (session_env && session_env[sess])
+		sess++;
+	env = xcalloc(n + extra + sess + 4, sizeof(*env));
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(environ[i], "SSH_ORIGINAL_COMMAND=", 21) == 0 ||
 		    strncmp(environ[i], "SLIPWAY_SSH_", 12) == 0)
@@ -213,6 +218,8 @@ sshd_child_env(struct sshd_conn *c, const char *command)
 	}
 	for (size_t i = 0; i < extra; i++)
 		env[k++] = xstrdup(c->o->extra_env[i]);
+	for (size_t i = 0; i < sess; i++)
+		env[k++] = xstrdup(session_env[i]);
 	env[k++] = xasprintf("SSH_ORIGINAL_COMMAND=%s", command);
 	env[k++] = xasprintf("SLIPWAY_SSH_USER=%s", c->user);
 	env[k++] = xasprintf("SLIPWAY_SSH_FINGERPRINT=%s", c->fingerprint);
@@ -234,7 +241,7 @@ sshd_channel_exec(ssh_session s, ssh_channel ch, const char *command,
 	struct sshd_conn *c = userdata;
 	struct proc_opts po = { .flags = PROC_PIPE_IN | PROC_PIPE_OUT |
 	    PROC_PIPE_ERR };
-	char **env;
+	char **env, **session_env = NULL;
 	int rc;
 
 	(void)s; (void)ch;
@@ -244,7 +251,17 @@ sshd_channel_exec(ssh_session s, ssh_channel ch, const char *command,
 		log_info("refused a command of %zu bytes", strlen(command));
 		return -1;
 	}
-	env = sshd_child_env(c, command);
+	if (c->o->session_begin && !c->session_open) {
+		if (c->o->session_begin(&session_env, &c->sess, c->user,
+		    c->fingerprint, c->o->session_ctx) < 0) {
+			log_warnx("cannot open a session for '%s': %s",
+			    c->user, err_last());
+			return -1;
+		}
+		c->session_open = true;
+	}
+	env = sshd_child_env(c, command, session_env);
+	sshd_env_free(session_env);
 	po.env = env;
 	rc = proc_spawn(&c->child, c->o->exec_argv, &po);
 	sshd_env_free(env);
@@ -408,6 +425,9 @@ done:
 		kill(c.child.pid, SIGTERM);
 		proc_wait(&c.child);
 	}
+	/* After the command is gone: its session ends with it. */
+	if (c.session_open && opts->session_end)
+		opts->session_end(c.sess, opts->session_ctx);
 	if (c.event) {
 		ssh_event_remove_session(c.event, session);
 		ssh_event_free(c.event);

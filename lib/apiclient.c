@@ -59,7 +59,8 @@ apiclient_config_read(char **url, char **token)
 	*url = *token = NULL;
 	buf_init(&b, APICLIENT_CONFIG_MAX);
 	rc = fs_read_file(&b, path, APICLIENT_CONFIG_MAX);
-	if (rc == ERR_NOTFOUND) {
+	/* An empty file (SLIPWAY_CONFIG=/dev/null) is no config at all. */
+	if (rc == ERR_NOTFOUND || (rc == 0 && b.len == 0)) {
 		rc = 0;
 		goto done;
 	}

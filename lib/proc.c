@@ -202,7 +202,8 @@ proc_emit_lines(struct buf *b, proc_line_fn fn, void *ctx, bool all)
 {
 	char *nl;
 
-	while ((nl = memchr(b->ptr, '\n', b->len)) != NULL) {
+	/* b->ptr is NULL until the first byte: no memchr(NULL, ...). */
+	while (b->len && (nl = memchr(b->ptr, '\n', b->len)) != NULL) {
 		*nl = '\0';
 		fn(b->ptr, ctx);
 		buf_consume(b, (size_t)(nl - b->ptr) + 1);

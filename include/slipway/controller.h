@@ -125,6 +125,7 @@ int controller_cmd_ps_scale(int argc, char **argv);
 int controller_cmd_builds(int argc, char **argv);
 int controller_cmd_builds_info(int argc, char **argv);
 int controller_cmd_builds_create(int argc, char **argv);
+int controller_cmd_builds_log(int argc, char **argv);
 int controller_cmd_keys(int argc, char **argv);
 int controller_cmd_keys_add(int argc, char **argv);
 int controller_cmd_keys_remove(int argc, char **argv);

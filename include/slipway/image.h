@@ -269,6 +269,8 @@ struct image_build_opts {
 	const char *source;
 	const char *created;     /* NULL: image_created_pick */
 	const char *port;        /* PORT in Env; NULL: "5000" */
+	const char *const *labels; /* more labels: key, value, ..., NULL;
+	                          * they may not replace the ones above */
 };
 
 /* Build the image and tag it; out gets the manifest descriptor.  Same

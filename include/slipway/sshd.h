@@ -25,6 +25,17 @@
 typedef int (*sshd_key_lookup_fn)(char **user, const char *fingerprint,
     void *ctx);
 
+/* Called in the connection's process once, just before the first
+ * command runs, to open a session for the authenticated user: *env gets
+ * more "K=V" for the command's environment (NULL-terminated, malloc'd,
+ * strings too; the server frees them), *session anything the matching
+ * end call needs.  A negative return refuses the command. */
+typedef int (*sshd_session_begin_fn)(char ***env, void **session,
+    const char *user, const char *fingerprint, void *ctx);
+/* Called when the connection ends, however it ends, after a successful
+ * begin. */
+typedef void (*sshd_session_end_fn)(void *session, void *ctx);
+
 struct sshd_opts {
 	const char *listen;          /* "127.0.0.1:2222" */
 	const char *host_key;        /* path; made (ed25519, 0600) if missing */
@@ -32,6 +43,9 @@ struct sshd_opts {
 	void *lookup_ctx;
 	char **exec_argv;            /* program run for each exec request */
 	char **extra_env;            /* "K=V" added to its environment */
+	sshd_session_begin_fn session_begin;  /* may be NULL */
+	sshd_session_end_fn session_end;
+	void *session_ctx;
 	unsigned keepalive_sec;      /* 0: 15 */
 	unsigned login_grace_sec;    /* 0: 30 */
 	unsigned max_conns;          /* 0: 64 */
@@ -48,6 +62,11 @@ int sshd_host_key_ensure(char **fingerprint, const char *path);
 
 /* Serve until *opts->stop is set or a fatal error.  Blocks. */
 int sshd_run(const struct sshd_opts *opts);
+
+/* Commands (cli/commands.c): the daemon, and the program it runs for
+ * each command (hooks/sshd_cmd.c, hooks/ssh_exec.c). */
+int sshd_cmd_run(int argc, char **argv);
+int sshd_cmd_exec(int argc, char **argv);
 
 /* Parse a git exec command: "git-receive-pack 'app.git'" (also with a
  * leading '/', without '.git', or "git receive-pack").  *service is

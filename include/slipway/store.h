@@ -27,7 +27,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -118,6 +118,13 @@ int store_user_count(int64_t *out, struct store *s);
  * token's JSON (without the secret) in *out_json when not NULL. */
 int store_token_create(char out[STORE_TOKEN_LEN], json_t **out_json,
     struct store *s, const char *user, const char *label);
+/* As store_token_create, for a token that stops working ttl_sec seconds
+ * from now (1 to STORE_TOKEN_TTL_MAX; 0: never).  Expired tokens fail
+ * store_auth like revoked ones and are left out of store_token_list;
+ * ephemeral tokens expired or revoked for a day are deleted. */
+#define STORE_TOKEN_TTL_MAX 86400
+int store_token_create_ttl(char out[STORE_TOKEN_LEN], json_t **out_json,
+    struct store *s, const char *user, const char *label, int64_t ttl_sec);
 /* Tokens of user (NULL: all). */
 int store_token_list(json_t **out, struct store *s, const char *user);
 /* Revoke token id; when user is not NULL the token must be theirs

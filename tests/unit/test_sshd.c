@@ -169,6 +169,66 @@ TEST(sshd__port_forwarding_refused)
 	t_stop(pid);
 }
 
+/* Session callbacks: begin adds SESSION_VAR (or refuses, when the file
+ * "refuse" exists); end leaves the file "ended". */
+static int
+t_session_begin(char ***env, void **session, const char *user,
+    const char *fp, void *ctx)
+{
+	(void)fp; (void)ctx;
+	if (fs_exists("refuse"))
+		return err_set(ERR_AUTH, "refused by the test");
+	*env = xcalloc(2, sizeof(**env));
+	(*env)[0] = xasprintf("SESSION_VAR=for-%s", user);
+	*session = xstrdup("the session");
+	return 0;
+}
+
+static void
+t_session_end(void *session, void *ctx)
+{
+	(void)ctx;
+	fs_write_atomic("ended", session, strlen(session), 0644);
+	free(session);
+}
+
+TEST(sshd__sessions_begin_before_and_end_after_the_command)
+{
+	static char *argv[] = { "sh", "-c", "printf 'var=%s|' \"$SESSION_VAR\"",
+	    NULL };
+	struct sshd_opts o = { .listen = "127.0.0.1:0",
+	    .host_key = "ssh/host_ed25519_key", .lookup = t_lookup,
+	    .exec_argv = argv, .on_listen = t_on_listen,
+	    .login_grace_sec = 5, .session_begin = t_session_begin,
+	    .session_end = t_session_end };
+	struct buf out;
+	unsigned port;
+	pid_t pid;
+
+	SH("ssh-keygen -q -t ed25519 -N '' -f key");
+	SH("ssh-keygen -lf key.pub | cut -d' ' -f2 > known.fp");
+	if ((pid = fork()) == 0)
+		exit(sshd_run(&o) < 0 ? 1 : 0);
+	for (int i = 0; i < 100 && !fs_exists("port"); i++)
+		usleep(50000);
+	EXPECT_OK(fs_read_file(&out, "port", 16));
+	port = (unsigned)atoi(out.ptr);
+	buf_free(&out);
+	EXPECT_INT(0, t_ssh(&out, port, "key", "", "anything"));
+	EXPECT_TRUE(strstr(out.ptr, "var=for-alice|") != NULL);
+	buf_free(&out);
+	for (int i = 0; i < 100 && !fs_exists("ended"); i++)
+		usleep(50000);
+	EXPECT_TRUE(fs_exists("ended"));
+	/* a session that cannot begin: the command does not run */
+	SH("touch refuse && rm ended");
+	EXPECT_TRUE(t_ssh(&out, port, "key", "", "anything") != 0);
+	EXPECT_TRUE(strstr(out.ptr, "var=") == NULL);
+	buf_free(&out);
+	EXPECT_TRUE(!fs_exists("ended"));
+	t_stop(pid);
+}
+
 TEST(sshd__host_key_kept_across_restarts)
 {
 	char *fp1 = NULL, *fp2 = NULL;

@@ -1,0 +1,657 @@
+/*
+ * The build pipeline: one commit of one app to a release.  See
+ * include/slipway/builder.h for the stages; this file runs them in order,
+ * keeps the person informed, and makes sure that every way out either
+ * ends with the build succeeded and a release made, or with the build
+ * failed in the controller with the reason, and nothing half-made left
+ * behind (the scratch directory goes, the log is closed under its final
+ * name).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <jansson.h>
+
+#include "builder_int.h"
+#include "slipway/alloc.h"
+#include "slipway/apiclient.h"
+#include "slipway/buf.h"
+#include "slipway/err.h"
+#include "slipway/fs.h"
+#include "slipway/image.h"
+#include "slipway/registry_client.h"
+#include "slipway/runner_sandbox.h"
+#include "slipway/slug.h"
+#include "slipway/store.h"
+
+#define BUILD_TREE_MAX (SLUG_MAX_SIZE_DEFAULT * SLUG_TAR_FACTOR)
+#define BUILD_ERROR_MAX 4000    /* the controller keeps 4096 */
+
+char *
+builder_log_path(const char *home, const char *uid, int64_t number,
+    bool partial)
+{
+	return xasprintf("%s/builds/%s/%lld.log%s", home, uid,
+	    (long long)number, partial ? ".part" : "");
+}
+
+/* Everything one run holds; freed by build_state_clear. */
+struct build_state {
+	git_repository *repo;
+	git_oid commit;
+	char sha[GIT_OID_HEXSZ + 1];
+	char *uid;
+	char *branch;           /* the app's deploy branch */
+	int64_t number;
+	struct builder_manifest *manifest;
+	struct slug_procfile *procfile;
+	struct slug_procfile *defaults; /* from bin/release */
+	json_t *config;         /* {"KEY": "value"} */
+	json_t *procs;          /* the process types of the build */
+	char *stack;            /* the stack layout */
+	char *slug;             /* path of the slug file */
+	struct slug_info slug_info;
+	struct image_desc image;
+	char *image_ref;        /* registry/app:vN */
+	bool recorded;          /* the controller knows the build */
+};
+
+static void
+build_state_clear(struct build_state *b)
+{
+	slug_repo_free(b->repo);
+	free(b->uid);
+	free(b->branch);
+	builder_manifest_free(b->manifest);
+	slug_procfile_free(b->procfile);
+	slug_procfile_free(b->defaults);
+	json_decref(b->config);
+	json_decref(b->procs);
+	free(b->stack);
+	free(b->slug);
+	image_desc_clear(&b->image);
+	free(b->image_ref);
+}
+
+static int
+build_cancelled(const struct builder_opts *o)
+{
+	if (o->stop && *o->stop)
+		return err_set(ERR_CONFLICT, "the build was cancelled");
+	return 0;
+}
+
+/* ---- the controller ---- */
+
+static int
+build_record(struct build_state *b, const struct builder_opts *o)
+{
+	json_t *app = NULL, *build = NULL, *body = NULL;
+	char path[256];
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/apps/%s", o->app);
+	if ((rc = apiclient_call(&app, o->api, "GET", path, NULL)) < 0)
+		goto done;
+	b->uid = xstrdup(json_string_value(json_object_get(app, "uid")) ?
+	    json_string_value(json_object_get(app, "uid")) : "");
+	b->branch = xstrdup(json_string_value(json_object_get(app,
+	    "deploy_branch")) ? json_string_value(json_object_get(app,
+	    "deploy_branch")) : "main");
+	if (!store_name_is_valid(o->app) || strlen(b->uid) != 32 ||
+	    strspn(b->uid, "0123456789abcdef") != 32) {
+		rc = err_set(ERR_IO, "the controller's answer for app '%s' has "
+		    "no valid uid", o->app);
+		goto done;
+	}
+	if (o->build > 0) {
+		b->number = o->build;
+	} else {
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds", o->app);
+		body = json_pack("{s:s}", "rev", b->sha);
+		if ((rc = apiclient_call(&build, o->api, "POST", path,
+		    body)) < 0)
+			goto done;
+		b->number = json_integer_value(json_object_get(build,
+		    "number"));
+	}
+	if (b->number <= 0) {
+		rc = err_set(ERR_IO, "the controller gave no build number");
+		goto done;
+	}
+	b->recorded = true;
+	json_decref(body);
+	body = json_pack("{s:s, s:s}", "status", "running", "rev", b->sha);
+	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
+	    (long long)b->number);
+	rc = apiclient_call(NULL, o->api, "PATCH", path, body);
+done:
+	json_decref(app);
+	json_decref(build);
+	json_decref(body);
+	return rc;
+}
+
+static void
+build_mark_failed(const struct build_state *b, const struct builder_opts *o,
+    const char *why)
+{
+	char path[256], msg[BUILD_ERROR_MAX + 1];
+	json_t *body;
+
+	if (!b->recorded)
+		return;
+	snprintf(msg, sizeof(msg), "%s", why);
+	body = json_pack("{s:s, s:s}", "status", "failed", "error", msg);
+	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
+	    (long long)b->number);
+	/* Best effort: the push fails either way. */
+	apiclient_call(NULL, o->api, "PATCH", path, body);
+	json_decref(body);
+}
+
+static int
+build_config(struct build_state *b, const struct builder_opts *o)
+{
+	json_t *cfg = NULL;
+	char path[256];
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/apps/%s/config", o->app);
+	if ((rc = apiclient_call(&cfg, o->api, "GET", path, NULL)) < 0)
+		return err_wrap(rc, "cannot read the app's config");
+	b->config = json_incref(json_object_get(cfg, "values"));
+	if (!json_is_object(b->config)) {
+		json_decref(b->config);
+		b->config = json_object();
+	}
+	json_decref(cfg);
+	return 0;
+}
+
+/* ---- reading the tree ---- */
+
+static int
+build_read_app(struct build_state *b)
+{
+	struct buf t;
+	int rc;
+
+	rc = builder_tree_file(&t, b->repo, &b->commit, "slipway.yml",
+	    BUILDER_YAML_MAX);
+	if (rc == 0)
+		rc = builder_manifest_parse(&b->manifest, t.ptr, t.len);
+	else if (rc == ERR_NOTFOUND)
+		rc = 0;
+	buf_free(&t);
+	if (rc < 0)
+		return rc;
+	rc = builder_tree_file(&t, b->repo, &b->commit, "Procfile",
+	    SLUG_SMALL_FILE_MAX);
+	if (rc == 0)
+		rc = slug_procfile_parse(&b->procfile, t.ptr, t.len);
+	else if (rc == ERR_NOTFOUND)
+		rc = 0;
+	buf_free(&t);
+	return rc;
+}
+
+static bool
+build_has_procs(const struct build_state *b)
+{
+	return (b->procfile && b->procfile->n) ||
+	    (b->manifest && b->manifest->processes &&
+	    b->manifest->processes->n);
+}
+
+/* Procfile and slipway.yml processes, then the buildpacks' defaults for
+ * what neither names.  Types must be what the controller takes. */
+static int
+build_procs(struct build_state *b, struct builder_out *bo)
+{
+	const struct slug_procfile *src[3] = { b->procfile,
+	    b->manifest ? b->manifest->processes : NULL, b->defaults };
+	const char *key;
+	json_t *v;
+
+	b->procs = json_object();
+	for (int s = 0; s < 3; s++) {
+		for (size_t i = 0; src[s] && i < src[s]->n; i++) {
+			const struct slug_proc *p = &src[s]->procs[i];
+			if (json_object_get(b->procs, p->type)) {
+				if (s == 1)
+					return err_set(ERR_INVALID, "process "
+					    "type '%s' is in both the Procfile "
+					    "and slipway.yml", p->type);
+				continue;   /* defaults only fill gaps */
+			}
+			json_object_set_new(b->procs, p->type,
+			    json_string(p->command));
+		}
+	}
+	json_object_foreach(b->procs, key, v)
+		if (!store_proc_type_is_valid(key))
+			return err_set(ERR_INVALID, "process type '%.60s' is not "
+			    "one slipway runs: a lower-case letter, then up to "
+			    "29 of a-z 0-9 _ -", key);
+	if (json_object_size(b->procs) > STORE_PROC_TYPES_MAX)
+		return err_set(ERR_INVALID, "more than %d process types",
+		    STORE_PROC_TYPES_MAX);
+	if (json_object_size(b->procs) == 0)
+		builder_warn(bo, "no process types (no Procfile, no "
+		    "processes in slipway.yml, none from a buildpack): the "
+		    "release will run nothing");
+	return 0;
+}
+
+/* ---- compile ---- */
+
+static int
+build_env_dir(const char *dir, json_t *config)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(config, key, v) {
+		char *p;
+		/* keys are checked by the controller; once more here, as
+		 * they become file names */
+		if (!store_env_key_is_valid(key) || !json_is_string(v))
+			continue;
+		p = fs_join(dir, key);
+		rc = fs_write_atomic(p, json_string_value(v),
+		    json_string_length(v), 0600);
+		free(p);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+build_compile(struct build_state *b, struct builder_ctx *bc,
+    const struct builder_opts *o, bool *compiled)
+{
+	struct builder_bp *bps = NULL;
+	size_t nbps = 0;
+	uint64_t files = 0;
+	const char *bpurl = json_string_value(json_object_get(b->config,
+	    "BUILDPACK_URL"));
+	int rc;
+
+	*compiled = false;
+	bc->build_dir = fs_join(bc->work, "build");
+	bc->env_dir = fs_join(bc->work, "env");
+	bc->out_dir = fs_join(bc->work, "out");
+	bc->cache_dir = xasprintf("%s/cache/%s", o->home, o->app);
+	if (mkdir(bc->build_dir, 0755) < 0 || mkdir(bc->env_dir, 0700) < 0 ||
+	    mkdir(bc->out_dir, 0700) < 0)
+		return err_sys("cannot make the build directories in '%s'",
+		    bc->work);
+	if ((rc = fs_mkdir_p(bc->cache_dir, 0700)) < 0)
+		return rc;
+	builder_stage_begin(bc->bo);
+	if ((rc = builder_export_tree(&files, b->repo, &b->commit,
+	    bc->build_dir, BUILD_TREE_MAX)) < 0 ||
+	    (rc = build_env_dir(bc->env_dir, b->config)) < 0)
+		return rc;
+	builder_stage_end(bc->bo, "export");
+
+	builder_stage_begin(bc->bo);
+	if ((rc = builder_stack_ensure(&b->stack, o->home)) < 0)
+		return rc;
+	if (geteuid() != 0) {
+		builder_warn(bc->bo, "cannot build in a container here (not "
+		    "root); building on the host, as this user, with no "
+		    "isolation");
+		bc->host = true;
+	} else if ((rc = builder_stack_rootfs(&bc->rootfs, o->home,
+	    b->stack)) < 0 ||
+	    (rc = runner_sandbox_user(&bc->uid, &bc->gid, bc->rootfs,
+	    NULL)) < 0) {
+		return rc;
+	}
+	if ((rc = builder_bp_prepare_dirs(bc)) < 0 ||
+	    (rc = builder_bps_select(&bps, &nbps, bc, bpurl, b->manifest)) < 0)
+		goto done;
+	if (nbps == 0) {
+		if (!build_has_procs(b)) {
+			rc = err_set(ERR_INVALID, "no buildpack applies to this "
+			    "app and it has no Procfile: add a Procfile "
+			    "(web: COMMAND) or a buildpack");
+			goto done;
+		}
+		builder_say(bc->bo, "No buildpack applies; the Procfile says "
+		    "what runs");
+		goto done;
+	}
+	b->defaults = xcalloc(1, sizeof(*b->defaults));
+	for (size_t i = 0; i < nbps; i++) {
+		builder_say(bc->bo, "%s app detected", bps[i].name);
+		if ((rc = build_cancelled(o)) < 0 ||
+		    (rc = builder_bp_compile(bc, &bps[i], &b->defaults)) < 0)
+			goto done;
+	}
+	*compiled = true;
+done:
+	builder_stage_end(bc->bo, "compile");
+	builder_bps_free(bps, nbps);
+	return rc;
+}
+
+/* ---- slug, image, push ---- */
+
+static int
+build_slug(struct build_state *b, struct builder_ctx *bc, bool from_dir)
+{
+	struct slug_opts so = SLUG_OPTS_INIT;
+	char size[32];
+	int fd, rc;
+
+	b->slug = fs_join(bc->work, "slug.tgz");
+	builder_stage_begin(bc->bo);
+	/* A scratch file, gone after the push: no fsync, no rename. */
+	if ((fd = open(b->slug, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) < 0)
+		return err_sys("cannot create '%s'", b->slug);
+	if (from_dir) {
+		/* .slugignore went before the compile (as Heroku); what the
+		 * compile made stays. */
+		so.no_slugignore = true;
+		rc = slug_write_dir(&b->slug_info, bc->build_dir, &so,
+		    slug_sink_fd, &fd);
+	} else {
+		rc = slug_write_tree(&b->slug_info, b->repo, &b->commit, &so,
+		    slug_sink_fd, &fd);
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = err_sys("cannot write '%s'", b->slug);
+	if (rc < 0)
+		return err_wrap(rc, "cannot make the slug");
+	builder_size_format(size, sizeof(size), b->slug_info.size);
+	builder_say(bc->bo, "Slug %s, %llu files%s (%.2fs)", size,
+	    (unsigned long long)b->slug_info.entries,
+	    from_dir ? "" : ", straight from git", builder_stage_end(bc->bo,
+	    "slug"));
+	return 0;
+}
+
+/* RFC 3339 of the commit's time: the same commit, the same image. */
+static void
+build_created(char out[32], const struct build_state *b)
+{
+	git_commit *c = NULL;
+	time_t t = 0;
+	struct tm tm;
+
+	if (git_commit_lookup(&c, b->repo, &b->commit) == 0)
+		t = (time_t)git_commit_time(c);
+	git_commit_free(c);
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+build_image(struct build_state *b, struct builder_ctx *bc,
+    const struct builder_opts *o)
+{
+	struct image_process *procs;
+	char tag[32], created[32], *health, *out, *labels[3] = { 0 };
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+	int rc;
+
+	builder_stage_begin(bc->bo);
+	if (b->stack == NULL && (rc = builder_stack_ensure(&b->stack,
+	    o->home)) < 0)
+		return rc;
+	procs = xcalloc(json_object_size(b->procs) + 1, sizeof(*procs));
+	json_object_foreach(b->procs, key, v) {
+		procs[n].type = key;
+		procs[n].command = json_string_value(v);
+		n++;
+	}
+	snprintf(tag, sizeof(tag), "v%lld", (long long)b->number);
+	build_created(created, b);
+	health = builder_manifest_health_json(b->manifest);
+	if (health) {
+		labels[0] = "io.slipway.healthcheck";
+		labels[1] = health;
+	}
+	out = fs_join(bc->work, "image");
+	struct image_build_opts io = {
+		.slug = b->slug, .base = b->stack, .out = out, .tag = tag,
+		.procs = procs, .nprocs = n, .revision = b->sha,
+		.created = created, .labels = (const char *const *)labels,
+	};
+	rc = image_build(&b->image, &io);
+	free(out);
+	free(health);
+	free(procs);
+	if (rc < 0)
+		return err_wrap(rc, "cannot make the image");
+	builder_stage_end(bc->bo, "image");
+	return 0;
+}
+
+static int
+build_push(struct build_state *b, struct builder_ctx *bc,
+    const struct builder_opts *o)
+{
+	struct registry_client_opts ro = { .user = o->user,
+	    .password = o->token, .retries = -1 };
+	struct registry_xfer_stats st = { 0 };
+	struct registry_client *rc_ = NULL;
+	struct image_layout *l = NULL;
+	struct registry_ref dst = { 0 };
+	char tag[32], size[32], *layout = fs_join(bc->work, "image");
+	int rc;
+
+	snprintf(tag, sizeof(tag), "v%lld", (long long)b->number);
+	b->image_ref = xasprintf("%s/%s:%s", o->registry, o->app, tag);
+	builder_say(bc->bo, "Pushing image %s", b->image_ref);
+	builder_stage_begin(bc->bo);
+	dst.registry = (char *)o->registry;
+	dst.repo = (char *)o->app;
+	dst.tag = tag;
+	if ((rc = image_layout_open(&l, layout)) < 0 ||
+	    (rc = registry_client_new(&rc_, o->registry, &ro)) < 0 ||
+	    (rc = registry_client_push(&st, rc_, l, tag, &dst, NULL)) < 0) {
+		rc = err_wrap(rc, "cannot push the image to '%s'", o->registry);
+		goto done;
+	}
+	builder_size_format(size, sizeof(size), (uint64_t)st.bytes);
+	builder_say(bc->bo, "Image %.19s: %d blob(s) sent (%s), %d already "
+	    "in the registry (%.2fs)", st.digest, st.sent, size, st.existed,
+	    builder_stage_end(bc->bo, "push"));
+done:
+	registry_xfer_stats_clear(&st);
+	registry_client_free(rc_);
+	image_layout_free(l);
+	free(layout);
+	return rc;
+}
+
+static int
+build_release(int64_t *version, struct build_state *b,
+    const struct builder_opts *o, struct builder_out *bo)
+{
+	json_t *body, *res = NULL;
+	char path[256];
+	int rc;
+
+	builder_stage_begin(bo);
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "status",
+	    "succeeded", "rev", b->sha, "image", b->image_ref, "digest",
+	    b->image.digest, "slug_digest", b->slug_info.digest,
+	    "process_types", b->procs);
+	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
+	    (long long)b->number);
+	rc = apiclient_call(&res, o->api, "PATCH", path, body);
+	json_decref(body);
+	if (rc < 0)
+		return err_wrap(rc, "cannot record the build");
+	*version = json_integer_value(json_object_get(json_object_get(res,
+	    "release"), "version"));
+	json_decref(res);
+	builder_stage_end(bo, "release");
+	return 0;
+}
+
+/* slipway.yml's deploy_branch, once it differs, becomes the app's: the
+ * next push of that branch builds. */
+static void
+build_follow_branch(struct build_state *b, const struct builder_opts *o,
+    struct builder_out *bo)
+{
+	json_t *body;
+	char path[256];
+
+	if (b->manifest == NULL || b->manifest->deploy_branch == NULL ||
+	    strcmp(b->manifest->deploy_branch, b->branch) == 0)
+		return;
+	body = json_pack("{s:s}", "deploy_branch", b->manifest->deploy_branch);
+	snprintf(path, sizeof(path), "/v1/apps/%s", o->app);
+	if (apiclient_call(NULL, o->api, "PATCH", path, body) == 0)
+		builder_say(bo, "Deploy branch is now '%s' (slipway.yml)",
+		    b->manifest->deploy_branch);
+	else
+		builder_warn(bo, "slipway.yml names deploy branch '%s', but "
+		    "the controller refused it: %s", b->manifest->deploy_branch,
+		    err_last());
+	json_decref(body);
+}
+
+/* ---- the whole ---- */
+
+static int
+build_open(struct build_state *b, const struct builder_opts *o)
+{
+	int rc;
+
+	if (o->registry == NULL || o->registry[0] == '\0')
+		return err_set(ERR_INVALID, "no registry to push to: set "
+		    "SLIPWAY_REGISTRY (host:port)");
+	if ((rc = slug_repo_open(&b->repo, o->repo, o->alt_odb)) < 0 ||
+	    (rc = slug_rev_resolve(&b->commit, b->repo, o->rev)) < 0)
+		return rc;
+	git_oid_tostr(b->sha, sizeof(b->sha), &b->commit);
+	return 0;
+}
+
+int
+builder_run(struct builder_result *res, const struct builder_opts *o)
+{
+	struct builder_out bo = { .out = o->out, .log_fd = -1,
+	    .t0 = builder_now() };
+	struct builder_ctx bc = { .o = o, .bo = &bo };
+	struct build_state b = { 0 };
+	char *log_part = NULL, *log_final = NULL;
+	bool compiled = false;
+	int64_t version = 0;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = build_open(&b, o)) < 0 || (rc = build_record(&b, o)) < 0) {
+		builder_warn(&bo, "Build failed: %s", err_last());
+		goto fail;
+	}
+	bc.sha = b.sha;
+	res->build = b.number;
+	log_part = builder_log_path(o->home, b.uid, b.number, true);
+	log_final = builder_log_path(o->home, b.uid, b.number, false);
+	if (o->log_file) {
+		char *dir = xstrdup(log_part);
+		*strrchr(dir, '/') = '\0';
+		if (fs_mkdir_p(dir, 0700) == 0)
+			bo.log_fd = open(log_part, O_WRONLY | O_CREAT | O_TRUNC |
+			    O_APPEND | O_CLOEXEC, 0600);
+		free(dir);
+	}
+	builder_say(&bo, "Building %.7s (build %lld of %s)", b.sha,
+	    (long long)b.number, o->app);
+	bc.work = xasprintf("%s/builds/work/%s-%lld", o->home, b.uid,
+	    (long long)b.number);
+	if ((rc = fs_remove_tree(bc.work)) < 0 ||
+	    (rc = fs_mkdir_p(bc.work, 0700)) < 0 ||
+	    (rc = build_read_app(&b)) < 0 || (rc = build_config(&b, o)) < 0)
+		goto fail_msg;
+	if (builder_bps_wanted(o->home, json_string_value(json_object_get(
+	    b.config, "BUILDPACK_URL")), b.manifest)) {
+		if ((rc = build_compile(&b, &bc, o, &compiled)) < 0)
+			goto fail_msg;
+	} else if (!build_has_procs(&b)) {
+		rc = err_set(ERR_INVALID, "no Procfile and no buildpack: add a "
+		    "Procfile (web: COMMAND), or install or configure a "
+		    "buildpack");
+		goto fail_msg;
+	}
+	if ((rc = build_cancelled(o)) < 0 || (rc = build_procs(&b, &bo)) < 0 ||
+	    (rc = build_slug(&b, &bc, compiled)) < 0 ||
+	    (rc = build_cancelled(o)) < 0 ||
+	    (rc = build_image(&b, &bc, o)) < 0 ||
+	    (rc = build_push(&b, &bc, o)) < 0 ||
+	    (rc = build_cancelled(o)) < 0 ||
+	    (rc = build_release(&version, &b, o, &bo)) < 0)
+		goto fail_msg;
+	res->release = version;
+	snprintf(res->digest, sizeof(res->digest), "%s", b.image.digest);
+	if (json_object_size(b.procs)) {
+		char *names = NULL;
+		const char *key;
+		json_t *v;
+		struct buf nb;
+		buf_init(&nb, 0);
+		json_object_foreach(b.procs, key, v)
+			buf_printf(&nb, "%s%s", nb.len ? ", " : "", key);
+		names = buf_detach(&nb, NULL);
+		builder_say(&bo, "Process types: %s", names);
+		free(names);
+	}
+	builder_say(&bo, "Release v%lld", (long long)version);
+	build_follow_branch(&b, o, &bo);
+	res->seconds = builder_now() - bo.t0;
+	builder_say(&bo, "Done in %.2fs (%s)", res->seconds, bo.timings);
+	builder_say(&bo, "Not waiting for a rollout: no runner reports "
+	    "rollouts to this controller yet; 'slipway ps %s' shows where it "
+	    "runs", o->app);
+	rc = 0;
+	goto done;
+fail_msg:
+	builder_warn(&bo, "Build failed: %s", err_last());
+fail:
+	{
+		char why[BUILD_ERROR_MAX + 1];
+		snprintf(why, sizeof(why), "%s", err_last());
+		build_mark_failed(&b, o, why);
+		err_set(rc, "%s", why);
+	}
+done:
+	if (bc.work) {
+		/* Files the build user made are root's to remove. */
+		fs_remove_tree(bc.work);
+	}
+	if (bo.log_fd >= 0)
+		close(bo.log_fd);
+	if (log_part && fs_exists(log_part))
+		rename(log_part, log_final);
+	free(bc.work);
+	free(bc.build_dir);
+	free(bc.env_dir);
+	free(bc.out_dir);
+	free(bc.cache_dir);
+	free(bc.rootfs);
+	free(log_part);
+	free(log_final);
+	build_state_clear(&b);
+	return rc;
+}

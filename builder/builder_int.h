@@ -1,0 +1,139 @@
+/* Private to builder/: the YAML tree, output, export, buildpacks. */
+#ifndef SLIPWAY_BUILDER_INT_H
+#define SLIPWAY_BUILDER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sys/types.h>
+
+#include <git2/types.h>
+
+#include "slipway/builder.h"
+
+/* ---- yaml.c ---- */
+
+enum builder_yaml_kind {
+	BUILDER_YAML_SCALAR,
+	BUILDER_YAML_SEQ,
+	BUILDER_YAML_MAP,
+};
+
+/* One node.  A map's items alternate key (always a scalar) and value;
+ * keys are distinct.  line is 1-based. */
+struct builder_yaml {
+	enum builder_yaml_kind kind;
+	unsigned line;
+	char *value;            /* scalars: NUL-free text */
+	size_t len;
+	bool plain;             /* unquoted: "~", "null" and "" mean null */
+	struct builder_yaml **items;
+	size_t n;
+};
+
+/* Parse one YAML document of text; what names it in messages
+ * ("slipway.yml").  *out is NULL for an empty stream. */
+int builder_yaml_load(struct builder_yaml **out, const char *what,
+    const char *text, size_t len);
+void builder_yaml_free(struct builder_yaml *n);
+bool builder_yaml_is_null(const struct builder_yaml *n);
+/* The value under key in a map, or NULL. */
+const struct builder_yaml *builder_yaml_get(const struct builder_yaml *map,
+    const char *key);
+
+/* ---- out.c: what the person sees, and the log ---- */
+
+/* Invariant: log_fd is -1 or the open .part log; t0 is when it began. */
+struct builder_out {
+	FILE *out;
+	int log_fd;
+	double t0;
+	double stage_t0;
+	char timings[512];      /* "export 0.01s, slug 0.20s, ..." */
+};
+
+double builder_now(void);
+/* "-----> text" */
+void builder_say(struct builder_out *bo, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* " !     text" */
+void builder_warn(struct builder_out *bo, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A line of the buildpack's own output: kept as it is when it already
+ * has the arrow or the indent, indented otherwise. */
+void builder_line(struct builder_out *bo, const char *line);
+/* Start timing a stage; builder_stage_end adds "name 0.12s" to the
+ * timings and returns the seconds. */
+void builder_stage_begin(struct builder_out *bo);
+double builder_stage_end(struct builder_out *bo, const char *name);
+/* "14.2 MB" */
+void builder_size_format(char *out, size_t len, uint64_t bytes);
+
+/* ---- export.c ---- */
+
+/* Write commit's tree into the empty directory dir, leaving out what the
+ * root's .slugignore matches.  Never follows a symlink it wrote; a gitlink
+ * is ERR_UNSUPPORTED; more than max_bytes of files is ERR_TOOBIG.
+ * *files counts the files written. */
+int builder_export_tree(uint64_t *files, git_repository *repo,
+    const git_oid *commit, const char *dir, uint64_t max_bytes);
+
+/* A blob at the root of commit's tree, at most max bytes: ERR_NOTFOUND
+ * when there is none (or it is not a file). */
+struct buf;
+int builder_tree_file(struct buf *out, git_repository *repo,
+    const git_oid *commit, const char *name, size_t max);
+
+/* ---- buildpack.c ---- */
+
+struct builder_bp {
+	char *dir;              /* where bin/ is */
+	char *name;             /* what bin/detect said, or the dir's name */
+	char *source;           /* as configured, for messages */
+};
+
+/* What compiling needs: the sandbox or the host, the paths. */
+struct builder_ctx {
+	const struct builder_opts *o;
+	struct builder_out *bo;
+	const char *sha;
+	char *work;             /* the build's scratch dir */
+	char *build_dir;        /* the app tree, compiled in place */
+	char *cache_dir;        /* $home/cache/<app> */
+	char *env_dir;          /* config vars, one per file */
+	char *out_dir;          /* what detect and release print */
+	char *rootfs;           /* the stack, unpacked */
+	uid_t uid;              /* the stack's build user */
+	gid_t gid;
+	bool host;              /* runc cannot run: on the host */
+	unsigned run_seq;       /* names the containers */
+};
+
+/* Find the buildpacks: configured (BUILDPACK_URL, then manifest) fetched
+ * or found; else every installed one is tried with bin/detect in order.
+ * *out holds *n of them (free with builder_bps_free). */
+int builder_bps_select(struct builder_bp **out, size_t *n,
+    struct builder_ctx *bc, const char *buildpack_url,
+    const struct builder_manifest *m);
+void builder_bps_free(struct builder_bp *bps, size_t n);
+/* Are there buildpacks to consider at all (configured or installed)? */
+bool builder_bps_wanted(const char *home, const char *buildpack_url,
+    const struct builder_manifest *m);
+/* Hand the build, env and out dirs (and the cache, when it is not
+ * already) to the stack's build user. */
+int builder_bp_prepare_dirs(struct builder_ctx *bc);
+/* bin/compile, then bin/release (parsed, merged into *defaults). */
+int builder_bp_compile(struct builder_ctx *bc, const struct builder_bp *bp,
+    struct slug_procfile **defaults);
+
+/* ---- stack.c ---- */
+
+/* $home/stacks/default, imported from busybox-static when missing. */
+int builder_stack_ensure(char **layout, const char *home);
+/* The stack unpacked for builds (runner_image_unpack); *rootfs is its
+ * path. */
+int builder_stack_rootfs(char **rootfs, const char *home, const char *layout);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * Following a build's log from the CLI: `slipway builds:create` (which asks
+ * the controller to run the build and then follows it, for CI) and
+ * `slipway builds:log APP N [-f]`.  The log comes from
+ * GET /v1/apps/APP/builds/N/log in pieces (offset, long-poll with wait);
+ * the exit status says how the build ended.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_int.h"
+#include "slipway/cli.h"
+#include "slipway/controller.h"
+#include "slipway/err.h"
+
+#define FOLLOW_WAIT 20
+
+int
+cmd_build_follow(struct apiclient *c, const char *name, const char *app,
+    long long number, bool follow)
+{
+	char num[32], off[32];
+	long long offset = 0;
+	json_t *r = NULL;
+	int rc = 1;
+
+	snprintf(num, sizeof(num), "%lld", number);
+	for (;;) {
+		const char *text, *status;
+
+		json_decref(r);
+		r = NULL;
+		snprintf(off, sizeof(off), "%lld", offset);
+		if (!cmd_call(&r, c, name, "GET", NULL, "/v1/apps/%s/builds/%r/"
+		    "log?offset=%r&wait=%d", app, num, off,
+		    follow ? FOLLOW_WAIT : 0))
+			goto done;
+		text = json_string_value(json_object_get(r, "text"));
+		if (text && text[0]) {
+			fputs(text, stdout);
+			fflush(stdout);
+		}
+		offset = json_integer_value(json_object_get(r, "offset"));
+		status = json_string_value(json_object_get(r, "status"));
+		if (json_is_true(json_object_get(r, "done"))) {
+			rc = status && strcmp(status, "succeeded") == 0 ? 0 : 1;
+			if (rc)
+				fprintf(stderr, "slipway %s: build %s of %s %s\n",
+				    name, num, app, status ? status : "ended");
+			goto done;
+		}
+		/* Without -f, what there is now is all. */
+		if (!follow && (text == NULL || text[0] == '\0')) {
+			rc = 0;
+			goto done;
+		}
+	}
+done:
+	json_decref(r);
+	return rc;
+}
+
+int
+controller_cmd_builds_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apiclient *c = NULL;
+	bool follow = false;
+	char *end;
+	long long n;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o != 'f')
+			return cli_usage_error(argv[0], "unknown option");
+		follow = true;
+	}
+	if ((rc = cmd_nargs(argc, argv, 2, "APP and BUILD")) ||
+	    (rc = cmd_check_app(argv[0], argv[optind])))
+		return rc;
+	n = strtoll(argv[optind + 1], &end, 10);
+	if (*end || n < 1)
+		return cli_usage_error(argv[0], "BUILD is a build number");
+	if (!cmd_open(&c, argv[0]))
+		return 1;
+	rc = cmd_build_follow(c, argv[0], argv[optind], n, follow);
+	apiclient_free(c);
+	return rc;
+}

@@ -1,0 +1,309 @@
+/*
+ * The hooks' commands:
+ *
+ *   slipway hook pre-receive   git runs it (hooks/pre-receive) inside
+ *                              git-receive-pack, which ssh-exec runs:
+ *                              stdin has one "OLD NEW REF" line per ref.
+ *                              Only the app's deploy branch builds;
+ *                              deleting it is refused; other refs pass
+ *                              untouched.  Exiting non-zero rejects the
+ *                              whole push: no ref moves.
+ *   slipway hook build APP     the same build of a commit already in the
+ *                              app's repository (the controller runs it
+ *                              for `builds:create`), under the app's lock.
+ *
+ * Both run as the pushing user: SLIPWAY_TOKEN is their session token.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hooks_int.h"
+#include "slipway/alloc.h"
+#include "slipway/apiclient.h"
+#include "slipway/buf.h"
+#include "slipway/builder.h"
+#include "slipway/cli.h"
+#include "slipway/err.h"
+#include "slipway/hooks.h"
+#include "slipway/sshd.h"
+
+#define HOOK_LINE_MAX 1024
+#define HOOK_REFS_MAX 10000
+#define HOOK_ZERO "0000000000000000000000000000000000000000"
+
+static volatile sig_atomic_t hook_stop;
+
+static void
+hook_on_signal(int sig)
+{
+	(void)sig;
+	hook_stop = 1;
+}
+
+static void
+hook_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hook_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Where images go: SLIPWAY_REGISTRY, else the all-in-one default. */
+static const char *
+hook_registry(void)
+{
+	const char *r = getenv("SLIPWAY_REGISTRY");
+
+	return r && r[0] ? r : "127.0.0.1:5000";
+}
+
+/* The compile time limit: SLIPWAY_BUILD_TIMEOUT seconds, else the
+ * builder's default. */
+static unsigned
+hook_timeout(void)
+{
+	const char *t = getenv("SLIPWAY_BUILD_TIMEOUT");
+	char *end;
+	long v;
+
+	if (t == NULL || t[0] == '\0')
+		return 0;
+	v = strtol(t, &end, 10);
+	return *end || v < 1 || v > 86400 ? 0 : (unsigned)v;
+}
+
+/* One "OLD NEW REF" line: ids of 40 hex, a ref without blanks. */
+static bool
+hook_line_parse(char **old, char **new, char **ref, char *line)
+{
+	char *sp1 = strchr(line, ' '), *sp2;
+
+	if (sp1 == NULL || (sp2 = strchr(sp1 + 1, ' ')) == NULL)
+		return false;
+	*sp1 = *sp2 = '\0';
+	*old = line;
+	*new = sp1 + 1;
+	*ref = sp2 + 1;
+	return strlen(*old) == 40 && strlen(*new) == 40 &&
+	    strspn(*old, "0123456789abcdef") == 40 &&
+	    strspn(*new, "0123456789abcdef") == 40 && (*ref)[0] &&
+	    strpbrk(*ref, " \t") == NULL;
+}
+
+/* The objects git received are still in its quarantine: reading the new
+ * commit needs them. */
+static void
+hook_alt_odb(const char *alt[3])
+{
+	const char *q = getenv("GIT_QUARANTINE_PATH");
+	const char *o = getenv("GIT_OBJECT_DIRECTORY");
+	int n = 0;
+
+	if (q && q[0] == '/')
+		alt[n++] = q;
+	else if (o && o[0] == '/')
+		alt[n++] = o;
+	alt[n] = NULL;
+}
+
+int
+hooks_cmd_pre_receive(int argc, char **argv)
+{
+	const char *home = getenv("SLIPWAY_HOME"), *app = getenv("SLIPWAY_APP");
+	const char *user = getenv("SLIPWAY_SSH_USER");
+	const char *token = getenv("SLIPWAY_TOKEN"), *alt[3];
+	char line[HOOK_LINE_MAX + 2], *deploy_ref = NULL, *target = NULL;
+	char *repo = NULL, path[128];
+	struct apiclient *api = NULL;
+	struct builder_result res;
+	json_t *a = NULL;
+	unsigned nrefs = 0;
+	int rc = 1;
+
+	if (argc != 1 || home == NULL || app == NULL || user == NULL ||
+	    token == NULL || !sshd_app_name_valid(app)) {
+		fprintf(stderr, "slipway hook pre-receive: git runs this in a "
+		    "push through 'slipway sshd' (SLIPWAY_HOME, SLIPWAY_APP, "
+		    "SLIPWAY_SSH_USER and SLIPWAY_TOKEN are set there)\n");
+		return 2;
+	}
+	hook_signals();
+	if (apiclient_open(&api) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/v1/apps/%s", app);
+	if (apiclient_call(&a, api, "GET", path, NULL) < 0)
+		goto fail;
+	deploy_ref = xasprintf("refs/heads/%s", json_string_value(
+	    json_object_get(a, "deploy_branch")) ? json_string_value(
+	    json_object_get(a, "deploy_branch")) : "main");
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *old, *new, *ref;
+		size_t n = strlen(line);
+
+		if (n == 0 || line[n - 1] != '\n' || ++nrefs > HOOK_REFS_MAX) {
+			err_set(ERR_INVALID, "git gave a malformed ref update");
+			goto fail;
+		}
+		line[n - 1] = '\0';
+		if (!hook_line_parse(&old, &new, &ref, line)) {
+			err_set(ERR_INVALID, "git gave a malformed ref update "
+			    "'%.100s'", line);
+			goto fail;
+		}
+		if (strcmp(ref, deploy_ref) != 0) {
+			fprintf(stderr, "-----> %s is not the deploy branch "
+			    "(%s): not built\n", ref, deploy_ref + 11);
+			continue;
+		}
+		if (strcmp(new, HOOK_ZERO) == 0) {
+			err_set(ERR_INVALID, "deleting the deploy branch '%s' "
+			    "is not allowed", deploy_ref + 11);
+			goto fail;
+		}
+		free(target);
+		target = xstrdup(new);
+	}
+	if (target == NULL) {
+		rc = 0;
+		goto done;
+	}
+	repo = hooks_repo_path(home, app);
+	hook_alt_odb(alt);
+	{
+		struct builder_opts o = {
+			.home = home, .app = app, .repo = repo, .alt_odb = alt,
+			.rev = target, .registry = hook_registry(),
+			.api = api, .user = user, .token = token,
+			.out = stderr, .log_file = true, .stop = &hook_stop,
+			.timeout_sec = hook_timeout(),
+		};
+		rc = builder_run(&res, &o) < 0 ? 1 : 0;
+	}
+	goto done;
+fail:
+	hooks_say_error("%s", err_last());
+	rc = 1;
+done:
+	json_decref(a);
+	apiclient_free(api);
+	free(deploy_ref);
+	free(target);
+	free(repo);
+	return rc;
+}
+
+int
+hooks_cmd_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "build", required_argument, NULL, 'b' },
+		{ "rev", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home = getenv("SLIPWAY_HOME"), *rev = NULL, *app;
+	struct apiclient *api = NULL;
+	struct builder_result res;
+	json_t *me = NULL, *b = NULL;
+	char *repo = NULL, *user = NULL, *rev_buf = NULL, path[160];
+	long long number = 0;
+	int c, lock = -1, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'b':
+			number = strtoll(optarg, &end, 10);
+			if (*end || number < 1)
+				return cli_usage_error(argv[0], "--build is a "
+				    "build number");
+			break;
+		case 'r':
+			rev = optarg;
+			break;
+		default:
+			return cli_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(argv[0], "one APP is needed");
+	app = argv[optind];
+	if (!sshd_app_name_valid(app))
+		return cli_usage_error(argv[0], "invalid app name '%.64s'", app);
+	if (home == NULL || home[0] == '\0')
+		home = "/var/lib/slipway";
+	hook_signals();
+	if ((rc = apiclient_open(&api)) < 0 ||
+	    (rc = apiclient_need_token(api)) < 0 ||
+	    (rc = apiclient_call(&me, api, "GET", "/v1/me", NULL)) < 0)
+		goto fail;
+	user = xstrdup(json_string_value(json_object_get(me, "name")) ?
+	    json_string_value(json_object_get(me, "name")) : "");
+	if (number && rev == NULL) {
+		/* What the build was asked for: a branch, tag or commit. */
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", app,
+		    number);
+		if ((rc = apiclient_call(&b, api, "GET", path, NULL)) < 0)
+			goto fail;
+		rev_buf = xstrdup(json_string_value(json_object_get(b, "rev")) ?
+		    json_string_value(json_object_get(b, "rev")) : "HEAD");
+		rev = rev_buf;
+	}
+	if ((rc = hooks_app_lock(&lock, home, app, user)) < 0)
+		goto fail;
+	repo = hooks_repo_path(home, app);
+	if (rev == NULL) {
+		json_t *a = NULL;
+		snprintf(path, sizeof(path), "/v1/apps/%s", app);
+		if ((rc = apiclient_call(&a, api, "GET", path, NULL)) < 0)
+			goto fail;
+		rev_buf = xasprintf("refs/heads/%s", json_string_value(
+		    json_object_get(a, "deploy_branch")));
+		rev = rev_buf;
+		json_decref(a);
+	}
+	{
+		struct builder_opts o = {
+			.home = home, .app = app, .repo = repo, .rev = rev,
+			.build = number, .registry = hook_registry(),
+			.api = api, .user = user, .token = getenv("SLIPWAY_TOKEN"),
+			.out = stderr, .log_file = number == 0,
+			.stop = &hook_stop, .timeout_sec = hook_timeout(),
+		};
+		rc = builder_run(&res, &o);
+	}
+	rc = rc < 0 ? 1 : 0;
+	goto done;
+fail:
+	hooks_say_error("%s", err_last());
+	/* A build the controller recorded for us must not stay pending. */
+	if (number && api) {
+		json_t *u = json_pack("{s:s, s:s}", "status", "failed",
+		    "error", err_last());
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", app,
+		    number);
+		apiclient_call(NULL, api, "PATCH", path, u);
+		json_decref(u);
+	}
+	rc = 1;
+done:
+	if (lock >= 0)
+		close(lock);
+	json_decref(me);
+	json_decref(b);
+	apiclient_free(api);
+	free(repo);
+	free(user);
+	free(rev_buf);
+	return rc;
+}

@@ -1,0 +1,223 @@
+/*
+ * Admin commands over SSH, Dokku-style, for someone with a key and no API
+ * token:
+ *
+ *   ssh -p 2222 git@HOST apps:create shop
+ *   ssh -p 2222 git@HOST config:set shop GREETING="hello world"
+ *   ssh -p 2222 git@HOST keys:add < ~/.ssh/laptop.pub
+ *
+ * The line is split into words without a shell (hooks_words_split) and
+ * the first word looked up in a fixed table; each entry runs the CLI's
+ * own command function (controller/cmd_*.c) in this process, talking to
+ * the controller with the session's token, so it can do exactly what the
+ * user could do with the CLI and nothing more.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hooks_int.h"
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/cli.h"
+#include "slipway/err.h"
+#include "slipway/hooks.h"
+#include "slipway/sshd.h"
+
+#define ADMIN_WORDS_MAX 64
+#define ADMIN_WORD_MAX 8192
+
+/* The commands a key may run: the CLI command of the same name. */
+static const char *const admin_table[] = {
+	"apps", "apps:create", "apps:info", "apps:destroy",
+	"config", "config:set", "config:unset",
+	"releases", "releases:info", "rollback",
+	"ps", "ps:scale",
+	"keys", "keys:add", "keys:remove",
+	"builds", "builds:info", "builds:create",
+	NULL,
+};
+
+void
+hooks_words_free(char **words)
+{
+	for (size_t i = 0; words && words[i]; i++)
+		free(words[i]);
+	free(words);
+}
+
+int
+hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
+{
+	char **w = xcalloc(max + 1, sizeof(*w));
+	struct buf cur;
+	size_t n = 0;
+	bool in_word = false;
+	int rc = 0;
+
+	buf_init(&cur, ADMIN_WORD_MAX);
+	for (const char *p = line;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\0' || c == ' ' || c == '\t') {
+			if (in_word) {
+				if (n == max) {
+					rc = err_set(ERR_INVALID, "more than %zu "
+					    "words", max);
+					goto done;
+				}
+				buf_puts(&cur, "");
+				w[n++] = buf_detach(&cur, NULL);
+				in_word = false;
+			}
+			if (c == '\0')
+				break;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			rc = err_set(ERR_INVALID, "the command has a control "
+			    "character");
+			goto done;
+		}
+		in_word = true;
+		if (c == '\'') {
+			const char *end = strchr(p + 1, '\'');
+			if (end == NULL) {
+				rc = err_set(ERR_INVALID, "a quote (') is not "
+				    "closed");
+				goto done;
+			}
+			rc = buf_put(&cur, p + 1, (size_t)(end - p - 1));
+			p = end;
+		} else if (c == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				if ((unsigned char)*p < 0x20) {
+					rc = err_set(ERR_INVALID, "the command "
+					    "has a control character");
+					goto done;
+				}
+				if ((rc = buf_putc(&cur, *p)) < 0)
+					break;
+			}
+			if (rc == 0 && *p != '"') {
+				rc = err_set(ERR_INVALID, "a quote (\") is not "
+				    "closed");
+				goto done;
+			}
+		} else if (c == '\\') {
+			if (p[1] == '\0' || (unsigned char)p[1] < 0x20) {
+				rc = err_set(ERR_INVALID, "a '\\' ends the "
+				    "command");
+				goto done;
+			}
+			rc = buf_putc(&cur, *++p);
+		} else {
+			rc = buf_putc(&cur, (char)c);
+		}
+		if (rc < 0) {
+			rc = err_set(ERR_INVALID, "a word is longer than %d "
+			    "bytes", ADMIN_WORD_MAX);
+			goto done;
+		}
+	}
+	*out = w;
+	*nout = n;
+	w = NULL;
+done:
+	buf_free(&cur);
+	hooks_words_free(w);
+	return rc;
+}
+
+static void
+admin_help(void)
+{
+	printf("Commands (ssh git@HOST COMMAND ARGS...; 'COMMAND --help' "
+	    "for one):\n");
+	for (size_t i = 0; admin_table[i]; i++) {
+		const struct cli_command *c = cli_command_find(admin_table[i]);
+		if (c)
+			printf("  %-14s %s\n", c->name, c->summary);
+	}
+	printf("  %-14s %s\n", "help", "this list");
+	printf("git: git push ssh://git@HOST:PORT/APP.git main; git clone the "
+	    "same URL\n");
+	printf("logs, ps:restart and run are not available over SSH in this "
+	    "version\n");
+}
+
+static const struct cli_command *
+admin_find(const char *name)
+{
+	for (size_t i = 0; admin_table[i]; i++)
+		if (strcmp(admin_table[i], name) == 0)
+			return cli_command_find(name);
+	return NULL;
+}
+
+int
+hooks_admin_run(const char *line, const char *user, const char *home)
+{
+	const struct cli_command *cmd;
+	char **words = NULL, **argv = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (hooks_words_split(&words, &n, line, ADMIN_WORDS_MAX) < 0) {
+		hooks_say_error("cannot read the command: %s", err_last());
+		return 2;
+	}
+	if (n == 0 || strcmp(words[0], "help") == 0 ||
+	    strcmp(words[0], "--help") == 0) {
+		admin_help();
+		rc = n == 0 ? 2 : 0;
+		goto done;
+	}
+	if ((cmd = admin_find(words[0])) == NULL) {
+		hooks_say_error("'%.80s' is not a command here; run 'help' for "
+		    "the list", words[0]);
+		rc = 2;
+		goto done;
+	}
+	/* argv[0] is the command's full name, as cli/main.c hands it. */
+	argv = xcalloc(n + 2, sizeof(*argv));
+	argv[0] = (char *)cmd->name;
+	for (size_t i = 1; i < n; i++) {
+		argv[i] = words[i];
+		if (strcmp(words[i], "--help") == 0 ||
+		    strcmp(words[i], "-h") == 0) {
+			cli_print_usage(cmd);
+			rc = 0;
+			goto done;
+		}
+	}
+	/* keys:add with no file reads the key from stdin, as Dokku's. */
+	if (strcmp(cmd->name, "keys:add") == 0 && n == 1)
+		argv[n++] = "-";
+	optind = 0;
+	rc = cmd->run((int)n, argv);
+	fflush(stdout);
+	/* A destroyed app's code goes with it. */
+	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&
+	    sshd_app_name_valid(words[1])) {
+		int lock = -1;
+		if (hooks_app_lock(&lock, home, words[1], user) == 0) {
+			if (hooks_repo_remove(home, words[1]) < 0)
+				hooks_say_error("app '%s' is destroyed but its "
+				    "repository stays: %s", words[1],
+				    err_last());
+			close(lock);
+		} else {
+			hooks_say_error("app '%s' is destroyed; its repository "
+			    "goes with the next push of that name", words[1]);
+		}
+	}
+done:
+	free(argv);
+	hooks_words_free(words);
+	return rc;
+}
