@@ -523,7 +523,7 @@ runner_ctr_json(const struct runner_ctr *c)
 		json_array_append_new(env, json_string(*p));
 	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, "
 	    "s:I, s:I, s:I, s:i, s:b, s:s, s:i, s:s, s:b, s:I, s:I, s:i, "
-	    "s:i, s:I, s:f}",
+	    "s:i, s:I, s:f, s:s}",
 	    "id", c->id, "app", c->app, "release", c->release,
 	    "process_type", c->ptype, "index", (int)c->index,
 	    "command", c->command, "image", c->image,
@@ -537,7 +537,7 @@ runner_ctr_json(const struct runner_ctr *c)
 	    "pid_start", (json_int_t)c->pid_start,
 	    "exit_code", c->exit_code, "restarts", (int)c->restarts,
 	    "output_offset", (json_int_t)c->out_off,
-	    "started_at", c->started_at);
+	    "started_at", c->started_at, "label", c->label ? c->label : "");
 }
 
 int
@@ -577,6 +577,10 @@ ctr_from_json(struct runner_ctr *c, json_t *j)
 	c->command = json_str(j, "command");
 	c->image = json_str(j, "image");
 	c->rootfs_lower = json_str(j, "rootfs_lower");
+	/* state files from before labels have none */
+	c->label = json_str(j, "label");
+	if (c->label == NULL)
+		c->label = xstrdup("");
 	if (!c->id || !c->app || !c->release || !c->ptype || !c->command ||
 	    !c->image || !c->rootfs_lower || !state || !driver ||
 	    !json_is_array(env))
@@ -710,6 +714,7 @@ runner_ctr_free(struct runner_ctr *c)
 	free(c->command);
 	free(c->image);
 	free(c->rootfs_lower);
+	free(c->label);
 	free(c);
 }
 
@@ -728,6 +733,9 @@ runner_ctr_info(struct runner_container_info *out, const struct runner_ctr *c)
 	out->exit_code = c->exit_code;
 	out->restarts = c->restarts;
 	out->started_at = c->started_at;
+	out->label = xstrdup(c->label ? c->label : "");
+	out->want_up = c->want_up;
+	out->no_restart = c->no_restart;
 }
 
 int
