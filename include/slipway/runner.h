@@ -341,5 +341,8 @@ int runner_cmd_logs(int argc, char **argv);
 int runner_cmd_gc(int argc, char **argv);
 int runner_cmd_supervise(int argc, char **argv);
 int runner_cmd_destroy(int argc, char **argv);
+/* The daemon: `slipway runner --controller URL --group G --key KEY`
+ * (runner/daemon.c; docs/rollout.md). */
+int runner_cmd_daemon(int argc, char **argv);
 
 #endif
