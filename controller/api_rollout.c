@@ -260,7 +260,7 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 		    runner) == 0)
 			continue;
 		rs = rollout_runner_state(&why, rep, version, restart, live);
-		json_array_append_new(runners, json_pack("{sssssssbs?ss}",
+		json_array_append_new(runners, json_pack("{sssssssbss?ss}",
 		    "runner", runner, "group", group ? group : "",
 		    "state", rs, "live", live, "reason", why,
 		    "at", json_string_value(json_object_get(x,
@@ -296,7 +296,7 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 		}
 	}
 out:
-	ans = json_pack("{sssIsIsss?soso}", "app", app,
+	ans = json_pack("{sssIsIssss?soso}", "app", app,
 	    "release", (json_int_t)version, "current", current,
 	    "state", state, "reason", reason, "urls", urls,
 	    "runners", runners);
@@ -415,7 +415,7 @@ api_ps_restart(struct api_call *c)
 	log_info("%s restarts '%s'%s%s", c->actor.name, c->seg[1],
 	    type ? " type " : "", type ? type : "");
 	ctl_desired_changed(c->ctl);
-	api_reply(c, 202, json_pack("{sssIs?sss}", "app", c->seg[1],
+	api_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
 	    "release", (json_int_t)acc.release, "type", type,
 	    "restart", token));
 }

@@ -88,9 +88,10 @@ void ctl_page_put(struct ctl *ctl, struct ctl_page *page);
 int ctl_store_get(struct store **out, struct ctl *ctl);
 void ctl_store_put(struct ctl *ctl, struct store *s);
 
-/* Recompute the schedule now (after a release, a scale, a group or runner
- * change) and wake the long-polls if it changed.  Failures are logged:
- * the ticker will try again. */
+/* Recompute the schedule now (after a release, a scale, a group, domain
+ * or runner change) and wake the desired-state long-polls: what a runner
+ * is given may change without the schedule moving (a new release keeps
+ * its slots).  Failures are logged: the ticker will try again. */
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
 /* Heartbeats at or after this time are live. */
 time_t ctl_live_after(const struct ctl *ctl);

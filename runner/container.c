@@ -479,6 +479,16 @@ runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
 	 * unreaped zombie its pid, and so the group id, cannot be reused. */
 	if (c->driver == RUNNER_DRIVER_PROCESS && c->child)
 		kill(-c->pid, SIGKILL);
+	/* An adopted shell was reaped by someone else, and dash does not
+	 * exec the last command: its children (the app, holding the port)
+	 * live on in the group.  The group's id cannot be reused while it
+	 * has members; the pid can once the group is empty, so the group is
+	 * killed only while the pid is gone or still ours (a zombie). */
+	if (c->driver == RUNNER_DRIVER_PROCESS && !c->child && c->pid > 0) {
+		unsigned long long st = ctr_pid_start(c->pid);
+		if (st == 0 || st == c->pid_start)
+			kill(-c->pid, SIGKILL);
+	}
 	if (c->child) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)

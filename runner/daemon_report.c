@@ -275,7 +275,7 @@ rd_report(struct rd *rd, bool check_health)
 		if (a->release == 0 || a->state == NULL)
 			continue;
 		rd_time(at, sizeof(at), a->at);
-		json_object_set_new(apps, a->name, json_pack("{sIsssssss?s?}",
+		json_object_set_new(apps, a->name, json_pack("{sIssssssss?ss?}",
 		    "release", (json_int_t)a->release, "restart", a->restart,
 		    "state", a->state, "at", at, "reason", a->reason,
 		    "url", a->url));
