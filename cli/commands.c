@@ -14,6 +14,7 @@
 #include "slipway/registry.h"
 #include "slipway/proxy.h"
 #include "slipway/sshd.h"
+#include "slipway/rollout.h"
 
 const struct cli_command cli_commands[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
@@ -71,6 +72,27 @@ const struct cli_command cli_commands[] = {
 	  "show an app's formation and where its containers run", NULL },
 	{ "ps:scale", controller_cmd_ps_scale, "APP TYPE=N...",
 	  "set how many processes of each type run", NULL },
+	{ "ps:restart", rollout_cmd_ps_restart,
+	  "APP [TYPE] [--timeout SECS] [--no-wait]",
+	  "restart an app's containers one by one, each new one healthy "
+	  "before the old stops",
+	  "Waits until every runner has restarted its containers (default\n"
+	  "300 s).  Also retries a release that failed its health check.\n" },
+	{ "releases:wait", rollout_cmd_wait,
+	  "APP [vN] [--timeout SECS] [--json]",
+	  "wait until a release (default: the current one) is live, and "
+	  "print its URL",
+	  "Exits 1 with the reason when the release failed (the health\n"
+	  "check's last answer), was superseded, or is not live in SECS\n"
+	  "(default 300).\n" },
+	{ "run", rollout_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	  "run a one-off container of the current release and stream its "
+	  "output",
+	  "Exits with the command's status.  One word is a shell command\n"
+	  "line ('echo $PORT'); several are a command and its arguments.\n" },
+	{ "logs", rollout_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "show an app's logs (last N lines, default 100); -f follows",
+	  "--process web shows every web.N; web.1 only that one.\n" },
 	{ "builds", controller_cmd_builds, "APP [--json]",
 	  "list an app's builds", NULL },
 	{ "builds:info", controller_cmd_builds_info, "APP BUILD [--json]",
@@ -157,6 +179,26 @@ const struct cli_command cli_commands[] = {
 	  "One reproducible layer: entries sorted, owners 0:0, times set to\n"
 	  "--created.  --busybox builds a tiny rootfs from /bin/busybox with\n"
 	  "its applet links, /tmp and user app (uid 1000).  TAG: latest.\n" },
+	{ "runner", runner_cmd_daemon,
+	  "--controller URL --group G --key KEY [--name N] "
+	  "[--driver runc|process|auto] [--proxy-control PATH] "
+	  "[--proxy-port N] [--registry HOST:PORT] [options]",
+	  "run the runner daemon: the containers the controller schedules "
+	  "here, with zero-downtime rollouts",
+	  "The key (slr_...) may come from SLIPWAY_RUNNER_KEY instead.\n"
+	  "options:\n"
+	  "  --keep-images N          unpacked images kept per app (3)\n"
+	  "  --health-interval SECS   between two health checks (1)\n"
+	  "  --health-timeout SECS    one health check (5)\n"
+	  "  --health-deadline SECS   until a new container must be healthy "
+	  "(60)\n"
+	  "  --drain SECS             wait for in-flight requests (30)\n"
+	  "  --grace SECS             SIGTERM to SIGKILL (10)\n"
+	  "  --port-base N            first container port (20000)\n"
+	  "  --proxy-port N           the proxy's public port, for URLs "
+	  "(8080)\n"
+	  "Containers keep running when it stops; the next start adopts them.\n"
+	  "See docs/rollout.md.\n" },
 	{ "runner run-local", runner_cmd_run_local,
 	  "--image-layers L1,L2 --digest sha256:HEX --app APP --command CMD "
 	  "[--release vN] [--process web] [--driver runc|process|auto] "

@@ -72,10 +72,15 @@ static const struct api_route api_routes[] = {
 	{ "GET", "apps/:app/access", api_apps_access },
 	{ "GET", "apps/:app/releases", api_releases_list },
 	{ "GET", "apps/:app/releases/:version", api_releases_get },
+	{ "GET", "apps/:app/releases/:version/rollout", api_rollout_get },
 	{ "POST", "apps/:app/rollback", api_rollback },
 	{ "GET", "apps/:app/formation", api_formation_get },
 	{ "PATCH", "apps/:app/formation", api_formation_scale },
 	{ "GET", "apps/:app/ps", api_ps },
+	{ "POST", "apps/:app/ps/restart", api_ps_restart },
+	{ "POST", "apps/:app/runs", api_runs_create },
+	{ "GET", "apps/:app/runs/:run", api_runs_get },
+	{ "GET", "apps/:app/logs", api_logs_get },
 
 	{ "GET", "runners", api_runners_list },
 	{ "POST", "runners", api_runners_create },
@@ -84,6 +89,8 @@ static const struct api_route api_routes[] = {
 	{ "POST", "runner/heartbeat", api_runner_heartbeat },
 	{ "GET", "runner/desired", api_runner_desired },
 	{ "POST", "runner/status", api_runner_status },
+	{ "POST", "runner/logs", api_runner_logs },
+	{ "POST", "runner/runs/:run", api_runner_run_update },
 
 	{ "POST", "ssh/sessions", api_ssh_session_create },
 
@@ -458,9 +465,12 @@ api_dispatch(struct api_call *c, const char *orig)
 	/* match again: the loop may have moved on past a '*' route */
 	api_match(c, hit->pattern, orig);
 	/* A read answers from one snapshot: one read lock for all its
-	 * statements.  Not the long-poll, which waits and writes. */
+	 * statements.  Not the long-polls, which wait (and must see what
+	 * changes meanwhile). */
 	snapshot = strcmp(method, "GET") == 0 &&
-	    hit->fn != api_runner_desired && store_snapshot_begin(c->st) == 0;
+	    hit->fn != api_runner_desired && hit->fn != api_rollout_get &&
+	    hit->fn != api_runs_get && hit->fn != api_logs_get &&
+	    store_snapshot_begin(c->st) == 0;
 	if (hit->fn != api_health && hit->fn != api_registry_token) {
 		rc = store_auth(&c->actor, c->st, api_bearer(c->req));
 		if (rc < 0) {

@@ -249,6 +249,7 @@ api_domains_add(struct api_call *c)
 		api_fail(c, rc);
 		return;
 	}
+	ctl_schedule_kick(c->ctl, c->st);   /* runners route the domain */
 	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "domain",
 	    domain));
 }
@@ -264,6 +265,7 @@ api_domains_remove(struct api_call *c)
 		api_fail(c, rc);
 		return;
 	}
+	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
 	    c->seg[3]));
 }

@@ -137,6 +137,7 @@ api_desired_doc(json_t **out, struct api_call *c)
 	if ((rc = store_schedule_for_runner(out, c->st,
 	    c->actor.runner_id)) < 0)
 		return rc;
+	ctl_desired_extend(c->ctl, *out, c->actor.name);
 	text = json_dumps(*out, JSON_COMPACT | JSON_SORT_KEYS);
 	digest_buf(d, DIGEST_SHA256, text, strlen(text));
 	free(text);
@@ -216,6 +217,8 @@ api_runner_status(struct api_call *c)
 		api_fail(c, rc);
 		return;
 	}
+	/* rollout waiters read the reports */
+	ctl_live_notify();
 	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }
 

@@ -153,21 +153,31 @@ ctl_live_after(const struct ctl *ctl)
 	return time(NULL) - ctl->runner_timeout;
 }
 
-void
-ctl_schedule_kick(struct ctl *ctl, struct store *s)
+/* Recompute; wake the long-polls when the schedule changed, or always
+ * (wake): a new release, config or domain changes what runners are
+ * given without moving any slot. */
+static void
+ctl_schedule_refresh(struct ctl *ctl, struct store *s, bool wake)
 {
 	bool changed = false;
 
 	if (store_schedule_refresh(&changed, s, ctl_live_after(ctl)) < 0) {
 		log_warnx("cannot update the schedule: %s", err_last());
-		return;
+		if (!wake)
+			return;
 	}
-	if (!changed)
+	if (!changed && !wake)
 		return;
 	pthread_mutex_lock(&ctl->sched_mu);
 	ctl->sched_gen++;
 	pthread_cond_broadcast(&ctl->sched_cv);
 	pthread_mutex_unlock(&ctl->sched_mu);
+}
+
+void
+ctl_schedule_kick(struct ctl *ctl, struct store *s)
+{
+	ctl_schedule_refresh(ctl, s, true);
 }
 
 static void *
@@ -194,7 +204,8 @@ ctl_ticker(void *arg)
 			log_warnx("ticker: %s", err_last());
 			continue;
 		}
-		ctl_schedule_kick(ctl, s);
+		/* only runners that went silent: wake nobody for nothing */
+		ctl_schedule_refresh(ctl, s, false);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;

@@ -88,9 +88,10 @@ void ctl_page_put(struct ctl *ctl, struct ctl_page *page);
 int ctl_store_get(struct store **out, struct ctl *ctl);
 void ctl_store_put(struct ctl *ctl, struct store *s);
 
-/* Recompute the schedule now (after a release, a scale, a group or runner
- * change) and wake the long-polls if it changed.  Failures are logged:
- * the ticker will try again. */
+/* Recompute the schedule now (after a release, a scale, a group, domain
+ * or runner change) and wake the desired-state long-polls: what a runner
+ * is given may change without the schedule moving (a new release keeps
+ * its slots).  Failures are logged: the ticker will try again. */
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
 /* Heartbeats at or after this time are live. */
 time_t ctl_live_after(const struct ctl *ctl);
@@ -191,6 +192,12 @@ void api_formation_get(struct api_call *c);
 void api_formation_scale(struct api_call *c);
 void api_ps(struct api_call *c);
 
+void api_rollout_get(struct api_call *c);
+void api_ps_restart(struct api_call *c);
+void api_runs_create(struct api_call *c);
+void api_runs_get(struct api_call *c);
+void api_logs_get(struct api_call *c);
+
 void api_runners_list(struct api_call *c);
 void api_runners_create(struct api_call *c);
 void api_runners_delete(struct api_call *c);
@@ -199,6 +206,33 @@ void api_runner_heartbeat(struct api_call *c);
 void api_runner_desired(struct api_call *c);
 void api_runner_status(struct api_call *c);
 void api_registry_token(struct api_call *c);
+void api_runner_logs(struct api_call *c);
+void api_runner_run_update(struct api_call *c);
+
+/* ---- rollouts, one-offs, logs (controller/api_rollout.c, api_runs.c) */
+
+/* Monotonic seconds. */
+double ctl_now(void);
+/* Something a long-poll may care about changed (a runner report, a
+ * one-off update, shipped log lines): wake the waiters. */
+void ctl_live_notify(void);
+/* The current generation of those changes. */
+uint64_t ctl_live_gen(void);
+/* Wait up to a second, not past deadline (ctl_now() time), for the
+ * generation to move past gen.  False once the deadline has passed or
+ * the controller stops: answer with what there is. */
+bool ctl_live_wait(struct ctl *ctl, uint64_t gen, double deadline);
+/* The desired state of some runner changed outside the schedule (a
+ * restart token, a one-off): wake the desired-state long-polls. */
+void ctl_desired_changed(struct ctl *ctl);
+/* Add what the store does not hold to a runner's desired state: each
+ * container's "restart" token and "restart_type", and "runs", the
+ * one-offs it should run. */
+void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
+/* The one-offs runner should run now (specs, a new array). */
+json_t *ctl_runs_for_runner(const char *runner);
+/* ?wait=S (0 to CTL_WAIT_MAX; 0 when absent); false after answering 422. */
+bool api_wait_param(struct api_call *c, long *out);
 
 /* controller/api_builds.c, api_ssh.c (the builder and the SSH server) */
 void api_builds_log(struct api_call *c);

@@ -22,6 +22,7 @@ struct apiclient {
 	char *token;
 	CURL *curl;
 	long status;
+	volatile int *cancel;   /* not owned; may be NULL */
 };
 
 static pthread_once_t apiclient_once = PTHREAD_ONCE_INIT;
@@ -137,6 +138,23 @@ apiclient_free(struct apiclient *c)
 	free(c);
 }
 
+void
+apiclient_set_cancel(struct apiclient *c, volatile int *flag)
+{
+	c->cancel = flag;
+}
+
+/* curl's progress callback: a non-zero answer aborts the transfer. */
+static int
+apiclient_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct apiclient *c = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return c->cancel && *c->cancel;
+}
+
 const char *
 apiclient_url(const struct apiclient *c)
 {
@@ -239,6 +257,13 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cancel) {
+		/* called about once a second even while nothing moves */
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
+		    apiclient_progress);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (c->token) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);
@@ -260,6 +285,9 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 		if (cc == CURLE_WRITE_ERROR)
 			rc = err_set(ERR_TOOBIG, "the controller's answer is "
 			    "over %zu bytes", APICLIENT_BODY_MAX);
+		else if (cc == CURLE_ABORTED_BY_CALLBACK)
+			rc = err_set(ERR_CONFLICT, "call to the controller "
+			    "cancelled");
 		else
 			rc = err_set(ERR_IO, "cannot reach the controller at "
 			    "%s: %s", c->url, errbuf[0] ? errbuf :

@@ -479,6 +479,16 @@ runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
 	 * unreaped zombie its pid, and so the group id, cannot be reused. */
 	if (c->driver == RUNNER_DRIVER_PROCESS && c->child)
 		kill(-c->pid, SIGKILL);
+	/* An adopted shell was reaped by someone else, and dash does not
+	 * exec the last command: its children (the app, holding the port)
+	 * live on in the group.  The group's id cannot be reused while it
+	 * has members; the pid can once the group is empty, so the group is
+	 * killed only while the pid is gone or still ours (a zombie). */
+	if (c->driver == RUNNER_DRIVER_PROCESS && !c->child && c->pid > 0) {
+		unsigned long long st = ctr_pid_start(c->pid);
+		if (st == 0 || st == c->pid_start)
+			kill(-c->pid, SIGKILL);
+	}
 	if (c->child) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0)
@@ -523,7 +533,7 @@ runner_ctr_json(const struct runner_ctr *c)
 		json_array_append_new(env, json_string(*p));
 	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, "
 	    "s:I, s:I, s:I, s:i, s:b, s:s, s:i, s:s, s:b, s:I, s:I, s:i, "
-	    "s:i, s:I, s:f}",
+	    "s:i, s:I, s:f, s:s}",
 	    "id", c->id, "app", c->app, "release", c->release,
 	    "process_type", c->ptype, "index", (int)c->index,
 	    "command", c->command, "image", c->image,
@@ -537,7 +547,7 @@ runner_ctr_json(const struct runner_ctr *c)
 	    "pid_start", (json_int_t)c->pid_start,
 	    "exit_code", c->exit_code, "restarts", (int)c->restarts,
 	    "output_offset", (json_int_t)c->out_off,
-	    "started_at", c->started_at);
+	    "started_at", c->started_at, "label", c->label ? c->label : "");
 }
 
 int
@@ -577,6 +587,10 @@ ctr_from_json(struct runner_ctr *c, json_t *j)
 	c->command = json_str(j, "command");
 	c->image = json_str(j, "image");
 	c->rootfs_lower = json_str(j, "rootfs_lower");
+	/* state files from before labels have none */
+	c->label = json_str(j, "label");
+	if (c->label == NULL)
+		c->label = xstrdup("");
 	if (!c->id || !c->app || !c->release || !c->ptype || !c->command ||
 	    !c->image || !c->rootfs_lower || !state || !driver ||
 	    !json_is_array(env))
@@ -710,6 +724,7 @@ runner_ctr_free(struct runner_ctr *c)
 	free(c->command);
 	free(c->image);
 	free(c->rootfs_lower);
+	free(c->label);
 	free(c);
 }
 
@@ -728,6 +743,9 @@ runner_ctr_info(struct runner_container_info *out, const struct runner_ctr *c)
 	out->exit_code = c->exit_code;
 	out->restarts = c->restarts;
 	out->started_at = c->started_at;
+	out->label = xstrdup(c->label ? c->label : "");
+	out->want_up = c->want_up;
+	out->no_restart = c->no_restart;
 }
 
 int

@@ -83,12 +83,12 @@ log_app_valid(const char *app)
 	return app[n] == '\0' && n <= 30;
 }
 
-/* Append text (whole lines) to the app's ring, rotating after. */
+/* Append text (whole lines) to <dir>/<app>.log, rotating after. */
 static int
-log_ring_write(const char *home, const char *app, const char *text,
+log_ring_write_dir(const char *dir, const char *app, const char *text,
     size_t len, uint64_t max)
 {
-	char *dir = NULL, *path = NULL, *old = NULL;
+	char *path = NULL, *old = NULL;
 	struct stat st;
 	int fd = -1, rc = 0;
 
@@ -97,7 +97,6 @@ log_ring_write(const char *home, const char *app, const char *text,
 		    app ? app : "");
 	if (max == 0)
 		max = LOG_MAX_DEFAULT;
-	dir = xasprintf("%s/logs/apps", home);
 	path = xasprintf("%s/%s.log", dir, app);
 	if ((rc = fs_mkdir_p(dir, 0750)) < 0)
 		goto done;
@@ -120,7 +119,38 @@ done:
 		close(fd);	/* drops the lock */
 	free(old);
 	free(path);
+	return rc;
+}
+
+/* The app's ring under home. */
+static int
+log_ring_write(const char *home, const char *app, const char *text,
+    size_t len, uint64_t max)
+{
+	char *dir = xasprintf("%s/logs/apps", home);
+	int rc = log_ring_write_dir(dir, app, text, len, max);
+
 	free(dir);
+	return rc;
+}
+
+int
+runner_log_ring_append(const char *dir, const char *app, const char *text,
+    size_t len, uint64_t max)
+{
+	return log_ring_write_dir(dir, app, text, len, max);
+}
+
+/* A runner's write to the app's ring, shown to its log hook too (with
+ * r->logmu held). */
+static int
+ctr_log_write(struct runner *r, const char *app, const char *text,
+    size_t len)
+{
+	int rc = log_ring_write(r->home, app, text, len, r->log_max);
+
+	if (r->on_log)
+		r->on_log(app, text, len, r->ctx);
 	return rc;
 }
 
@@ -144,6 +174,19 @@ log_format(struct buf *b, double wall, const char *source, const char *text,
 	buf_putc(b, '\n');
 }
 
+char *
+runner_log_format(size_t *len, const char *source, const char *text,
+    size_t textlen)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (textlen > LOG_LINE_MAX)
+		textlen = LOG_LINE_MAX;
+	log_format(&b, runner_now_wall(), source, text, textlen);
+	return buf_detach(&b, len);
+}
+
 int
 runner_log_append(const char *home, const char *app, const char *source,
     const char *text, size_t len, uint64_t max)
@@ -163,18 +206,20 @@ runner_log_append(const char *home, const char *app, const char *source,
 void
 runner_ctr_say(struct runner *r, struct runner_ctr *c, const char *fmt, ...)
 {
-	char msg[1024], *src;
+	char msg[1024], *src, *line;
 	va_list ap;
+	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	src = xasprintf("slipway[%s]", c->process);
+	line = runner_log_format(&n, src, msg, strlen(msg));
 	pthread_mutex_lock(&r->logmu);
-	if (runner_log_append(r->home, c->app, src, msg, strlen(msg),
-	    r->log_max) < 0)
+	if (ctr_log_write(r, c->app, line, n) < 0)
 		log_warnx("runner: %s", err_last());
 	pthread_mutex_unlock(&r->logmu);
+	free(line);
 	free(src);
 }
 
@@ -214,8 +259,7 @@ runner_ctr_tail(struct runner *r, struct runner_ctr *c, bool eof)
 		}
 		/* Keep each append to the ring below a few MiB. */
 		if (out.len > (4 << 20)) {
-			log_ring_write(r->home, c->app, out.ptr, out.len,
-			    r->log_max);
+			ctr_log_write(r, c->app, out.ptr, out.len);
 			buf_reset(&out);
 		}
 	}
@@ -224,8 +268,7 @@ runner_ctr_tail(struct runner *r, struct runner_ctr *c, bool eof)
 		    c->partial.len);
 		buf_reset(&c->partial);
 	}
-	if (out.len && log_ring_write(r->home, c->app, out.ptr, out.len,
-	    r->log_max) < 0)
+	if (out.len && ctr_log_write(r, c->app, out.ptr, out.len) < 0)
 		log_warnx("runner: %s", err_last());
 	buf_free(&out);
 	/* What was read is not needed on disk any more: free its blocks
@@ -383,4 +426,124 @@ done:
 	free(path);
 	free(old);
 	return rc;
+}
+
+/* ---- reading from a cursor ------------------------------------------- */
+
+/* Hand the matching whole lines of f from off on to fn, at most *left of
+ * them; *off is moved past every whole line consumed (matching or not). */
+static int
+log_scan_from(FILE *f, uint64_t *off, const char *filter, size_t *left,
+    runner_log_fn fn, void *ctx)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (fseeko(f, (off_t)*off, SEEK_SET) < 0) {
+		free(line);
+		return err_sys("cannot seek in a log");
+	}
+	while (*left > 0 && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] != '\n')
+			break;  /* the writer is in the middle of it */
+		*off += (uint64_t)n;
+		line[--n] = '\0';
+		if (!log_line_matches(line, filter))
+			continue;
+		(*left)--;
+		if (fn(line, (size_t)n, ctx) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	clearerr(f);
+	free(line);
+	return rc;
+}
+
+int
+runner_logs_since(struct runner_log_cursor *cur, bool *gap, const char *dir,
+    const struct runner_log_query *q, bool tail, runner_log_fn fn, void *ctx)
+{
+	char *path = NULL, *old = NULL;
+	FILE *f = NULL, *o = NULL;
+	struct stat st, ost;
+	size_t left;
+	int rc = 0;
+
+	if (gap)
+		*gap = false;
+	if (!log_app_valid(q->app))
+		return err_set(ERR_INVALID, "'%s' is not an app name",
+		    q->app ? q->app : "");
+	left = q->lines ? q->lines : 100;
+	if (left > LOG_LINES_MAX)
+		left = LOG_LINES_MAX;
+	path = xasprintf("%s/%s.log", dir, q->app);
+	old = xasprintf("%s.1", path);
+	/* Open both before looking at either, so a rotation in between
+	 * shows as an inode that moved, not as lost lines. */
+	f = fopen(path, "re");
+	o = fopen(old, "re");
+	if (f && fstat(fileno(f), &st) < 0) {
+		rc = err_sys("cannot stat '%s'", path);
+		goto done;
+	}
+	if (o && fstat(fileno(o), &ost) < 0) {
+		rc = err_sys("cannot stat '%s'", old);
+		goto done;
+	}
+	if (tail) {
+		struct log_ring ring = { .cap = left };
+
+		ring.lines = xcalloc(ring.cap, sizeof(*ring.lines));
+		if (o)
+			log_scan(o, q->process, &ring, NULL, NULL);
+		cur->ino = 0;
+		cur->off = 0;
+		if (f) {
+			log_scan(f, q->process, &ring, NULL, NULL);
+			cur->ino = (uint64_t)st.st_ino;
+			cur->off = (uint64_t)ftello(f);
+		}
+		for (size_t i = 0; i < ring.count && rc == 0; i++) {
+			const char *l = ring.lines[(ring.start + i) % ring.cap];
+			if (fn(l, strlen(l), ctx) < 0)
+				rc = -1;
+		}
+		for (size_t i = 0; i < ring.cap; i++)
+			free(ring.lines[i]);
+		free(ring.lines);
+		goto done;
+	}
+	if (cur->ino != 0 && !(f && (uint64_t)st.st_ino == cur->ino)) {
+		/* Rotated since: finish the old file, then the new one. */
+		if (o && (uint64_t)ost.st_ino == cur->ino) {
+			if ((rc = log_scan_from(o, &cur->off, q->process, &left,
+			    fn, ctx)) < 0 || left == 0)
+				goto done;
+			/* the old file is done only when nothing is left */
+			if (fstat(fileno(o), &ost) == 0 &&
+			    cur->off < (uint64_t)ost.st_size)
+				goto done;
+		} else if (gap) {
+			*gap = true;
+		}
+		cur->ino = 0;
+		cur->off = 0;
+	}
+	if (f == NULL)
+		goto done;
+	cur->ino = (uint64_t)st.st_ino;
+	rc = log_scan_from(f, &cur->off, q->process, &left, fn, ctx);
+done:
+	if (f)
+		fclose(f);
+	if (o)
+		fclose(o);
+	free(path);
+	free(old);
+	return rc < 0 && rc != -1 ? rc : 0;
 }

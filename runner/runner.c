@@ -82,6 +82,7 @@ runner_container_info_free(struct runner_container_info *i)
 	free(i->release);
 	free(i->process);
 	free(i->image);
+	free(i->label);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -89,13 +90,14 @@ json_t *
 runner_container_info_json(const struct runner_container_info *i)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, "
-	    "s:i, s:i, s:f}",
+	    "s:i, s:i, s:f, s:s, s:b}",
 	    "id", i->id, "app", i->app, "release", i->release,
 	    "process", i->process, "image", i->image,
 	    "driver", runner_driver_name(i->driver),
 	    "state", runner_state_name(i->state), "port", (int)i->port,
 	    "pid", (json_int_t)i->pid, "exit_code", i->exit_code,
-	    "restarts", (int)i->restarts, "started_at", i->started_at);
+	    "restarts", (int)i->restarts, "started_at", i->started_at,
+	    "label", i->label ? i->label : "", "want_up", i->want_up);
 }
 
 /* Find runc: an explicit path, or "runc" in PATH. */
@@ -407,6 +409,7 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	r->grace = opts->stop_grace_sec > 0 ? opts->stop_grace_sec : 10;
 	r->log_max = opts->log_max;
 	r->on_event = opts->on_event;
+	r->on_log = opts->on_log;
 	r->ctx = opts->ctx;
 	r->wake_fd = -1;
 	r->lock_fd = -1;
@@ -584,6 +587,12 @@ runner_container_create(char **out_id, struct runner *r,
 	if (spec->port > 65535)
 		return err_set(ERR_INVALID, "port %u is out of range",
 		    spec->port);
+	if (spec->label && (strlen(spec->label) > 64 ||
+	    strspn(spec->label, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") !=
+	    strlen(spec->label)))
+		return err_set(ERR_INVALID, "container label '%.80s' is not "
+		    "up to 64 of [A-Za-z0-9-_.:]", spec->label);
 	if ((rc = runner_image_path(&lower, r->home, spec->image)) < 0)
 		return rc;
 
@@ -602,6 +611,7 @@ runner_container_create(char **out_id, struct runner *r,
 	c->memory_bytes = spec->memory_bytes ? spec->memory_bytes : 512ULL << 20;
 	c->pids_max = spec->pids_max ? spec->pids_max : 256;
 	c->no_restart = spec->no_restart;
+	c->label = xstrdup(spec->label ? spec->label : "");
 	c->driver = r->driver;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		rc = err_sys("cannot get random bytes");

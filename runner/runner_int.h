@@ -119,6 +119,7 @@ struct runner_ctr {
 	uint64_t memory_bytes;
 	unsigned pids_max;
 	bool no_restart;
+	char *label;                  /* spec.label, never NULL */
 	enum runner_driver driver;
 	unsigned port;
 
@@ -153,6 +154,7 @@ struct runner {
 	double backoff_max, grace;
 	uint64_t log_max;
 	runner_event_fn on_event;
+	runner_log_hook_fn on_log;
 	void *ctx;
 
 	pthread_mutex_t mu;

@@ -32,6 +32,11 @@ int apiclient_open_with(struct apiclient **out, const char *url,
 void apiclient_free(struct apiclient *c);
 
 const char *apiclient_url(const struct apiclient *c);
+
+/* Make calls give up (ERR_CONFLICT, "cancelled") within about a second
+ * of *flag becoming non-zero, for daemons that long-poll and must stop
+ * on a signal.  The flag is not copied; NULL turns it off. */
+void apiclient_set_cancel(struct apiclient *c, volatile int *flag);
 /* Is there a token to send?  Commands say how to get one when not. */
 int apiclient_need_token(const struct apiclient *c);
 

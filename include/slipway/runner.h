@@ -136,6 +136,9 @@ struct runner_container_spec {
 	uint64_t memory_bytes;    /* 0: 512 MiB */
 	unsigned pids_max;        /* 0: 256 */
 	bool no_restart;          /* one-off: do not restart when it exits */
+	const char *label;        /* opaque text kept with the container and
+	                           * shown in its snapshot (the daemon's
+	                           * restart token); NULL: "" */
 };
 
 /* A snapshot of one container, as `ps` shows it.  Strings are owned by
@@ -152,6 +155,10 @@ struct runner_container_info {
 	                           * or unknown */
 	unsigned restarts;
 	double started_at;        /* wall clock of the last start, 0 none */
+	char *label;              /* spec.label, "" when none */
+	bool want_up;             /* started and not stopped: it runs, or it
+	                           * crashed and will be restarted */
+	bool no_restart;          /* a one-off */
 };
 
 void runner_container_info_free(struct runner_container_info *info);
@@ -163,6 +170,13 @@ json_t *runner_container_info_json(const struct runner_container_info *i);
 typedef void (*runner_event_fn)(const struct runner_container_info *info,
     void *ctx);
 
+/* Called with each piece of text appended to an app's log ring by the
+ * runner (container output and the runner's own lines about a
+ * container): whole lines, each ending in '\n'.  Called with the log
+ * lock held: copy what you need, do not call back into the runner. */
+typedef void (*runner_log_hook_fn)(const char *app, const char *text,
+    size_t len, void *ctx);
+
 struct runner_opts {
 	const char *home;          /* SLIPWAY_HOME */
 	enum runner_driver driver; /* AUTO picks */
@@ -173,6 +187,7 @@ struct runner_opts {
 	uint64_t log_max;          /* per-app log size before rotation;
 	                            * 0: 8 MiB */
 	runner_event_fn on_event;
+	runner_log_hook_fn on_log; /* may be NULL; gets ctx too */
 	void *ctx;
 };
 
@@ -240,6 +255,17 @@ int runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
 int runner_log_append(const char *home, const char *app, const char *source,
     const char *text, size_t len, uint64_t max);
 
+/* The same line, formatted into *out (caller frees; ends in '\n'), for
+ * callers that also send it elsewhere.  *len gets its length. */
+char *runner_log_format(size_t *len, const char *source, const char *text,
+    size_t textlen);
+
+/* Append text, whole lines already formatted, to the ring <dir>/<app>.log
+ * (rotated to .log.1 past max bytes, 0: 8 MiB).  The controller keeps its
+ * copy of the runners' lines this way. */
+int runner_log_ring_append(const char *dir, const char *app,
+    const char *text, size_t len, uint64_t max);
+
 /* Called with each line (without newline); a negative return stops the
  * reader (the client went away). */
 typedef int (*runner_log_fn)(const char *line, size_t len, void *ctx);
@@ -257,6 +283,27 @@ struct runner_log_query {
  * An app with no log yet gives no lines (ERR_NOTFOUND only without
  * follow). */
 int runner_logs_read(const char *home, const struct runner_log_query *q,
+    runner_log_fn fn, void *ctx);
+
+/* Where a reader of a ring stands: the inode of the file it read and the
+ * offset after the last whole line it took. */
+struct runner_log_cursor {
+	uint64_t ino;
+	uint64_t off;
+};
+
+/* Read the ring <dir>/<app>.log without blocking, for readers that come
+ * back later (the controller's `logs -f`, a long-poll).  With tail: the
+ * last q->lines matching lines, and *cur set to the end of what was
+ * read.  Otherwise: the matching lines written after *cur (ino 0: from
+ * the start of whatever file is there), across a rotation, at most
+ * q->lines of them (the rest is left for the next call).  *cur is moved
+ * past what was read; *gap (may be NULL) is set when lines were lost
+ * because the ring turned over twice since *cur.  q->follow and q->stop
+ * are ignored.  An app with no log gives no lines.  A negative return
+ * from fn ends the read early (not an error). */
+int runner_logs_since(struct runner_log_cursor *cur, bool *gap,
+    const char *dir, const struct runner_log_query *q, bool tail,
     runner_log_fn fn, void *ctx);
 
 /* ---- health ---------------------------------------------------------- */
@@ -294,5 +341,8 @@ int runner_cmd_logs(int argc, char **argv);
 int runner_cmd_gc(int argc, char **argv);
 int runner_cmd_supervise(int argc, char **argv);
 int runner_cmd_destroy(int argc, char **argv);
+/* The daemon: `slipway runner --controller URL --group G --key KEY`
+ * (runner/daemon.c; docs/rollout.md). */
+int runner_cmd_daemon(int argc, char **argv);
 
 #endif

@@ -271,4 +271,21 @@ int store_schedule_for_runner(json_t **out, struct store *s,
 /* The assignments of one app, with each runner's last report of them. */
 int store_schedule_for_app(json_t **out, struct store *s, const char *app);
 
+/* ---- rollouts, one-offs, logs (controller/store_rollout.c) ---- */
+
+/* How an app's rollout stands: {"release": current version, "slots":
+ * [{"group","type","index","runner" (null: unplaced),"live","report"
+ * (the runner's report of this app, or null),"reported_at"}]}. */
+int store_rollout_view(json_t **out, struct store *s, const char *app,
+    time_t live_after);
+/* Where a one-off of app runs: {"release": the current release with its
+ * config and image, "runner": {"id","name","group"}}, a live runner of
+ * the app's groups (one that runs the app first).  ERR_CONFLICT when the
+ * app has no build to run or no live runner. */
+int store_run_target(json_t **out, struct store *s, const char *app,
+    time_t live_after);
+/* Is app deployed to group? */
+int store_app_in_group(bool *out, struct store *s, const char *app,
+    const char *group);
+
 #endif

@@ -1,0 +1,421 @@
+/*
+ * Rollouts as the controller sees them: how far the runners assigned to
+ * an app got with a release (GET .../releases/vN/rollout, long-polled by
+ * the git hook and the CLI), rolling restarts (POST .../ps/restart), and
+ * what the desired state adds to the stored schedule (restart tokens and
+ * one-offs).
+ *
+ * Nothing here is stored: a release's rollout is read from the runners'
+ * last reports, which say per app which release they run, whether it is
+ * live or failed, and why.  A restart request is a token kept in memory
+ * and handed to the runners in their desired state; a controller restart
+ * forgets it (a restart in progress then stops where it is, nothing is
+ * restarted twice).  docs/rollout.md has the contract.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/controller.h"
+#include "slipway/digest.h"
+#include "slipway/err.h"
+#include "slipway/log.h"
+
+#define RESTART_TOKEN_MAX 64
+
+/* ---- "something a waiter may care about changed" -------------------- */
+
+/*
+ * One process runs one controller, so the signal is process-wide: a
+ * generation counter that grows with every runner report, one-off update
+ * and shipped log batch, and a condition variable the long-polls wait on.
+ * Waits are sliced to a second so a stopping controller ends them soon.
+ */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t live_gen;
+
+/* Restart requests: at most one per app, the latest. */
+struct ctl_restart {
+	char app[STORE_NAME_MAX + 1];
+	char token[33];
+	char type[STORE_NAME_MAX + 1];  /* "" for every type */
+};
+static pthread_mutex_t restart_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ctl_restart *restarts;
+static size_t nrestarts;
+
+double
+ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+ctl_live_notify(void)
+{
+	pthread_mutex_lock(&live_mu);
+	live_gen++;
+	pthread_cond_broadcast(&live_cv);
+	pthread_mutex_unlock(&live_mu);
+}
+
+uint64_t
+ctl_live_gen(void)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&live_mu);
+	g = live_gen;
+	pthread_mutex_unlock(&live_mu);
+	return g;
+}
+
+static bool
+ctl_stopping(struct ctl *ctl)
+{
+	bool s;
+
+	pthread_mutex_lock(&ctl->sched_mu);
+	s = ctl->stopping;
+	pthread_mutex_unlock(&ctl->sched_mu);
+	return s;
+}
+
+bool
+ctl_live_wait(struct ctl *ctl, uint64_t gen, double deadline)
+{
+	struct timespec at;
+	double left = deadline - ctl_now();
+
+	if (left <= 0 || ctl_stopping(ctl))
+		return false;
+	if (left > 1)
+		left = 1;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += (time_t)left;
+	at.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&live_mu);
+	while (live_gen == gen &&
+	    pthread_cond_timedwait(&live_cv, &live_mu, &at) == 0)
+		;
+	pthread_mutex_unlock(&live_mu);
+	return !ctl_stopping(ctl) && ctl_now() < deadline;
+}
+
+void
+ctl_desired_changed(struct ctl *ctl)
+{
+	pthread_mutex_lock(&ctl->sched_mu);
+	ctl->sched_gen++;
+	pthread_cond_broadcast(&ctl->sched_cv);
+	pthread_mutex_unlock(&ctl->sched_mu);
+}
+
+bool
+api_wait_param(struct api_call *c, long *out)
+{
+	const char *w = httpd_req_query(c->req, "wait");
+	char *end;
+	long v;
+
+	*out = 0;
+	if (w == NULL)
+		return true;
+	errno = 0;
+	v = strtol(w, &end, 10);
+	if (errno || *end || end == w || v < 0 || v > CTL_WAIT_MAX) {
+		api_error(c, 422, "invalid", "wait is 0 to %d seconds",
+		    CTL_WAIT_MAX);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* ---- desired state --------------------------------------------------- */
+
+void
+ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner)
+{
+	json_t *x;
+	size_t i;
+
+	(void)ctl;
+	pthread_mutex_lock(&restart_mu);
+	json_array_foreach(json_object_get(doc, "containers"), i, x) {
+		const char *app = json_string_value(json_object_get(x, "app"));
+		const struct ctl_restart *r = NULL;
+
+		for (size_t k = 0; app && k < nrestarts && !r; k++)
+			if (strcmp(restarts[k].app, app) == 0)
+				r = &restarts[k];
+		json_object_set_new(x, "restart", json_string(r ? r->token :
+		    ""));
+		json_object_set_new(x, "restart_type", r && r->type[0] ?
+		    json_string(r->type) : json_null());
+	}
+	pthread_mutex_unlock(&restart_mu);
+	json_object_set_new(doc, "runs", ctl_runs_for_runner(runner));
+}
+
+/* ---- rollout status -------------------------------------------------- */
+
+/* How one runner stands with release version (and restart token, when
+ * asked): "live", "failed", "superseded" or "pending", with why. */
+static const char *
+rollout_runner_state(const char **why, json_t *rep, int64_t version,
+    const char *restart, bool live)
+{
+	json_int_t rel = json_integer_value(json_object_get(rep, "release"));
+	const char *st = json_string_value(json_object_get(rep, "state"));
+	const char *tok = json_string_value(json_object_get(rep, "restart"));
+
+	*why = json_string_value(json_object_get(rep, "reason"));
+	if (!json_is_object(rep) || rel < version) {
+		*why = live ? "the runner has not started this release yet" :
+		    "the runner is not live (no heartbeat)";
+		return "pending";
+	}
+	if (rel > version)
+		return "superseded";
+	if (st == NULL)
+		st = "pending";
+	if (restart && (tok == NULL || strcmp(tok, restart) != 0)) {
+		*why = "the runner has not done this restart yet";
+		return "pending";
+	}
+	if (strcmp(st, "live") == 0 || strcmp(st, "failed") == 0)
+		return st;
+	if (*why == NULL)
+		*why = "deploying";
+	return "pending";
+}
+
+/* The answer for version from a store_rollout_view. */
+static json_t *
+rollout_answer(const char *app, int64_t version, const char *restart,
+    json_t *view, json_t *rel)
+{
+	json_int_t current = json_integer_value(json_object_get(view,
+	    "release"));
+	json_t *slots = json_object_get(view, "slots"), *runners = json_array();
+	json_t *urls = json_array(), *x, *ans;
+	const char *state = "live", *reason = NULL;
+	char *why_buf = NULL;
+	size_t i;
+
+	if (version < current) {
+		state = "superseded";
+		why_buf = xasprintf("v%" JSON_INTEGER_FORMAT " was released "
+		    "since", current);
+		reason = why_buf;
+		goto out;
+	}
+	if (json_array_size(slots) == 0) {
+		state = "idle";
+		reason = json_is_integer(json_object_get(rel, "build")) ?
+		    "the formation runs no process of this release (see "
+		    "ps:scale)" : "this release has no build to run";
+		goto out;
+	}
+	json_array_foreach(slots, i, x) {
+		const char *runner = json_string_value(json_object_get(x,
+		    "runner"));
+		const char *group = json_string_value(json_object_get(x,
+		    "group"));
+		const char *rs, *why = NULL;
+		json_t *rep = json_object_get(x, "report"), *url;
+		bool live = json_is_true(json_object_get(x, "live"));
+
+		if (runner == NULL) {
+			if (strcmp(state, "failed") != 0) {
+				state = "pending";
+				free(why_buf);
+				why_buf = xasprintf("no live runner in group "
+				    "'%s'", group ? group : "?");
+				reason = why_buf;
+			}
+			continue;
+		}
+		/* slots are sorted by runner: one entry per runner */
+		if (i > 0 && json_string_value(json_object_get(json_array_get(
+		    slots, i - 1), "runner")) && strcmp(json_string_value(
+		    json_object_get(json_array_get(slots, i - 1), "runner")),
+		    runner) == 0)
+			continue;
+		rs = rollout_runner_state(&why, rep, version, restart, live);
+		json_array_append_new(runners, json_pack("{sssssssbss?ss}",
+		    "runner", runner, "group", group ? group : "",
+		    "state", rs, "live", live, "reason", why,
+		    "at", json_string_value(json_object_get(x,
+		    "reported_at")) ? json_string_value(json_object_get(x,
+		    "reported_at")) : ""));
+		if (strcmp(rs, "failed") == 0) {
+			state = "failed";
+			free(why_buf);
+			why_buf = xasprintf("runner %s: %s", runner,
+			    why ? why : "failed");
+			reason = why_buf;
+		} else if (strcmp(rs, "superseded") == 0 &&
+		    strcmp(state, "failed") != 0) {
+			state = "superseded";
+			reason = "a later release is running";
+		} else if (strcmp(rs, "pending") == 0 &&
+		    strcmp(state, "live") == 0) {
+			state = "pending";
+			free(why_buf);
+			why_buf = xasprintf("runner %s: %s", runner,
+			    why ? why : "pending");
+			reason = why_buf;
+		}
+		url = json_object_get(rep, "url");
+		if (strcmp(rs, "live") == 0 && json_is_string(url)) {
+			bool dup = false;
+			size_t k;
+			json_t *u;
+			json_array_foreach(urls, k, u)
+				dup = dup || json_equal(u, url);
+			if (!dup)
+				json_array_append(urls, url);
+		}
+	}
+out:
+	ans = json_pack("{sssIsIssss?soso}", "app", app,
+	    "release", (json_int_t)version, "current", current,
+	    "state", state, "reason", reason, "urls", urls,
+	    "runners", runners);
+	if (restart)
+		json_object_set_new(ans, "restart", json_string(restart));
+	free(why_buf);
+	return ans;
+}
+
+void
+api_rollout_get(struct api_call *c)
+{
+	const char *restart = httpd_req_query(c->req, "restart");
+	json_t *view = NULL, *rel = NULL, *ans = NULL;
+	int64_t version;
+	double deadline;
+	long wait;
+	int rc;
+
+	if (!api_app_read(c, c->seg[1]))
+		return;
+	if (release_version_parse(&version, c->seg[3]) < 0) {
+		api_error(c, 404, "not_found", "%s", err_last());
+		return;
+	}
+	if (!api_wait_param(c, &wait))
+		return;
+	if (restart && (restart[0] == '\0' ||
+	    strlen(restart) > RESTART_TOKEN_MAX ||
+	    strspn(restart, "0123456789abcdef") != strlen(restart))) {
+		api_error(c, 422, "invalid", "restart is the token "
+		    "ps/restart answered");
+		return;
+	}
+	if ((rc = store_release_get(&rel, c->st, c->seg[1], version)) < 0) {
+		api_fail(c, rc);
+		return;
+	}
+	deadline = ctl_now() + (double)wait;
+	for (;;) {
+		/* Read the generation first: a report arriving while we
+		 * look is then either seen or wakes the wait. */
+		uint64_t gen = ctl_live_gen();
+		const char *st;
+
+		json_decref(view);
+		json_decref(ans);
+		view = ans = NULL;
+		if ((rc = store_rollout_view(&view, c->st, c->seg[1],
+		    ctl_live_after(c->ctl))) < 0) {
+			json_decref(rel);
+			api_fail(c, rc);
+			return;
+		}
+		ans = rollout_answer(c->seg[1], version, restart, view, rel);
+		st = json_string_value(json_object_get(ans, "state"));
+		if (strcmp(st, "pending") != 0 ||
+		    !ctl_live_wait(c->ctl, gen, deadline))
+			break;
+	}
+	json_decref(view);
+	json_decref(rel);
+	api_reply(c, 200, ans);
+}
+
+/* ---- restarts -------------------------------------------------------- */
+
+void
+api_ps_restart(struct api_call *c)
+{
+	const char *type = NULL;
+	unsigned char rnd[16];
+	char token[33];
+	struct store_access acc;
+	struct ctl_restart *r = NULL;
+	bool bad = false;
+
+	if (!api_app_access(c, c->seg[1], 1, &acc))
+		return;
+	if (json_is_object(c->body))
+		type = api_body_str(c, "type", &bad);
+	else if (c->body) {
+		api_error(c, 400, "bad_request", "the body is a JSON object");
+		return;
+	}
+	if (bad)
+		return;
+	if (type && !store_proc_type_is_valid(type)) {
+		api_error(c, 422, "invalid", "'%.64s' is not a process type",
+		    type);
+		return;
+	}
+	if (acc.release == 0) {
+		api_error(c, 409, "conflict", "app '%s' has no release to "
+		    "restart", c->seg[1]);
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		api_error(c, 500, "internal", "no random bytes");
+		return;
+	}
+	digest_hex(token, rnd, sizeof(rnd));
+	pthread_mutex_lock(&restart_mu);
+	for (size_t k = 0; k < nrestarts && !r; k++)
+		if (strcmp(restarts[k].app, c->seg[1]) == 0)
+			r = &restarts[k];
+	if (r == NULL) {
+		restarts = xrealloc(restarts, (nrestarts + 1) *
+		    sizeof(*restarts));
+		r = &restarts[nrestarts++];
+		snprintf(r->app, sizeof(r->app), "%s", c->seg[1]);
+	}
+	snprintf(r->token, sizeof(r->token), "%s", token);
+	snprintf(r->type, sizeof(r->type), "%s", type ? type : "");
+	pthread_mutex_unlock(&restart_mu);
+	log_info("%s restarts '%s'%s%s", c->actor.name, c->seg[1],
+	    type ? " type " : "", type ? type : "");
+	ctl_desired_changed(c->ctl);
+	api_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
+	    "release", (json_int_t)acc.release, "type", type,
+	    "restart", token));
+}

@@ -1,0 +1,609 @@
+/*
+ * `slipway runner --controller URL --group G --key KEY`: the runner
+ * daemon.  It registers with the controller, long-polls its desired
+ * state, and hands each app its part; the app's worker (runner/rollout.c)
+ * makes it so.  It keeps nothing the controller cannot give back: the
+ * containers it finds at start (runner_open adopts them) are matched
+ * against the desired state again, so a restart of the daemon drops no
+ * traffic.  docs/rollout.md describes the whole.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon_int.h"
+#include "slipway/alloc.h"
+#include "slipway/apiclient.h"
+#include "slipway/cli.h"
+#include "slipway/err.h"
+#include "slipway/fs.h"
+#include "slipway/log.h"
+#include "slipway/net.h"
+#include "slipway/proxy.h"
+
+#define POLL_WAIT 25            /* seconds per desired-state long-poll */
+#define BACKOFF_MAX 10.0
+
+/* ---- helpers --------------------------------------------------------- */
+
+int64_t
+rd_json_int(json_t *o, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+const char *
+rd_json_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+char **
+rd_env_from_json(json_t *obj)
+{
+	char **v = xcalloc(json_object_size(obj) + 1, sizeof(*v));
+	const char *k;
+	json_t *x;
+	size_t n = 0;
+
+	json_object_foreach(obj, k, x)
+		if (json_is_string(x))
+			v[n++] = xasprintf("%s=%s", k, json_string_value(x));
+	return v;
+}
+
+int
+rd_api_open(struct apiclient **out, struct rd *rd)
+{
+	int rc = apiclient_open_with(out, rd->o.controller, rd->o.key);
+
+	if (rc == 0)
+		apiclient_set_cancel(*out, &rd->stopping);
+	return rc;
+}
+
+void
+rd_sleep(struct rd *rd, double sec)
+{
+	for (double left = sec; left > 0 && !rd->stopping; left -= 0.1)
+		poll(NULL, 0, left < 0.1 ? (int)(left * 1000) + 1 : 100);
+}
+
+void
+rd_dirty(struct rd *rd)
+{
+	pthread_mutex_lock(&rd->rmu);
+	rd->dirty = true;
+	pthread_cond_broadcast(&rd->rcv);
+	pthread_mutex_unlock(&rd->rmu);
+}
+
+void
+rd_say(struct rd *rd, const char *app, const char *fmt, ...)
+{
+	char msg[1024], *line, *dir;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("%s: %s", app, msg);
+	line = runner_log_format(&n, "slipway", msg, strlen(msg));
+	dir = xasprintf("%s/logs/apps", rd->home);
+	if (runner_log_ring_append(dir, app, line, n, 0) < 0)
+		log_warnx("%s", err_last());
+	rd_log_queue(rd, app, line, n);
+	free(dir);
+	free(line);
+}
+
+int
+rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t at;
+	pthread_t t;
+	int e;
+
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rd->workers++;
+	e = pthread_create(&t, &at, fn, arg);
+	pthread_attr_destroy(&at);
+	if (e != 0) {
+		rd->workers--;
+		return err_set(ERR_IO, "cannot start a thread: %s",
+		    strerror(e));
+	}
+	return 0;
+}
+
+void
+rd_thread_done(struct rd *rd)
+{
+	pthread_mutex_lock(&rd->mu);
+	rd->workers--;
+	pthread_cond_broadcast(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+}
+
+/* ---- desired state --------------------------------------------------- */
+
+/* "release/restart": what a change of means starting over. */
+static char *
+rd_target_key(json_t *want)
+{
+	json_t *e = json_array_get(want, 0);
+
+	if (e == NULL)
+		return xstrdup("");
+	return xasprintf("%lld/%s/%s", (long long)rd_json_int(e, "release", 0),
+	    rd_json_str(e, "digest") ? rd_json_str(e, "digest") : "",
+	    rd_json_str(e, "restart") ? rd_json_str(e, "restart") : "");
+}
+
+static struct rd_app *
+rd_app_get(struct rd *rd, const char *name)
+{
+	struct rd_app *a;
+
+	for (size_t i = 0; i < rd->napps; i++)
+		if (strcmp(rd->apps[i]->name, name) == 0)
+			return rd->apps[i];
+	a = xcalloc(1, sizeof(*a));
+	a->name = xstrdup(name);
+	a->restart = xstrdup("");
+	rd->apps = xrealloc(rd->apps, (rd->napps + 1) * sizeof(*rd->apps));
+	rd->apps[rd->napps++] = a;
+	return a;
+}
+
+/* With rd->mu held. */
+static void
+rd_app_want(struct rd *rd, struct rd_app *a, json_t *want)
+{
+	char *was, *now;
+
+	if (a->want && json_equal(a->want, want))
+		return;
+	was = rd_target_key(a->want);
+	now = rd_target_key(want);
+	/* A new release or restart makes a rollout in progress moot: cut
+	 * its health waits short.  A scale waits for it to end. */
+	if (strcmp(was, now) != 0)
+		a->abort = 1;
+	free(was);
+	free(now);
+	json_decref(a->want);
+	a->want = json_incref(want);
+	a->want_gen++;
+	rd_app_kick(rd, a);
+}
+
+static void
+rd_dispatch(struct rd *rd, json_t *doc)
+{
+	json_t *byapp = json_object(), *x, *arr;
+	struct runner_container_info *v = NULL;
+	const char *app;
+	size_t n = 0, i;
+
+	json_array_foreach(json_object_get(doc, "containers"), i, x) {
+		app = rd_json_str(x, "app");
+		if (app == NULL)
+			continue;
+		if ((arr = json_object_get(byapp, app)) == NULL) {
+			arr = json_array();
+			json_object_set_new(byapp, app, arr);
+		}
+		json_array_append(arr, x);
+	}
+	/* Apps running here that should not: an empty want stops them. */
+	runner_container_list(&v, &n, rd->r);
+	for (i = 0; i < n; i++) {
+		if (!v[i].no_restart && !json_object_get(byapp, v[i].app))
+			json_object_set_new(byapp, v[i].app, json_array());
+		runner_container_info_free(&v[i]);
+	}
+	free(v);
+	pthread_mutex_lock(&rd->mu);
+	for (i = 0; i < rd->napps; i++)
+		if (!json_object_get(byapp, rd->apps[i]->name) &&
+		    json_array_size(rd->apps[i]->want) > 0)
+			json_object_set_new(byapp, rd->apps[i]->name,
+			    json_array());
+	json_object_foreach(byapp, app, arr)
+		rd_app_want(rd, rd_app_get(rd, app), arr);
+	pthread_mutex_unlock(&rd->mu);
+	json_decref(byapp);
+	rd_runs_dispatch(rd, json_object_get(doc, "runs"));
+}
+
+/* Register; false when the key does not fit our --group / --name. */
+static bool
+rd_register(struct rd *rd, struct apiclient *api)
+{
+	double backoff = 1;
+	json_t *ans = NULL;
+	char *lastmsg = NULL;
+	bool ok = false;
+
+	while (!rd->stopping) {
+		if (apiclient_call(&ans, api, "POST", "/v1/runner/register",
+		    NULL) == 0)
+			break;
+		/* say it once, not every try */
+		if (lastmsg == NULL || strcmp(lastmsg, err_last()) != 0) {
+			log_warnx("cannot register with %s: %s; retrying",
+			    rd->o.controller, err_last());
+			free(lastmsg);
+			lastmsg = xstrdup(err_last());
+		}
+		rd_sleep(rd, backoff);
+		backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+	}
+	free(lastmsg);
+	if (ans == NULL)
+		return false;
+	const char *name = rd_json_str(ans, "runner");
+	const char *group = rd_json_str(ans, "group");
+	if (name == NULL || group == NULL) {
+		log_warnx("the controller's register answer is malformed");
+	} else if (strcmp(group, rd->o.group) != 0) {
+		log_warnx("this key belongs to runner '%s' of group '%s', not "
+		    "of group '%s': stopping", name, group, rd->o.group);
+	} else if (rd->o.name && strcmp(name, rd->o.name) != 0) {
+		log_warnx("this key belongs to runner '%s', not '%s': "
+		    "stopping", name, rd->o.name);
+	} else {
+		pthread_mutex_lock(&rd->rmu);
+		free(rd->runner_name);
+		rd->runner_name = xstrdup(name);
+		rd->heartbeat = (unsigned)rd_json_int(ans,
+		    "heartbeat_interval", 10);
+		if (rd->heartbeat < 1 || rd->heartbeat > 300)
+			rd->heartbeat = 10;
+		rd->dirty = true;
+		pthread_cond_broadcast(&rd->rcv);
+		pthread_mutex_unlock(&rd->rmu);
+		log_info("registered as runner '%s' (group '%s') with %s",
+		    name, group, rd->o.controller);
+		ok = true;
+	}
+	json_decref(ans);
+	return ok;
+}
+
+static void *
+rd_poller(void *arg)
+{
+	struct rd *rd = arg;
+	struct apiclient *api = NULL;
+	char *version = NULL, *lastmsg = NULL;
+	double backoff = 1;
+
+	if (rd_api_open(&api, rd) < 0) {
+		log_warnx("%s", err_last());
+		goto fatal;
+	}
+	if (!rd_register(rd, api))
+		goto fatal;
+	while (!rd->stopping) {
+		char path[128];
+		json_t *doc = NULL;
+		const char *v;
+
+		snprintf(path, sizeof(path), "/v1/runner/desired?wait=%d%s%s",
+		    POLL_WAIT, version ? "&version=" : "",
+		    version ? version : "");
+		if (apiclient_call(&doc, api, "GET", path, NULL) < 0) {
+			if (rd->stopping)
+				break;
+			if (lastmsg == NULL || strcmp(lastmsg, err_last())) {
+				log_warnx("desired state: %s; retrying",
+				    err_last());
+				free(lastmsg);
+				lastmsg = xstrdup(err_last());
+			}
+			rd_sleep(rd, backoff);
+			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
+			    backoff * 2;
+			continue;
+		}
+		if (lastmsg) {
+			log_info("the controller answers again");
+			free(lastmsg);
+			lastmsg = NULL;
+		}
+		backoff = 1;
+		v = rd_json_str(doc, "version");
+		if (v && (version == NULL || strcmp(v, version) != 0)) {
+			free(version);
+			version = xstrdup(v);
+			rd_dispatch(rd, doc);
+		}
+		json_decref(doc);
+	}
+	goto done;
+fatal:
+	/* the main thread waits for a signal: give it one */
+	if (!rd->stopping)
+		kill(getpid(), SIGTERM);
+done:
+	free(lastmsg);
+	free(version);
+	apiclient_free(api);
+	return NULL;
+}
+
+/* ---- the command ----------------------------------------------------- */
+
+static int
+rd_parse_secs(double *out, const char *name, const char *opt,
+    const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || v < min || v > max)
+		return cli_usage_error(name, "--%s is %g to %g seconds", opt,
+		    min, max);
+	*out = v;
+	return 0;
+}
+
+static int
+rd_parse_uint(unsigned *out, const char *name, const char *opt,
+    const char *s, unsigned min, unsigned max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < (long)min || v > (long)max)
+		return cli_usage_error(name, "--%s is %u to %u", opt, min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+rd_parse(struct rd_opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "controller", required_argument, NULL, 'c' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "driver", required_argument, NULL, 'D' },
+		{ "proxy-control", required_argument, NULL, 'P' },
+		{ "proxy-port", required_argument, NULL, 'p' },
+		{ "registry", required_argument, NULL, 'r' },
+		{ "keep-images", required_argument, NULL, 'K' },
+		{ "health-interval", required_argument, NULL, 'I' },
+		{ "health-timeout", required_argument, NULL, 'T' },
+		{ "health-deadline", required_argument, NULL, 'L' },
+		{ "drain", required_argument, NULL, 'd' },
+		{ "grace", required_argument, NULL, 'G' },
+		{ "port-base", required_argument, NULL, 'B' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = argv[0];
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->controller = optarg; break;
+		case 'g': o->group = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'P': o->proxy_ctl = optarg; break;
+		case 'r': o->registry = optarg; break;
+		case 'D':
+			if (runner_driver_parse(&o->driver, optarg) < 0)
+				return cli_usage_error(name, "%s", err_last());
+			break;
+		case 'p':
+			rc = rd_parse_uint(&o->proxy_port, name, "proxy-port",
+			    optarg, 1, 65535);
+			break;
+		case 'K':
+			rc = rd_parse_uint(&o->keep_releases, name,
+			    "keep-images", optarg, 1, 1000);
+			break;
+		case 'B':
+			rc = rd_parse_uint(&o->port_base, name, "port-base",
+			    optarg, 1024, 65000);
+			break;
+		case 'I':
+			rc = rd_parse_secs(&o->health_interval, name,
+			    "health-interval", optarg, 0.1, 60);
+			break;
+		case 'T':
+			rc = rd_parse_secs(&o->health_timeout, name,
+			    "health-timeout", optarg, 0.1, 300);
+			break;
+		case 'L':
+			rc = rd_parse_secs(&o->health_deadline, name,
+			    "health-deadline", optarg, 1, 3600);
+			break;
+		case 'd':
+			rc = rd_parse_secs(&o->drain, name, "drain", optarg, 0,
+			    3600);
+			break;
+		case 'G':
+			rc = rd_parse_secs(&o->grace, name, "grace", optarg,
+			    0.1, 3600);
+			break;
+		default:
+			return cli_usage_error(name, "unknown option");
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind != argc)
+		return cli_usage_error(name, "unexpected argument '%s'",
+		    argv[optind]);
+	if (o->key == NULL)
+		o->key = getenv("SLIPWAY_RUNNER_KEY");
+	if (!o->controller || !o->group || !o->key || !o->key[0])
+		return cli_usage_error(name, "--controller, --group and --key "
+		    "(or SLIPWAY_RUNNER_KEY) are required");
+	if (strncmp(o->key, "slr_", 4) != 0)
+		return cli_usage_error(name, "--key is a runner's server key "
+		    "(slr_...), as runners:add printed it");
+	if (o->registry && (strchr(o->registry, '/') ||
+	    strlen(o->registry) > 255))
+		return cli_usage_error(name, "--registry is HOST[:PORT]");
+	return 0;
+}
+
+static void
+rd_free(struct rd *rd)
+{
+	for (size_t i = 0; i < rd->napps; i++) {
+		struct rd_app *a = rd->apps[i];
+		json_decref(a->want);
+		free(a->name);
+		free(a->restart);
+		free(a->reason);
+		free(a->url);
+		free(a->health_path);
+		free(a->failed_key);
+		for (size_t k = 0; k < a->nhist; k++)
+			free(a->hist[k].digest);
+		free(a->hist);
+		free(a);
+	}
+	free(rd->apps);
+	for (size_t i = 0; i < rd->nruns; i++) {
+		json_decref(rd->runs[i]->spec);
+		free(rd->runs[i]->id);
+		free(rd->runs[i]->app);
+		buf_free(&rd->runs[i]->out);
+		free(rd->runs[i]);
+	}
+	free(rd->runs);
+	for (size_t i = 0; i < rd->nverified; i++)
+		free(rd->verified[i]);
+	free(rd->verified);
+	for (size_t i = 0; i < rd->nlog; i++) {
+		struct rd_logline *l = &rd->logq[(rd->headlog + i) %
+		    rd->caplog];
+		free(l->app);
+		free(l->line);
+	}
+	free(rd->logq);
+	json_decref(rd->health);
+	free(rd->runner_name);
+	free(rd->domain);
+	free(rd->home);
+	pthread_mutex_destroy(&rd->mu);
+	pthread_cond_destroy(&rd->cv);
+	pthread_mutex_destroy(&rd->rmu);
+	pthread_cond_destroy(&rd->rcv);
+	pthread_mutex_destroy(&rd->logmu);
+	pthread_cond_destroy(&rd->logcv);
+	pthread_mutex_destroy(&rd->runmu);
+	pthread_mutex_destroy(&rd->imgmu);
+}
+
+int
+runner_cmd_daemon(int argc, char **argv)
+{
+	struct rd rd = { .o = {
+		.driver = RUNNER_DRIVER_AUTO, .proxy_port = 8080,
+		.keep_releases = 3, .health_interval = 1, .health_timeout = 5,
+		.health_deadline = 60, .drain = 30, .grace = 10,
+	} };
+	const char *h = getenv("SLIPWAY_HOME");
+	char real[PATH_MAX], *proxy_default = NULL;
+	pthread_t poller, reporter, shipper;
+	bool p_ok = false, r_ok = false, s_ok = false;
+	int rc, sig;
+
+	if ((rc = rd_parse(&rd.o, argc, argv)))
+		return rc;
+	log_init("runner", LOG_LEVEL_INFO, true);
+	if (h == NULL || h[0] == '\0')
+		h = "/var/lib/slipway";
+	if (fs_mkdir_p(h, 0755) < 0 || realpath(h, real) == NULL) {
+		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': %s\n",
+		    argv[0], h, err_last()[0] ? err_last() : strerror(errno));
+		return 1;
+	}
+	rd.home = xstrdup(real);
+	if (rd.o.proxy_ctl == NULL)
+		rd.o.proxy_ctl = proxy_default = proxy_ctl_default_path();
+	rd.heartbeat = 10;
+	rd.health = json_object();
+	pthread_mutex_init(&rd.mu, NULL);
+	pthread_cond_init(&rd.cv, NULL);
+	pthread_mutex_init(&rd.rmu, NULL);
+	pthread_cond_init(&rd.rcv, NULL);
+	pthread_mutex_init(&rd.logmu, NULL);
+	pthread_cond_init(&rd.logcv, NULL);
+	pthread_mutex_init(&rd.runmu, NULL);
+	pthread_mutex_init(&rd.imgmu, NULL);
+
+	/* Before any thread: signals are taken by net_signal_wait. */
+	net_signals_block();
+	struct runner_opts ro = { .home = rd.home, .driver = rd.o.driver,
+	    .port_base = rd.o.port_base, .stop_grace_sec = rd.o.grace,
+	    .on_event = rd_on_event, .on_log = rd_on_log, .ctx = &rd };
+	if (runner_open(&rd.r, &ro) < 0) {
+		rc = cli_fail(argv[0]);
+		goto out;
+	}
+	log_info("driver %s, home %s, proxy %s", runner_driver_name(
+	    runner_driver(rd.r)), rd.home, rd.o.proxy_ctl);
+	r_ok = pthread_create(&reporter, NULL, rd_reporter, &rd) == 0;
+	s_ok = pthread_create(&shipper, NULL, rd_shipper, &rd) == 0;
+	p_ok = pthread_create(&poller, NULL, rd_poller, &rd) == 0;
+	if (!r_ok || !s_ok || !p_ok) {
+		log_warnx("cannot start the daemon's threads");
+		rc = 1;
+		kill(getpid(), SIGTERM);
+	}
+	sig = net_signal_wait();
+	log_info("signal %d: stopping (the containers keep running)", sig);
+
+	rd.stopping = 1;
+	pthread_mutex_lock(&rd.mu);
+	for (size_t i = 0; i < rd.napps; i++)
+		rd.apps[i]->abort = 1;
+	pthread_cond_broadcast(&rd.cv);
+	pthread_mutex_unlock(&rd.mu);
+	if (p_ok)
+		pthread_join(poller, NULL);
+	pthread_mutex_lock(&rd.mu);
+	while (rd.workers > 0)
+		pthread_cond_wait(&rd.cv, &rd.mu);
+	pthread_mutex_unlock(&rd.mu);
+	pthread_mutex_lock(&rd.rmu);
+	pthread_cond_broadcast(&rd.rcv);
+	pthread_mutex_unlock(&rd.rmu);
+	pthread_mutex_lock(&rd.logmu);
+	pthread_cond_broadcast(&rd.logcv);
+	pthread_mutex_unlock(&rd.logmu);
+	if (r_ok)
+		pthread_join(reporter, NULL);
+	if (s_ok)
+		pthread_join(shipper, NULL);
+out:
+	runner_close(rd.r);
+	rd_free(&rd);
+	free(proxy_default);
+	return rc;
+}

@@ -1,0 +1,220 @@
+/*
+ * Private to the runner daemon (runner/daemon*.c, runner/rollout.c): the
+ * joining layer between the controller, the runner's core, the registry
+ * and the proxy.  Never included from outside runner/.
+ *
+ * Threads:
+ *   main      waits for a signal, then stops the others in order
+ *   poller    registers, long-polls the desired state, hands each app its
+ *             part (rd_dispatch)
+ *   workers   one per app while it has work: reconcile and roll out
+ *             (runner/rollout.c); they come and go
+ *   runs      one per one-off while it runs (runner/daemon_run.c)
+ *   reporter  heartbeats and status reports (runner/daemon_report.c)
+ *   shipper   sends app log lines to the controller in batches
+ *
+ * Lock order: rd->mu, then the runner's own locks (through runner_*
+ * calls).  rd->rmu, rd->logmu and rd->runmu are leaves: the runner's
+ * callbacks (on_event, on_log) take them with the runner's locks held,
+ * so nothing may call into the runner, or take rd->mu, while holding
+ * one of them.
+ */
+#ifndef SLIPWAY_RUNNER_DAEMON_INT_H
+#define SLIPWAY_RUNNER_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "slipway/buf.h"
+#include "slipway/runner.h"
+#include "runner_int.h"     /* runner_now_mono, runner_now_wall */
+
+struct apiclient;
+struct image_config;
+
+/* What `slipway runner` was started with.  Times in seconds. */
+struct rd_opts {
+	const char *controller;   /* URL */
+	const char *key;          /* server key */
+	const char *group;        /* must match the controller's */
+	const char *name;         /* NULL: whatever the key names */
+	enum runner_driver driver;
+	const char *proxy_ctl;    /* proxy control socket */
+	unsigned proxy_port;      /* public port of the proxy, for URLs */
+	const char *registry;     /* HOST:PORT instead of the image's, or NULL */
+	unsigned keep_releases;   /* images kept per app */
+	double health_interval, health_timeout, health_deadline;
+	double drain;             /* wait for in-flight requests */
+	double grace;             /* SIGTERM to SIGKILL */
+	unsigned port_base;
+	bool registry_insecure;
+};
+
+/* One release an app ran here, for image collection. */
+struct rd_hist {
+	int64_t release;
+	char *digest;
+};
+
+/*
+ * One app this runner has to do with.  want is the latest desired state
+ * of the app on this runner (an array of the controller's container
+ * entries, maybe empty), replaced whole, never changed in place.
+ * want_gen grows with each new want; a worker runs while done_gen lags.
+ * The outcome fields are what the status report says about the app.
+ * Guarded by rd->mu; the outcome by rd->rmu too (the reporter reads it).
+ */
+struct rd_app {
+	char *name;
+	json_t *want;
+	uint64_t want_gen, done_gen;
+	bool worker;                  /* a worker thread runs for it */
+	volatile int abort;           /* the target changed: cut waits */
+
+	/* outcome (rd->rmu) */
+	int64_t release;              /* 0: nothing reported */
+	char *restart;                /* token it is done with, or "" */
+	const char *state;            /* "deploying", "live", "failed" */
+	char *reason;
+	char *url;
+	double at;                    /* wall clock of the last change */
+	char *health_path;            /* for the reporter's checks */
+
+	/* a release that failed here is not retried until the target
+	 * changes (a new release or restart token) */
+	char *failed_key;
+
+	struct rd_hist *hist;
+	size_t nhist;
+};
+
+/* One one-off (runner/daemon_run.c).  Guarded by rd->runmu. */
+struct rd_run {
+	struct rd *rd;
+	char *id;
+	char *app;
+	unsigned index;
+	char source[32];              /* "run.N": its lines in the app log */
+	json_t *spec;
+	struct buf out;               /* output not sent yet */
+	size_t dropped;               /* output over the buffer's cap */
+	bool done;                    /* ended and reported */
+	bool thread;
+};
+
+struct rd {
+	struct rd_opts o;
+	char *home;
+	struct runner *r;
+	volatile int stopping;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;            /* workers ending, want changes */
+	struct rd_app **apps;
+	size_t napps;
+	size_t workers;               /* worker and run threads alive */
+	char **verified;              /* ids seen healthy since we started */
+	size_t nverified;
+	char *runner_name;            /* from register */
+	char *domain;                 /* the proxy's, once asked */
+
+	pthread_mutex_t rmu;          /* report state (leaf) */
+	pthread_cond_t rcv;
+	bool dirty;                   /* something to report */
+	unsigned heartbeat;           /* seconds, from register */
+	json_t *health;               /* id -> true/false, reporter's checks */
+
+	pthread_mutex_t logmu;        /* log queue (leaf) */
+	pthread_cond_t logcv;
+	struct rd_logline *logq;      /* FIFO, a ring of caplog */
+	size_t nlog, caplog, headlog;
+	size_t logbytes;
+	size_t logdropped;            /* lost to the cap, not said yet */
+	uint64_t logseq;              /* seq of the last line queued */
+
+	pthread_mutex_t runmu;        /* one-offs (leaf) */
+	struct rd_run **runs;
+	size_t nruns;
+
+	pthread_mutex_t imgmu;        /* one pull at a time */
+};
+
+struct rd_logline {
+	char *app;
+	char *line;                   /* without '\n', valid UTF-8 */
+	uint64_t seq;
+};
+
+/* ---- daemon.c -------------------------------------------------------- */
+
+/* A client for the controller with the server key, cancelled on stop. */
+int rd_api_open(struct apiclient **out, struct rd *rd);
+/* A line from the runner about app, in its log (and shipped), source
+ * "slipway". */
+void rd_say(struct rd *rd, const char *app, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Sleep up to sec, less when stopping. */
+void rd_sleep(struct rd *rd, double sec);
+/* Wake the reporter: something changed. */
+void rd_dirty(struct rd *rd);
+/* Start a detached thread counted in rd->workers (rd->mu held). */
+int rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg);
+/* A counted thread ends (call last, with nothing of rd held). */
+void rd_thread_done(struct rd *rd);
+
+/* ---- rollout.c ------------------------------------------------------- */
+
+/* Reconcile app with want: pull, start, health-check, swap, drain,
+ * stop.  Called by the app's worker without rd->mu. */
+void rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want);
+/* The worker of one app (arg: struct rd_app *, rd in the thread arg). */
+void rd_app_kick(struct rd *rd, struct rd_app *a);
+/* Record the app's outcome for reports (and log it). */
+void rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
+    const char *restart, const char *state, const char *reason,
+    const char *url);
+
+/* ---- daemon_image.c -------------------------------------------------- */
+
+/* Make sure the image digest (from image, "HOST/REPO:TAG") is unpacked,
+ * pulling it with the runner's credentials if not, and give its config.
+ * *out is the caller's (image_config_free). */
+int rd_image_ensure(struct image_config **out, struct rd *rd,
+    const char *image, const char *digest);
+/* Remove images no app needs: keep the last keep_releases of each app's
+ * history and every image a container uses. */
+void rd_images_gc(struct rd *rd);
+
+/* ---- daemon_report.c ------------------------------------------------- */
+
+void *rd_reporter(void *arg);
+void *rd_shipper(void *arg);
+/* Queue whole lines of text (each ending in '\n') of app for shipping. */
+void rd_log_queue(struct rd *rd, const char *app, const char *text,
+    size_t len);
+/* Runner callbacks. */
+void rd_on_event(const struct runner_container_info *info, void *ctx);
+void rd_on_log(const char *app, const char *text, size_t len, void *ctx);
+
+/* ---- daemon_run.c ---------------------------------------------------- */
+
+/* The desired one-offs: start the new ones, forget the ended. */
+void rd_runs_dispatch(struct rd *rd, json_t *runs);
+/* Output lines of one-offs, from the log hook (rd->runmu taken). */
+void rd_runs_capture(struct rd *rd, const char *app, const char *text,
+    size_t len);
+
+/* ---- helpers shared by the files above ------------------------------- */
+
+/* Integer member as int64, or def. */
+int64_t rd_json_int(json_t *o, const char *key, int64_t def);
+const char *rd_json_str(json_t *o, const char *key);
+/* "K=V" list from a JSON object of strings (NULL-terminated; free with
+ * runner_strv_free). */
+char **rd_env_from_json(json_t *obj);
+
+#endif

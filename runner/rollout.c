@@ -1,0 +1,1024 @@
+/*
+ * Reconciling one app on this runner with what the controller wants, and
+ * the zero-downtime rollout that takes it there.
+ *
+ * The desired state lists slots (type, index) of one release R, each
+ * with a restart token.  A container fills a slot when it runs release R
+ * as that process; it is stale when the restart applies to its type and
+ * it does not carry the token as its label.  Everything else of the app
+ * is old.  Then, in this order:
+ *
+ *   1. web, a new release (old containers of another release exist, or
+ *      none run): start a new container for every slot at once, beside
+ *      the old ones; wait until each is healthy (HTTP GET on its PORT);
+ *      swap the proxy's route to the new set in one step; the old ones
+ *      are retired (below).  If one never becomes healthy: stop the new
+ *      ones, leave the route and the old ones alone, report the release
+ *      failed with the health check's last answer.
+ *   2. web, same release: fill missing slots as above (a scale up), and
+ *      roll stale ones one at a time (a restart): new one healthy, route
+ *      with it instead of the old one, drain the old one, stop it.
+ *   3. the other types, once web is live: start what is missing, replace
+ *      what is stale (new one first), no health check.
+ *   4. report the release live, then retire: drain the old web backends
+ *      (the proxy says when no request is in flight, up to --drain
+ *      seconds), then SIGTERM, --grace seconds, SIGKILL, destroy.
+ *
+ * A release that failed here is not retried until the target changes (a
+ * new release, or a restart token: `ps:restart` retries it).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_int.h"
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/err.h"
+#include "slipway/image.h"
+#include "slipway/log.h"
+#include "slipway/proxy.h"
+
+#define HEALTH_LABEL "io.slipway.healthcheck"
+#define REASON_MAX 900
+
+/* One slot of the desired state and what fills it. */
+struct rd_slot {
+	json_t *e;              /* the controller's entry (borrowed) */
+	const char *type;
+	unsigned index;
+	bool rolls;             /* the restart applies to its type */
+	char *cur;              /* container filling it, or NULL */
+	unsigned cur_port;
+	bool stale;             /* cur must be replaced (restart) */
+	char *nid;              /* the new container made for it */
+	unsigned nport;
+};
+
+/* A container of the app that fills no slot. */
+struct rd_old {
+	char *id;
+	char *type;
+	unsigned port;
+	int64_t release;
+};
+
+/* Everything one reconcile works with. */
+struct rd_plan {
+	struct rd *rd;
+	struct rd_app *a;
+	int64_t release;
+	const char *digest, *image, *restart, *restart_type;
+	struct image_config *cfg;
+	char **env;
+	json_t *domains;
+	struct runner_health_opts health;
+	char *health_path;
+	struct rd_slot *slots;
+	size_t nslots;
+	struct rd_old *old;     /* other releases, extras, unhealthy */
+	size_t nold;
+	bool deploy;            /* another release runs: all at once */
+	char reason[REASON_MAX];
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+static bool
+rd_cut(struct rd_plan *p)
+{
+	return p->rd->stopping || p->a->abort;
+}
+
+static bool
+rd_verified_has(struct rd *rd, const char *id)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->nverified && !has; i++)
+		has = strcmp(rd->verified[i], id) == 0;
+	pthread_mutex_unlock(&rd->mu);
+	return has;
+}
+
+static void
+rd_verified_set(struct rd *rd, const char *id, bool on)
+{
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->nverified; i++) {
+		if (strcmp(rd->verified[i], id) == 0) {
+			if (!on) {
+				free(rd->verified[i]);
+				rd->verified[i] = rd->verified[--rd->nverified];
+			}
+			pthread_mutex_unlock(&rd->mu);
+			return;
+		}
+	}
+	if (on) {
+		rd->verified = xrealloc(rd->verified, (rd->nverified + 1) *
+		    sizeof(*rd->verified));
+		rd->verified[rd->nverified++] = xstrdup(id);
+	}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+/* "web.1" -> type and index. */
+static bool
+rd_process_split(char *type, size_t tlen, unsigned *index, const char *proc)
+{
+	const char *dot = strrchr(proc, '.');
+	char *end;
+	unsigned long v;
+
+	if (dot == NULL || (size_t)(dot - proc) >= tlen)
+		return false;
+	errno = 0;
+	v = strtoul(dot + 1, &end, 10);
+	if (errno || *end || v == 0 || v > 100000)
+		return false;
+	memcpy(type, proc, (size_t)(dot - proc));
+	type[dot - proc] = '\0';
+	*index = (unsigned)v;
+	return true;
+}
+
+static char *
+rd_backend(unsigned port)
+{
+	return xasprintf("127.0.0.1:%u", port);
+}
+
+/* The proxy's domain, asked once. */
+static char *
+rd_domain(struct rd *rd)
+{
+	char *text = NULL, *d = NULL;
+	json_t *j;
+
+	pthread_mutex_lock(&rd->mu);
+	if (rd->domain)
+		d = xstrdup(rd->domain);
+	pthread_mutex_unlock(&rd->mu);
+	if (d || proxy_ctl_routes(&text, rd->o.proxy_ctl) < 0)
+		return d;
+	if ((j = json_loads(text, 0, NULL)) != NULL &&
+	    json_is_string(json_object_get(j, "domain")))
+		d = xstrdup(rd_json_str(j, "domain"));
+	json_decref(j);
+	free(text);
+	if (d) {
+		pthread_mutex_lock(&rd->mu);
+		if (rd->domain == NULL)
+			rd->domain = xstrdup(d);
+		pthread_mutex_unlock(&rd->mu);
+	}
+	return d;
+}
+
+static char *
+rd_app_url(struct rd *rd, const char *app)
+{
+	char *d = rd_domain(rd), *u;
+
+	if (d == NULL)
+		return NULL;
+	u = rd->o.proxy_port == 80 ? xasprintf("http://%s.%s/", app, d) :
+	    xasprintf("http://%s.%s:%u/", app, d, rd->o.proxy_port);
+	free(d);
+	return u;
+}
+
+void
+rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
+    const char *restart, const char *state, const char *reason,
+    const char *url)
+{
+	bool changed;
+
+	pthread_mutex_lock(&rd->rmu);
+	changed = a->release != release || a->state == NULL ||
+	    strcmp(a->state, state) != 0 || strcmp(a->restart, restart);
+	a->release = release;
+	free(a->restart);
+	a->restart = xstrdup(restart ? restart : "");
+	a->state = state;
+	free(a->reason);
+	a->reason = reason ? xstrdup(reason) : NULL;
+	free(a->url);
+	a->url = url ? xstrdup(url) : NULL;
+	a->at = (double)time(NULL);
+	rd->dirty = true;
+	pthread_cond_broadcast(&rd->rcv);
+	pthread_mutex_unlock(&rd->rmu);
+	if (!changed || release == 0)
+		return;
+	if (strcmp(state, "live") == 0)
+		rd_say(rd, a->name, "v%" PRId64 " is live%s%s", release,
+		    url ? " at " : "", url ? url : "");
+	else if (strcmp(state, "failed") == 0)
+		rd_say(rd, a->name, "v%" PRId64 " failed: %s", release,
+		    reason ? reason : "");
+}
+
+/* ---- the plan -------------------------------------------------------- */
+
+static void
+rd_plan_free(struct rd_plan *p)
+{
+	for (size_t i = 0; i < p->nslots; i++) {
+		free(p->slots[i].cur);
+		free(p->slots[i].nid);
+	}
+	free(p->slots);
+	for (size_t i = 0; i < p->nold; i++) {
+		free(p->old[i].id);
+		free(p->old[i].type);
+	}
+	free(p->old);
+	runner_strv_free(p->env);
+	image_config_free(p->cfg);
+	free(p->health_path);
+}
+
+static void
+rd_old_add(struct rd_plan *p, const char *id, const char *type,
+    unsigned port, int64_t release)
+{
+	p->old = xrealloc(p->old, (p->nold + 1) * sizeof(*p->old));
+	p->old[p->nold++] = (struct rd_old){ xstrdup(id), xstrdup(type),
+	    port, release };
+}
+
+/* Health check settings: the release's config (SLIPWAY_HEALTHCHECK_PATH,
+ * _DEADLINE) wins over the image's label (slipway.yml's healthcheck as
+ * the builder wrote it: a path, or {"path","interval","timeout",
+ * "deadline"}), which wins over the runner's options. */
+static void
+rd_plan_health(struct rd_plan *p, json_t *env)
+{
+	const char *label = p->cfg ? image_config_label(p->cfg,
+	    HEALTH_LABEL) : NULL;
+	const char *path = NULL, *dl;
+	json_t *lj = NULL;
+
+	p->health.interval_sec = p->rd->o.health_interval;
+	p->health.timeout_sec = p->rd->o.health_timeout;
+	p->health.deadline_sec = p->rd->o.health_deadline;
+	if (label && label[0] == '/') {
+		path = label;
+	} else if (label && (lj = json_loads(label, 0, NULL)) != NULL) {
+		json_t *v;
+		path = rd_json_str(lj, "path");
+		if (json_is_number(v = json_object_get(lj, "interval")) &&
+		    json_number_value(v) > 0)
+			p->health.interval_sec = json_number_value(v);
+		if (json_is_number(v = json_object_get(lj, "timeout")) &&
+		    json_number_value(v) > 0)
+			p->health.timeout_sec = json_number_value(v);
+		if (json_is_number(v = json_object_get(lj, "deadline")) &&
+		    json_number_value(v) > 0)
+			p->health.deadline_sec = json_number_value(v);
+	}
+	if (rd_json_str(env, "SLIPWAY_HEALTHCHECK_PATH"))
+		path = rd_json_str(env, "SLIPWAY_HEALTHCHECK_PATH");
+	if ((dl = rd_json_str(env, "SLIPWAY_HEALTHCHECK_DEADLINE")) != NULL &&
+	    atof(dl) > 0 && atof(dl) <= 3600)
+		p->health.deadline_sec = atof(dl);
+	p->health_path = xstrdup(path && path[0] == '/' ? path : "/");
+	p->health.path = p->health_path;
+	json_decref(lj);
+}
+
+/* Match the app's containers to the slots. */
+static int
+rd_plan_make(struct rd_plan *p, json_t *want)
+{
+	struct runner_container_info *v = NULL;
+	json_t *e0 = json_array_get(want, 0), *x;
+	size_t n = 0, i;
+
+	p->release = rd_json_int(e0, "release", 0);
+	p->digest = rd_json_str(e0, "digest");
+	p->image = rd_json_str(e0, "image");
+	p->restart = rd_json_str(e0, "restart") ? rd_json_str(e0, "restart") :
+	    "";
+	p->restart_type = rd_json_str(e0, "restart_type");
+	p->domains = json_object_get(e0, "domains");
+	p->slots = xcalloc(json_array_size(want) + 1, sizeof(*p->slots));
+	json_array_foreach(want, i, x) {
+		struct rd_slot *s = &p->slots[p->nslots];
+		const char *type = rd_json_str(x, "type");
+		int64_t idx = rd_json_int(x, "index", 0);
+
+		if (type == NULL || idx < 1 || idx > 100000 ||
+		    rd_json_int(x, "release", 0) != p->release)
+			return err_set(ERR_INVALID, "malformed desired entry "
+			    "%zu", i);
+		s->e = x;
+		s->type = type;
+		s->index = (unsigned)idx;
+		s->rolls = p->restart[0] && (p->restart_type == NULL ||
+		    strcmp(p->restart_type, type) == 0);
+		p->nslots++;
+	}
+	runner_container_list(&v, &n, p->rd->r);
+	/* Two passes: a slot prefers a container that is not stale. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			char type[64];
+			unsigned idx;
+			int64_t rel;
+
+			if (v[i].id == NULL || strcmp(v[i].app, p->a->name) ||
+			    v[i].no_restart || !v[i].want_up)
+				continue;
+			rel = v[i].release[0] == 'v' ?
+			    strtoll(v[i].release + 1, NULL, 10) : 0;
+			if (!rd_process_split(type, sizeof(type), &idx,
+			    v[i].process) || rel != p->release)
+				continue;
+			for (size_t k = 0; k < p->nslots; k++) {
+				struct rd_slot *s = &p->slots[k];
+				bool stale = s->rolls &&
+				    strcmp(v[i].label, p->restart) != 0;
+				if (s->cur || s->index != idx ||
+				    strcmp(s->type, type) != 0 ||
+				    (pass == 0 && stale))
+					continue;
+				s->cur = xstrdup(v[i].id);
+				s->cur_port = v[i].port;
+				s->stale = stale;
+				runner_container_info_free(&v[i]);
+				break;
+			}
+		}
+	}
+	/* What is left is old; stopped leftovers are cleaned now. */
+	for (i = 0; i < n; i++) {
+		char type[64];
+		unsigned idx;
+
+		if (v[i].id == NULL)
+			continue;
+		if (strcmp(v[i].app, p->a->name) == 0 && !v[i].no_restart) {
+			if (!v[i].want_up) {
+				runner_container_destroy(p->rd->r, v[i].id);
+			} else if (rd_process_split(type, sizeof(type), &idx,
+			    v[i].process)) {
+				int64_t rel = strtoll(v[i].release + 1, NULL,
+				    10);
+				rd_old_add(p, v[i].id, type, v[i].port, rel);
+				if (rel != p->release)
+					p->deploy = true;
+			}
+		}
+		runner_container_info_free(&v[i]);
+	}
+	free(v);
+	return 0;
+}
+
+/* ---- containers ------------------------------------------------------ */
+
+static int
+rd_start(struct rd_plan *p, struct rd_slot *s)
+{
+	struct runner_container_info info;
+	char rel[24];
+	int rc;
+
+	snprintf(rel, sizeof(rel), "v%" PRId64, p->release);
+	struct runner_container_spec spec = {
+		.app = p->a->name, .release = rel, .process_type = s->type,
+		.index = s->index,
+		.command = rd_json_str(s->e, "command"),
+		.image = p->digest,
+		.image_env = p->cfg ? p->cfg->env : NULL,
+		.env = p->env,
+		.user = p->cfg && p->cfg->user && p->cfg->user[0] ?
+		    p->cfg->user : NULL,
+		.label = s->rolls ? p->restart : "",
+	};
+	if ((rc = runner_container_create(&s->nid, p->rd->r, &spec)) < 0)
+		return err_wrap(rc, "%s.%u", s->type, s->index);
+	if ((rc = runner_container_start(p->rd->r, s->nid)) < 0) {
+		err_wrap(rc, "%s.%u", s->type, s->index);
+		runner_container_destroy(p->rd->r, s->nid);
+		free(s->nid);
+		s->nid = NULL;
+		return rc;
+	}
+	if (runner_container_get(&info, p->rd->r, s->nid) == 0) {
+		s->nport = info.port;
+		runner_container_info_free(&info);
+	}
+	return 0;
+}
+
+/* Stop and destroy containers, all at once (each waits its grace). */
+struct rd_stop_arg {
+	struct rd *rd;
+	char *id;
+	pthread_t t;
+	bool started;
+};
+
+static void *
+rd_stop_one(void *arg)
+{
+	struct rd_stop_arg *s = arg;
+
+	runner_container_stop(s->rd->r, s->id, s->rd->o.grace);
+	if (runner_container_destroy(s->rd->r, s->id) < 0)
+		log_warnx("cannot destroy %s: %s", s->id, err_last());
+	rd_verified_set(s->rd, s->id, false);
+	return NULL;
+}
+
+static void
+rd_stop_many(struct rd *rd, char **ids, size_t n)
+{
+	struct rd_stop_arg *v = xcalloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		v[i].rd = rd;
+		v[i].id = ids[i];
+		v[i].started = pthread_create(&v[i].t, NULL, rd_stop_one,
+		    &v[i]) == 0;
+		if (!v[i].started)
+			rd_stop_one(&v[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i].started)
+			pthread_join(v[i].t, NULL);
+	free(v);
+}
+
+/* Stop the new containers of a failed or cut attempt. */
+static void
+rd_drop_new(struct rd_plan *p)
+{
+	char **ids = xcalloc(p->nslots + 1, sizeof(*ids));
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nslots; i++)
+		if (p->slots[i].nid)
+			ids[n++] = p->slots[i].nid;
+	rd_stop_many(p->rd, ids, n);
+	for (size_t i = 0; i < p->nslots; i++) {
+		free(p->slots[i].nid);
+		p->slots[i].nid = NULL;
+	}
+	free(ids);
+}
+
+/* Wait until backends have no request in flight, or --drain passes.  A
+ * proxy that cannot say is not waited for. */
+static void
+rd_drain(struct rd *rd, const unsigned *ports, size_t n)
+{
+	double end = runner_now_mono() + rd->o.drain;
+	bool *done = xcalloc(n + 1, sizeof(*done));
+
+	for (;;) {
+		bool all = true;
+		for (size_t i = 0; i < n; i++) {
+			unsigned inflight = 0;
+			char *b;
+			if (done[i] || ports[i] == 0) {
+				done[i] = true;
+				continue;
+			}
+			b = rd_backend(ports[i]);
+			if (proxy_ctl_drain(&inflight, NULL, rd->o.proxy_ctl,
+			    b) < 0 || inflight == 0)
+				done[i] = true;
+			else
+				all = false;
+			free(b);
+		}
+		if (all)
+			break;
+		if (runner_now_mono() >= end) {
+			log_warnx("backends still busy after %gs of draining; "
+			    "stopping them anyway", rd->o.drain);
+			break;
+		}
+		usleep(50000);
+	}
+	free(done);
+}
+
+/* The process's last line of output, for a failure's reason. */
+struct rd_lastline {
+	char line[300];
+};
+
+static int
+rd_lastline_keep(const char *line, size_t len, void *ctx)
+{
+	struct rd_lastline *l = ctx;
+	const char *sp = strchr(line, ' ');
+
+	(void)len;
+	if (sp && strncmp(sp + 1, "slipway[", 8) != 0) {
+		const char *msg = strstr(sp + 1, ": ");
+		snprintf(l->line, sizeof(l->line), "%s", msg ? msg + 2 : "");
+	}
+	return 0;
+}
+
+struct rd_alive_ctx {
+	struct rd_plan *p;
+	const char *id;
+};
+
+static bool
+rd_alive(void *ctx, char *why, size_t len)
+{
+	struct rd_alive_ctx *a = ctx;
+	struct runner_container_info i;
+	bool ok = true;
+
+	if (a->p->rd->stopping) {
+		snprintf(why, len, "the runner is stopping");
+		return false;
+	}
+	if (a->p->a->abort) {
+		snprintf(why, len, "a newer target arrived");
+		return false;
+	}
+	if (runner_container_get(&i, a->p->rd->r, a->id) < 0) {
+		snprintf(why, len, "the container is gone");
+		return false;
+	}
+	/* down between restarts is alive; a crash loop is not */
+	if (!i.want_up || i.restarts >= 3) {
+		struct rd_lastline last = { "" };
+		struct runner_log_query q = { .app = i.app, .lines = 50,
+		    .process = i.process };
+		runner_logs_read(a->p->rd->home, &q, rd_lastline_keep, &last);
+		snprintf(why, len, "the process keeps exiting (last status "
+		    "%d, %u restarts)%s%s", i.exit_code, i.restarts,
+		    last.line[0] ? "; its last output: " : "", last.line);
+		ok = false;
+	}
+	runner_container_info_free(&i);
+	return ok;
+}
+
+/* Wait until container id (port) answers its health check. */
+static int
+rd_healthy(struct rd_plan *p, const char *id, unsigned port,
+    const char *proc)
+{
+	struct rd_alive_ctx ac = { p, id };
+	struct runner_health_opts ho = p->health;
+	char answer[512];
+	int rc;
+
+	ho.port = port;
+	ho.alive = rd_alive;
+	ho.ctx = &ac;
+	if ((rc = runner_health_wait(&ho, answer, sizeof(answer))) < 0) {
+		snprintf(p->reason, sizeof(p->reason), "%s %s", proc,
+		    err_last());
+		return rc;
+	}
+	rd_verified_set(p->rd, id, true);
+	return 0;
+}
+
+/* Route the web slots: the new container where there is one. */
+static int
+rd_route(struct rd_plan *p)
+{
+	const char **b = xcalloc(p->nslots + 1, sizeof(*b));
+	const char **d = xcalloc(json_array_size(p->domains) + 1, sizeof(*d));
+	char **own = xcalloc(p->nslots + 1, sizeof(*own));
+	size_t nb = 0, nd = 0, i;
+	json_t *x;
+	int rc;
+
+	for (i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		unsigned port = s->nid ? s->nport : s->cur ? s->cur_port : 0;
+		if (strcmp(s->type, "web") != 0 || port == 0)
+			continue;
+		own[nb] = rd_backend(port);
+		b[nb] = own[nb];
+		nb++;
+	}
+	json_array_foreach(p->domains, i, x)
+		if (json_is_string(x))
+			d[nd++] = json_string_value(x);
+	rc = proxy_ctl_route_set(p->rd->o.proxy_ctl, p->a->name, b, nb, d, nd);
+	if (rc < 0)
+		snprintf(p->reason, sizeof(p->reason), "cannot route %s in the "
+		    "proxy (%s): %s", p->a->name, p->rd->o.proxy_ctl,
+		    err_last());
+	for (i = 0; i < nb; i++)
+		free(own[i]);
+	free(own);
+	free(b);
+	free(d);
+	return rc;
+}
+
+/* ---- the phases ------------------------------------------------------ */
+
+/* Drop from the route, drain, stop and destroy the containers ids (ports
+ * of the web ones in ports). */
+static void
+rd_retire(struct rd_plan *p, char **ids, const unsigned *ports, size_t n)
+{
+	if (n == 0)
+		return;
+	if (!p->rd->stopping)
+		rd_drain(p->rd, ports, n);
+	if (!p->rd->stopping)
+		rd_stop_many(p->rd, ids, n);
+}
+
+/* Web slots that a new container fills in one step; 0 or negative with
+ * p->reason set. */
+static int
+rd_web_batch(struct rd_plan *p, bool *routed)
+{
+	bool any = false;
+	int rc;
+
+	*routed = false;
+	/* Containers found running but not seen healthy by this daemon
+	 * (it restarted) are checked before they are routed again. */
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		char proc[64];
+		if (strcmp(s->type, "web") || !s->cur ||
+		    rd_verified_has(p->rd, s->cur))
+			continue;
+		snprintf(proc, sizeof(proc), "web.%u", s->index);
+		if (rd_healthy(p, s->cur, s->cur_port, proc) < 0) {
+			if (rd_cut(p))
+				return ERR_CONFLICT;
+			log_warnx("%s: %s; replacing it", p->a->name,
+			    p->reason);
+			rd_old_add(p, s->cur, "web", s->cur_port, p->release);
+			free(s->cur);
+			s->cur = NULL;
+			s->stale = false;
+		}
+	}
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		if (strcmp(s->type, "web") || (s->cur && !(s->stale &&
+		    p->deploy)))
+			continue;
+		if (!any)
+			rd_outcome(p->rd, p->a, p->release, p->restart,
+			    "deploying", NULL, NULL);
+		any = true;
+		if ((rc = rd_start(p, s)) < 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s",
+			    err_last());
+			goto fail;
+		}
+		rd_say(p->rd, p->a->name, "v%" PRId64 ": started web.%u on "
+		    "port %u", p->release, s->index, s->nport);
+	}
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		char proc[64];
+		if (s->nid == NULL)
+			continue;
+		snprintf(proc, sizeof(proc), "web.%u", s->index);
+		if ((rc = rd_healthy(p, s->nid, s->nport, proc)) < 0)
+			goto fail;
+	}
+	if (rd_cut(p)) {
+		rc = ERR_CONFLICT;
+		goto fail;
+	}
+	/* the swap: one atomic step in the proxy */
+	if ((rc = rd_route(p)) < 0)
+		goto fail;
+	*routed = true;
+	return 0;
+fail:
+	rd_drop_new(p);
+	return rc;
+}
+
+/* After the swap: the new containers are the slots' own; the ones they
+ * replace are retired later.  Moves replaced ones into p->old. */
+static void
+rd_slots_commit(struct rd_plan *p)
+{
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		if (s->nid == NULL)
+			continue;
+		if (s->cur)
+			rd_old_add(p, s->cur, s->type, s->cur_port, p->release);
+		free(s->cur);
+		s->cur = s->nid;
+		s->cur_port = s->nport;
+		s->nid = NULL;
+		s->stale = false;
+	}
+}
+
+/* Roll the stale web slots one by one. */
+static int
+rd_web_roll(struct rd_plan *p)
+{
+	int rc;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		char proc[64], *old;
+		unsigned oport;
+
+		if (strcmp(s->type, "web") || !s->stale || rd_cut(p))
+			continue;
+		snprintf(proc, sizeof(proc), "web.%u", s->index);
+		rd_outcome(p->rd, p->a, p->release, p->restart, "deploying",
+		    NULL, NULL);
+		if ((rc = rd_start(p, s)) < 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s",
+			    err_last());
+			return rc;
+		}
+		if ((rc = rd_healthy(p, s->nid, s->nport, proc)) < 0 ||
+		    (rc = rd_route(p)) < 0) {
+			rd_drop_new(p);
+			return rc;
+		}
+		rd_say(p->rd, p->a->name, "restarted %s (port %u)", proc,
+		    s->nport);
+		old = s->cur;
+		oport = s->cur_port;
+		s->cur = s->nid;
+		s->cur_port = s->nport;
+		s->nid = NULL;
+		s->stale = false;
+		rd_retire(p, &old, &oport, 1);
+		free(old);
+	}
+	return 0;
+}
+
+/* The other types: start the missing, replace the stale. */
+static int
+rd_others(struct rd_plan *p)
+{
+	int rc;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		char *old;
+		unsigned zero = 0;
+
+		if (strcmp(s->type, "web") == 0 || (s->cur && !s->stale))
+			continue;
+		if ((rc = rd_start(p, s)) < 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s",
+			    err_last());
+			return rc;
+		}
+		rd_say(p->rd, p->a->name, "v%" PRId64 ": started %s.%u",
+		    p->release, s->type, s->index);
+		old = s->cur;
+		s->cur = s->nid;
+		s->nid = NULL;
+		/* a restart replaces them one at a time; a deploy stops the
+		 * old release's all together after web is live */
+		if (old && !p->deploy) {
+			rd_stop_many(p->rd, &old, 1);
+			free(old);
+		} else if (old) {
+			rd_old_add(p, old, s->type, zero, p->release);
+			free(old);
+		}
+		s->stale = false;
+	}
+	return 0;
+}
+
+/* Retire everything in p->old (web ones routed out already). */
+static void
+rd_retire_old(struct rd_plan *p)
+{
+	char **ids = xcalloc(p->nold + 1, sizeof(*ids));
+	unsigned *ports = xcalloc(p->nold + 1, sizeof(*ports));
+
+	for (size_t i = 0; i < p->nold; i++) {
+		ids[i] = p->old[i].id;
+		ports[i] = strcmp(p->old[i].type, "web") == 0 ?
+		    p->old[i].port : 0;
+	}
+	rd_retire(p, ids, ports, p->nold);
+	free(ids);
+	free(ports);
+}
+
+/* ---- reconcile ------------------------------------------------------- */
+
+/* The app should not run here: route out, drain, stop. */
+static void
+rd_reconcile_none(struct rd *rd, struct rd_app *a)
+{
+	struct rd_plan p = { .rd = rd, .a = a };
+	json_t *none = json_array();
+	bool web = false;
+
+	if (rd_plan_make(&p, none) == 0 && p.nold > 0) {
+		for (size_t i = 0; i < p.nold; i++)
+			web = web || strcmp(p.old[i].type, "web") == 0;
+		rd_say(rd, a->name, "stopping %zu container%s: the app no "
+		    "longer runs here", p.nold, p.nold == 1 ? "" : "s");
+		if (web) {
+			int rc = proxy_ctl_route_rm(rd->o.proxy_ctl, a->name);
+			if (rc < 0 && rc != ERR_NOTFOUND)
+				log_warnx("%s: %s", a->name, err_last());
+		}
+		rd_retire_old(&p);
+	}
+	rd_plan_free(&p);
+	json_decref(none);
+	pthread_mutex_lock(&rd->mu);
+	free(a->failed_key);
+	a->failed_key = NULL;
+	pthread_mutex_unlock(&rd->mu);
+	rd_outcome(rd, a, 0, "", "live", NULL, NULL);
+}
+
+static void
+rd_hist_add(struct rd *rd, struct rd_app *a, int64_t release,
+    const char *digest)
+{
+	pthread_mutex_lock(&rd->mu);
+	if (a->nhist == 0 || a->hist[a->nhist - 1].release != release) {
+		a->hist = xrealloc(a->hist, (a->nhist + 1) * sizeof(*a->hist));
+		a->hist[a->nhist++] = (struct rd_hist){ release,
+		    xstrdup(digest) };
+	}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+void
+rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want)
+{
+	struct rd_plan p = { .rd = rd, .a = a };
+	char *key = NULL, *url = NULL;
+	bool has_web = false, routed = false, failed_before = false;
+	int rc;
+
+	if (json_array_size(want) == 0) {
+		rd_reconcile_none(rd, a);
+		return;
+	}
+	if ((rc = rd_plan_make(&p, want)) < 0) {
+		log_warnx("%s: %s", a->name, err_last());
+		goto done;
+	}
+	key = xasprintf("%" PRId64 "/%s/%s", p.release, p.digest ? p.digest :
+	    "", p.restart);
+	pthread_mutex_lock(&rd->mu);
+	failed_before = a->failed_key && strcmp(a->failed_key, key) == 0;
+	pthread_mutex_unlock(&rd->mu);
+	if (failed_before)
+		goto done;      /* the old release keeps serving */
+	if (p.digest == NULL || p.image == NULL) {
+		snprintf(p.reason, sizeof(p.reason), "the release has no "
+		    "image");
+		goto failed;
+	}
+	if ((rc = rd_image_ensure(&p.cfg, rd, p.image, p.digest)) < 0) {
+		snprintf(p.reason, sizeof(p.reason), "cannot get image %s: %s",
+		    p.image, err_last());
+		if (rd_cut(&p))
+			goto done;
+		goto failed;
+	}
+	p.env = rd_env_from_json(json_object_get(p.slots[0].e, "env"));
+	rd_plan_health(&p, json_object_get(p.slots[0].e, "env"));
+	pthread_mutex_lock(&rd->rmu);
+	free(a->health_path);
+	a->health_path = xstrdup(p.health_path);
+	pthread_mutex_unlock(&rd->rmu);
+	for (size_t i = 0; i < p.nslots; i++)
+		has_web = has_web || strcmp(p.slots[i].type, "web") == 0;
+
+	/* 1, 2: web */
+	if (has_web) {
+		if ((rc = rd_web_batch(&p, &routed)) < 0) {
+			if (rd_cut(&p))
+				goto done;
+			goto failed;
+		}
+		rd_slots_commit(&p);
+		if (!p.deploy && (rc = rd_web_roll(&p)) < 0) {
+			if (rd_cut(&p))
+				goto done;
+			goto failed;
+		}
+		url = rd_app_url(rd, a->name);
+	} else {
+		bool web_old = false;
+		for (size_t i = 0; i < p.nold; i++)
+			web_old = web_old || strcmp(p.old[i].type, "web") == 0;
+		/* web scaled to 0: nothing to send requests to */
+		if (web_old && proxy_ctl_route_set(rd->o.proxy_ctl, a->name,
+		    NULL, 0, NULL, 0) < 0)
+			log_warnx("%s: %s", a->name, err_last());
+	}
+	/* 3: the other types, once web is live */
+	if ((rc = rd_others(&p)) < 0) {
+		if (rd_cut(&p))
+			goto done;
+		goto failed;
+	}
+	/* 4: live; then the old ones go */
+	rd_outcome(rd, a, p.release, p.restart, "live", NULL, url);
+	rd_hist_add(rd, a, p.release, p.digest);
+	rd_retire_old(&p);
+	if (!rd->stopping)
+		rd_images_gc(rd);
+	goto done;
+failed:
+	pthread_mutex_lock(&rd->mu);
+	free(a->failed_key);
+	a->failed_key = xstrdup(key ? key : "");
+	pthread_mutex_unlock(&rd->mu);
+	rd_outcome(rd, a, p.release, p.restart, "failed", p.reason, NULL);
+done:
+	(void)routed;
+	free(url);
+	free(key);
+	rd_plan_free(&p);
+}
+
+/* ---- the worker ------------------------------------------------------ */
+
+struct rd_worker_arg {
+	struct rd *rd;
+	struct rd_app *a;
+};
+
+static void *
+rd_worker(void *arg)
+{
+	struct rd_worker_arg *w = arg;
+	struct rd *rd = w->rd;
+	struct rd_app *a = w->a;
+
+	free(w);
+	for (;;) {
+		json_t *want;
+		uint64_t gen;
+
+		pthread_mutex_lock(&rd->mu);
+		if (rd->stopping || a->done_gen == a->want_gen) {
+			a->worker = false;
+			pthread_mutex_unlock(&rd->mu);
+			break;
+		}
+		want = json_incref(a->want);
+		gen = a->want_gen;
+		a->abort = 0;
+		pthread_mutex_unlock(&rd->mu);
+		rd_reconcile(rd, a, want);
+		json_decref(want);
+		pthread_mutex_lock(&rd->mu);
+		a->done_gen = gen;
+		pthread_mutex_unlock(&rd->mu);
+	}
+	rd_thread_done(rd);
+	return NULL;
+}
+
+void
+rd_app_kick(struct rd *rd, struct rd_app *a)
+{
+	struct rd_worker_arg *w;
+
+	if (a->worker || rd->stopping)
+		return;
+	w = xmalloc(sizeof(*w));
+	w->rd = rd;
+	w->a = a;
+	a->worker = true;
+	if (rd_thread_start(rd, rd_worker, w) < 0) {
+		a->worker = false;
+		free(w);
+		log_warnx("%s: %s", a->name, err_last());
+	}
+}
