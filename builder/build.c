@@ -27,6 +27,7 @@
 #include "slipway/fs.h"
 #include "slipway/image.h"
 #include "slipway/registry_client.h"
+#include "slipway/rollout.h"
 #include "slipway/runner_sandbox.h"
 #include "slipway/slug.h"
 #include "slipway/store.h"
@@ -548,6 +549,74 @@ build_open(struct build_state *b, const struct builder_opts *o)
 	return 0;
 }
 
+/* Each change of a rollout's state, as a line for the person pushing. */
+static void
+build_rollout_progress(json_t *ans, void *ctx)
+{
+	const char *st = json_string_value(json_object_get(ans, "state"));
+	const char *why = json_string_value(json_object_get(ans, "reason"));
+
+	if (st && strcmp(st, "pending") == 0)
+		builder_say(ctx, "Waiting: %s", why ? why : "deploying");
+}
+
+/*
+ * After "Release vN": wait until the runners have it live (the URL), or
+ * say why not.  A release that fails its health checks fails the push:
+ * the old release keeps serving and the branch does not move.
+ */
+static int
+build_wait_live(struct builder_out *bo, const struct builder_opts *o,
+    int64_t version)
+{
+	const char *env = getenv("SLIPWAY_ROLLOUT_TIMEOUT");
+	unsigned timeout = env ? (unsigned)strtoul(env, NULL, 10) : 0;
+	json_t *ans = NULL, *u;
+	const char *st;
+	char path[256];
+	size_t i;
+	int rc;
+
+	/* With no live runner to run it, there is nothing to wait for: the
+	 * release is recorded and a runner that comes picks it up. */
+	snprintf(path, sizeof(path), "/v1/apps/%s/releases/v%lld/rollout",
+	    o->app, (long long)version);
+	if (apiclient_call(&ans, o->api, "GET", path, NULL) == 0 &&
+	    json_array_size(json_object_get(ans, "runners")) == 0 &&
+	    (st = json_string_value(json_object_get(ans, "state"))) &&
+	    strcmp(st, "pending") == 0) {
+		builder_say(bo, "Released; not rolled out: %s",
+		    json_string_value(json_object_get(ans, "reason")));
+		json_decref(ans);
+		return 0;
+	}
+	json_decref(ans);
+	ans = NULL;
+	rc = rollout_wait(&ans, o->api, o->app, version, NULL,
+	    timeout ? timeout : 180, build_rollout_progress, bo);
+	if (rc < 0) {
+		builder_warn(bo, "Release v%lld is not live: %s", (long long)
+		    version, err_last());
+		builder_warn(bo, "The previous release keeps serving; "
+		    "'slipway releases:wait %s v%lld' follows it", o->app,
+		    (long long)version);
+		json_decref(ans);
+		return rc;
+	}
+	st = json_string_value(json_object_get(ans, "state"));
+	if (st && strcmp(st, "idle") == 0) {
+		const char *why = json_string_value(json_object_get(ans,
+		    "reason"));
+		builder_say(bo, "Released; nothing runs: %s", why ? why :
+		    "the formation is empty");
+	} else {
+		json_array_foreach(json_object_get(ans, "urls"), i, u)
+			builder_say(bo, "Live at %s", json_string_value(u));
+	}
+	json_decref(ans);
+	return 0;
+}
+
 int
 builder_run(struct builder_result *res, const struct builder_opts *o)
 {
@@ -619,11 +688,12 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	}
 	builder_say(&bo, "Release v%lld", (long long)version);
 	build_follow_branch(&b, o, &bo);
+	builder_say(&bo, "Built in %.2fs (%s)", builder_now() - bo.t0,
+	    bo.timings);
+	if ((rc = build_wait_live(&bo, o, version)) < 0)
+		goto done;   /* the build is fine; its rollout is not */
 	res->seconds = builder_now() - bo.t0;
-	builder_say(&bo, "Done in %.2fs (%s)", res->seconds, bo.timings);
-	builder_say(&bo, "Not waiting for a rollout: no runner reports "
-	    "rollouts to this controller yet; 'slipway ps %s' shows where it "
-	    "runs", o->app);
+	builder_say(&bo, "Done in %.2fs", res->seconds);
 	rc = 0;
 	goto done;
 fail_msg:

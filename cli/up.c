@@ -112,6 +112,41 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	svcs[n++] = (struct supervise_svc){ .name = "proxy",
 	    .argv = a->argv };
 
+	a = &args[n];
+	up_arg(a, self);
+	up_arg(a, "sshd");
+	up_arg(a, "--listen");
+	up_arg_own(a, xasprintf("%s:%u", c->host, c->ssh_port));
+	up_arg(a, "--controller");
+	up_arg_own(a, xasprintf("http://%s:%u", c->host, c->controller_port));
+	up_arg(a, "--token-file");
+	up_arg_own(a, fs_join(c->home, "up/service.token"));
+	up_arg(a, "--registry");
+	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
+	svcs[n++] = (struct supervise_svc){ .name = "sshd", .argv = a->argv };
+
+	/* The runner's key goes in its environment (SLIPWAY_RUNNER_KEY, set
+	 * by cli_cmd_up), not on a command line anyone can read. */
+	a = &args[n];
+	up_arg(a, self);
+	up_arg(a, "runner");
+	up_arg(a, "--controller");
+	up_arg_own(a, xasprintf("http://%s:%u", c->host, c->controller_port));
+	up_arg(a, "--group");
+	up_arg(a, "default");
+	up_arg(a, "--name");
+	up_arg(a, "local");
+	up_arg(a, "--registry");
+	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
+	up_arg(a, "--proxy-control");
+	up_arg_own(a, fs_join(c->home, "proxy.sock"));
+	up_arg(a, "--proxy-port");
+	up_arg_own(a, xasprintf("%u", c->proxy_port));
+	if (c->driver) {
+		up_arg(a, "--driver");
+		up_arg(a, (char *)c->driver);
+	}
+	svcs[n++] = (struct supervise_svc){ .name = "runner", .argv = a->argv };
 	(void)st;
 	return n;
 }
@@ -219,6 +254,7 @@ cli_cmd_up(int argc, char **argv)
 		free(home);
 		return cli_fail(argv[0]);
 	}
+	setenv("SLIPWAY_RUNNER_KEY", st.runner_key, 1);
 	memset(svcs, 0, sizeof(svcs));
 	memset(args, 0, sizeof(args));
 	self = up_self();

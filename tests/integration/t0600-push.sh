@@ -32,7 +32,7 @@ expect_success 'the first push makes the app and release v1' '
 	expect_contains "$out" "remote: -----> Building $(git -C app rev-parse --short=7 HEAD) (build 1 of shop)" &&
 	expect_contains "$out" "straight from git" &&
 	expect_contains "$out" "remote: -----> Release v1" &&
-	expect_contains "$out" "no runner reports rollouts" &&
+	expect_contains "$out" "Released; not rolled out: no live runner in group" &&
 	expect_contains "$out" "main -> main" &&
 	expect_eq 1 "$(rel shop version)" && expect_eq alice "$(rel shop created_by)" &&
 	expect_eq "deploy $(git -C app rev-parse --short=7 HEAD)" "$(rel shop summary)"
