@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The whole path, as a newcomer meets it: `slipway up`, `git push` of
+# examples/hello over OpenSSH, and the app answering through the proxy, with
+# a client counting every answer across deploys, config changes, a
+# rollback, scaling, a rejected push and a runner killed with -9.
+. "$(dirname "$0")/lib.sh"
+
+command -v cc >/dev/null || skip_all "no C compiler for the load client"
+cc -std=gnu11 -O1 -o "$T_DIR/pxpeer" "$SLIPWAY_TOP/tests/helpers/pxpeer.c" \
+	-lpthread -lcrypto 2>"$T_DIR/cc.log" || { cat "$T_DIR/cc.log"; exit 1; }
+
+CP=$(free_port) RP=$(free_port) SP=$(free_port) PP=$(free_port)
+export HOME=$T_DIR/user
+mkdir -p "$HOME/.ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
+export GIT_SSH_COMMAND="ssh -i $HOME/.ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
+export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+
+( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
+	--proxy-port $PP >up.log 2>&1 & echo $! >up.pid; wait ) &
+while [ ! -s up.pid ]; do sleep 0.05; done
+# Containers outlive their runner by design: stop up, then remove them.
+up_cleanup() {
+	local id m pid=$(cat up.pid)
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for id in $(ls "$SLIPWAY_HOME/runner/containers" 2>/dev/null); do
+		slipway runner destroy "$id" >/dev/null 2>&1
+	done
+	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/runner/runc" ]; then
+		for id in $(runc --root "$SLIPWAY_HOME/runner/runc" list -q 2>/dev/null); do
+			runc --root "$SLIPWAY_HOME/runner/runc" delete --force "$id"
+		done
+	fi
+	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
+		umount -l "$m"
+	done
+}
+at_exit up_cleanup
+wait_port $CP 30 && wait_port $SP 30 && wait_port $PP 30 || { cat up.log; exit 1; }
+export SLIPWAY_URL=http://127.0.0.1:$CP
+export SLIPWAY_TOKEN=$(sed -n 's/^  admin API token: //p' up.log)
+
+cp -r "$SLIPWAY_TOP/examples/hello" app
+git -C app init -q -b main && git -C app add -A && git -C app commit -qm v1
+REMOTE=ssh://git@127.0.0.1:$SP/hello.git
+get() { curl -s -H "Host: hello.localhost" "http://127.0.0.1:$PP$1"; }
+push() { (cd app && git push "$REMOTE" main 2>&1); }
+wait_for() {
+	local i
+	for i in $(seq 1 $(( ${2:-60} * 10 ))); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "timed out waiting for: $1"; return 1
+}
+
+expect_success 'the first push ends with the URL, and the page answers' '
+	out=$(push) && echo "$out" | tail -5 &&
+	expect_contains "$out" "Live at http://hello.localhost:$PP/" &&
+	expect_contains "$(get /)" "hello from slipway"
+'
+
+# A client counting every answer through the rest of the test.
+"$T_DIR/pxpeer" load $PP hello.localhost 2 "$T_DIR/stop" "$T_DIR/never" x \
+	>load.out 2>load.err &
+LOAD=$!
+at_exit "touch $T_DIR/stop"
+
+expect_success 'a second push serves v2' '
+	sed -i "s/hello from slipway</v2 from slipway</" app/public/index.html &&
+	git -C app commit -qam v2 && out=$(push) &&
+	expect_contains "$out" "Release v2" && expect_contains "$(get /)" "v2 from slipway"
+'
+expect_success 'config:set makes v3 and the app sees the variable' '
+	out=$(slipway config:set hello GREETING=bonjour) &&
+	expect_contains "$out" v3 &&
+	wait_for "get /cgi-bin/greeting | grep -q \"GREETING=bonjour release=v3\"" 60 &&
+	expect_contains "$(get /)" "v2 from slipway"
+'
+expect_success 'rollback to v1 makes v4 serving v1'\''s page' '
+	out=$(slipway rollback hello v1) && expect_contains "$out" v4 &&
+	wait_for "get / | grep -q \"hello from slipway\"" 60 &&
+	expect_contains "$(slipway releases hello)" "rollback to v1"
+'
+expect_success 'ps:scale web=3 runs three' '
+	slipway ps:scale hello web=3 &&
+	wait_for "[ \$(slipway ps hello | grep -c \" up\") -eq 3 ]" 90
+'
+expect_success 'logs show the requests' '
+	out=$(slipway logs hello -n 200) && expect_contains "$out" "response:200"
+'
+expect_success 'a push with a broken build is rejected and v4 keeps serving' '
+	printf "web busybox httpd\n" >app/Procfile &&
+	git -C app commit -qam broken &&
+	! out=$(push) && echo "$out" | tail -3 &&
+	expect_contains "$out" "pre-receive hook declined" &&
+	expect_contains "$out" "Procfile line 1" &&
+	expect_eq v4 "$(slipway releases hello --json | jq -r ".[0].version" | sed "s/^/v/;s/^vv/v/")" &&
+	expect_contains "$(get /)" "hello from slipway"
+'
+expect_success 'kill -9 of the runner: up restarts it and the app answers' '
+	pid=$(pgrep -f -- "runner --controller http://127.0.0.1:$CP") &&
+	kill -9 $pid &&
+	wait_for "grep -q \"runner     | killed by signal 9\" up.log" 20 &&
+	wait_for "pgrep -f -- \"runner --controller http://127.0.0.1:$CP\"" 30 &&
+	sleep 2 && expect_contains "$(get /)" "hello from slipway"
+'
+expect_success 'the counting client saw no error from first deploy to last' '
+	touch "$T_DIR/stop" &&
+	wait_for "! kill -0 $LOAD" 30 && out=$(cat load.out) && echo "$out" &&
+	case $out in *" non200=0 errors=0 "*) ;; *) cat load.err | head -20; false;; esac &&
+	case $out in answers=0\ *) false;; esac
+'
+test_done
