@@ -261,16 +261,24 @@ hooks_cmd_build(int argc, char **argv)
 	}
 	if ((rc = hooks_app_lock(&lock, home, app, user)) < 0)
 		goto fail;
-	repo = hooks_repo_path(home, app);
-	if (rev == NULL) {
+	{
+		/* The repository must be this app's (not a destroyed one's of
+		 * the same name); the deploy branch is the default rev. */
 		json_t *a = NULL;
+		const char *uid;
 		snprintf(path, sizeof(path), "/v1/apps/%s", app);
 		if ((rc = apiclient_call(&a, api, "GET", path, NULL)) < 0)
 			goto fail;
-		rev_buf = xasprintf("refs/heads/%s", json_string_value(
-		    json_object_get(a, "deploy_branch")));
-		rev = rev_buf;
+		uid = json_string_value(json_object_get(a, "uid"));
+		rc = hooks_repo_find(&repo, home, app, uid ? uid : "");
+		if (rc == 0 && rev == NULL) {
+			rev_buf = xasprintf("refs/heads/%s", json_string_value(
+			    json_object_get(a, "deploy_branch")));
+			rev = rev_buf;
+		}
 		json_decref(a);
+		if (rc < 0)
+			goto fail;
 	}
 	{
 		struct builder_opts o = {

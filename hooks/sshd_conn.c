@@ -352,16 +352,20 @@ sshd_conn_pipe(struct sshd_conn *c)
 	double next_ka = sshd_now() + ka;
 
 	while (c->child.out >= 0 || c->child.err >= 0) {
-		struct pollfd pfd[2] = {
+		/* The client's socket too: data from it (a pack being pushed)
+		 * must wake us at once, not at the next timeout. */
+		struct pollfd pfd[3] = {
 			{ .fd = c->child.out, .events = POLLIN },
 			{ .fd = c->child.err, .events = POLLIN },
+			{ .fd = ssh_get_fd(c->session), .events = POLLIN },
 		};
+		int n = poll(pfd, 3, 1000);
 
 		/* Let libssh read the client (stdin data, EOF, close). */
 		if (ssh_event_dopoll(c->event, 0) == SSH_ERROR ||
 		    c->channel_closed)
 			break;
-		if (poll(pfd, 2, 100) > 0) {
+		if (n > 0) {
 			if (pfd[0].revents)
 				sshd_pump(c, &c->child.out, false);
 			if (pfd[1].revents)

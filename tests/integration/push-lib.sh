@@ -18,11 +18,12 @@ push_start() {
 	# the registry; if another process took the port meanwhile, again.
 	local rport try
 	REG_LOG=$T_DIR/registry.log
-	for try in 1 2 3; do
+	for try in 1 2 3 4 5; do
 		rport=$(free_port) || return 1
 		REG=127.0.0.1:$rport
 		export SLIPWAY_REGISTRY=$REG
-		ctl_start || return 1
+		ctl_start >/dev/null 2>&1 || continue
+		if [ "$CTL_PORT" = "$rport" ]; then ctl_stop; continue; fi
 		slipway registry --listen "$REG" --root "$SLIPWAY_HOME/registry" \
 			--realm "$CTL_URL/v1/registry/token" --service slipway-registry \
 			>"$REG_LOG" 2>&1 &
@@ -31,8 +32,15 @@ push_start() {
 		wait_port "$rport" 20 >/dev/null && break
 		kill "$REG_PID" 2>/dev/null
 		ctl_stop
-		[ "$try" = 3 ] && { cat "$REG_LOG"; return 1; }
 	done
+	[ -n "$REG_PID" ] && kill -0 "$REG_PID" 2>/dev/null ||
+		{ cat "$CTL_LOG" "$REG_LOG" 2>/dev/null; return 1; }
+	# A controller that made the store but lost its port printed the
+	# admin's token in its own log.
+	if [ -z "${ADMIN:-}" ]; then
+		ADMIN=$(cat "$T_DIR"/controller.*.log | sed -n 's/.*shown only now, save it): \(slw_[0-9a-f]*\)$/\1/p' | head -n 1)
+		export SLIPWAY_TOKEN=$ADMIN
+	fi
 	# The service token: an admin's, in a 0600 file.
 	mkdir -p "$SLIPWAY_HOME/ssh" && chmod 700 "$SLIPWAY_HOME/ssh"
 	slipway tokens:create --label sshd >"$SLIPWAY_HOME/ssh/service-token" 2>/dev/null &&

@@ -142,10 +142,10 @@ expect_success 'values with =, spaces and unicode survive' '
 '
 
 # ---- builds and scale ----
-expect_success 'builds:create records a pending build and says no builder runs it' '
-	out=$(slipway builds:create shop --rev v1.2 2>&1) &&
-	expect_contains "$out" "is pending" && expect_contains "$out" "no builder" &&
-	expect_eq "pending v1.2" "$(slipway builds shop --json | jq -r ".[0] | .status + \" \" + .rev")"
+expect_success 'builds:create runs a build, which fails plainly with no code pushed' '
+	! out=$(slipway builds:create shop --rev v1.2 2>&1) &&
+	expect_contains "$out" "has no code yet: push to it first" &&
+	expect_eq "failed v1.2" "$(slipway builds shop --json | jq -r ".[0] | .status + \" \" + .rev")"
 '
 expect_failure 'builds:create with a hostile rev is refused' 'slipway builds:create shop --rev "--upload-pack=x"'
 expect_success 'ps:scale and ps' '

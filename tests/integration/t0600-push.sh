@@ -18,12 +18,21 @@ push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }
 push_user alice && push_user bob || ctl_start_failed
 app_init app
 
-# A registry token for admin, and the manifest digest of REPO:TAG.
-reg_digest() { # REPO TAG
-	local t
-	t=$(curl -s -u "admin:$ADMIN" "$CTL_URL/v1/registry/token?service=slipway-registry&scope=repository:$1:pull" | jq -r .token)
-	curl -s -o /dev/null -w '%header{docker-content-digest}' -H "Authorization: Bearer $t" \
-		-H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/$1/manifests/$2"
+# GET a registry path of REPO with an admin's pull token.
+reg_get() { # REPO PATH [curl args]
+	local t r=$1 p=$2
+	shift 2
+	t=$(curl -s -u "admin:$ADMIN" "$CTL_URL/v1/registry/token?service=slipway-registry&scope=repository:$r:pull" | jq -r .token)
+	curl -s -H "Authorization: Bearer $t" \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json' "$@" "http://$REG/v2/$r/$p"
+}
+# The manifest digest of REPO:TAG.
+reg_digest() { reg_get "$1" "manifests/$2" -o /dev/null -w '%header{docker-content-digest}'; }
+# A label of the image config of REPO:TAG.
+reg_label() { # REPO TAG LABEL
+	local cfg
+	cfg=$(reg_get "$1" "manifests/$2" | jq -r .config.digest) &&
+	reg_get "$1" "blobs/$cfg" -L | jq -r ".config.Labels[\"$3\"]"
 }
 
 expect_success 'the first push makes the app and release v1' '
@@ -138,6 +147,9 @@ expect_success 'slipway.yml adds process types and moves the deploy branch' '
 	expect_contains "$out" "Process types: web, worker" &&
 	expect_contains "$out" "Deploy branch is now '"'"'release'"'"' (slipway.yml)" &&
 	expect_eq release "$(api GET /v1/apps/shop | sed "\$d" | jq -r .deploy_branch)" &&
+	expect_eq "{\"path\":\"/up\"}" "$(reg_label shop v4 io.slipway.healthcheck)" &&
+	expect_eq "{\"web\":\"httpd -f -p \$PORT -h public\",\"worker\":\"./work\"}" \
+		"$(reg_label shop v4 io.slipway.process-types)" &&
 	out=$(cd app && as alice git push "$(app_url shop)" main:release 2>&1) &&
 	expect_contains "$out" "Release v5"
 '

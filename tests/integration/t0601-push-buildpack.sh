@@ -145,6 +145,13 @@ expect_success 'slipway.yml names buildpacks by installed name' '
 		git add -A && git commit -q -m yml) &&
 	out=$(push ymlbp plain) && expect_contains "$out" "Shell app detected"
 '
+expect_success 'where runc cannot run, the build runs on the host and says so' '
+	mkdir -p norunc && ln -sf "$SLIPWAY_BIN" norunc/slipway &&
+	out=$(PATH=$T_DIR/norunc SLIPWAY_TOKEN=$ADMIN slipway hook build bp 2>&1) &&
+	expect_contains "$out" "cannot build in a container here (runc is not installed); building on the host" &&
+	expect_contains "$out" "running as uid $(id -u)" &&
+	expect_contains "$out" "Release"
+'
 
 # Two pushes at once: the first is held in its compile until told to go.
 expect_success 'a second push while one builds is turned away' '
