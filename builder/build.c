@@ -688,12 +688,12 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	}
 	builder_say(&bo, "Release v%lld", (long long)version);
 	build_follow_branch(&b, o, &bo);
-	builder_say(&bo, "Built in %.2fs (%s)", builder_now() - bo.t0,
-	    bo.timings);
+	double t_release = builder_now();
 	if ((rc = build_wait_live(&bo, o, version)) < 0)
 		goto done;   /* the build is fine; its rollout is not */
 	res->seconds = builder_now() - bo.t0;
-	builder_say(&bo, "Done in %.2fs", res->seconds);
+	builder_say(&bo, "Done in %.2fs (%s, rollout %.2fs)", res->seconds,
+	    bo.timings, builder_now() - t_release);
 	rc = 0;
 	goto done;
 fail_msg:
