@@ -93,6 +93,7 @@ expect_success 'a fixed release goes live again' '
 '
 
 expect_success 'a crashed container is restarted' '
+	wait_for "[ \$(rl_rps | jq length) = 1 ]" 60 &&
 	pid=$(rl_rps | jq -r ".[] | select(.process == \"web.1\") | .pid") &&
 	id=$(rl_rps | jq -r ".[] | select(.process == \"web.1\") | .id") &&
 	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid";
