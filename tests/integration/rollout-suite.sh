@@ -200,3 +200,7 @@ expect_success 'the runner stops on SIGTERM and leaves the app running' '
 	rl_only shop "shop version 3" 3
 '
 rl_runner_reap
+ctl_stop
+expect_success 'no sanitizer report from the runner or the controller' '
+	! grep -E "Sanitizer|runtime error" "$T_DIR/runner.log" "$CTL_LOG"
+'

@@ -276,4 +276,8 @@ else
 	skip 'a body ended by the backend'"'"'s close is passed on at once' "no busybox"
 fi
 
+ctl_stop
+expect_success 'no sanitizer report from the controller' '
+	! grep -E "Sanitizer|runtime error" "$CTL_LOG"
+'
 test_done
