@@ -195,6 +195,8 @@ const struct cli_command cli_commands[] = {
 	  "  --drain SECS             wait for in-flight requests (30)\n"
 	  "  --grace SECS             SIGTERM to SIGKILL (10)\n"
 	  "  --port-base N            first container port (20000)\n"
+	  "  --orphan-delay SECS      stop an app no longer scheduled here "
+	  "after (30)\n"
 	  "  --proxy-port N           the proxy's public port, for URLs "
 	  "(8080)\n"
 	  "Containers keep running when it stops; the next start adopts them.\n"

@@ -142,18 +142,19 @@ logs_collect(const char *line, size_t len, void *ctx)
 	return 0;
 }
 
-/* "INODE-OFFSET", as answered. */
+/* "INODE-BIRTH-OFFSET", as answered. */
 static bool
 logs_cursor_parse(struct runner_log_cursor *out, const char *s)
 {
-	unsigned long long ino, off;
+	unsigned long long ino, gen, off;
 	int used = 0;
 
-	if (strlen(s) > 41 || strspn(s, "0123456789-") != strlen(s) ||
-	    sscanf(s, "%llu-%llu%n", &ino, &off, &used) != 2 ||
+	if (strlen(s) > 62 || strspn(s, "0123456789-") != strlen(s) ||
+	    sscanf(s, "%llu-%llu-%llu%n", &ino, &gen, &off, &used) != 3 ||
 	    (size_t)used != strlen(s))
 		return false;
 	out->ino = ino;
+	out->gen = gen;
 	out->off = off;
 	return true;
 }
@@ -165,9 +166,9 @@ api_logs_get(struct api_call *c)
 	const char *proc = httpd_req_query(c->req, "process");
 	const char *cs = httpd_req_query(c->req, "cursor");
 	struct runner_log_query q = { .app = c->seg[1], .process = proc };
-	struct runner_log_cursor cur = { 0, 0 };
+	struct runner_log_cursor cur = { 0, 0, 0 };
 	json_t *lines = json_array();
-	char *dir = NULL, cbuf[48];
+	char *dir = NULL, cbuf[72];
 	double deadline;
 	bool gap = false, any_gap = false;
 	long wait;
@@ -216,7 +217,8 @@ api_logs_get(struct api_call *c)
 		    !ctl_live_wait(c->ctl, gen, deadline))
 			break;
 	}
-	snprintf(cbuf, sizeof(cbuf), "%" PRIu64 "-%" PRIu64, cur.ino, cur.off);
+	snprintf(cbuf, sizeof(cbuf), "%" PRIu64 "-%" PRIu64 "-%" PRIu64,
+	    cur.ino, cur.gen, cur.off);
 	api_reply(c, 200, json_pack("{sOsssb}", "lines", lines, "cursor", cbuf,
 	    "gap", any_gap));
 out:

@@ -580,11 +580,20 @@ cmd_print_ps(json_t *ps, char **args)
 	cmd_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
 	    "STATE");
 	json_array_foreach(json_object_get(ps, "containers"), i, x) {
-		char proc[64], rel[32];
+		char proc[64], rel[64];
 		json_t *rep = json_object_get(x, "reported");
+		json_t *rr = json_object_get(rep, "release");
 		snprintf(proc, sizeof(proc), "%s.%s", cmd_str(x, "type"),
 		    cmd_str(x, "index"));
-		snprintf(rel, sizeof(rel), "v%s", cmd_str(x, "release"));
+		/* what runs, as the runner reported it, when it is not (yet,
+		 * or because it failed) the release the slot wants */
+		if (json_is_integer(rr) && json_integer_value(rr) !=
+		    json_integer_value(json_object_get(x, "release")))
+			snprintf(rel, sizeof(rel), "v%" JSON_INTEGER_FORMAT
+			    " (wants v%s)", json_integer_value(rr),
+			    cmd_str(x, "release"));
+		else
+			snprintf(rel, sizeof(rel), "v%s", cmd_str(x, "release"));
 		cmd_table_row(&t, proc, cmd_str(x, "group"),
 		    json_is_string(json_object_get(x, "runner")) ?
 		    cmd_str(x, "runner") : "(no live runner)", rel,

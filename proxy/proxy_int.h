@@ -246,6 +246,7 @@ struct px_sock {
 	int fd;
 	bool rd, wr;
 	bool eof;                /* the peer will send no more */
+	bool hup;                /* epoll said the peer closed its side */
 	bool dead;               /* closed; waiting to be freed */
 	char *in;                /* PX_BUF bytes */
 	size_t ib, ie;

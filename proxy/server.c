@@ -109,7 +109,10 @@ px_sock_read(struct px_sock *s)
 		return PX_IO_AGAIN;
 	n = read(s->fd, s->in + s->ie, PX_BUF - s->ie);
 	if (n > 0) {
-		if ((size_t)n < PX_BUF - s->ie)
+		/* A short read means nothing more for now, unless the peer's
+		 * close came with the data: then no new edge will come, and
+		 * the next read must see the end (a body ended by close). */
+		if ((size_t)n < PX_BUF - s->ie && !s->hup)
 			s->rd = false;
 		s->ie += (size_t)n;
 		return PX_IO_OK;
@@ -287,6 +290,8 @@ px_dispatch(struct epoll_event *e)
 		return;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		s->rd = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		s->hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->wr = true;
 	switch (s->kind) {

@@ -189,12 +189,23 @@ rd_app_want(struct rd *rd, struct rd_app *a, json_t *want)
 	rd_app_kick(rd, a);
 }
 
-static void
+/*
+ * Hand each app its part of doc.  An app that left the desired state is
+ * stopped only once it has been gone for --orphan-delay: the controller
+ * empties a runner's desired state when it thinks the runner is dead (a
+ * late heartbeat, the controller's own outage), and stopping at once
+ * would take every app down for a blip; an app moved to another runner
+ * overlaps a while instead.  True while some app waits to be stopped:
+ * call again soon with the same doc.
+ */
+static bool
 rd_dispatch(struct rd *rd, json_t *doc)
 {
 	json_t *byapp = json_object(), *x, *arr;
 	struct runner_container_info *v = NULL;
 	const char *app;
+	double now = runner_now_mono();
+	bool pending = false;
 	size_t n = 0, i;
 
 	json_array_foreach(json_object_get(doc, "containers"), i, x) {
@@ -221,11 +232,28 @@ rd_dispatch(struct rd *rd, json_t *doc)
 		    json_array_size(rd->apps[i]->want) > 0)
 			json_object_set_new(byapp, rd->apps[i]->name,
 			    json_array());
-	json_object_foreach(byapp, app, arr)
-		rd_app_want(rd, rd_app_get(rd, app), arr);
+	json_object_foreach(byapp, app, arr) {
+		struct rd_app *a = rd_app_get(rd, app);
+		if (json_array_size(arr) > 0) {
+			a->gone_since = 0;
+		} else if (json_array_size(a->want) > 0 || a->want == NULL) {
+			if (a->gone_since == 0) {
+				a->gone_since = now;
+				log_info("%s: no longer scheduled here; stopping "
+				    "it in %gs unless it comes back", app,
+				    rd->o.orphan_delay);
+			}
+			if (now - a->gone_since < rd->o.orphan_delay) {
+				pending = true;
+				continue;
+			}
+		}
+		rd_app_want(rd, a, arr);
+	}
 	pthread_mutex_unlock(&rd->mu);
 	json_decref(byapp);
 	rd_runs_dispatch(rd, json_object_get(doc, "runs"));
+	return pending;
 }
 
 /* Register; false when the key does not fit our --group / --name. */
@@ -270,6 +298,11 @@ rd_register(struct rd *rd, struct apiclient *api)
 		rd->runner_name = xstrdup(name);
 		rd->heartbeat = (unsigned)rd_json_int(ans,
 		    "heartbeat_interval", 10);
+		/* three reports per timeout at least: one late report must
+		 * not make the controller give our containers away */
+		if (rd_json_int(ans, "timeout", 30) / 3 < rd->heartbeat)
+			rd->heartbeat = (unsigned)(rd_json_int(ans, "timeout",
+			    30) / 3);
 		if (rd->heartbeat < 1 || rd->heartbeat > 300)
 			rd->heartbeat = 10;
 		rd->dirty = true;
@@ -289,7 +322,9 @@ rd_poller(void *arg)
 	struct rd *rd = arg;
 	struct apiclient *api = NULL;
 	char *version = NULL, *lastmsg = NULL;
+	json_t *last = NULL;
 	double backoff = 1;
+	bool pending = false;
 
 	if (rd_api_open(&api, rd) < 0) {
 		log_warnx("%s", err_last());
@@ -302,8 +337,9 @@ rd_poller(void *arg)
 		json_t *doc = NULL;
 		const char *v;
 
+		/* short polls while an app waits to be stopped */
 		snprintf(path, sizeof(path), "/v1/runner/desired?wait=%d%s%s",
-		    POLL_WAIT, version ? "&version=" : "",
+		    pending ? 2 : POLL_WAIT, version ? "&version=" : "",
 		    version ? version : "");
 		if (apiclient_call(&doc, api, "GET", path, NULL) < 0) {
 			if (rd->stopping)
@@ -329,7 +365,11 @@ rd_poller(void *arg)
 		if (v && (version == NULL || strcmp(v, version) != 0)) {
 			free(version);
 			version = xstrdup(v);
-			rd_dispatch(rd, doc);
+			json_decref(last);
+			last = json_incref(doc);
+			pending = rd_dispatch(rd, doc);
+		} else if (pending && last) {
+			pending = rd_dispatch(rd, last);
 		}
 		json_decref(doc);
 	}
@@ -339,6 +379,7 @@ fatal:
 	if (!rd->stopping)
 		kill(getpid(), SIGTERM);
 done:
+	json_decref(last);
 	free(lastmsg);
 	free(version);
 	apiclient_free(api);
@@ -397,6 +438,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		{ "drain", required_argument, NULL, 'd' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "port-base", required_argument, NULL, 'B' },
+		{ "orphan-delay", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = argv[0];
@@ -445,6 +487,10 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		case 'G':
 			rc = rd_parse_secs(&o->grace, name, "grace", optarg,
 			    0.1, 3600);
+			break;
+		case 'O':
+			rc = rd_parse_secs(&o->orphan_delay, name,
+			    "orphan-delay", optarg, 0, 86400);
 			break;
 		default:
 			return cli_usage_error(name, "unknown option");
@@ -526,6 +572,7 @@ runner_cmd_daemon(int argc, char **argv)
 		.driver = RUNNER_DRIVER_AUTO, .proxy_port = 8080,
 		.keep_releases = 3, .health_interval = 1, .health_timeout = 5,
 		.health_deadline = 60, .drain = 30, .grace = 10,
+		.orphan_delay = 30,
 	} };
 	const char *h = getenv("SLIPWAY_HOME");
 	char real[PATH_MAX], *proxy_default = NULL;

@@ -52,6 +52,8 @@ struct rd_opts {
 	double grace;             /* SIGTERM to SIGKILL */
 	unsigned port_base;
 	bool registry_insecure;
+	double orphan_delay;      /* an app gone from the desired state is
+	                           * stopped after this long */
 };
 
 /* One release an app ran here, for image collection. */
@@ -73,6 +75,8 @@ struct rd_app {
 	json_t *want;
 	uint64_t want_gen, done_gen;
 	bool worker;                  /* a worker thread runs for it */
+	double gone_since;            /* monotonic time it left the desired
+	                               * state, 0 while it is in it */
 	volatile int abort;           /* the target changed: cut waits */
 
 	/* outcome (rd->rmu) */

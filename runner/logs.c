@@ -463,13 +463,43 @@ log_scan_from(FILE *f, uint64_t *off, const char *filter, size_t *left,
 	return rc;
 }
 
+/* Which file f is: inode, birth time (0 when unknown), size. */
+struct log_file_id {
+	uint64_t ino, gen, size;
+};
+
+static int
+log_file_id(struct log_file_id *out, FILE *f)
+{
+	struct statx sx;
+
+	if (statx(fileno(f), "", AT_EMPTY_PATH, STATX_INO | STATX_SIZE |
+	    STATX_BTIME, &sx) < 0)
+		return err_sys("cannot stat a log");
+	out->ino = sx.stx_ino;
+	out->size = sx.stx_size;
+	out->gen = (sx.stx_mask & STATX_BTIME) ? (uint64_t)sx.stx_btime.tv_sec *
+	    1000000000ULL + sx.stx_btime.tv_nsec : 0;
+	return 0;
+}
+
+/* Is the cursor in this file?  A reused inode has another birth time,
+ * or (where there is none) may be shorter than the offset. */
+static bool
+log_cursor_in(const struct runner_log_cursor *cur,
+    const struct log_file_id *id)
+{
+	return cur->ino == id->ino && (cur->gen == 0 || id->gen == 0 ||
+	    cur->gen == id->gen) && cur->off <= id->size;
+}
+
 int
 runner_logs_since(struct runner_log_cursor *cur, bool *gap, const char *dir,
     const struct runner_log_query *q, bool tail, runner_log_fn fn, void *ctx)
 {
 	char *path = NULL, *old = NULL;
 	FILE *f = NULL, *o = NULL;
-	struct stat st, ost;
+	struct log_file_id st, ost;
 	size_t left;
 	int rc = 0;
 
@@ -487,25 +517,20 @@ runner_logs_since(struct runner_log_cursor *cur, bool *gap, const char *dir,
 	 * shows as an inode that moved, not as lost lines. */
 	f = fopen(path, "re");
 	o = fopen(old, "re");
-	if (f && fstat(fileno(f), &st) < 0) {
-		rc = err_sys("cannot stat '%s'", path);
+	if ((f && (rc = log_file_id(&st, f)) < 0) ||
+	    (o && (rc = log_file_id(&ost, o)) < 0))
 		goto done;
-	}
-	if (o && fstat(fileno(o), &ost) < 0) {
-		rc = err_sys("cannot stat '%s'", old);
-		goto done;
-	}
 	if (tail) {
 		struct log_ring ring = { .cap = left };
 
 		ring.lines = xcalloc(ring.cap, sizeof(*ring.lines));
 		if (o)
 			log_scan(o, q->process, &ring, NULL, NULL);
-		cur->ino = 0;
-		cur->off = 0;
+		cur->ino = cur->gen = cur->off = 0;
 		if (f) {
 			log_scan(f, q->process, &ring, NULL, NULL);
-			cur->ino = (uint64_t)st.st_ino;
+			cur->ino = st.ino;
+			cur->gen = st.gen;
 			cur->off = (uint64_t)ftello(f);
 		}
 		for (size_t i = 0; i < ring.count && rc == 0; i++) {
@@ -518,25 +543,24 @@ runner_logs_since(struct runner_log_cursor *cur, bool *gap, const char *dir,
 		free(ring.lines);
 		goto done;
 	}
-	if (cur->ino != 0 && !(f && (uint64_t)st.st_ino == cur->ino)) {
+	if (cur->ino != 0 && !(f && log_cursor_in(cur, &st))) {
 		/* Rotated since: finish the old file, then the new one. */
-		if (o && (uint64_t)ost.st_ino == cur->ino) {
+		if (o && log_cursor_in(cur, &ost)) {
 			if ((rc = log_scan_from(o, &cur->off, q->process, &left,
 			    fn, ctx)) < 0 || left == 0)
 				goto done;
 			/* the old file is done only when nothing is left */
-			if (fstat(fileno(o), &ost) == 0 &&
-			    cur->off < (uint64_t)ost.st_size)
+			if (cur->off < ost.size)
 				goto done;
 		} else if (gap) {
 			*gap = true;
 		}
-		cur->ino = 0;
-		cur->off = 0;
+		cur->ino = cur->gen = cur->off = 0;
 	}
 	if (f == NULL)
 		goto done;
-	cur->ino = (uint64_t)st.st_ino;
+	cur->ino = st.ino;
+	cur->gen = st.gen;
 	rc = log_scan_from(f, &cur->off, q->process, &left, fn, ctx);
 done:
 	if (f)

@@ -285,10 +285,12 @@ struct runner_log_query {
 int runner_logs_read(const char *home, const struct runner_log_query *q,
     runner_log_fn fn, void *ctx);
 
-/* Where a reader of a ring stands: the inode of the file it read and the
- * offset after the last whole line it took. */
+/* Where a reader of a ring stands: the file it read (inode, and birth
+ * time in ns where the file system keeps one, since inodes are reused)
+ * and the offset after the last whole line it took. */
 struct runner_log_cursor {
 	uint64_t ino;
+	uint64_t gen;
 	uint64_t off;
 };
 

@@ -39,6 +39,9 @@ rl_need() { # DRIVER
 # left, every runc container of its home and every mount under it.
 rl_cleanup() {
 	local id m p
+	if [ -n "${SLIPWAY_TEST_KEEP:-}" ]; then
+		mkdir -p "$SLIPWAY_TEST_KEEP" && cp "$T_DIR"/*.log "$SLIPWAY_TEST_KEEP/"
+	fi
 	if [ -n "$RL_RUNNER_PID" ]; then
 		kill "$RL_RUNNER_PID" 2>/dev/null
 		for _ in $(seq 1 150); do kill -0 "$RL_RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -61,7 +64,7 @@ rl_cleanup() {
 
 rl_start() { # DRIVER
 	RL_DRIVER=$1
-	ctl_start --runner-timeout 10 || ctl_start_failed
+	ctl_start || ctl_start_failed
 	RL_REG_PORT=$(free_port)
 	slipway registry --listen "127.0.0.1:$RL_REG_PORT" --root "$T_DIR/registry" \
 		--realm "$CTL_URL/v1/registry/token" --service slipway-registry \

@@ -93,6 +93,7 @@ expect_success 'a fixed release goes live again' '
 '
 
 expect_success 'a crashed container is restarted' '
+	wait_for "[ \$(rl_rps | jq length) = 1 ]" 60 &&
 	pid=$(rl_rps | jq -r ".[] | select(.process == \"web.1\") | .pid") &&
 	id=$(rl_rps | jq -r ".[] | select(.process == \"web.1\") | .id") &&
 	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid";
@@ -199,3 +200,7 @@ expect_success 'the runner stops on SIGTERM and leaves the app running' '
 	rl_only shop "shop version 3" 3
 '
 rl_runner_reap
+ctl_stop
+expect_success 'no sanitizer report from the runner or the controller' '
+	! grep -E "Sanitizer|runtime error" "$T_DIR/runner.log" "$CTL_LOG"
+'

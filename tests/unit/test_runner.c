@@ -1037,3 +1037,119 @@ TEST(runner__logs_follow_across_rotation)
 	buf_free(&b);
 	free(home);
 }
+
+TEST(runner__label_and_want_up_in_snapshots)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "lab", .release = "v2",
+	    .process_type = "web", .command = "exec sleep 600",
+	    .image = T_DIGEST, .label = "0123abcd" };
+	struct runner_container_info i, *v;
+	size_t n;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	s.label = "bad label";
+	EXPECT_INT(ERR_INVALID, runner_container_create(&id, r, &s));
+	s.label = "0123abcd";
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_STR("0123abcd", i.label);
+	EXPECT_TRUE(!i.want_up && !i.no_restart);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_start(r, id));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_TRUE(i.want_up);
+	runner_container_info_free(&i);
+	/* kept in the state file: another process, and the next runner,
+	 * read it back */
+	runner_close(r);
+	EXPECT_OK(runner_container_list_home(&v, &n, home));
+	EXPECT_INT(1, n);
+	EXPECT_STR("0123abcd", v[0].label);
+	EXPECT_TRUE(v[0].want_up);
+	runner_container_info_free(&v[0]);
+	free(v);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_stop(r, id, 1));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_STR("0123abcd", i.label);
+	EXPECT_TRUE(!i.want_up);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}
+
+/* Running, not a zombie. */
+static bool
+t_alive(pid_t pid)
+{
+	char path[64], *p;
+	struct buf b;
+	bool alive;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (fs_read_file(&b, path, 4096) < 0) {
+		err_clear();
+		return false;
+	}
+	p = strrchr(b.ptr, ')');
+	alive = p && p[1] == ' ' && p[2] != 'Z';
+	buf_free(&b);
+	return alive;
+}
+
+/* dash does not exec the last command: the app is the shell's child.
+ * When an adopted shell dies, its child must not live on holding the
+ * app's port (the restart would crash-loop on "address in use"). */
+TEST(runner__adopted_shell_takes_its_children)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "kids", .release = "v1",
+	    .process_type = "worker", .command = "sleep 600 & echo $! >kid; "
+	    "wait", .image = T_DIGEST };
+	struct runner_container_info a, b;
+	char *kidfile = NULL;
+	struct buf kb;
+	pid_t kid;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	a = t_wait_state(r, id, RUNNER_STATE_UP, 0);
+	kidfile = xasprintf("%s/runner/images/%s/rootfs/app/kid", home,
+	    T_DIGEST + 7);
+	for (int k = 0; k < 100 && access(kidfile, F_OK) != 0; k++)
+		poll(NULL, 0, 50);
+	EXPECT_OK(fs_read_file(&kb, kidfile, 64));
+	kid = (pid_t)atoi(kb.ptr);
+	buf_free(&kb);
+	EXPECT_TRUE(kid > 0 && kill(kid, 0) == 0);
+	runner_close(r);
+	EXPECT_OK(runner_open(&r, &ro));
+	/* the shell dies while adopted: its group goes with it */
+	kill(a.pid, SIGKILL);
+	b = t_wait_state(r, id, RUNNER_STATE_UP, 1);
+	runner_container_info_free(&b);
+	/* killed: gone, or a zombie of ours (we are the subreaper its
+	 * shell left it to) */
+	for (int k = 0; k < 100 && t_alive(kid); k++)
+		poll(NULL, 0, 50);
+	EXPECT_TRUE(!t_alive(kid));
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	runner_container_info_free(&a);
+	unlink(kidfile);
+	free(kidfile);
+	free(id);
+	free(home);
+}
