@@ -39,7 +39,7 @@ trap cleanup EXIT
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		p=$(( (RANDOM << 1 | RANDOM & 1) % 22000 + 10000 ))   # below the ephemeral range
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 	return 1

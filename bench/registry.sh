@@ -39,7 +39,7 @@ cd "$tmp"
 port() { # a free port on 127.0.0.1
 	local p
 	while :; do
-		p=$(( RANDOM % 20000 + 30000 ))
+		p=$(( RANDOM % 22000 + 10000 ))   # below the ephemeral range (32768-)
 		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
 	done
 }

@@ -70,11 +70,15 @@ test_done() {
 	exit $?
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that nothing listens on now, below the range
+# the kernel hands out to outgoing connections (a busy client elsewhere on
+# the machine could hold one of those, and then the bind fails).
 free_port() {
-	local p i
+	local p i lo=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
 	for i in $(seq 1 200); do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		p=$(( (RANDOM << 1 | RANDOM & 1) % (lo - 10000) + 10000 ))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"; return 0
 		fi
