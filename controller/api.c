@@ -338,33 +338,31 @@ api_health(struct api_call *c)
 	    SLIPWAY_VERSION));
 }
 
-/* Split c->path after "/v1/" into segments.  False for paths that are not
- * under /v1/ or have empty segments (so "apps//x" is not "apps/x"). */
+/* Split c->path after "/v1/" into segments, empty ones kept (api_match
+ * refuses them where a name goes, so "apps//x" is not "apps/x", but a '*'
+ * takes them: a key fingerprint is base64 and may hold "//").  The last
+ * segment takes whatever is left past API_SEGS_MAX.  False for paths not
+ * under /v1/. */
 static bool
 api_split(struct api_call *c)
 {
 	char *p;
 
-	if (strncmp(c->path, "/v1/", 4) != 0)
+	if (strncmp(c->path, "/v1/", 4) != 0 || c->path[4] == '\0')
 		return false;
 	p = c->path + 4;
 	c->nseg = 0;
-	while (*p) {
-		char *slash = strchr(p, '/');
-		if (c->nseg == API_SEGS_MAX)
-			return false;
+	for (;;) {
+		char *slash = c->nseg < API_SEGS_MAX - 1 ? strchr(p, '/') :
+		    NULL;
+
 		c->seg[c->nseg++] = p;
 		if (slash == NULL)
 			break;
 		*slash = '\0';
 		p = slash + 1;
-		if (*p == '\0')
-			return false;   /* trailing slash */
 	}
-	for (int i = 0; i < c->nseg; i++)
-		if (c->seg[i][0] == '\0')
-			return false;
-	return c->nseg > 0;
+	return true;
 }
 
 /* Does the route's pattern match the segments?  Fills c->rest for '*'. */
@@ -379,14 +377,16 @@ api_match(struct api_call *c, const char *pattern, const char *orig)
 	c->rest = NULL;
 	for (tok = strtok_r(pat, "/", &save); tok;
 	    tok = strtok_r(NULL, "/", &save), i++) {
+		if (i >= c->nseg || c->seg[i][0] == '\0')
+			return false;
 		if (strcmp(tok, "*") == 0) {
-			if (i >= c->nseg)
-				return false;
 			/* the rest of the original path, slashes and all */
 			c->rest = orig + (c->seg[i] - c->path);
 			return true;
 		}
-		if (i >= c->nseg)
+		/* a name or :param is one segment (the last may hold the
+		 * rest of a long path) */
+		if (strchr(c->seg[i], '/'))
 			return false;
 		if (tok[0] != ':' && strcmp(tok, c->seg[i]) != 0)
 			return false;

@@ -277,19 +277,15 @@ httpd_req_new(struct httpd *h, struct MHD_Connection *c, const char *url,
 	return r;
 }
 
-struct httpd_head_size {
-	size_t n;
-};
-
 static enum MHD_Result
 httpd_head_add(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
-	struct httpd_head_size *hs = cls;
+	size_t *n = cls;
 
 	(void)kind;
 	/* as on the wire: "Name: value\r\n" */
-	hs->n += strlen(key) + 4 + (value ? strlen(value) : 0);
+	*n += strlen(key) + 4 + (value ? strlen(value) : 0);
 	return MHD_YES;
 }
 
@@ -299,13 +295,12 @@ httpd_head_add(void *cls, enum MHD_ValueKind kind, const char *key,
 static size_t
 httpd_head_size(struct httpd_req_int *r, const char *url)
 {
-	struct httpd_head_size hs = { 0 };
+	size_t n = strlen(r->pub.method) + strlen(url) +
+	    strlen(r->pub.version) + 4;
 
-	hs.n = strlen(r->pub.method) + strlen(url) + strlen(r->pub.version) +
-	    4;
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, httpd_head_add,
-	    &hs);
-	return hs.n;
+	    &n);
+	return n;
 }
 
 /* A Content-Length the buffered body cannot hold is refused up front. */
