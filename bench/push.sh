@@ -170,14 +170,26 @@ declare -A T
 for r in $(seq 1 "$ROUNDS"); do
 	# fresh: a new app and a new bare repo each round
 	plain_init "fresh$r"
-	T[pf]+="$(push_time "$(plain_url "fresh$r")") "
-	T[sf]+="$(push_time "$(slip_url "fresh$r")") "
-	st=$(stages); T[sfs]+="${st#*|};"; T[sfb]+="${st%%|*} "
+	# which goes first alternates, so a load that comes and goes on a
+	# shared machine falls on both
+	for who in $( [ $(( r % 2 )) = 1 ] && echo "p s" || echo "s p"); do
+		if [ "$who" = p ]; then
+			T[pf]+="$(push_time "$(plain_url "fresh$r")") "
+		else
+			T[sf]+="$(push_time "$(slip_url "fresh$r")") "
+			st=$(stages); T[sfs]+="${st#*|};"; T[sfb]+="${st%%|*} "
+		fi
+	done
 	# change: one file edited on top of what both already have
 	(cd app && echo "change $r" >>src/d1/f1.c && git commit -q -am "change $r")
-	T[pc]+="$(push_time "$(plain_url "fresh$r")") "
-	T[sc]+="$(push_time "$(slip_url "fresh$r")") "
-	st=$(stages); T[scs]+="${st#*|};"; T[scb]+="${st%%|*} "
+	for who in $( [ $(( r % 2 )) = 1 ] && echo "p s" || echo "s p"); do
+		if [ "$who" = p ]; then
+			T[pc]+="$(push_time "$(plain_url "fresh$r")") "
+		else
+			T[sc]+="$(push_time "$(slip_url "fresh$r")") "
+			st=$(stages); T[scs]+="${st#*|};"; T[scb]+="${st%%|*} "
+		fi
+	done
 done
 
 # the median of each stage over the rounds ("slug 0.20s, image 0.05s, ...")
