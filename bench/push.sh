@@ -28,7 +28,7 @@ FILES=${FILES:-1000}
 SIZE_MIB=${SIZE_MIB:-20}
 
 [ -x "$BIN" ] || { echo "bench/push.sh: build/slipway missing; run make" >&2; exit 1; }
-for p in git ssh ssh-keygen /usr/sbin/sshd curl jq base64; do
+for p in git ssh ssh-keygen /usr/sbin/sshd curl jq base64 awk unshare; do
 	command -v $p >/dev/null || { echo "bench/push.sh: $p is not installed" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench/push.sh: OpenSSH's sshd needs root here" >&2; exit 1; }
@@ -63,6 +63,7 @@ wait_port() {
 	echo "bench/push.sh: nothing listens on $1" >&2; exit 1
 }
 now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # ---- slipway: controller, registry, sshd ----
@@ -150,7 +151,7 @@ push_time() { # URL -> seconds; the push output is kept in push.out
 	(cd app && GIT_SSH_COMMAND="ssh $SSHOPT" git push "$1" main >../push.out 2>&1) ||
 		{ echo "bench/push.sh: push to $1 failed:" >&2; cat push.out >&2; exit 1; }
 	t1=$(now)
-	echo "$t1 - $t0" | bc -l
+	calc "$t1 - $t0"
 }
 stages() { sed -n 's/.*Done in \([0-9.]*\)s (\(.*\)).*/\1|\2/p' push.out | head -1; }
 
@@ -159,7 +160,7 @@ ssh_cost() { # PORT USER CMD
 	local t0 t1 v=""
 	for _ in 1 2 3; do
 		t0=$(now); ssh $SSHOPT -p "$1" "$2@127.0.0.1" "$3" >/dev/null; t1=$(now)
-		v+="$(echo "$t1 - $t0" | bc -l) "
+		v+="$(calc "$t1 - $t0") "
 	done
 	tr ' ' '\n' <<<"$v" | grep . | median
 }
@@ -170,14 +171,26 @@ declare -A T
 for r in $(seq 1 "$ROUNDS"); do
 	# fresh: a new app and a new bare repo each round
 	plain_init "fresh$r"
-	T[pf]+="$(push_time "$(plain_url "fresh$r")") "
-	T[sf]+="$(push_time "$(slip_url "fresh$r")") "
-	st=$(stages); T[sfs]+="${st#*|};"; T[sfb]+="${st%%|*} "
+	# which goes first alternates, so a load that comes and goes on a
+	# shared machine falls on both
+	for who in $( [ $(( r % 2 )) = 1 ] && echo "p s" || echo "s p"); do
+		if [ "$who" = p ]; then
+			T[pf]+="$(push_time "$(plain_url "fresh$r")") "
+		else
+			T[sf]+="$(push_time "$(slip_url "fresh$r")") "
+			st=$(stages); T[sfs]+="${st#*|};"; T[sfb]+="${st%%|*} "
+		fi
+	done
 	# change: one file edited on top of what both already have
 	(cd app && echo "change $r" >>src/d1/f1.c && git commit -q -am "change $r")
-	T[pc]+="$(push_time "$(plain_url "fresh$r")") "
-	T[sc]+="$(push_time "$(slip_url "fresh$r")") "
-	st=$(stages); T[scs]+="${st#*|};"; T[scb]+="${st%%|*} "
+	for who in $( [ $(( r % 2 )) = 1 ] && echo "p s" || echo "s p"); do
+		if [ "$who" = p ]; then
+			T[pc]+="$(push_time "$(plain_url "fresh$r")") "
+		else
+			T[sc]+="$(push_time "$(slip_url "fresh$r")") "
+			st=$(stages); T[scs]+="${st#*|};"; T[scb]+="${st%%|*} "
+		fi
+	done
 done
 
 # the median of each stage over the rounds ("slug 0.20s, image 0.05s, ...")
@@ -194,7 +207,7 @@ row() { # label plain slipway buildtimes stages
 	s=$(tr ' ' '\n' <<<"$3" | grep . | median)
 	b=$(tr ' ' '\n' <<<"$4" | grep . | median)
 	printf '%-8s plain %.3fs  slipway %.3fs  ratio %.2f  added %.3fs  (hook build %.3fs: %s)\n' \
-		"$1" "$p" "$s" "$(echo "$s / $p" | bc -l)" "$(echo "$s - $p" | bc -l)" "$b" \
+		"$1" "$p" "$s" "$(calc "$s / $p")" "$(calc "$s - $p")" "$b" \
 		"$(stage_medians "$5")"
 }
 echo "medians of $ROUNDS rounds (push start to git push returning; slipway: release recorded)"

@@ -433,6 +433,9 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 		.slug = b->slug, .base = b->stack, .out = out, .tag = tag,
 		.procs = procs, .nprocs = n, .revision = b->sha,
 		.created = created, .labels = (const char *const *)labels,
+		/* computed while the slug was written: no second read */
+		.slug_digest = b->slug_info.digest,
+		.slug_diff_id = b->slug_info.diff_id,
 	};
 	rc = image_build(&b->image, &io);
 	free(out);

@@ -437,12 +437,11 @@ api_builds_log(struct api_call *c)
 		}
 		status = json_string_value(json_object_get(b, "status"));
 		finished = build_is_finished(status);
-		/* The final name first: once it is there, it is all. */
-		done = true;
-		if ((fd = open(final, O_RDONLY | O_CLOEXEC)) < 0) {
-			done = false;
-			fd = open(part, O_RDONLY | O_CLOEXEC);
-		}
+		/* The final name first: once it is there, it is all.  The
+		 * part may be renamed between the two opens: final again. */
+		done = (fd = open(final, O_RDONLY | O_CLOEXEC)) >= 0;
+		if (!done && (fd = open(part, O_RDONLY | O_CLOEXEC)) < 0)
+			done = (fd = open(final, O_RDONLY | O_CLOEXEC)) >= 0;
 		if (fd < 0 || fstat(fd, &sb) < 0)
 			sb.st_size = 0;
 		if (sb.st_size != last_size) {

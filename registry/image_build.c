@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
+#include "slipway/digest.h"
 #include "slipway/err.h"
+#include "slipway/fs.h"
 #include "slipway/image.h"
 
 #include "image_int.h"
@@ -116,6 +119,43 @@ build_check_opts(const struct image_build_opts *o)
 				    "is given twice", p->type);
 	}
 	return 0;
+}
+
+/* The slug as a layer when its digests are known: a hard link into
+ * blobs/ (the whole blob appears at once, as with a rename).  1 when it
+ * cannot be linked (another file system): the caller copies. */
+static int
+build_slug_link(struct image_desc *out, char diff_id[DIGEST_STR_MAX],
+    struct image_layout *l, const struct image_build_opts *o)
+{
+	struct image_desc d = { 0 };
+	char *to, *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (!digest_is_valid(o->slug_digest) ||
+	    !digest_is_valid(o->slug_diff_id))
+		return err_set(ERR_INVALID, "the slug's digests are not "
+		    "sha256:<hex>");
+	if (stat(o->slug, &st) < 0)
+		return err_sys("cannot open slug '%s'", o->slug);
+	snprintf(d.digest, sizeof(d.digest), "%s", o->slug_digest);
+	d.size = (int64_t)st.st_size;
+	to = image_layout_blob_path(l, d.digest);
+	dir = xstrndup(to, (size_t)(strrchr(to, '/') - to));
+	if (image_layout_blob_stat(l, &d) == 0)
+		rc = 0;         /* the same slug was built before */
+	else if ((rc = fs_mkdir_p(dir, 0755)) == 0 && link(o->slug, to) < 0)
+		rc = errno == EXDEV ? 1 : err_sys("cannot link slug '%s' "
+		    "into the layout", o->slug);
+	if (rc == 0) {
+		*out = d;
+		out->media_type = xstrdup(IMAGE_MT_OCI_LAYER_GZIP);
+		snprintf(diff_id, DIGEST_STR_MAX, "%s", o->slug_diff_id);
+	}
+	free(dir);
+	free(to);
+	return rc;
 }
 
 /* Store the slug as a layer: the file's bytes as they are, its digest,
@@ -331,7 +371,12 @@ image_build(struct image_desc *out, const struct image_build_opts *o)
 		    image_host_arch(), "os", "linux", "rootfs", "type",
 		    "layers", "diff_ids");
 	}
-	if ((rc = build_slug_layer(&layers[nlayers], diff_id, l, o->slug)) < 0)
+	rc = 1;
+	if (o->slug_digest && o->slug_diff_id &&
+	    (rc = build_slug_link(&layers[nlayers], diff_id, l, o)) < 0)
+		goto done;
+	if (rc == 1 &&
+	    (rc = build_slug_layer(&layers[nlayers], diff_id, l, o->slug)) < 0)
 		goto done;
 	nlayers++;
 

@@ -271,6 +271,12 @@ struct image_build_opts {
 	const char *port;        /* PORT in Env; NULL: "5000" */
 	const char *const *labels; /* more labels: key, value, ..., NULL;
 	                          * they may not replace the ones above */
+	/* The slug's digest and diff_id when the caller has them (the slug
+	 * writer computes both): the slug is then not read again but linked
+	 * into the layout as its layer blob (copied and hashed across file
+	 * systems).  NULL: computed here. */
+	const char *slug_digest;
+	const char *slug_diff_id;
 };
 
 /* Build the image and tag it; out gets the manifest descriptor.  Same

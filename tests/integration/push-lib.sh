@@ -45,13 +45,23 @@ push_start() {
 	mkdir -p "$SLIPWAY_HOME/ssh" && chmod 700 "$SLIPWAY_HOME/ssh"
 	slipway tokens:create --label sshd >"$SLIPWAY_HOME/ssh/service-token" 2>/dev/null &&
 		chmod 600 "$SLIPWAY_HOME/ssh/service-token" || return 1
-	SSH_PORT=$(free_port) || return 1
 	SSHD_LOG=$T_DIR/sshd.log
-	slipway sshd --listen "127.0.0.1:$SSH_PORT" --controller "$CTL_URL" \
-		--registry "$REG" >"$SSHD_LOG" 2>&1 &
-	SSHD_PID=$!
-	at_exit "kill $SSHD_PID"
-	wait_port "$SSH_PORT" 20 || { cat "$SSHD_LOG"; return 1; }
+	for try in 1 2 3 4 5; do
+		SSH_PORT=$(free_port) || return 1
+		slipway sshd --listen "127.0.0.1:$SSH_PORT" --controller "$CTL_URL" \
+			--registry "$REG" >"$SSHD_LOG" 2>&1 &
+		SSHD_PID=$!
+		at_exit "kill $SSHD_PID"
+		# up, or gone because another process took the port first
+		for _ in $(seq 1 200); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null && break
+			kill -0 "$SSHD_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$SSHD_PID" 2>/dev/null && wait_port "$SSH_PORT" 1 >/dev/null && break
+		kill "$SSHD_PID" 2>/dev/null
+		[ "$try" = 5 ] && { cat "$SSHD_LOG"; return 1; }
+	done
 	mkdir -p "$T_DIR/keys"
 	git config --global user.email test@example.com 2>/dev/null
 	git config --global user.name test 2>/dev/null

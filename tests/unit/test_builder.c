@@ -19,6 +19,7 @@
 #include "slipway/buf.h"
 #include "slipway/builder.h"
 #include "slipway/fs.h"
+#include "slipway/image.h"
 #include "slipway/slug.h"
 
 static struct builder_manifest *
@@ -383,4 +384,41 @@ TEST(hooks__words_split_refuses)
 	    "1 2 3 4 5 6 7 8 9", 8));
 	EXPECT_ERR_HAS("more than 8 words");
 	EXPECT_TRUE(w == NULL);
+}
+
+/* ---- the image from a slug whose digests the builder already has ---- */
+
+TEST(builder__image_from_known_slug_digests_is_the_same_image)
+{
+	struct slug_opts so = SLUG_OPTS_INIT;
+	struct slug_info si;
+	struct image_desc a = { 0 }, b = { 0 };
+	struct image_process web = { "web", "./server" };
+	struct stat s1, s2;
+	char *blob;
+
+	SH("mkdir -p src && echo hello > src/index.html");
+	EXPECT_OK(slug_create_dir_file(&si, "src", "slug.tgz", &so));
+	struct image_build_opts o = { .slug = "slug.tgz", .out = "one",
+	    .tag = "v1", .procs = &web, .nprocs = 1 };
+	EXPECT_OK(image_build(&a, &o));
+	o.out = "two";
+	o.slug_digest = si.digest;
+	o.slug_diff_id = si.diff_id;
+	EXPECT_OK(image_build(&b, &o));
+	EXPECT_STR(a.digest, b.digest);
+	/* the layer blob is the slug file itself, linked, not a copy */
+	blob = xasprintf("two/blobs/sha256/%s", si.digest + 7);
+	EXPECT_TRUE(stat("slug.tgz", &s1) == 0 && stat(blob, &s2) == 0);
+	EXPECT_TRUE(s1.st_ino == s2.st_ino);
+	free(blob);
+	/* building again finds the blob there */
+	image_desc_clear(&b);
+	EXPECT_OK(image_build(&b, &o));
+	image_desc_clear(&a);
+	image_desc_clear(&b);
+	/* digests that are not digests are refused */
+	o.out = "three";
+	o.slug_digest = "sha256:nope";
+	EXPECT_INT(ERR_INVALID, image_build(&b, &o));
 }
