@@ -252,6 +252,10 @@ build_labels(json_t *labels, const struct image_build_opts *o,
 	json_object_del(labels, "org.opencontainers.image.revision");
 	json_object_del(labels, "org.opencontainers.image.source");
 	json_object_del(labels, IMAGE_LABEL_PROCESS_TYPES);
+	json_object_del(labels, IMAGE_LABEL_HEALTHCHECK);
+	if (o->healthcheck)
+		json_object_set_new(labels, IMAGE_LABEL_HEALTHCHECK,
+		    json_string(o->healthcheck));
 	if (o->revision)
 		json_object_set_new(labels, "org.opencontainers.image.revision",
 		    json_string(o->revision));

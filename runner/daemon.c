@@ -439,6 +439,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		{ "grace", required_argument, NULL, 'G' },
 		{ "port-base", required_argument, NULL, 'B' },
 		{ "orphan-delay", required_argument, NULL, 'O' },
+		{ "registry-insecure", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = argv[0];
@@ -452,6 +453,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		case 'n': o->name = optarg; break;
 		case 'P': o->proxy_ctl = optarg; break;
 		case 'r': o->registry = optarg; break;
+		case 'i': o->registry_insecure = true; break;
 		case 'D':
 			if (runner_driver_parse(&o->driver, optarg) < 0)
 				return cli_usage_error(name, "%s", err_last());

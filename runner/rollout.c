@@ -44,7 +44,6 @@
 #include "slipway/log.h"
 #include "slipway/proxy.h"
 
-#define HEALTH_LABEL "io.slipway.healthcheck"
 #define REASON_MAX 900
 
 /* One slot of the desired state and what fills it. */
@@ -264,7 +263,7 @@ static void
 rd_plan_health(struct rd_plan *p, json_t *env)
 {
 	const char *label = p->cfg ? image_config_label(p->cfg,
-	    HEALTH_LABEL) : NULL;
+	    IMAGE_LABEL_HEALTHCHECK) : NULL;
 	const char *path = NULL, *dl;
 	json_t *lj = NULL;
 
@@ -574,23 +573,51 @@ rd_alive(void *ctx, char *why, size_t len)
 	return ok;
 }
 
-/* Wait until container id (port) answers its health check. */
+/* Wait until container id (port) answers its health check.  An answer
+ * counts only when the container itself listens on the port: a port found
+ * free can be taken by another program before the app binds it, and its
+ * answers must not make a broken release live. */
 static int
 rd_healthy(struct rd_plan *p, const char *id, unsigned port,
     const char *proc)
 {
 	struct rd_alive_ctx ac = { p, id };
 	struct runner_health_opts ho = p->health;
+	double end = runner_now_mono() + p->health.deadline_sec;
+	bool other = false;
 	char answer[512];
-	int rc;
+	int rc, own;
 
 	ho.port = port;
 	ho.alive = rd_alive;
 	ho.ctx = &ac;
-	if ((rc = runner_health_wait(&ho, answer, sizeof(answer))) < 0) {
-		snprintf(p->reason, sizeof(p->reason), "%s %s", proc,
-		    err_last());
-		return rc;
+	for (;;) {
+		ho.deadline_sec = end - runner_now_mono();
+		if (ho.deadline_sec <= 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s never became "
+			    "healthy in %gs: port %u answers, but another "
+			    "process listens on it", proc,
+			    p->health.deadline_sec, port);
+			return ERR_TIMEOUT;
+		}
+		if ((rc = runner_health_wait(&ho, answer, sizeof(answer))) < 0) {
+			if (other && rc == ERR_TIMEOUT)
+				snprintf(p->reason, sizeof(p->reason), "%s never "
+				    "became healthy in %gs: port %u answers, but "
+				    "another process listens on it", proc,
+				    p->health.deadline_sec, port);
+			else
+				snprintf(p->reason, sizeof(p->reason), "%s %s",
+				    proc, err_last());
+			return rc;
+		}
+		if ((own = runner_container_port_owner(p->rd->r, id,
+		    port)) == 1)
+			break;
+		other = other || own == 0;
+		/* not ours (yet): wait, as between two tries */
+		for (double t = 0; t < ho.interval_sec && !rd_cut(p); t += 0.05)
+			usleep(50000);
 	}
 	rd_verified_set(p->rd, id, true);
 	return 0;

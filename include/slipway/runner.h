@@ -334,6 +334,15 @@ int runner_health_check(const struct runner_health_opts *o, char *answer,
 int runner_health_wait(const struct runner_health_opts *o, char *answer,
     size_t len);
 
+/* Does container id own what listens on port?  1 when one of its
+ * processes holds the listening socket, 0 when another process does (a
+ * health check that answered was not the container's), -1 when nothing
+ * listens there now or it cannot be told; ERR_NOTFOUND for an unknown
+ * id.  Reads /proc/net/tcp{,6} and the processes' descriptors: call it
+ * once a check passes, not for every try. */
+int runner_container_port_owner(struct runner *r, const char *id,
+    unsigned port);
+
 /* ---- commands (cli/commands.c) --------------------------------------- */
 
 int runner_cmd_run_local(int argc, char **argv);
