@@ -515,25 +515,6 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 	free(done);
 }
 
-/* The process's last line of output, for a failure's reason. */
-struct rd_lastline {
-	char line[300];
-};
-
-static int
-rd_lastline_keep(const char *line, size_t len, void *ctx)
-{
-	struct rd_lastline *l = ctx;
-	const char *sp = strchr(line, ' ');
-
-	(void)len;
-	if (sp && strncmp(sp + 1, "slipway[", 8) != 0) {
-		const char *msg = strstr(sp + 1, ": ");
-		snprintf(l->line, sizeof(l->line), "%s", msg ? msg + 2 : "");
-	}
-	return 0;
-}
-
 struct rd_alive_ctx {
 	struct rd_plan *p;
 	const char *id;
@@ -560,13 +541,12 @@ rd_alive(void *ctx, char *why, size_t len)
 	}
 	/* down between restarts is alive; a crash loop is not */
 	if (!i.want_up || i.restarts >= 3) {
-		struct rd_lastline last = { "" };
-		struct runner_log_query q = { .app = i.app, .lines = 50,
-		    .process = i.process };
-		runner_logs_read(a->p->rd->home, &q, rd_lastline_keep, &last);
+		char last[300] = "";
+		runner_container_last_line(last, sizeof(last), a->p->rd->r,
+		    a->id);
 		snprintf(why, len, "the process keeps exiting (last status "
 		    "%d, %u restarts)%s%s", i.exit_code, i.restarts,
-		    last.line[0] ? "; its last output: " : "", last.line);
+		    last[0] ? "; its last output: " : "", last);
 		ok = false;
 	}
 	runner_container_info_free(&i);

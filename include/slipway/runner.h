@@ -308,6 +308,13 @@ int runner_logs_since(struct runner_log_cursor *cur, bool *gap,
     const char *dir, const struct runner_log_query *q, bool tail,
     runner_log_fn fn, void *ctx);
 
+/* The last line container id wrote (stdout or stderr, control characters
+ * as '?', at most len - 1 bytes), "" when none: what a failure report
+ * quotes ("sh: ./server: not found").  Only this container's, unlike the
+ * app log, where a new web.1 and an old one share a name. */
+int runner_container_last_line(char *out, size_t len, struct runner *r,
+    const char *id);
+
 /* ---- health ---------------------------------------------------------- */
 
 struct runner_health_opts {

@@ -1200,3 +1200,34 @@ TEST(runner__port_owner)
 	free(id);
 	free(home);
 }
+
+TEST(runner__container_last_line)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL, last[64];
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "words", .release = "v1",
+	    .process_type = "job", .image = T_DIGEST, .no_restart = true,
+	    .command = "echo first; printf 'last \\033words\\n\\n' >&2; exit 1" };
+	struct runner_container_info i;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_last_line(last, sizeof(last), r, id));
+	EXPECT_STR("", last);
+	EXPECT_OK(runner_container_start(r, id));
+	i = t_wait_state(r, id, RUNNER_STATE_DOWN, 0);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_last_line(last, sizeof(last), r, id));
+	EXPECT_STR("last ?words", last);
+	EXPECT_OK(runner_container_last_line(last, 5, r, id));
+	EXPECT_STR("ords", last);
+	EXPECT_INT(ERR_NOTFOUND, runner_container_last_line(last, sizeof(last),
+	    r, "nope"));
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}
