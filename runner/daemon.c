@@ -239,9 +239,9 @@ rd_dispatch(struct rd *rd, json_t *doc)
 		} else if (json_array_size(a->want) > 0 || a->want == NULL) {
 			if (a->gone_since == 0) {
 				a->gone_since = now;
-				log_info("%s: no longer scheduled here; stopping "
-				    "it in %gs unless it comes back", app,
-				    rd->o.orphan_delay);
+				log_info("%s: no longer scheduled here; "
+				    "stopping it in %gs unless it comes back",
+				    app, rd->o.orphan_delay);
 			}
 			if (now - a->gone_since < rd->o.orphan_delay) {
 				pending = true;
@@ -588,8 +588,9 @@ runner_cmd_daemon(int argc, char **argv)
 	if (h == NULL || h[0] == '\0')
 		h = "/var/lib/slipway";
 	if (fs_mkdir_p(h, 0755) < 0 || realpath(h, real) == NULL) {
-		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': %s\n",
-		    argv[0], h, err_last()[0] ? err_last() : strerror(errno));
+		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': "
+		    "%s\n", argv[0], h, err_last()[0] ? err_last() :
+		    strerror(errno));
 		return 1;
 	}
 	rd.home = xstrdup(real);
