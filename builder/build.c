@@ -405,7 +405,7 @@ build_image(struct build_state *b, struct builder_ctx *bc,
     const struct builder_opts *o)
 {
 	struct image_process *procs;
-	char tag[32], created[32], *health, *out, *labels[3] = { 0 };
+	char tag[32], created[32], *health, *out;
 	size_t n = 0;
 	const char *key;
 	json_t *v;
@@ -424,15 +424,11 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 	snprintf(tag, sizeof(tag), "v%lld", (long long)b->number);
 	build_created(created, b);
 	health = builder_manifest_health_json(b->manifest);
-	if (health) {
-		labels[0] = "io.slipway.healthcheck";
-		labels[1] = health;
-	}
 	out = fs_join(bc->work, "image");
 	struct image_build_opts io = {
 		.slug = b->slug, .base = b->stack, .out = out, .tag = tag,
 		.procs = procs, .nprocs = n, .revision = b->sha,
-		.created = created, .labels = (const char *const *)labels,
+		.created = created, .healthcheck = health,
 		/* computed while the slug was written: no second read */
 		.slug_digest = b->slug_info.digest,
 		.slug_diff_id = b->slug_info.diff_id,

@@ -147,7 +147,7 @@ const struct cli_command cli_commands[] = {
 	{ "image build", image_cmd_build,
 	  "--slug SLUG [--base LAYOUT[:TAG]] -o LAYOUT --tag TAG "
 	  "[--process TYPE=CMD ...] [--revision REV] [--source URL] "
-	  "[--created RFC3339] [--port N] [--json]",
+	  "[--created RFC3339] [--port N] [--healthcheck PATH|JSON] [--json]",
 	  "pack a slug onto a stack as an OCI image in an image layout",
 	  "The stack's layers are reused by digest; the slug becomes one more\n"
 	  "gzip layer.  Same inputs give the same manifest digest: --created\n"
@@ -197,6 +197,8 @@ const struct cli_command cli_commands[] = {
 	  "  --port-base N            first container port (20000)\n"
 	  "  --orphan-delay SECS      stop an app no longer scheduled here "
 	  "after (30)\n"
+	  "  --registry-insecure      plain http to a registry that is not "
+	  "on loopback\n"
 	  "  --proxy-port N           the proxy's public port, for URLs "
 	  "(8080)\n"
 	  "Containers keep running when it stops; the next start adopts them.\n"

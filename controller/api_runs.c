@@ -101,7 +101,8 @@ run_end(struct ctl_run *r, enum run_state st, int code, const char *error)
 		/* a runner's message, capped on a character boundary */
 		if (n > 1024) {
 			n = 1024;
-			while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
+			while (n > 0 &&
+			    ((unsigned char)error[n] & 0xc0) == 0x80)
 				n--;
 		}
 		r->error = xstrndup(error, n);
@@ -131,8 +132,9 @@ run_expire(void)
 			changed = true;
 		} else if (r->state == RUN_RUNNING &&
 		    now - r->updated > RUN_SILENCE_SECS) {
-			snprintf(why, sizeof(why), "runner %s stopped reporting "
-			    "on it for %.0fs", r->runner, RUN_SILENCE_SECS);
+			snprintf(why, sizeof(why), "runner %s stopped "
+			    "reporting on it for %.0fs", r->runner,
+			    RUN_SILENCE_SECS);
 			run_end(r, RUN_FAILED, -1, why);
 			changed = true;
 		}

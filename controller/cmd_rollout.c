@@ -245,11 +245,12 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		goto done;
 	if (argc - optind == 2) {
 		if (!store_proc_type_is_valid(argv[optind + 1])) {
-			rc = cli_usage_error(argv[0], "'%.64s' is not a process "
-			    "type", argv[optind + 1]);
+			rc = cli_usage_error(argv[0], "'%.64s' is not a "
+			    "process type", argv[optind + 1]);
 			goto done;
 		}
-		json_object_set_new(body, "type", json_string(argv[optind + 1]));
+		json_object_set_new(body, "type",
+		    json_string(argv[optind + 1]));
 	}
 	rc = 1;
 	if (!cmd_open(&c, argv[0]) ||
@@ -257,8 +258,8 @@ rollout_cmd_ps_restart(int argc, char **argv)
 	    argv[optind]))
 		goto done;
 	if (nowait) {
-		printf("Restarting %s (%s)\n", argv[optind], argc - optind == 2 ?
-		    argv[optind + 1] : "all types");
+		printf("Restarting %s (%s)\n", argv[optind],
+		    argc - optind == 2 ? argv[optind + 1] : "all types");
 		rc = 0;
 		goto done;
 	}

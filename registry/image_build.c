@@ -292,6 +292,10 @@ build_labels(json_t *labels, const struct image_build_opts *o,
 	json_object_del(labels, "org.opencontainers.image.revision");
 	json_object_del(labels, "org.opencontainers.image.source");
 	json_object_del(labels, IMAGE_LABEL_PROCESS_TYPES);
+	json_object_del(labels, IMAGE_LABEL_HEALTHCHECK);
+	if (o->healthcheck)
+		json_object_set_new(labels, IMAGE_LABEL_HEALTHCHECK,
+		    json_string(o->healthcheck));
 	if (o->revision)
 		json_object_set_new(labels, "org.opencontainers.image.revision",
 		    json_string(o->revision));
@@ -308,14 +312,6 @@ build_labels(json_t *labels, const struct image_build_opts *o,
 	    json_string(text));
 	free(text);
 	json_decref(procs);
-	/* The caller's own labels (the health check) never replace the
-	 * provenance and process types set above. */
-	for (size_t i = 0; o->labels && o->labels[i] && o->labels[i + 1];
-	    i += 2)
-		if (strncmp(o->labels[i], "org.opencontainers.image.", 25) &&
-		    strcmp(o->labels[i], IMAGE_LABEL_PROCESS_TYPES))
-			json_object_set_new(labels, o->labels[i],
-			    json_string(o->labels[i + 1]));
 }
 
 /* Append a history entry only when the base's history matches its

@@ -49,6 +49,7 @@ image_cmd_build(int argc, char **argv)
 		{ "source", required_argument, NULL, 'S' },
 		{ "created", required_argument, NULL, 'c' },
 		{ "port", required_argument, NULL, 'P' },
+		{ "healthcheck", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,6 +96,15 @@ image_cmd_build(int argc, char **argv)
 		case 'S': o.source = optarg; break;
 		case 'c': o.created = optarg; break;
 		case 'P': o.port = optarg; break;
+		case 'H':
+			/* a path, or a JSON object (docs/rollout.md) */
+			if (optarg[0] != '/' && optarg[0] != '{') {
+				rc = cli_usage_error(argv[0], "--healthcheck is "
+				    "a path (/health) or a JSON object");
+				goto done;
+			}
+			o.healthcheck = optarg;
+			break;
 		case 'j': json = true; break;
 		default:
 			rc = cli_usage_error(argv[0], "unknown option");

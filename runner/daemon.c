@@ -239,9 +239,9 @@ rd_dispatch(struct rd *rd, json_t *doc)
 		} else if (json_array_size(a->want) > 0 || a->want == NULL) {
 			if (a->gone_since == 0) {
 				a->gone_since = now;
-				log_info("%s: no longer scheduled here; stopping "
-				    "it in %gs unless it comes back", app,
-				    rd->o.orphan_delay);
+				log_info("%s: no longer scheduled here; "
+				    "stopping it in %gs unless it comes back",
+				    app, rd->o.orphan_delay);
 			}
 			if (now - a->gone_since < rd->o.orphan_delay) {
 				pending = true;
@@ -439,6 +439,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		{ "grace", required_argument, NULL, 'G' },
 		{ "port-base", required_argument, NULL, 'B' },
 		{ "orphan-delay", required_argument, NULL, 'O' },
+		{ "registry-insecure", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = argv[0];
@@ -452,6 +453,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		case 'n': o->name = optarg; break;
 		case 'P': o->proxy_ctl = optarg; break;
 		case 'r': o->registry = optarg; break;
+		case 'i': o->registry_insecure = true; break;
 		case 'D':
 			if (runner_driver_parse(&o->driver, optarg) < 0)
 				return cli_usage_error(name, "%s", err_last());
@@ -586,8 +588,9 @@ runner_cmd_daemon(int argc, char **argv)
 	if (h == NULL || h[0] == '\0')
 		h = "/var/lib/slipway";
 	if (fs_mkdir_p(h, 0755) < 0 || realpath(h, real) == NULL) {
-		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': %s\n",
-		    argv[0], h, err_last()[0] ? err_last() : strerror(errno));
+		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': "
+		    "%s\n", argv[0], h, err_last()[0] ? err_last() :
+		    strerror(errno));
 		return 1;
 	}
 	rd.home = xstrdup(real);

@@ -179,8 +179,8 @@ rd_images_gc(struct rd *rd)
 		json_t *e = json_array_get(a->want, 0);
 		refs = xrealloc(refs, (n + a->nhist + 2) * sizeof(*refs));
 		for (size_t k = 0; k < a->nhist; k++)
-			refs[n++] = (struct runner_release_ref){ xstrdup(a->name),
-			    (unsigned)a->hist[k].release,
+			refs[n++] = (struct runner_release_ref){
+			    xstrdup(a->name), (unsigned)a->hist[k].release,
 			    xstrdup(a->hist[k].digest) };
 		/* what is wanted now, even if it is not live yet */
 		if (e && digest_is_valid(rd_json_str(e, "digest")))

@@ -45,7 +45,7 @@ struct rd_opts {
 	enum runner_driver driver;
 	const char *proxy_ctl;    /* proxy control socket */
 	unsigned proxy_port;      /* public port of the proxy, for URLs */
-	const char *registry;     /* HOST:PORT instead of the image's, or NULL */
+	const char *registry;     /* HOST:PORT instead of the image's; NULL */
 	unsigned keep_releases;   /* images kept per app */
 	double health_interval, health_timeout, health_deadline;
 	double drain;             /* wait for in-flight requests */
@@ -169,6 +169,74 @@ void rd_dirty(struct rd *rd);
 int rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg);
 /* A counted thread ends (call last, with nothing of rd held). */
 void rd_thread_done(struct rd *rd);
+
+/* ---- rollout.c, rollout_step.c: one reconcile ---------------------- */
+
+#define REASON_MAX 900
+
+/* One slot of the desired state and what fills it. */
+struct rd_slot {
+	json_t *e;              /* the controller's entry (borrowed) */
+	const char *type;
+	unsigned index;
+	bool rolls;             /* the restart applies to its type */
+	char *cur;              /* container filling it, or NULL */
+	unsigned cur_port;
+	bool stale;             /* cur must be replaced (restart) */
+	char *nid;              /* the new container made for it */
+	unsigned nport;
+};
+
+/* A container of the app that fills no slot. */
+struct rd_old {
+	char *id;
+	char *type;
+	unsigned port;
+	int64_t release;
+};
+
+/* Everything one reconcile works with. */
+struct rd_plan {
+	struct rd *rd;
+	struct rd_app *a;
+	int64_t release;
+	const char *digest, *image, *restart, *restart_type;
+	struct image_config *cfg;
+	char **env;
+	json_t *domains;
+	struct runner_health_opts health;
+	char *health_path;
+	struct rd_slot *slots;
+	size_t nslots;
+	struct rd_old *old;     /* other releases, extras, unhealthy */
+	size_t nold;
+	bool deploy;            /* another release runs: all at once */
+	char reason[REASON_MAX];
+};
+
+/* Should the reconcile stop where it is (stopping, or a newer target)? */
+bool rd_cut(struct rd_plan *p);
+/* Containers seen healthy by this daemon (rd->mu taken). */
+bool rd_verified_has(struct rd *rd, const char *id);
+void rd_verified_set(struct rd *rd, const char *id, bool on);
+/* http://APP.<the proxy's domain>[:--proxy-port]/, or NULL. */
+char *rd_app_url(struct rd *rd, const char *app);
+/* Create and start the new container of slot s (s->nid, s->nport). */
+int rd_start(struct rd_plan *p, struct rd_slot *s);
+/* Stop (SIGTERM, --grace, SIGKILL) and destroy containers, in parallel. */
+void rd_stop_many(struct rd *rd, char **ids, size_t n);
+/* Stop the new containers of a failed or cut attempt. */
+void rd_drop_new(struct rd_plan *p);
+/* Wait until the backends (127.0.0.1:port) have nothing in flight, at
+ * most --drain seconds; a port 0 is skipped. */
+void rd_drain(struct rd *rd, const unsigned *ports, size_t n);
+/* Wait until container id answers its health check on port and owns the
+ * listener; p->reason says why not. */
+int rd_healthy(struct rd_plan *p, const char *id, unsigned port,
+    const char *proc);
+/* One proxy swap: the app's web slots (new container where there is one)
+ * and its domains; p->reason says why not. */
+int rd_route(struct rd_plan *p);
 
 /* ---- rollout.c ------------------------------------------------------- */
 

@@ -217,8 +217,9 @@ rd_health_refresh(struct rd *rd, struct runner_container_info *v, size_t n)
 		for (size_t k = 0; k < rd->napps && !path; k++)
 			if (strcmp(rd->apps[k]->name, v[i].app) == 0) {
 				pthread_mutex_lock(&rd->rmu);
-				if (rd->apps[k]->health_path)
-					path = xstrdup(rd->apps[k]->health_path);
+				const char *hp = rd->apps[k]->health_path;
+				if (hp)
+					path = xstrdup(hp);
 				pthread_mutex_unlock(&rd->rmu);
 			}
 		pthread_mutex_unlock(&rd->mu);

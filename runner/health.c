@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner_int.h"
@@ -239,4 +241,131 @@ runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
 		return 0;
 	}
 	return err_set(ERR_CONFLICT, "no free port from %u up", base);
+}
+
+/* ---- who listens on a port ------------------------------------------- */
+
+#define PORT_INODES_MAX 16
+
+/* The inodes of the sockets listening on port (IPv4 and IPv6), from
+ * /proc/net/tcp{,6}: "sl local rem st txq:rxq tr:when retr uid timeout
+ * inode", local as HEXADDR:HEXPORT, st 0A for LISTEN. */
+static size_t
+port_listen_inodes(unsigned long *out, size_t max, unsigned port)
+{
+	static const char *const files[] = { "/proc/net/tcp",
+	    "/proc/net/tcp6" };
+	size_t n = 0;
+
+	for (size_t f = 0; f < 2; f++) {
+		FILE *fp = fopen(files[f], "re");
+		char line[512];
+
+		if (fp == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) && n < max) {
+			char local[128], st[8];
+			unsigned long inode;
+			unsigned lport;
+			const char *colon;
+
+			if (sscanf(line, " %*s %127s %*s %7s %*s %*s %*s %*s "
+			    "%*s %lu", local, st, &inode) != 3)
+				continue;
+			if (strcmp(st, "0A") != 0 ||
+			    (colon = strrchr(local, ':')) == NULL ||
+			    sscanf(colon + 1, "%x", &lport) != 1 ||
+			    lport != port || inode == 0)
+				continue;
+			out[n++] = inode;
+		}
+		fclose(fp);
+	}
+	return n;
+}
+
+/* Does process pid hold one of the socket inodes? */
+static bool
+pid_holds(pid_t pid, const unsigned long *inodes, size_t n)
+{
+	char path[64], link[64];
+	struct dirent *d;
+	DIR *dp;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((dp = opendir(path)) == NULL)
+		return false;
+	while (!found && (d = readdir(dp)) != NULL) {
+		char fdp[320];
+		ssize_t k;
+		unsigned long ino;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(fdp, sizeof(fdp), "%s/%s", path, d->d_name);
+		if ((k = readlink(fdp, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		for (size_t i = 0; i < n && !found; i++)
+			found = inodes[i] == ino;
+	}
+	closedir(dp);
+	return found;
+}
+
+static unsigned long long
+pid_ns(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+int
+runner_container_port_owner(struct runner *r, const char *id,
+    unsigned port)
+{
+	struct runner_container_info info;
+	unsigned long inodes[PORT_INODES_MAX];
+	unsigned long long cns, selfns;
+	struct dirent *d;
+	size_t n;
+	DIR *dp;
+	int rc = 0;
+
+	if (runner_container_get(&info, r, id) < 0)
+		return ERR_NOTFOUND;
+	if (info.pid <= 0 || (n = port_listen_inodes(inodes,
+	    PORT_INODES_MAX, port)) == 0) {
+		runner_container_info_free(&info);
+		return -1;
+	}
+	/* The container's processes: its own session (the process driver
+	 * starts it with setsid), or its own pid namespace (runc). */
+	cns = pid_ns(info.pid);
+	selfns = pid_ns(getpid());
+	if ((dp = opendir("/proc")) == NULL) {
+		runner_container_info_free(&info);
+		return -1;
+	}
+	while (rc == 0 && (d = readdir(dp)) != NULL) {
+		char *end;
+		long p = strtol(d->d_name, &end, 10);
+		bool ours;
+
+		if (*end || p <= 0)
+			continue;
+		ours = getsid((pid_t)p) == info.pid ||
+		    (cns != 0 && cns != selfns && pid_ns((pid_t)p) == cns);
+		if (ours && pid_holds((pid_t)p, inodes, n))
+			rc = 1;
+	}
+	closedir(dp);
+	runner_container_info_free(&info);
+	return rc;
 }

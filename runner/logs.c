@@ -571,3 +571,62 @@ done:
 	free(old);
 	return rc < 0 && rc != -1 ? rc : 0;
 }
+
+/* ---- the last words of one container --------------------------------- */
+
+int
+runner_container_last_line(char *out, size_t len, struct runner *r,
+    const char *id)
+{
+	struct runner_ctr *c;
+	char *path = NULL, buf[8192];
+	struct stat st;
+	ssize_t n;
+	size_t end, start;
+	int fd, rc = 0;
+
+	if (len == 0)
+		return ERR_INVALID;
+	out[0] = '\0';
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nctrs && !path; i++) {
+		c = r->ctrs[i];
+		if (strcmp(c->id, id) == 0)
+			path = xasprintf("%s/output", c->dir);
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (path == NULL)
+		return err_set(ERR_NOTFOUND, "no container '%s'", id);
+	/* The file the process writes: the core punches out what it has
+	 * copied to the log only past a MiB, so the end is still there. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == ENOENT)
+		goto done;      /* never started: no words yet */
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = err_sys("cannot read '%s'", path);
+		goto done;
+	}
+	start = st.st_size > (off_t)sizeof(buf) ? (size_t)(st.st_size -
+	    (off_t)sizeof(buf)) : 0;
+	if ((n = pread(fd, buf, sizeof(buf), (off_t)start)) <= 0)
+		goto done;
+	end = (size_t)n;
+	while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+		end--;
+	start = end;
+	/* a hole reads as NULs: the line starts after one too */
+	while (start > 0 && buf[start - 1] != '\n' && buf[start - 1] != '\0')
+		start--;
+	if (end - start >= len)
+		start = end - (len - 1);
+	for (size_t i = start; i < end; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+		out[i - start] = (ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' :
+		    (char)ch;
+	}
+	out[end - start] = '\0';
+done:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}

@@ -40,6 +40,10 @@ struct buf;
 #define IMAGE_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
 /* The label that carries the process types as a JSON object. */
 #define IMAGE_LABEL_PROCESS_TYPES "io.slipway.process-types"
+/* The app's web health check (slipway.yml): a path ("/health") or a JSON
+ * object {"path","interval","timeout","deadline"} (seconds); runners read
+ * it (docs/rollout.md). */
+#define IMAGE_LABEL_HEALTHCHECK "io.slipway.healthcheck"
 
 /* Caps on documents read into memory (manifests as distribution-spec
  * suggests; a config may carry a long history). */
@@ -269,14 +273,13 @@ struct image_build_opts {
 	const char *source;
 	const char *created;     /* NULL: image_created_pick */
 	const char *port;        /* PORT in Env; NULL: "5000" */
-	const char *const *labels; /* more labels: key, value, ..., NULL;
-	                          * they may not replace the ones above */
 	/* The slug's digest and diff_id when the caller has them (the slug
 	 * writer computes both): the slug is then not read again but linked
 	 * into the layout as its layer blob (copied and hashed across file
 	 * systems).  NULL: computed here. */
 	const char *slug_digest;
 	const char *slug_diff_id;
+	const char *healthcheck; /* IMAGE_LABEL_HEALTHCHECK; NULL: none */
 };
 
 /* Build the image and tag it; out gets the manifest descriptor.  Same

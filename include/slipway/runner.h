@@ -308,6 +308,13 @@ int runner_logs_since(struct runner_log_cursor *cur, bool *gap,
     const char *dir, const struct runner_log_query *q, bool tail,
     runner_log_fn fn, void *ctx);
 
+/* The last line container id wrote (stdout or stderr, control characters
+ * as '?', at most len - 1 bytes), "" when none: what a failure report
+ * quotes ("sh: ./server: not found").  Only this container's, unlike the
+ * app log, where a new web.1 and an old one share a name. */
+int runner_container_last_line(char *out, size_t len, struct runner *r,
+    const char *id);
+
 /* ---- health ---------------------------------------------------------- */
 
 struct runner_health_opts {
@@ -333,6 +340,15 @@ int runner_health_check(const struct runner_health_opts *o, char *answer,
  * (ERR_IO with its reason). */
 int runner_health_wait(const struct runner_health_opts *o, char *answer,
     size_t len);
+
+/* Does container id own what listens on port?  1 when one of its
+ * processes holds the listening socket, 0 when another process does (a
+ * health check that answered was not the container's), -1 when nothing
+ * listens there now or it cannot be told; ERR_NOTFOUND for an unknown
+ * id.  Reads /proc/net/tcp{,6} and the processes' descriptors: call it
+ * once a check passes, not for every try. */
+int runner_container_port_owner(struct runner *r, const char *id,
+    unsigned port);
 
 /* ---- commands (cli/commands.c) --------------------------------------- */
 

@@ -64,6 +64,8 @@ rl_cleanup() {
 
 rl_start() { # DRIVER
 	RL_DRIVER=$1
+	# container ports of their own, away from other runs on this machine
+	RL_PORT_BASE=$(( 30000 + (RANDOM % 250) * 100 ))
 	ctl_start || ctl_start_failed
 	RL_REG_PORT=$(free_port)
 	slipway registry --listen "127.0.0.1:$RL_REG_PORT" --root "$T_DIR/registry" \
@@ -90,6 +92,7 @@ rl_runner_start() {
 	SLIPWAY_HOME=$RL_RHOME slipway runner --controller "$CTL_URL" --group default \
 		--key "$RL_KEY" --driver "$RL_DRIVER" --proxy-control "$RL_CTLSOCK" \
 		--proxy-port "$RL_PX" --health-interval 0.2 --grace 3 --drain 10 \
+		--port-base "$RL_PORT_BASE" \
 		>>"$T_DIR/runner.log" 2>&1 &
 	RL_RUNNER_PID=$!
 	# not a job: bash would report its kill -9 on stderr
@@ -102,17 +105,19 @@ rl_runner_reap() {
 	RL_RUNNER_PID=
 }
 
-# Images vFIRST..vLAST of APP, each answering "APP version N".
-rl_images() { # APP FIRST LAST
-	local app=$1 v
-	for v in $(seq "$2" "$3"); do
+# Images vFIRST..vLAST of APP, each answering "APP version N"; more
+# arguments go to `image build` (--healthcheck ...).
+rl_images() { # APP FIRST LAST [image build args...]
+	local app=$1 first=$2 last=$3 v
+	shift 3
+	for v in $(seq "$first" "$last"); do
 		rm -rf "$T_DIR/src" && mkdir -p "$T_DIR/src/public" &&
 		echo "$app version $v" >"$T_DIR/src/public/index.html" &&
 		slipway slug create --dir "$T_DIR/src" -o "$T_DIR/slug.tgz" >/dev/null &&
 		slipway image build --slug "$T_DIR/slug.tgz" --base "$T_DIR/stack" \
 			-o "$T_DIR/img-$app" --tag "v$v" \
 			--process 'web=busybox httpd -f -vv -p $PORT -h public' \
-			--process 'worker=while true; do sleep 1; done' >/dev/null &&
+			--process 'worker=while true; do sleep 1; done' "$@" >/dev/null &&
 		slipway image push --user "admin:$ADMIN" "$T_DIR/img-$app:v$v" \
 			"$RL_REG/$app:v$v" >/dev/null 2>&1 || return 1
 	done

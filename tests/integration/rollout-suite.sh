@@ -86,6 +86,20 @@ expect_success 'a release whose process dies at once fails with its last output'
 	rl_only shop "$LAST" 5
 '
 
+expect_success 'the image'"'"'s health check (slipway.yml, as the builder labels it) is used' '
+	slipway config:unset shop SLIPWAY_HEALTHCHECK_PATH SLIPWAY_HEALTHCHECK_DEADLINE >/dev/null;
+	rl_images shop 900 900 --healthcheck "{\"path\":\"/nope\",\"deadline\":2}" &&
+	rel=$(rl_deploy shop 900) &&
+	out=$(slipway releases:wait shop $rel --timeout 120 2>&1);
+	[ $? = 1 ] && expect_contains "$out" "never became healthy in 2s: HTTP/1.1 404" &&
+	rl_only shop "$LAST" 5 &&
+	rl_images shop 901 901 --healthcheck /index.html &&
+	rel=$(rl_deploy shop 901) &&
+	slipway releases:wait shop $rel --timeout 120 >/dev/null &&
+	rl_only shop "shop version 901" 5 &&
+	grep -q "url:/index.html" "$RL_RHOME/logs/apps/shop.log"
+'
+
 expect_success 'a fixed release goes live again' '
 	rel=$(rl_deploy shop 1) &&
 	slipway releases:wait shop $rel --timeout 120 >/dev/null &&

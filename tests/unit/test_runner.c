@@ -1153,3 +1153,81 @@ TEST(runner__adopted_shell_takes_its_children)
 	free(id);
 	free(home);
 }
+
+/* A health check's answer counts only from the container's own socket. */
+TEST(runner__port_owner)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "own", .release = "v1",
+	    .process_type = "web", .image = T_DIGEST,
+	    .command = "busybox httpd -f -p 127.0.0.1:$PORT -h ." };
+	struct runner_container_info i;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd, own = -1;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		harness_skip("no /bin/busybox");
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	for (int k = 0; k < 200 && own != 1; k++) {
+		own = runner_container_port_owner(r, id, i.port);
+		poll(NULL, 0, 50);
+	}
+	EXPECT_INT(1, own);
+	/* someone else's listener */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_INT(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	EXPECT_INT(0, listen(fd, 1));
+	EXPECT_INT(0, getsockname(fd, (struct sockaddr *)&sa, &len));
+	EXPECT_INT(0, runner_container_port_owner(r, id,
+	    ntohs(sa.sin_port)));
+	close(fd);
+	/* nobody */
+	EXPECT_INT(-1, runner_container_port_owner(r, id,
+	    ntohs(sa.sin_port)));
+	EXPECT_INT(ERR_NOTFOUND, runner_container_port_owner(r, "nope", 1));
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}
+
+TEST(runner__container_last_line)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL, last[64];
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "words", .release = "v1",
+	    .process_type = "job", .image = T_DIGEST, .no_restart = true,
+	    .command = "echo first; printf 'last \\033words\\n\\n' >&2; exit 1" };
+	struct runner_container_info i;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_last_line(last, sizeof(last), r, id));
+	EXPECT_STR("", last);
+	EXPECT_OK(runner_container_start(r, id));
+	i = t_wait_state(r, id, RUNNER_STATE_DOWN, 0);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_last_line(last, sizeof(last), r, id));
+	EXPECT_STR("last ?words", last);
+	EXPECT_OK(runner_container_last_line(last, 5, r, id));
+	EXPECT_STR("ords", last);
+	EXPECT_INT(ERR_NOTFOUND, runner_container_last_line(last, sizeof(last),
+	    r, "nope"));
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}

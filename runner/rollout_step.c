@@ -1,0 +1,395 @@
+/*
+ * The steps a rollout is made of (runner/rollout.c puts them in order):
+ * starting a container of a slot, waiting until it is healthy (and the
+ * one listening on its port), routing the web slots in one proxy swap,
+ * draining backends, stopping containers in parallel, and recording the
+ * app's outcome for the status reports.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_int.h"
+#include "slipway/alloc.h"
+#include "slipway/err.h"
+#include "slipway/image.h"
+#include "slipway/log.h"
+#include "slipway/proxy.h"
+
+/* ---- helpers --------------------------------------------------- */
+
+bool
+rd_cut(struct rd_plan *p)
+{
+	return p->rd->stopping || p->a->abort;
+}
+
+bool
+rd_verified_has(struct rd *rd, const char *id)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->nverified && !has; i++)
+		has = strcmp(rd->verified[i], id) == 0;
+	pthread_mutex_unlock(&rd->mu);
+	return has;
+}
+
+void
+rd_verified_set(struct rd *rd, const char *id, bool on)
+{
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->nverified; i++) {
+		if (strcmp(rd->verified[i], id) == 0) {
+			if (!on) {
+				free(rd->verified[i]);
+				rd->verified[i] = rd->verified[--rd->nverified];
+			}
+			pthread_mutex_unlock(&rd->mu);
+			return;
+		}
+	}
+	if (on) {
+		rd->verified = xrealloc(rd->verified, (rd->nverified + 1) *
+		    sizeof(*rd->verified));
+		rd->verified[rd->nverified++] = xstrdup(id);
+	}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+static char *
+rd_backend(unsigned port)
+{
+	return xasprintf("127.0.0.1:%u", port);
+}
+
+/* The proxy's domain, asked once. */
+static char *
+rd_domain(struct rd *rd)
+{
+	char *text = NULL, *d = NULL;
+	json_t *j;
+
+	pthread_mutex_lock(&rd->mu);
+	if (rd->domain)
+		d = xstrdup(rd->domain);
+	pthread_mutex_unlock(&rd->mu);
+	if (d || proxy_ctl_routes(&text, rd->o.proxy_ctl) < 0)
+		return d;
+	if ((j = json_loads(text, 0, NULL)) != NULL &&
+	    json_is_string(json_object_get(j, "domain")))
+		d = xstrdup(rd_json_str(j, "domain"));
+	json_decref(j);
+	free(text);
+	if (d) {
+		pthread_mutex_lock(&rd->mu);
+		if (rd->domain == NULL)
+			rd->domain = xstrdup(d);
+		pthread_mutex_unlock(&rd->mu);
+	}
+	return d;
+}
+
+char *
+rd_app_url(struct rd *rd, const char *app)
+{
+	char *d = rd_domain(rd), *u;
+
+	if (d == NULL)
+		return NULL;
+	u = rd->o.proxy_port == 80 ? xasprintf("http://%s.%s/", app, d) :
+	    xasprintf("http://%s.%s:%u/", app, d, rd->o.proxy_port);
+	free(d);
+	return u;
+}
+
+void
+rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
+    const char *restart, const char *state, const char *reason,
+    const char *url)
+{
+	bool changed;
+
+	pthread_mutex_lock(&rd->rmu);
+	changed = a->release != release || a->state == NULL ||
+	    strcmp(a->state, state) != 0 || strcmp(a->restart, restart);
+	a->release = release;
+	free(a->restart);
+	a->restart = xstrdup(restart ? restart : "");
+	a->state = state;
+	free(a->reason);
+	a->reason = reason ? xstrdup(reason) : NULL;
+	free(a->url);
+	a->url = url ? xstrdup(url) : NULL;
+	a->at = (double)time(NULL);
+	rd->dirty = true;
+	pthread_cond_broadcast(&rd->rcv);
+	pthread_mutex_unlock(&rd->rmu);
+	if (!changed || release == 0)
+		return;
+	if (strcmp(state, "live") == 0)
+		rd_say(rd, a->name, "v%" PRId64 " is live%s%s", release,
+		    url ? " at " : "", url ? url : "");
+	else if (strcmp(state, "failed") == 0)
+		rd_say(rd, a->name, "v%" PRId64 " failed: %s", release,
+		    reason ? reason : "");
+}
+
+/* ---- containers ------------------------------------------------------ */
+
+int
+rd_start(struct rd_plan *p, struct rd_slot *s)
+{
+	struct runner_container_info info;
+	char rel[24];
+	int rc;
+
+	snprintf(rel, sizeof(rel), "v%" PRId64, p->release);
+	struct runner_container_spec spec = {
+		.app = p->a->name, .release = rel, .process_type = s->type,
+		.index = s->index,
+		.command = rd_json_str(s->e, "command"),
+		.image = p->digest,
+		.image_env = p->cfg ? p->cfg->env : NULL,
+		.env = p->env,
+		.user = p->cfg && p->cfg->user && p->cfg->user[0] ?
+		    p->cfg->user : NULL,
+		.label = s->rolls ? p->restart : "",
+	};
+	if ((rc = runner_container_create(&s->nid, p->rd->r, &spec)) < 0)
+		return err_wrap(rc, "%s.%u", s->type, s->index);
+	if ((rc = runner_container_start(p->rd->r, s->nid)) < 0) {
+		err_wrap(rc, "%s.%u", s->type, s->index);
+		runner_container_destroy(p->rd->r, s->nid);
+		free(s->nid);
+		s->nid = NULL;
+		return rc;
+	}
+	if (runner_container_get(&info, p->rd->r, s->nid) == 0) {
+		s->nport = info.port;
+		runner_container_info_free(&info);
+	}
+	return 0;
+}
+
+/* Stop and destroy containers, all at once (each waits its grace). */
+struct rd_stop_arg {
+	struct rd *rd;
+	char *id;
+	pthread_t t;
+	bool started;
+};
+
+static void *
+rd_stop_one(void *arg)
+{
+	struct rd_stop_arg *s = arg;
+
+	runner_container_stop(s->rd->r, s->id, s->rd->o.grace);
+	if (runner_container_destroy(s->rd->r, s->id) < 0)
+		log_warnx("cannot destroy %s: %s", s->id, err_last());
+	rd_verified_set(s->rd, s->id, false);
+	return NULL;
+}
+
+void
+rd_stop_many(struct rd *rd, char **ids, size_t n)
+{
+	struct rd_stop_arg *v = xcalloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		v[i].rd = rd;
+		v[i].id = ids[i];
+		v[i].started = pthread_create(&v[i].t, NULL, rd_stop_one,
+		    &v[i]) == 0;
+		if (!v[i].started)
+			rd_stop_one(&v[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i].started)
+			pthread_join(v[i].t, NULL);
+	free(v);
+}
+
+/* Stop the new containers of a failed or cut attempt. */
+void
+rd_drop_new(struct rd_plan *p)
+{
+	char **ids = xcalloc(p->nslots + 1, sizeof(*ids));
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nslots; i++)
+		if (p->slots[i].nid)
+			ids[n++] = p->slots[i].nid;
+	rd_stop_many(p->rd, ids, n);
+	for (size_t i = 0; i < p->nslots; i++) {
+		free(p->slots[i].nid);
+		p->slots[i].nid = NULL;
+	}
+	free(ids);
+}
+
+/* Wait until backends have no request in flight, or --drain passes.  A
+ * proxy that cannot say is not waited for. */
+void
+rd_drain(struct rd *rd, const unsigned *ports, size_t n)
+{
+	double end = runner_now_mono() + rd->o.drain;
+	bool *done = xcalloc(n + 1, sizeof(*done));
+
+	for (;;) {
+		bool all = true;
+		for (size_t i = 0; i < n; i++) {
+			unsigned inflight = 0;
+			char *b;
+			if (done[i] || ports[i] == 0) {
+				done[i] = true;
+				continue;
+			}
+			b = rd_backend(ports[i]);
+			if (proxy_ctl_drain(&inflight, NULL, rd->o.proxy_ctl,
+			    b) < 0 || inflight == 0)
+				done[i] = true;
+			else
+				all = false;
+			free(b);
+		}
+		if (all)
+			break;
+		if (runner_now_mono() >= end) {
+			log_warnx("backends still busy after %gs of draining; "
+			    "stopping them anyway", rd->o.drain);
+			break;
+		}
+		usleep(50000);
+	}
+	free(done);
+}
+
+struct rd_alive_ctx {
+	struct rd_plan *p;
+	const char *id;
+};
+
+static bool
+rd_alive(void *ctx, char *why, size_t len)
+{
+	struct rd_alive_ctx *a = ctx;
+	struct runner_container_info i;
+	bool ok = true;
+
+	if (a->p->rd->stopping) {
+		snprintf(why, len, "the runner is stopping");
+		return false;
+	}
+	if (a->p->a->abort) {
+		snprintf(why, len, "a newer target arrived");
+		return false;
+	}
+	if (runner_container_get(&i, a->p->rd->r, a->id) < 0) {
+		snprintf(why, len, "the container is gone");
+		return false;
+	}
+	/* down between restarts is alive; a crash loop is not */
+	if (!i.want_up || i.restarts >= 3) {
+		char last[300] = "";
+		runner_container_last_line(last, sizeof(last), a->p->rd->r,
+		    a->id);
+		snprintf(why, len, "the process keeps exiting (last status "
+		    "%d, %u restarts)%s%s", i.exit_code, i.restarts,
+		    last[0] ? "; its last output: " : "", last);
+		ok = false;
+	}
+	runner_container_info_free(&i);
+	return ok;
+}
+
+/* Wait until container id (port) answers its health check.  An answer
+ * counts only when the container itself listens on the port: a port found
+ * free can be taken by another program before the app binds it, and its
+ * answers must not make a broken release live. */
+int
+rd_healthy(struct rd_plan *p, const char *id, unsigned port,
+    const char *proc)
+{
+	struct rd_alive_ctx ac = { p, id };
+	struct runner_health_opts ho = p->health;
+	double end = runner_now_mono() + p->health.deadline_sec;
+	bool other = false;
+	char answer[512];
+	int rc, own;
+
+	ho.port = port;
+	ho.alive = rd_alive;
+	ho.ctx = &ac;
+	for (;;) {
+		ho.deadline_sec = end - runner_now_mono();
+		rc = ho.deadline_sec <= 0 ? ERR_TIMEOUT :
+		    runner_health_wait(&ho, answer, sizeof(answer));
+		if (rc < 0 && other && rc == ERR_TIMEOUT) {
+			snprintf(p->reason, sizeof(p->reason), "%s never "
+			    "became healthy in %gs: port %u answers, but "
+			    "another process listens on it", proc,
+			    p->health.deadline_sec, port);
+			return rc;
+		}
+		if (rc < 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s %s", proc,
+			    ho.deadline_sec <= 0 ? "never became healthy" :
+			    err_last());
+			return rc;
+		}
+		if ((own = runner_container_port_owner(p->rd->r, id,
+		    port)) == 1)
+			break;
+		other = other || own == 0;
+		/* not ours (yet): wait, as between two tries */
+		for (double t = 0; t < ho.interval_sec && !rd_cut(p); t += 0.05)
+			usleep(50000);
+	}
+	rd_verified_set(p->rd, id, true);
+	return 0;
+}
+
+/* Route the web slots: the new container where there is one. */
+int
+rd_route(struct rd_plan *p)
+{
+	const char **b = xcalloc(p->nslots + 1, sizeof(*b));
+	const char **d = xcalloc(json_array_size(p->domains) + 1, sizeof(*d));
+	char **own = xcalloc(p->nslots + 1, sizeof(*own));
+	size_t nb = 0, nd = 0, i;
+	json_t *x;
+	int rc;
+
+	for (i = 0; i < p->nslots; i++) {
+		struct rd_slot *s = &p->slots[i];
+		unsigned port = s->nid ? s->nport : s->cur ? s->cur_port : 0;
+		if (strcmp(s->type, "web") != 0 || port == 0)
+			continue;
+		own[nb] = rd_backend(port);
+		b[nb] = own[nb];
+		nb++;
+	}
+	json_array_foreach(p->domains, i, x)
+		if (json_is_string(x))
+			d[nd++] = json_string_value(x);
+	rc = proxy_ctl_route_set(p->rd->o.proxy_ctl, p->a->name, b, nb, d, nd);
+	if (rc < 0)
+		snprintf(p->reason, sizeof(p->reason), "cannot route %s in the "
+		    "proxy (%s): %s", p->a->name, p->rd->o.proxy_ctl,
+		    err_last());
+	for (i = 0; i < nb; i++)
+		free(own[i]);
+	free(own);
+	free(b);
+	free(d);
+	return rc;
+}
+
