@@ -5,6 +5,8 @@
  *   ssh -p 2222 git@HOST apps:create shop
  *   ssh -p 2222 git@HOST config:set shop GREETING="hello world"
  *   ssh -p 2222 git@HOST keys:add < ~/.ssh/laptop.pub
+ *   ssh -p 2222 git@HOST logs shop -f
+ *   ssh -p 2222 git@HOST run shop -- 'echo $PORT'
  *
  * The line is split into words without a shell (hooks_words_split) and
  * the first word looked up in a fixed table; each entry runs the CLI's
@@ -34,7 +36,7 @@ static const char *const admin_table[] = {
 	"apps", "apps:create", "apps:info", "apps:destroy",
 	"config", "config:set", "config:unset",
 	"releases", "releases:info", "rollback",
-	"ps", "ps:scale",
+	"ps", "ps:scale", "ps:restart", "releases:wait", "run", "logs",
 	"keys", "keys:add", "keys:remove",
 	"builds", "builds:info", "builds:create",
 	NULL,
@@ -146,8 +148,6 @@ admin_help(void)
 	printf("  %-14s %s\n", "help", "this list");
 	printf("git: git push ssh://git@HOST:PORT/APP.git main; git clone the "
 	    "same URL\n");
-	printf("logs, ps:restart and run are not available over SSH in this "
-	    "version\n");
 }
 
 static const struct cli_command *
