@@ -9,6 +9,9 @@
  *       /chunked     "NAME\n" in three chunks
  *       /sse         event 1, then waits for the file GATE, then event 2
  *       /slow[/MS]   answers after MS milliseconds (1500)
+ *       /drip        a byte every 200 ms until the file GATE exists
+ *                    (at most 60 s), then "NAME\n": a request that stays
+ *                    in flight as long as a test wants, never stalling
  *       /conn        "NAME conn N": N counts accepted connections
  *       /big         8 MiB of 'x'
  *       /close       body without a length, ended by closing
@@ -311,6 +314,18 @@ serve_conn(void *arg)
 			for (int i = 0; i < 600 && gate && stat(gate, &st) < 0; i++)
 				usleep(50000);
 			write_all(c->fd, "9\r\ndata: 2\n\n\r\n0\r\n\r\n", 19);
+		} else if (strcmp(path, "/drip") == 0) {
+			static const char h[] = "HTTP/1.1 200 OK\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n";
+			struct stat st;
+
+			write_all(c->fd, h, sizeof(h) - 1);
+			for (int i = 0; i < 300 && gate && stat(gate, &st) < 0 &&
+			    write_all(c->fd, "1\r\n.\r\n", 6) == 0; i++)
+				usleep(200000);
+			snprintf(line, sizeof(line), "%zx\r\n%s\n\r\n0\r\n\r\n",
+			    strlen(name) + 1, name);
+			write_all(c->fd, line, strlen(line));
 		} else if (strncmp(path, "/slow", 5) == 0) {
 			usleep(path[5] == '/' ? (useconds_t)atoi(path + 6) * 1000 :
 			    1500000);

@@ -288,32 +288,38 @@ expect_success 'route swap under load: zero errors, then only the new backend' '
 	swap_under_load "$p1" "$p2" v2 && swap_under_load "$p2" "$p1" v1 &&
 	swap_under_load "$p1" "$p2" v2
 '
-expect_success 'drain reports in-flight requests until they finish on the old backend' '
-	slipway proxy route set web 127.0.0.1:$p1 &&
-	get web.localhost /slow/1500 > slow.txt &
-	c=$!
-	for i in $(seq 50); do
-		out=$(slipway proxy drain 127.0.0.1:$p1); case $out in *"1 request in flight"*) break;; esac
-		sleep 0.05
+# A /drip request stays in flight until the gate file appears.
+wait_inflight() { # backend port
+	local i
+	for i in $(seq 100); do
+		case $(slipway proxy drain 127.0.0.1:$1) in *"1 request in flight"*) return 0;; esac
+		sleep 0.1
 	done
+	echo "the /drip request never showed as in flight on $1"; return 1
+}
+expect_success 'drain reports in-flight requests until they finish on the old backend' '
+	rm -f "$gate" &&
+	slipway proxy route set web 127.0.0.1:$p1 &&
+	get web.localhost /drip > drip.txt &
+	c=$!
+	wait_inflight $p1 &&
 	slipway proxy route set web 127.0.0.1:$p2 &&
 	busy=$(slipway proxy drain 127.0.0.1:$p1) &&
+	touch "$gate" &&
 	done_=$(slipway proxy drain 127.0.0.1:$p1 --wait 10) &&
 	wait $c &&
 	expect_contains "$busy" "1 request in flight" &&
 	expect_contains "$done_" "drained" &&
-	expect_eq "v1 slow" "$(cat slow.txt)" &&
+	expect_eq v1 "$(tail -n 1 drip.txt | tr -d .)" &&
 	expect_eq v2 "$(get web.localhost /)"
 '
 expect_success 'drain --wait fails when requests outlive it' '
-	get web.localhost /slow/1500 >/dev/null &
+	rm -f "$gate" &&
+	get web.localhost /drip >/dev/null &
 	c=$!
-	for i in $(seq 50); do
-		case $(slipway proxy drain 127.0.0.1:$p2) in *"in flight"*) break;; esac
-		sleep 0.05
-	done
+	wait_inflight $p2 &&
 	! slipway proxy drain 127.0.0.1:$p2 --wait 0.1 2>err.txt; rc=$?
-	wait $c
+	touch "$gate"; wait $c
 	[ $rc = 0 ] && expect_contains "$(cat err.txt)" "still has 1 request in flight"
 '
 expect_success 'routes --json lists apps, backends and in-flight counts' '
