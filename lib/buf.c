@@ -84,14 +84,27 @@ buf_putc(struct buf *b, char c)
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	va_list ap2;
 	int n, rc;
 
+	/* Format once into the room there is (the usual case: access log
+	 * lines into a reused buffer); only a line that does not fit is
+	 * formatted again after growing. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room ? b->ptr + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
-	if (n < 0)
+	if (n < 0) {
+		if (room)
+			b->ptr[b->len] = '\0';
 		return err_set(ERR_INVALID, "bad format '%s'", fmt);
+	}
+	if ((size_t)n < room && (size_t)n <= b->max - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (room)
+		b->ptr[b->len] = '\0';   /* the cut attempt is not content */
 	if ((rc = buf_grow(b, (size_t)n)) < 0)
 		return rc;
 	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);

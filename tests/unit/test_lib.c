@@ -45,6 +45,37 @@ TEST(lib__buf_grows_and_caps)
 	buf_free(&b);
 }
 
+TEST(lib__buf_printf_fits_grows_and_caps)
+{
+	struct buf b;
+	char big[600];
+
+	/* cap 300: the first buffer (256) fills, then grows */
+	buf_init(&b, 300);
+	EXPECT_OK(buf_printf(&b, "%s=%d;", "a", 1));
+	EXPECT_STR("a=1;", b.ptr);
+	memset(big, 'x', 250);
+	big[250] = '\0';
+	EXPECT_OK(buf_printf(&b, "%s|", big));   /* 4 + 251 fits in 256 */
+	EXPECT_INT(255, b.len);
+	EXPECT_OK(buf_printf(&b, "%05d", 42));   /* over 256: grows */
+	EXPECT_INT(260, b.len);
+	EXPECT_STR("00042", b.ptr + 255);
+	/* over the cap: an error, and what was there stays as it was */
+	EXPECT_INT(ERR_TOOBIG, buf_printf(&b, "%s", big));
+	EXPECT_INT(260, b.len);
+	EXPECT_INT(260, (long long)strlen(b.ptr));
+	EXPECT_STR("00042", b.ptr + 255);
+	/* fits the allocation but not the cap */
+	buf_reset(&b);
+	memset(big, 'y', 301);
+	big[301] = '\0';
+	EXPECT_OK(buf_puts(&b, "z"));
+	EXPECT_INT(ERR_TOOBIG, buf_printf(&b, "%s", big));
+	EXPECT_STR("z", b.ptr);
+	buf_free(&b);
+}
+
 TEST(lib__buf_detach_empty)
 {
 	struct buf b;
