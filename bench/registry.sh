@@ -4,14 +4,17 @@
 #   - push of a random layer (200 MiB), a new blob every time:
 #     monolithic (POST + one PUT, curl) and chunked (POST + PATCHes of
 #     10 MiB + PUT on one connection, libcurl: bench/registry_chunked.c)
-#   - pull of the blob just pushed, with curl
+#   - pull of the blob just pushed: with curl, with a client that only
+#     receives (bench/registry_pull.c: curl's own CPU is the bound on
+#     loopback), and PULLERS such pulls at once (runners of a group
+#     pulling a new release)
 #   - manifest GET by tag with wrk
 # Rounds alternate between the two servers; each figure is the median.
 # Also the server's and the client's CPU time per operation: on loopback
 # the client can be the bottleneck rather than the server.
 #
 #   make && bench/registry.sh
-#   ROUNDS=7 SIZE_MIB=200 CHUNK_MIB=10 WRK_SECS=10 WRK_CONNS=32 bench/registry.sh
+#   ROUNDS=7 SIZE_MIB=200 CHUNK_MIB=10 PULLERS=4 WRK_SECS=10 WRK_CONNS=32 bench/registry.sh
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$top/build/slipway
@@ -20,9 +23,10 @@ SIZE_MIB=${SIZE_MIB:-200}
 CHUNK_MIB=${CHUNK_MIB:-10}
 WRK_SECS=${WRK_SECS:-10}
 WRK_CONNS=${WRK_CONNS:-32}
+PULLERS=${PULLERS:-4}
 
 [ -x "$BIN" ] || { echo "bench/registry.sh: build/slipway missing; run make" >&2; exit 1; }
-for p in docker-registry curl wrk jq sha256sum split cc; do
+for p in docker-registry curl wrk jq sha256sum split cc awk; do
 	command -v $p >/dev/null || { echo "bench/registry.sh: $p is not installed" >&2; exit 1; }
 done
 
@@ -88,6 +92,8 @@ declare -A NAME=([sw]="slipway" [dr]="docker-registry")
 
 cc -O2 -o registry_chunked "$top/bench/registry_chunked.c" -lcurl ||
 	{ echo "bench/registry.sh: cannot build bench/registry_chunked.c" >&2; exit 1; }
+cc -O2 -o registry_pull "$top/bench/registry_pull.c" ||
+	{ echo "bench/registry.sh: cannot build bench/registry_pull.c" >&2; exit 1; }
 echo "making a ${SIZE_MIB} MiB random layer..."
 head -c $((SIZE_MIB << 20)) /dev/urandom >layer
 split -b $((CHUNK_MIB << 20)) -a 4 layer chunk.
@@ -140,11 +146,19 @@ push_chunked() { # srv: one client process, one connection (libcurl)
 		fail "${NAME[$1]}: chunked push failed"
 }
 
-pull() { # srv
+pull_curl() { # srv
 	local s=$1 st
 	st=$(curl -s -o /dev/null -w '%{http_code}' -H "${AUTH[$s]}" \
 		"${BASE[$s]}/v2/bench/blobs/$PULL_DIGEST")
 	[ "$st" = 200 ] || fail "${NAME[$s]}: GET blob gave $st"
+}
+pull_one() { # srv
+	./registry_pull "${BASE[$1]}/v2/bench/blobs/$PULL_DIGEST" "${AUTH[$1]}" 1 ||
+		fail "${NAME[$1]}: pull failed"
+}
+pull_many() { # srv: PULLERS at once
+	./registry_pull "${BASE[$1]}/v2/bench/blobs/$PULL_DIGEST" "${AUTH[$1]}" "$PULLERS" ||
+		fail "${NAME[$1]}: $PULLERS pulls at once failed"
 }
 
 # measure OP SRV: seconds, server CPU ticks and the client's CPU in ms
@@ -156,7 +170,7 @@ measure() {
 	{ time $op $s 2>&3; } 3>&2 2>elapsed
 	c1=$(cpu ${PID[$s]})
 	read -r real user sys <elapsed
-	echo "$op $s $real $((c1 - c0)) $(echo "($user + $sys) * 1000" | bc -l) $ROUND" >>results
+	echo "$op $s $real $((c1 - c0)) $(awk -v u="$user" -v s="$sys" 'BEGIN {print (u + s) * 1000}') $ROUND" >>results
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
@@ -182,7 +196,9 @@ for ROUND in $(seq "$ROUNDS"); do
 	PULL_DIGEST=$DIGEST
 	new_layer
 	for s in $order; do measure push_chunked $s; done
-	for s in $order; do measure pull $s; done
+	for s in $order; do measure pull_curl $s; done
+	for s in $order; do measure pull_one $s; done
+	for s in $order; do measure pull_many $s; done
 	echo "  round $ROUND done"
 done
 
@@ -228,16 +244,19 @@ for r in $(seq "$WRK_ROUNDS"); do
 done
 
 # ---- report ----
-mibs() { echo "scale=1; $SIZE_MIB / $1" | bc -l; }
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+mibs() { # seconds [blobs]
+	awk -v t="$1" -v n="${2:-1}" -v m="$SIZE_MIB" 'BEGIN {printf "%.1f", n * m / t}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 tick=$(getconf CLK_TCK)
 echo
 printf '%-22s %15s %16s %8s %8s   %-24s %s\n' "" "slipway" "docker-registry" "ratio" "paired" "server CPU ms (sw / dr)" "client CPU ms (sw / dr)"
-for op in push_mono push_chunked pull; do
+for op in push_mono push_chunked pull_curl pull_one pull_many; do
+	n=1; [ $op = pull_many ] && n=$PULLERS
 	ts=$(col $op sw 3); td=$(col $op dr 3)
 	cs=$(col $op sw 4); cd=$(col $op dr 4)
 	ks=$(col $op sw 5); kd=$(col $op dr 5)
-	printf '%-22s %9s MiB/s %10s MiB/s %7sx %7.2fx   %-24s %s\n' "$op" "$(mibs "$ts")" "$(mibs "$td")" \
+	printf '%-22s %9s MiB/s %10s MiB/s %7sx %7.2fx   %-24s %s\n' "$op" "$(mibs "$ts" $n)" "$(mibs "$td" $n)" \
 		"$(ratio "$td" "$ts")" "$(paired $op)" "$((cs * 1000 / tick)) / $((cd * 1000 / tick))" \
 		"$(printf '%.0f / %.0f' "$ks" "$kd")"
 done
@@ -246,18 +265,19 @@ rt=$(awk '$1=="swtok" {print $2}' rps | median)
 rd=$(awk '$1=="dr" {print $2}' rps | median)
 printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (anon)" "$rs" "$rd" "$(ratio "$rs" "$rd")"
 printf '%-22s %11s r/s %12s r/s %7sx\n' "manifest GET (token)" "$rt" "$rd" "$(ratio "$rt" "$rd")"
-# The client (curl) needs its own CPU time whatever the server does.  On
-# free cores a pull takes at least that long; on busy ones its wall time
-# tracks the CPU time of client and server together.  Either way that
-# bounds the ratio any server can show, and what ours shows.
-kp=$(col pull sw 5); td=$(col pull dr 3); cs=$(col pull sw 4); cd=$(col pull dr 4)
-cs=$((cs * 1000 / tick)); cd=$((cd * 1000 / tick))
+# A client needs its own CPU time whatever the server does.  On free cores
+# a pull takes at least that long; on busy ones its wall time tracks the
+# CPU time of client and server together.  Either way that bounds the
+# ratio any server can show: printed for curl and for registry_pull.
 echo
-printf 'pull: curl alone used %.0f ms of CPU per pull, docker-registry %d ms, slipway %d ms.\n' "$kp" "$cd" "$cs"
-printf '  bound with free cores: %.2fx (docker-registry %.0f ms / curl); ' \
-	"$(echo "$td * 1000 / $kp" | bc -l)" "$(echo "$td * 1000" | bc -l)"
-printf 'with busy cores: %.2fx for a server using no CPU, %.2fx for ours\n' \
-	"$(echo "($kp + $cd) / $kp" | bc -l)" "$(echo "($kp + $cd) / ($kp + $cs)" | bc -l)"
+for op in pull_curl pull_one; do
+	kp=$(col $op sw 5); td=$(col $op dr 3); cs=$(col $op sw 4); cd=$(col $op dr 4)
+	cs=$((cs * 1000 / tick)); cd=$((cd * 1000 / tick))
+	awk -v op=$op -v kp="$kp" -v td="$td" -v cs=$cs -v cd=$cd 'BEGIN {
+		printf "%s: the client used %.0f ms of CPU per pull, docker-registry %d ms, slipway %d ms;", op, kp, cd, cs
+		printf " bound with free cores %.2fx, with busy cores %.2fx (a server using no CPU), %.2fx (ours)\n",
+			td * 1000 / kp, (kp + cd) / kp, (kp + cd) / (kp + cs) }'
+done
 echo "medians of $ROUNDS rounds (push/pull; paired: median of the per-round ratios) and $WRK_ROUNDS rounds (wrk)"
-echo "goals: 1.5x push and pull, 10x manifest GET"
+echo "goals: 1.5x push and pull, 10x manifest GET; pull_many is $PULLERS pulls at once (MiB/s of all)"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -12,7 +12,7 @@ pkgs=(
 	# run
 	git runc busybox-static openssh-client
 	# test peers and benchmarks
-	curl skopeo umoci docker-registry wrk nginx-light hyperfine jq sqlite3
+	curl skopeo umoci docker-registry wrk nginx-light hyperfine jq sqlite3 bc
 	openssh-server procps iproute2 ca-certificates python3
 )
 
