@@ -64,6 +64,23 @@ int store_rows_json(json_t **out, struct store *s, sqlite3_stmt *st);
 /* The first row as an object; ERR_NOTFOUND (no message) when none. */
 int store_row1_json(json_t **out, struct store *s, sqlite3_stmt *st);
 
+/* Statement runners: prepare sql and bind fmt's parameters as
+ * store_prep does, run the statement and reset it.
+ *   store_query_rows: every row, as store_rows_json.
+ *   store_query_row: the first row, as store_row1_json (ERR_NOTFOUND, no
+ *     message, when there is none).
+ *   store_query_int: the first column of the first row into *out (when
+ *     out is not NULL; left alone when there is no row), stepping on to
+ *     the end so that an UPDATE ... RETURNING has done its work; 1 when
+ *     there was a row, 0 when none.
+ * All return a negative code (message set) on error. */
+int store_query_rows(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...);
+int store_query_row(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...);
+int store_query_int(int64_t *out, struct store *s, const char *sql,
+    const char *fmt, ...);
+
 /* Map a SQLite result to our codes and set the message
  * ("cannot <what>: <sqlite message>"). */
 int store_sqlerr(struct store *s, int rc, const char *what);
@@ -84,6 +101,8 @@ int store_tx_end(struct store *s, int rc);
 int store_user_id(int64_t *out, struct store *s, const char *name);
 int store_app_id(int64_t *out, struct store *s, const char *name);
 int store_group_id(int64_t *out, struct store *s, const char *name);
+/* The app's newest release number (0: none yet). */
+int store_app_last_release(int64_t *out, struct store *s, int64_t app_id);
 
 /* The migrations (controller/store_schema.c): migration i (1-based) takes
  * the schema from version i-1 to i. */

@@ -82,36 +82,21 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
     int64_t build_id, int64_t config_id, const char *kind,
     int64_t rollback_of, const char *summary, const char *who)
 {
-	sqlite3_stmt *st;
 	int64_t v = 0;
 	int rc;
 
-	if ((rc = store_prep(&st, s, "UPDATE apps SET last_release ="
+	if ((rc = store_query_int(&v, s, "UPDATE apps SET last_release ="
 	    " last_release + 1 WHERE id = ? RETURNING last_release", "i",
 	    app_id)) < 0)
 		return rc;
-	rc = store_step(s, st);
-	if (rc > 0)
-		v = sqlite3_column_int64(st, 0);
-	/* Run the UPDATE to completion before the next statement. */
-	while (rc > 0)
-		rc = store_step(s, st);
-	store_done(st);
-	if (rc < 0)
-		return rc;
 	if (v == 0)
 		return err_set(ERR_NOTFOUND, "app %" PRId64 " is gone", app_id);
-	if ((rc = store_prep(&st, s, "INSERT INTO releases (app_id, version,"
+	if ((rc = store_exec(s, NULL, "INSERT INTO releases (app_id, version,"
 	    " build_id, config_id, kind, rollback_of, summary, created_by,"
 	    " created_at) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
 	    " nullif(?, 0), ?, ?, ?)", "iiiisissi", app_id, v, build_id,
 	    config_id, kind, rollback_of, summary, who,
 	    (int64_t)time(NULL))) < 0)
-		return rc;
-	while ((rc = store_step(s, st)) > 0)
-		;
-	store_done(st);
-	if (rc < 0)
 		return rc;
 	*out_version = v;
 	return 0;
@@ -128,17 +113,12 @@ static int
 store_release_json(json_t **out, struct store *s, int64_t app_id,
     int64_t version, bool with_config)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS ","
+	int rc = store_query_row(out, s, "SELECT " RELEASE_COLUMNS ","
 	    " b.process_types AS process_types_json, c.vars AS config_json"
 	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
 	    " LEFT JOIN configs c ON c.id = r.config_id"
-	    " WHERE r.app_id = ? AND r.version = ?", "ii", app_id,
-	    version)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
+	    " WHERE r.app_id = ? AND r.version = ?", "ii", app_id, version);
+
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no release v%" PRId64, version);
 	if (rc == 0) {
@@ -178,7 +158,6 @@ store_config_change(json_t **out, struct store *s, const char *app,
     json_t *changes, const char *who)
 {
 	struct store_current cur = { 0 };
-	sqlite3_stmt *st;
 	json_t *next = NULL;
 	char *vars = NULL, *summary = NULL;
 	int64_t aid, cversion = 0, version;
@@ -200,17 +179,9 @@ store_config_change(json_t **out, struct store *s, const char *app,
 		goto done;
 	summary = release_summary_config(cur.values, changes);
 	vars = json_dumps(next, JSON_COMPACT | JSON_SORT_KEYS);
-	if ((rc = store_prep(&st, s, "UPDATE apps SET last_config ="
+	if ((rc = store_query_int(&cversion, s, "UPDATE apps SET last_config ="
 	    " last_config + 1 WHERE id = ? RETURNING last_config", "i",
 	    aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0) {
-		cversion = sqlite3_column_int64(st, 0);
-		while ((rc = store_step(s, st)) > 0)
-			;
-	}
-	store_done(st);
-	if (rc < 0)
 		goto done;
 	if ((rc = store_exec(s, NULL, "INSERT INTO configs (app_id, version,"
 	    " vars, created_by, created_at) VALUES (?, ?, ?, ?, ?)", "iissi",
@@ -264,14 +235,10 @@ static int
 store_build_json(json_t **out, struct store *s, int64_t app_id,
     int64_t number)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_row(out, s, "SELECT " BUILD_COLUMNS
+	    " FROM builds b WHERE b.app_id = ? AND b.number = ?", "ii", app_id,
+	    number);
 
-	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
-	    " WHERE b.app_id = ? AND b.number = ?", "ii", app_id,
-	    number)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no build %" PRId64, number);
 	return rc;
@@ -332,16 +299,13 @@ store_build_get(json_t **out, struct store *s, const char *app,
 int
 store_build_list(json_t **out, struct store *s, const char *app)
 {
-	sqlite3_stmt *st;
 	int64_t aid;
 	int rc;
 
 	if ((rc = store_app_id(&aid, s, app)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
-	    " WHERE b.app_id = ? ORDER BY b.number DESC", "i", aid)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	return store_query_rows(out, s, "SELECT " BUILD_COLUMNS " FROM builds b"
+	    " WHERE b.app_id = ? ORDER BY b.number DESC", "i", aid);
 }
 
 /* Check the fields of a build update; on success *status is the new
@@ -520,19 +484,16 @@ int
 store_release_list(json_t **out, struct store *s, const char *app,
     int64_t limit)
 {
-	sqlite3_stmt *st;
 	int64_t aid;
 	int rc;
 
 	if ((rc = store_app_id(&aid, s, app)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS
+	return store_query_rows(out, s, "SELECT " RELEASE_COLUMNS
 	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
 	    " LEFT JOIN configs c ON c.id = r.config_id"
 	    " WHERE r.app_id = ? ORDER BY r.version DESC LIMIT ?", "ii", aid,
-	    limit)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    limit);
 }
 
 int
@@ -559,16 +520,9 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
-	if ((rc = store_app_id(&aid, s, app)) < 0)
-		goto done;
-	if ((rc = store_prep(&st, s, "SELECT last_release FROM apps"
-	    " WHERE id = ?", "i", aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0)
-		current = sqlite3_column_int64(st, 0);
-	store_done(st);
-	if (rc < 0 || (rc = release_rollback_target(&to, current,
-	    target)) < 0)
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_app_last_release(&current, s, aid)) < 0 ||
+	    (rc = release_rollback_target(&to, current, target)) < 0)
 		goto done;
 	if ((rc = store_prep(&st, s, "SELECT coalesce(build_id, 0),"
 	    " coalesce(config_id, 0) FROM releases"
