@@ -32,39 +32,6 @@ cmd_app_open(struct apiclient **c, int argc, char **argv, int nargs,
 	return cmd_open(c, argv[0]) ? 0 : 1;
 }
 
-/* Run a command that lists: GET path, print it as JSON or with print. */
-static int
-cmd_show(int argc, char **argv, int nargs, const char *what,
-    const char *fmt, void (*print)(json_t *, char **))
-{
-	struct apiclient *c = NULL;
-	json_t *j = NULL;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)))
-		return rc;
-	if (nargs > 0) {
-		if ((rc = cmd_app_open(&c, argc, argv, nargs, what)))
-			return rc;
-	} else if ((rc = cmd_nargs(argc, argv, 0, "")) ||
-	    !cmd_open(&c, argv[0])) {
-		return rc ? rc : 1;
-	}
-	rc = 1;
-	if (cmd_call(&j, c, argv[0], "GET", NULL, fmt, argv[optind],
-	    argc - optind > 1 ? argv[optind + 1] : "")) {
-		if (json)
-			cmd_print_json(j);
-		else
-			print(j, argv + optind);
-		rc = 0;
-	}
-	json_decref(j);
-	apiclient_free(c);
-	return rc;
-}
-
 /* ---- apps ---- */
 
 static void
@@ -91,7 +58,11 @@ cmd_print_apps(json_t *list, char **args)
 int
 controller_cmd_apps(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 0, "", "/v1/apps", cmd_print_apps);
+	static const struct cmd_view v = {
+		.path = "/v1/apps", .print = cmd_print_apps,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -177,18 +148,19 @@ controller_cmd_apps_destroy(int argc, char **argv)
 static void
 cmd_print_app(json_t *a, char **args)
 {
-	char *groups = cmd_join(json_object_get(a, "groups"));
-	char *collab = cmd_join(json_object_get(a, "collaborators"));
-	char *domains = cmd_join(json_object_get(a, "domains"));
+	static const struct cmd_field head[] = {
+		{ "owner", "owner" }, { "groups", "groups" },
+		{ "collaborators", "collaborators" },
+		{ "deploy branch", "deploy_branch" },
+	}, tail[] = {
+		{ "domains", "domains" }, { "created", "created_at" },
+	};
 	const char *type;
 	json_t *q;
 	int n = 0;
 
 	printf("=== %s\n", cmd_str(a, "name"));
-	printf("owner:          %s\n", cmd_str(a, "owner"));
-	printf("groups:         %s\n", groups);
-	printf("collaborators:  %s\n", collab);
-	printf("deploy branch:  %s\n", cmd_str(a, "deploy_branch"));
+	cmd_print_record(a, 16, head, 4);
 	if (json_is_integer(json_object_get(a, "release")))
 		printf("release:        v%s\n", cmd_str(a, "release"));
 	else
@@ -200,55 +172,42 @@ cmd_print_app(json_t *a, char **args)
 		n++;
 	}
 	printf("%s\n", n ? "" : " -");
-	printf("domains:        %s\n", domains);
-	printf("created:        %s\n", cmd_str(a, "created_at"));
-	free(groups);
-	free(collab);
-	free(domains);
+	cmd_print_record(a, 16, tail, 2);
 }
 
 int
 controller_cmd_apps_info(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s", cmd_print_app);
-}
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s", .nargs = 1, .what = "APP",
+		.print = cmd_print_app,
+	};
 
-static int
-cmd_app_user(int argc, char **argv, bool add)
-{
-	struct apiclient *c = NULL;
-	json_t *body;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and USER")))
-		return rc;
-	body = json_pack("{ss}", "user", argv[optind + 1]);
-	rc = 1;
-	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
-	    "/v1/apps/%s/collaborators", argv[optind]) :
-	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
-	    "/v1/apps/%s/collaborators/%s", argv[optind], argv[optind + 1])) {
-		printf("%s %s %s app %s\n", add ? "Shared" : "Unshared",
-		    add ? "with" : "from", argv[optind + 1], argv[optind]);
-		rc = 0;
-	}
-	json_decref(body);
-	apiclient_free(c);
-	return rc;
+	return cmd_show(argc, argv, &v);
 }
 
 int
 controller_cmd_apps_share(int argc, char **argv)
 {
-	return cmd_app_user(argc, argv, true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/apps/%s/collaborators",
+		.nargs = 2, .what = "APP and USER", .app = true, .key = "user",
+		.done = "Shared with %s app %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_apps_unshare(int argc, char **argv)
 {
-	return cmd_app_user(argc, argv, false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/apps/%s/collaborators/%s",
+		.nargs = 2, .what = "APP and USER", .app = true,
+		.done = "Unshared from %s app %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- domains ---- */
@@ -266,46 +225,36 @@ cmd_print_lines(json_t *list, char **args)
 int
 controller_cmd_domains(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/domains",
-	    cmd_print_lines);
-}
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/domains", .nargs = 1, .what = "APP",
+		.print = cmd_print_lines,
+	};
 
-static int
-cmd_domain(int argc, char **argv, bool add)
-{
-	struct apiclient *c = NULL;
-	json_t *body;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and DOMAIN")))
-		return rc;
-	body = json_pack("{ss}", "domain", argv[optind + 1]);
-	rc = 1;
-	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
-	    "/v1/apps/%s/domains", argv[optind]) :
-	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
-	    "/v1/apps/%s/domains/%s", argv[optind], argv[optind + 1])) {
-		printf("%s %s %s %s\n", add ? "Added" : "Removed",
-		    argv[optind + 1], add ? "to" : "from", argv[optind]);
-		rc = 0;
-	}
-	json_decref(body);
-	apiclient_free(c);
-	return rc;
+	return cmd_show(argc, argv, &v);
 }
 
 int
 controller_cmd_domains_add(int argc, char **argv)
 {
-	return cmd_domain(argc, argv, true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/apps/%s/domains", .nargs = 2,
+		.what = "APP and DOMAIN", .app = true, .key = "domain",
+		.done = "Added %s to %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_domains_remove(int argc, char **argv)
 {
-	return cmd_domain(argc, argv, false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/apps/%s/domains/%s",
+		.nargs = 2, .what = "APP and DOMAIN", .app = true,
+		.done = "Removed %s from %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- config ---- */
@@ -326,8 +275,12 @@ cmd_print_config(json_t *cfg, char **args)
 int
 controller_cmd_config(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/config",
-	    cmd_print_config);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/config", .nargs = 1, .what = "APP",
+		.print = cmd_print_config,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 /* PATCH the config with changes and say what release it made. */
@@ -493,19 +446,20 @@ controller_cmd_releases(int argc, char **argv)
 static void
 cmd_print_release(json_t *r, char **args)
 {
+	static const struct cmd_field fields[] = {
+		{ "summary", "summary" }, { "kind", "kind" },
+		{ "build", "build" }, { "rev", "rev" }, { "image", "image" },
+		{ "digest", "digest" },
+	}, who[] = {
+		{ "by", "created_by" }, { "when", "created_at" },
+	};
 	const char *key;
 	json_t *v;
 
 	printf("=== %s v%s\n", args[0], cmd_str(r, "version"));
-	printf("summary:  %s\n", cmd_str(r, "summary"));
-	printf("kind:     %s\n", cmd_str(r, "kind"));
-	printf("build:    %s\n", cmd_str(r, "build"));
-	printf("rev:      %s\n", cmd_str(r, "rev"));
-	printf("image:    %s\n", cmd_str(r, "image"));
-	printf("digest:   %s\n", cmd_str(r, "digest"));
+	cmd_print_record(r, 10, fields, 6);
 	printf("config:   version %s\n", cmd_str(r, "config_version"));
-	printf("by:       %s\n", cmd_str(r, "created_by"));
-	printf("when:     %s\n", cmd_str(r, "created_at"));
+	cmd_print_record(r, 10, who, 2);
 	json_object_foreach(json_object_get(r, "config"), key, v)
 		printf("  %s=%s\n", key, json_string_value(v));
 }
@@ -513,18 +467,21 @@ cmd_print_release(json_t *r, char **args)
 int
 controller_cmd_releases_info(int argc, char **argv)
 {
-	int64_t v;
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/releases/%s", .nargs = 2,
+		.what = "APP and VERSION", .print = cmd_print_release,
+	};
+	int64_t version;
 	bool json;
 	int rc;
 
 	if ((rc = cmd_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind == 2 &&
-	    release_version_parse(&v, argv[optind + 1]) < 0)
+	    release_version_parse(&version, argv[optind + 1]) < 0)
 		return cli_usage_error(argv[0], "%s", err_last());
 	optind = 0;
-	return cmd_show(argc, argv, 2, "APP and VERSION",
-	    "/v1/apps/%s/releases/%s", cmd_print_release);
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -605,7 +562,12 @@ cmd_print_ps(json_t *ps, char **args)
 int
 controller_cmd_ps(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/ps", cmd_print_ps);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/ps", .nargs = 1, .what = "APP",
+		.print = cmd_print_ps,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -666,44 +628,35 @@ done:
 
 /* ---- builds ---- */
 
-static void
-cmd_print_builds(json_t *list, char **args)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *b;
-
-	cmd_table_init(&t, 5, "BUILD", "REV", "STATUS", "BY", "WHEN");
-	json_array_foreach(list, i, b)
-		cmd_table_row(&t, cmd_str(b, "number"), cmd_str(b, "rev"),
-		    cmd_str(b, "status"), cmd_str(b, "created_by"),
-		    cmd_str(b, "created_at"));
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_builds(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/builds",
-	    cmd_print_builds);
+	static const struct cmd_column cols[] = {
+		{ "BUILD", "number" }, { "REV", "rev" }, { "STATUS", "status" },
+		{ "BY", "created_by" }, { "WHEN", "created_at" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/builds", .nargs = 1, .what = "APP",
+		.cols = cols, .ncols = 5,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 static void
 cmd_print_build(json_t *b, char **args)
 {
+	static const struct cmd_field fields[] = {
+		{ "rev", "rev" }, { "status", "status" }, { "image", "image" },
+		{ "digest", "digest" }, { "slug digest", "slug_digest" },
+		{ "error", "error" }, { "by", "created_by" },
+		{ "created", "created_at" }, { "updated", "updated_at" },
+	};
 	const char *type;
 	json_t *cmd;
 
 	printf("=== %s build %s\n", args[0], cmd_str(b, "number"));
-	printf("rev:          %s\n", cmd_str(b, "rev"));
-	printf("status:       %s\n", cmd_str(b, "status"));
-	printf("image:        %s\n", cmd_str(b, "image"));
-	printf("digest:       %s\n", cmd_str(b, "digest"));
-	printf("slug digest:  %s\n", cmd_str(b, "slug_digest"));
-	printf("error:        %s\n", cmd_str(b, "error"));
-	printf("by:           %s\n", cmd_str(b, "created_by"));
-	printf("created:      %s\n", cmd_str(b, "created_at"));
-	printf("updated:      %s\n", cmd_str(b, "updated_at"));
+	cmd_print_record(b, 14, fields, 9);
 	json_object_foreach(json_object_get(b, "process_types"), type, cmd)
 		printf("  %s: %s\n", type, json_string_value(cmd));
 }
@@ -711,8 +664,12 @@ cmd_print_build(json_t *b, char **args)
 int
 controller_cmd_builds_info(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 2, "APP and BUILD",
-	    "/v1/apps/%s/builds/%s", cmd_print_build);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/builds/%s", .nargs = 2,
+		.what = "APP and BUILD", .print = cmd_print_build,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
