@@ -469,6 +469,17 @@ store_tx_end(struct store *s, int rc)
 	return rc;
 }
 
+int
+store_tx_end_json(struct store *s, int rc, json_t **out)
+{
+	rc = store_tx_end(s, rc);
+	if (rc < 0 && out && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /* ---- names ---- */
 
 static bool

@@ -96,6 +96,10 @@ int store_sqlerr(struct store *s, int rc, const char *what);
 int store_tx_write(struct store *s);
 int store_tx_read(struct store *s);
 int store_tx_end(struct store *s, int rc);
+/* store_tx_end for a function that answers with *out: when the end is a
+ * failure, *out is freed and set to NULL (nothing not stored is
+ * returned).  out may be NULL; *out must be NULL or an answer. */
+int store_tx_end_json(struct store *s, int rc, json_t **out);
 
 /* Ids by name; ERR_NOTFOUND with "no such <thing> 'name'" otherwise. */
 int store_user_id(int64_t *out, struct store *s, const char *name);

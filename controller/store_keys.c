@@ -240,6 +240,7 @@ store_key_add(json_t **out, struct store *s, const char *user,
 	int64_t uid;
 	int rc;
 
+	*out = NULL;
 	if ((rc = key_parse(&p, line)) < 0)
 		return rc;
 	if ((rc = store_tx_write(s)) < 0)
@@ -261,7 +262,7 @@ store_key_add(json_t **out, struct store *s, const char *user,
 		goto done;
 	rc = store_key_get(out, s, p.fingerprint);
 done:
-	rc = store_tx_end(s, rc);
+	rc = store_tx_end_json(s, rc, out);
 out:
 	free(p.b64);
 	return rc;

@@ -141,6 +141,7 @@ store_config_get(json_t **out, struct store *s, const char *app)
 	int64_t aid;
 	int rc;
 
+	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
@@ -150,7 +151,7 @@ store_config_get(json_t **out, struct store *s, const char *app)
 	    "values", cur.values);
 	store_current_free(&cur);
 done:
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
@@ -192,11 +193,7 @@ store_config_change(json_t **out, struct store *s, const char *app,
 		goto done;
 	rc = store_release_json(out, s, aid, version, false);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
+	rc = store_tx_end_json(s, rc, out);
 	store_current_free(&cur);
 	json_decref(next);
 	free(vars);
@@ -253,6 +250,7 @@ store_build_create(json_t **out, struct store *s, const char *app,
 	char *branch = NULL;
 	int rc;
 
+	*out = NULL;
 	if (rev && !store_rev_is_valid(rev))
 		return err_set(ERR_INVALID, "invalid revision '%.64s': use a "
 		    "branch, tag or commit id", rev);
@@ -281,7 +279,7 @@ store_build_create(json_t **out, struct store *s, const char *app,
 	rc = store_build_json(out, s, aid, number);
 done:
 	free(branch);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
@@ -465,11 +463,7 @@ store_build_update(json_t **out, struct store *s, const char *app,
 	*out = json_pack("{sOso}", "build", build,
 	    "release", release ? release : json_null());
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
+	rc = store_tx_end_json(s, rc, out);
 	store_current_free(&cur);
 	json_decref(build);
 	free(old);
@@ -544,7 +538,7 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	rc = store_release_json(out, s, aid, version, false);
 done:
 	free(summary);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 /* ---- formation ---- */
@@ -585,6 +579,7 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 	int64_t aid;
 	int rc;
 
+	*out = NULL;
 	if (!json_is_object(quantities) || json_object_size(quantities) == 0 ||
 	    json_object_size(quantities) > STORE_PROC_TYPES_MAX)
 		return err_set(ERR_INVALID, "scale takes TYPE: N for 1 to %d "
@@ -621,5 +616,5 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 	rc = store_formation_get(out, s, app);
 done:
 	store_current_free(&cur);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }

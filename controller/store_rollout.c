@@ -43,7 +43,7 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
 	*out = json_pack("{sIso}", "release", (json_int_t)current, "slots",
 	    slots);
 done:
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
@@ -93,7 +93,7 @@ store_run_target(json_t **out, struct store *s, const char *app,
 done:
 	json_decref(rel);
 	json_decref(runner);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int

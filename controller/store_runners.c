@@ -46,13 +46,8 @@ store_runner_create(char key[STORE_TOKEN_LEN], json_t **out, struct store *s,
 	    " JOIN deploy_groups g ON g.id = r.group_id WHERE r.name = ?", "s",
 	    name);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc == 0)
+	if ((rc = store_tx_end_json(s, rc, out)) == 0)
 		memcpy(key, secret, STORE_TOKEN_LEN);
-	else if (*out) {
-		json_decref(*out);
-		*out = NULL;
-	}
 	return rc;
 }
 
@@ -380,12 +375,7 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 		goto done;
 	json_object_set_new(*out, "containers", containers);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return store_tx_end_json(s, rc, out);
 }
 
 int

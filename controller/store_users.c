@@ -193,13 +193,8 @@ store_token_create_ttl(char out[STORE_TOKEN_LEN], json_t **out_json,
 		    " FROM tokens t JOIN users u ON u.id = t.user_id"
 		    " WHERE t.id = ?", "i", id);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc == 0)
+	if ((rc = store_tx_end_json(s, rc, out_json)) == 0)
 		memcpy(out, secret, STORE_TOKEN_LEN);
-	else if (out_json && *out_json) {
-		json_decref(*out_json);
-		*out_json = NULL;
-	}
 	return rc;
 }
 
