@@ -92,10 +92,13 @@ api_users_create(struct api_call *c)
 void
 api_users_get(struct api_call *c)
 {
-	const char *name = api_target_user(c, c->seg[1]);
+	const char *name;
 	json_t *u;
 
-	if (api_need_user(c) && name != NULL &&
+	/* The caller first: a runner key is refused as such, and with one
+	 * answer, not after api_target_user has answered for it. */
+	if (api_need_user(c) &&
+	    (name = api_target_user(c, c->seg[1])) != NULL &&
 	    api_check(c, store_user_get(&u, c->st, name)))
 		api_reply(c, 200, u);
 }
