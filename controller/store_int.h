@@ -70,9 +70,9 @@ int store_row1_json(json_t **out, struct store *s, sqlite3_stmt *st);
  *   store_query_row: the first row, as store_row1_json (ERR_NOTFOUND, no
  *     message, when there is none).
  *   store_query_int: the first column of the first row into *out (when
- *     out is not NULL; left alone when there is no row), stepping on to
- *     the end so that an UPDATE ... RETURNING has done its work; 1 when
- *     there was a row, 0 when none.
+ *     out is not NULL; left alone when there is no row), then steps on to
+ *     the end, so an UPDATE ... RETURNING is finished before the next
+ *     statement; 1 when there was a row, 0 when none.
  * All return a negative code (message set) on error. */
 int store_query_rows(json_t **out, struct store *s, const char *sql,
     const char *fmt, ...);
