@@ -32,6 +32,28 @@ cmd_app_open(struct apiclient **c, int argc, char **argv, int nargs,
 	return cmd_open(c, argv[0]) ? 0 : 1;
 }
 
+/* The arguments of a command that takes APP and one or more items
+ * (config vars, process counts), and --json for nothing: each item is put
+ * into obj by add, which prints a usage error and returns 2 for a bad
+ * one.  what names the items.  0, or 2 after a usage message. */
+static int
+cmd_app_items(json_t *obj, int argc, char **argv, const char *what,
+    int (*add)(json_t *obj, const char *name, const char *item))
+{
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)))
+		return rc;
+	if (argc - optind < 2)
+		return cli_usage_error(argv[0], "missing APP and %s", what);
+	if ((rc = cmd_check_app(argv[0], argv[optind])))
+		return rc;
+	for (int i = optind + 1; i < argc && rc == 0; i++)
+		rc = add(obj, argv[0], argv[i]);
+	return rc;
+}
+
 /* ---- apps ---- */
 
 static void
@@ -283,107 +305,82 @@ controller_cmd_config(int argc, char **argv)
 	return cmd_show(argc, argv, &v);
 }
 
-/* PATCH the config with changes and say what release it made. */
+/* A config var to set, KEY=VALUE, into changes; 2 after a usage error. */
 static int
-cmd_config_patch(struct apiclient *c, const char *name, const char *app,
-    json_t *changes)
+cmd_config_var(json_t *changes, const char *name, const char *item)
 {
-	json_t *out = NULL, *rel;
-	int rc = 1;
+	const char *eq = strchr(item, '=');
+	json_t *value;
+	char *key;
+	int rc = 0;
 
-	if (cmd_call(&out, c, name, "PATCH", changes, "/v1/apps/%s/config",
-	    app)) {
-		rel = json_object_get(out, "release");
-		if (json_is_object(rel))
-			printf("%s: v%s %s\n", app, cmd_str(rel, "version"),
-			    cmd_str(rel, "summary"));
-		else
-			printf("%s: no change (config version %s stays)\n",
-			    app, cmd_str(out, "version"));
-		rc = 0;
-	}
+	if (eq == NULL)
+		return cli_usage_error(name, "'%.64s' is not KEY=VALUE", item);
+	key = xstrndup(item, (size_t)(eq - item));
+	if (!store_env_key_is_valid(key))
+		rc = cli_usage_error(name, "invalid config key '%.64s': use a "
+		    "letter or _, then letters, digits or _", key);
+	else if ((value = json_string(eq + 1)) == NULL)
+		rc = cli_usage_error(name, "the value of %s is not text "
+		    "(UTF-8)", key);
+	else
+		json_object_set_new(changes, key, value);
+	free(key);
+	return rc;
+}
+
+/* A config var to unset, KEY, into changes; 2 after a usage error. */
+static int
+cmd_config_unvar(json_t *changes, const char *name, const char *item)
+{
+	if (!store_env_key_is_valid(item))
+		return cli_usage_error(name, "invalid config key '%.64s'",
+		    item);
+	json_object_set_new(changes, item, json_null());
+	return 0;
+}
+
+/* config:set and config:unset: APP and the vars (each put into the
+ * changes by add), one PATCH, and what release it made. */
+static int
+cmd_config_change(int argc, char **argv, const char *what,
+    int (*add)(json_t *, const char *, const char *))
+{
+	struct apiclient *c = NULL;
+	json_t *changes = json_object(), *out = NULL, *rel;
+	int rc;
+
+	if ((rc = cmd_app_items(changes, argc, argv, what, add)))
+		goto done;
+	rc = 1;
+	if (!cmd_open(&c, argv[0]) || !cmd_call(&out, c, argv[0], "PATCH",
+	    changes, "/v1/apps/%s/config", argv[optind]))
+		goto done;
+	rel = json_object_get(out, "release");
+	if (json_is_object(rel))
+		printf("%s: v%s %s\n", argv[optind], cmd_str(rel, "version"),
+		    cmd_str(rel, "summary"));
+	else
+		printf("%s: no change (config version %s stays)\n",
+		    argv[optind], cmd_str(out, "version"));
+	rc = 0;
+done:
 	json_decref(out);
+	json_decref(changes);
+	apiclient_free(c);
 	return rc;
 }
 
 int
 controller_cmd_config_set(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	json_t *changes = json_object();
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)))
-		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and KEY=VALUE");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *key;
-		if (eq == NULL) {
-			rc = cli_usage_error(argv[0], "'%.64s' is not "
-			    "KEY=VALUE", argv[i]);
-			goto done;
-		}
-		key = xstrndup(argv[i], (size_t)(eq - argv[i]));
-		if (!store_env_key_is_valid(key)) {
-			rc = cli_usage_error(argv[0], "invalid config key "
-			    "'%.64s': use a letter or _, then letters, digits "
-			    "or _", key);
-			free(key);
-			goto done;
-		}
-		json_object_set_new(changes, key, json_string(eq + 1));
-		free(key);
-	}
-	if (json_object_size(changes) == 0 || !cmd_open(&c, argv[0])) {
-		rc = 1;
-		goto done;
-	}
-	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
-done:
-	json_decref(changes);
-	apiclient_free(c);
-	return rc;
+	return cmd_config_change(argc, argv, "KEY=VALUE", cmd_config_var);
 }
 
 int
 controller_cmd_config_unset(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	json_t *changes = json_object();
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)))
-		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and KEY");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		if (!store_env_key_is_valid(argv[i])) {
-			rc = cli_usage_error(argv[0], "invalid config key "
-			    "'%.64s'", argv[i]);
-			goto done;
-		}
-		json_object_set_new(changes, argv[i], json_null());
-	}
-	if (!cmd_open(&c, argv[0])) {
-		rc = 1;
-		goto done;
-	}
-	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
-done:
-	json_decref(changes);
-	apiclient_free(c);
-	return rc;
+	return cmd_config_change(argc, argv, "KEY", cmd_config_unvar);
 }
 
 /* ---- releases ---- */
@@ -570,6 +567,28 @@ controller_cmd_ps(int argc, char **argv)
 	return cmd_show(argc, argv, &v);
 }
 
+/* A process count, TYPE=N, into q; 2 after a usage error. */
+static int
+cmd_scale_item(json_t *q, const char *name, const char *item)
+{
+	const char *eq = strchr(item, '=');
+	char *end = NULL, *t;
+	long n;
+
+	errno = 0;
+	n = eq ? strtol(eq + 1, &end, 10) : -1;
+	t = eq ? xstrndup(item, (size_t)(eq - item)) : NULL;
+	if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
+	    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
+		free(t);
+		return cli_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
+		    "to %d)", item, STORE_SCALE_MAX);
+	}
+	json_object_set_new(q, t, json_integer(n));
+	free(t);
+	return 0;
+}
+
 int
 controller_cmd_ps_scale(int argc, char **argv)
 {
@@ -577,34 +596,10 @@ controller_cmd_ps_scale(int argc, char **argv)
 	json_t *q = json_object(), *f = NULL;
 	const char *type;
 	json_t *v;
-	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)))
+	if ((rc = cmd_app_items(q, argc, argv, "TYPE=N", cmd_scale_item)))
 		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and TYPE=N");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *end, *t;
-		long n;
-
-		errno = 0;
-		n = eq ? strtol(eq + 1, &end, 10) : -1;
-		t = eq ? xstrndup(argv[i], (size_t)(eq - argv[i])) : NULL;
-		if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
-		    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
-			free(t);
-			rc = cli_usage_error(argv[0], "'%.64s' is not TYPE=N "
-			    "(N from 0 to %d)", argv[i], STORE_SCALE_MAX);
-			goto done;
-		}
-		json_object_set_new(q, t, json_integer(n));
-		free(t);
-	}
 	if (!cmd_open(&c, argv[0])) {
 		rc = 1;
 		goto done;
