@@ -254,14 +254,10 @@ api_app_access(struct api_call *c, const char *app, int level,
     struct store_access *out)
 {
 	struct store_access acc;
-	int rc;
 
-	if (!api_need_user(c))
+	if (!api_need_user(c) ||
+	    !api_check(c, store_app_access(&acc, c->st, &c->actor, app)))
 		return false;
-	if ((rc = store_app_access(&acc, c->st, &c->actor, app)) < 0) {
-		api_fail(c, rc);
-		return false;
-	}
 	if (!acc.read) {
 		api_error(c, 403, "forbidden", "you may not act on app '%s': "
 		    "you are neither its owner nor a collaborator", app);
@@ -294,17 +290,14 @@ bool
 api_app_owner(struct api_call *c, const char *app)
 {
 	json_t *a;
-	int rc;
 	bool ok;
 
 	if (!api_app_read(c, app))
 		return false;
 	if (c->actor.admin)
 		return true;
-	if ((rc = store_app_get(&a, c->st, app)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_app_get(&a, c->st, app)))
 		return false;
-	}
 	ok = strcmp(json_string_value(json_object_get(a, "owner")),
 	    c->actor.name) == 0;
 	json_decref(a);
@@ -312,6 +305,15 @@ api_app_owner(struct api_call *c, const char *app)
 		api_error(c, 403, "forbidden", "only the owner of app '%s' or "
 		    "an admin may do this", app);
 	return ok;
+}
+
+bool
+api_check(struct api_call *c, int rc)
+{
+	if (rc >= 0)
+		return true;
+	api_fail(c, rc);
+	return false;
 }
 
 const char *
@@ -327,6 +329,43 @@ api_body_str(struct api_call *c, const char *key, bool *bad)
 		return NULL;
 	}
 	return json_string_value(v);
+}
+
+bool
+api_body_need(struct api_call *c, const char *key, const char **out)
+{
+	bool bad = false;
+
+	if (!api_need_body(c))
+		return false;
+	if ((*out = api_body_str(c, key, &bad)) == NULL) {
+		if (!bad)
+			api_error(c, 422, "invalid", "'%s' is required", key);
+		return false;
+	}
+	return true;
+}
+
+bool
+api_body_fields(struct api_call *c, const struct api_field *f, size_t n)
+{
+	bool bad = false;
+
+	if (!api_need_body(c))
+		return false;
+	/* every type first, then what is missing: a wrong type is named
+	 * even when a required field is absent too */
+	for (size_t i = 0; i < n; i++) {
+		*f[i].out = api_body_str(c, f[i].key, &bad);
+		if (bad)
+			return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (*f[i].out == NULL && f[i].missing) {
+			api_error(c, 422, "invalid", "%s", f[i].missing);
+			return false;
+		}
+	return true;
 }
 
 /* ---- routing ---- */

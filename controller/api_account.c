@@ -26,19 +26,30 @@ api_target_user(struct api_call *c, const char *named)
 	return named;
 }
 
+bool
+api_body_ttl(struct api_call *c, json_int_t *out)
+{
+	json_t *v = json_object_get(c->body, "ttl");
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	*out = json_is_integer(v) ? json_integer_value(v) : -1;
+	if (*out < 1 || *out > STORE_TOKEN_TTL_MAX) {
+		api_error(c, 422, "invalid", "'ttl' is 1 to %d seconds",
+		    STORE_TOKEN_TTL_MAX);
+		return false;
+	}
+	return true;
+}
+
 void
 api_me(struct api_call *c)
 {
 	json_t *u;
-	int rc;
 
-	if (!api_need_user(c))
-		return;
-	if ((rc = store_user_get(&u, c->st, c->actor.name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, u);
+	if (api_need_user(c) &&
+	    api_check(c, store_user_get(&u, c->st, c->actor.name)))
+		api_reply(c, 200, u);
 }
 
 /* ---- users ---- */
@@ -47,46 +58,32 @@ void
 api_users_list(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
-	if (!api_need_admin(c))
-		return;
-	if ((rc = store_user_list(&list, c->st)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_need_admin(c) && api_check(c, store_user_list(&list, c->st)))
+		api_reply(c, 200, list);
 }
 
 void
 api_users_create(struct api_call *c)
 {
 	const char *name, *role;
+	const struct api_field fields[] = {
+		{ "name", &name, "'name' is required" },
+		{ "role", &role, NULL },
+	};
 	json_t *u;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_admin(c) || !api_need_body(c))
+	if (!api_need_admin(c) || !api_body_fields(c, fields, 2))
 		return;
-	name = api_body_str(c, "name", &bad);
-	role = bad ? NULL : api_body_str(c, "role", &bad);
-	if (bad)
-		return;
-	if (name == NULL) {
-		api_error(c, 422, "invalid", "'name' is required");
-		return;
-	}
 	if (role && strcmp(role, "admin") && strcmp(role, "member")) {
 		api_error(c, 422, "invalid", "'role' is admin or "
 		    "member");
 		return;
 	}
-	if ((rc = store_user_create(c->st, name, role &&
-	    !strcmp(role, "admin"))) < 0 ||
-	    (rc = store_user_get(&u, c->st, name)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_user_create(c->st, name, role &&
+	    !strcmp(role, "admin"))) ||
+	    !api_check(c, store_user_get(&u, c->st, name)))
 		return;
-	}
 	log_info("%s added user '%s' (%s)", c->actor.name, name,
 	    role ? role : "member");
 	api_reply(c, 201, u);
@@ -95,30 +92,23 @@ api_users_create(struct api_call *c)
 void
 api_users_get(struct api_call *c)
 {
-	const char *name = api_target_user(c, c->seg[1]);
+	const char *name;
 	json_t *u;
-	int rc;
 
-	if (!api_need_user(c) || name == NULL)
-		return;
-	if ((rc = store_user_get(&u, c->st, name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, u);
+	/* The caller first: a runner key is refused as such, and with one
+	 * answer, not after api_target_user has answered for it. */
+	if (api_need_user(c) &&
+	    (name = api_target_user(c, c->seg[1])) != NULL &&
+	    api_check(c, store_user_get(&u, c->st, name)))
+		api_reply(c, 200, u);
 }
 
 void
 api_users_delete(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_admin(c))
+	if (!api_need_admin(c) ||
+	    !api_check(c, store_user_delete(c->st, c->seg[1])))
 		return;
-	if ((rc = store_user_delete(c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s removed user '%s'", c->actor.name, c->seg[1]);
 	api_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
 }
@@ -130,7 +120,6 @@ api_tokens_list(struct api_call *c)
 {
 	const char *user;
 	json_t *list;
-	int rc;
 
 	if (!api_need_user(c))
 		return;
@@ -140,11 +129,8 @@ api_tokens_list(struct api_call *c)
 		user = NULL;    /* every user's */
 	else if ((user = api_target_user(c, user)) == NULL)
 		return;
-	if ((rc = store_token_list(&list, c->st, user)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_check(c, store_token_list(&list, c->st, user)))
+		api_reply(c, 200, list);
 }
 
 void
@@ -152,40 +138,24 @@ api_tokens_create(struct api_call *c)
 {
 	char token[STORE_TOKEN_LEN];
 	const char *user = NULL, *label = NULL;
+	const struct api_field fields[] = {
+		{ "user", &user, NULL }, { "label", &label, NULL },
+	};
 	json_int_t ttl = 0;
-	json_t *t, *v;
-	bool bad = false;
-	int rc;
+	json_t *t;
 
 	if (!api_need_user(c))
 		return;
-	if (c->body) {
-		if (!api_need_body(c))
-			return;
-		user = api_body_str(c, "user", &bad);
-		label = bad ? NULL : api_body_str(c, "label", &bad);
-		if (bad)
-			return;
-		/* A token that dies by itself (seconds): for CI jobs and the
-		 * like; the SSH server's session tokens are made the same
-		 * way (controller/api_ssh.c). */
-		if ((v = json_object_get(c->body, "ttl")) != NULL &&
-		    !json_is_null(v)) {
-			ttl = json_is_integer(v) ? json_integer_value(v) : -1;
-			if (ttl < 1 || ttl > STORE_TOKEN_TTL_MAX) {
-				api_error(c, 422, "invalid", "'ttl' is 1 to %d "
-				    "seconds", STORE_TOKEN_TTL_MAX);
-				return;
-			}
-		}
-	}
-	if ((user = api_target_user(c, user)) == NULL)
+	/* A body is optional.  Its ttl makes a token that dies by itself
+	 * (seconds): for CI jobs and the like; the SSH server's session
+	 * tokens are made the same way (controller/api_ssh.c). */
+	if (c->body && (!api_body_fields(c, fields, 2) ||
+	    !api_body_ttl(c, &ttl)))
 		return;
-	if ((rc = store_token_create_ttl(token, &t, c->st, user, label,
-	    ttl)) < 0) {
-		api_fail(c, rc);
+	if ((user = api_target_user(c, user)) == NULL ||
+	    !api_check(c, store_token_create_ttl(token, &t, c->st, user,
+	    label, ttl)))
 		return;
-	}
 	log_info("%s made token %lld for '%s'", c->actor.name,
 	    (long long)json_integer_value(json_object_get(t, "id")), user);
 	json_object_set_new(t, "token", json_string(token));
@@ -197,7 +167,6 @@ api_tokens_revoke(struct api_call *c)
 {
 	char *end;
 	long long id;
-	int rc;
 
 	if (!api_need_user(c))
 		return;
@@ -208,11 +177,9 @@ api_tokens_revoke(struct api_call *c)
 		    c->seg[1]);
 		return;
 	}
-	if ((rc = store_token_revoke(c->st, id, c->actor.admin ? NULL :
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_token_revoke(c->st, id, c->actor.admin ?
+	    NULL : c->actor.name)))
 		return;
-	}
 	log_info("%s revoked token %lld", c->actor.name, id);
 	api_reply(c, 200, json_pack("{sI}", "revoked", (json_int_t)id));
 }
@@ -224,7 +191,6 @@ api_keys_list(struct api_call *c)
 {
 	const char *user;
 	json_t *list;
-	int rc;
 
 	if (!api_need_user(c))
 		return;
@@ -233,38 +199,25 @@ api_keys_list(struct api_call *c)
 		user = NULL;    /* an admin sees every key */
 	else if ((user = api_target_user(c, user)) == NULL)
 		return;
-	if ((rc = store_key_list(&list, c->st, user)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_check(c, store_key_list(&list, c->st, user)))
+		api_reply(c, 200, list);
 }
 
 void
 api_keys_add(struct api_call *c)
 {
 	const char *user, *key;
+	const struct api_field fields[] = {
+		{ "user", &user, NULL },
+		{ "public_key", &key, "'public_key' is required (the line "
+		    "of an OpenSSH .pub file)" },
+	};
 	json_t *k;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_user(c) || !api_need_body(c))
+	if (!api_need_user(c) || !api_body_fields(c, fields, 2) ||
+	    (user = api_target_user(c, user)) == NULL ||
+	    !api_check(c, store_key_add(&k, c->st, user, key)))
 		return;
-	user = api_body_str(c, "user", &bad);
-	key = bad ? NULL : api_body_str(c, "public_key", &bad);
-	if (bad)
-		return;
-	if (key == NULL) {
-		api_error(c, 422, "invalid", "'public_key' is required "
-		    "(the line of an OpenSSH .pub file)");
-		return;
-	}
-	if ((user = api_target_user(c, user)) == NULL)
-		return;
-	if ((rc = store_key_add(&k, c->st, user, key)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s added key %s for '%s'", c->actor.name,
 	    json_string_value(json_object_get(k, "fingerprint")), user);
 	api_reply(c, 201, k);
@@ -274,14 +227,10 @@ void
 api_keys_get(struct api_call *c)
 {
 	json_t *k;
-	int rc;
 
-	if (!api_need_user(c))
+	if (!api_need_user(c) ||
+	    !api_check(c, store_key_get(&k, c->st, c->rest)))
 		return;
-	if ((rc = store_key_get(&k, c->st, c->rest)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	if (!c->actor.admin && strcmp(json_string_value(json_object_get(k,
 	    "user")), c->actor.name) != 0) {
 		json_decref(k);
@@ -295,15 +244,10 @@ api_keys_get(struct api_call *c)
 void
 api_keys_remove(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_user(c))
+	if (!api_need_user(c) ||
+	    !api_check(c, store_key_remove(c->st, c->rest, c->actor.admin ?
+	    NULL : c->actor.name)))
 		return;
-	if ((rc = store_key_remove(c->st, c->rest, c->actor.admin ? NULL :
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s removed key %s", c->actor.name, c->rest);
 	api_reply(c, 200, json_pack("{ss}", "removed", c->rest));
 }
@@ -314,35 +258,19 @@ void
 api_groups_list(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
-	if (!api_need_user(c))
-		return;
-	if ((rc = store_group_list(&list, c->st)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_need_user(c) && api_check(c, store_group_list(&list, c->st)))
+		api_reply(c, 200, list);
 }
 
 void
 api_groups_create(struct api_call *c)
 {
 	const char *name;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_admin(c) || !api_need_body(c))
+	if (!api_need_admin(c) || !api_body_need(c, "name", &name) ||
+	    !api_check(c, store_group_create(c->st, name)))
 		return;
-	if ((name = api_body_str(c, "name", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'name' is required");
-		return;
-	}
-	if ((rc = store_group_create(c->st, name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s made group '%s'", c->actor.name, name);
 	api_reply(c, 201, json_pack("{ss}", "name", name));
 }
@@ -350,14 +278,9 @@ api_groups_create(struct api_call *c)
 void
 api_groups_delete(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_admin(c))
+	if (!api_need_admin(c) ||
+	    !api_check(c, store_group_delete(c->st, c->seg[1])))
 		return;
-	if ((rc = store_group_delete(c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
 }
@@ -368,17 +291,14 @@ static bool
 api_group_app_allowed(struct api_call *c, const char *group, const char *app)
 {
 	bool in = false;
-	int rc;
 
 	if (!api_app_owner(c, app))
 		return false;
 	if (c->actor.admin)
 		return true;
-	if ((rc = store_group_has_user(&in, c->st, group,
-	    c->actor.user_id)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_group_has_user(&in, c->st, group,
+	    c->actor.user_id)))
 		return false;
-	}
 	if (!in)
 		api_error(c, 403, "forbidden", "you may not deploy to group "
 		    "'%s'", group);
@@ -389,22 +309,11 @@ void
 api_groups_add_app(struct api_call *c)
 {
 	const char *app;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_user(c) || !api_need_body(c))
+	if (!api_need_user(c) || !api_body_need(c, "app", &app) ||
+	    !api_group_app_allowed(c, c->seg[1], app) ||
+	    !api_check(c, store_group_add_app(c->st, c->seg[1], app)))
 		return;
-	if ((app = api_body_str(c, "app", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'app' is required");
-		return;
-	}
-	if (!api_group_app_allowed(c, c->seg[1], app))
-		return;
-	if ((rc = store_group_add_app(c->st, c->seg[1], app)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s deployed app '%s' to group '%s'", c->actor.name, app,
 	    c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
@@ -414,15 +323,11 @@ api_groups_add_app(struct api_call *c)
 void
 api_groups_remove_app(struct api_call *c)
 {
-	int rc;
-
 	if (!api_need_user(c) ||
-	    !api_group_app_allowed(c, c->seg[1], c->seg[3]))
+	    !api_group_app_allowed(c, c->seg[1], c->seg[3]) ||
+	    !api_check(c, store_group_remove_app(c->st, c->seg[1],
+	    c->seg[3])))
 		return;
-	if ((rc = store_group_remove_app(c->st, c->seg[1], c->seg[3])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ssss}", "group", c->seg[1], "removed",
 	    c->seg[3]));
@@ -432,20 +337,10 @@ void
 api_groups_add_user(struct api_call *c)
 {
 	const char *user;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_admin(c) || !api_need_body(c))
+	if (!api_need_admin(c) || !api_body_need(c, "user", &user) ||
+	    !api_check(c, store_group_add_user(c->st, c->seg[1], user)))
 		return;
-	if ((user = api_body_str(c, "user", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'user' is required");
-		return;
-	}
-	if ((rc = store_group_add_user(c->st, c->seg[1], user)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s granted '%s' group '%s'", c->actor.name, user, c->seg[1]);
 	api_reply(c, 201, json_pack("{ssss}", "group", c->seg[1], "user",
 	    user));
@@ -454,14 +349,10 @@ api_groups_add_user(struct api_call *c)
 void
 api_groups_remove_user(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_admin(c))
+	if (!api_need_admin(c) ||
+	    !api_check(c, store_group_remove_user(c->st, c->seg[1],
+	    c->seg[3])))
 		return;
-	if ((rc = store_group_remove_user(c->st, c->seg[1], c->seg[3])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	api_reply(c, 200, json_pack("{ssss}", "group", c->seg[1], "removed",
 	    c->seg[3]));
 }

@@ -19,21 +19,27 @@
 #define RELEASES_DEFAULT 100
 #define RELEASES_MAX 1000
 
+/* Log the release rel the caller made of the app seg[1] names, and
+ * schedule it. */
+static void
+api_release_made(struct api_call *c, json_t *rel)
+{
+	log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
+	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
+	    json_string_value(json_object_get(rel, "summary")));
+	ctl_schedule_kick(c->ctl, c->st);
+}
+
 /* ---- apps ---- */
 
 void
 api_apps_list(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
-	if (!api_need_user(c))
-		return;
-	if ((rc = store_app_list(&list, c->st, &c->actor)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_need_user(c) &&
+	    api_check(c, store_app_list(&list, c->st, &c->actor)))
+		api_reply(c, 200, list);
 }
 
 void
@@ -41,22 +47,17 @@ api_apps_create(struct api_call *c)
 {
 	const char *groups[APP_GROUPS_MAX];
 	const char *name, *branch, *one;
+	const struct api_field fields[] = {
+		{ "name", &name, "'name' is required" },
+		{ "deploy_branch", &branch, NULL },
+		{ "group", &one, NULL },
+	};
 	json_t *gl, *v, *app;
 	size_t ng = 0, i;
-	bool bad = false;
 	int rc;
 
-	if (!api_need_user(c) || !api_need_body(c))
+	if (!api_need_user(c) || !api_body_fields(c, fields, 3))
 		return;
-	name = api_body_str(c, "name", &bad);
-	branch = bad ? NULL : api_body_str(c, "deploy_branch", &bad);
-	one = bad ? NULL : api_body_str(c, "group", &bad);
-	if (bad)
-		return;
-	if (name == NULL) {
-		api_error(c, 422, "invalid", "'name' is required");
-		return;
-	}
 	if (one)
 		groups[ng++] = one;
 	if ((gl = json_object_get(c->body, "groups")) != NULL) {
@@ -80,11 +81,9 @@ api_apps_create(struct api_call *c)
 	/* A member may only put an app where they may deploy. */
 	for (i = 0; i < ng && !c->actor.admin; i++) {
 		bool in = false;
-		if ((rc = store_group_has_user(&in, c->st, groups[i],
-		    c->actor.user_id)) < 0) {
-			api_fail(c, rc);
+		if (!api_check(c, store_group_has_user(&in, c->st, groups[i],
+		    c->actor.user_id)))
 			return;
-		}
 		if (!in) {
 			api_error(c, 403, "forbidden", "you may not "
 			    "deploy to group '%s'; ask an admin to grant it "
@@ -92,11 +91,9 @@ api_apps_create(struct api_call *c)
 			return;
 		}
 	}
-	rc = store_app_create(c->st, name, c->actor.name, groups, ng);
-	if (rc < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_app_create(c->st, name, c->actor.name,
+	    groups, ng)))
 		return;
-	}
 	if (branch && (rc = store_app_set_branch(c->st, name, branch)) < 0) {
 		/* all or nothing: an app with a refused branch is not made */
 		char msg[256];
@@ -105,10 +102,8 @@ api_apps_create(struct api_call *c)
 		api_error(c, 422, "invalid", "%s", msg);
 		return;
 	}
-	if ((rc = store_app_get(&app, c->st, name)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_app_get(&app, c->st, name)))
 		return;
-	}
 	log_info("%s created app '%s'", c->actor.name, name);
 	api_reply(c, 201, app);
 }
@@ -117,46 +112,30 @@ void
 api_apps_get(struct api_call *c)
 {
 	json_t *app;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
-		return;
-	if ((rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, app);
+	if (api_app_read(c, c->seg[1]) &&
+	    api_check(c, store_app_get(&app, c->st, c->seg[1])))
+		api_reply(c, 200, app);
 }
 
 void
 api_apps_update(struct api_call *c)
 {
 	const char *branch;
+	const struct api_field field = { "deploy_branch", &branch,
+	    "only 'deploy_branch' can be changed" };
 	json_t *app;
-	bool bad = false;
-	int rc;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
-		return;
-	if ((branch = api_body_str(c, "deploy_branch", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "only 'deploy_branch' "
-			    "can be changed");
-		return;
-	}
-	if ((rc = store_app_set_branch(c->st, c->seg[1], branch)) < 0 ||
-	    (rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, app);
+	if (api_app_deploy(c, c->seg[1]) && api_body_fields(c, &field, 1) &&
+	    api_check(c, store_app_set_branch(c->st, c->seg[1], branch)) &&
+	    api_check(c, store_app_get(&app, c->st, c->seg[1])))
+		api_reply(c, 200, app);
 }
 
 void
 api_apps_destroy(struct api_call *c)
 {
 	const char *confirm = httpd_req_query(c->req, "confirm");
-	int rc;
 
 	if (!api_app_owner(c, c->seg[1]))
 		return;
@@ -165,10 +144,8 @@ api_apps_destroy(struct api_call *c)
 		    "?confirm=%s", c->seg[1], c->seg[1]);
 		return;
 	}
-	if ((rc = store_app_destroy(c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_app_destroy(c->st, c->seg[1])))
 		return;
-	}
 	log_info("%s destroyed app '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));
@@ -178,20 +155,10 @@ void
 api_collab_add(struct api_call *c)
 {
 	const char *user;
-	bool bad = false;
-	int rc;
 
-	if (!api_app_owner(c, c->seg[1]) || !api_need_body(c))
+	if (!api_app_owner(c, c->seg[1]) || !api_body_need(c, "user", &user) ||
+	    !api_check(c, store_app_collaborator_add(c->st, c->seg[1], user)))
 		return;
-	if ((user = api_body_str(c, "user", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'user' is required");
-		return;
-	}
-	if ((rc = store_app_collaborator_add(c->st, c->seg[1], user)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s shared app '%s' with '%s'", c->actor.name, c->seg[1],
 	    user);
 	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "user", user));
@@ -200,15 +167,10 @@ api_collab_add(struct api_call *c)
 void
 api_collab_remove(struct api_call *c)
 {
-	int rc;
-
-	if (!api_app_owner(c, c->seg[1]))
+	if (!api_app_owner(c, c->seg[1]) ||
+	    !api_check(c, store_app_collaborator_remove(c->st, c->seg[1],
+	    c->seg[3])))
 		return;
-	if ((rc = store_app_collaborator_remove(c->st, c->seg[1],
-	    c->seg[3])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
 	    c->seg[3]));
 }
@@ -219,14 +181,10 @@ void
 api_domains_list(struct api_call *c)
 {
 	json_t *app;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
+	if (!api_app_read(c, c->seg[1]) ||
+	    !api_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
-	if ((rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	api_reply(c, 200, json_incref(json_object_get(app, "domains")));
 	json_decref(app);
 }
@@ -235,20 +193,11 @@ void
 api_domains_add(struct api_call *c)
 {
 	const char *domain;
-	bool bad = false;
-	int rc;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+	if (!api_app_deploy(c, c->seg[1]) ||
+	    !api_body_need(c, "domain", &domain) ||
+	    !api_check(c, store_app_domain_add(c->st, c->seg[1], domain)))
 		return;
-	if ((domain = api_body_str(c, "domain", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'domain' is required");
-		return;
-	}
-	if ((rc = store_app_domain_add(c->st, c->seg[1], domain)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	ctl_schedule_kick(c->ctl, c->st);   /* runners route the domain */
 	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "domain",
 	    domain));
@@ -257,14 +206,10 @@ api_domains_add(struct api_call *c)
 void
 api_domains_remove(struct api_call *c)
 {
-	int rc;
-
-	if (!api_app_deploy(c, c->seg[1]))
+	if (!api_app_deploy(c, c->seg[1]) ||
+	    !api_check(c, store_app_domain_remove(c->st, c->seg[1],
+	    c->seg[3])))
 		return;
-	if ((rc = store_app_domain_remove(c->st, c->seg[1], c->seg[3])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
 	    c->seg[3]));
@@ -276,15 +221,10 @@ void
 api_config_get(struct api_call *c)
 {
 	json_t *cfg;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
-		return;
-	if ((rc = store_config_get(&cfg, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, cfg);
+	if (api_app_read(c, c->seg[1]) &&
+	    api_check(c, store_config_get(&cfg, c->st, c->seg[1])))
+		api_reply(c, 200, cfg);
 }
 
 void
@@ -307,13 +247,8 @@ api_config_change(struct api_call *c)
 		api_fail(c, rc);
 		return;
 	}
-	if (rel) {
-		log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
-		    c->seg[1], json_integer_value(json_object_get(rel,
-		    "version")), json_string_value(json_object_get(rel,
-		    "summary")));
-		ctl_schedule_kick(c->ctl, c->st);
-	}
+	if (rel)
+		api_release_made(c, rel);
 	json_object_set_new(cfg, "release", rel ? rel : json_null());
 	api_reply(c, rel ? 201 : 200, cfg);
 }
@@ -340,15 +275,10 @@ void
 api_builds_list(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
-		return;
-	if ((rc = store_build_list(&list, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_app_read(c, c->seg[1]) &&
+	    api_check(c, store_build_list(&list, c->st, c->seg[1])))
+		api_reply(c, 200, list);
 }
 
 void
@@ -356,16 +286,11 @@ api_builds_get(struct api_call *c)
 {
 	json_t *b;
 	int64_t n;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]) ||
-	    !api_number(c, &n, c->seg[3], "build"))
-		return;
-	if ((rc = store_build_get(&b, c->st, c->seg[1], n)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, b);
+	if (api_app_read(c, c->seg[1]) &&
+	    api_number(c, &n, c->seg[3], "build") &&
+	    api_check(c, store_build_get(&b, c->st, c->seg[1], n)))
+		api_reply(c, 200, b);
 }
 
 void
@@ -373,24 +298,14 @@ api_builds_update(struct api_call *c)
 {
 	json_t *out;
 	int64_t n;
-	int rc;
 
 	if (!api_app_deploy(c, c->seg[1]) ||
-	    !api_number(c, &n, c->seg[3], "build") || !api_need_body(c))
+	    !api_number(c, &n, c->seg[3], "build") || !api_need_body(c) ||
+	    !api_check(c, store_build_update(&out, c->st, c->seg[1], n,
+	    c->body, c->actor.name)))
 		return;
-	if ((rc = store_build_update(&out, c->st, c->seg[1], n, c->body,
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	if (!json_is_null(json_object_get(out, "release"))) {
-		log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
-		    c->seg[1], json_integer_value(json_object_get(
-		    json_object_get(out, "release"), "version")),
-		    json_string_value(json_object_get(json_object_get(out,
-		    "release"), "summary")));
-		ctl_schedule_kick(c->ctl, c->st);
-	}
+	if (!json_is_null(json_object_get(out, "release")))
+		api_release_made(c, json_object_get(out, "release"));
 	api_reply(c, 200, out);
 }
 
@@ -405,7 +320,6 @@ api_releases_list(struct api_call *c)
 	struct ctl_page *page;
 	json_t *list;
 	char *text;
-	int rc;
 
 	if (!api_app_access(c, c->seg[1], 0, &acc))
 		return;
@@ -426,11 +340,9 @@ api_releases_list(struct api_call *c)
 	 * in one), so acc.release is the newest release of this list. */
 	page = ctl_page_get(c->ctl, acc.uid, acc.release, limit);
 	if (page == NULL) {
-		if ((rc = store_release_list(&list, c->st, c->seg[1],
-		    limit)) < 0) {
-			api_fail(c, rc);
+		if (!api_check(c, store_release_list(&list, c->st, c->seg[1],
+		    limit)))
 			return;
-		}
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
 		if (text == NULL) {
@@ -450,7 +362,6 @@ api_releases_get(struct api_call *c)
 {
 	json_t *r;
 	int64_t v;
-	int rc;
 
 	if (!api_app_read(c, c->seg[1]))
 		return;
@@ -458,11 +369,8 @@ api_releases_get(struct api_call *c)
 		api_error(c, 404, "not_found", "%s", err_last());
 		return;
 	}
-	if ((rc = store_release_get(&r, c->st, c->seg[1], v)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, r);
+	if (api_check(c, store_release_get(&r, c->st, c->seg[1], v)))
+		api_reply(c, 200, r);
 }
 
 void
@@ -470,7 +378,6 @@ api_rollback(struct api_call *c)
 {
 	json_t *v, *rel;
 	int64_t to = 0;
-	int rc;
 
 	if (!api_app_deploy(c, c->seg[1]))
 		return;
@@ -498,15 +405,10 @@ api_rollback(struct api_call *c)
 			return;
 		}
 	}
-	if ((rc = store_release_rollback(&rel, c->st, c->seg[1], to,
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
+	    c->actor.name)))
 		return;
-	}
-	log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
-	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
-	    json_string_value(json_object_get(rel, "summary")));
-	ctl_schedule_kick(c->ctl, c->st);
+	api_release_made(c, rel);
 	api_reply(c, 201, rel);
 }
 
@@ -516,29 +418,21 @@ void
 api_formation_get(struct api_call *c)
 {
 	json_t *f;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
-		return;
-	if ((rc = store_formation_get(&f, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, f);
+	if (api_app_read(c, c->seg[1]) &&
+	    api_check(c, store_formation_get(&f, c->st, c->seg[1])))
+		api_reply(c, 200, f);
 }
 
 void
 api_formation_scale(struct api_call *c)
 {
 	json_t *f;
-	int rc;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c) ||
+	    !api_check(c, store_formation_scale(&f, c->st, c->seg[1],
+	    c->body)))
 		return;
-	if ((rc = store_formation_scale(&f, c->st, c->seg[1], c->body)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s scaled '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, f);
@@ -548,17 +442,12 @@ void
 api_ps(struct api_call *c)
 {
 	json_t *f, *list;
-	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
+	if (!api_app_read(c, c->seg[1]) ||
+	    !api_check(c, store_formation_get(&f, c->st, c->seg[1])))
 		return;
-	if ((rc = store_formation_get(&f, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	if ((rc = store_schedule_for_app(&list, c->st, c->seg[1])) < 0) {
+	if (!api_check(c, store_schedule_for_app(&list, c->st, c->seg[1]))) {
 		json_decref(f);
-		api_fail(c, rc);
 		return;
 	}
 	api_reply(c, 200, json_pack("{soso}", "formation", f, "containers",

@@ -312,11 +312,9 @@ api_builds_create(struct api_call *c)
 			run = json_is_true(v);
 		}
 	}
-	if ((rc = store_build_create(&b, c->st, c->seg[1], rev,
-	    c->actor.name)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_build_create(&b, c->st, c->seg[1], rev,
+	    c->actor.name)))
 		return;
-	}
 	number = json_integer_value(json_object_get(b, "number"));
 	if (!run) {
 		/* An external builder (the push hook) records the build

@@ -331,10 +331,8 @@ api_rollout_get(struct api_call *c)
 		    "ps/restart answered");
 		return;
 	}
-	if ((rc = store_release_get(&rel, c->st, c->seg[1], version)) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_release_get(&rel, c->st, c->seg[1], version)))
 		return;
-	}
 	deadline = ctl_now() + (double)wait;
 	for (;;) {
 		/* Read the generation first: a report arriving while we

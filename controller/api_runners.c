@@ -4,7 +4,6 @@
  * desired-state long-poll, status report) and the registry token endpoint
  * of the Docker token flow.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +29,10 @@ void
 api_runners_list(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
-	if (!api_need_admin(c))
-		return;
-	rc = store_runner_list(&list, c->st, ctl_live_after(c->ctl));
-	if (rc < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	api_reply(c, 200, list);
+	if (api_need_admin(c) && api_check(c, store_runner_list(&list, c->st,
+	    ctl_live_after(c->ctl))))
+		api_reply(c, 200, list);
 }
 
 void
@@ -47,27 +40,20 @@ api_runners_create(struct api_call *c)
 {
 	char key[STORE_TOKEN_LEN];
 	const char *name, *group;
+	const struct api_field fields[] = {
+		{ "name", &name, "'name' is required" },
+		{ "group", &group, NULL },
+	};
 	json_t *r;
-	bool bad = false;
-	int rc;
 
-	if (!api_need_admin(c) || !api_need_body(c))
+	if (!api_need_admin(c) || !api_body_fields(c, fields, 2))
 		return;
-	name = api_body_str(c, "name", &bad);
-	group = bad ? NULL : api_body_str(c, "group", &bad);
-	if (bad)
+	if (group == NULL)
+		group = "default";
+	if (!api_check(c, store_runner_create(key, &r, c->st, name, group)))
 		return;
-	if (name == NULL) {
-		api_error(c, 422, "invalid", "'name' is required");
-		return;
-	}
-	if ((rc = store_runner_create(key, &r, c->st, name,
-	    group ? group : "default")) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s added runner '%s' to group '%s'", c->actor.name, name,
-	    group ? group : "default");
+	    group);
 	json_object_set_new(r, "server_key", json_string(key));
 	api_reply(c, 201, r);
 }
@@ -75,14 +61,9 @@ api_runners_create(struct api_call *c)
 void
 api_runners_delete(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_admin(c))
+	if (!api_need_admin(c) ||
+	    !api_check(c, store_runner_delete(c->st, c->seg[1])))
 		return;
-	if ((rc = store_runner_delete(c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("%s removed runner '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
@@ -90,18 +71,20 @@ api_runners_delete(struct api_call *c)
 
 /* ---- runner side ---- */
 
+/* Record a runner's sign of life: false after answering when the call
+ * is not a runner's or the heartbeat cannot be stored. */
+static bool
+api_runner_alive(struct api_call *c)
+{
+	return api_need_runner(c) && api_check(c,
+	    store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL)));
+}
+
 void
 api_runner_register(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_runner(c))
+	if (!api_runner_alive(c))
 		return;
-	if ((rc = store_runner_heartbeat(c->st, c->actor.runner_id,
-	    time(NULL))) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	log_info("runner '%s' (group '%s') registered", c->actor.name,
 	    c->actor.group);
 	ctl_schedule_kick(c->ctl, c->st);
@@ -113,15 +96,8 @@ api_runner_register(struct api_call *c)
 void
 api_runner_heartbeat(struct api_call *c)
 {
-	int rc;
-
-	if (!api_need_runner(c))
+	if (!api_runner_alive(c))
 		return;
-	if ((rc = store_runner_heartbeat(c->st, c->actor.runner_id,
-	    time(NULL))) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	/* a runner that was not live takes slots again */
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
@@ -149,26 +125,15 @@ void
 api_runner_desired(struct api_call *c)
 {
 	const char *have = httpd_req_query(c->req, "version");
-	const char *w = httpd_req_query(c->req, "wait");
 	struct ctl *ctl = c->ctl;
 	struct timespec deadline;
 	json_t *doc = NULL;
-	long wait = 0;
+	long wait;
 	uint64_t gen;
 	int rc;
 
-	if (!api_need_runner(c))
+	if (!api_need_runner(c) || !api_wait_param(c, &wait))
 		return;
-	if (w) {
-		char *end;
-		errno = 0;
-		wait = strtol(w, &end, 10);
-		if (errno || *end || wait < 0 || wait > CTL_WAIT_MAX) {
-			api_error(c, 422, "invalid", "wait is 0 to %d "
-			    "seconds", CTL_WAIT_MAX);
-			return;
-		}
-	}
 	/* Polling for work counts as being alive. */
 	store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL));
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -203,7 +168,6 @@ void
 api_runner_status(struct api_call *c)
 {
 	json_t *list;
-	int rc;
 
 	if (!api_need_runner(c) || !api_need_body(c))
 		return;
@@ -212,11 +176,9 @@ api_runner_status(struct api_call *c)
 		api_error(c, 422, "invalid", "'containers' is a list");
 		return;
 	}
-	if ((rc = store_runner_report(c->st, c->actor.runner_id, c->body,
-	    time(NULL))) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_runner_report(c->st, c->actor.runner_id,
+	    c->body, time(NULL))))
 		return;
-	}
 	/* rollout waiters read the reports */
 	ctl_live_notify();
 	api_reply(c, 200, json_pack("{ss}", "status", "ok"));

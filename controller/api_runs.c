@@ -200,7 +200,6 @@ api_runs_create(struct api_call *c)
 	unsigned char rnd[16];
 	struct ctl_run *r;
 	size_t active = 0;
-	int rc;
 
 	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
 		return;
@@ -212,11 +211,9 @@ api_runs_create(struct api_call *c)
 		    "line of 1 to %d bytes without NUL", RUN_COMMAND_MAX);
 		return;
 	}
-	if ((rc = store_run_target(&target, c->st, c->seg[1],
-	    ctl_live_after(c->ctl))) < 0) {
-		api_fail(c, rc);
+	if (!api_check(c, store_run_target(&target, c->st, c->seg[1],
+	    ctl_live_after(c->ctl))))
 		return;
-	}
 	rel = json_object_get(target, "release");
 	runner = json_object_get(target, "runner");
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {

@@ -28,37 +28,20 @@ api_ssh_session_create(struct api_call *c)
 {
 	char token[STORE_TOKEN_LEN], label[128];
 	const char *fp, *user;
+	const struct api_field field = { "fingerprint", &fp,
+	    "'fingerprint' is required (SHA256:...)" };
 	json_int_t ttl = SSH_SESSION_TTL_DEFAULT;
-	json_t *key = NULL, *t = NULL, *v;
-	bool bad = false;
-	int rc;
+	json_t *key = NULL, *t = NULL;
 
-	if (!api_need_admin(c) || !api_need_body(c))
+	if (!api_need_admin(c) || !api_body_fields(c, &field, 1) ||
+	    !api_body_ttl(c, &ttl) ||
+	    !api_check(c, store_key_get(&key, c->st, fp)))
 		return;
-	if ((fp = api_body_str(c, "fingerprint", &bad)) == NULL) {
-		if (!bad)
-			api_error(c, 422, "invalid", "'fingerprint' is "
-			    "required (SHA256:...)");
-		return;
-	}
-	if ((v = json_object_get(c->body, "ttl")) != NULL && !json_is_null(v)) {
-		ttl = json_is_integer(v) ? json_integer_value(v) : -1;
-		if (ttl < 1 || ttl > STORE_TOKEN_TTL_MAX) {
-			api_error(c, 422, "invalid", "'ttl' is 1 to %d seconds",
-			    STORE_TOKEN_TTL_MAX);
-			return;
-		}
-	}
-	if ((rc = store_key_get(&key, c->st, fp)) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	user = json_string_value(json_object_get(key, "user"));
 	snprintf(label, sizeof(label), "ssh session %.80s", fp);
-	if ((rc = store_token_create_ttl(token, &t, c->st, user, label,
-	    ttl)) < 0) {
+	if (!api_check(c, store_token_create_ttl(token, &t, c->st, user, label,
+	    ttl))) {
 		json_decref(key);
-		api_fail(c, rc);
 		return;
 	}
 	log_info("%s opened an SSH session for '%s' (key %s, token %"
@@ -77,18 +60,11 @@ api_apps_access(struct api_call *c)
 	struct store_access acc;
 	json_t *app;
 	bool owner;
-	int rc;
 
-	if (!api_need_user(c))
+	if (!api_need_user(c) ||
+	    !api_check(c, store_app_access(&acc, c->st, &c->actor, c->seg[1])) ||
+	    !api_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
-	if ((rc = store_app_access(&acc, c->st, &c->actor, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
-	if ((rc = store_app_get(&app, c->st, c->seg[1])) < 0) {
-		api_fail(c, rc);
-		return;
-	}
 	owner = c->actor.admin || strcmp(json_string_value(json_object_get(app,
 	    "owner")), c->actor.name) == 0;
 	/* What the app is (uid, branch, groups) only to those who may read

@@ -98,6 +98,29 @@ cmd_opts_json(bool *json, int argc, char **argv)
 }
 
 int
+cmd_opts_user(bool *json, const char **user, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "user", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	*json = false;
+	*user = NULL;
+	while ((o = getopt_long(argc, argv, "u:", opts, NULL)) != -1) {
+		if (o == 'j')
+			*json = true;
+		else if (o == 'u')
+			*user = optarg;
+		else
+			return cli_usage_error(argv[0], "unknown option");
+	}
+	return 0;
+}
+
+int
 cmd_nargs(int argc, char **argv, int want, const char *what)
 {
 	if (argc - optind < want)
@@ -115,6 +138,70 @@ cmd_check_app(const char *name, const char *app)
 		return 0;
 	return cli_usage_error(name, "invalid app name '%.64s': use a "
 	    "lower-case letter, then up to 29 of a-z 0-9 -", app);
+}
+
+int
+cmd_show(int argc, char **argv, const struct cmd_view *v)
+{
+	struct apiclient *c = NULL;
+	const char *user = NULL;
+	json_t *j = NULL;
+	bool json, ok;
+	int rc;
+
+	if ((rc = v->user ? cmd_opts_user(&json, &user, argc, argv) :
+	    cmd_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_nargs(argc, argv, v->nargs, v->what)) ||
+	    (v->nargs > 0 && (rc = cmd_check_app(argv[0], argv[optind]))))
+		return rc;
+	if (!cmd_open(&c, argv[0]))
+		return 1;
+	if (user)
+		ok = cmd_call(&j, c, argv[0], "GET", NULL, "%r?user=%s",
+		    v->path, user);
+	else
+		ok = cmd_call(&j, c, argv[0], "GET", NULL, v->path,
+		    argv[optind], v->nargs > 1 ? argv[optind + 1] : "");
+	if (ok && json)
+		cmd_print_json(j);
+	else if (ok && v->print)
+		v->print(j, argv + optind);
+	else if (ok)
+		cmd_print_columns(j, v->cols, v->ncols);
+	json_decref(j);
+	apiclient_free(c);
+	return ok ? 0 : 1;
+}
+
+int
+cmd_change_run(int argc, char **argv, const struct cmd_change *ch)
+{
+	struct apiclient *c = NULL;
+	json_t *body = NULL;
+	const char *first, *last;
+	bool json;
+	int rc;
+
+	if ((rc = cmd_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_nargs(argc, argv, ch->nargs, ch->what)) ||
+	    (ch->app && (rc = cmd_check_app(argv[0], argv[optind]))))
+		return rc;
+	if (!cmd_open(&c, argv[0]))
+		return 1;
+	first = argv[optind];
+	last = argv[optind + ch->nargs - 1];
+	if (ch->key)
+		body = json_pack("{ss}", ch->key, last);
+	rc = 1;
+	if (cmd_call(NULL, c, argv[0], ch->method, body, ch->path, first,
+	    last)) {
+		printf(ch->done, last, first);
+		putchar('\n');
+		rc = 0;
+	}
+	json_decref(body);
+	apiclient_free(c);
+	return rc;
 }
 
 void
@@ -138,20 +225,66 @@ cmd_table_init(struct cmd_table *t, size_t ncols, ...)
 	va_end(ap);
 }
 
+/* Room for one more row; its cells are the ncols returned. */
+static char **
+cmd_table_grow(struct cmd_table *t)
+{
+	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols *
+	    sizeof(*t->cells));
+	return t->cells + t->nrows++ * t->ncols;
+}
+
 void
 cmd_table_row(struct cmd_table *t, ...)
 {
+	char **row = cmd_table_grow(t);
 	va_list ap;
 
-	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols *
-	    sizeof(*t->cells));
 	va_start(ap, t);
 	for (size_t i = 0; i < t->ncols; i++) {
 		const char *v = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncols + i] = xstrdup(v ? v : "-");
+		row[i] = xstrdup(v ? v : "-");
 	}
 	va_end(ap);
-	t->nrows++;
+}
+
+/* obj's member key as text: a list joined, anything else as cmd_str. */
+static char *
+cmd_value(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_array(v) ? cmd_join(v) : xstrdup(cmd_str(obj, key));
+}
+
+void
+cmd_print_columns(json_t *list, const struct cmd_column *cols,
+    size_t ncols)
+{
+	struct cmd_table t = { ncols, 1, xcalloc(ncols, sizeof(char *)) };
+	size_t i;
+	json_t *obj;
+
+	for (size_t c = 0; c < ncols; c++)
+		t.cells[c] = xstrdup(cols[c].title);
+	json_array_foreach(list, i, obj) {
+		char **row = cmd_table_grow(&t);
+		for (size_t c = 0; c < ncols; c++)
+			row[c] = cmd_value(obj, cols[c].key);
+	}
+	cmd_table_print(&t);
+}
+
+void
+cmd_print_record(json_t *obj, int width, const struct cmd_field *f,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *v = cmd_value(obj, f[i].key);
+		printf("%s:%*s%s\n", f[i].label,
+		    width - 1 - (int)strlen(f[i].label), "", v);
+		free(v);
+	}
 }
 
 void

@@ -19,96 +19,20 @@
 
 #define CMD_KEY_MAX 16384
 
-/* Parse --json and --user U (either may be absent). */
-static int
-cmd_opts_user(bool *json, const char **user, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "user", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int o;
-
-	*json = false;
-	*user = NULL;
-	while ((o = getopt_long(argc, argv, "u:", opts, NULL)) != -1) {
-		if (o == 'j')
-			*json = true;
-		else if (o == 'u')
-			*user = optarg;
-		else
-			return cli_usage_error(argv[0], "unknown option");
-	}
-	return 0;
-}
-
-/* A listing: GET path (with an optional ?user=), then print. */
-static int
-cmd_list(int argc, char **argv, bool with_user, const char *path,
-    void (*print)(json_t *))
-{
-	struct apiclient *c = NULL;
-	const char *user = NULL;
-	json_t *j = NULL;
-	bool json;
-	int rc;
-
-	if ((rc = with_user ? cmd_opts_user(&json, &user, argc, argv) :
-	    cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 0, "")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	rc = 1;
-	if (user ? cmd_call(&j, c, argv[0], "GET", NULL, "%r?user=%s", path,
-	    user) : cmd_call(&j, c, argv[0], "GET", NULL, path)) {
-		if (json)
-			cmd_print_json(j);
-		else
-			print(j);
-		rc = 0;
-	}
-	json_decref(j);
-	apiclient_free(c);
-	return rc;
-}
-
-/* A one-call change: method path with body; prints done on success. */
-static int
-cmd_change(struct apiclient *c, const char *name, const char *method,
-    json_t *body, const char *path, const char *done)
-{
-	int rc = 1;
-
-	if (cmd_call(NULL, c, name, method, body, "%r", path)) {
-		printf("%s\n", done);
-		rc = 0;
-	}
-	json_decref(body);
-	return rc;
-}
-
 /* ---- keys ---- */
-
-static void
-cmd_print_keys(json_t *list)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *k;
-
-	cmd_table_init(&t, 4, "FINGERPRINT", "USER", "TYPE", "COMMENT");
-	json_array_foreach(list, i, k)
-		cmd_table_row(&t, cmd_str(k, "fingerprint"), cmd_str(k, "user"),
-		    cmd_str(k, "type"), cmd_str(k, "comment"));
-	cmd_table_print(&t);
-}
 
 int
 controller_cmd_keys(int argc, char **argv)
 {
-	return cmd_list(argc, argv, true, "/v1/keys", cmd_print_keys);
+	static const struct cmd_column cols[] = {
+		{ "FINGERPRINT", "fingerprint" }, { "USER", "user" },
+		{ "TYPE", "type" }, { "COMMENT", "comment" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/keys", .user = true, .cols = cols, .ncols = 4,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -218,26 +142,17 @@ controller_cmd_keys_remove(int argc, char **argv)
 
 /* ---- users ---- */
 
-static void
-cmd_print_users(json_t *list)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *u;
-
-	cmd_table_init(&t, 3, "NAME", "ROLE", "GROUPS");
-	json_array_foreach(list, i, u) {
-		char *g = cmd_join(json_object_get(u, "groups"));
-		cmd_table_row(&t, cmd_str(u, "name"), cmd_str(u, "role"), g);
-		free(g);
-	}
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_users(int argc, char **argv)
 {
-	return cmd_list(argc, argv, false, "/v1/users", cmd_print_users);
+	static const struct cmd_column cols[] = {
+		{ "NAME", "name" }, { "ROLE", "role" }, { "GROUPS", "groups" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/users", .cols = cols, .ncols = 3,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -248,26 +163,28 @@ controller_cmd_users_add(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apiclient *c = NULL;
-	bool admin = false;
-	char *done;
+	const char *role = "member";
+	json_t *body;
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'a')
 			return cli_usage_error(argv[0], "unknown option");
-		admin = true;
+		role = "admin";
 	}
 	if ((rc = cmd_nargs(argc, argv, 1, "NAME")))
 		return rc;
 	if (!cmd_open(&c, argv[0]))
 		return 1;
-	done = xasprintf("Added %s %s; give them a token with 'slipway "
-	    "tokens:create --user %s'", admin ? "admin" : "member",
-	    argv[optind], argv[optind]);
-	rc = cmd_change(c, argv[0], "POST", json_pack("{ssss}", "name",
-	    argv[optind], "role", admin ? "admin" : "member"), "/v1/users",
-	    done);
-	free(done);
+	body = json_pack("{ssss}", "name", argv[optind], "role", role);
+	rc = 1;
+	if (cmd_call(NULL, c, argv[0], "POST", body, "/v1/users")) {
+		printf("Added %s %s; give them a token with 'slipway "
+		    "tokens:create --user %s'\n", role, argv[optind],
+		    argv[optind]);
+		rc = 0;
+	}
+	json_decref(body);
 	apiclient_free(c);
 	return rc;
 }
@@ -275,48 +192,28 @@ controller_cmd_users_add(int argc, char **argv)
 int
 controller_cmd_users_remove(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	char *path, *e, *done;
-	bool json;
-	int rc;
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/users/%s", .nargs = 1,
+		.what = "NAME", .done = "Removed user %s",
+	};
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "NAME")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	e = apiclient_escape(argv[optind]);
-	path = xasprintf("/v1/users/%s", e);
-	done = xasprintf("Removed user %s", argv[optind]);
-	rc = cmd_change(c, argv[0], "DELETE", NULL, path, done);
-	free(done);
-	free(path);
-	free(e);
-	apiclient_free(c);
-	return rc;
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- tokens ---- */
 
-static void
-cmd_print_tokens(json_t *list)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *k;
-
-	cmd_table_init(&t, 5, "ID", "USER", "LABEL", "CREATED", "LAST USED");
-	json_array_foreach(list, i, k)
-		cmd_table_row(&t, cmd_str(k, "id"), cmd_str(k, "user"),
-		    cmd_str(k, "label"), cmd_str(k, "created_at"),
-		    cmd_str(k, "last_used_at"));
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_tokens(int argc, char **argv)
 {
-	return cmd_list(argc, argv, true, "/v1/tokens", cmd_print_tokens);
+	static const struct cmd_column cols[] = {
+		{ "ID", "id" }, { "USER", "user" }, { "LABEL", "label" },
+		{ "CREATED", "created_at" }, { "LAST USED", "last_used_at" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/tokens", .user = true, .cols = cols, .ncols = 5,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -368,156 +265,104 @@ controller_cmd_tokens_create(int argc, char **argv)
 int
 controller_cmd_tokens_revoke(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	char *path, *e, *done;
-	bool json;
-	int rc;
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/tokens/%s", .nargs = 1,
+		.what = "ID", .done = "Revoked token %s",
+	};
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "ID")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	e = apiclient_escape(argv[optind]);
-	path = xasprintf("/v1/tokens/%s", e);
-	done = xasprintf("Revoked token %s", argv[optind]);
-	rc = cmd_change(c, argv[0], "DELETE", NULL, path, done);
-	free(done);
-	free(path);
-	free(e);
-	apiclient_free(c);
-	return rc;
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- groups ---- */
 
-static void
-cmd_print_groups(json_t *list)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *g;
-
-	cmd_table_init(&t, 4, "NAME", "APPS", "USERS", "RUNNERS");
-	json_array_foreach(list, i, g) {
-		char *a = cmd_join(json_object_get(g, "apps"));
-		char *u = cmd_join(json_object_get(g, "users"));
-		char *r = cmd_join(json_object_get(g, "runners"));
-		cmd_table_row(&t, cmd_str(g, "name"), a, u, r);
-		free(a);
-		free(u);
-		free(r);
-	}
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_groups(int argc, char **argv)
 {
-	return cmd_list(argc, argv, false, "/v1/groups", cmd_print_groups);
+	static const struct cmd_column cols[] = {
+		{ "NAME", "name" }, { "APPS", "apps" }, { "USERS", "users" },
+		{ "RUNNERS", "runners" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/groups", .cols = cols, .ncols = 4,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
 controller_cmd_groups_create(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	char *done;
-	bool json;
-	int rc;
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/groups", .nargs = 1,
+		.what = "NAME", .key = "name", .done = "Created group %s",
+	};
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "NAME")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	done = xasprintf("Created group %s", argv[optind]);
-	rc = cmd_change(c, argv[0], "POST", json_pack("{ss}", "name",
-	    argv[optind]), "/v1/groups", done);
-	free(done);
-	apiclient_free(c);
-	return rc;
-}
-
-/* groups:add-app / remove-app / add-user / remove-user GROUP NAME */
-static int
-cmd_group_member(int argc, char **argv, const char *kind, bool add)
-{
-	struct apiclient *c = NULL;
-	char *g, *m, *path, *done;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 2, strcmp(kind, "apps") ? "GROUP and "
-	    "USER" : "GROUP and APP")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	g = apiclient_escape(argv[optind]);
-	m = apiclient_escape(argv[optind + 1]);
-	if (add)
-		path = xasprintf("/v1/groups/%s/%s", g, kind);
-	else
-		path = xasprintf("/v1/groups/%s/%s/%s", g, kind, m);
-	done = xasprintf("%s %s %s group %s", add ? "Added" : "Removed",
-	    argv[optind + 1], add ? "to" : "from", argv[optind]);
-	rc = cmd_change(c, argv[0], add ? "POST" : "DELETE", add ?
-	    json_pack("{ss}", strcmp(kind, "apps") ? "user" : "app",
-	    argv[optind + 1]) : NULL, path, done);
-	free(done);
-	free(path);
-	free(m);
-	free(g);
-	apiclient_free(c);
-	return rc;
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_groups_add_app(int argc, char **argv)
 {
-	return cmd_group_member(argc, argv, "apps", true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/groups/%s/apps", .nargs = 2,
+		.what = "GROUP and APP", .key = "app",
+		.done = "Added %s to group %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_groups_remove_app(int argc, char **argv)
 {
-	return cmd_group_member(argc, argv, "apps", false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/groups/%s/apps/%s",
+		.nargs = 2, .what = "GROUP and APP",
+		.done = "Removed %s from group %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_groups_add_user(int argc, char **argv)
 {
-	return cmd_group_member(argc, argv, "users", true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/groups/%s/users", .nargs = 2,
+		.what = "GROUP and USER", .key = "user",
+		.done = "Added %s to group %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_groups_remove_user(int argc, char **argv)
 {
-	return cmd_group_member(argc, argv, "users", false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/groups/%s/users/%s",
+		.nargs = 2, .what = "GROUP and USER",
+		.done = "Removed %s from group %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- runners ---- */
 
-static void
-cmd_print_runners(json_t *list)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *r;
-
-	cmd_table_init(&t, 5, "NAME", "GROUP", "LIVE", "LAST HEARTBEAT",
-	    "CONTAINERS");
-	json_array_foreach(list, i, r)
-		cmd_table_row(&t, cmd_str(r, "name"), cmd_str(r, "group"),
-		    cmd_str(r, "live"), cmd_str(r, "last_heartbeat"),
-		    cmd_str(r, "assigned"));
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_runners(int argc, char **argv)
 {
-	return cmd_list(argc, argv, false, "/v1/runners", cmd_print_runners);
+	static const struct cmd_column cols[] = {
+		{ "NAME", "name" }, { "GROUP", "group" }, { "LIVE", "live" },
+		{ "LAST HEARTBEAT", "last_heartbeat" },
+		{ "CONTAINERS", "assigned" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/runners", .cols = cols, .ncols = 5,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -567,23 +412,10 @@ controller_cmd_runners_add(int argc, char **argv)
 int
 controller_cmd_runners_remove(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	char *path, *e, *done;
-	bool json;
-	int rc;
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/runners/%s", .nargs = 1,
+		.what = "NAME", .done = "Removed runner %s",
+	};
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "NAME")))
-		return rc;
-	if (!cmd_open(&c, argv[0]))
-		return 1;
-	e = apiclient_escape(argv[optind]);
-	path = xasprintf("/v1/runners/%s", e);
-	done = xasprintf("Removed runner %s", argv[optind]);
-	rc = cmd_change(c, argv[0], "DELETE", NULL, path, done);
-	free(done);
-	free(path);
-	free(e);
-	apiclient_free(c);
-	return rc;
+	return cmd_change_run(argc, argv, &ch);
 }

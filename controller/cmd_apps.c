@@ -32,36 +32,25 @@ cmd_app_open(struct apiclient **c, int argc, char **argv, int nargs,
 	return cmd_open(c, argv[0]) ? 0 : 1;
 }
 
-/* Run a command that lists: GET path, print it as JSON or with print. */
+/* The arguments of a command that takes APP and one or more items
+ * (config vars, process counts), and --json for nothing: each item is put
+ * into obj by add, which prints a usage error and returns 2 for a bad
+ * one.  what names the items.  0, or 2 after a usage message. */
 static int
-cmd_show(int argc, char **argv, int nargs, const char *what,
-    const char *fmt, void (*print)(json_t *, char **))
+cmd_app_items(json_t *obj, int argc, char **argv, const char *what,
+    int (*add)(json_t *obj, const char *name, const char *item))
 {
-	struct apiclient *c = NULL;
-	json_t *j = NULL;
 	bool json;
 	int rc;
 
 	if ((rc = cmd_opts_json(&json, argc, argv)))
 		return rc;
-	if (nargs > 0) {
-		if ((rc = cmd_app_open(&c, argc, argv, nargs, what)))
-			return rc;
-	} else if ((rc = cmd_nargs(argc, argv, 0, "")) ||
-	    !cmd_open(&c, argv[0])) {
-		return rc ? rc : 1;
-	}
-	rc = 1;
-	if (cmd_call(&j, c, argv[0], "GET", NULL, fmt, argv[optind],
-	    argc - optind > 1 ? argv[optind + 1] : "")) {
-		if (json)
-			cmd_print_json(j);
-		else
-			print(j, argv + optind);
-		rc = 0;
-	}
-	json_decref(j);
-	apiclient_free(c);
+	if (argc - optind < 2)
+		return cli_usage_error(argv[0], "missing APP and %s", what);
+	if ((rc = cmd_check_app(argv[0], argv[optind])))
+		return rc;
+	for (int i = optind + 1; i < argc && rc == 0; i++)
+		rc = add(obj, argv[0], argv[i]);
 	return rc;
 }
 
@@ -91,7 +80,11 @@ cmd_print_apps(json_t *list, char **args)
 int
 controller_cmd_apps(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 0, "", "/v1/apps", cmd_print_apps);
+	static const struct cmd_view v = {
+		.path = "/v1/apps", .print = cmd_print_apps,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -177,18 +170,19 @@ controller_cmd_apps_destroy(int argc, char **argv)
 static void
 cmd_print_app(json_t *a, char **args)
 {
-	char *groups = cmd_join(json_object_get(a, "groups"));
-	char *collab = cmd_join(json_object_get(a, "collaborators"));
-	char *domains = cmd_join(json_object_get(a, "domains"));
+	static const struct cmd_field head[] = {
+		{ "owner", "owner" }, { "groups", "groups" },
+		{ "collaborators", "collaborators" },
+		{ "deploy branch", "deploy_branch" },
+	}, tail[] = {
+		{ "domains", "domains" }, { "created", "created_at" },
+	};
 	const char *type;
 	json_t *q;
 	int n = 0;
 
 	printf("=== %s\n", cmd_str(a, "name"));
-	printf("owner:          %s\n", cmd_str(a, "owner"));
-	printf("groups:         %s\n", groups);
-	printf("collaborators:  %s\n", collab);
-	printf("deploy branch:  %s\n", cmd_str(a, "deploy_branch"));
+	cmd_print_record(a, 16, head, 4);
 	if (json_is_integer(json_object_get(a, "release")))
 		printf("release:        v%s\n", cmd_str(a, "release"));
 	else
@@ -200,55 +194,42 @@ cmd_print_app(json_t *a, char **args)
 		n++;
 	}
 	printf("%s\n", n ? "" : " -");
-	printf("domains:        %s\n", domains);
-	printf("created:        %s\n", cmd_str(a, "created_at"));
-	free(groups);
-	free(collab);
-	free(domains);
+	cmd_print_record(a, 16, tail, 2);
 }
 
 int
 controller_cmd_apps_info(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s", cmd_print_app);
-}
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s", .nargs = 1, .what = "APP",
+		.print = cmd_print_app,
+	};
 
-static int
-cmd_app_user(int argc, char **argv, bool add)
-{
-	struct apiclient *c = NULL;
-	json_t *body;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and USER")))
-		return rc;
-	body = json_pack("{ss}", "user", argv[optind + 1]);
-	rc = 1;
-	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
-	    "/v1/apps/%s/collaborators", argv[optind]) :
-	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
-	    "/v1/apps/%s/collaborators/%s", argv[optind], argv[optind + 1])) {
-		printf("%s %s %s app %s\n", add ? "Shared" : "Unshared",
-		    add ? "with" : "from", argv[optind + 1], argv[optind]);
-		rc = 0;
-	}
-	json_decref(body);
-	apiclient_free(c);
-	return rc;
+	return cmd_show(argc, argv, &v);
 }
 
 int
 controller_cmd_apps_share(int argc, char **argv)
 {
-	return cmd_app_user(argc, argv, true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/apps/%s/collaborators",
+		.nargs = 2, .what = "APP and USER", .app = true, .key = "user",
+		.done = "Shared with %s app %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_apps_unshare(int argc, char **argv)
 {
-	return cmd_app_user(argc, argv, false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/apps/%s/collaborators/%s",
+		.nargs = 2, .what = "APP and USER", .app = true,
+		.done = "Unshared from %s app %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- domains ---- */
@@ -266,46 +247,36 @@ cmd_print_lines(json_t *list, char **args)
 int
 controller_cmd_domains(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/domains",
-	    cmd_print_lines);
-}
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/domains", .nargs = 1, .what = "APP",
+		.print = cmd_print_lines,
+	};
 
-static int
-cmd_domain(int argc, char **argv, bool add)
-{
-	struct apiclient *c = NULL;
-	json_t *body;
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and DOMAIN")))
-		return rc;
-	body = json_pack("{ss}", "domain", argv[optind + 1]);
-	rc = 1;
-	if (add ? cmd_call(NULL, c, argv[0], "POST", body,
-	    "/v1/apps/%s/domains", argv[optind]) :
-	    cmd_call(NULL, c, argv[0], "DELETE", NULL,
-	    "/v1/apps/%s/domains/%s", argv[optind], argv[optind + 1])) {
-		printf("%s %s %s %s\n", add ? "Added" : "Removed",
-		    argv[optind + 1], add ? "to" : "from", argv[optind]);
-		rc = 0;
-	}
-	json_decref(body);
-	apiclient_free(c);
-	return rc;
+	return cmd_show(argc, argv, &v);
 }
 
 int
 controller_cmd_domains_add(int argc, char **argv)
 {
-	return cmd_domain(argc, argv, true);
+	static const struct cmd_change ch = {
+		.method = "POST", .path = "/v1/apps/%s/domains", .nargs = 2,
+		.what = "APP and DOMAIN", .app = true, .key = "domain",
+		.done = "Added %s to %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 int
 controller_cmd_domains_remove(int argc, char **argv)
 {
-	return cmd_domain(argc, argv, false);
+	static const struct cmd_change ch = {
+		.method = "DELETE", .path = "/v1/apps/%s/domains/%s",
+		.nargs = 2, .what = "APP and DOMAIN", .app = true,
+		.done = "Removed %s from %s",
+	};
+
+	return cmd_change_run(argc, argv, &ch);
 }
 
 /* ---- config ---- */
@@ -326,111 +297,90 @@ cmd_print_config(json_t *cfg, char **args)
 int
 controller_cmd_config(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/config",
-	    cmd_print_config);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/config", .nargs = 1, .what = "APP",
+		.print = cmd_print_config,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
-/* PATCH the config with changes and say what release it made. */
+/* A config var to set, KEY=VALUE, into changes; 2 after a usage error. */
 static int
-cmd_config_patch(struct apiclient *c, const char *name, const char *app,
-    json_t *changes)
+cmd_config_var(json_t *changes, const char *name, const char *item)
 {
-	json_t *out = NULL, *rel;
-	int rc = 1;
+	const char *eq = strchr(item, '=');
+	json_t *value;
+	char *key;
+	int rc = 0;
 
-	if (cmd_call(&out, c, name, "PATCH", changes, "/v1/apps/%s/config",
-	    app)) {
-		rel = json_object_get(out, "release");
-		if (json_is_object(rel))
-			printf("%s: v%s %s\n", app, cmd_str(rel, "version"),
-			    cmd_str(rel, "summary"));
-		else
-			printf("%s: no change (config version %s stays)\n",
-			    app, cmd_str(out, "version"));
-		rc = 0;
-	}
+	if (eq == NULL)
+		return cli_usage_error(name, "'%.64s' is not KEY=VALUE", item);
+	key = xstrndup(item, (size_t)(eq - item));
+	if (!store_env_key_is_valid(key))
+		rc = cli_usage_error(name, "invalid config key '%.64s': use a "
+		    "letter or _, then letters, digits or _", key);
+	else if ((value = json_string(eq + 1)) == NULL)
+		rc = cli_usage_error(name, "the value of %s is not text "
+		    "(UTF-8)", key);
+	else
+		json_object_set_new(changes, key, value);
+	free(key);
+	return rc;
+}
+
+/* A config var to unset, KEY, into changes; 2 after a usage error. */
+static int
+cmd_config_unvar(json_t *changes, const char *name, const char *item)
+{
+	if (!store_env_key_is_valid(item))
+		return cli_usage_error(name, "invalid config key '%.64s'",
+		    item);
+	json_object_set_new(changes, item, json_null());
+	return 0;
+}
+
+/* config:set and config:unset: APP and the vars (each put into the
+ * changes by add), one PATCH, and what release it made. */
+static int
+cmd_config_change(int argc, char **argv, const char *what,
+    int (*add)(json_t *, const char *, const char *))
+{
+	struct apiclient *c = NULL;
+	json_t *changes = json_object(), *out = NULL, *rel;
+	int rc;
+
+	if ((rc = cmd_app_items(changes, argc, argv, what, add)))
+		goto done;
+	rc = 1;
+	if (!cmd_open(&c, argv[0]) || !cmd_call(&out, c, argv[0], "PATCH",
+	    changes, "/v1/apps/%s/config", argv[optind]))
+		goto done;
+	rel = json_object_get(out, "release");
+	if (json_is_object(rel))
+		printf("%s: v%s %s\n", argv[optind], cmd_str(rel, "version"),
+		    cmd_str(rel, "summary"));
+	else
+		printf("%s: no change (config version %s stays)\n",
+		    argv[optind], cmd_str(out, "version"));
+	rc = 0;
+done:
 	json_decref(out);
+	json_decref(changes);
+	apiclient_free(c);
 	return rc;
 }
 
 int
 controller_cmd_config_set(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	json_t *changes = json_object();
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)))
-		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and KEY=VALUE");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *key;
-		if (eq == NULL) {
-			rc = cli_usage_error(argv[0], "'%.64s' is not "
-			    "KEY=VALUE", argv[i]);
-			goto done;
-		}
-		key = xstrndup(argv[i], (size_t)(eq - argv[i]));
-		if (!store_env_key_is_valid(key)) {
-			rc = cli_usage_error(argv[0], "invalid config key "
-			    "'%.64s': use a letter or _, then letters, digits "
-			    "or _", key);
-			free(key);
-			goto done;
-		}
-		json_object_set_new(changes, key, json_string(eq + 1));
-		free(key);
-	}
-	if (json_object_size(changes) == 0 || !cmd_open(&c, argv[0])) {
-		rc = 1;
-		goto done;
-	}
-	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
-done:
-	json_decref(changes);
-	apiclient_free(c);
-	return rc;
+	return cmd_config_change(argc, argv, "KEY=VALUE", cmd_config_var);
 }
 
 int
 controller_cmd_config_unset(int argc, char **argv)
 {
-	struct apiclient *c = NULL;
-	json_t *changes = json_object();
-	bool json;
-	int rc;
-
-	if ((rc = cmd_opts_json(&json, argc, argv)))
-		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and KEY");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		if (!store_env_key_is_valid(argv[i])) {
-			rc = cli_usage_error(argv[0], "invalid config key "
-			    "'%.64s'", argv[i]);
-			goto done;
-		}
-		json_object_set_new(changes, argv[i], json_null());
-	}
-	if (!cmd_open(&c, argv[0])) {
-		rc = 1;
-		goto done;
-	}
-	rc = cmd_config_patch(c, argv[0], argv[optind], changes);
-done:
-	json_decref(changes);
-	apiclient_free(c);
-	return rc;
+	return cmd_config_change(argc, argv, "KEY", cmd_config_unvar);
 }
 
 /* ---- releases ---- */
@@ -493,19 +443,20 @@ controller_cmd_releases(int argc, char **argv)
 static void
 cmd_print_release(json_t *r, char **args)
 {
+	static const struct cmd_field fields[] = {
+		{ "summary", "summary" }, { "kind", "kind" },
+		{ "build", "build" }, { "rev", "rev" }, { "image", "image" },
+		{ "digest", "digest" },
+	}, who[] = {
+		{ "by", "created_by" }, { "when", "created_at" },
+	};
 	const char *key;
 	json_t *v;
 
 	printf("=== %s v%s\n", args[0], cmd_str(r, "version"));
-	printf("summary:  %s\n", cmd_str(r, "summary"));
-	printf("kind:     %s\n", cmd_str(r, "kind"));
-	printf("build:    %s\n", cmd_str(r, "build"));
-	printf("rev:      %s\n", cmd_str(r, "rev"));
-	printf("image:    %s\n", cmd_str(r, "image"));
-	printf("digest:   %s\n", cmd_str(r, "digest"));
+	cmd_print_record(r, 10, fields, 6);
 	printf("config:   version %s\n", cmd_str(r, "config_version"));
-	printf("by:       %s\n", cmd_str(r, "created_by"));
-	printf("when:     %s\n", cmd_str(r, "created_at"));
+	cmd_print_record(r, 10, who, 2);
 	json_object_foreach(json_object_get(r, "config"), key, v)
 		printf("  %s=%s\n", key, json_string_value(v));
 }
@@ -513,18 +464,21 @@ cmd_print_release(json_t *r, char **args)
 int
 controller_cmd_releases_info(int argc, char **argv)
 {
-	int64_t v;
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/releases/%s", .nargs = 2,
+		.what = "APP and VERSION", .print = cmd_print_release,
+	};
+	int64_t version;
 	bool json;
 	int rc;
 
 	if ((rc = cmd_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind == 2 &&
-	    release_version_parse(&v, argv[optind + 1]) < 0)
+	    release_version_parse(&version, argv[optind + 1]) < 0)
 		return cli_usage_error(argv[0], "%s", err_last());
 	optind = 0;
-	return cmd_show(argc, argv, 2, "APP and VERSION",
-	    "/v1/apps/%s/releases/%s", cmd_print_release);
+	return cmd_show(argc, argv, &v);
 }
 
 int
@@ -605,7 +559,34 @@ cmd_print_ps(json_t *ps, char **args)
 int
 controller_cmd_ps(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/ps", cmd_print_ps);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/ps", .nargs = 1, .what = "APP",
+		.print = cmd_print_ps,
+	};
+
+	return cmd_show(argc, argv, &v);
+}
+
+/* A process count, TYPE=N, into q; 2 after a usage error. */
+static int
+cmd_scale_item(json_t *q, const char *name, const char *item)
+{
+	const char *eq = strchr(item, '=');
+	char *end = NULL, *t;
+	long n;
+
+	errno = 0;
+	n = eq ? strtol(eq + 1, &end, 10) : -1;
+	t = eq ? xstrndup(item, (size_t)(eq - item)) : NULL;
+	if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
+	    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
+		free(t);
+		return cli_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
+		    "to %d)", item, STORE_SCALE_MAX);
+	}
+	json_object_set_new(q, t, json_integer(n));
+	free(t);
+	return 0;
 }
 
 int
@@ -615,34 +596,10 @@ controller_cmd_ps_scale(int argc, char **argv)
 	json_t *q = json_object(), *f = NULL;
 	const char *type;
 	json_t *v;
-	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)))
+	if ((rc = cmd_app_items(q, argc, argv, "TYPE=N", cmd_scale_item)))
 		goto done;
-	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "missing APP and TYPE=N");
-		goto done;
-	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
-		goto done;
-	for (int i = optind + 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *end, *t;
-		long n;
-
-		errno = 0;
-		n = eq ? strtol(eq + 1, &end, 10) : -1;
-		t = eq ? xstrndup(argv[i], (size_t)(eq - argv[i])) : NULL;
-		if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
-		    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
-			free(t);
-			rc = cli_usage_error(argv[0], "'%.64s' is not TYPE=N "
-			    "(N from 0 to %d)", argv[i], STORE_SCALE_MAX);
-			goto done;
-		}
-		json_object_set_new(q, t, json_integer(n));
-		free(t);
-	}
 	if (!cmd_open(&c, argv[0])) {
 		rc = 1;
 		goto done;
@@ -666,44 +623,35 @@ done:
 
 /* ---- builds ---- */
 
-static void
-cmd_print_builds(json_t *list, char **args)
-{
-	struct cmd_table t;
-	size_t i;
-	json_t *b;
-
-	cmd_table_init(&t, 5, "BUILD", "REV", "STATUS", "BY", "WHEN");
-	json_array_foreach(list, i, b)
-		cmd_table_row(&t, cmd_str(b, "number"), cmd_str(b, "rev"),
-		    cmd_str(b, "status"), cmd_str(b, "created_by"),
-		    cmd_str(b, "created_at"));
-	cmd_table_print(&t);
-}
-
 int
 controller_cmd_builds(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 1, "APP", "/v1/apps/%s/builds",
-	    cmd_print_builds);
+	static const struct cmd_column cols[] = {
+		{ "BUILD", "number" }, { "REV", "rev" }, { "STATUS", "status" },
+		{ "BY", "created_by" }, { "WHEN", "created_at" },
+	};
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/builds", .nargs = 1, .what = "APP",
+		.cols = cols, .ncols = 5,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 static void
 cmd_print_build(json_t *b, char **args)
 {
+	static const struct cmd_field fields[] = {
+		{ "rev", "rev" }, { "status", "status" }, { "image", "image" },
+		{ "digest", "digest" }, { "slug digest", "slug_digest" },
+		{ "error", "error" }, { "by", "created_by" },
+		{ "created", "created_at" }, { "updated", "updated_at" },
+	};
 	const char *type;
 	json_t *cmd;
 
 	printf("=== %s build %s\n", args[0], cmd_str(b, "number"));
-	printf("rev:          %s\n", cmd_str(b, "rev"));
-	printf("status:       %s\n", cmd_str(b, "status"));
-	printf("image:        %s\n", cmd_str(b, "image"));
-	printf("digest:       %s\n", cmd_str(b, "digest"));
-	printf("slug digest:  %s\n", cmd_str(b, "slug_digest"));
-	printf("error:        %s\n", cmd_str(b, "error"));
-	printf("by:           %s\n", cmd_str(b, "created_by"));
-	printf("created:      %s\n", cmd_str(b, "created_at"));
-	printf("updated:      %s\n", cmd_str(b, "updated_at"));
+	cmd_print_record(b, 14, fields, 9);
 	json_object_foreach(json_object_get(b, "process_types"), type, cmd)
 		printf("  %s: %s\n", type, json_string_value(cmd));
 }
@@ -711,8 +659,12 @@ cmd_print_build(json_t *b, char **args)
 int
 controller_cmd_builds_info(int argc, char **argv)
 {
-	return cmd_show(argc, argv, 2, "APP and BUILD",
-	    "/v1/apps/%s/builds/%s", cmd_print_build);
+	static const struct cmd_view v = {
+		.path = "/v1/apps/%s/builds/%s", .nargs = 2,
+		.what = "APP and BUILD", .print = cmd_print_build,
+	};
+
+	return cmd_show(argc, argv, &v);
 }
 
 int

@@ -147,6 +147,30 @@ bool api_app_owner(struct api_call *c, const char *app);
 /* A string member of the body: NULL when absent; answers 422 and sets
  * *bad when present and not a string. */
 const char *api_body_str(struct api_call *c, const char *key, bool *bad);
+/* A string member the JSON object body must have, into *out: false after
+ * answering 400 (no object body) or 422 (absent, or not a string). */
+bool api_body_need(struct api_call *c, const char *key, const char **out);
+
+/* One string member of a request body: where it goes (NULL when absent)
+ * and, for a required one, the 422 message when it is absent. */
+struct api_field {
+	const char *key;
+	const char **out;
+	const char *missing;    /* NULL: optional */
+};
+/* Read n string members of the JSON object body, in order.  False after
+ * answering 400 when there is no object body, 422 for the first present
+ * and not a string or, failing that, the first required one absent. */
+bool api_body_fields(struct api_call *c, const struct api_field *f,
+    size_t n);
+
+/* A token's "ttl" in the body (seconds, 1 to STORE_TOKEN_TTL_MAX) into
+ * *out, left alone when absent or null; false after answering 422. */
+bool api_body_ttl(struct api_call *c, json_int_t *out);
+
+/* What handlers do with a store call's result: false, after answering
+ * with rc's status and message (api_fail), when rc is an error. */
+bool api_check(struct api_call *c, int rc);
 
 /* Handlers, by resource (controller/api_*.c). */
 void api_me(struct api_call *c);

@@ -250,6 +250,59 @@ store_exec(struct store *s, int *changes, const char *sql, const char *fmt,
 	return rc;
 }
 
+int
+store_query_rows(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = store_vprep(&st, s, sql, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? rc : store_rows_json(out, s, st);
+}
+
+int
+store_query_row(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = store_vprep(&st, s, sql, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? rc : store_row1_json(out, s, st);
+}
+
+int
+store_query_int(int64_t *out, struct store *s, const char *sql,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc, more;
+
+	va_start(ap, fmt);
+	rc = store_vprep(&st, s, sql, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return rc;
+	if ((rc = store_step(s, st)) > 0) {
+		if (out)
+			*out = sqlite3_column_int64(st, 0);
+		while ((more = store_step(s, st)) > 0)
+			;
+		if (more < 0)
+			rc = more;
+	}
+	store_done(st);
+	return rc;
+}
+
 static bool
 store_suffix(const char *name, const char *suffix, size_t *stem)
 {
@@ -416,6 +469,17 @@ store_tx_end(struct store *s, int rc)
 	return rc;
 }
 
+int
+store_tx_end_json(struct store *s, int rc, json_t **out)
+{
+	rc = store_tx_end(s, rc);
+	if (rc < 0 && out && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /* ---- names ---- */
 
 static bool
@@ -475,15 +539,8 @@ static int
 store_id_of(int64_t *out, struct store *s, const char *sql, const char *what,
     const char *name)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_int(out, s, sql, "s", name);
 
-	if ((rc = store_prep(&st, s, sql, "s", name)) < 0)
-		return rc;
-	rc = store_step(s, st);
-	if (rc > 0)
-		*out = sqlite3_column_int64(st, 0);
-	store_done(st);
 	if (rc == 0)
 		return err_set(ERR_NOTFOUND, "no such %s '%s'", what, name);
 	return rc < 0 ? rc : 0;
@@ -508,6 +565,17 @@ store_group_id(int64_t *out, struct store *s, const char *name)
 {
 	return store_id_of(out, s,
 	    "SELECT id FROM deploy_groups WHERE name = ?", "group", name);
+}
+
+int
+store_app_last_release(int64_t *out, struct store *s, int64_t app_id)
+{
+	int rc;
+
+	*out = 0;
+	rc = store_query_int(out, s, "SELECT last_release FROM apps"
+	    " WHERE id = ?", "i", app_id);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- secrets ---- */

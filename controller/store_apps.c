@@ -98,14 +98,9 @@ done:
 int
 store_app_get(json_t **out, struct store *s, const char *name)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_row(out, s, "SELECT " APP_COLUMNS " FROM apps a"
+	    " JOIN users u ON u.id = a.owner_id WHERE a.name = ?", "s", name);
 
-	if ((rc = store_prep(&st, s, "SELECT " APP_COLUMNS " FROM apps a"
-	    " JOIN users u ON u.id = a.owner_id WHERE a.name = ?", "s",
-	    name)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no such app '%s'", name);
 	return rc;
@@ -114,17 +109,11 @@ store_app_get(json_t **out, struct store *s, const char *name)
 int
 store_app_list(json_t **out, struct store *s, const struct store_actor *actor)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " APP_COLUMNS " FROM apps a"
+	return store_query_rows(out, s, "SELECT " APP_COLUMNS " FROM apps a"
 	    " JOIN users u ON u.id = a.owner_id"
 	    " WHERE ?1 OR a.owner_id = ?2 OR EXISTS (SELECT 1 FROM"
 	    "  collaborators c WHERE c.app_id = a.id AND c.user_id = ?2)"
-	    " ORDER BY a.name", "ni", actor->admin ? 1 : 0,
-	    actor->user_id)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " ORDER BY a.name", "ni", actor->admin ? 1 : 0, actor->user_id);
 }
 
 int
@@ -355,10 +344,7 @@ done:
 int
 store_group_list(json_t **out, struct store *s)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT g.name AS name,"
+	return store_query_rows(out, s, "SELECT g.name AS name,"
 	    " (SELECT json_group_array(name) FROM (SELECT a.name AS name"
 	    "  FROM app_groups ag JOIN apps a ON a.id = ag.app_id"
 	    "  WHERE ag.group_id = g.id ORDER BY a.name)) AS apps_json,"
@@ -369,9 +355,7 @@ store_group_list(json_t **out, struct store *s)
 	    "  FROM runners r WHERE r.group_id = g.id ORDER BY r.name))"
 	    "  AS runners_json,"
 	    " " TS("g.created_at") " AS created_at"
-	    " FROM deploy_groups g ORDER BY g.name", NULL)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " FROM deploy_groups g ORDER BY g.name", NULL);
 }
 
 int
@@ -394,24 +378,15 @@ store_group_add_app(struct store *s, const char *group, const char *app)
 int
 store_group_remove_app(struct store *s, const char *group, const char *app)
 {
-	sqlite3_stmt *st;
 	int64_t gid, aid, n = 0;
 	int changes = 0, rc;
 
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
 	if ((rc = store_group_id(&gid, s, group)) < 0 ||
-	    (rc = store_app_id(&aid, s, app)) < 0)
-		goto done;
-	if ((rc = store_prep(&st, s, "SELECT count(*) FROM app_groups"
+	    (rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_query_int(&n, s, "SELECT count(*) FROM app_groups"
 	    " WHERE app_id = ?", "i", aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0) {
-		n = sqlite3_column_int64(st, 0);
-		rc = 0;
-	}
-	store_done(st);
-	if (rc < 0)
 		goto done;
 	if ((rc = store_exec(s, &changes, "DELETE FROM app_groups"
 	    " WHERE app_id = ? AND group_id = ?", "ii", aid, gid)) < 0)
@@ -467,18 +442,12 @@ int
 store_group_has_user(bool *out, struct store *s, const char *group,
     int64_t user_id)
 {
-	sqlite3_stmt *st;
 	int64_t gid;
 	int rc;
 
-	if ((rc = store_group_id(&gid, s, group)) < 0)
-		return rc;
-	if ((rc = store_prep(&st, s, "SELECT 1 FROM group_users"
+	if ((rc = store_group_id(&gid, s, group)) < 0 ||
+	    (rc = store_query_int(NULL, s, "SELECT 1 FROM group_users"
 	    " WHERE group_id = ? AND user_id = ?", "ii", gid, user_id)) < 0)
-		return rc;
-	rc = store_step(s, st);
-	store_done(st);
-	if (rc < 0)
 		return rc;
 	*out = rc > 0;
 	return 0;

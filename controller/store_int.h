@@ -64,6 +64,23 @@ int store_rows_json(json_t **out, struct store *s, sqlite3_stmt *st);
 /* The first row as an object; ERR_NOTFOUND (no message) when none. */
 int store_row1_json(json_t **out, struct store *s, sqlite3_stmt *st);
 
+/* Statement runners: prepare sql and bind fmt's parameters as
+ * store_prep does, run the statement and reset it.
+ *   store_query_rows: every row, as store_rows_json.
+ *   store_query_row: the first row, as store_row1_json (ERR_NOTFOUND, no
+ *     message, when there is none).
+ *   store_query_int: the first column of the first row into *out (when
+ *     out is not NULL; left alone when there is no row), then steps on to
+ *     the end, so an UPDATE ... RETURNING is finished before the next
+ *     statement; 1 when there was a row, 0 when none.
+ * All return a negative code (message set) on error. */
+int store_query_rows(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...);
+int store_query_row(json_t **out, struct store *s, const char *sql,
+    const char *fmt, ...);
+int store_query_int(int64_t *out, struct store *s, const char *sql,
+    const char *fmt, ...);
+
 /* Map a SQLite result to our codes and set the message
  * ("cannot <what>: <sqlite message>"). */
 int store_sqlerr(struct store *s, int rc, const char *what);
@@ -79,11 +96,17 @@ int store_sqlerr(struct store *s, int rc, const char *what);
 int store_tx_write(struct store *s);
 int store_tx_read(struct store *s);
 int store_tx_end(struct store *s, int rc);
+/* store_tx_end for a function that answers with *out: when the end is a
+ * failure, *out is freed and set to NULL (nothing not stored is
+ * returned).  out may be NULL; *out must be NULL or an answer. */
+int store_tx_end_json(struct store *s, int rc, json_t **out);
 
 /* Ids by name; ERR_NOTFOUND with "no such <thing> 'name'" otherwise. */
 int store_user_id(int64_t *out, struct store *s, const char *name);
 int store_app_id(int64_t *out, struct store *s, const char *name);
 int store_group_id(int64_t *out, struct store *s, const char *name);
+/* The app's newest release number (0: none yet). */
+int store_app_last_release(int64_t *out, struct store *s, int64_t app_id);
 
 /* The migrations (controller/store_schema.c): migration i (1-based) takes
  * the schema from version i-1 to i. */

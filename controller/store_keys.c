@@ -237,10 +237,10 @@ store_key_add(json_t **out, struct store *s, const char *user,
     const char *line)
 {
 	struct key_parsed p;
-	sqlite3_stmt *st;
 	int64_t uid;
 	int rc;
 
+	*out = NULL;
 	if ((rc = key_parse(&p, line)) < 0)
 		return rc;
 	if ((rc = store_tx_write(s)) < 0)
@@ -260,13 +260,9 @@ store_key_add(json_t **out, struct store *s, const char *user,
 	}
 	if (rc < 0)
 		goto done;
-	if ((rc = store_prep(&st, s, "SELECT " KEY_COLUMNS " FROM ssh_keys k"
-	    " JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?", "s",
-	    p.fingerprint)) < 0)
-		goto done;
-	rc = store_row1_json(out, s, st);
+	rc = store_key_get(out, s, p.fingerprint);
 done:
-	rc = store_tx_end(s, rc);
+	rc = store_tx_end_json(s, rc, out);
 out:
 	free(p.b64);
 	return rc;
@@ -292,27 +288,18 @@ store_key_remove(struct store *s, const char *fingerprint, const char *user)
 int
 store_key_list(json_t **out, struct store *s, const char *user)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " KEY_COLUMNS " FROM ssh_keys k"
+	return store_query_rows(out, s, "SELECT " KEY_COLUMNS " FROM ssh_keys k"
 	    " JOIN users u ON u.id = k.user_id WHERE ?1 IS NULL OR u.name = ?1"
-	    " ORDER BY u.name, k.id", "s", user)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " ORDER BY u.name, k.id", "s", user);
 }
 
 int
 store_key_get(json_t **out, struct store *s, const char *fingerprint)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_row(out, s, "SELECT " KEY_COLUMNS
+	    " FROM ssh_keys k JOIN users u ON u.id = k.user_id"
+	    " WHERE k.fingerprint = ?", "s", fingerprint);
 
-	if ((rc = store_prep(&st, s, "SELECT " KEY_COLUMNS " FROM ssh_keys k"
-	    " JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?", "s",
-	    fingerprint)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no such key '%.80s'", fingerprint);
 	return rc;

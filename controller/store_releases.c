@@ -82,36 +82,21 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
     int64_t build_id, int64_t config_id, const char *kind,
     int64_t rollback_of, const char *summary, const char *who)
 {
-	sqlite3_stmt *st;
 	int64_t v = 0;
 	int rc;
 
-	if ((rc = store_prep(&st, s, "UPDATE apps SET last_release ="
+	if ((rc = store_query_int(&v, s, "UPDATE apps SET last_release ="
 	    " last_release + 1 WHERE id = ? RETURNING last_release", "i",
 	    app_id)) < 0)
 		return rc;
-	rc = store_step(s, st);
-	if (rc > 0)
-		v = sqlite3_column_int64(st, 0);
-	/* Run the UPDATE to completion before the next statement. */
-	while (rc > 0)
-		rc = store_step(s, st);
-	store_done(st);
-	if (rc < 0)
-		return rc;
 	if (v == 0)
 		return err_set(ERR_NOTFOUND, "app %" PRId64 " is gone", app_id);
-	if ((rc = store_prep(&st, s, "INSERT INTO releases (app_id, version,"
+	if ((rc = store_exec(s, NULL, "INSERT INTO releases (app_id, version,"
 	    " build_id, config_id, kind, rollback_of, summary, created_by,"
 	    " created_at) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
 	    " nullif(?, 0), ?, ?, ?)", "iiiisissi", app_id, v, build_id,
 	    config_id, kind, rollback_of, summary, who,
 	    (int64_t)time(NULL))) < 0)
-		return rc;
-	while ((rc = store_step(s, st)) > 0)
-		;
-	store_done(st);
-	if (rc < 0)
 		return rc;
 	*out_version = v;
 	return 0;
@@ -128,17 +113,12 @@ static int
 store_release_json(json_t **out, struct store *s, int64_t app_id,
     int64_t version, bool with_config)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS ","
+	int rc = store_query_row(out, s, "SELECT " RELEASE_COLUMNS ","
 	    " b.process_types AS process_types_json, c.vars AS config_json"
 	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
 	    " LEFT JOIN configs c ON c.id = r.config_id"
-	    " WHERE r.app_id = ? AND r.version = ?", "ii", app_id,
-	    version)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
+	    " WHERE r.app_id = ? AND r.version = ?", "ii", app_id, version);
+
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no release v%" PRId64, version);
 	if (rc == 0) {
@@ -161,6 +141,7 @@ store_config_get(json_t **out, struct store *s, const char *app)
 	int64_t aid;
 	int rc;
 
+	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
@@ -170,7 +151,7 @@ store_config_get(json_t **out, struct store *s, const char *app)
 	    "values", cur.values);
 	store_current_free(&cur);
 done:
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
@@ -178,7 +159,6 @@ store_config_change(json_t **out, struct store *s, const char *app,
     json_t *changes, const char *who)
 {
 	struct store_current cur = { 0 };
-	sqlite3_stmt *st;
 	json_t *next = NULL;
 	char *vars = NULL, *summary = NULL;
 	int64_t aid, cversion = 0, version;
@@ -200,17 +180,9 @@ store_config_change(json_t **out, struct store *s, const char *app,
 		goto done;
 	summary = release_summary_config(cur.values, changes);
 	vars = json_dumps(next, JSON_COMPACT | JSON_SORT_KEYS);
-	if ((rc = store_prep(&st, s, "UPDATE apps SET last_config ="
+	if ((rc = store_query_int(&cversion, s, "UPDATE apps SET last_config ="
 	    " last_config + 1 WHERE id = ? RETURNING last_config", "i",
 	    aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0) {
-		cversion = sqlite3_column_int64(st, 0);
-		while ((rc = store_step(s, st)) > 0)
-			;
-	}
-	store_done(st);
-	if (rc < 0)
 		goto done;
 	if ((rc = store_exec(s, NULL, "INSERT INTO configs (app_id, version,"
 	    " vars, created_by, created_at) VALUES (?, ?, ?, ?, ?)", "iissi",
@@ -221,11 +193,7 @@ store_config_change(json_t **out, struct store *s, const char *app,
 		goto done;
 	rc = store_release_json(out, s, aid, version, false);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
+	rc = store_tx_end_json(s, rc, out);
 	store_current_free(&cur);
 	json_decref(next);
 	free(vars);
@@ -264,14 +232,10 @@ static int
 store_build_json(json_t **out, struct store *s, int64_t app_id,
     int64_t number)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_row(out, s, "SELECT " BUILD_COLUMNS
+	    " FROM builds b WHERE b.app_id = ? AND b.number = ?", "ii", app_id,
+	    number);
 
-	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
-	    " WHERE b.app_id = ? AND b.number = ?", "ii", app_id,
-	    number)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no build %" PRId64, number);
 	return rc;
@@ -286,6 +250,7 @@ store_build_create(json_t **out, struct store *s, const char *app,
 	char *branch = NULL;
 	int rc;
 
+	*out = NULL;
 	if (rev && !store_rev_is_valid(rev))
 		return err_set(ERR_INVALID, "invalid revision '%.64s': use a "
 		    "branch, tag or commit id", rev);
@@ -314,7 +279,7 @@ store_build_create(json_t **out, struct store *s, const char *app,
 	rc = store_build_json(out, s, aid, number);
 done:
 	free(branch);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
@@ -332,16 +297,13 @@ store_build_get(json_t **out, struct store *s, const char *app,
 int
 store_build_list(json_t **out, struct store *s, const char *app)
 {
-	sqlite3_stmt *st;
 	int64_t aid;
 	int rc;
 
 	if ((rc = store_app_id(&aid, s, app)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT " BUILD_COLUMNS " FROM builds b"
-	    " WHERE b.app_id = ? ORDER BY b.number DESC", "i", aid)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	return store_query_rows(out, s, "SELECT " BUILD_COLUMNS " FROM builds b"
+	    " WHERE b.app_id = ? ORDER BY b.number DESC", "i", aid);
 }
 
 /* Check the fields of a build update; on success *status is the new
@@ -501,11 +463,7 @@ store_build_update(json_t **out, struct store *s, const char *app,
 	*out = json_pack("{sOso}", "build", build,
 	    "release", release ? release : json_null());
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
+	rc = store_tx_end_json(s, rc, out);
 	store_current_free(&cur);
 	json_decref(build);
 	free(old);
@@ -520,19 +478,16 @@ int
 store_release_list(json_t **out, struct store *s, const char *app,
     int64_t limit)
 {
-	sqlite3_stmt *st;
 	int64_t aid;
 	int rc;
 
 	if ((rc = store_app_id(&aid, s, app)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT " RELEASE_COLUMNS
+	return store_query_rows(out, s, "SELECT " RELEASE_COLUMNS
 	    " FROM releases r LEFT JOIN builds b ON b.id = r.build_id"
 	    " LEFT JOIN configs c ON c.id = r.config_id"
 	    " WHERE r.app_id = ? ORDER BY r.version DESC LIMIT ?", "ii", aid,
-	    limit)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    limit);
 }
 
 int
@@ -559,16 +514,9 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
-	if ((rc = store_app_id(&aid, s, app)) < 0)
-		goto done;
-	if ((rc = store_prep(&st, s, "SELECT last_release FROM apps"
-	    " WHERE id = ?", "i", aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0)
-		current = sqlite3_column_int64(st, 0);
-	store_done(st);
-	if (rc < 0 || (rc = release_rollback_target(&to, current,
-	    target)) < 0)
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_app_last_release(&current, s, aid)) < 0 ||
+	    (rc = release_rollback_target(&to, current, target)) < 0)
 		goto done;
 	if ((rc = store_prep(&st, s, "SELECT coalesce(build_id, 0),"
 	    " coalesce(config_id, 0) FROM releases"
@@ -590,7 +538,7 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	rc = store_release_json(out, s, aid, version, false);
 done:
 	free(summary);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 /* ---- formation ---- */
@@ -631,6 +579,7 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 	int64_t aid;
 	int rc;
 
+	*out = NULL;
 	if (!json_is_object(quantities) || json_object_size(quantities) == 0 ||
 	    json_object_size(quantities) > STORE_PROC_TYPES_MAX)
 		return err_set(ERR_INVALID, "scale takes TYPE: N for 1 to %d "
@@ -667,5 +616,5 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 	rc = store_formation_get(out, s, app);
 done:
 	store_current_free(&cur);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }

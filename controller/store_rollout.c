@@ -16,7 +16,6 @@ int
 store_rollout_view(json_t **out, struct store *s, const char *app,
     time_t live_after)
 {
-	sqlite3_stmt *st;
 	json_t *slots = NULL;
 	int64_t aid, current = 0;
 	int rc;
@@ -24,19 +23,12 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
-	if ((rc = store_app_id(&aid, s, app)) < 0)
-		goto done;
-	if ((rc = store_prep(&st, s, "SELECT last_release FROM apps"
-	    " WHERE id = ?", "i", aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0)
-		current = sqlite3_column_int64(st, 0);
-	store_done(st);
-	if (rc < 0)
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_app_last_release(&current, s, aid)) < 0)
 		goto done;
 	/* One row per slot; the runner's report of this app rides along
 	 * (reports are objects keyed by app under "apps"). */
-	if ((rc = store_prep(&st, s, "SELECT g.name AS \"group\","
+	if ((rc = store_query_rows(&slots, s, "SELECT g.name AS \"group\","
 	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
 	    " coalesce(rn.last_heartbeat >= ?, 0) AS live_bool,"
 	    " json_extract(rn.report, '$.apps.\"' || a.name || '\"')"
@@ -48,19 +40,16 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
 	    " WHERE x.app_id = ? ORDER BY rn.name, x.type, x.idx", "ii",
 	    (int64_t)live_after, aid)) < 0)
 		goto done;
-	if ((rc = store_rows_json(&slots, s, st)) < 0)
-		goto done;
 	*out = json_pack("{sIso}", "release", (json_int_t)current, "slots",
 	    slots);
 done:
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
 store_run_target(json_t **out, struct store *s, const char *app,
     time_t live_after)
 {
-	sqlite3_stmt *st;
 	json_t *rel = NULL, *runner = NULL;
 	int64_t aid, current = 0;
 	int rc;
@@ -68,15 +57,8 @@ store_run_target(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
-	if ((rc = store_app_id(&aid, s, app)) < 0)
-		goto done;
-	if ((rc = store_prep(&st, s, "SELECT last_release FROM apps"
-	    " WHERE id = ?", "i", aid)) < 0)
-		goto done;
-	if ((rc = store_step(s, st)) > 0)
-		current = sqlite3_column_int64(st, 0);
-	store_done(st);
-	if (rc < 0)
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_app_last_release(&current, s, aid)) < 0)
 		goto done;
 	if (current == 0) {
 		rc = err_set(ERR_CONFLICT, "app '%s' has no release yet: "
@@ -92,7 +74,7 @@ store_run_target(json_t **out, struct store *s, const char *app,
 	}
 	/* A live runner of one of the app's groups; one that runs the app
 	 * already has its image. */
-	if ((rc = store_prep(&st, s, "SELECT r.id AS id, r.name AS name,"
+	rc = store_query_row(&runner, s, "SELECT r.id AS id, r.name AS name,"
 	    " g.name AS \"group\" FROM runners r"
 	    " JOIN deploy_groups g ON g.id = r.group_id"
 	    " JOIN app_groups ag ON ag.group_id = r.group_id"
@@ -101,9 +83,7 @@ store_run_target(json_t **out, struct store *s, const char *app,
 	    " ORDER BY (SELECT count(*) FROM assignments x"
 	    "  WHERE x.runner_id = r.id AND x.app_id = ?1) > 0 DESC,"
 	    " (SELECT count(*) FROM assignments x WHERE x.runner_id = r.id),"
-	    " r.name LIMIT 1", "ii", aid, (int64_t)live_after)) < 0)
-		goto done;
-	rc = store_row1_json(&runner, s, st);
+	    " r.name LIMIT 1", "ii", aid, (int64_t)live_after);
 	if (rc == ERR_NOTFOUND)
 		rc = err_set(ERR_CONFLICT, "no live runner in the groups of "
 		    "app '%s' to run it on", app);
@@ -113,25 +93,20 @@ store_run_target(json_t **out, struct store *s, const char *app,
 done:
 	json_decref(rel);
 	json_decref(runner);
-	return store_tx_end(s, rc);
+	return store_tx_end_json(s, rc, out);
 }
 
 int
 store_app_in_group(bool *out, struct store *s, const char *app,
     const char *group)
 {
-	sqlite3_stmt *st;
 	int rc;
 
 	*out = false;
-	if ((rc = store_prep(&st, s, "SELECT 1 FROM apps a"
+	if ((rc = store_query_int(NULL, s, "SELECT 1 FROM apps a"
 	    " JOIN app_groups ag ON ag.app_id = a.id"
 	    " JOIN deploy_groups g ON g.id = ag.group_id"
 	    " WHERE a.name = ? AND g.name = ?", "ss", app, group)) < 0)
-		return rc;
-	rc = store_step(s, st);
-	store_done(st);
-	if (rc < 0)
 		return rc;
 	*out = rc > 0;
 	return 0;

@@ -21,7 +21,6 @@ store_runner_create(char key[STORE_TOKEN_LEN], json_t **out, struct store *s,
     const char *name, const char *group)
 {
 	char secret[STORE_TOKEN_LEN], hash[65];
-	sqlite3_stmt *st;
 	int64_t gid;
 	int rc;
 
@@ -42,20 +41,13 @@ store_runner_create(char key[STORE_TOKEN_LEN], json_t **out, struct store *s,
 		rc = err_set(rc, "runner '%s' exists already", name);
 	if (rc < 0)
 		goto done;
-	if ((rc = store_prep(&st, s, "SELECT r.name AS name, g.name AS"
+	rc = store_query_row(out, s, "SELECT r.name AS name, g.name AS"
 	    " \"group\", " TS("r.created_at") " AS created_at FROM runners r"
 	    " JOIN deploy_groups g ON g.id = r.group_id WHERE r.name = ?", "s",
-	    name)) < 0)
-		goto done;
-	rc = store_row1_json(out, s, st);
+	    name);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc == 0)
+	if ((rc = store_tx_end_json(s, rc, out)) == 0)
 		memcpy(key, secret, STORE_TOKEN_LEN);
-	else if (*out) {
-		json_decref(*out);
-		*out = NULL;
-	}
 	return rc;
 }
 
@@ -74,10 +66,7 @@ store_runner_delete(struct store *s, const char *name)
 int
 store_runner_list(json_t **out, struct store *s, time_t live_after)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT r.name AS name,"
+	return store_query_rows(out, s, "SELECT r.name AS name,"
 	    " g.name AS \"group\","
 	    " coalesce(r.last_heartbeat >= ?, 0) AS live_bool,"
 	    " " TS("r.last_heartbeat") " AS last_heartbeat,"
@@ -87,9 +76,7 @@ store_runner_list(json_t **out, struct store *s, time_t live_after)
 	    " " TS("r.reported_at") " AS reported_at,"
 	    " " TS("r.created_at") " AS created_at"
 	    " FROM runners r JOIN deploy_groups g ON g.id = r.group_id"
-	    " ORDER BY r.name", "i", (int64_t)live_after)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " ORDER BY r.name", "i", (int64_t)live_after);
 }
 
 int
@@ -352,24 +339,23 @@ done:
 int
 store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 {
-	sqlite3_stmt *st;
 	json_t *containers = NULL;
 	int rc;
 
 	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT r.name AS runner,"
+	if ((rc = store_query_row(out, s, "SELECT r.name AS runner,"
 	    " g.name AS \"group\" FROM runners r JOIN deploy_groups g"
-	    " ON g.id = r.group_id WHERE r.id = ?", "i", runner_id)) < 0)
-		goto done;
-	if ((rc = store_row1_json(out, s, st)) == ERR_NOTFOUND)
+	    " ON g.id = r.group_id WHERE r.id = ?", "i",
+	    runner_id)) == ERR_NOTFOUND)
 		rc = err_set(rc, "the runner was removed");
 	if (rc < 0)
 		goto done;
 	/* The group test repeats what the scheduler guarantees: a runner
 	 * is never handed an app outside its group. */
-	if ((rc = store_prep(&st, s, "SELECT a.name AS app, x.type AS type,"
+	if ((rc = store_query_rows(&containers, s, "SELECT a.name AS app,"
+	    " x.type AS type,"
 	    " x.idx AS \"index\", rl.version AS release, b.rev AS rev,"
 	    " b.image AS image, b.digest AS digest,"
 	    " json_extract(b.process_types, '$.\"' || x.type || '\"')"
@@ -387,28 +373,20 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 	    " WHERE x.runner_id = ? AND x.group_id = rn.group_id"
 	    " ORDER BY a.name, x.type, x.idx", "i", runner_id)) < 0)
 		goto done;
-	if ((rc = store_rows_json(&containers, s, st)) < 0)
-		goto done;
 	json_object_set_new(*out, "containers", containers);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc < 0 && *out) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return store_tx_end_json(s, rc, out);
 }
 
 int
 store_schedule_for_app(json_t **out, struct store *s, const char *app)
 {
-	sqlite3_stmt *st;
 	int64_t aid;
 	int rc;
 
 	if ((rc = store_app_id(&aid, s, app)) < 0)
 		return rc;
-	if ((rc = store_prep(&st, s, "SELECT g.name AS \"group\","
+	return store_query_rows(out, s, "SELECT g.name AS \"group\","
 	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
 	    " a.last_release AS release,"
 	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
@@ -419,8 +397,5 @@ store_schedule_for_app(json_t **out, struct store *s, const char *app)
 	    " FROM assignments x JOIN apps a ON a.id = x.app_id"
 	    " JOIN deploy_groups g ON g.id = x.group_id"
 	    " LEFT JOIN runners rn ON rn.id = x.runner_id"
-	    " WHERE x.app_id = ? ORDER BY x.type, x.idx, g.name", "i",
-	    aid)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " WHERE x.app_id = ? ORDER BY x.type, x.idx, g.name", "i", aid);
 }

@@ -97,13 +97,9 @@ done:
 int
 store_user_get(json_t **out, struct store *s, const char *name)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_row(out, s, "SELECT " USER_COLUMNS
+	    " FROM users u WHERE u.name = ?", "s", name);
 
-	if ((rc = store_prep(&st, s, "SELECT " USER_COLUMNS
-	    " FROM users u WHERE u.name = ?", "s", name)) < 0)
-		return rc;
-	rc = store_row1_json(out, s, st);
 	if (rc == ERR_NOTFOUND)
 		return err_set(rc, "no such user '%s'", name);
 	return rc;
@@ -112,29 +108,16 @@ store_user_get(json_t **out, struct store *s, const char *name)
 int
 store_user_list(json_t **out, struct store *s)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " USER_COLUMNS
-	    " FROM users u ORDER BY u.name", NULL)) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	return store_query_rows(out, s, "SELECT " USER_COLUMNS
+	    " FROM users u ORDER BY u.name", NULL);
 }
 
 int
 store_user_count(int64_t *out, struct store *s)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = store_query_int(out, s, "SELECT count(*) FROM users", NULL);
 
-	if ((rc = store_prep(&st, s, "SELECT count(*) FROM users", NULL)) < 0)
-		return rc;
-	if ((rc = store_step(s, st)) > 0) {
-		*out = sqlite3_column_int64(st, 0);
-		rc = 0;
-	}
-	store_done(st);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- tokens ---- */
@@ -174,7 +157,6 @@ store_token_create_ttl(char out[STORE_TOKEN_LEN], json_t **out_json,
     struct store *s, const char *user, const char *label, int64_t ttl_sec)
 {
 	char secret[STORE_TOKEN_LEN], hash[65];
-	sqlite3_stmt *st;
 	int64_t uid, id, now = (int64_t)time(NULL);
 	int rc;
 
@@ -206,37 +188,24 @@ store_token_create_ttl(char out[STORE_TOKEN_LEN], json_t **out_json,
 		    " revoked_at < ?1)", "i", now - STORE_TOKEN_PURGE_SECS)) < 0)
 			goto done;
 	}
-	if (out_json) {
-		if ((rc = store_prep(&st, s, "SELECT " TOKEN_COLUMNS
+	if (out_json)
+		rc = store_query_row(out_json, s, "SELECT " TOKEN_COLUMNS
 		    " FROM tokens t JOIN users u ON u.id = t.user_id"
-		    " WHERE t.id = ?", "i", id)) < 0)
-			goto done;
-		rc = store_row1_json(out_json, s, st);
-	}
+		    " WHERE t.id = ?", "i", id);
 done:
-	rc = store_tx_end(s, rc);
-	if (rc == 0)
+	if ((rc = store_tx_end_json(s, rc, out_json)) == 0)
 		memcpy(out, secret, STORE_TOKEN_LEN);
-	else if (out_json && *out_json) {
-		json_decref(*out_json);
-		*out_json = NULL;
-	}
 	return rc;
 }
 
 int
 store_token_list(json_t **out, struct store *s, const char *user)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_prep(&st, s, "SELECT " TOKEN_COLUMNS
+	return store_query_rows(out, s, "SELECT " TOKEN_COLUMNS
 	    " FROM tokens t JOIN users u ON u.id = t.user_id"
 	    " WHERE t.revoked_at IS NULL AND (?1 IS NULL OR u.name = ?1)"
 	    " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
-	    " ORDER BY t.id", "si", user, (int64_t)time(NULL))) < 0)
-		return rc;
-	return store_rows_json(out, s, st);
+	    " ORDER BY t.id", "si", user, (int64_t)time(NULL));
 }
 
 int

@@ -140,6 +140,13 @@ expect_success 'values with =, spaces and unicode survive' '
 	expect_eq "postgres://u:p@h/db?x=1" "$(slipway config shop --json | jq -r .values.URL)" &&
 	expect_eq "héllo wörld" "$(slipway config shop --json | jq -r .values.MSG)"
 '
+expect_success 'a value that is not UTF-8 is a usage error, and nothing is set' '
+	r=$(slipway apps:info shop --json | jq .release) &&
+	out=$(slipway config:set shop OTHER=1 "BAD=$(printf "\377")" 2>&1); rc=$? &&
+	expect_eq 2 "$rc" && expect_contains "$out" "value of BAD is not text" &&
+	expect_eq "$r" "$(slipway apps:info shop --json | jq .release)" &&
+	expect_eq null "$(slipway config shop --json | jq .values.OTHER)"
+'
 
 # ---- builds and scale ----
 expect_success 'builds:create runs a build, which fails plainly with no code pushed' '

@@ -157,6 +157,22 @@ expect_success 'a runner key cannot use user endpoints, a user token cannot poll
 	out=$(api GET /v1/apps/web-default/config "$RD1") && expect_eq 403 "$(api_status "$out")" &&
 	out=$(api GET /v1/runner/desired "$ADMIN") && expect_eq 403 "$(api_status "$out")"
 '
+expect_success 'a runner key asking for a user is told it needs a user token' '
+	for u in alice d1; do
+		out=$(api GET "/v1/users/$u" "$RD1") &&
+		expect_eq 403 "$(api_status "$out")" &&
+		expect_eq "this needs a user'"'"'s API token, not a runner key" \
+			"$(api_body "$out" | jq -r .error)" || exit 1
+	done
+'
+expect_success 'the desired-state poll takes ?wait as the other long-polls do' '
+	for w in "" x -1 56; do
+		out=$(api GET "/v1/runner/desired?wait=$w" "$RD1") &&
+		expect_eq 422 "$(api_status "$out")" || exit 1
+	done &&
+	out=$(api GET "/v1/runner/desired?wait=0" "$RD1") &&
+	expect_eq 200 "$(api_status "$out")"
+'
 expect_success 'the long-poll answers when the schedule changes' '
 	v=$(api GET /v1/runner/desired "$RP1" | sed "\$d" | jq -r .version) &&
 	{ api GET "/v1/runner/desired?version=$v&wait=50" "$RP1" >poll.out & } &&
