@@ -191,7 +191,9 @@ rd_stop_one(void *arg)
 {
 	struct rd_stop_arg *s = arg;
 
-	runner_container_stop(s->rd->r, s->id, s->rd->o.grace);
+	/* cut short when the runner stops: left for the next one */
+	if (runner_container_stop(s->rd->r, s->id, s->rd->o.grace) < 0)
+		return NULL;
 	if (runner_container_destroy(s->rd->r, s->id) < 0)
 		log_warnx("cannot destroy %s: %s", s->id, err_last());
 	rd_verified_set(s->rd, s->id, false);
@@ -235,8 +237,8 @@ rd_drop_new(struct rd_plan *p)
 	free(ids);
 }
 
-/* Wait until backends have no request in flight, or --drain passes.  A
- * proxy that cannot say is not waited for. */
+/* Wait until backends have no request in flight, or --drain passes, or
+ * the runner stops.  A proxy that cannot say is not waited for. */
 void
 rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 {
@@ -260,7 +262,7 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 				all = false;
 			free(b);
 		}
-		if (all)
+		if (all || rd->stopping)
 			break;
 		if (runner_now_mono() >= end) {
 			log_warnx("backends still busy after %gs of draining; "
