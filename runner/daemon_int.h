@@ -232,7 +232,8 @@ int rd_start(struct rd_plan *p, struct rd_slot *s);
 /* Stop (SIGTERM, --grace, SIGKILL) and destroy containers, in parallel;
  * a stop cut short by the runner stopping destroys nothing. */
 void rd_stop_many(struct rd *rd, char **ids, size_t n);
-/* Stop the new containers of a failed or cut attempt. */
+/* Stop the new containers of a failed attempt, or retire those of a cut
+ * one (rd_retire_async). */
 void rd_drop_new(struct rd_plan *p);
 /* Wait until the backends (127.0.0.1:port) have nothing in flight, at
  * most --drain seconds, not past the runner stopping; a port 0 is

@@ -219,7 +219,10 @@ rd_stop_many(struct rd *rd, char **ids, size_t n)
 	free(v);
 }
 
-/* Stop the new containers of a failed or cut attempt. */
+/* Stop the new containers of a failed or cut attempt.  Failed: before
+ * the failure is reported, so it reports a clean state.  Cut (a newer
+ * target, or the runner stopping): in the background, so the newer
+ * target does not wait for them; they were never routed. */
 void
 rd_drop_new(struct rd_plan *p)
 {
@@ -229,7 +232,10 @@ rd_drop_new(struct rd_plan *p)
 	for (size_t i = 0; i < p->nslots; i++)
 		if (p->slots[i].nid)
 			ids[n++] = p->slots[i].nid;
-	rd_stop_many(p->rd, ids, n);
+	if (rd_cut(p))
+		rd_retire_async(p->rd, p->a->name, ids, NULL, n);
+	else
+		rd_stop_many(p->rd, ids, n);
 	for (size_t i = 0; i < p->nslots; i++) {
 		free(p->slots[i].nid);
 		p->slots[i].nid = NULL;
