@@ -36,11 +36,25 @@ SANOBJS  := $(SRCS:%.c=build/san/%.o)
 SANLIB   := $(LIBSRCS:%.c=build/san/%.o)
 UNITOBJS := $(UNIT:%.c=build/san/%.o)
 
+# The container init (runner/init/, not a module dir: not in SRCS) is a
+# program of its own, static so that it runs in any image.  slipway
+# carries its bytes (runner/init_bin.c .incbin's the file), so the
+# objects that do depend on it; -MMD cannot see an .incbin.
+INIT     := build/init/slipway-init
+INITOBJS := build/rel/runner/init_bin.o build/san/runner/init_bin.o
+
 .PHONY: all test unit up deps bench clean
 all: build/slipway
 
 build/slipway: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(INIT): runner/init/slipway-init.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -D_GNU_SOURCE -Os -static -s -o $@ $<
+
+$(INITOBJS): $(INIT)
+$(INITOBJS): CPPFLAGS += -DSLIPWAY_INIT_BIN='"$(INIT)"'
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)

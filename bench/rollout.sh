@@ -9,11 +9,19 @@
 # polled until it answers (what no orchestration can beat).  Medians of
 # each and their ratio are printed, per driver (process; runc too when
 # root and runc are there).
+#
+# Back to back: each round also deploys twice in a row (the second as
+# soon as the first answers, as a developer pushing again at once) and
+# times the second.  Its old containers are still being retired then
+# (drained, stopped within the runner's default --grace 10): the median
+# of "right after another" over "at rest" says what that costs (about 1
+# when the runner retires in the background).
 #   bench/rollout.sh [ROUNDS]
+#   SLIPWAY_BENCH_BIN=/path/to/slipway bench/rollout.sh   (another build)
 set -eu
 rounds=${1:-7}
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/build/slipway
+bin=${SLIPWAY_BENCH_BIN:-$top/build/slipway}
 bb=$(command -v busybox || echo /bin/busybox)
 for t in curl jq "$bin" "$bb"; do
 	command -v "$t" >/dev/null || { echo "bench/rollout.sh: needs $t (make; scripts/deps.sh)" >&2; exit 1; }
@@ -106,38 +114,59 @@ floor() {
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+# Until the app runs one container only: nothing of before is retiring.
+at_rest() { # DRIVER
+	for _ in $(seq 600); do
+		[ "$(SLIPWAY_HOME=$dir/rhome-$1 "$bin" runner ps --json | jq length)" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "bench/rollout.sh: old containers still there after 60s" >&2; exit 1
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
+
 key=$("$bin" runners:add r1 2>/dev/null)
 drivers=process
 if [ "$(id -u)" = 0 ] && command -v runc >/dev/null; then drivers="process runc"; fi
-printf '%-8s %-6s %12s %12s\n' driver round "deploy (ms)" "floor (ms)"
+printf '%-8s %-6s %12s %16s %12s\n' driver round "at rest (ms)" "right after (ms)" "floor (ms)"
 for drv in $drivers; do
 	app=hello-$drv
 	"$bin" apps:create "$app" >/dev/null
-	images "$app" $((rounds + 1))
+	images "$app" $((3 * rounds + 1))
 	mkdir -p "$dir/rhome-$drv"
 	SLIPWAY_HOME=$dir/rhome-$drv "$bin" runner --controller "$SLIPWAY_URL" \
 		--group default --key "$key" --driver "$drv" \
 		--proxy-control "$dir/proxy.sock" --proxy-port "$px" \
-		--health-interval 0.1 --grace 2 >"$dir/runner-$drv.log" 2>&1 &
+		--health-interval 0.1 >"$dir/runner-$drv.log" 2>&1 &
 	runner_pid=$!
 	deploy "$app" 1 && until_answers "$app" "$app version 1"  # warm: first pull
-	: >"$dir/d.txt"; : >"$dir/f.txt"
+	: >"$dir/d.txt"; : >"$dir/b.txt"; : >"$dir/f.txt"
+	v=1
 	for r in $(seq 1 "$rounds"); do
-		v=$((r + 1))
+		# at rest: the previous release's containers are gone
+		at_rest "$drv"
+		v=$((v + 1))
 		deploy "$app" "$v"
 		t0=$(now_ms)
 		until_answers "$app" "$app version $v"
 		d=$(( $(now_ms) - t0 ))
+		# back to back: again as soon as that one answers
+		at_rest "$drv"
+		v=$((v + 1))
+		deploy "$app" "$v"
+		until_answers "$app" "$app version $v"
+		v=$((v + 1))
+		deploy "$app" "$v"
+		t0=$(now_ms)
+		until_answers "$app" "$app version $v"
+		b=$(( $(now_ms) - t0 ))
 		f=$(floor)
-		echo "$d" >>"$dir/d.txt"; echo "$f" >>"$dir/f.txt"
-		printf '%-8s %-6s %12s %12s\n' "$drv" "$r" "$d" "$f"
-		# the next round starts once the old container is gone
-		"$bin" releases:wait "$app" --timeout 60 >/dev/null
-		sleep 3
+		echo "$d" >>"$dir/d.txt"; echo "$b" >>"$dir/b.txt"; echo "$f" >>"$dir/f.txt"
+		printf '%-8s %-6s %12s %16s %12s\n' "$drv" "$r" "$d" "$b" "$f"
 	done
-	md=$(median <"$dir/d.txt") mf=$(median <"$dir/f.txt")
-	printf '%-8s %-6s %12s %12s   ratio %s\n' "$drv" median "$md" "$mf" \
-		"$(awk -v a="$md" -v b="$mf" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }')"
+	md=$(median <"$dir/d.txt") mb=$(median <"$dir/b.txt") mf=$(median <"$dir/f.txt")
+	printf '%-8s %-6s %12s %16s %12s   at rest/floor %s, right after/at rest %s\n' \
+		"$drv" median "$md" "$mb" "$mf" "$(ratio "$md" "$mf")" "$(ratio "$mb" "$md")"
+	at_rest "$drv"
 	kill "$runner_pid"
 	for _ in $(seq 150); do kill -0 "$runner_pid" 2>/dev/null || break; sleep 0.1; done
 	runner_pid=

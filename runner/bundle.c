@@ -5,7 +5,9 @@
  * no network namespace (the host's, so PORT is reachable on 127.0.0.1),
  * noNewPrivileges, a memory and a pids limit, a tmpfs /tmp, the host's
  * resolv.conf and hosts read-only, and the command through /bin/sh -c as
- * Heroku runs Procfile commands.
+ * Heroku runs Procfile commands, under the runner's init as PID 1
+ * (runner/init/slipway-init.c: signals reach the app, zombies are
+ * reaped) when the runner gives one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +62,7 @@ bundle_mount(const char *dest, const char *type, const char *source,
 }
 
 static json_t *
-bundle_mounts(bool host_resolv)
+bundle_mounts(bool host_resolv, const char *init)
 {
 	static const char *const proc_o[] = { NULL };
 	static const char *const dev_o[] = { "nosuid", "strictatime",
@@ -79,6 +81,9 @@ bundle_mounts(bool host_resolv)
 	    "size=262144k", NULL };
 	static const char *const bind_o[] = { "rbind", "ro", "nosuid",
 	    "nodev", "noexec", NULL };
+	/* the init is run from it: no noexec */
+	static const char *const init_o[] = { "bind", "ro", "nosuid",
+	    "nodev", NULL };
 	json_t *m = json_array();
 
 	json_array_append_new(m, bundle_mount("/proc", "proc", "proc",
@@ -106,13 +111,18 @@ bundle_mounts(bool host_resolv)
 			json_array_append_new(m, bundle_mount("/etc/hosts",
 			    "bind", "/etc/hosts", bind_o));
 	}
+	/* After /dev: on its tmpfs, so the image's own tree is untouched. */
+	if (init)
+		json_array_append_new(m, bundle_mount(RUNNER_INIT_PATH, "bind",
+		    init, init_o));
 	return m;
 }
 
 json_t *
 runner_bundle_config(const struct runner_bundle_params *p)
 {
-	const char *args[] = { "/bin/sh", "-c", p->command, NULL };
+	const char *args[] = { RUNNER_INIT_PATH, "--", "/bin/sh", "-c",
+	    p->command, NULL };
 	json_t *caps, *process, *linux_, *ns, *res, *root;
 
 	caps = json_pack("{s:o, s:o, s:o}",
@@ -123,7 +133,7 @@ runner_bundle_config(const struct runner_bundle_params *p)
 	    "s:[{s:s, s:I, s:I}], s:b}",
 	    "terminal", 0,
 	    "user", "uid", (json_int_t)p->uid, "gid", (json_int_t)p->gid,
-	    "args", strv_json(args),
+	    "args", strv_json(p->init ? args : args + 2),
 	    "env", strv_json((const char *const *)p->env),
 	    "cwd", p->cwd ? p->cwd : "/app",
 	    "capabilities", caps,
@@ -154,7 +164,7 @@ runner_bundle_config(const struct runner_bundle_params *p)
 	    "process", process,
 	    "root", root,
 	    "hostname", p->hostname ? p->hostname : "slipway",
-	    "mounts", bundle_mounts(p->host_resolv),
+	    "mounts", bundle_mounts(p->host_resolv, p->init),
 	    "linux", linux_);
 }
 

@@ -318,7 +318,9 @@ runner_cmd_ps(int argc, char **argv)
 		if (!json)
 			printf("%-8s %-11s %s port=%u restarts=%u exit=%d "
 			    "driver=%s release=%s id=%s\n", v[i].process,
-			    runner_state_name(v[i].state), v[i].app, v[i].port,
+			    v[i].retiring && v[i].state == RUNNER_STATE_UP ?
+			    "retiring" : runner_state_name(v[i].state),
+			    v[i].app, v[i].port,
 			    v[i].restarts, v[i].exit_code,
 			    runner_driver_name(v[i].driver), v[i].release,
 			    v[i].id);

@@ -11,6 +11,13 @@
  * exists; its init is then re-parented to us (we are a child subreaper),
  * so its exit status is ours to collect.  Then `runc start`.
  *
+ * The process is the runner's init (runner/init/slipway-init.c, mounted
+ * read-only at RUNNER_INIT_PATH) with /bin/sh -c COMMAND under it: as
+ * PID 1 of the container's pid namespace it takes the stop's SIGTERM
+ * (which the kernel would keep from a PID 1 without a handler), passes
+ * it to the command's process group, and reaps orphans.  The pid file,
+ * and so c->pid, is the init's.
+ *
  * process: /bin/sh -c COMMAND as a plain child in its own session, cwd the
  * image's /app, same environment.  No isolation, no ephemeral filesystem.
  *
@@ -292,7 +299,9 @@ runner_ctr_prepare(struct runner *r, struct runner_ctr *c)
 		.env = c->env, .cwd = "/app", .uid = c->uid, .gid = c->gid,
 		.hostname = host, .memory_bytes = c->memory_bytes,
 		.pids_max = c->pids_max, .host_resolv = true,
+		.init = r->init,
 	};
+	c->init = r->init != NULL;
 	j = runner_bundle_config(&p);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	cfg = xasprintf("%s/config.json", c->dir);
@@ -434,12 +443,18 @@ runner_ctr_signal(struct runner *r, struct runner_ctr *c, int sig)
 	if (c->pid <= 0)
 		return 0;
 	if (c->driver == RUNNER_DRIVER_RUNC) {
-		/* --all: every process in the container, so a shell that does
-		 * not pass SIGTERM on still sees its children end. */
+		/* Under the init, a signal for the app goes to the init alone:
+		 * it passes it to the command's process group (with --all as
+		 * well, every process would get it twice).  Without one, the
+		 * command is PID 1 and deaf to signals it has no handler for,
+		 * so --all: every process of the container, so a shell's
+		 * children still see it.  SIGKILL is always for all. */
 		char num[16];
 		snprintf(num, sizeof(num), "%d", sig);
-		char *kill_args[] = { "kill", "--all", c->id, num, NULL };
-		if (ctr_runc(r, c, "kill", kill_args) == 0)
+		char *kill_all[] = { "kill", "--all", c->id, num, NULL };
+		char *kill_init[] = { "kill", c->id, num, NULL };
+		if (ctr_runc(r, c, "kill", c->init && sig != SIGKILL ?
+		    kill_init : kill_all) == 0)
 			return 0;
 		err_clear();
 		/* runc may already see it stopped; the pidfd still works */
@@ -533,7 +548,7 @@ runner_ctr_json(const struct runner_ctr *c)
 		json_array_append_new(env, json_string(*p));
 	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, "
 	    "s:I, s:I, s:I, s:i, s:b, s:s, s:i, s:s, s:b, s:I, s:I, s:i, "
-	    "s:i, s:I, s:f, s:s}",
+	    "s:i, s:I, s:f, s:s, s:b, s:b}",
 	    "id", c->id, "app", c->app, "release", c->release,
 	    "process_type", c->ptype, "index", (int)c->index,
 	    "command", c->command, "image", c->image,
@@ -547,7 +562,8 @@ runner_ctr_json(const struct runner_ctr *c)
 	    "pid_start", (json_int_t)c->pid_start,
 	    "exit_code", c->exit_code, "restarts", (int)c->restarts,
 	    "output_offset", (json_int_t)c->out_off,
-	    "started_at", c->started_at, "label", c->label ? c->label : "");
+	    "started_at", c->started_at, "label", c->label ? c->label : "",
+	    "init", c->init, "retiring", c->retiring);
 }
 
 int
@@ -609,6 +625,9 @@ ctr_from_json(struct runner_ctr *c, json_t *j)
 	    "pids_max"));
 	c->no_restart = json_is_true(json_object_get(j, "no_restart"));
 	c->want_up = json_is_true(json_object_get(j, "want_up"));
+	/* absent from state files of before: false */
+	c->retiring = json_is_true(json_object_get(j, "retiring"));
+	c->init = json_is_true(json_object_get(j, "init"));
 	c->port = (unsigned)json_integer_value(json_object_get(j, "port"));
 	c->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
 	c->pid_start = (unsigned long long)json_integer_value(
@@ -745,6 +764,7 @@ runner_ctr_info(struct runner_container_info *out, const struct runner_ctr *c)
 	out->started_at = c->started_at;
 	out->label = xstrdup(c->label ? c->label : "");
 	out->want_up = c->want_up;
+	out->retiring = c->retiring;
 	out->no_restart = c->no_restart;
 }
 

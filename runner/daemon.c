@@ -546,6 +546,9 @@ rd_free(struct rd *rd)
 	for (size_t i = 0; i < rd->nverified; i++)
 		free(rd->verified[i]);
 	free(rd->verified);
+	for (size_t i = 0; i < rd->nretiring; i++)
+		free(rd->retiring[i]);
+	free(rd->retiring);
 	for (size_t i = 0; i < rd->nlog; i++) {
 		struct rd_logline *l = &rd->logq[(rd->headlog + i) %
 		    rd->caplog];
@@ -611,6 +614,7 @@ runner_cmd_daemon(int argc, char **argv)
 	net_signals_block();
 	struct runner_opts ro = { .home = rd.home, .driver = rd.o.driver,
 	    .port_base = rd.o.port_base, .stop_grace_sec = rd.o.grace,
+	    .cancel = &rd.stopping,
 	    .on_event = rd_on_event, .on_log = rd_on_log, .ctx = &rd };
 	if (runner_open(&rd.r, &ro) < 0) {
 		rc = cli_fail(argv[0]);

@@ -9,6 +9,9 @@
  *             part (rd_dispatch)
  *   workers   one per app while it has work: reconcile and roll out
  *             (runner/rollout.c); they come and go
+ *   retirers  one per batch of containers on their way out: drain, stop,
+ *             destroy in the background (runner/rollout_retire.c), so
+ *             that the app's worker can take the next target at once
  *   runs      one per one-off while it runs (runner/daemon_run.c)
  *   reporter  heartbeats and status reports (runner/daemon_report.c)
  *   shipper   sends app log lines to the controller in batches
@@ -123,6 +126,9 @@ struct rd {
 	size_t workers;               /* worker and run threads alive */
 	char **verified;              /* ids seen healthy since we started */
 	size_t nverified;
+	char **retiring;              /* ids a retirer owns: no plan sees
+	                               * them (rollout_retire.c) */
+	size_t nretiring;
 	char *runner_name;            /* from register */
 	char *domain;                 /* the proxy's, once asked */
 
@@ -223,12 +229,15 @@ void rd_verified_set(struct rd *rd, const char *id, bool on);
 char *rd_app_url(struct rd *rd, const char *app);
 /* Create and start the new container of slot s (s->nid, s->nport). */
 int rd_start(struct rd_plan *p, struct rd_slot *s);
-/* Stop (SIGTERM, --grace, SIGKILL) and destroy containers, in parallel. */
+/* Stop (SIGTERM, --grace, SIGKILL) and destroy containers, in parallel;
+ * a stop cut short by the runner stopping destroys nothing. */
 void rd_stop_many(struct rd *rd, char **ids, size_t n);
-/* Stop the new containers of a failed or cut attempt. */
+/* Stop the new containers of a failed attempt, or retire those of a cut
+ * one (rd_retire_async). */
 void rd_drop_new(struct rd_plan *p);
 /* Wait until the backends (127.0.0.1:port) have nothing in flight, at
- * most --drain seconds; a port 0 is skipped. */
+ * most --drain seconds, not past the runner stopping; a port 0 is
+ * skipped. */
 void rd_drain(struct rd *rd, const unsigned *ports, size_t n);
 /* Wait until container id answers its health check on port and owns the
  * listener; p->reason says why not. */
@@ -238,10 +247,24 @@ int rd_healthy(struct rd_plan *p, const char *id, unsigned port,
  * and its domains; p->reason says why not. */
 int rd_route(struct rd_plan *p);
 
+/* ---- rollout_retire.c ------------------------------------------------ */
+
+/* Is id owned by a retirer (rd->mu taken)? */
+bool rd_retiring_has(struct rd *rd, const char *id);
+/* Containers ids of app (ports[i]: the port of a web one still to be
+ * drained, or 0) go away: marked retiring at once (not restarted, never
+ * planned, routed or adopted into a slot again, here or by a runner
+ * after a restart), then drained, stopped and destroyed by a retirer
+ * thread, after which images are collected.  Ports and images stay
+ * held until each is destroyed.  Nothing of ids is kept. */
+void rd_retire_async(struct rd *rd, const char *app, char *const *ids,
+    const unsigned *ports, size_t n);
+
 /* ---- rollout.c ------------------------------------------------------- */
 
-/* Reconcile app with want: pull, start, health-check, swap, drain,
- * stop.  Called by the app's worker without rd->mu. */
+/* Reconcile app with want: pull, start, health-check, swap, and hand
+ * what it replaced to a retirer.  Called by the app's worker without
+ * rd->mu. */
 void rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want);
 /* The worker of one app (arg: struct rd_app *, rd in the thread arg). */
 void rd_app_kick(struct rd *rd, struct rd_app *a);

@@ -17,12 +17,16 @@
  *      failed with the health check's last answer.
  *   2. web, same release: fill missing slots as above (a scale up), and
  *      roll stale ones one at a time (a restart): new one healthy, route
- *      with it instead of the old one, drain the old one, stop it.
+ *      with it instead of the old one, retire the old one.
  *   3. the other types, once web is live: start what is missing, replace
- *      what is stale (new one first), no health check.
- *   4. report the release live, then retire: drain the old web backends
- *      (the proxy says when no request is in flight, up to --drain
- *      seconds), then SIGTERM, --grace seconds, SIGKILL, destroy.
+ *      what is stale (new one first, the old one retired), no health
+ *      check.
+ *   4. report the release live, then retire the old ones and take the
+ *      next target.  Retiring (runner/rollout_retire.c) happens in the
+ *      background: drain the old web backends (the proxy says when no
+ *      request is in flight, up to --drain seconds), then SIGTERM,
+ *      --grace seconds, SIGKILL, destroy.  A retiring container is
+ *      never planned again.
  *
  * A release that failed here is not retried until the target changes (a
  * new release, or a restart token: `ps:restart` retries it).
@@ -139,7 +143,8 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 {
 	struct runner_container_info *v = NULL;
 	json_t *e0 = json_array_get(want, 0), *x;
-	size_t n = 0, i;
+	char **gone = NULL;
+	size_t n = 0, ngone = 0, i;
 
 	p->release = rd_json_int(e0, "release", 0);
 	p->digest = rd_json_str(e0, "digest");
@@ -173,8 +178,10 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 			unsigned idx;
 			int64_t rel;
 
+			/* a retiring one is never used again (!want_up) */
 			if (v[i].id == NULL || strcmp(v[i].app, p->a->name) ||
-			    v[i].no_restart || !v[i].want_up)
+			    v[i].no_restart || !v[i].want_up ||
+			    v[i].retiring)
 				continue;
 			rel = v[i].release[0] == 'v' ?
 			    strtoll(v[i].release + 1, NULL, 10) : 0;
@@ -197,15 +204,22 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 			}
 		}
 	}
-	/* What is left is old; stopped leftovers are cleaned now. */
+	/* What is left is old; what a retirer has is not ours to plan;
+	 * stopped leftovers are cleaned now, and running ones not wanted (a
+	 * runner stopped while they were retiring or stopping) retired. */
 	for (i = 0; i < n; i++) {
 		char type[64];
 		unsigned idx;
 
 		if (v[i].id == NULL)
 			continue;
-		if (strcmp(v[i].app, p->a->name) == 0 && !v[i].no_restart) {
-			if (!v[i].want_up) {
+		if (strcmp(v[i].app, p->a->name) == 0 && !v[i].no_restart &&
+		    !rd_retiring_has(p->rd, v[i].id)) {
+			if (!v[i].want_up && v[i].pid > 0) {
+				gone = xrealloc(gone, (ngone + 1) *
+				    sizeof(*gone));
+				gone[ngone++] = xstrdup(v[i].id);
+			} else if (!v[i].want_up) {
 				runner_container_destroy(p->rd->r, v[i].id);
 			} else if (rd_process_split(type, sizeof(type), &idx,
 			    v[i].process)) {
@@ -219,22 +233,22 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 		runner_container_info_free(&v[i]);
 	}
 	free(v);
+	/* routed out before they were marked: nothing to drain */
+	rd_retire_async(p->rd, p->a->name, gone, NULL, ngone);
+	for (i = 0; i < ngone; i++)
+		free(gone[i]);
+	free(gone);
 	return 0;
 }
 
 /* ---- the phases ------------------------------------------------------ */
 
-/* Drop from the route, drain, stop and destroy the containers ids (ports
- * of the web ones in ports). */
+/* Retire the containers ids (routed out already; ports of the web ones
+ * in ports, to drain) in the background. */
 static void
 rd_retire(struct rd_plan *p, char **ids, const unsigned *ports, size_t n)
 {
-	if (n == 0)
-		return;
-	if (!p->rd->stopping)
-		rd_drain(p->rd, ports, n);
-	if (!p->rd->stopping)
-		rd_stop_many(p->rd, ids, n);
+	rd_retire_async(p->rd, p->a->name, ids, ports, n);
 }
 
 /* Web slots that a new container fills in one step; 0 or negative with
@@ -391,7 +405,7 @@ rd_others(struct rd_plan *p)
 		/* a restart replaces them one at a time; a deploy stops the
 		 * old release's all together after web is live */
 		if (old && !p->deploy) {
-			rd_stop_many(p->rd, &old, 1);
+			rd_retire(p, &old, &zero, 1);
 			free(old);
 		} else if (old) {
 			rd_old_add(p, old, s->type, zero, p->release);

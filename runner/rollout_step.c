@@ -191,7 +191,9 @@ rd_stop_one(void *arg)
 {
 	struct rd_stop_arg *s = arg;
 
-	runner_container_stop(s->rd->r, s->id, s->rd->o.grace);
+	/* cut short when the runner stops: left for the next one */
+	if (runner_container_stop(s->rd->r, s->id, s->rd->o.grace) < 0)
+		return NULL;
 	if (runner_container_destroy(s->rd->r, s->id) < 0)
 		log_warnx("cannot destroy %s: %s", s->id, err_last());
 	rd_verified_set(s->rd, s->id, false);
@@ -217,7 +219,10 @@ rd_stop_many(struct rd *rd, char **ids, size_t n)
 	free(v);
 }
 
-/* Stop the new containers of a failed or cut attempt. */
+/* Stop the new containers of a failed or cut attempt.  Failed: before
+ * the failure is reported, so it reports a clean state.  Cut (a newer
+ * target, or the runner stopping): in the background, so the newer
+ * target does not wait for them; they were never routed. */
 void
 rd_drop_new(struct rd_plan *p)
 {
@@ -227,7 +232,10 @@ rd_drop_new(struct rd_plan *p)
 	for (size_t i = 0; i < p->nslots; i++)
 		if (p->slots[i].nid)
 			ids[n++] = p->slots[i].nid;
-	rd_stop_many(p->rd, ids, n);
+	if (rd_cut(p))
+		rd_retire_async(p->rd, p->a->name, ids, NULL, n);
+	else
+		rd_stop_many(p->rd, ids, n);
 	for (size_t i = 0; i < p->nslots; i++) {
 		free(p->slots[i].nid);
 		p->slots[i].nid = NULL;
@@ -235,8 +243,8 @@ rd_drop_new(struct rd_plan *p)
 	free(ids);
 }
 
-/* Wait until backends have no request in flight, or --drain passes.  A
- * proxy that cannot say is not waited for. */
+/* Wait until backends have no request in flight, or --drain passes, or
+ * the runner stops.  A proxy that cannot say is not waited for. */
 void
 rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 {
@@ -260,7 +268,7 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 				all = false;
 			free(b);
 		}
-		if (all)
+		if (all || rd->stopping)
 			break;
 		if (runner_now_mono() >= end) {
 			log_warnx("backends still busy after %gs of draining; "

@@ -90,14 +90,15 @@ json_t *
 runner_container_info_json(const struct runner_container_info *i)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, "
-	    "s:i, s:i, s:f, s:s, s:b}",
+	    "s:i, s:i, s:f, s:s, s:b, s:b}",
 	    "id", i->id, "app", i->app, "release", i->release,
 	    "process", i->process, "image", i->image,
 	    "driver", runner_driver_name(i->driver),
 	    "state", runner_state_name(i->state), "port", (int)i->port,
 	    "pid", (json_int_t)i->pid, "exit_code", i->exit_code,
 	    "restarts", (int)i->restarts, "started_at", i->started_at,
-	    "label", i->label ? i->label : "", "want_up", i->want_up);
+	    "label", i->label ? i->label : "", "want_up", i->want_up,
+	    "retiring", i->retiring);
 }
 
 /* Find runc: an explicit path, or "runc" in PATH. */
@@ -408,6 +409,7 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	r->backoff_max = opts->backoff_max_sec > 0 ? opts->backoff_max_sec : 30;
 	r->grace = opts->stop_grace_sec > 0 ? opts->stop_grace_sec : 10;
 	r->log_max = opts->log_max;
+	r->cancel = opts->cancel;
 	r->on_event = opts->on_event;
 	r->on_log = opts->on_log;
 	r->ctx = opts->ctx;
@@ -454,6 +456,11 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 		if (rc < 0)
 			goto done;
 	}
+	/* The init every runc container runs its command under; written
+	 * here so that the file always matches this binary. */
+	if (r->driver == RUNNER_DRIVER_RUNC &&
+	    (rc = runner_init_install(&r->init, r->home)) < 0)
+		goto done;
 	/* Container processes outlive runc create; as a subreaper we get
 	 * them as children, and with them their exit codes. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
@@ -505,6 +512,7 @@ runner_close(struct runner *r)
 	pthread_mutex_destroy(&r->logmu);
 	pthread_cond_destroy(&r->cv);
 	free(r->runc);
+	free(r->init);
 	free(r->runc_root);
 	free(r->ctrs_dir);
 	free(r->images_dir);
@@ -678,6 +686,7 @@ runner_container_start(struct runner *r, const char *id)
 		goto out;
 	}
 	c->want_up = true;
+	c->retiring = false;
 	c->restart_at = 0;
 	c->streak = 0;
 	pthread_mutex_unlock(&r->mu);
@@ -700,22 +709,53 @@ out:
 	return rc;
 }
 
-/* c busy, r->mu not held: TERM, grace, KILL. */
-static void
+/* c busy, r->mu not held: TERM, grace, KILL.  False when r->cancel cut
+ * the grace short: the process has had SIGTERM and may still run. */
+static bool
 runner_stop_locked_out(struct runner *r, struct runner_ctr *c, double grace)
 {
 	if (c->pidfd >= 0) {
+		double end = runner_now_mono() + grace;
 		runner_ctr_signal(r, c, SIGTERM);
-		if (runner_ctr_reap(r, c, true, grace) == 0) {
+		for (;;) {
+			double left = end - runner_now_mono();
+			/* in slices, to see a cancel */
+			if (runner_ctr_reap(r, c, true, left > 0.2 ? 0.2 :
+			    left > 0 ? left : 0))
+				break;
+			if (r->cancel && *r->cancel)
+				return false;
+			if (left > 0)
+				continue;
 			runner_ctr_say(r, c, "did not stop in %gs; killing it",
 			    grace);
 			runner_ctr_signal(r, c, SIGKILL);
 			if (runner_ctr_reap(r, c, true, 10) == 0)
 				log_warnx("runner: %s survives SIGKILL", c->id);
+			break;
 		}
 	}
 	runner_ctr_tail(r, c, true);
 	runner_ctr_cleanup(r, c, false);
+	return true;
+}
+
+int
+runner_container_retire(struct runner *r, const char *id)
+{
+	struct runner_ctr *c;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	if ((rc = runner_acquire(&c, r, id)) == 0) {
+		c->want_up = false;
+		c->retiring = true;
+		c->restart_at = 0;
+		runner_event(r, c);
+		runner_release(r, c);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
 }
 
 int
@@ -733,8 +773,19 @@ runner_container_stop(struct runner *r, const char *id, double grace)
 	c->want_up = false;
 	c->restart_at = 0;
 	was_up = c->pidfd >= 0;
+	/* A runner killed during the grace leaves a state file that says
+	 * the container was on its way down: the next one does not start
+	 * it again. */
+	if (was_up)
+		runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
-	runner_stop_locked_out(r, c, grace < 0 ? r->grace : grace);
+	if (!runner_stop_locked_out(r, c, grace < 0 ? r->grace : grace)) {
+		pthread_mutex_lock(&r->mu);
+		runner_release(r, c);
+		pthread_mutex_unlock(&r->mu);
+		return err_set(ERR_CONFLICT, "the stop of '%s' was cut short",
+		    id);
+	}
 	pthread_mutex_lock(&r->mu);
 	if (c->state != RUNNER_STATE_INITIALIZED)
 		c->state = RUNNER_STATE_DOWN;
@@ -759,8 +810,16 @@ runner_container_destroy(struct runner *r, const char *id)
 	}
 	c->want_up = false;
 	c->restart_at = 0;
+	if (c->pidfd >= 0)
+		runner_event(r, c);	/* as in runner_container_stop */
 	pthread_mutex_unlock(&r->mu);
-	runner_stop_locked_out(r, c, r->grace);
+	if (!runner_stop_locked_out(r, c, r->grace)) {
+		pthread_mutex_lock(&r->mu);
+		runner_release(r, c);
+		pthread_mutex_unlock(&r->mu);
+		return err_set(ERR_CONFLICT, "the stop of '%s' was cut short",
+		    id);
+	}
 	runner_ctr_cleanup(r, c, true);
 	pthread_mutex_lock(&r->mu);
 	c->state = RUNNER_STATE_DESTROYED;

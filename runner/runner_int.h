@@ -79,6 +79,9 @@ struct runner_bundle_params {
 	unsigned pids_max;
 	uint64_t nofile;              /* RLIMIT_NOFILE, soft = hard */
 	bool host_resolv;             /* bind /etc/resolv.conf and /etc/hosts */
+	const char *init;             /* host path of the init (bind-mounted
+	                               * at RUNNER_INIT_PATH, the command
+	                               * run under it); NULL: none */
 };
 
 /* The OCI runtime-spec config for p (caller json_decref's). */
@@ -100,6 +103,18 @@ int runner_user_resolve(uid_t *uid, gid_t *gid, const char *rootfs,
 int runner_rootfs_read(struct buf *out, const char *rootfs, const char *rel,
     size_t max);
 
+/* ---- the container init (init_bin.c) ---------------------------------- */
+
+/* Where a runc container sees the init (runner/init/slipway-init.c). */
+#define RUNNER_INIT_PATH "/dev/slipway-init"
+
+/* The init's bytes, as built into this binary. */
+const unsigned char *runner_init_image(size_t *len);
+
+/* Write the init to <home>/runner/init (0755, atomically) unless the
+ * same bytes are there; *out (may be NULL) gets its path, the caller's. */
+int runner_init_install(char **out, const char *home);
+
 /* ---- containers ------------------------------------------------------ */
 
 /* One container.  Fields under "state" change only with r->mu held.
@@ -120,12 +135,17 @@ struct runner_ctr {
 	unsigned pids_max;
 	bool no_restart;
 	char *label;                  /* spec.label, never NULL */
+	bool init;                    /* runc: its process is RUNNER_INIT_PATH
+	                               * (state files from before have none:
+	                               * the command is PID 1) */
 	enum runner_driver driver;
 	unsigned port;
 
 	/* state */
 	enum runner_state state;
 	bool want_up;                 /* start asked, stop not yet */
+	bool retiring;                /* runner_container_retire: going away,
+	                               * kept running until stopped */
 	bool busy;
 	bool mounted;
 	pid_t pid;
@@ -149,10 +169,12 @@ struct runner {
 	char *home;
 	char *images_dir, *ctrs_dir, *runc_root;
 	char *runc;
+	char *init;                   /* <home>/runner/init (runc), or NULL */
 	enum runner_driver driver;
 	unsigned port_base;
 	double backoff_max, grace;
 	uint64_t log_max;
+	volatile int *cancel;         /* opts.cancel */
 	runner_event_fn on_event;
 	runner_log_hook_fn on_log;
 	void *ctx;

@@ -158,6 +158,8 @@ struct runner_container_info {
 	char *label;              /* spec.label, "" when none */
 	bool want_up;             /* started and not stopped: it runs, or it
 	                           * crashed and will be restarted */
+	bool retiring;            /* runner_container_retire'd: on its way
+	                           * out, not to be used again */
 	bool no_restart;          /* a one-off */
 };
 
@@ -186,6 +188,11 @@ struct runner_opts {
 	double stop_grace_sec;     /* SIGTERM to SIGKILL; 0: 10 */
 	uint64_t log_max;          /* per-app log size before rotation;
 	                            * 0: 8 MiB */
+	volatile int *cancel;      /* may be NULL; once it is set, a stop
+	                            * waiting out its grace gives up (the
+	                            * process has had SIGTERM and is left
+	                            * marked not wanted, for the next runner:
+	                            * the daemon stopping) */
 	runner_event_fn on_event;
 	runner_log_hook_fn on_log; /* may be NULL; gets ctx too */
 	void *ctx;
@@ -218,13 +225,27 @@ int runner_container_create(char **out_id, struct runner *r,
  * restarts it with backoff until runner_container_stop. */
 int runner_container_start(struct runner *r, const char *id);
 
-/* SIGTERM (to every process of the container), up to grace_sec (<0: the
- * runner's default), then SIGKILL; state down.  Not restarted after. */
+/* Mark it as going away (retiring): it keeps running, so that requests
+ * in flight can end, but is not restarted when it exits, and its state
+ * (snapshots, the state file a runner adopting it after a restart reads)
+ * says so.  Then stop or destroy it.  ERR_NOTFOUND for an unknown id. */
+int runner_container_retire(struct runner *r, const char *id);
+
+/* SIGTERM, up to grace_sec (<0: the runner's default), then SIGKILL;
+ * state down.  Not restarted after; the state file says so before the
+ * signal goes.  ERR_CONFLICT when opts.cancel cut the grace short: the
+ * process may still run, not wanted (destroy it later, or the next
+ * runner will).  runc: the container's init passes SIGTERM to the
+ * command's process group (a container started before the init existed
+ * gets it on every process); SIGKILL goes to every process.  process
+ * driver: the command's whole process group (its session). */
 int runner_container_stop(struct runner *r, const char *id,
     double grace_sec);
 
 /* Stop if needed, then remove its runc state, mount, ephemeral upper dir
- * and bundle: state destroyed, and the id is forgotten. */
+ * and bundle: state destroyed, and the id is forgotten.  A stop cut short
+ * by opts.cancel fails as runner_container_stop does, destroying
+ * nothing. */
 int runner_container_destroy(struct runner *r, const char *id);
 
 /* Snapshot of one container; ERR_NOTFOUND for an unknown id. */

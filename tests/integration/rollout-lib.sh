@@ -88,11 +88,13 @@ rl_start() { # DRIVER
 }
 
 # At the top level only: the runner must be a child of the script.
+# $RL_RUNNER_ARGS (words) come last and win (--grace 90).
 rl_runner_start() {
+	# shellcheck disable=SC2086
 	SLIPWAY_HOME=$RL_RHOME slipway runner --controller "$CTL_URL" --group default \
 		--key "$RL_KEY" --driver "$RL_DRIVER" --proxy-control "$RL_CTLSOCK" \
 		--proxy-port "$RL_PX" --health-interval 0.2 --grace 3 --drain 10 \
-		--port-base "$RL_PORT_BASE" \
+		--port-base "$RL_PORT_BASE" ${RL_RUNNER_ARGS:-} \
 		>>"$T_DIR/runner.log" 2>&1 &
 	RL_RUNNER_PID=$!
 	# not a job: bash would report its kill -9 on stderr

@@ -209,6 +209,91 @@ expect_success 'the one-off container is gone after it ran' '
 	wait_for "[ \$(rl_rps | jq \"[.[] | select(.process | startswith(\\\"run.\\\"))] | length\") = 0 ]" 30
 '
 
+# ---- stopping: SIGTERM reaches the app; retiring in the background ----
+
+# Under runc the app runs under slipway-init, PID 1 of the container: a
+# PID 1 without a handler (busybox httpd) would never see SIGTERM and
+# every stop would wait out the grace and end in SIGKILL.
+expect_success 'every container of shop that was stopped ended on SIGTERM, none waited out the grace' '
+	grep -q "slipway\[web\.[0-9]*\]: stopped (status 143)" "$RL_RHOME/logs/apps/shop.log" &&
+	! grep "did not stop in" "$RL_RHOME/logs/apps/shop.log"
+'
+if [ "$RL_SUITE_DRIVER" = runc ]; then
+	expect_success 'runc: PID 1 of a container is slipway-init, with the command under it' '
+		pid=$(rl_rps | jq -r ".[] | select(.app == \"shop\" and .process == \"web.1\") | .pid") &&
+		cmd=$(tr "\0" " " </proc/$pid/cmdline) &&
+		expect_contains "$cmd" "/dev/slipway-init -- /bin/sh -c busybox httpd" &&
+		expect_eq 1 "$(awk "/^NSpid:/ { print \$NF }" /proc/$pid/status)" &&
+		out=$(slipway run shop -- "cat /proc/1/cmdline; echo; echo pid \$\$") &&
+		expect_contains "$out" "/dev/slipway-init" &&
+		! printf "%s\n" "$out" | grep -qx "pid 1"
+	'
+fi
+
+# App "slow" v1 ignores SIGTERM (as an app busy finishing its work
+# would), so with --grace 90 it is retiring, still up, for a minute and
+# a half after v2 is live.  v3 right after v2 must not wait for that.
+DEAF='{"web":"trap \"\" TERM; exec busybox httpd -f -vv -p $PORT -h public"}'
+expect_success 'the runner restarts with --grace 90' '
+	slipway apps:create slow >/dev/null && rl_images slow 1 3 &&
+	kill "$RL_RUNNER_PID"
+'
+rl_runner_reap
+RL_RUNNER_ARGS="--grace 90"
+rl_runner_start
+expect_success 'slow v1 (deaf to SIGTERM) goes live' '
+	rel=$(rl_deploy slow 1 "$DEAF") &&
+	slipway releases:wait slow $rel --timeout 120 >/dev/null &&
+	rl_only slow "slow version 1" 3 &&
+	rl_rps | jq -r ".[] | select(.app == \"slow\") | .id" >$T_DIR/slow.v1
+'
+expect_success 'slow v2 goes live; v1 is retiring: up, marked, routed out' '
+	rel=$(rl_deploy slow 2) &&
+	slipway releases:wait slow $rel --timeout 120 >/dev/null &&
+	v1=$(cat $T_DIR/slow.v1) &&
+	wait_for "rl_rps | jq -e \".[] | select(.id == \\\"$v1\\\" and .retiring and .state == \\\"up\\\" and (.want_up | not))\"" 30 &&
+	rl_only slow "slow version 2" 5
+'
+expect_success 'slow v3 right after v2 goes live while v1 still waits out its grace' '
+	v1=$(cat $T_DIR/slow.v1) &&
+	rel=$(rl_deploy slow 3) &&
+	slipway releases:wait slow $rel --timeout 120 >/dev/null &&
+	rl_only slow "slow version 3" 5 &&
+	{ rl_rps | jq -e ".[] | select(.id == \"$v1\" and .retiring and .state == \"up\")" >/dev/null ||
+		{ echo "v1 ($v1) is gone: v3 waited for its retirement"; false; }; } &&
+	echo "$rel" >$T_DIR/slow.v3
+'
+expect_success 'the retiring container keeps its port; only v3 is routed, on another port' '
+	v1=$(cat $T_DIR/slow.v1) &&
+	p1=$(rl_rps | jq -r ".[] | select(.id == \"$v1\") | .port") &&
+	p3=$(rl_rps | jq -r ".[] | select(.app == \"slow\" and .release == \"$(cat $T_DIR/slow.v3)\") | .port") &&
+	[ -n "$p3" ] && [ "$p1" != "$p3" ] &&
+	b=$(slipway proxy routes --json --control $RL_CTLSOCK | jq -c "[.routes[] | select(.app == \"slow\") | .backends[].addr]") &&
+	expect_eq "[\"127.0.0.1:$p3\"]" "$b"
+'
+expect_success 'ps marks it retiring; the controller shows v3 for web.1' '
+	v1=$(cat $T_DIR/slow.v1) && v3=$(cat $T_DIR/slow.v3) &&
+	SLIPWAY_HOME=$RL_RHOME slipway runner ps | grep "id=$v1" | grep -q "^web.1 *retiring " &&
+	wait_for "slipway ps slow --json | jq -e \".containers[0].reported.release == ${v3#v} and (.containers[0].reported.retiring | not)\"" 30
+'
+expect_success 'the runner stops at once mid-grace; the retiring container is left, marked' '
+	v1=$(cat $T_DIR/slow.v1) &&
+	kill "$RL_RUNNER_PID" && wait_for "! kill -0 $RL_RUNNER_PID" 30 &&
+	rl_rps | jq -e ".[] | select(.id == \"$v1\" and .retiring and .state == \"up\")" >/dev/null &&
+	rl_only slow "slow version 3" 3
+'
+rl_runner_reap
+RL_RUNNER_ARGS=
+rl_runner_start
+expect_success 'the next runner finishes the retirement, and keeps v3 as it was' '
+	v1=$(cat $T_DIR/slow.v1) &&
+	before=$(rl_rps | jq -r ".[] | select(.app == \"slow\" and (.retiring | not)) | .id") &&
+	wait_for "! rl_rps | jq -e \".[] | select(.id == \\\"$v1\\\")\"" 60 &&
+	expect_eq "$before" "$(rl_rps | jq -r ".[] | select(.app == \"slow\") | .id")" &&
+	grep -q "did not stop in 3s" "$RL_RHOME/logs/apps/slow.log" &&
+	rl_only slow "slow version 3" 5
+'
+
 expect_success 'the runner stops on SIGTERM and leaves the app running' '
 	kill "$RL_RUNNER_PID" && wait_for "! kill -0 $RL_RUNNER_PID" 60 &&
 	rl_only shop "shop version 3" 3

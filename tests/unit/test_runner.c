@@ -653,6 +653,43 @@ TEST(runner__config_json)
 	EXPECT_STR("/x/rootfs", json_string_value(json_object_get(
 	    json_object_get(j, "root"), "path")));
 	json_decref(j);
+
+	/* With the init: it is the process, mounted read-only where the
+	 * process runs it (after /dev, whose tmpfs it lands on), and
+	 * executable (no noexec). */
+	p.init = "/home/runner/init";
+	j = runner_bundle_config(&p);
+	json_t *args = json_object_get(json_object_get(j, "process"), "args");
+	const char *want[] = { RUNNER_INIT_PATH, "--", "/bin/sh", "-c",
+	    "busybox httpd -f -p $PORT" };
+	EXPECT_INT(5, json_array_size(args));
+	for (i = 0; i < 5; i++)
+		EXPECT_STR(want[i], json_string_value(json_array_get(args, i)));
+	size_t at_dev = 0, at_init = 0;
+	json_array_foreach(json_object_get(j, "mounts"), i, v) {
+		const char *d = json_string_value(json_object_get(v,
+		    "destination"));
+		json_t *o;
+		size_t k;
+		bool ro = false, nosuid = false, noexec = false;
+		if (strcmp(d, "/dev") == 0)
+			at_dev = i + 1;
+		if (strcmp(d, RUNNER_INIT_PATH) != 0)
+			continue;
+		at_init = i + 1;
+		EXPECT_STR("/home/runner/init", json_string_value(
+		    json_object_get(v, "source")));
+		EXPECT_STR("bind", json_string_value(json_object_get(v,
+		    "type")));
+		json_array_foreach(json_object_get(v, "options"), k, o) {
+			ro |= strcmp(json_string_value(o), "ro") == 0;
+			nosuid |= strcmp(json_string_value(o), "nosuid") == 0;
+			noexec |= strcmp(json_string_value(o), "noexec") == 0;
+		}
+		EXPECT_TRUE(ro && nosuid && !noexec);
+	}
+	EXPECT_TRUE(at_dev > 0 && at_init > at_dev);
+	json_decref(j);
 }
 
 TEST(runner__env_order)
@@ -980,6 +1017,78 @@ TEST(runner__reopen_adopts_running_container)
 	kill(a.pid, SIGKILL);
 	b = t_wait_state(r, id, RUNNER_STATE_UP, 1);
 	EXPECT_TRUE(b.pid != a.pid);
+	runner_container_info_free(&b);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	runner_container_info_free(&a);
+	free(id);
+	free(home);
+}
+
+/* A retiring container keeps running, is not restarted, and stays
+ * marked across a runner restart; a stop that the runner's cancel cuts
+ * short leaves it running and destroys nothing. */
+TEST(runner__retire_and_cancelled_stop)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	volatile int cancel = 0;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 30,
+	    .cancel = &cancel };
+	/* deaf to SIGTERM: only SIGKILL ends it */
+	struct runner_container_spec s = { .app = "old", .release = "v1",
+	    .process_type = "web", .image = T_DIGEST,
+	    .command = "trap '' TERM; echo up; exec sleep 600" };
+	struct runner_container_info a, b, *v;
+	size_t n;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	a = t_wait_state(r, id, RUNNER_STATE_UP, 0);
+	EXPECT_TRUE(!a.retiring && a.want_up);
+	EXPECT_INT(ERR_NOTFOUND, runner_container_retire(r, "nope"));
+	EXPECT_OK(runner_container_retire(r, id));
+	EXPECT_OK(runner_container_get(&b, r, id));
+	EXPECT_TRUE(b.retiring && !b.want_up);
+	EXPECT_INT(RUNNER_STATE_UP, b.state);
+	EXPECT_INT(a.pid, b.pid);
+	runner_container_info_free(&b);
+	/* the state file says so (ps, a runner adopting it) */
+	EXPECT_OK(runner_container_list_home(&v, &n, home));
+	EXPECT_INT(1, n);
+	EXPECT_TRUE(v[0].retiring && !v[0].want_up);
+	runner_container_info_free(&v[0]);
+	free(v);
+
+	/* the daemon stops: the grace is not waited out */
+	cancel = 1;
+	EXPECT_INT(ERR_CONFLICT, runner_container_stop(r, id, 30));
+	EXPECT_ERR_HAS("cut short");
+	EXPECT_INT(ERR_CONFLICT, runner_container_destroy(r, id));
+	EXPECT_OK(runner_container_get(&b, r, id));
+	EXPECT_INT(RUNNER_STATE_UP, b.state);
+	runner_container_info_free(&b);
+	EXPECT_INT(0, kill(a.pid, 0));
+	runner_close(r);
+
+	/* the next runner adopts it, still retiring; its end is final */
+	cancel = 0;
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_get(&b, r, id));
+	EXPECT_TRUE(b.retiring && !b.want_up);
+	EXPECT_INT(RUNNER_STATE_UP, b.state);
+	EXPECT_INT(a.pid, b.pid);
+	runner_container_info_free(&b);
+	kill(a.pid, SIGKILL);
+	b = t_wait_state(r, id, RUNNER_STATE_DOWN, 0);
+	runner_container_info_free(&b);
+	poll(NULL, 0, 300);
+	EXPECT_OK(runner_container_get(&b, r, id));
+	EXPECT_INT(RUNNER_STATE_DOWN, b.state);
+	EXPECT_INT(0, b.restarts);
 	runner_container_info_free(&b);
 	EXPECT_OK(runner_container_destroy(r, id));
 	runner_close(r);
