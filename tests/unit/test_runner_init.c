@@ -198,7 +198,8 @@ TEST(runner__init_forwards_to_group)
 {
 	char *init = t_init_path();
 	char *argv[] = { init, "sh", "-c",
-	    "sleep 300 >/dev/null & echo bg=$!; trap 'echo got TERM; exit 5' TERM;"
+	    "sleep 300 >/dev/null & echo bg=$!;"
+	    " trap 'echo got TERM; exit 5' TERM;"
 	    " echo ready; while :; do sleep 0.05; done", NULL };
 	struct proc_opts po = { .flags = PROC_PIPE_OUT | PROC_NULL_IN };
 	struct proc p;
