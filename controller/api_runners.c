@@ -179,7 +179,9 @@ api_runner_status(struct api_call *c)
 	if (!api_check(c, store_runner_report(c->st, c->actor.runner_id,
 	    c->body, time(NULL))))
 		return;
-	/* rollout waiters read the reports */
+	/* a report is a sign of life too: a runner that was not live takes
+	 * its slots again, as on a heartbeat; rollout waiters read it */
+	ctl_schedule_kick(c->ctl, c->st);
 	ctl_live_notify();
 	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }
