@@ -191,6 +191,19 @@ struct runner {
 	size_t nctrs;
 };
 
+/* runner.c: the table, for lifecycle.c (r->mu held unless said). */
+/* c changed state: save its state file, tell the on_event callback. */
+void runner_event(struct runner *r, struct runner_ctr *c);
+struct runner_ctr *runner_find(struct runner *r, const char *id);
+/* Find id and mark it busy, waiting out another operation; r->mu held
+ * on entry and on return. */
+int runner_acquire(struct runner_ctr **out, struct runner *r,
+    const char *id);
+/* Not busy any more: wake waiters and the supervisor. */
+void runner_release(struct runner *r, struct runner_ctr *c);
+void runner_table_remove(struct runner *r, struct runner_ctr *c);
+int runner_launch(struct runner *r, struct runner_ctr *c);
+
 /* container.c: the driver operations.  Called with c->busy set and
  * r->mu NOT held. */
 int runner_ctr_prepare(struct runner *r, struct runner_ctr *c);
