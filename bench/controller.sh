@@ -16,6 +16,7 @@
 # (16), WRITERS (4), WRITES (250 per writer).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 bin=$top/build/slipway
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5} CONNS=${CONNS:-16}
 WRITERS=${WRITERS:-4} WRITES=${WRITES:-250}
@@ -36,21 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 22000 + 10000 ))   # below the ephemeral range
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-	return 1
-}
-wait_port() {
-	for _ in $(seq 1 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "nothing listens on $1" >&2; return 1
-}
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Requests per second from wrk's output; a run with any non-2xx answer is
 # not a measurement.

@@ -10,13 +10,13 @@
 #   make && bench/e2e.sh            ROUNDS=7 bench/e2e.sh
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 BIN=$top/build/slipway
 ROUNDS=${ROUNDS:-5}
 [ -x "$BIN" ] || { echo "bench/e2e.sh: build/slipway missing; run make" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/e2ebench.XXXXXX)
-port() { local p; while :; do p=$((RANDOM % 30000 + 20000)); (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
-CP=$(port) RP=$(port) SP=$(port) PP=$(port)
+CP=$(free_port) RP=$(free_port) SP=$(free_port) PP=$(free_port)
 export HOME=$T/user SLIPWAY_HOME=$T/home
 mkdir -p "$HOME/.ssh"
 ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"

@@ -9,6 +9,7 @@
 set -eu
 rounds=${1:-5} secs=${2:-5} conns=${3:-64}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 bin=$top/build/slipway
 for t in nginx wrk "$bin"; do
 	command -v "$t" >/dev/null || { echo "bench/proxy.sh: needs $t (make; scripts/deps.sh)" >&2; exit 1; }
@@ -22,20 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench/proxy.sh: nothing listens on $1" >&2; exit 1
-}
 
 backend=$(free_port) ngx=$(free_port) ours=$(free_port)
 mkdir -p "$dir/www" "$dir/be" "$dir/px"

@@ -22,6 +22,7 @@
 #   ROUNDS=5 FILES=1000 SIZE_MIB=20 bench/push.sh
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 BIN=$top/build/slipway
 ROUNDS=${ROUNDS:-5}
 FILES=${FILES:-1000}
@@ -48,26 +49,12 @@ git config --global user.email bench@example.com
 git config --global user.name bench
 git config --global init.defaultBranch main
 
-port() {
-	local p
-	while :; do
-		p=$(( RANDOM % 20000 + 30000 ))
-		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 200); do
-		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench/push.sh: nothing listens on $1" >&2; exit 1
-}
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # ---- slipway: controller, registry, sshd ----
-CPORT=$(port); RPORT=$(port); SPORT=$(port)
+CPORT=$(free_port); RPORT=$(free_port); SPORT=$(free_port)
 export SLIPWAY_REGISTRY=127.0.0.1:$RPORT SLIPWAY_URL=http://127.0.0.1:$CPORT
 "$BIN" controller --listen "127.0.0.1:$CPORT" >ctl.log 2>&1 & pids+=($!)
 wait_port "$CPORT"
@@ -86,7 +73,7 @@ ssh-keygen -q -t ed25519 -N '' -f key </dev/null
 "$BIN" keys:add --user bench key.pub >/dev/null
 
 # ---- OpenSSH's sshd: the floor ----
-OPORT=$(port)
+OPORT=$(free_port)
 mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f ohostkey </dev/null
 cp key.pub authorized_keys

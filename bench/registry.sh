@@ -17,6 +17,7 @@
 #   ROUNDS=7 SIZE_MIB=200 CHUNK_MIB=10 PULLERS=4 WRK_SECS=10 WRK_CONNS=32 bench/registry.sh
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 BIN=$top/build/slipway
 ROUNDS=${ROUNDS:-7}
 SIZE_MIB=${SIZE_MIB:-200}
@@ -40,23 +41,9 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp"
 
-port() { # a free port on 127.0.0.1
-	local p
-	while :; do
-		p=$(( RANDOM % 22000 + 10000 ))   # below the ephemeral range (32768-)
-		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench/registry.sh: nothing listens on $1" >&2; exit 1
-}
 
 # ---- the two servers ----
-DR_PORT=$(port)
+DR_PORT=$(free_port)
 cat >dr.yml <<EOF
 version: 0.1
 log:
@@ -77,7 +64,7 @@ docker-registry serve dr.yml >dr.log 2>&1 &
 DR_PID=$!; pids+=($DR_PID)
 wait_port $DR_PORT
 
-SW_PORT=$(port)
+SW_PORT=$(free_port)
 export SLIPWAY_HOME=$tmp/home
 SLIPWAY_LOG=warn "$BIN" registry --listen 127.0.0.1:$SW_PORT --root "$tmp/sw" \
 	--anonymous-pull >sw.log 2>&1 &

@@ -21,6 +21,7 @@
 set -eu
 rounds=${1:-7}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 bin=${SLIPWAY_BENCH_BIN:-$top/build/slipway}
 bb=$(command -v busybox || echo /bin/busybox)
 for t in curl jq "$bin" "$bb"; do
@@ -44,20 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench/rollout.sh: nothing listens on $1" >&2; exit 1
-}
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
