@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "builder_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
@@ -620,7 +621,7 @@ int
 builder_run(struct builder_result *res, const struct builder_opts *o)
 {
 	struct builder_out bo = { .out = o->out, .log_fd = -1,
-	    .t0 = builder_now() };
+	    .t0 = clock_mono() };
 	struct builder_ctx bc = { .o = o, .bo = &bo };
 	struct build_state b = { 0 };
 	char *log_part = NULL, *log_final = NULL;
@@ -687,12 +688,12 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	}
 	builder_say(&bo, "Release v%lld", (long long)version);
 	build_follow_branch(&b, o, &bo);
-	double t_release = builder_now();
+	double t_release = clock_mono();
 	if ((rc = build_wait_live(&bo, o, version)) < 0)
 		goto done;   /* the build is fine; its rollout is not */
-	res->seconds = builder_now() - bo.t0;
+	res->seconds = clock_mono() - bo.t0;
 	builder_say(&bo, "Done in %.2fs (%s, rollout %.2fs)", res->seconds,
-	    bo.timings, builder_now() - t_release);
+	    bo.timings, clock_mono() - t_release);
 	rc = 0;
 	goto done;
 fail_msg:

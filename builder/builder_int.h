@@ -54,7 +54,6 @@ struct builder_out {
 	char timings[512];      /* "export 0.01s, slug 0.20s, ..." */
 };
 
-double builder_now(void);
 /* "-----> text" */
 void builder_say(struct builder_out *bo, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -17,16 +17,8 @@
 #include <unistd.h>
 
 #include "builder_int.h"
+#include "slipway/clock.h"
 #include "slipway/proc.h"
-
-double
-builder_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 out_write(struct builder_out *bo, const char *prefix, const char *text)
@@ -89,13 +81,13 @@ builder_line(struct builder_out *bo, const char *line)
 void
 builder_stage_begin(struct builder_out *bo)
 {
-	bo->stage_t0 = builder_now();
+	bo->stage_t0 = clock_mono();
 }
 
 double
 builder_stage_end(struct builder_out *bo, const char *name)
 {
-	double s = builder_now() - bo->stage_t0;
+	double s = clock_mono() - bo->stage_t0;
 	size_t n = strlen(bo->timings);
 
 	snprintf(bo->timings + n, sizeof(bo->timings) - n, "%s%s %.2fs",

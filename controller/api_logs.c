@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ctl_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
@@ -203,7 +204,7 @@ api_logs_get(struct api_call *c)
 	if (cs)
 		q.lines = LOG_ANSWER_LINES;
 	dir = logs_dir(c->ctl);
-	deadline = ctl_now() + (double)wait;
+	deadline = clock_mono() + (double)wait;
 	for (;;) {
 		uint64_t gen = ctl_live_gen();
 

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "ctl_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/controller.h"
 #include "slipway/digest.h"
@@ -52,15 +53,6 @@ struct ctl_restart {
 static pthread_mutex_t restart_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ctl_restart *restarts;
 static size_t nrestarts;
-
-double
-ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void
 ctl_live_notify(void)
@@ -97,7 +89,7 @@ bool
 ctl_live_wait(struct ctl *ctl, uint64_t gen, double deadline)
 {
 	struct timespec at;
-	double left = deadline - ctl_now();
+	double left = deadline - clock_mono();
 
 	if (left <= 0 || ctl_stopping(ctl))
 		return false;
@@ -115,7 +107,7 @@ ctl_live_wait(struct ctl *ctl, uint64_t gen, double deadline)
 	    pthread_cond_timedwait(&live_cv, &live_mu, &at) == 0)
 		;
 	pthread_mutex_unlock(&live_mu);
-	return !ctl_stopping(ctl) && ctl_now() < deadline;
+	return !ctl_stopping(ctl) && clock_mono() < deadline;
 }
 
 void
@@ -333,7 +325,7 @@ api_rollout_get(struct api_call *c)
 	}
 	if (!api_check(c, store_release_get(&rel, c->st, c->seg[1], version)))
 		return;
-	deadline = ctl_now() + (double)wait;
+	deadline = clock_mono() + (double)wait;
 	for (;;) {
 		/* Read the generation first: a report arriving while we
 		 * look is then either seen or wakes the wait. */

@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "ctl_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
@@ -107,7 +108,7 @@ run_end(struct ctl_run *r, enum run_state st, int code, const char *error)
 		}
 		r->error = xstrndup(error, n);
 	}
-	r->ended = ctl_now();
+	r->ended = clock_mono();
 	log_info("one-off %s of '%s' on runner '%s': %s%s%s", r->id, r->app,
 	    r->runner, run_state_names[st], error ? ": " : "",
 	    error ? error : "");
@@ -118,7 +119,7 @@ run_end(struct ctl_run *r, enum run_state st, int code, const char *error)
 static bool
 run_expire(void)
 {
-	double now = ctl_now();
+	double now = clock_mono();
 	bool changed = false;
 	char why[128];
 
@@ -228,7 +229,7 @@ api_runs_create(struct api_call *c)
 	    json_object_get(runner, "name")));
 	r->by = xstrdup(c->actor.name);
 	r->exit_code = -1;
-	r->created = r->updated = ctl_now();
+	r->created = r->updated = clock_mono();
 
 	pthread_mutex_lock(&runs_mu);
 	run_expire();
@@ -321,7 +322,7 @@ api_runs_get(struct api_call *c)
 			return;
 		}
 	}
-	deadline = ctl_now() + (double)wait;
+	deadline = clock_mono() + (double)wait;
 	for (;;) {
 		uint64_t gen = ctl_live_gen();
 		struct ctl_run *r;
@@ -404,7 +405,7 @@ api_runner_run_update(struct api_call *c)
 		run_output_add(r, copy, n);
 		free(copy);
 	}
-	r->updated = ctl_now();
+	r->updated = clock_mono();
 	if (strcmp(state, "running") == 0) {
 		r->state = RUN_RUNNING;
 	} else if (strcmp(state, "exited") == 0) {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cmd_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cli.h"
@@ -26,15 +27,6 @@
 #define WAIT_DEFAULT 300
 #define POLL_SECS 25
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- waiting for a rollout ------------------------------------------ */
 
 int
@@ -42,7 +34,7 @@ rollout_wait(json_t **out, struct apiclient *c, const char *app,
     int64_t version, const char *restart, unsigned timeout_sec,
     rollout_progress_fn progress, void *ctx)
 {
-	double end = now_mono() + (timeout_sec ? timeout_sec : WAIT_DEFAULT);
+	double end = clock_mono() + (timeout_sec ? timeout_sec : WAIT_DEFAULT);
 	char *eapp = apiclient_escape(app), *erst = NULL, *path;
 	char *last = NULL;
 	json_t *ans = NULL;
@@ -52,7 +44,7 @@ rollout_wait(json_t **out, struct apiclient *c, const char *app,
 	if (restart)
 		erst = apiclient_escape(restart);
 	for (;;) {
-		double left = end - now_mono();
+		double left = end - clock_mono();
 		long wait = left > POLL_SECS ? POLL_SECS :
 		    left < 0 ? 0 : (long)left;
 		char *sig;
@@ -77,7 +69,7 @@ rollout_wait(json_t **out, struct apiclient *c, const char *app,
 			progress(ans, ctx);
 		free(last);
 		last = sig;
-		if (strcmp(state, "pending") != 0 || now_mono() >= end)
+		if (strcmp(state, "pending") != 0 || clock_mono() >= end)
 			break;
 	}
 	if (strcmp(state, "live") == 0 || strcmp(state, "idle") == 0)
@@ -369,7 +361,7 @@ rollout_cmd_run(int argc, char **argv)
 	    " (runner %s, run.%s)\n", cmd.ptr, app, json_integer_value(
 	    json_object_get(r, "release")), cmd_str(r, "runner"),
 	    cmd_str(r, "index"));
-	end = now_mono() + (timeout ? timeout : 3600);
+	end = clock_mono() + (timeout ? timeout : 3600);
 	for (;;) {
 		char path[256];
 		const char *outp;
@@ -400,7 +392,7 @@ rollout_cmd_run(int argc, char **argv)
 		    strcmp(state, "failed") == 0) &&
 		    json_string_length(o) == 0)
 			break;
-		if (now_mono() >= end) {
+		if (clock_mono() >= end) {
 			fprintf(stderr, "slipway %s: gave up waiting after "
 			    "%us; the one-off %s goes on\n", argv[0],
 			    timeout ? timeout : 3600, id);

@@ -235,14 +235,12 @@ void api_runner_run_update(struct api_call *c);
 
 /* ---- rollouts, one-offs, logs (controller/api_rollout.c, api_runs.c) */
 
-/* Monotonic seconds. */
-double ctl_now(void);
 /* Something a long-poll may care about changed (a runner report, a
  * one-off update, shipped log lines): wake the waiters. */
 void ctl_live_notify(void);
 /* The current generation of those changes. */
 uint64_t ctl_live_gen(void);
-/* Wait up to a second, not past deadline (ctl_now() time), for the
+/* Wait up to a second, not past deadline (clock_mono() time), for the
  * generation to move past gen.  False once the deadline has passed or
  * the controller stops: answer with what there is. */
 bool ctl_live_wait(struct ctl *ctl, uint64_t gen, double deadline);

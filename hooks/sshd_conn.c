@@ -18,6 +18,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
@@ -51,15 +52,6 @@ struct sshd_conn {
 	void *sess;             /* from session_begin */
 	bool session_open;
 };
-
-static double
-sshd_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* libssh calls this twice per key: first to ask whether the key would do
  * (state NONE), then with a signature it has checked (state VALID). */
@@ -330,10 +322,10 @@ static int
 sshd_conn_setup(struct sshd_conn *c)
 {
 	unsigned grace = c->o->login_grace_sec ? c->o->login_grace_sec : 30;
-	double deadline = sshd_now() + grace;
+	double deadline = clock_mono() + grace;
 
 	while (!c->exec_started) {
-		if (sshd_now() > deadline)
+		if (clock_mono() > deadline)
 			return err_set(ERR_TIMEOUT, "no command within %us",
 			    grace);
 		if (ssh_event_dopoll(c->event, 500) == SSH_ERROR ||
@@ -349,7 +341,7 @@ static void
 sshd_conn_pipe(struct sshd_conn *c)
 {
 	unsigned ka = c->o->keepalive_sec ? c->o->keepalive_sec : 15;
-	double next_ka = sshd_now() + ka;
+	double next_ka = clock_mono() + ka;
 
 	while (c->child.out >= 0 || c->child.err >= 0) {
 		/* The client's socket too: data from it (a pack being pushed)
@@ -372,9 +364,9 @@ sshd_conn_pipe(struct sshd_conn *c)
 				sshd_pump(c, &c->child.err, true);
 		}
 		/* Keep idle-timeouts on the way from cutting a long build. */
-		if (sshd_now() > next_ka) {
+		if (clock_mono() > next_ka) {
 			ssh_send_keepalive(c->session);
-			next_ka = sshd_now() + ka;
+			next_ka = clock_mono() + ka;
 		}
 	}
 	if (c->channel_closed || !ssh_is_connected(c->session)) {

@@ -15,21 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/proc.h"
 #include "slipway/supervise.h"
 
 #define SUPERVISE_LINE_MAX 8192
 #define SUPERVISE_STABLE_SEC 60.0
-
-static double
-supervise_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 double
 supervise_backoff(unsigned restarts, double max)
@@ -73,7 +65,7 @@ supervise_start(struct supervise_svc *s, FILE *log)
 	s->pid = p.pid;
 	s->fd = p.out;
 	fcntl(s->fd, F_SETFL, O_NONBLOCK);
-	s->started = supervise_now();
+	s->started = clock_mono();
 	s->restart_at = 0;
 	return 0;
 }
@@ -125,11 +117,11 @@ supervise_reap(struct supervise_svc *svcs, size_t n, FILE *log,
 			    128 + WTERMSIG(st);
 			if (stopping)
 				break;
-			if (supervise_now() - s->started > SUPERVISE_STABLE_SEC)
+			if (clock_mono() - s->started > SUPERVISE_STABLE_SEC)
 				s->restarts = 0;
 			s->restarts++;
 			double d = supervise_backoff(s->restarts, backoff_max);
-			s->restart_at = supervise_now() + d;
+			s->restart_at = clock_mono() + d;
 			if (WIFSIGNALED(st))
 				supervise_say(log, s->name, "killed by signal "
 				    "%d; restarting in %.0fs", WTERMSIG(st), d);
@@ -156,13 +148,13 @@ static void
 supervise_stop_all(struct supervise_svc *svcs, size_t n, FILE *log,
     double grace, int sfd)
 {
-	double deadline = supervise_now() + grace;
+	double deadline = clock_mono() + grace;
 	struct signalfd_siginfo si;
 
 	for (size_t i = 0; i < n; i++)
 		if (svcs[i].pid > 0)
 			kill(-svcs[i].pid, SIGTERM);
-	while (supervise_running(svcs, n) && supervise_now() < deadline) {
+	while (supervise_running(svcs, n) && clock_mono() < deadline) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 		poll(&pfd, 1, 100);
 		while (read(sfd, &si, sizeof(si)) == sizeof(si))
@@ -198,7 +190,7 @@ supervise_run(struct supervise_svc *svcs, size_t n,
 	double bmax = opts && opts->backoff_max_sec ? opts->backoff_max_sec :
 	    30;
 	double end = opts && opts->run_for_sec ?
-	    supervise_now() + opts->run_for_sec : 0;
+	    clock_mono() + opts->run_for_sec : 0;
 	struct pollfd *pfds = calloc(n + 1, sizeof(*pfds));
 	struct signalfd_siginfo si;
 	sigset_t set, old;
@@ -221,7 +213,7 @@ supervise_run(struct supervise_svc *svcs, size_t n,
 		buf_init(&svcs[i].line, SUPERVISE_LINE_MAX);
 		/* proc_spawn gives children a clean signal mask. */
 		if (supervise_start(&svcs[i], log) < 0)
-			svcs[i].restart_at = supervise_now() + 1;
+			svcs[i].restart_at = clock_mono() + 1;
 	}
 	if (opts && opts->on_started)
 		opts->on_started(svcs, n, opts->ctx);
@@ -243,16 +235,16 @@ supervise_run(struct supervise_svc *svcs, size_t n,
 			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 				stop = true;
 		supervise_reap(svcs, n, log, bmax, false);
-		if (end && supervise_now() >= end)
+		if (end && clock_mono() >= end)
 			stop = true;
 		if (stop)
 			break;
 		for (size_t i = 0; i < n; i++) {
 			struct supervise_svc *s = &svcs[i];
 			if (s->pid == 0 && s->restart_at &&
-			    supervise_now() >= s->restart_at) {
+			    clock_mono() >= s->restart_at) {
 				if (supervise_start(s, log) < 0)
-					s->restart_at = supervise_now() +
+					s->restart_at = clock_mono() +
 					    supervise_backoff(++s->restarts,
 					    bmax);
 			}

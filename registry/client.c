@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/digest.h"
@@ -475,22 +476,13 @@ client_seek_cb(void *payload, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-static double
-client_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 client_progress_cb(void *payload, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct client_xfer *x = payload;
 	struct client_req *r = x->req;
-	double now = client_now();
+	double now = clock_mono();
 	int64_t done = r->progress_base + (ulnow > 0 ? ulnow : dlnow);
 
 	(void)dltotal; (void)ultotal;

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
@@ -432,7 +433,7 @@ runner_ctr_launch(struct runner *r, struct runner_ctr *c)
 		return rc;
 	}
 	c->state = RUNNER_STATE_UP;
-	c->started_mono = runner_now_mono();
+	c->started_mono = clock_mono();
 	c->started_at = runner_now_wall();
 	return 0;
 }
@@ -473,13 +474,13 @@ runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
     double wait_sec)
 {
 	struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-	double end = runner_now_mono() + wait_sec;
+	double end = clock_mono() + wait_sec;
 	siginfo_t si;
 
 	if (c->pidfd < 0)
 		return 1;
 	for (;;) {
-		int ms = block ? (int)((end - runner_now_mono()) * 1000) : 0;
+		int ms = block ? (int)((end - clock_mono()) * 1000) : 0;
 		if (ms < 0)
 			ms = 0;
 		int n = poll(&p, 1, ms);
@@ -716,7 +717,7 @@ runner_ctr_adopt(struct runner *r, struct runner_ctr *c)
 		c->child = false;	/* someone else's now: no exit code */
 		if (ctr_output_open(c, &wfd) == 0)
 			close(wfd);
-		c->started_mono = runner_now_mono();
+		c->started_mono = clock_mono();
 		return true;
 	}
 	c->pid = 0;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/cli.h"
@@ -204,7 +205,7 @@ rd_dispatch(struct rd *rd, json_t *doc)
 	json_t *byapp = json_object(), *x, *arr;
 	struct runner_container_info *v = NULL;
 	const char *app;
-	double now = runner_now_mono();
+	double now = clock_mono();
 	bool pending = false;
 	size_t n = 0, i;
 

@@ -34,7 +34,7 @@
 
 #include "slipway/buf.h"
 #include "slipway/runner.h"
-#include "runner_int.h"     /* runner_now_mono, runner_now_wall */
+#include "runner_int.h"     /* runner_now_wall */
 
 struct apiclient;
 struct image_config;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "daemon_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/err.h"
@@ -300,7 +301,7 @@ rd_reporter(void *arg)
 		return NULL;
 	}
 	while (!rd->stopping) {
-		double now = runner_now_mono();
+		double now = clock_mono();
 		unsigned beat;
 		bool due, registered;
 		json_t *rep;
@@ -308,16 +309,16 @@ rd_reporter(void *arg)
 		pthread_mutex_lock(&rd->rmu);
 		beat = rd->heartbeat;
 		while (!rd->dirty && !rd->stopping &&
-		    runner_now_mono() < next_beat) {
+		    clock_mono() < next_beat) {
 			struct timespec at;
-			double left = next_beat - runner_now_mono();
+			double left = next_beat - clock_mono();
 			clock_gettime(CLOCK_REALTIME, &at);
 			at.tv_nsec += (long)((left > 1 ? 1 : left) * 1e9);
 			at.tv_sec += at.tv_nsec / 1000000000L;
 			at.tv_nsec %= 1000000000L;
 			pthread_cond_timedwait(&rd->rcv, &rd->rmu, &at);
 		}
-		due = rd->dirty || runner_now_mono() >= next_beat;
+		due = rd->dirty || clock_mono() >= next_beat;
 		rd->dirty = false;
 		registered = rd->runner_name != NULL;
 		pthread_mutex_unlock(&rd->rmu);
@@ -328,9 +329,9 @@ rd_reporter(void *arg)
 			continue;
 		}
 		/* bursts of changes make one report */
-		if (runner_now_mono() - last_sent < REPORT_GAP)
+		if (clock_mono() - last_sent < REPORT_GAP)
 			rd_sleep(rd, REPORT_GAP);
-		now = runner_now_mono();
+		now = clock_mono();
 		rep = rd_report(rd, now >= next_health);
 		if (now >= next_health)
 			next_health = now + beat;
@@ -346,9 +347,9 @@ rd_reporter(void *arg)
 			if (failing)
 				log_info("status reports go through again");
 			failing = false;
-			next_beat = runner_now_mono() + beat;
+			next_beat = clock_mono() + beat;
 		}
-		last_sent = runner_now_mono();
+		last_sent = clock_mono();
 		json_decref(rep);
 	}
 	apiclient_free(api);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "daemon_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
@@ -196,7 +197,7 @@ rd_run_thread(void *arg)
 		    rd_json_str(run->spec, "command"));
 	}
 	rd_run_post(run, api, "running", 0, NULL);
-	last_post = runner_now_mono();
+	last_post = clock_mono();
 	for (;;) {
 		struct runner_container_info info;
 		bool ended, has_out;
@@ -215,11 +216,11 @@ rd_run_thread(void *arg)
 		has_out = run->out.len > 0 || run->dropped > 0;
 		pthread_mutex_unlock(&rd->runmu);
 		if (ended || has_out ||
-		    runner_now_mono() - last_post >= RUN_KEEPALIVE) {
+		    clock_mono() - last_post >= RUN_KEEPALIVE) {
 			rc = rd_run_post(run, api, ended ? "exited" : "running",
 			    info.exit_code, NULL);
 			if (rc == 0)
-				last_post = runner_now_mono();
+				last_post = clock_mono();
 			if (rc == ERR_CONFLICT || rc == ERR_NOTFOUND) {
 				/* the controller gave up on it */
 				runner_container_info_free(&info);

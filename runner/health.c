@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/err.h"
 
 #define HEALTH_LINE_MAX 1024
@@ -30,7 +31,7 @@
 static int
 health_ms_left(double deadline)
 {
-	double left = deadline - runner_now_mono();
+	double left = deadline - clock_mono();
 
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
@@ -67,7 +68,7 @@ runner_health_check(const struct runner_health_opts *o, char *answer,
 {
 	const char *path = o->path && o->path[0] ? o->path : "/";
 	double timeout = o->timeout_sec > 0 ? o->timeout_sec : 5;
-	double deadline = runner_now_mono() + timeout;
+	double deadline = clock_mono() + timeout;
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 	    .sin_port = htons((uint16_t)o->port),
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -173,12 +174,12 @@ runner_health_wait(const struct runner_health_opts *o, char *answer,
 {
 	double interval = o->interval_sec > 0 ? o->interval_sec : 1;
 	double total = o->deadline_sec > 0 ? o->deadline_sec : 60;
-	double end = runner_now_mono() + total;
+	double end = clock_mono() + total;
 	char why[256];
 
 	snprintf(answer, len, "no check made");
 	for (;;) {
-		double next = runner_now_mono() + interval;
+		double next = clock_mono() + interval;
 		if (o->stop && *o->stop)
 			return err_set(ERR_IO, "health check stopped");
 		if (o->alive && !o->alive(o->ctx, why, sizeof(why))) {
@@ -187,10 +188,10 @@ runner_health_wait(const struct runner_health_opts *o, char *answer,
 		}
 		if (runner_health_check(o, answer, len) == 0)
 			return 0;
-		if (runner_now_mono() >= end)
+		if (clock_mono() >= end)
 			return err_set(ERR_TIMEOUT, "never became healthy in "
 			    "%gs: %s", total, answer);
-		while (runner_now_mono() < next && !(o->stop && *o->stop))
+		while (clock_mono() < next && !(o->stop && *o->stop))
 			poll(NULL, 0, 50);
 	}
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
@@ -215,10 +216,10 @@ static bool
 runner_stop_locked_out(struct runner *r, struct runner_ctr *c, double grace)
 {
 	if (c->pidfd >= 0) {
-		double end = runner_now_mono() + grace;
+		double end = clock_mono() + grace;
 		runner_ctr_signal(r, c, SIGTERM);
 		for (;;) {
-			double left = end - runner_now_mono();
+			double left = end - clock_mono();
 			/* in slices, to see a cancel */
 			if (runner_ctr_reap(r, c, true, left > 0.2 ? 0.2 :
 			    left > 0 ? left : 0))

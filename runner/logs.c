@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
@@ -38,15 +39,6 @@
 #define LOG_LINES_MAX 10000
 #define LOG_PUNCH_EVERY (1 << 20)
 #define LOG_FOLLOW_MS 200
-
-double
-runner_now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 double
 runner_now_wall(void)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "daemon_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
@@ -81,7 +82,7 @@ static void
 rd_retire_run(struct rd_retire *x)
 {
 	struct rd *rd = x->rd;
-	double t0 = runner_now_mono();
+	double t0 = clock_mono();
 
 	if (!rd->stopping)
 		rd_drain(rd, x->ports, x->n);
@@ -96,7 +97,7 @@ rd_retire_run(struct rd_retire *x)
 		    "for the next one", x->app, x->n, x->n == 1 ? "" : "s");
 	} else {
 		log_info("%s: retired %zu container%s in %.1fs", x->app, x->n,
-		    x->n == 1 ? "" : "s", runner_now_mono() - t0);
+		    x->n == 1 ? "" : "s", clock_mono() - t0);
 		rd_images_gc(rd);
 	}
 	rd_dirty(rd);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
@@ -248,7 +249,7 @@ rd_drop_new(struct rd_plan *p)
 void
 rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 {
-	double end = runner_now_mono() + rd->o.drain;
+	double end = clock_mono() + rd->o.drain;
 	bool *done = xcalloc(n + 1, sizeof(*done));
 
 	for (;;) {
@@ -270,7 +271,7 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 		}
 		if (all || rd->stopping)
 			break;
-		if (runner_now_mono() >= end) {
+		if (clock_mono() >= end) {
 			log_warnx("backends still busy after %gs of draining; "
 			    "stopping them anyway", rd->o.drain);
 			break;
@@ -328,7 +329,7 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 {
 	struct rd_alive_ctx ac = { p, id };
 	struct runner_health_opts ho = p->health;
-	double end = runner_now_mono() + p->health.deadline_sec;
+	double end = clock_mono() + p->health.deadline_sec;
 	bool other = false;
 	char answer[512];
 	int rc, own;
@@ -337,7 +338,7 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 	ho.alive = rd_alive;
 	ho.ctx = &ac;
 	for (;;) {
-		ho.deadline_sec = end - runner_now_mono();
+		ho.deadline_sec = end - clock_mono();
 		rc = ho.deadline_sec <= 0 ? ERR_TIMEOUT :
 		    runner_health_wait(&ho, answer, sizeof(answer));
 		if (rc < 0 && other && rc == ERR_TIMEOUT) {

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -197,7 +198,7 @@ runner_table_remove(struct runner *r, struct runner_ctr *c)
 static void
 runner_on_exit(struct runner *r, struct runner_ctr *c)
 {
-	double up_for = runner_now_mono() - c->started_mono;
+	double up_for = clock_mono() - c->started_mono;
 	bool again;
 
 	runner_ctr_reap(r, c, false, 0);
@@ -209,7 +210,7 @@ runner_on_exit(struct runner *r, struct runner_ctr *c)
 	if (again) {
 		c->streak = up_for > RUNNER_STABLE_SEC ? 1 : c->streak + 1;
 		c->restarts++;
-		c->restart_at = runner_now_mono() +
+		c->restart_at = clock_mono() +
 		    supervise_backoff(c->streak, r->backoff_max);
 	}
 	runner_event(r, c);
@@ -248,7 +249,7 @@ runner_restart(struct runner *r, struct runner_ctr *c)
 	if (rc < 0) {
 		c->state = RUNNER_STATE_DOWN;
 		c->streak++;
-		c->restart_at = runner_now_mono() +
+		c->restart_at = clock_mono() +
 		    supervise_backoff(c->streak, r->backoff_max);
 		log_warnx("runner: %s", err_last());
 	}
@@ -271,7 +272,7 @@ runner_thread(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		size_t k = 1;
-		double now = runner_now_mono();
+		double now = clock_mono();
 		int timeout = RUNNER_TICK_MS;
 		uint64_t junk;
 
@@ -321,7 +322,7 @@ runner_thread(void *arg)
 			c->busy = false;
 			pthread_cond_broadcast(&r->cv);
 		}
-		now = runner_now_mono();
+		now = clock_mono();
 		for (size_t i = 0; i < r->nctrs && !r->stopping; i++) {
 			struct runner_ctr *c = r->ctrs[i];
 			if (c->busy || c->restart_at == 0 || now < c->restart_at)
@@ -376,7 +377,7 @@ runner_adopt_all(struct runner *r)
 			c->exit_code = -1;
 			if (c->want_up && !c->no_restart) {
 				c->restarts++;
-				c->restart_at = runner_now_mono();
+				c->restart_at = clock_mono();
 			}
 			log_info("runner: %s (%s) died while no runner watched; "
 			    "%s", c->id, c->process, c->restart_at ?

@@ -231,7 +231,6 @@ void runner_ctr_say(struct runner *r, struct runner_ctr *c,
 /* The images named by the state files under home (in use). */
 char **runner_home_images_in_use(const char *home);
 
-double runner_now_mono(void);
 double runner_now_wall(void);
 
 /* UTC "2026-11-22T12:00:00.123Z" into out (at least 32 bytes). */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "runner_int.h"
+#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
@@ -53,15 +54,6 @@ sandbox_id_is_valid(const char *id)
 		    *id == '-'))
 			return false;
 	return true;
-}
-
-static double
-sandbox_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static json_t *
@@ -209,7 +201,7 @@ sandbox_pump(int *status, int *why, const struct runner_sandbox *sb,
 {
 	struct proc_opts po = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
 	    PROC_NULL_IN | PROC_NEW_SESSION };
-	double deadline = sb->timeout_sec ? sandbox_now() + sb->timeout_sec :
+	double deadline = sb->timeout_sec ? clock_mono() + sb->timeout_sec :
 	    0;
 	struct buf line;
 	struct proc p;
@@ -228,7 +220,7 @@ sandbox_pump(int *status, int *why, const struct runner_sandbox *sb,
 			*why = ERR_CONFLICT;
 			break;
 		}
-		if (deadline && sandbox_now() >= deadline) {
+		if (deadline && clock_mono() >= deadline) {
 			*why = ERR_TIMEOUT;
 			break;
 		}
