@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/log.h"
 
 #define CLI_MAX_WORDS 3
@@ -73,6 +74,7 @@ main(int argc, char **argv)
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(NULL, LOG_LEVEL_INFO, false);
+	cmdline_set_synopsis(cli_synopsis);
 
 	if (argc < 2) {
 		char *av[] = { "help", NULL };

@@ -14,6 +14,7 @@
 
 #include "slipway/alloc.h"
 #include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/supervise.h"
@@ -180,7 +181,7 @@ up_port(unsigned *out, const char *s, const char *name)
 	unsigned long v = strtoul(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v == 0 || v > 65535)
-		return cli_usage_error(name, "'%s' is not a port", s);
+		return cmdline_usage_error(name, "'%s' is not a port", s);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -233,11 +234,11 @@ cli_cmd_up(int argc, char **argv)
 			break;
 		case 'd': c.domain = optarg; break;
 		case 'D': c.driver = optarg; break;
-		default: return cli_usage_error(argv[0], "unknown option");
+		default: return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected '%s'", argv[optind]);
+		return cmdline_usage_error(argv[0], "unexpected '%s'", argv[optind]);
 	if (c.home == NULL || *c.home == '\0')
 		c.home = "/var/lib/slipway";
 	/* Children get absolute paths: they may run from anywhere. */
@@ -245,14 +246,14 @@ cli_cmd_up(int argc, char **argv)
 	if (home == NULL) {
 		if (fs_mkdir_p(c.home, 0755) < 0 ||
 		    (home = realpath(c.home, NULL)) == NULL)
-			return cli_fail(argv[0]);
+			return cmdline_fail(argv[0]);
 	}
 	c.home = home;
 	setenv("SLIPWAY_HOME", home, 1);
 
 	if ((rc = up_state_init(&st, &c)) < 0) {
 		free(home);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	setenv("SLIPWAY_RUNNER_KEY", st.runner_key, 1);
 	memset(svcs, 0, sizeof(svcs));
@@ -268,5 +269,5 @@ cli_cmd_up(int argc, char **argv)
 	up_state_free(&st);
 	free(self);
 	free(home);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }

@@ -11,7 +11,7 @@
 #include "cmd_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/store.h"
@@ -20,13 +20,13 @@ bool
 cmd_open(struct apiclient **out, const char *name)
 {
 	if (apiclient_open(out) < 0) {
-		cli_fail(name);
+		cmdline_fail(name);
 		return false;
 	}
 	if (apiclient_need_token(*out) < 0) {
 		apiclient_free(*out);
 		*out = NULL;
-		cli_fail(name);
+		cmdline_fail(name);
 		return false;
 	}
 	return true;
@@ -73,7 +73,7 @@ cmd_call(json_t **out, struct apiclient *c, const char *name,
 	rc = apiclient_call(out, c, method, path, body);
 	free(path);
 	if (rc < 0) {
-		cli_fail(name);
+		cmdline_fail(name);
 		return false;
 	}
 	return true;
@@ -91,7 +91,7 @@ cmd_opts_json(bool *json, int argc, char **argv)
 	*json = false;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		*json = true;
 	}
 	return 0;
@@ -115,7 +115,7 @@ cmd_opts_user(bool *json, const char **user, int argc, char **argv)
 		else if (o == 'u')
 			*user = optarg;
 		else
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 	}
 	return 0;
 }
@@ -124,9 +124,9 @@ int
 cmd_nargs(int argc, char **argv, int want, const char *what)
 {
 	if (argc - optind < want)
-		return cli_usage_error(argv[0], "missing %s", what);
+		return cmdline_usage_error(argv[0], "missing %s", what);
 	if (argc - optind > want)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind + want]);
 	return 0;
 }
@@ -136,7 +136,7 @@ cmd_check_app(const char *name, const char *app)
 {
 	if (store_name_is_valid(app))
 		return 0;
-	return cli_usage_error(name, "invalid app name '%.64s': use a "
+	return cmdline_usage_error(name, "invalid app name '%.64s': use a "
 	    "lower-case letter, then up to 29 of a-z 0-9 -", app);
 }
 
@@ -366,7 +366,7 @@ controller_cmd_login(int argc, char **argv)
 	    (rc = cmd_nargs(argc, argv, 2, "URL and TOKEN")))
 		return rc;
 	if (apiclient_open_with(&c, argv[optind], argv[optind + 1]) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	/* Check the pair before writing it down. */
 	if (!cmd_call(&me, c, argv[0], "GET", NULL, "/v1/me")) {
 		apiclient_free(c);
@@ -376,7 +376,7 @@ controller_cmd_login(int argc, char **argv)
 	    argv[optind + 1]) < 0) {
 		json_decref(me);
 		apiclient_free(c);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	printf("Logged in to %s as %s (%s); saved in %s\n", apiclient_url(c),
 	    cmd_str(me, "name"), cmd_str(me, "role"), path);

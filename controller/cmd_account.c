@@ -12,7 +12,7 @@
 #include "cmd_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -58,17 +58,17 @@ controller_cmd_keys_add(int argc, char **argv)
 				continue;
 			if (n < 0) {
 				err_sys("cannot read the key from stdin");
-				return cli_fail(argv[0]);
+				return cmdline_fail(argv[0]);
 			}
 			if (buf_put(&b, chunk, (size_t)n) < 0) {
 				buf_free(&b);
 				err_set(ERR_TOOBIG, "a public key is at most "
 				    "%d bytes", CMD_KEY_MAX);
-				return cli_fail(argv[0]);
+				return cmdline_fail(argv[0]);
 			}
 		}
 	} else if (fs_read_file(&b, file, CMD_KEY_MAX) < 0) {
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	if (!cmd_open(&c, argv[0])) {
 		buf_free(&b);
@@ -77,7 +77,7 @@ controller_cmd_keys_add(int argc, char **argv)
 	body = json_pack("{ss#}", "public_key", b.ptr ? b.ptr : "", b.len);
 	if (body == NULL) {
 		err_set(ERR_INVALID, "the key is not text (UTF-8)");
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	if (user)
@@ -112,7 +112,7 @@ controller_cmd_keys_remove(int argc, char **argv)
 	    (rc = cmd_nargs(argc, argv, 1, "FINGERPRINT")))
 		return rc;
 	if (strncmp(argv[optind], "SHA256:", 7) != 0)
-		return cli_usage_error(argv[0], "'%.80s' is not a fingerprint "
+		return cmdline_usage_error(argv[0], "'%.80s' is not a fingerprint "
 		    "(SHA256:..., as 'slipway keys' shows)", argv[optind]);
 	if (!cmd_open(&c, argv[0]))
 		return 1;
@@ -169,7 +169,7 @@ controller_cmd_users_add(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'a')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		role = "admin";
 	}
 	if ((rc = cmd_nargs(argc, argv, 1, "NAME")))
@@ -239,7 +239,7 @@ controller_cmd_tokens_create(int argc, char **argv)
 			json = true;
 		else {
 			json_decref(body);
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if ((rc = cmd_nargs(argc, argv, 0, "")) || !cmd_open(&c, argv[0])) {
@@ -385,7 +385,7 @@ controller_cmd_runners_add(int argc, char **argv)
 		else if (o == 'j')
 			json = true;
 		else
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 	}
 	if ((rc = cmd_nargs(argc, argv, 1, "NAME")))
 		return rc;

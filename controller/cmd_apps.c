@@ -12,7 +12,7 @@
 
 #include "cmd_int.h"
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/store.h"
@@ -46,7 +46,7 @@ cmd_app_items(json_t *obj, int argc, char **argv, const char *what,
 	if ((rc = cmd_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind < 2)
-		return cli_usage_error(argv[0], "missing APP and %s", what);
+		return cmdline_usage_error(argv[0], "missing APP and %s", what);
 	if ((rc = cmd_check_app(argv[0], argv[optind])))
 		return rc;
 	for (int i = optind + 1; i < argc && rc == 0; i++)
@@ -106,7 +106,7 @@ controller_cmd_apps_create(int argc, char **argv)
 			json_object_set_new(body, "deploy_branch",
 			    json_string(optarg));
 		else {
-			rc = cli_usage_error(argv[0], "unknown option or too "
+			rc = cmdline_usage_error(argv[0], "unknown option or too "
 			    "many groups");
 			goto done;
 		}
@@ -145,14 +145,14 @@ controller_cmd_apps_destroy(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'c')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		confirm = optarg;
 	}
 	if ((rc = cmd_nargs(argc, argv, 1, "NAME")) ||
 	    (rc = cmd_check_app(argv[0], argv[optind])))
 		return rc;
 	if (confirm == NULL || strcmp(confirm, argv[optind]) != 0)
-		return cli_usage_error(argv[0], "destroying '%s' deletes its "
+		return cmdline_usage_error(argv[0], "destroying '%s' deletes its "
 		    "config, builds and releases for good; run again with "
 		    "--confirm %s", argv[optind], argv[optind]);
 	if (!cmd_open(&c, argv[0]))
@@ -315,13 +315,13 @@ cmd_config_var(json_t *changes, const char *name, const char *item)
 	int rc = 0;
 
 	if (eq == NULL)
-		return cli_usage_error(name, "'%.64s' is not KEY=VALUE", item);
+		return cmdline_usage_error(name, "'%.64s' is not KEY=VALUE", item);
 	key = xstrndup(item, (size_t)(eq - item));
 	if (!store_env_key_is_valid(key))
-		rc = cli_usage_error(name, "invalid config key '%.64s': use a "
+		rc = cmdline_usage_error(name, "invalid config key '%.64s': use a "
 		    "letter or _, then letters, digits or _", key);
 	else if ((value = json_string(eq + 1)) == NULL)
-		rc = cli_usage_error(name, "the value of %s is not text "
+		rc = cmdline_usage_error(name, "the value of %s is not text "
 		    "(UTF-8)", key);
 	else
 		json_object_set_new(changes, key, value);
@@ -334,7 +334,7 @@ static int
 cmd_config_unvar(json_t *changes, const char *name, const char *item)
 {
 	if (!store_env_key_is_valid(item))
-		return cli_usage_error(name, "invalid config key '%.64s'",
+		return cmdline_usage_error(name, "invalid config key '%.64s'",
 		    item);
 	json_object_set_new(changes, item, json_null());
 	return 0;
@@ -422,7 +422,7 @@ controller_cmd_releases(int argc, char **argv)
 		else if (o == 'n')
 			limit = optarg;
 		else
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 	}
 	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
 		return rc;
@@ -476,7 +476,7 @@ controller_cmd_releases_info(int argc, char **argv)
 		return rc;
 	if (argc - optind == 2 &&
 	    release_version_parse(&version, argv[optind + 1]) < 0)
-		return cli_usage_error(argv[0], "%s", err_last());
+		return cmdline_usage_error(argv[0], "%s", err_last());
 	optind = 0;
 	return cmd_show(argc, argv, &v);
 }
@@ -494,7 +494,7 @@ controller_cmd_rollback(int argc, char **argv)
 		goto done;
 	if (argc - optind == 2) {
 		if (release_version_parse(&v, argv[optind + 1]) < 0) {
-			rc = cli_usage_error(argv[0], "%s", err_last());
+			rc = cmdline_usage_error(argv[0], "%s", err_last());
 			goto done;
 		}
 		json_object_set_new(body, "version", json_integer(v));
@@ -581,7 +581,7 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 	if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
 	    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
 		free(t);
-		return cli_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
+		return cmdline_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
 		    "to %d)", item, STORE_SCALE_MAX);
 	}
 	json_object_set_new(q, t, json_integer(n));
@@ -689,7 +689,7 @@ controller_cmd_builds_create(int argc, char **argv)
 		else if (o == 'd')
 			detach = true;
 		else {
-			rc = cli_usage_error(argv[0], "unknown option");
+			rc = cmdline_usage_error(argv[0], "unknown option");
 			goto done;
 		}
 	}

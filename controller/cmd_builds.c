@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cmd_int.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 
@@ -77,7 +77,7 @@ controller_cmd_builds_log(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (o != 'f')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		follow = true;
 	}
 	if ((rc = cmd_nargs(argc, argv, 2, "APP and BUILD")) ||
@@ -85,7 +85,7 @@ controller_cmd_builds_log(int argc, char **argv)
 		return rc;
 	n = strtoll(argv[optind + 1], &end, 10);
 	if (*end || n < 1)
-		return cli_usage_error(argv[0], "BUILD is a build number");
+		return cmdline_usage_error(argv[0], "BUILD is a build number");
 	if (!cmd_open(&c, argv[0]))
 		return 1;
 	rc = cmd_build_follow(c, argv[0], argv[optind], n, follow);

@@ -15,10 +15,10 @@
 #include <time.h>
 
 #include "cmd_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/clock.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/rollout.h"
@@ -115,7 +115,7 @@ parse_timeout(unsigned *out, const char *name, const char *s)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || end == s || v < 1 || v > 86400)
-		return cli_usage_error(name, "--timeout is 1 to 86400 seconds");
+		return cmdline_usage_error(name, "--timeout is 1 to 86400 seconds");
 	*out = (unsigned)v;
 	return 0;
 }
@@ -131,7 +131,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 	if (json && ans)
 		cmd_print_json(ans);
 	if (rc < 0)
-		return cli_fail(name);
+		return cmdline_fail(name);
 	if (json)
 		return 0;
 	if (strcmp(json_string_value(json_object_get(ans, "state")),
@@ -167,16 +167,16 @@ rollout_cmd_wait(int argc, char **argv)
 			json = true;
 		else if (ch != 't' || (rc = parse_timeout(&timeout, argv[0],
 		    optarg)))
-			return ch == 't' ? rc : cli_usage_error(argv[0],
+			return ch == 't' ? rc : cmdline_usage_error(argv[0],
 			    "unknown option");
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_error(argv[0], "give APP and maybe vN");
+		return cmdline_usage_error(argv[0], "give APP and maybe vN");
 	if ((rc = cmd_check_app(argv[0], argv[optind])))
 		return rc;
 	if (argc - optind == 2 &&
 	    release_version_parse(&version, argv[optind + 1]) < 0)
-		return cli_usage_error(argv[0], "'%s' is not a release (vN)",
+		return cmdline_usage_error(argv[0], "'%s' is not a release (vN)",
 		    argv[optind + 1]);
 	if (!cmd_open(&c, argv[0]))
 		return 1;
@@ -223,21 +223,21 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		if (ch == 'n') {
 			nowait = true;
 		} else if (ch != 't') {
-			rc = cli_usage_error(argv[0], "unknown option");
+			rc = cmdline_usage_error(argv[0], "unknown option");
 			goto done;
 		} else if ((rc = parse_timeout(&timeout, argv[0], optarg))) {
 			goto done;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
-		rc = cli_usage_error(argv[0], "give APP and maybe a TYPE");
+		rc = cmdline_usage_error(argv[0], "give APP and maybe a TYPE");
 		goto done;
 	}
 	if ((rc = cmd_check_app(argv[0], argv[optind])))
 		goto done;
 	if (argc - optind == 2) {
 		if (!store_proc_type_is_valid(argv[optind + 1])) {
-			rc = cli_usage_error(argv[0], "'%.64s' is not a "
+			rc = cmdline_usage_error(argv[0], "'%.64s' is not a "
 			    "process type", argv[optind + 1]);
 			goto done;
 		}
@@ -259,7 +259,7 @@ rollout_cmd_ps_restart(int argc, char **argv)
 	    json_object_get(r, "release")), json_string_value(json_object_get(
 	    r, "restart")), timeout, wait_progress, NULL);
 	if (rc < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	printf("Restarted %s (%s) v%" JSON_INTEGER_FORMAT "\n", argv[optind],
@@ -315,14 +315,14 @@ rollout_cmd_run(int argc, char **argv)
 	/* "+": options end at APP, so the command keeps its own */
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		if (ch != 't') {
-			rc = cli_usage_error(argv[0], "unknown option");
+			rc = cmdline_usage_error(argv[0], "unknown option");
 			goto done;
 		}
 		if ((rc = parse_timeout(&timeout, argv[0], optarg)))
 			goto done;
 	}
 	if (argc - optind < 2) {
-		rc = cli_usage_error(argv[0], "give APP -- COMMAND");
+		rc = cmdline_usage_error(argv[0], "give APP -- COMMAND");
 		goto done;
 	}
 	app = argv[optind];
@@ -332,7 +332,7 @@ rollout_cmd_run(int argc, char **argv)
 	if (strcmp(argv[first], "--") == 0)
 		first++;
 	if (first >= argc) {
-		rc = cli_usage_error(argv[0], "give the COMMAND after --");
+		rc = cmdline_usage_error(argv[0], "give the COMMAND after --");
 		goto done;
 	}
 	/* One word is a shell command line (as Heroku's run); several are
@@ -347,7 +347,7 @@ rollout_cmd_run(int argc, char **argv)
 		}
 	}
 	if (cmd.len == 0 || cmd.len >= 8192) {
-		rc = cli_usage_error(argv[0], "the command is empty or over "
+		rc = cmdline_usage_error(argv[0], "the command is empty or over "
 		    "8 KiB");
 		goto done;
 	}
@@ -372,7 +372,7 @@ rollout_cmd_run(int argc, char **argv)
 		json_decref(ans);
 		ans = NULL;
 		if (apiclient_call(&ans, c, "GET", path, NULL) < 0) {
-			cli_fail(argv[0]);
+			cmdline_fail(argv[0]);
 			goto done;
 		}
 		o = json_object_get(ans, "output");
@@ -468,7 +468,7 @@ rollout_cmd_logs(int argc, char **argv)
 			lines = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || lines < 1 ||
 			    lines > 10000)
-				return cli_usage_error(argv[0], "-n is 1 to "
+				return cmdline_usage_error(argv[0], "-n is 1 to "
 				    "10000 lines");
 			break;
 		case 'f':
@@ -478,7 +478,7 @@ rollout_cmd_logs(int argc, char **argv)
 			proc = optarg;
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if ((rc = cmd_nargs(argc, argv, 1, "APP")) ||
@@ -487,7 +487,7 @@ rollout_cmd_logs(int argc, char **argv)
 	if (proc && (proc[0] == '\0' || strlen(proc) > 40 ||
 	    strspn(proc, "abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
 	    strlen(proc)))
-		return cli_usage_error(argv[0], "--process is a type (web) or "
+		return cmdline_usage_error(argv[0], "--process is a type (web) or "
 		    "a process (web.1)");
 	if (!cmd_open(&c, argv[0]))
 		return 1;
@@ -522,7 +522,7 @@ rollout_cmd_logs(int argc, char **argv)
 		if (r < 0) {
 			if (logs_stop)
 				break;
-			cli_fail(argv[0]);
+			cmdline_fail(argv[0]);
 			goto done;
 		}
 		logs_print(ans);

@@ -17,7 +17,7 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -333,17 +333,17 @@ controller_cmd_run(int argc, char **argv)
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 2 || v > 86400)
-				return cli_usage_error(argv[0],
+				return cmdline_usage_error(argv[0],
 				    "--runner-timeout is 2 to 86400 seconds");
 			ctl.runner_timeout = (int)v;
 			break;
 		}
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	log_init("controller", LOG_LEVEL_INFO, true);
 	ctl.home = xstrdup(home && home[0] ? home : "/var/lib/slipway");
@@ -356,6 +356,6 @@ controller_cmd_run(int argc, char **argv)
 	rc = ctl_run(&ctl, listen);
 	ctl_free(&ctl);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	return 0;
 }

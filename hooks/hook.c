@@ -29,7 +29,7 @@
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
 #include "slipway/builder.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/sshd.h"
@@ -225,21 +225,21 @@ hooks_cmd_build(int argc, char **argv)
 		case 'b':
 			number = strtoll(optarg, &end, 10);
 			if (*end || number < 1)
-				return cli_usage_error(argv[0], "--build is a "
+				return cmdline_usage_error(argv[0], "--build is a "
 				    "build number");
 			break;
 		case 'r':
 			rev = optarg;
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(argv[0], "one APP is needed");
+		return cmdline_usage_error(argv[0], "one APP is needed");
 	app = argv[optind];
 	if (!sshd_app_name_valid(app))
-		return cli_usage_error(argv[0], "invalid app name '%.64s'", app);
+		return cmdline_usage_error(argv[0], "invalid app name '%.64s'", app);
 	if (home == NULL || home[0] == '\0')
 		home = "/var/lib/slipway";
 	hook_signals();

@@ -23,7 +23,7 @@
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
@@ -220,11 +220,11 @@ sshd_cmd_run(int argc, char **argv)
 		case 'r': registry = optarg; break;
 		case 'k': hostkey = optarg; break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	log_init("sshd", LOG_LEVEL_INFO, true);
 	if (home == NULL || home[0] == '\0')
@@ -234,7 +234,7 @@ sshd_cmd_run(int argc, char **argv)
 	if (registry == NULL || registry[0] == '\0')
 		registry = "127.0.0.1:5000";
 	if (strchr(registry, '/') || strpbrk(registry, " \t\n"))
-		return cli_usage_error(argv[0], "--registry is HOST:PORT");
+		return cmdline_usage_error(argv[0], "--registry is HOST:PORT");
 	tf = tokfile ? xstrdup(tokfile) : xasprintf("%s/ssh/service-token",
 	    home);
 	hk = hostkey ? xstrdup(hostkey) : xasprintf("%s/ssh/host_ed25519_key",
@@ -276,6 +276,6 @@ fail:
 	free(tf);
 	free(hk);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	return 0;
 }

@@ -12,9 +12,10 @@
 #include <jansson.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 #include "slipway/proxy.h"
 
 /* Seconds with an optional fraction ("0.5") into milliseconds. */
@@ -83,20 +84,20 @@ proxy_cmd_serve(int argc, char **argv)
 			break;
 		case 'm': rc = px_parse_count(&o.max_conns, optarg, 1000000); break;
 		case 'p': rc = px_parse_count(&o.pool_max, optarg, 100000); break;
-		case 'b': rc = cli_parse_size(&o.max_body, optarg); break;
+		case 'b': rc = parse_size(&o.max_body, optarg); break;
 		case 'H': rc = px_parse_secs(&o.header_timeout, optarg); break;
 		case 'I': rc = px_parse_secs(&o.idle_timeout, optarg); break;
 		case 'C': rc = px_parse_secs(&o.connect_timeout, optarg); break;
 		case 'U': rc = px_parse_secs(&o.upstream_timeout, optarg); break;
 		case 'T': rc = px_parse_secs(&o.tunnel_timeout, optarg); break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 		if (rc < 0)
-			return cli_usage_error(argv[0], "%s", err_last());
+			return cmdline_usage_error(argv[0], "%s", err_last());
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	if (o.control == NULL)
 		o.control = ctl = proxy_ctl_default_path();
@@ -134,23 +135,23 @@ proxy_cmd_route_set(int argc, char **argv)
 		switch (ch) {
 		case 'd':
 			if (nd == 64)
-				return cli_usage_error(argv[0],
+				return cmdline_usage_error(argv[0],
 				    "more than 64 domains");
 			domains[nd++] = optarg;
 			break;
 		case 'c': control = optarg; break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (argc - optind < 1)
-		return cli_usage_error(argv[0], "APP is missing");
+		return cmdline_usage_error(argv[0], "APP is missing");
 	ctl = px_control_arg(control);
 	rc = proxy_ctl_route_set(ctl, argv[optind],
 	    (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
 	    domains, nd);
 	free(ctl);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }
 
 static const struct option px_ctl_only[] = {
@@ -167,15 +168,15 @@ proxy_cmd_route_rm(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "", px_ctl_only, NULL)) != -1) {
 		if (ch != 'c')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		control = optarg;
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(argv[0], "expected one APP");
+		return cmdline_usage_error(argv[0], "expected one APP");
 	ctl = px_control_arg(control);
 	rc = proxy_ctl_route_rm(ctl, argv[optind]);
 	free(ctl);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }
 
 int
@@ -188,18 +189,18 @@ proxy_cmd_maintenance(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "", px_ctl_only, NULL)) != -1) {
 		if (ch != 'c')
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		control = optarg;
 	}
 	if (argc - optind != 2 || (strcmp(argv[optind + 1], "on") != 0 &&
 	    strcmp(argv[optind + 1], "off") != 0))
-		return cli_usage_error(argv[0], "expected APP on|off");
+		return cmdline_usage_error(argv[0], "expected APP on|off");
 	on = strcmp(argv[optind + 1], "on") == 0;
 	ctl = px_control_arg(control);
 	rc = proxy_ctl_maintenance(ctl, argv[optind], on);
 	free(ctl);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	printf("%s: maintenance %s\n", argv[optind], on ? "on" : "off");
 	return 0;
 }
@@ -245,17 +246,17 @@ proxy_cmd_routes(int argc, char **argv)
 		case 'j': as_json = true; break;
 		case 'c': control = optarg; break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	ctl = px_control_arg(control);
 	rc = proxy_ctl_routes(&text, ctl);
 	free(ctl);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	if (as_json) {
 		printf("%s\n", text);
 	} else {
@@ -286,16 +287,16 @@ proxy_cmd_drain(int argc, char **argv)
 		switch (ch) {
 		case 'w':
 			if (px_parse_secs(&wait_ms, optarg) < 0)
-				return cli_usage_error(argv[0], "%s",
+				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
 			break;
 		case 'c': control = optarg; break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(argv[0], "expected one BACKEND");
+		return cmdline_usage_error(argv[0], "expected one BACKEND");
 	ctl = px_control_arg(control);
 	if (wait_ms)
 		rc = proxy_ctl_drain_wait(&left, ctl, argv[optind], wait_ms);
@@ -303,7 +304,7 @@ proxy_cmd_drain(int argc, char **argv)
 		rc = proxy_ctl_drain(&left, &routed, ctl, argv[optind]);
 	free(ctl);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	if (left == 0)
 		printf("%s: drained (no request in flight)\n", argv[optind]);
 	else

@@ -10,9 +10,10 @@
 #include <jansson.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
+#include "slipway/parse.h"
 #include "slipway/registry_client.h"
 
 /* Options both commands share. */
@@ -124,29 +125,29 @@ client_cmd_parse(struct client_cmd_opts *o, int argc, char **argv,
 		case OPT_USER: user = optarg; break;
 		case OPT_INSECURE: o->copts.insecure = true; break;
 		case OPT_CHUNK:
-			if (cli_parse_size(&n, optarg) < 0 || n < 1024 ||
+			if (parse_size(&n, optarg) < 0 || n < 1024 ||
 			    n > (1ULL << 30))
-				return cli_usage_error(argv[0], "--chunk-size "
+				return cmdline_usage_error(argv[0], "--chunk-size "
 				    "wants 1K to 1G, not '%s'", optarg);
 			o->copts.chunk_size = (size_t)n;
 			break;
 		case OPT_RETRIES:
-			if (cli_parse_size(&n, optarg) < 0 || n > 20)
-				return cli_usage_error(argv[0], "--retries "
+			if (parse_size(&n, optarg) < 0 || n > 20)
+				return cmdline_usage_error(argv[0], "--retries "
 				    "wants 0 to 20, not '%s'", optarg);
 			o->copts.retries = (int)n;
 			break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_FROM: if (from) { *from = optarg; break; }
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		case OPT_TAG: if (tag) { *tag = optarg; break; }
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		case OPT_PLATFORM: if (platform) { *platform = optarg; break; }
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		case 'o': if (output) { *output = optarg; break; }
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	client_cmd_creds(o, user);
@@ -172,20 +173,20 @@ registry_client_cmd_push(int argc, char **argv)
 	    NULL)) != 0)
 		goto done;
 	if (optind != argc - 2) {
-		rc = cli_usage_error(argv[0], "LAYOUT[:TAG] and "
+		rc = cmdline_usage_error(argv[0], "LAYOUT[:TAG] and "
 		    "REGISTRY/REPO[:TAG] are needed");
 		goto done;
 	}
 	if (image_ref_split(&path, &tag, argv[optind]) < 0 ||
 	    registry_ref_parse(&dst, argv[optind + 1]) < 0) {
-		rc = cli_usage_error(argv[0], "%s", err_last());
+		rc = cmdline_usage_error(argv[0], "%s", err_last());
 		goto done;
 	}
 	rc = 1;
 	if (image_layout_open(&l, path) < 0 ||
 	    registry_client_new(&c, dst.registry, &o.copts) < 0 ||
 	    registry_client_push(&st, c, l, tag, &dst, from) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	ref = xasprintf("%s/%s%s%s", dst.registry, dst.repo,
@@ -221,18 +222,18 @@ registry_client_cmd_pull(int argc, char **argv)
 	    &output)) != 0)
 		goto done;
 	if (optind != argc - 1 || output == NULL) {
-		rc = cli_usage_error(argv[0], "REGISTRY/REPO[:TAG|@DIGEST] and "
+		rc = cmdline_usage_error(argv[0], "REGISTRY/REPO[:TAG|@DIGEST] and "
 		    "-o LAYOUT are needed");
 		goto done;
 	}
 	if (registry_ref_parse(&src, argv[optind]) < 0) {
-		rc = cli_usage_error(argv[0], "%s", err_last());
+		rc = cmdline_usage_error(argv[0], "%s", err_last());
 		goto done;
 	}
 	if (platform) {
 		const char *slash = strchr(platform, '/');
 		if (slash == NULL || slash == platform || slash[1] == '\0') {
-			rc = cli_usage_error(argv[0], "--platform wants OS/ARCH");
+			rc = cmdline_usage_error(argv[0], "--platform wants OS/ARCH");
 			goto done;
 		}
 		os = xstrndup(platform, (size_t)(slash - platform));
@@ -242,7 +243,7 @@ registry_client_cmd_pull(int argc, char **argv)
 	if (image_layout_init(&l, output) < 0 ||
 	    registry_client_new(&c, src.registry, &o.copts) < 0 ||
 	    registry_client_pull(&st, c, &src, l, tag, os, arch) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	client_cmd_report("pulled", argv[optind], &st, o.json, false);

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
 
@@ -67,7 +67,7 @@ image_cmd_build(int argc, char **argv)
 		case 's': o.slug = optarg; break;
 		case 'b': free(base); free(base_tag);
 			if (image_ref_split(&base, &base_tag, optarg) < 0) {
-				rc = cli_usage_error(argv[0], "%s", err_last());
+				rc = cmdline_usage_error(argv[0], "%s", err_last());
 				goto done;
 			}
 			break;
@@ -76,12 +76,12 @@ image_cmd_build(int argc, char **argv)
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
-				rc = cli_usage_error(argv[0], "--process wants "
+				rc = cmdline_usage_error(argv[0], "--process wants "
 				    "TYPE=COMMAND, not '%s'", optarg);
 				goto done;
 			}
 			if (nprocs == CMD_MAX_PROCS) {
-				rc = cli_usage_error(argv[0], "more than %d "
+				rc = cmdline_usage_error(argv[0], "more than %d "
 				    "process types", CMD_MAX_PROCS);
 				goto done;
 			}
@@ -99,7 +99,7 @@ image_cmd_build(int argc, char **argv)
 		case 'H':
 			/* a path, or a JSON object (docs/rollout.md) */
 			if (optarg[0] != '/' && optarg[0] != '{') {
-				rc = cli_usage_error(argv[0], "--healthcheck is "
+				rc = cmdline_usage_error(argv[0], "--healthcheck is "
 				    "a path (/health) or a JSON object");
 				goto done;
 			}
@@ -107,13 +107,13 @@ image_cmd_build(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		default:
-			rc = cli_usage_error(argv[0], "unknown option");
+			rc = cmdline_usage_error(argv[0], "unknown option");
 			goto done;
 		}
 	}
 	if (optind != argc || o.slug == NULL || o.out == NULL ||
 	    o.tag == NULL) {
-		rc = cli_usage_error(argv[0], "--slug, -o and --tag are needed");
+		rc = cmdline_usage_error(argv[0], "--slug, -o and --tag are needed");
 		goto done;
 	}
 	o.base = base;
@@ -121,7 +121,7 @@ image_cmd_build(int argc, char **argv)
 	o.procs = procs;
 	o.nprocs = nprocs;
 	if (image_build(&d, &o) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	image_cmd_report("built", o.out, o.tag, &d, json);
@@ -247,18 +247,18 @@ image_cmd_inspect(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'v': verify = true; break;
-		default: return cli_usage_error(argv[0], "unknown option");
+		default: return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(argv[0], "one LAYOUT[:TAG] is needed");
+		return cmdline_usage_error(argv[0], "one LAYOUT[:TAG] is needed");
 	if (image_ref_split(&path, &tag, argv[optind]) < 0) {
-		rc = cli_usage_error(argv[0], "%s", err_last());
+		rc = cmdline_usage_error(argv[0], "%s", err_last());
 		goto done;
 	}
 	if (image_layout_open(&l, path) < 0 ||
 	    image_layout_load(&m, &cfg, l, tag) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
 	/* Every layer must be there with its size; --verify hashes them. */
@@ -266,7 +266,7 @@ image_cmd_inspect(int argc, char **argv)
 		int r = verify ? image_layout_blob_verify(l, &m->layers[i]) :
 		    image_layout_blob_stat(l, &m->layers[i]);
 		if (r < 0) {
-			rc = cli_fail(argv[0]);
+			rc = cmdline_fail(argv[0]);
 			goto done;
 		}
 	}
@@ -317,16 +317,16 @@ image_cmd_stack_import(int argc, char **argv)
 		case 't': tag = optarg; break;
 		case 'c': created = optarg; break;
 		case 'j': json = true; break;
-		default: return cli_usage_error(argv[0], "unknown option");
+		default: return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind != argc || out == NULL || (dir == NULL) == !busybox)
-		return cli_usage_error(argv[0], "-o and one of --dir or "
+		return cmdline_usage_error(argv[0], "-o and one of --dir or "
 		    "--busybox are needed");
 	rc = busybox ? image_stack_import_busybox(&d, bb_path, out, tag,
 	    created) : image_stack_import_dir(&d, dir, out, tag, created);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	image_cmd_report("imported", out, tag, &d, json);
 	image_desc_clear(&d);
 	return 0;

@@ -13,12 +13,13 @@
 #include <openssl/crypto.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 #include "slipway/registry.h"
 
 #define TOKEN_TTL_DEFAULT 300
@@ -95,30 +96,30 @@ registry_cmd_serve(int argc, char **argv)
 		case 'p': o.htpasswd = optarg; break;
 		case 'S': o.sendfile = true; break;
 		case 'm':
-			if (cli_parse_size(&size, optarg) < 0 || size == 0)
-				return cli_usage_error(argv[0], "bad --max-blob "
+			if (parse_size(&size, optarg) < 0 || size == 0)
+				return cmdline_usage_error(argv[0], "bad --max-blob "
 				    "'%s'", optarg);
 			o.blob_max = size;
 			break;
 		case 'u':
 			if (cmd_parse_secs(&o.upload_age, optarg, 30 * 86400) <
 			    0)
-				return cli_usage_error(argv[0], "%s",
+				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected '%s'",
+		return cmdline_usage_error(argv[0], "unexpected '%s'",
 		    argv[optind]);
 	log_init("registry", LOG_LEVEL_INFO, true);
 	if (o.root == NULL)
 		o.root = root = fs_join(cmd_home(), "registry");
 	if (cmd_key(&key, &o.keylen) < 0) {
 		free(root);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	o.key = key;
 	/* before the server's threads exist, so they inherit the mask */
@@ -127,7 +128,7 @@ registry_cmd_serve(int argc, char **argv)
 		OPENSSL_cleanse(key, o.keylen);
 		free(key);
 		free(root);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	log_info("listening on %s (port %u), root '%s'%s", o.listen,
 	    (unsigned)registry_port(reg), o.root,
@@ -168,7 +169,7 @@ registry_cmd_token(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			if (nrepos == TOKEN_REPOS_MAX)
-				return cli_usage_error(argv[0], "at most %d "
+				return cmdline_usage_error(argv[0], "at most %d "
 				    "--repo", TOKEN_REPOS_MAX);
 			repos[nrepos++] = optarg;
 			break;
@@ -178,18 +179,18 @@ registry_cmd_token(int argc, char **argv)
 		case 'c': catalog = true; break;
 		case 't':
 			if (cmd_parse_secs(&ttl, optarg, TOKEN_TTL_MAX) < 0)
-				return cli_usage_error(argv[0], "%s",
+				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected '%s'",
+		return cmdline_usage_error(argv[0], "unexpected '%s'",
 		    argv[optind]);
 	if (nrepos == 0 && !catalog)
-		return cli_usage_error(argv[0], "--repo NAME is required");
+		return cmdline_usage_error(argv[0], "--repo NAME is required");
 	for (size_t i = 0; i < nrepos; i++)
 		acc[n++] = (struct registry_token_access){ "repository",
 		    repos[i], actions };
@@ -199,13 +200,13 @@ registry_cmd_token(int argc, char **argv)
 	if (user == NULL)
 		user = getenv("USER") ? getenv("USER") : "slipway";
 	if (cmd_key(&key, &keylen) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	rc = registry_token_mint(&tok, key, keylen, service, user, acc, n, ttl,
 	    time(NULL));
 	OPENSSL_cleanse(key, keylen);
 	free(key);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	printf("%s\n", tok);
 	free(tok);
 	return 0;
@@ -237,22 +238,22 @@ registry_cmd_gc(int argc, char **argv)
 		case 'u':
 			if (cmd_parse_secs(&o.upload_age, optarg, 30 * 86400) <
 			    0)
-				return cli_usage_error(argv[0], "%s",
+				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected '%s'",
+		return cmdline_usage_error(argv[0], "unexpected '%s'",
 		    argv[optind]);
 	if (rootarg == NULL)
 		rootarg = root = fs_join(cmd_home(), "registry");
 	rc = registry_gc(&r, rootarg, &o);
 	free(root);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	if (json) {
 		json_t *j = json_pack("{s:b,s:i,s:i,s:i,s:I,s:i,s:i}",
 		    "dry_run", o.dry_run, "manifests", (int)r.manifests,

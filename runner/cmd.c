@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
@@ -140,7 +140,7 @@ runner_cmd_run_local(int argc, char **argv)
 		case 'P': port = (unsigned)atoi(optarg); break;
 		case 'e':
 			if (strchr(optarg, '=') == NULL) {
-				rc = cli_usage_error(argv[0], "--env wants K=V, "
+				rc = cmdline_usage_error(argv[0], "--env wants K=V, "
 				    "not '%s'", optarg);
 				goto done;
 			}
@@ -150,7 +150,7 @@ runner_cmd_run_local(int argc, char **argv)
 			break;
 		case 'D':
 			if (runner_driver_parse(&driver, optarg) < 0) {
-				rc = cli_usage_error(argv[0], "%s", err_last());
+				rc = cmdline_usage_error(argv[0], "%s", err_last());
 				goto done;
 			}
 			break;
@@ -160,7 +160,7 @@ runner_cmd_run_local(int argc, char **argv)
 		}
 	}
 	if (!layers_s || !digest || !app || !command) {
-		rc = cli_usage_error(argv[0], "--image-layers, --digest, --app "
+		rc = cmdline_usage_error(argv[0], "--image-layers, --digest, --app "
 		    "and --command are required");
 		goto done;
 	}
@@ -185,7 +185,7 @@ runner_cmd_run_local(int argc, char **argv)
 	if (runner_container_create(&id, r, &spec) < 0)
 		goto fail;
 	if (runner_container_start(r, id) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		runner_container_destroy(r, id);
 		goto done;
 	}
@@ -223,7 +223,7 @@ runner_cmd_run_local(int argc, char **argv)
 	rc = 0;
 	goto done;
 fail:
-	rc = cli_fail(argv[0]);
+	rc = cmdline_fail(argv[0]);
 done:
 	runner_close(r);
 	runner_strv_free(env);
@@ -262,21 +262,21 @@ runner_cmd_unpack(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || (!digest == !into))
-		return cli_usage_error(argv[0], "give --digest or --into, and "
+		return cmdline_usage_error(argv[0], "give --digest or --into, and "
 		    "the layers");
 	if (into) {
 		if (runner_layers_unpack(into, (const char *const *)argv + optind,
 		    (size_t)(argc - optind), &uo) < 0)
-			return cli_fail(argv[0]);
+			return cmdline_fail(argv[0]);
 		printf("%s\n", into);
 		return 0;
 	}
 	if (cmd_home(&home) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	rc = runner_image_unpack(&rootfs, home, digest,
 	    (const char *const *)argv + optind, (size_t)(argc - optind), &uo);
 	if (rc < 0)
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 	else
 		printf("%s\n", rootfs);
 	free(rootfs);
@@ -304,7 +304,7 @@ runner_cmd_ps(int argc, char **argv)
 	}
 	if (cmd_home(&home) < 0 ||
 	    runner_container_list_home(&v, &n, home) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	if (json) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < n; i++)
@@ -362,13 +362,13 @@ runner_cmd_logs(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(argv[0], "give one app");
+		return cmdline_usage_error(argv[0], "give one app");
 	q.app = argv[optind];
 	if (cmd_home(&home) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	rc = runner_logs_read(home, &q, cmd_print_line, NULL);
 	free(home);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }
 
 int
@@ -389,16 +389,16 @@ runner_cmd_gc(int argc, char **argv)
 		keep = cmd_split(optarg, NULL);
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected '%s'", argv[optind]);
+		return cmdline_usage_error(argv[0], "unexpected '%s'", argv[optind]);
 	if (cmd_home(&home) < 0) {
 		runner_strv_free(keep);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	rc = runner_images_gc(home, keep, &removed);
 	runner_strv_free(keep);
 	free(home);
 	if (rc < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	printf("removed %u image%s\n", removed, removed == 1 ? "" : "s");
 	return 0;
 }
@@ -419,18 +419,18 @@ runner_cmd_supervise(int argc, char **argv)
 		if (c != 'D')
 			return 2;
 		if (runner_driver_parse(&driver, optarg) < 0)
-			return cli_usage_error(argv[0], "%s", err_last());
+			return cmdline_usage_error(argv[0], "%s", err_last());
 	}
 	if (optind != argc)
-		return cli_usage_error(argv[0], "unexpected '%s'", argv[optind]);
+		return cmdline_usage_error(argv[0], "unexpected '%s'", argv[optind]);
 	if (cmd_home(&home) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	net_signals_block();
 	struct runner_opts ro = { .home = home, .driver = driver,
 	    .on_event = cmd_print_event };
 	if (runner_open(&r, &ro) < 0) {
 		free(home);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	printf("supervising (driver %s)\n", runner_driver_name(
 	    runner_driver(r)));
@@ -450,17 +450,17 @@ runner_cmd_destroy(int argc, char **argv)
 	int rc = 0;
 
 	if (argc < 2)
-		return cli_usage_error(argv[0], "give container ids");
+		return cmdline_usage_error(argv[0], "give container ids");
 	if (cmd_home(&home) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	struct runner_opts ro = { .home = home, .stop_grace_sec = 5 };
 	if (runner_open(&r, &ro) < 0) {
 		free(home);
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	}
 	for (int i = 1; i < argc; i++) {
 		if (runner_container_destroy(r, argv[i]) < 0)
-			rc = cli_fail(argv[0]);
+			rc = cmdline_fail(argv[0]);
 		else
 			printf("destroyed %s\n", argv[i]);
 	}

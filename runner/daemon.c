@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
-#include "slipway/cli.h"
+#include "slipway/clock.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
@@ -399,7 +399,7 @@ rd_parse_secs(double *out, const char *name, const char *opt,
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || *end || end == s || v < min || v > max)
-		return cli_usage_error(name, "--%s is %g to %g seconds", opt,
+		return cmdline_usage_error(name, "--%s is %g to %g seconds", opt,
 		    min, max);
 	*out = v;
 	return 0;
@@ -415,7 +415,7 @@ rd_parse_uint(unsigned *out, const char *name, const char *opt,
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || end == s || v < (long)min || v > (long)max)
-		return cli_usage_error(name, "--%s is %u to %u", opt, min, max);
+		return cmdline_usage_error(name, "--%s is %u to %u", opt, min, max);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -457,7 +457,7 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 		case 'i': o->registry_insecure = true; break;
 		case 'D':
 			if (runner_driver_parse(&o->driver, optarg) < 0)
-				return cli_usage_error(name, "%s", err_last());
+				return cmdline_usage_error(name, "%s", err_last());
 			break;
 		case 'p':
 			rc = rd_parse_uint(&o->proxy_port, name, "proxy-port",
@@ -496,25 +496,25 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 			    "orphan-delay", optarg, 0, 86400);
 			break;
 		default:
-			return cli_usage_error(name, "unknown option");
+			return cmdline_usage_error(name, "unknown option");
 		}
 		if (rc)
 			return rc;
 	}
 	if (optind != argc)
-		return cli_usage_error(name, "unexpected argument '%s'",
+		return cmdline_usage_error(name, "unexpected argument '%s'",
 		    argv[optind]);
 	if (o->key == NULL)
 		o->key = getenv("SLIPWAY_RUNNER_KEY");
 	if (!o->controller || !o->group || !o->key || !o->key[0])
-		return cli_usage_error(name, "--controller, --group and --key "
+		return cmdline_usage_error(name, "--controller, --group and --key "
 		    "(or SLIPWAY_RUNNER_KEY) are required");
 	if (strncmp(o->key, "slr_", 4) != 0)
-		return cli_usage_error(name, "--key is a runner's server key "
+		return cmdline_usage_error(name, "--key is a runner's server key "
 		    "(slr_...), as runners:add printed it");
 	if (o->registry && (strchr(o->registry, '/') ||
 	    strlen(o->registry) > 255))
-		return cli_usage_error(name, "--registry is HOST[:PORT]");
+		return cmdline_usage_error(name, "--registry is HOST[:PORT]");
 	return 0;
 }
 
@@ -618,7 +618,7 @@ runner_cmd_daemon(int argc, char **argv)
 	    .cancel = &rd.stopping,
 	    .on_event = rd_on_event, .on_log = rd_on_log, .ctx = &rd };
 	if (runner_open(&rd.r, &ro) < 0) {
-		rc = cli_fail(argv[0]);
+		rc = cmdline_fail(argv[0]);
 		goto out;
 	}
 	log_info("driver %s, home %s, proxy %s", runner_driver_name(

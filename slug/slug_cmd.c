@@ -15,8 +15,9 @@
 #include <jansson.h>
 
 #include "slipway/alloc.h"
-#include "slipway/cli.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/parse.h"
 #include "slipway/slug.h"
 
 /* Most --objects directories. */
@@ -157,19 +158,19 @@ slug_cmd_create(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'O':
 			if (n_odb == SLUG_CMD_MAX_ODB)
-				return cli_usage_error(argv[0], "at most %d "
+				return cmdline_usage_error(argv[0], "at most %d "
 				    "--objects", SLUG_CMD_MAX_ODB);
 			odb[n_odb++] = optarg;
 			break;
 		case 'm':
-			if (cli_parse_size(&size, optarg) < 0 || size == 0)
-				return cli_usage_error(argv[0], "--max-size: "
+			if (parse_size(&size, optarg) < 0 || size == 0)
+				return cmdline_usage_error(argv[0], "--max-size: "
 				    "'%s' is not a size", optarg);
 			opts.max_size = size;
 			break;
 		case 'l':
 			if (slug_parse_level(&opts.level, optarg) < 0)
-				return cli_usage_error(argv[0], "--level: %s",
+				return cmdline_usage_error(argv[0], "--level: %s",
 				    err_last());
 			break;
 		case 'g':
@@ -178,37 +179,37 @@ slug_cmd_create(int argc, char **argv)
 			else if (strcmp(optarg, "zlib") == 0)
 				opts.gzip = SLUG_GZIP_ZLIB;
 			else
-				return cli_usage_error(argv[0], "--gzip: '%s' "
+				return cmdline_usage_error(argv[0], "--gzip: '%s' "
 				    "is not libdeflate or zlib", optarg);
 			break;
 		case 't':
 			errno = 0;
 			opts.mtime = strtoll(optarg, &end, 10);
 			if (errno || end == optarg || *end || opts.mtime < 0)
-				return cli_usage_error(argv[0], "--mtime: '%s' "
+				return cmdline_usage_error(argv[0], "--mtime: '%s' "
 				    "is not seconds since 1970", optarg);
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'",
+		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	if ((repo_path == NULL) == (dir == NULL))
-		return cli_usage_error(argv[0], "give one of --repo or --dir");
+		return cmdline_usage_error(argv[0], "give one of --repo or --dir");
 	if (dir && (n_odb > 0 || rev_given))
-		return cli_usage_error(argv[0], "--rev and --objects go with "
+		return cmdline_usage_error(argv[0], "--rev and --objects go with "
 		    "--repo");
 	if (repo_path && opts.mtime >= 0)
-		return cli_usage_error(argv[0], "--mtime goes with --dir (a "
+		return cmdline_usage_error(argv[0], "--mtime goes with --dir (a "
 		    "commit's slug has the commit's time)");
 	if (opts.gzip == SLUG_GZIP_ZLIB && opts.level > 9)
-		return cli_usage_error(argv[0], "--level %d is out of range "
+		return cmdline_usage_error(argv[0], "--level %d is out of range "
 		    "for zlib (0-9)", opts.level);
 	to_stdout = strcmp(output, "-") == 0;
 	if (to_stdout && isatty(1))
-		return cli_usage_error(argv[0], "will not write a slug to a "
+		return cmdline_usage_error(argv[0], "will not write a slug to a "
 		    "terminal; give -o FILE");
 
 	if (repo_path) {
@@ -241,7 +242,7 @@ slug_cmd_create(int argc, char **argv)
 		    to_stdout ? NULL : output);
 done:
 	slug_repo_free(repo);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }
 
 static const char *
@@ -346,20 +347,20 @@ slug_cmd_inspect(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'm':
-			if (cli_parse_size(&size, optarg) < 0 || size == 0 ||
+			if (parse_size(&size, optarg) < 0 || size == 0 ||
 			    size > ~0ULL / SLUG_TAR_FACTOR)
-				return cli_usage_error(argv[0], "--max-size: "
+				return cmdline_usage_error(argv[0], "--max-size: "
 				    "'%s' is not a size", optarg);
 			max_tar = size * SLUG_TAR_FACTOR;
 			break;
 		default:
-			return cli_usage_error(argv[0], "unknown option");
+			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(argv[0], "give one slug FILE");
+		return cmdline_usage_error(argv[0], "give one slug FILE");
 	if ((rc = slug_inspect_file(&si, argv[optind], max_tar)) < 0)
-		return cli_fail(argv[0]);
+		return cmdline_fail(argv[0]);
 	if (json)
 		rc = slug_print_json(stdout, slug_inspection_json(si,
 		    argv[optind]));
@@ -370,5 +371,5 @@ slug_cmd_inspect(int argc, char **argv)
 		rc = err_set(ERR_INVALID, "%s", si->procfile_error);
 	}
 	slug_inspection_free(si);
-	return rc < 0 ? cli_fail(argv[0]) : 0;
+	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }

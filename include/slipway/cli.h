@@ -23,19 +23,13 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* Print "slipway NAME: <message>" and the usage line; returns 2. */
-int cli_usage_error(const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Print "slipway NAME: <err_last()>" on stderr; returns 1. */
-int cli_fail(const char *name);
-
 /* Print the usage of one command to stdout. */
 void cli_print_usage(const struct cli_command *cmd);
 const struct cli_command *cli_command_find(const char *name);
 
-/* Parse a size with an optional K/M/G suffix (powers of 1024). */
-int cli_parse_size(unsigned long long *out, const char *s);
+/* The args of command NAME, or NULL: the lookup cli/main.c gives to
+ * cmdline_set_synopsis, so that lib/cmdline prints usage lines. */
+const char *cli_synopsis(const char *name);
 
 /* Commands defined in cli/. */
 int cli_cmd_help(int argc, char **argv);
