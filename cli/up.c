@@ -17,6 +17,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/parse.h"
 #include "slipway/supervise.h"
 #include "up_int.h"
 
@@ -177,12 +178,8 @@ up_print_next_steps(const struct up_config *c, const struct up_state *st)
 static int
 up_port(unsigned *out, const char *s, const char *name)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v == 0 || v > 65535)
-		return cmdline_usage_error(name, "'%s' is not a port", s);
-	*out = (unsigned)v;
+	if (parse_port(out, s) < 0)
+		return cmdline_usage_error(name, "%s", err_last());
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * ps:scale, builds*.  Each is one or two API calls; listings print a table
  * or, with --json, what the controller answered.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/parse.h"
 #include "slipway/store.h"
 
 #define CMD_GROUPS_MAX 16
@@ -572,14 +572,12 @@ static int
 cmd_scale_item(json_t *q, const char *name, const char *item)
 {
 	const char *eq = strchr(item, '=');
-	char *end = NULL, *t;
-	long n;
+	unsigned long long n;
+	char *t;
 
-	errno = 0;
-	n = eq ? strtol(eq + 1, &end, 10) : -1;
 	t = eq ? xstrndup(item, (size_t)(eq - item)) : NULL;
-	if (!eq || eq[1] == '\0' || *end || errno || n < 0 ||
-	    n > STORE_SCALE_MAX || !store_proc_type_is_valid(t)) {
+	if (!eq || parse_uint(&n, eq + 1, 0, STORE_SCALE_MAX) < 0 ||
+	    !store_proc_type_is_valid(t)) {
 		free(t);
 		return cmdline_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
 		    "to %d)", item, STORE_SCALE_MAX);

@@ -14,6 +14,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/parse.h"
 
 #define FOLLOW_WAIT 20
 
@@ -71,8 +72,7 @@ controller_cmd_builds_log(int argc, char **argv)
 	};
 	struct apiclient *c = NULL;
 	bool follow = false;
-	char *end;
-	long long n;
+	unsigned long long n;
 	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -83,8 +83,7 @@ controller_cmd_builds_log(int argc, char **argv)
 	if ((rc = cmd_nargs(argc, argv, 2, "APP and BUILD")) ||
 	    (rc = cmd_check_app(argv[0], argv[optind])))
 		return rc;
-	n = strtoll(argv[optind + 1], &end, 10);
-	if (*end || n < 1)
+	if (parse_uint(&n, argv[optind + 1], 1, INT64_MAX) < 0)
 		return cmdline_usage_error(argv[0], "BUILD is a build number");
 	if (!cmd_open(&c, argv[0]))
 		return 1;

@@ -5,7 +5,6 @@
  * long-polls the controller (docs/rollout.md), so nothing needs a
  * streaming HTTP response and a dropped connection loses nothing.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/parse.h"
 #include "slipway/rollout.h"
 #include "slipway/store.h"
 
@@ -109,12 +109,9 @@ wait_progress(json_t *ans, void *ctx)
 static int
 parse_timeout(unsigned *out, const char *name, const char *s)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 1 || v > 86400)
+	if (parse_uint(&v, s, 1, 86400) < 0)
 		return cmdline_usage_error(name, "--timeout is 1 to 86400 seconds");
 	*out = (unsigned)v;
 	return 0;
@@ -456,18 +453,14 @@ rollout_cmd_logs(int argc, char **argv)
 	json_t *ans = NULL;
 	const char *proc = NULL;
 	char *eproc = NULL, *cursor = NULL;
-	long lines = 100;
+	unsigned long long lines = 100;
 	bool follow = false;
 	int ch, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "n:fp:", opts, NULL)) != -1) {
-		char *end;
 		switch (ch) {
 		case 'n':
-			errno = 0;
-			lines = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || lines < 1 ||
-			    lines > 10000)
+			if (parse_uint(&lines, optarg, 1, 10000) < 0)
 				return cmdline_usage_error(argv[0], "-n is 1 to "
 				    "10000 lines");
 			break;

@@ -24,6 +24,7 @@
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 #include "slipway/proc.h"
 
 #define CTL_TICK_SECS 1
@@ -330,9 +331,8 @@ controller_cmd_run(int argc, char **argv)
 			home = optarg;
 			break;
 		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 2 || v > 86400)
+			unsigned long long v;
+			if (parse_uint(&v, optarg, 2, 86400) < 0)
 				return cmdline_usage_error(argv[0],
 				    "--runner-timeout is 2 to 86400 seconds");
 			ctl.runner_timeout = (int)v;

@@ -14,7 +14,6 @@
  *
  * Both run as the pushing user: SLIPWAY_TOKEN is their session token.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
+#include "slipway/parse.h"
 #include "slipway/sshd.h"
 
 #define HOOK_LINE_MAX 1024
@@ -74,13 +74,11 @@ static unsigned
 hook_timeout(void)
 {
 	const char *t = getenv("SLIPWAY_BUILD_TIMEOUT");
-	char *end;
-	long v;
+	unsigned long long v;
 
-	if (t == NULL || t[0] == '\0')
+	if (t == NULL || parse_uint(&v, t, 1, 86400) < 0)
 		return 0;
-	v = strtol(t, &end, 10);
-	return *end || v < 1 || v > 86400 ? 0 : (unsigned)v;
+	return (unsigned)v;
 }
 
 /* One "OLD NEW REF" line: ids of 40 hex, a ref without blanks. */
@@ -216,15 +214,13 @@ hooks_cmd_build(int argc, char **argv)
 	struct builder_result res;
 	json_t *me = NULL, *b = NULL;
 	char *repo = NULL, *user = NULL, *rev_buf = NULL, path[160];
-	long long number = 0;
+	unsigned long long number = 0;
 	int c, lock = -1, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 'b':
-			number = strtoll(optarg, &end, 10);
-			if (*end || number < 1)
+			if (parse_uint(&number, optarg, 1, INT64_MAX) < 0)
 				return cmdline_usage_error(argv[0], "--build is a "
 				    "build number");
 			break;
@@ -251,7 +247,7 @@ hooks_cmd_build(int argc, char **argv)
 	    json_string_value(json_object_get(me, "name")) : "");
 	if (number && rev == NULL) {
 		/* What the build was asked for: a branch, tag or commit. */
-		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", app,
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%llu", app,
 		    number);
 		if ((rc = apiclient_call(&b, api, "GET", path, NULL)) < 0)
 			goto fail;
@@ -298,7 +294,7 @@ fail:
 	if (number && api) {
 		json_t *u = json_pack("{s:s, s:s}", "status", "failed",
 		    "error", err_last());
-		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", app,
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%llu", app,
 		    number);
 		apiclient_call(NULL, api, "PATCH", path, u);
 		json_decref(u);

@@ -3,7 +3,6 @@
  * control socket (`proxy route set|rm`, `proxy routes`, `proxy drain`,
  * `proxy maintenance`).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +21,11 @@
 static int
 px_parse_secs(unsigned *out, const char *s)
 {
-	char *end;
 	double v;
+	int rc;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || v < 0.001 || v > 86400 * 7)
-		return err_set(ERR_INVALID, "'%s' is not a number of seconds "
-		    "(0.001 to 604800)", s);
+	if ((rc = parse_duration(&v, s, 0.001, 86400 * 7)) < 0)
+		return rc;
 	*out = (unsigned)(v * 1000 + 0.5);
 	return 0;
 }
@@ -37,12 +33,9 @@ px_parse_secs(unsigned *out, const char *s)
 static int
 px_parse_count(unsigned *out, const char *s, unsigned max)
 {
-	char *end;
-	unsigned long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v == 0 || v > max)
+	if (parse_uint(&v, s, 1, max) < 0)
 		return err_set(ERR_INVALID, "'%s' is not a count (1 to %u)", s,
 		    max);
 	*out = (unsigned)v;

@@ -53,10 +53,9 @@ cmd_key(unsigned char **key, size_t *keylen)
 static int
 cmd_parse_secs(unsigned *out, const char *s, unsigned max)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	unsigned long long v;
 
-	if (*s < '0' || *s > '9' || *end || v == 0 || v > max)
+	if (parse_uint(&v, s, 1, max) < 0)
 		return err_set(ERR_INVALID, "'%s' is not a number of seconds "
 		    "from 1 to %u", s, max);
 	*out = (unsigned)v;

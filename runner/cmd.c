@@ -17,6 +17,7 @@
 #include "slipway/err.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 #include "slipway/runner.h"
 
 #define HOME_DEFAULT "/var/lib/slipway"
@@ -135,9 +136,22 @@ runner_cmd_run_local(int argc, char **argv)
 		case 'H': health = optarg; break;
 		case 'N': no_health = true; break;
 		case 'u': user = optarg; break;
-		case 'T': deadline = atof(optarg); break;
-		case 'g': grace = atof(optarg); break;
-		case 'P': port = (unsigned)atoi(optarg); break;
+		case 'T':
+		case 'g':
+			if (parse_duration(c == 'T' ? &deadline : &grace, optarg,
+			    0, 86400) < 0) {
+				rc = cmdline_usage_error(argv[0], "%s",
+				    err_last());
+				goto done;
+			}
+			break;
+		case 'P':
+			if (parse_port(&port, optarg) < 0) {
+				rc = cmdline_usage_error(argv[0], "%s",
+				    err_last());
+				goto done;
+			}
+			break;
 		case 'e':
 			if (strchr(optarg, '=') == NULL) {
 				rc = cmdline_usage_error(argv[0], "--env wants K=V, "

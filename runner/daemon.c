@@ -27,6 +27,7 @@
 #include "slipway/fs.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 #include "slipway/proxy.h"
 
 #define POLL_WAIT 25            /* seconds per desired-state long-poll */
@@ -389,19 +390,14 @@ done:
 
 /* ---- the command ----------------------------------------------------- */
 
+/* The option's value by lib/parse, refused with the option's own range. */
 static int
 rd_parse_secs(double *out, const char *name, const char *opt,
     const char *s, double min, double max)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || v < min || v > max)
+	if (parse_duration(out, s, min, max) < 0)
 		return cmdline_usage_error(name, "--%s is %g to %g seconds", opt,
 		    min, max);
-	*out = v;
 	return 0;
 }
 
@@ -409,13 +405,11 @@ static int
 rd_parse_uint(unsigned *out, const char *name, const char *opt,
     const char *s, unsigned min, unsigned max)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < (long)min || v > (long)max)
-		return cmdline_usage_error(name, "--%s is %u to %u", opt, min, max);
+	if (parse_uint(&v, s, min, max) < 0)
+		return cmdline_usage_error(name, "--%s is %u to %u", opt, min,
+		    max);
 	*out = (unsigned)v;
 	return 0;
 }

@@ -3,7 +3,6 @@
  *   slipway slug create --repo PATH [--rev REV] | --dir DIR  [-o FILE] ...
  *   slipway slug inspect FILE [--json]
  */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,12 +73,9 @@ slug_print_json(FILE *f, json_t *j)
 static int
 slug_parse_level(int *out, const char *s)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 12)
+	if (parse_uint(&v, s, 0, 12) < 0)
 		return err_set(ERR_INVALID, "'%s' is not a compression level "
 		    "(0-12)", s);
 	*out = (int)v;
@@ -142,11 +138,10 @@ slug_cmd_create(int argc, char **argv)
 	const char *output = "slug.tgz";
 	const char *odb[SLUG_CMD_MAX_ODB + 1] = { NULL };
 	git_repository *repo = NULL;
-	unsigned long long size;
+	unsigned long long size, mtime;
 	bool json = false, to_stdout, rev_given = false;
 	int c, n_odb = 0, rc, fd = 1;
 	git_oid oid;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -183,11 +178,10 @@ slug_cmd_create(int argc, char **argv)
 				    "is not libdeflate or zlib", optarg);
 			break;
 		case 't':
-			errno = 0;
-			opts.mtime = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || opts.mtime < 0)
-				return cmdline_usage_error(argv[0], "--mtime: '%s' "
-				    "is not seconds since 1970", optarg);
+			if (parse_uint(&mtime, optarg, 0, INT64_MAX) < 0)
+				return cmdline_usage_error(argv[0], "--mtime: "
+				    "'%s' is not seconds since 1970", optarg);
+			opts.mtime = (int64_t)mtime;
 			break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
