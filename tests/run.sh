@@ -4,6 +4,14 @@
 #   tests/run.sh            everything
 #   tests/run.sh slug       unit tests and scripts whose names contain "slug"
 # Run from the top of the tree after `make build/san/slipway build/san/unit`.
+#
+# Every test has a timeout, and a timeout is a failure with the test's name:
+# a unit test SLIPWAY_UNIT_TIMEOUT seconds (default 120, the harness enforces
+# it), a script 600 s, or N for a script with a line "# test-timeout: N".
+# What a script leaves running when it ends (daemons, clients, even those
+# that made themselves a session of their own) is killed.
+# SLIPWAY_TEST_SCRIPTS names another directory of t*.sh scripts (the test
+# of this runner uses it).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,8 +34,37 @@ count_line() { # "... N passed, N failed, N skipped"
 	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }
 
+script_timeout() { # script: its "# test-timeout: N", else 600
+	local n
+	n=$(sed -n 's/^# test-timeout: *\([0-9][0-9]*\) *$/\1/p' "$1" | head -n 1)
+	echo "${n:-600}"
+}
+
+# Kill what a script started and left running: everything with its tag in
+# the environment (inherited by whatever it ran, through setsid too).
+kill_leftovers() { # tag
+	local p left=()
+	for p in /proc/[0-9]*; do
+		grep -qzx "SLIPWAY_TEST_RUN=$1" "$p/environ" 2>/dev/null &&
+			left+=("${p#/proc/}")
+	done
+	[ ${#left[@]} -eq 0 ] || kill -KILL "${left[@]}" 2>/dev/null
+	return 0
+}
+
+# Run a test program with its tag, output to a file: a leftover that holds
+# the output open must not keep the run waiting.
+run_tagged() { # name command...
+	local tag="$1.$$.$RANDOM" log
+	log=$(mktemp "${TMPDIR:-/tmp}/slipway-run.XXXXXX")
+	shift
+	SLIPWAY_TEST_RUN=$tag "$@" >"$log" 2>&1; rc=$?
+	kill_leftovers "$tag"
+	out=$(cat "$log"); rm -f "$log"
+}
+
 echo "== unit"
-out=$(build/san/unit "$@" 2>&1); rc=$?
+run_tagged unit build/san/unit "$@"
 printf '%s\n' "$out" | grep -v '^ok  ' || true
 last=$(printf '%s\n' "$out" | tail -n 1)
 if ! count_line "$last"; then
@@ -37,7 +74,7 @@ elif [ $rc -ne 0 ]; then
 	failed+=("unit")
 fi
 
-for t in tests/integration/t[0-9]*.sh; do
+for t in "${SLIPWAY_TEST_SCRIPTS:-tests/integration}"/t[0-9]*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
 	if [ $# -gt 0 ]; then
@@ -46,10 +83,14 @@ for t in tests/integration/t[0-9]*.sh; do
 		[ $sel = 1 ] || continue
 	fi
 	echo "== $name"
-	out=$(bash "$t" 2>&1); rc=$?
+	secs=$(script_timeout "$t") start=$SECONDS
+	run_tagged "$name" timeout --kill-after=10 "$secs" bash "$t"
 	printf '%s\n' "$out" | grep -v '^ok ' || true
 	last=$(printf '%s\n' "$out" | grep '^# .* passed, .* failed, .* skipped$' | tail -n 1)
-	if ! count_line "$last"; then
+	if { [ $rc = 124 ] || [ $rc = 137 ]; } && [ $((SECONDS - start)) -ge "$secs" ]; then
+		echo "FAIL $name: timed out after $secs s"
+		fail=$((fail + 1)); failed+=("$name")
+	elif ! count_line "$last"; then
 		echo "$name: the script died (status $rc) before its summary"
 		fail=$((fail + 1)); failed+=("$name")
 	elif [ $rc -ne 0 ]; then

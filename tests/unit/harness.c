@@ -2,14 +2,21 @@
  * The unit-test runner: `unit [SUBSTRING...]` runs the registered tests whose
  * names contain any SUBSTRING (all when none), each in a forked child in its
  * own temp directory, and ends with "unit: N passed, N failed, N skipped".
+ *
+ * A test that runs longer than SLIPWAY_UNIT_TIMEOUT seconds (default 120)
+ * fails with "timed out after N s", and its process group (the test and
+ * whatever it started: servers, clients) is killed, so one hung test can
+ * neither hang the run nor leave processes behind.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -18,6 +25,10 @@
 
 #define HARNESS_MAX 2048
 #define HARNESS_SKIP_CODE 77
+#define HARNESS_TIMEOUT_DEFAULT 120
+/* Runs only when this is set: it hangs, to show that the timeout works
+ * (tests/integration/t0002-run-timeout.sh). */
+#define HARNESS_HANG_ENV "SLIPWAY_UNIT_SELFTEST_HANG"
 
 struct harness_test {
 	const char *name;
@@ -27,6 +38,7 @@ struct harness_test {
 static struct harness_test harness_tests[HARNESS_MAX];
 static int harness_count;
 static char *harness_dir;
+static sigset_t harness_mask;   /* the signal mask tests start with */
 
 void
 harness_register(const char *name, harness_fn fn)
@@ -112,12 +124,67 @@ harness_selected(const char *name, int argc, char **argv)
 	return false;
 }
 
-/* Runs t in a child; its stderr is kept in *log for the report. */
+static unsigned
+harness_timeout(void)
+{
+	const char *v = getenv("SLIPWAY_UNIT_TIMEOUT");
+	char *end;
+	unsigned long n;
+
+	if (v == NULL || *v == '\0')
+		return HARNESS_TIMEOUT_DEFAULT;
+	n = strtoul(v, &end, 10);
+	if (*end != '\0' || n == 0 || n > 86400) {
+		fprintf(stderr, "harness: SLIPWAY_UNIT_TIMEOUT='%s' is not a "
+		    "number of seconds (1-86400)\n", v);
+		exit(2);
+	}
+	return (unsigned)n;
+}
+
+/* Wait for the test child up to secs; on timeout kill its process group
+ * and return -1.  SIGCHLD is blocked, so it waits in sigtimedwait. */
 static int
-harness_run_one(const struct harness_test *t, FILE **log)
+harness_wait(pid_t pid, int *st, unsigned secs)
+{
+	struct timespec left = { .tv_sec = secs };
+	struct timespec start, now;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		pid_t got = waitpid(pid, st, WNOHANG);
+
+		if (got == pid)
+			return 0;
+		if (got < 0 && errno != EINTR) {
+			perror("harness: waitpid");
+			exit(2);
+		}
+		if (got == 0 && sigtimedwait(&chld, NULL, &left) < 0 &&
+		    errno == EAGAIN)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)secs)
+			break;
+		left.tv_sec = (time_t)secs - (now.tv_sec - start.tv_sec);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, st, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+/* Runs t in a child; its stderr is kept in *log for the report.  0 passed,
+ * 1 failed, 2 skipped, 3 timed out. */
+static int
+harness_run_one(const struct harness_test *t, FILE **log, unsigned secs)
 {
 	pid_t pid;
 	int st;
+	bool timed_out;
 
 	*log = tmpfile();
 
@@ -131,6 +198,10 @@ harness_run_one(const struct harness_test *t, FILE **log)
 		exit(2);
 	}
 	if (pid == 0) {
+		/* Its own process group: what it starts dies with it on a
+		 * timeout. */
+		setpgid(0, 0);
+		sigprocmask(SIG_SETMASK, &harness_mask, NULL);
 		if (*log)
 			dup2(fileno(*log), 2);
 		if (chdir(harness_dir) < 0)
@@ -140,11 +211,14 @@ harness_run_one(const struct harness_test *t, FILE **log)
 		t->fn();
 		exit(0);
 	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	/* Also here, so the child cannot have run before it is set. */
+	setpgid(pid, pid);
+	timed_out = harness_wait(pid, &st, secs) < 0;
 	fs_remove_tree(harness_dir);
 	free(harness_dir);
 	harness_dir = NULL;
+	if (timed_out)
+		return 3;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == HARNESS_SKIP_CODE)
 		return 2;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
@@ -161,12 +235,29 @@ harness_cmp(const void *a, const void *b)
 	    ((const struct harness_test *)b)->name);
 }
 
+static void
+harness_selftest_hang(void)
+{
+	for (;;)
+		pause();
+}
+
 int
 main(int argc, char **argv)
 {
 	int counts[3] = { 0, 0, 0 };
 	static const char *const words[] = { "ok  ", "FAIL", "skip" };
+	unsigned secs = harness_timeout();
+	sigset_t chld;
 
+	/* Blocked here, so the wait for a test can sleep on it; unblocked
+	 * again in each test's child. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &harness_mask);
+	if (getenv(HARNESS_HANG_ENV))
+		harness_register("harness__selftest_hang",
+		    harness_selftest_hang);
 	qsort(harness_tests, (size_t)harness_count, sizeof(harness_tests[0]),
 	    harness_cmp);
 	for (int i = 0; i < harness_count; i++) {
@@ -178,9 +269,15 @@ main(int argc, char **argv)
 		FILE *log = NULL;
 		char line[4096];
 
-		r = harness_run_one(t, &log);
+		r = harness_run_one(t, &log, secs);
+		if (r == 3) {
+			printf("FAIL test_%s: timed out after %u s\n", t->name,
+			    secs);
+			r = 1;
+		} else {
+			printf("%s test_%s\n", words[r], t->name);
+		}
 		counts[r]++;
-		printf("%s test_%s\n", words[r], t->name);
 		if (log) {
 			rewind(log);
 			while (r != 0 && fgets(line, sizeof(line), log))
