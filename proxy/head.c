@@ -1,10 +1,8 @@
 /*
  * What the proxy writes: the request head sent upstream, the response head
  * sent to the client, its own answers (404/5xx pages that say which and
- * why) and the access log line.  Hop-by-hop fields are dropped both ways
- * (RFC 9110 7.6.1): Connection and every field it names, Keep-Alive,
- * Proxy-Connection, TE, Transfer-Encoding and Upgrade (the last two are
- * written again by us when they apply).
+ * why) and the access log line.  Which fields are dropped is the table
+ * px_drop_rules below.
  */
 #include <stdio.h>
 #include <string.h>
@@ -73,47 +71,73 @@ px_rid_valid(struct px_str s)
 }
 
 /*
+ * The fields the proxy drops.  One table, names compared whole (px_str_eq
+ * measures them), so a name cannot be filed under the wrong length again:
+ * X-Forwarded-Host once sat under 15 bytes and reached the app beside ours.
+ * PX_F_HOP: hop-by-hop (RFC 9110 7.6.1; Proxy-Authenticate/-Authorization
+ * are meant for a proxy, and we are the last one), dropped both ways.
+ * PX_F_OURS: set by the proxy on the request, so the client's copy goes.
+ * Trailer is not here: chunked bodies pass verbatim, trailers included, so
+ * the field announcing them stays true.
+ */
+enum {
+	PX_F_HOP = 1,            /* both ways */
+	PX_F_OURS = 2,           /* requests only */
+	PX_F_UPGRADE = 4,        /* kept on a 101 answer */
+};
+
+static const struct px_drop_rule {
+	const char *name;        /* lower case */
+	unsigned flags;
+} px_drop_rules[] = {
+	{ "connection",          PX_F_HOP },
+	{ "keep-alive",          PX_F_HOP },
+	{ "proxy-connection",    PX_F_HOP },
+	{ "proxy-authenticate",  PX_F_HOP },
+	{ "proxy-authorization", PX_F_HOP },
+	{ "te",                  PX_F_HOP },
+	{ "transfer-encoding",   PX_F_HOP },   /* written again for chunked */
+	{ "upgrade",             PX_F_HOP | PX_F_UPGRADE },
+	{ "content-length",      PX_F_HOP },   /* written again from the parse */
+	{ "host",                PX_F_OURS },
+	{ "x-request-id",        PX_F_OURS },
+	/* Who the client is, as another proxy would say it: we are the edge,
+	 * so only what we write reaches the app. */
+	{ "forwarded",           PX_F_OURS },
+	{ "x-real-ip",           PX_F_OURS },
+};
+
+/* Every X-Forwarded-* field of a request (For, Proto, Host, Port, Server,
+ * Prefix, ...): we set For, Proto and Host, no client sets any. */
+static bool
+px_forwarded_field(struct px_str name)
+{
+	static const char prefix[] = "x-forwarded-";
+	struct px_str head = { name.p, sizeof(prefix) - 1 };
+
+	return name.n > head.n && px_str_eq(head, prefix);
+}
+
+/*
  * Is this field ours to drop?  request: also the fields the proxy sets
- * itself (Host, Content-Length, X-Forwarded-*, X-Request-Id).  For a 101
- * response Upgrade is kept.
+ * itself.  For a 101 response Upgrade is kept.
  */
 static bool
-px_drop(struct px_str name, const struct px_head *h, bool request, bool keep_upgrade)
+px_drop(struct px_str name, const struct px_head *h, bool request,
+    bool keep_upgrade)
 {
-	switch (name.n) {
-	case 2:
-		return px_str_eq(name, "te");
-	case 4:
-		return request && px_str_eq(name, "host");
-	case 7:
-		return !keep_upgrade && px_str_eq(name, "upgrade");
-	case 10:
-		if (px_str_eq(name, "connection") || px_str_eq(name, "keep-alive"))
-			return true;
-		break;
-	case 12:
-		if (request && px_str_eq(name, "x-request-id"))
-			return true;
-		break;
-	case 14:
-		if (px_str_eq(name, "content-length"))
-			return true;
-		break;
-	case 15:
-		if (request && (px_str_eq(name, "x-forwarded-for") ||
-		    px_str_eq(name, "x-forwarded-host")))
-			return true;
-		break;
-	case 16:
-		if (px_str_eq(name, "proxy-connection"))
-			return true;
-		break;
-	case 17:
-		if (px_str_eq(name, "transfer-encoding") ||
-		    (request && px_str_eq(name, "x-forwarded-proto")))
-			return true;
-		break;
+	for (size_t i = 0; i < sizeof(px_drop_rules) /
+	    sizeof(px_drop_rules[0]); i++) {
+		const struct px_drop_rule *r = &px_drop_rules[i];
+
+		if (!px_str_eq(name, r->name))
+			continue;
+		if (keep_upgrade && (r->flags & PX_F_UPGRADE))
+			return false;
+		return (r->flags & PX_F_HOP) || request;
 	}
+	if (request && px_forwarded_field(name))
+		return true;
 	for (size_t i = 0; i < h->nconn_tokens; i++) {
 		struct px_str t = h->conn_tokens[i];
 

@@ -5,6 +5,8 @@
  *                                   per connection.  Paths:
  *       /            "NAME\n"
  *       /headers     the request head it received, as the body
+ *       /hop         "NAME\n" with every hop-by-hop field in the answer
+ *                    (and the end-to-end ones that must pass)
  *       /echo        the request body back (Content-Length or chunked)
  *       /chunked     "NAME\n" in three chunks
  *       /sse         event 1, then waits for the file GATE, then event 2
@@ -296,6 +298,16 @@ serve_conn(void *arg)
 		}
 		if (strcmp(path, "/headers") == 0) {
 			respond(c->fd, "text/plain", head, (size_t)hl);
+		} else if (strcmp(path, "/hop") == 0) {
+			snprintf(line, sizeof(line), "HTTP/1.1 200 OK\r\n"
+			    "Content-Length: %zu\r\nConnection: X-Named\r\n"
+			    "X-Named: n\r\nKeep-Alive: timeout=5\r\n"
+			    "Proxy-Connection: keep-alive\r\n"
+			    "Proxy-Authenticate: Basic realm=x\r\nTE: trailers\r\n"
+			    "Upgrade: h2c\r\nTrailer: X-Sum\r\n"
+			    "X-Forwarded-Host: from-app\r\n\r\n%s\n",
+			    strlen(name) + 1, name);
+			write_all(c->fd, line, strlen(line));
 		} else if (strcmp(path, "/echo") == 0) {
 			respond(c->fd, "application/octet-stream", body, (size_t)bl);
 		} else if (strcmp(path, "/chunked") == 0) {
