@@ -20,18 +20,7 @@ BP=$SLIPWAY_TOP/tests/fixtures/buildpacks/shell
 SANDBOX=no
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null && SANDBOX=yes
 
-cleanup_sandbox() {
-	local id m
-	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/sandbox/runc" ]; then
-		for id in $(runc --root "$SLIPWAY_HOME/sandbox/runc" list -q 2>/dev/null); do
-			runc --root "$SLIPWAY_HOME/sandbox/runc" delete --force "$id"
-		done
-	fi
-	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
-		umount -l "$m"
-	done
-}
-at_exit cleanup_sandbox
+at_exit push_cleanup_sandbox
 
 push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }
 push_user alice || ctl_start_failed
