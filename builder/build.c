@@ -44,6 +44,12 @@ builder_log_path(const char *home, const char *uid, int64_t number,
 	    (long long)number, partial ? ".part" : "");
 }
 
+char *
+builder_cache_path(const char *home, const char *uid)
+{
+	return xasprintf("%s/cache/%s", home, uid);
+}
+
 /* Everything one run holds; freed by build_state_clear. */
 struct build_state {
 	git_repository *repo;
@@ -293,7 +299,7 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 	bc->build_dir = fs_join(bc->work, "build");
 	bc->env_dir = fs_join(bc->work, "env");
 	bc->out_dir = fs_join(bc->work, "out");
-	bc->cache_dir = xasprintf("%s/cache/%s", o->home, o->app);
+	bc->cache_dir = builder_cache_path(o->home, b->uid);
 	if (mkdir(bc->build_dir, 0755) < 0 || mkdir(bc->env_dir, 0700) < 0 ||
 	    mkdir(bc->out_dir, 0700) < 0)
 		return err_sys("cannot make the build directories in '%s'",

@@ -285,15 +285,24 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 	return rc;
 }
 
-/* Read what a step captured in out_dir/name (at most BP_SMALL_MAX). */
+/*
+ * Read what a step captured in out_dir/name (at most BP_SMALL_MAX).  The
+ * step could write out_dir, so whatever is there may be a symlink to a
+ * host file, a hard link or a fifo: it is read only as a plain file,
+ * relative to out_dir's descriptor (out_dir's parent is ours, so the
+ * directory itself cannot be swapped), and removed after.
+ */
 static int
 bp_captured(struct buf *out, struct builder_ctx *bc, const char *name)
 {
-	char *p = fs_join(bc->out_dir, name);
-	int rc = fs_read_file(out, p, BP_SMALL_MAX);
+	int dirfd, rc;
 
-	unlink(p);
-	free(p);
+	if ((dirfd = open(bc->out_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return err_sys("cannot open '%s'", bc->out_dir);
+	rc = fs_read_beneath(out, dirfd, name, BP_SMALL_MAX);
+	unlinkat(dirfd, name, 0);
+	close(dirfd);
 	if (rc == ERR_TOOBIG)
 		return err_set(rc, "the buildpack printed more than %d bytes",
 		    BP_SMALL_MAX);
@@ -423,7 +432,7 @@ bp_detect(bool *applies, struct builder_ctx *bc, struct builder_bp *bp)
 		return err_wrap(rc, "bin/detect of '%s'", bp->source);
 	if ((rc = bp_captured(&out, bc, "detect.out")) < 0 &&
 	    rc != ERR_NOTFOUND)
-		return rc;
+		return err_wrap(rc, "bin/detect of '%s'", bp->source);
 	if (status == 0) {
 		char *nl = out.ptr ? strchr(out.ptr, '\n') : NULL;
 		if (nl)

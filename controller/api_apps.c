@@ -11,8 +11,12 @@
 #include <string.h>
 
 #include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/builder.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/fs.h"
+#include "slipway/hooks.h"
 #include "slipway/log.h"
 
 #define APP_GROUPS_MAX 16
@@ -132,10 +136,49 @@ api_apps_update(struct api_call *c)
 		api_reply(c, 200, app);
 }
 
+/* Where the builds push: the hooks' SLIPWAY_REGISTRY, else the
+ * all-in-one default. */
+static const char *
+apps_registry(void)
+{
+	const char *r = getenv("SLIPWAY_REGISTRY");
+
+	return r && r[0] ? r : "127.0.0.1:5000";
+}
+
+/*
+ * What a destroyed app leaves on disk and in the registry goes with it,
+ * so that nothing of it reaches the next owner of the name: its images
+ * (the registry repository is named after the app), its build cache and
+ * logs, its git repository (all three keyed by its uid, so even what a
+ * failure here leaves is never handed to another app).  Each part is
+ * tried; what fails is logged for the operator.
+ */
+static void
+apps_purge(struct api_call *c, const char *name, const char *uid)
+{
+	char *cache = builder_cache_path(c->ctl->home, uid);
+	char *logs = xasprintf("%s/builds/%s", c->ctl->home, uid);
+	char *repo = NULL;
+
+	if (fs_remove_tree(cache) < 0 || fs_remove_tree(logs) < 0)
+		log_warnx("app '%s' destroyed; %s", name, err_last());
+	if (hooks_repo_find(&repo, c->ctl->home, name, uid) == 0 &&
+	    fs_remove_tree(repo) < 0)
+		log_warnx("app '%s' destroyed; its repository stays: %s", name,
+		    err_last());
+	free(repo);
+	free(logs);
+	free(cache);
+}
+
 void
 api_apps_destroy(struct api_call *c)
 {
 	const char *confirm = httpd_req_query(c->req, "confirm");
+	const char *registry = apps_registry();
+	char uid[33];
+	json_t *app = NULL;
 
 	if (!api_app_owner(c, c->seg[1]))
 		return;
@@ -144,8 +187,21 @@ api_apps_destroy(struct api_call *c)
 		    "?confirm=%s", c->seg[1], c->seg[1]);
 		return;
 	}
+	if (!api_check(c, store_app_get(&app, c->st, c->seg[1])))
+		return;
+	snprintf(uid, sizeof(uid), "%s", json_string_value(json_object_get(
+	    app, "uid")) ? json_string_value(json_object_get(app, "uid")) :
+	    "");
+	json_decref(app);
+	/* The images first: while the app exists no one else can have its
+	 * name, so none of what is deleted can be another's. */
+	if (ctl_registry_purge(c->ctl, registry, c->seg[1]) < 0)
+		log_warnx("app '%s': its images stay in the registry at %s: %s",
+		    c->seg[1], registry, err_last());
 	if (!api_check(c, store_app_destroy(c->st, c->seg[1])))
 		return;
+	if (strlen(uid) == 32)
+		apps_purge(c, c->seg[1], uid);
 	log_info("%s destroyed app '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	api_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));

@@ -93,6 +93,13 @@ void ctl_store_put(struct ctl *ctl, struct store *s);
  * is given may change without the schedule moving (a new release keeps
  * its slots).  Failures are logged: the ticker will try again. */
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
+
+/* registry_purge.c: delete every tag and manifest of repository name
+ * from the registry at host:port (the blobs go at its next gc).  A
+ * repository the registry does not know is fine; an unreachable registry
+ * or a refusal is ERR_IO. */
+int ctl_registry_purge(struct ctl *ctl, const char *registry,
+    const char *name);
 /* Heartbeats at or after this time are live. */
 time_t ctl_live_after(const struct ctl *ctl);
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,31 +109,30 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	return rc;
 }
 
-int
-fs_read_file(struct buf *out, const char *path, size_t max)
+/* Read fd to its end into *out, at most max bytes; what names it in
+ * messages.  fd is the caller's. */
+static int
+fs_read_fd(struct buf *out, int fd, const char *what, size_t max)
 {
 	char chunk[65536];
 	struct buf b;
 	ssize_t n;
-	int fd, rc = 0;
+	int rc = 0;
 
 	buf_init(&b, max);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_sys("cannot open '%s'", path);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = err_sys("cannot read '%s'", path);
+			rc = err_sys("cannot read '%s'", what);
 			break;
 		}
 		if (buf_put(&b, chunk, (size_t)n) < 0) {
 			rc = err_set(ERR_TOOBIG, "'%s' is larger than %zu bytes",
-			    path, max);
+			    what, max);
 			break;
 		}
 	}
-	close(fd);
 	if (rc < 0) {
 		buf_free(&b);
 		return rc;
@@ -141,6 +141,55 @@ fs_read_file(struct buf *out, const char *path, size_t max)
 		buf_put(&b, "", 0);
 	*out = b;
 	return 0;
+}
+
+int
+fs_read_file(struct buf *out, const char *path, size_t max)
+{
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_sys("cannot open '%s'", path);
+	rc = fs_read_fd(out, fd, path, max);
+	close(fd);
+	return rc;
+}
+
+int
+fs_read_beneath(struct buf *out, int dirfd, const char *name, size_t max)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (!fs_path_is_safe(name) || strchr(name, '/') != NULL)
+		return err_set(ERR_INVALID, "'%s' is not a plain file name",
+		    name);
+	/* O_NONBLOCK: a fifo put there opens at once instead of hanging */
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return err_set(ERR_INVALID, "'%s' is a symlink, not a "
+			    "file: refused", name);
+		return err_sys("cannot open '%s'", name);
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = err_sys("cannot stat '%s'", name);
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = err_set(ERR_INVALID, "'%s' is not a regular file: "
+		    "refused", name);
+	} else if (st.st_nlink != 1) {
+		/* another name for a file made elsewhere */
+		rc = err_set(ERR_INVALID, "'%s' is a hard link (%ju names): "
+		    "refused", name, (uintmax_t)st.st_nlink);
+	} else if ((uint64_t)st.st_size > max) {
+		rc = err_set(ERR_TOOBIG, "'%s' is larger than %zu bytes",
+		    name, max);
+	} else {
+		rc = fs_read_fd(out, fd, name, max);
+	}
+	close(fd);
+	return rc;
 }
 
 int

@@ -34,6 +34,15 @@ int fs_fsync_parent(const char *path);
 /* Read a whole file, failing with ERR_TOOBIG past max bytes. */
 int fs_read_file(struct buf *out, const char *path, size_t max);
 
+/* Read the file name in the directory dirfd, a file someone we do not
+ * trust (a build sandbox, a container) could have written: opened
+ * relative to dirfd, never through a symlink, never blocking on a fifo;
+ * only a regular file with one name, of at most max bytes.  A symlink,
+ * a hard link or anything not a file is ERR_INVALID, a missing one
+ * ERR_NOTFOUND, past max ERR_TOOBIG.  name is one component. */
+int fs_read_beneath(struct buf *out, int dirfd, const char *name,
+    size_t max);
+
 /* mkdir -p; existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

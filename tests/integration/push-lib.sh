@@ -7,6 +7,8 @@
 #                       through the API; prints nothing
 #   as NAME CMD...      run CMD with git/ssh using NAME's key
 #   sshx NAME ARGS...   ssh to slipway's sshd as NAME
+#   push_cleanup_sandbox  remove build containers and mounts left under
+#                       SLIPWAY_HOME (for at_exit in tests that build)
 # Daemons are started outside test bodies (a daemon started in one would
 # hold the body's captured output open) and stopped at exit.
 SSH_PORT= REG= SSHD_PID= REG_PID= SSHD_LOG= REG_LOG=
@@ -108,4 +110,16 @@ app_init() { # DIR
 # A release field of an app: rel APP FIELD (of the newest release).
 rel() {
 	api GET "/v1/apps/$1/releases?limit=1" | sed '$d' | jq -r ".[0].$2"
+}
+
+push_cleanup_sandbox() {
+	local id m
+	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/sandbox/runc" ]; then
+		for id in $(runc --root "$SLIPWAY_HOME/sandbox/runc" list -q 2>/dev/null); do
+			runc --root "$SLIPWAY_HOME/sandbox/runc" delete --force "$id"
+		done
+	fi
+	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
+		umount -l "$m"
+	done
 }

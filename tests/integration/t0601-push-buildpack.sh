@@ -20,18 +20,7 @@ BP=$SLIPWAY_TOP/tests/fixtures/buildpacks/shell
 SANDBOX=no
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null && SANDBOX=yes
 
-cleanup_sandbox() {
-	local id m
-	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/sandbox/runc" ]; then
-		for id in $(runc --root "$SLIPWAY_HOME/sandbox/runc" list -q 2>/dev/null); do
-			runc --root "$SLIPWAY_HOME/sandbox/runc" delete --force "$id"
-		done
-	fi
-	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
-		umount -l "$m"
-	done
-}
-at_exit cleanup_sandbox
+at_exit push_cleanup_sandbox
 
 push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }
 push_user alice || ctl_start_failed
@@ -154,30 +143,32 @@ expect_success 'where runc cannot run, the build runs on the host and says so' '
 '
 
 # Two pushes at once: the first is held in its compile until told to go.
+# The app's cache is keyed by its uid.
+CACHE=$SLIPWAY_HOME/cache/$(api GET /v1/apps/bp | sed '$d' | jq -r .uid)
 expect_success 'a second push while one builds is turned away' '
 	(cd app && echo go >WAIT_FOR && git add WAIT_FOR && git commit -q -m wait) &&
-	rm -f "$SLIPWAY_HOME/cache/bp/waiting" &&
+	rm -f "$CACHE/waiting" &&
 	{ (push bp >push1.out 2>&1; echo $? >push1.rc) & } &&
-	for i in $(seq 1 300); do test -e "$SLIPWAY_HOME/cache/bp/waiting" && break; sleep 0.1; done &&
-	test -e "$SLIPWAY_HOME/cache/bp/waiting" &&
+	for i in $(seq 1 300); do test -e "$CACHE/waiting" && break; sleep 0.1; done &&
+	test -e "$CACHE/waiting" &&
 	rm -rf app2 && cp -r app app2 && (cd app2 && git commit -q --allow-empty -m second) &&
 	! out=$(push bp app2) &&
 	expect_contains "$out" "app '"'"'bp'"'"' is busy: a push or build by alice is running" &&
 	! out=$(SLIPWAY_TOKEN=$ADMIN slipway builds:create bp 2>&1) &&
 	expect_contains "$out" "is busy" &&
-	touch "$SLIPWAY_HOME/cache/bp/go" &&
+	touch "$CACHE/go" &&
 	for i in $(seq 1 300); do test -e push1.rc && break; sleep 0.1; done &&
 	expect_eq 0 "$(cat push1.rc)" && expect_contains "$(cat push1.out)" "Release"
 '
 expect_success 'a push cut off mid-build stops the build and releases nothing' '
 	before=$(rel bp version) &&
 	(cd app && git commit -q --allow-empty -m cut) &&
-	rm -f "$SLIPWAY_HOME/cache/bp/waiting" ssh.pid &&
+	rm -f "$CACHE/waiting" ssh.pid &&
 	printf "#!/bin/sh\necho \$\$ >%s/ssh.pid\nexec ssh %s \"\$@\"\n" "$T_DIR" "$(ssh_opts alice)" >sshwrap &&
 	chmod +x sshwrap &&
 	{ (cd app && GIT_SSH_COMMAND=$T_DIR/sshwrap git push "$(app_url bp)" main >../cut.out 2>&1; echo $? >../cut.rc) & } &&
-	for i in $(seq 1 300); do test -e "$SLIPWAY_HOME/cache/bp/waiting" && break; sleep 0.1; done &&
-	test -e "$SLIPWAY_HOME/cache/bp/waiting" && kill -9 "$(cat ssh.pid)" &&
+	for i in $(seq 1 300); do test -e "$CACHE/waiting" && break; sleep 0.1; done &&
+	test -e "$CACHE/waiting" && kill -9 "$(cat ssh.pid)" &&
 	for i in $(seq 1 300); do test -e cut.rc && break; sleep 0.1; done &&
 	test -e cut.rc && [ "$(cat cut.rc)" != 0 ] &&
 	n=$(api GET /v1/apps/bp/builds | sed "\$d" | jq -r ".[0].number") &&

@@ -1,4 +1,5 @@
 /* Unit tests for lib/: errors, buffers, files, processes, digests. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,6 +115,43 @@ TEST(lib__fs_read_file_cap)
 	EXPECT_ERR_HAS("larger than 9 bytes");
 	EXPECT_OK(fs_read_file(&b, "big", 10));
 	buf_free(&b);
+}
+
+/* What a sandbox wrote is read only as a plain file of its own. */
+TEST(lib__fs_read_beneath_refuses_links_and_specials)
+{
+	struct buf b;
+	int dirfd;
+
+	EXPECT_INT(0, mkdir("out", 0700));
+	EXPECT_OK(fs_write_atomic("secret", "host secret", 11, 0600));
+	EXPECT_OK(fs_write_atomic("out/ok", "Shell\n", 6, 0644));
+	EXPECT_INT(0, symlink("../secret", "out/soft"));
+	EXPECT_INT(0, symlink("/etc/hostname", "out/abs"));
+	EXPECT_INT(0, link("secret", "out/hard"));
+	EXPECT_INT(0, mkfifo("out/fifo", 0600));
+	EXPECT_INT(0, mkdir("out/dir", 0700));
+	EXPECT_OK(fs_write_atomic("out/big", "0123456789", 10, 0644));
+	dirfd = open("out", O_RDONLY | O_DIRECTORY);
+	EXPECT_TRUE(dirfd >= 0);
+	EXPECT_OK(fs_read_beneath(&b, dirfd, "ok", 100));
+	EXPECT_STR("Shell\n", b.ptr);
+	buf_free(&b);
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "soft", 100));
+	EXPECT_ERR_HAS("'soft' is a symlink");
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "abs", 100));
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "hard", 100));
+	EXPECT_ERR_HAS("hard link");
+	/* a fifo opens at once (no writer needed) and is refused */
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "fifo", 100));
+	EXPECT_ERR_HAS("not a regular file");
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "dir", 100));
+	EXPECT_INT(ERR_TOOBIG, fs_read_beneath(&b, dirfd, "big", 9));
+	EXPECT_INT(ERR_NOTFOUND, fs_read_beneath(&b, dirfd, "none", 9));
+	/* one name, never a path out of the directory */
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "../secret", 100));
+	EXPECT_INT(ERR_INVALID, fs_read_beneath(&b, dirfd, "dir/../ok", 100));
+	close(dirfd);
 }
 
 TEST(lib__fs_mkdir_p_and_remove_tree)

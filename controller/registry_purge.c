@@ -1,0 +1,248 @@
+/*
+ * A destroyed app's images leave the registry with it: its repository
+ * is named after the app, and the next owner of the name gets pull
+ * tokens for that repository.  The controller mints itself a short
+ * token (it holds the signing key) for the service the registry names
+ * in its 401, lists the tags, and deletes each tagged manifest by digest
+ * (the revision and every tag naming it); the blobs go at the registry's
+ * next gc, as after any delete.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "ctl_int.h"
+#include "slipway/alloc.h"
+#include "slipway/buf.h"
+#include "slipway/err.h"
+#include "slipway/registry.h"
+
+#define PURGE_BODY_MAX (4 << 20)
+#define PURGE_HEADER_MAX 1024
+#define PURGE_TOKEN_TTL 120
+#define PURGE_TIMEOUT 30
+#define PURGE_ACCEPT "Accept: application/vnd.oci.image.manifest.v1+json, " \
+	"application/vnd.oci.image.index.v1+json, " \
+	"application/vnd.docker.distribution.manifest.v2+json, " \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+
+/* One answer: status, body (capped), the two headers we read. */
+struct purge_resp {
+	long status;
+	struct buf body;
+	char auth[PURGE_HEADER_MAX];    /* WWW-Authenticate */
+	char digest[PURGE_HEADER_MAX];  /* Docker-Content-Digest */
+};
+
+static void
+purge_header_copy(char *out, const char *v, size_t n)
+{
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+	    v[n - 1] == ' '))
+		n--;
+	while (n > 0 && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n >= PURGE_HEADER_MAX)
+		n = PURGE_HEADER_MAX - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+static size_t
+purge_header_cb(char *data, size_t size, size_t n, void *payload)
+{
+	struct purge_resp *r = payload;
+	size_t len = size * n;
+
+	if (len > 17 && strncasecmp(data, "WWW-Authenticate:", 17) == 0)
+		purge_header_copy(r->auth, data + 17, len - 17);
+	else if (len > 22 && strncasecmp(data, "Docker-Content-Digest:",
+	    22) == 0)
+		purge_header_copy(r->digest, data + 22, len - 22);
+	return len;
+}
+
+static size_t
+purge_body_cb(char *data, size_t size, size_t n, void *payload)
+{
+	struct purge_resp *r = payload;
+
+	if (buf_put(&r->body, data, size * n) < 0)
+		return 0;       /* over the cap: curl stops with an error */
+	return size * n;
+}
+
+/* method url with token (NULL: none) into *r. */
+static int
+purge_do(struct purge_resp *r, const char *method, const char *url,
+    const char *token)
+{
+	struct curl_slist *h = NULL;
+	char *auth = NULL;
+	CURLcode cc;
+	CURL *e;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, PURGE_BODY_MAX);
+	if ((e = curl_easy_init()) == NULL)
+		return err_set(ERR_IO, "cannot start libcurl");
+	h = curl_slist_append(h, PURGE_ACCEPT);
+	if (token) {
+		auth = xasprintf("Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, purge_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, purge_body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)PURGE_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	cc = curl_easy_perform(e);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(e);
+	curl_slist_free_all(h);
+	free(auth);
+	if (cc != CURLE_OK) {
+		buf_free(&r->body);
+		return err_set(ERR_IO, "%s %s: %s", method, url,
+		    curl_easy_strerror(cc));
+	}
+	return 0;
+}
+
+/* service="..." of a Bearer challenge into out. */
+static bool
+purge_service(char *out, size_t len, const char *challenge)
+{
+	const char *p = strstr(challenge, "service=\"");
+	const char *end;
+
+	if (strncasecmp(challenge, "Bearer ", 7) != 0 || p == NULL)
+		return false;
+	p += 9;
+	if ((end = strchr(p, '"')) == NULL || (size_t)(end - p) >= len ||
+	    end == p)
+		return false;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return true;
+}
+
+/* The repository's tags (a JSON array, possibly empty) and the token to
+ * use; *tags NULL when the registry does not know the repository. */
+static int
+purge_list(json_t **tags, char **token, struct ctl *ctl, const char *base,
+    const char *name)
+{
+	char *url = xasprintf("%s/v2/%s/tags/list?n=100000", base, name);
+	char service[256];
+	struct purge_resp r;
+	json_t *j = NULL;
+	int rc;
+
+	*tags = NULL;
+	*token = NULL;
+	if ((rc = purge_do(&r, "GET", url, NULL)) < 0)
+		goto done;
+	if (r.status == 401) {
+		struct registry_token_access acc = { "repository", name,
+		    "pull,delete" };
+		if (!purge_service(service, sizeof(service), r.auth)) {
+			rc = err_set(ERR_IO, "the registry asked for no token "
+			    "service slipway knows ('%.100s')", r.auth);
+			goto done;
+		}
+		if ((rc = registry_token_mint(token, ctl->key, ctl->keylen,
+		    service, "controller", &acc, 1, PURGE_TOKEN_TTL,
+		    time(NULL))) < 0)
+			goto done;
+		buf_free(&r.body);
+		if ((rc = purge_do(&r, "GET", url, *token)) < 0)
+			goto done;
+	}
+	if (r.status == 404)
+		goto done;      /* nothing was ever pushed there */
+	if (r.status != 200 || (j = json_loadb(r.body.ptr ? r.body.ptr : "",
+	    r.body.len, 0, NULL)) == NULL) {
+		rc = err_set(ERR_IO, "the registry answered %ld to the tag list",
+		    r.status);
+		goto done;
+	}
+	*tags = json_incref(json_object_get(j, "tags"));
+	if (*tags == NULL || !json_is_array(*tags)) {
+		json_decref(*tags);
+		*tags = json_array();
+	}
+done:
+	json_decref(j);
+	buf_free(&r.body);
+	free(url);
+	return rc;
+}
+
+int
+ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
+{
+	char *base = xasprintf("http://%s", registry), *token = NULL;
+	json_t *tags = NULL, *t;
+	struct purge_resp r;
+	size_t i;
+	int rc;
+
+	if ((rc = purge_list(&tags, &token, ctl, base, name)) < 0 ||
+	    tags == NULL)
+		goto done;
+	json_array_foreach(tags, i, t) {
+		const char *tag = json_string_value(t);
+		char *url;
+
+		if (tag == NULL || strspn(tag, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(tag))
+			continue;
+		url = xasprintf("%s/v2/%s/manifests/%s", base, name, tag);
+		rc = purge_do(&r, "HEAD", url, token);
+		free(url);
+		buf_free(&r.body);
+		if (rc < 0)
+			goto done;
+		if (r.status == 404)
+			continue;       /* gone with an earlier digest */
+		if (r.status != 200 || strncmp(r.digest, "sha256:", 7) != 0 ||
+		    strspn(r.digest + 7, "0123456789abcdef") != 64) {
+			rc = err_set(ERR_IO, "the registry answered %ld with no "
+			    "digest for tag '%s'", r.status, tag);
+			goto done;
+		}
+		url = xasprintf("%s/v2/%s/manifests/%s", base, name, r.digest);
+		rc = purge_do(&r, "DELETE", url, token);
+		free(url);
+		buf_free(&r.body);
+		if (rc < 0)
+			goto done;
+		if (r.status != 202 && r.status != 200 && r.status != 404) {
+			rc = err_set(ERR_IO, "the registry answered %ld to the "
+			    "delete of tag '%s'", r.status, tag);
+			goto done;
+		}
+	}
+done:
+	json_decref(tags);
+	free(token);
+	free(base);
+	return rc;
+}
