@@ -5,7 +5,6 @@
  * about the process types it hands us).  Grammar in
  * include/slipway/builder.h.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "builder_int.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/parse.h"
 #include "slipway/slug.h"
 
 #define MANIFEST "slipway.yml"
@@ -129,16 +129,12 @@ static int
 parse_seconds(unsigned *out, const struct builder_yaml *n, const char *key,
     unsigned max)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
 	if (n->kind != BUILDER_YAML_SCALAR || !n->plain || n->len == 0)
 		return bad(MANIFEST, n, "healthcheck '%s' must be a number of "
 		    "seconds", key);
-	errno = 0;
-	v = strtol(n->value, &end, 10);
-	if (errno || *end || n->value[0] < '0' || n->value[0] > '9' ||
-	    v < 1 || v > (long)max)
+	if (parse_uint(&v, n->value, 1, max) < 0)
 		return bad(MANIFEST, n, "healthcheck '%s' is 1 to %u seconds, "
 		    "not '%.40s'", key, max, n->value);
 	*out = (unsigned)v;

@@ -3,13 +3,13 @@
  * deployment groups.  Admins manage everyone; a member manages their own
  * tokens and keys and nothing else here.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl_int.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 
 /* The user a call is about: ?user= / body "user" when an admin names one,
  * the caller otherwise.  NULL (answered) when a member names another. */
@@ -165,14 +165,11 @@ api_tokens_create(struct api_call *c)
 void
 api_tokens_revoke(struct api_call *c)
 {
-	char *end;
-	long long id;
+	unsigned long long id;
 
 	if (!api_need_user(c))
 		return;
-	errno = 0;
-	id = strtoll(c->seg[1], &end, 10);
-	if (errno || *end || id <= 0) {
+	if (parse_uint(&id, c->seg[1], 1, INT64_MAX) < 0) {
 		api_error(c, 404, "not_found", "no such token '%.40s'",
 		    c->seg[1]);
 		return;
@@ -180,7 +177,7 @@ api_tokens_revoke(struct api_call *c)
 	if (!api_check(c, store_token_revoke(c->st, id, c->actor.admin ?
 	    NULL : c->actor.name)))
 		return;
-	log_info("%s revoked token %lld", c->actor.name, id);
+	log_info("%s revoked token %llu", c->actor.name, id);
 	api_reply(c, 200, json_pack("{sI}", "revoked", (json_int_t)id));
 }
 

@@ -4,7 +4,6 @@
  * (owner, collaborator or admin); anything that makes a release or changes
  * what runs also needs every group the app is deployed to.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "slipway/fs.h"
 #include "slipway/hooks.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 
 #define APP_GROUPS_MAX 16
 #define RELEASES_DEFAULT 100
@@ -314,16 +314,13 @@ api_config_change(struct api_call *c)
 static bool
 api_number(struct api_call *c, int64_t *out, const char *s, const char *what)
 {
-	char *end;
-	long long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0 || s[0] == '+' || s[0] == ' ') {
+	if (parse_uint(&v, s, 1, INT64_MAX) < 0) {
 		api_error(c, 404, "not_found", "no %s '%.40s'", what, s);
 		return false;
 	}
-	*out = v;
+	*out = (int64_t)v;
 	return true;
 }
 
@@ -380,17 +377,14 @@ api_releases_list(struct api_call *c)
 	if (!api_app_access(c, c->seg[1], 0, &acc))
 		return;
 	if (q) {
-		char *end;
-		long long v;
+		unsigned long long v;
 
-		errno = 0;
-		v = strtoll(q, &end, 10);
-		if (errno || *end || v < 1 || v > RELEASES_MAX) {
+		if (parse_uint(&v, q, 1, RELEASES_MAX) < 0) {
 			api_error(c, 422, "invalid", "limit is 1 to %d",
 			    RELEASES_MAX);
 			return;
 		}
-		limit = v;
+		limit = (int64_t)v;
 	}
 	/* The access check and the list read the same snapshot (GETs run
 	 * in one), so acc.release is the newest release of this list. */

@@ -36,6 +36,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 
 extern char **environ;
 
@@ -380,14 +381,14 @@ build_text_clean(char *s, size_t n)
 static bool
 build_parse_uint(long long *out, const char *s, long long max)
 {
-	char *end;
+	unsigned long long v;
 
 	if (s == NULL)
 		return true;
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return !(errno || *end || s[0] < '0' || s[0] > '9' || *out < 0 ||
-	    *out > max);
+	if (parse_uint(&v, s, 0, (unsigned long long)max) < 0)
+		return false;
+	*out = (long long)v;
+	return true;
 }
 
 void

@@ -13,7 +13,6 @@
  * with that reason; a controller restart forgets runs (their clients get
  * 404 and say so).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 #include "slipway/utf8.h"
 
 #define RUNS_MAX 256                 /* kept at once, ended ones too */
@@ -314,10 +314,7 @@ api_runs_get(struct api_call *c)
 	if (!api_app_read(c, c->seg[1]) || !api_wait_param(c, &wait))
 		return;
 	if (o) {
-		char *end;
-		errno = 0;
-		offset = strtoull(o, &end, 10);
-		if (errno || *end || end == o || o[0] == '-') {
+		if (parse_uint(&offset, o, 0, ~0ULL) < 0) {
 			api_error(c, 422, "invalid", "offset is a byte count");
 			return;
 		}

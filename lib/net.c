@@ -1,6 +1,5 @@
 /* Addresses and signals for daemons; see include/slipway/net.h. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +7,14 @@
 
 #include "slipway/err.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 
 int
 net_addr_parse(struct sockaddr_in *out, const char *text)
 {
 	char host[64];
 	const char *colon = strrchr(text, ':');
-	char *end;
-	long port;
+	unsigned long long port;
 	size_t n;
 
 	if (colon == NULL)
@@ -25,10 +24,8 @@ net_addr_parse(struct sockaddr_in *out, const char *text)
 		return err_set(ERR_INVALID, "bad host in '%s'", text);
 	memcpy(host, text, n);
 	host[n] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno || port < 0 ||
-	    port > 65535)
+	/* 0 is a port here: "any free one" for a listener. */
+	if (parse_uint(&port, colon + 1, 0, 65535) < 0)
 		return err_set(ERR_INVALID, "bad port in '%s'", text);
 	memset(out, 0, sizeof(*out));
 	out->sin_family = AF_INET;

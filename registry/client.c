@@ -22,6 +22,7 @@
 #include "slipway/err.h"
 #include "slipway/image.h"
 #include "slipway/log.h"
+#include "slipway/parse.h"
 #include "slipway/registry_client.h"
 
 #include "client_int.h"
@@ -96,14 +97,8 @@ client_registry_is_valid(const char *s)
 			return false;
 	}
 	if (*p == ':') {
-		char *end;
-		long port;
-		if (!isdigit((unsigned char)p[1]))
-			return false;
-		port = strtol(p + 1, &end, 10);
-		if (*end || port < 1 || port > 65535)
-			return false;
-		return true;
+		unsigned port;
+		return parse_port(&port, p + 1) == 0;
 	}
 	return *p == '\0';
 }

@@ -20,6 +20,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/image.h"
+#include "slipway/parse.h"
 
 #include "image_int.h"
 
@@ -96,9 +97,8 @@ build_check_opts(const struct image_build_opts *o)
 		return err_set(ERR_INVALID, "'%.200s' is not a valid tag",
 		    o->tag);
 	if (o->port) {
-		char *end;
-		long p = strtol(o->port, &end, 10);
-		if (*end || p < 1 || p > 65535 || o->port[0] == '+')
+		unsigned p;
+		if (parse_port(&p, o->port) < 0)
 			return err_set(ERR_INVALID, "'%.40s' is not a port",
 			    o->port);
 	}

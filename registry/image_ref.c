@@ -3,7 +3,6 @@
  * times and the reproducible creation time, the host's architecture.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
+#include "slipway/parse.h"
 
 #include "image_int.h"
 
@@ -140,14 +140,11 @@ image_created_pick(char **out, const char *s)
 		return 0;
 	}
 	if (epoch && *epoch) {
-		char *end;
-		long long v;
+		unsigned long long v;
 		struct tm tm;
 		time_t tt;
 
-		errno = 0;
-		v = strtoll(epoch, &end, 10);
-		if (errno || *end || v < 0 || !isdigit((unsigned char)*epoch))
+		if (parse_uint(&v, epoch, 0, INT64_MAX) < 0)
 			return err_set(ERR_INVALID, "SOURCE_DATE_EPOCH '%.40s' is "
 			    "not a number of seconds", epoch);
 		tt = (time_t)v;

@@ -5,7 +5,6 @@
  * catalog, tags).  Blobs and uploads are in server_blob.c, manifests and
  * referrers in server_manifest.c, tokens in auth.c.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "slipway/httpd.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "slipway/parse.h"
 #include "registry_int.h"
 
 #define LIST_PAGE_MAX 1000      /* entries per catalog or tags page */
@@ -312,14 +312,11 @@ list_n(struct httpd_req *req, size_t *out)
 {
 	const char *s = httpd_req_query(req, "n");
 	unsigned long long v;
-	char *end;
 
 	*out = LIST_PAGE_MAX;
 	if (s == NULL)
 		return true;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno) {
+	if (parse_uint(&v, s, 0, ~0ULL) < 0) {
 		registry_error(req, 400, "UNSUPPORTED", "n must be a "
 		    "non-negative integer", NULL);
 		return false;
