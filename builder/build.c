@@ -7,7 +7,6 @@
  * behind (the scratch directory goes, the log is closed under its final
  * name).
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +19,19 @@
 #include <jansson.h>
 
 #include "builder_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/image.h"
+#include "slipway/name.h"
+#include "slipway/parse.h"
 #include "slipway/registry_client.h"
 #include "slipway/rollout.h"
 #include "slipway/runner_sandbox.h"
 #include "slipway/slug.h"
-#include "slipway/store.h"
 
 #define BUILD_TREE_MAX (SLUG_MAX_SIZE_DEFAULT * SLUG_TAR_FACTOR)
 #define BUILD_ERROR_MAX 4000    /* the controller keeps 4096 */
@@ -113,7 +113,7 @@ build_record(struct build_state *b, const struct builder_opts *o)
 	b->branch = xstrdup(json_string_value(json_object_get(app,
 	    "deploy_branch")) ? json_string_value(json_object_get(app,
 	    "deploy_branch")) : "main");
-	if (!store_name_is_valid(o->app) || strlen(b->uid) != 32 ||
+	if (!name_app_is_valid(o->app) || strlen(b->uid) != 32 ||
 	    strspn(b->uid, "0123456789abcdef") != 32) {
 		rc = err_set(ERR_IO, "the controller's answer for app '%s' has "
 		    "no valid uid", o->app);
@@ -245,13 +245,13 @@ build_procs(struct build_state *b, struct builder_out *bo)
 		}
 	}
 	json_object_foreach(b->procs, key, v)
-		if (!store_proc_type_is_valid(key))
+		if (!name_proc_type_is_valid(key))
 			return err_set(ERR_INVALID, "process type '%.60s' is not "
 			    "one slipway runs: a lower-case letter, then up to "
 			    "29 of a-z 0-9 _ -", key);
-	if (json_object_size(b->procs) > STORE_PROC_TYPES_MAX)
+	if (json_object_size(b->procs) > NAME_PROC_TYPES_MAX)
 		return err_set(ERR_INVALID, "more than %d process types",
-		    STORE_PROC_TYPES_MAX);
+		    NAME_PROC_TYPES_MAX);
 	if (json_object_size(b->procs) == 0)
 		builder_warn(bo, "no process types (no Procfile, no "
 		    "processes in slipway.yml, none from a buildpack): the "
@@ -272,7 +272,7 @@ build_env_dir(const char *dir, json_t *config)
 		char *p;
 		/* keys are checked by the controller; once more here, as
 		 * they become file names */
-		if (!store_env_key_is_valid(key) || !json_is_string(v))
+		if (!name_env_key_is_valid(key) || !json_is_string(v))
 			continue;
 		p = fs_join(dir, key);
 		rc = fs_write_atomic(p, json_string_value(v),
@@ -576,7 +576,7 @@ build_wait_live(struct builder_out *bo, const struct builder_opts *o,
     int64_t version)
 {
 	const char *env = getenv("SLIPWAY_ROLLOUT_TIMEOUT");
-	unsigned timeout = env ? (unsigned)strtoul(env, NULL, 10) : 0;
+	unsigned long long timeout = 0;
 	json_t *ans = NULL, *u;
 	const char *st;
 	char path[256];
@@ -598,8 +598,11 @@ build_wait_live(struct builder_out *bo, const struct builder_opts *o,
 	}
 	json_decref(ans);
 	ans = NULL;
+	/* Unset or not a number of seconds: the default. */
+	if (env == NULL || parse_uint(&timeout, env, 1, 86400) < 0)
+		timeout = 180;
 	rc = rollout_wait(&ans, o->api, o->app, version, NULL,
-	    timeout ? timeout : 180, build_rollout_progress, bo);
+	    (unsigned)timeout, build_rollout_progress, bo);
 	if (rc < 0) {
 		builder_warn(bo, "Release v%lld is not live: %s", (long long)
 		    version, err_last());

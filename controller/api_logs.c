@@ -8,18 +8,19 @@
  * long-polled), so `logs -f` survives a dropped connection and needs no
  * streaming response.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
+#include "slipway/parse.h"
 #include "slipway/runner.h"
 #include "slipway/utf8.h"
 
@@ -69,7 +70,7 @@ api_runner_logs(struct api_call *c)
 		size_t n, start;
 
 		if (app == NULL || !json_is_string(lv) ||
-		    !store_name_is_valid(app) ||
+		    !name_app_is_valid(app) ||
 		    json_string_length(lv) > LOG_LINE_MAX) {
 			refused++;
 			continue;
@@ -179,11 +180,8 @@ api_logs_get(struct api_call *c)
 		goto out;
 	q.lines = 100;
 	if (n) {
-		char *end;
-		long v;
-		errno = 0;
-		v = strtol(n, &end, 10);
-		if (errno || *end || end == n || v < 1 || v > 10000) {
+		unsigned long long v;
+		if (parse_uint(&v, n, 1, 10000) < 0) {
 			api_error(c, 422, "invalid", "lines is 1 to 10000");
 			goto out;
 		}

@@ -12,7 +12,6 @@
  * forgets it (a restart in progress then stops where it is, nothing is
  * restarted twice).  docs/rollout.md has the contract.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,12 +22,14 @@
 #include <openssl/rand.h>
 
 #include "ctl_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
+#include "slipway/clock.h"
 #include "slipway/controller.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
+#include "slipway/parse.h"
 
 #define RESTART_TOKEN_MAX 64
 
@@ -123,20 +124,17 @@ bool
 api_wait_param(struct api_call *c, long *out)
 {
 	const char *w = httpd_req_query(c->req, "wait");
-	char *end;
-	long v;
+	unsigned long long v;
 
 	*out = 0;
 	if (w == NULL)
 		return true;
-	errno = 0;
-	v = strtol(w, &end, 10);
-	if (errno || *end || end == w || v < 0 || v > CTL_WAIT_MAX) {
+	if (parse_uint(&v, w, 0, CTL_WAIT_MAX) < 0) {
 		api_error(c, 422, "invalid", "wait is 0 to %d seconds",
 		    CTL_WAIT_MAX);
 		return false;
 	}
-	*out = v;
+	*out = (long)v;
 	return true;
 }
 
@@ -374,7 +372,7 @@ api_ps_restart(struct api_call *c)
 	}
 	if (bad)
 		return;
-	if (type && !store_proc_type_is_valid(type)) {
+	if (type && !name_proc_type_is_valid(type)) {
 		api_error(c, 422, "invalid", "'%.64s' is not a process type",
 		    type);
 		return;

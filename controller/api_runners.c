@@ -19,6 +19,7 @@
 #include "slipway/err.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
 
 #define RUNNER_HEARTBEAT_EVERY 10
 #define SCOPES_MAX 16
@@ -265,7 +266,7 @@ api_repo_grant(struct api_call *c, const char *name, const char *asked)
 		pull = push = true;
 	} else if (c->actor.runner_id) {
 		/* a runner pulls the apps of its group, nothing else */
-		if (store_name_is_valid(name) &&
+		if (name_app_is_valid(name) &&
 		    store_app_get(&app, c->st, name) == 0) {
 			size_t i;
 			json_t *g;
@@ -274,7 +275,7 @@ api_repo_grant(struct api_call *c, const char *name, const char *asked)
 				    c->actor.group);
 			json_decref(app);
 		}
-	} else if (store_name_is_valid(name) &&
+	} else if (name_app_is_valid(name) &&
 	    store_app_access(&acc, c->st, &c->actor, name) == 0) {
 		pull = acc.read;
 		push = acc.deploy;

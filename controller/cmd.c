@@ -14,6 +14,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "slipway/store.h"
 
 bool
@@ -134,7 +135,7 @@ cmd_nargs(int argc, char **argv, int want, const char *what)
 int
 cmd_check_app(const char *name, const char *app)
 {
-	if (store_name_is_valid(app))
+	if (name_app_is_valid(app))
 		return 0;
 	return cmdline_usage_error(name, "invalid app name '%.64s': use a "
 	    "lower-case letter, then up to 29 of a-z 0-9 -", app);

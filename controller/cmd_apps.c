@@ -14,6 +14,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/store.h"
 
@@ -317,7 +318,7 @@ cmd_config_var(json_t *changes, const char *name, const char *item)
 	if (eq == NULL)
 		return cmdline_usage_error(name, "'%.64s' is not KEY=VALUE", item);
 	key = xstrndup(item, (size_t)(eq - item));
-	if (!store_env_key_is_valid(key))
+	if (!name_env_key_is_valid(key))
 		rc = cmdline_usage_error(name, "invalid config key '%.64s': use a "
 		    "letter or _, then letters, digits or _", key);
 	else if ((value = json_string(eq + 1)) == NULL)
@@ -333,7 +334,7 @@ cmd_config_var(json_t *changes, const char *name, const char *item)
 static int
 cmd_config_unvar(json_t *changes, const char *name, const char *item)
 {
-	if (!store_env_key_is_valid(item))
+	if (!name_env_key_is_valid(item))
 		return cmdline_usage_error(name, "invalid config key '%.64s'",
 		    item);
 	json_object_set_new(changes, item, json_null());
@@ -577,7 +578,7 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 
 	t = eq ? xstrndup(item, (size_t)(eq - item)) : NULL;
 	if (!eq || parse_uint(&n, eq + 1, 0, STORE_SCALE_MAX) < 0 ||
-	    !store_proc_type_is_valid(t)) {
+	    !name_proc_type_is_valid(t)) {
 		free(t);
 		return cmdline_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
 		    "to %d)", item, STORE_SCALE_MAX);

@@ -20,6 +20,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/rollout.h"
 #include "slipway/store.h"
@@ -233,7 +234,7 @@ rollout_cmd_ps_restart(int argc, char **argv)
 	if ((rc = cmd_check_app(argv[0], argv[optind])))
 		goto done;
 	if (argc - optind == 2) {
-		if (!store_proc_type_is_valid(argv[optind + 1])) {
+		if (!name_proc_type_is_valid(argv[optind + 1])) {
 			rc = cmdline_usage_error(argv[0], "'%.64s' is not a "
 			    "process type", argv[optind + 1]);
 			goto done;

@@ -3,7 +3,6 @@
  * a config change, the one-line summaries, and which release a rollback
  * copies.  The store (store_releases.c) numbers and records releases.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,8 @@
 #include "slipway/buf.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
+#include "slipway/parse.h"
 #include "slipway/store.h"
 
 /* Does change set key to something other than what values hold? */
@@ -38,7 +39,7 @@ release_config_apply(json_t **out, bool *changed, json_t *values,
 	if (values != NULL && !json_is_object(values))
 		return err_set(ERR_INVALID, "config values must be an object");
 	json_object_foreach(changes, key, v) {
-		if (!store_env_key_is_valid(key))
+		if (!name_env_key_is_valid(key))
 			return err_set(ERR_INVALID, "invalid config key "
 			    "'%.64s': use a letter or _, then letters, digits "
 			    "or _", key);
@@ -170,8 +171,7 @@ int
 release_version_parse(int64_t *out, const char *s)
 {
 	const char *p = s;
-	char *end;
-	long long v;
+	unsigned long long v;
 
 	if (p == NULL)
 		return err_set(ERR_INVALID, "missing release version");
@@ -180,11 +180,9 @@ release_version_parse(int64_t *out, const char *s)
 	if (*p < '1' || *p > '9')
 		return err_set(ERR_INVALID, "'%.32s' is not a release "
 		    "version (v1, v2, ...)", s);
-	errno = 0;
-	v = strtoll(p, &end, 10);
-	if (errno || *end != '\0' || v <= 0)
+	if (parse_uint(&v, p, 1, INT64_MAX) < 0)
 		return err_set(ERR_INVALID, "'%.32s' is not a release "
 		    "version (v1, v2, ...)", s);
-	*out = v;
+	*out = (int64_t)v;
 	return 0;
 }

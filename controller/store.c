@@ -480,59 +480,6 @@ store_tx_end_json(struct store *s, int rc, json_t **out)
 	return rc;
 }
 
-/* ---- names ---- */
-
-static bool
-store_name_chars(const char *s, size_t max, const char *first,
-    const char *rest)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max || strchr(first, s[0]) == NULL)
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (strchr(rest, s[i]) == NULL)
-			return false;
-	return true;
-}
-
-#define LOWER "abcdefghijklmnopqrstuvwxyz"
-#define DIGIT "0123456789"
-
-bool
-store_name_is_valid(const char *name)
-{
-	return name && store_name_chars(name, 30, LOWER, LOWER DIGIT "-");
-}
-
-bool
-store_user_name_is_valid(const char *name)
-{
-	return name && store_name_chars(name, 32, LOWER, LOWER DIGIT "_.-");
-}
-
-bool
-store_runner_name_is_valid(const char *name)
-{
-	return name && store_name_chars(name, 63, LOWER DIGIT,
-	    LOWER DIGIT ".-");
-}
-
-bool
-store_env_key_is_valid(const char *key)
-{
-#define ALPHA LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
-	return key && store_name_chars(key, STORE_ENV_KEY_MAX, ALPHA,
-	    ALPHA DIGIT);
-#undef ALPHA
-}
-
-bool
-store_proc_type_is_valid(const char *type)
-{
-	return type && store_name_chars(type, 30, LOWER, LOWER DIGIT "_-");
-}
-
 /* ---- ids ---- */
 
 static int

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "store_int.h"
 
 #define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
@@ -16,7 +17,7 @@
 static int
 store_app_name_check(const char *name)
 {
-	if (!store_name_is_valid(name))
+	if (!name_app_is_valid(name))
 		return err_set(ERR_INVALID, "invalid app name '%.64s': use a "
 		    "lower-case letter, then up to 29 of a-z 0-9 -",
 		    name ? name : "");
@@ -285,7 +286,7 @@ store_group_create(struct store *s, const char *name)
 {
 	int rc;
 
-	if (!store_name_is_valid(name))
+	if (!name_group_is_valid(name))
 		return err_set(ERR_INVALID, "invalid group name '%.64s': use a "
 		    "lower-case letter, then up to 29 of a-z 0-9 -",
 		    name ? name : "");

@@ -18,6 +18,7 @@
 #include "slipway/controller.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "store_int.h"
 
 #define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
@@ -366,7 +367,7 @@ store_build_update_check(json_t *u, const char **status, const char *old)
 			    "object of up to %d TYPE: \"command\"",
 			    STORE_PROC_TYPES_MAX);
 		json_object_foreach(v, key, cmd) {
-			if (!store_proc_type_is_valid(key))
+			if (!name_proc_type_is_valid(key))
 				return err_set(ERR_INVALID, "invalid process "
 				    "type '%.40s'", key);
 			size_t n = json_string_length(cmd);
@@ -585,7 +586,7 @@ store_formation_scale(json_t **out, struct store *s, const char *app,
 		return err_set(ERR_INVALID, "scale takes TYPE: N for 1 to %d "
 		    "process types", STORE_PROC_TYPES_MAX);
 	json_object_foreach(quantities, type, q) {
-		if (!store_proc_type_is_valid(type))
+		if (!name_proc_type_is_valid(type))
 			return err_set(ERR_INVALID, "invalid process type "
 			    "'%.40s'", type);
 		if (!json_is_integer(q) || json_integer_value(q) < 0 ||

@@ -12,6 +12,7 @@
 #include "slipway/alloc.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "store_int.h"
 
 #define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
@@ -25,7 +26,7 @@ store_runner_create(char key[STORE_TOKEN_LEN], json_t **out, struct store *s,
 	int rc;
 
 	*out = NULL;
-	if (!store_runner_name_is_valid(name))
+	if (!name_runner_is_valid(name))
 		return err_set(ERR_INVALID, "invalid runner name '%.64s': use "
 		    "a-z 0-9 . - (a host name), up to 63", name ? name : "");
 	if ((rc = store_secret_new(secret, hash, STORE_RUNNER_KEY_PREFIX)) < 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "store_int.h"
 
 #define TS(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
@@ -23,7 +24,7 @@ store_user_create(struct store *s, const char *name, bool admin)
 	int64_t uid;
 	int rc;
 
-	if (!store_user_name_is_valid(name))
+	if (!name_user_is_valid(name))
 		return err_set(ERR_INVALID, "invalid user name '%.64s': use "
 		    "a lower-case letter, then up to 31 of a-z 0-9 _ . -",
 		    name ? name : "");

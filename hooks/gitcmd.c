@@ -8,23 +8,8 @@
 
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "slipway/sshd.h"
-
-bool
-sshd_app_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n < 1 || n > 30 || name[0] < 'a' || name[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
-			return false;
-	}
-	return true;
-}
 
 int
 sshd_git_command_parse(const char **service, char **app, const char *cmd)
@@ -70,7 +55,7 @@ sshd_git_command_parse(const char **service, char **app, const char *cmd)
 		    " use APP.git", cmd);
 	memcpy(name, arg, n);
 	name[n] = '\0';
-	if (!sshd_app_name_valid(name))
+	if (!name_app_is_valid(name))
 		return err_set(ERR_INVALID, "'%.80s' is not a valid app name: "
 		    "lower-case letters, digits and '-', starting with a "
 		    "letter, at most 30", name);

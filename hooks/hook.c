@@ -31,6 +31,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
+#include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/sshd.h"
 
@@ -130,7 +131,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 	int rc = 1;
 
 	if (argc != 1 || home == NULL || app == NULL || user == NULL ||
-	    token == NULL || !sshd_app_name_valid(app)) {
+	    token == NULL || !name_app_is_valid(app)) {
 		fprintf(stderr, "slipway hook pre-receive: git runs this in a "
 		    "push through 'slipway sshd' (SLIPWAY_HOME, SLIPWAY_APP, "
 		    "SLIPWAY_SSH_USER and SLIPWAY_TOKEN are set there)\n");
@@ -234,7 +235,7 @@ hooks_cmd_build(int argc, char **argv)
 	if (argc - optind != 1)
 		return cmdline_usage_error(argv[0], "one APP is needed");
 	app = argv[optind];
-	if (!sshd_app_name_valid(app))
+	if (!name_app_is_valid(app))
 		return cmdline_usage_error(argv[0], "invalid app name '%.64s'", app);
 	if (home == NULL || home[0] == '\0')
 		home = "/var/lib/slipway";

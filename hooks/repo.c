@@ -24,6 +24,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/hooks.h"
+#include "slipway/name.h"
 #include "slipway/sshd.h"
 
 #define REPO_UID_KEY "slipway.uid"
@@ -55,7 +56,7 @@ hooks_app_lock(int *out, const char *home, const char *app, const char *who)
 	struct tm tm;
 	int fd = -1, rc;
 
-	if (!sshd_app_name_valid(app)) {
+	if (!name_app_is_valid(app)) {
 		rc = err_set(ERR_INVALID, "invalid app name '%.64s'", app);
 		goto done;
 	}

@@ -26,6 +26,7 @@
 #include "slipway/cli.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
+#include "slipway/name.h"
 #include "slipway/sshd.h"
 
 #define ADMIN_WORDS_MAX 64
@@ -203,7 +204,7 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 	fflush(stdout);
 	/* A destroyed app's code goes with it. */
 	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&
-	    sshd_app_name_valid(words[1])) {
+	    name_app_is_valid(words[1])) {
 		int lock = -1;
 		if (hooks_app_lock(&lock, home, words[1], user) == 0) {
 			if (hooks_repo_remove(home, words[1]) < 0)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "slipway/buf.h"
+#include "slipway/name.h"
 
 /* ---- limits ---------------------------------------------------------- */
 
@@ -27,7 +28,7 @@
 #define PX_TRAILER_MAX   8192    /* all trailer fields of one body */
 #define PX_CONN_TOKENS   8       /* header names a Connection may list */
 #define PX_RID_MAX       128     /* longest X-Request-Id kept */
-#define PX_APP_MAX       30
+#define PX_APP_MAX       NAME_APP_MAX
 #define PX_ADDR_MAX      64      /* "[v6]:port" fits */
 
 /* ---- HTTP heads (http.c) -------------------------------------------- */
@@ -218,7 +219,6 @@ json_t *px_routes_json(struct px_routes *r);
 int px_routes_load(struct px_routes *r, const char *path);
 int px_routes_save(struct px_routes *r, const char *path);
 
-bool px_app_name_valid(const char *s);
 bool px_domain_valid(const char *s);
 
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */

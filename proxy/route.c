@@ -15,6 +15,8 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/name.h"
+#include "slipway/parse.h"
 #include "proxy_int.h"
 
 #define PX_ROUTES_FILE_MAX ((size_t)4 << 20)
@@ -71,20 +73,6 @@ px_routes_free(struct px_routes *r)
 	memset(r, 0, sizeof(*r));
 }
 
-bool
-px_app_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > PX_APP_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
 /* Lower-case DNS names: labels of [a-z0-9-], 1-63 bytes, no edge hyphen. */
 bool
 px_domain_valid(const char *s)
@@ -118,8 +106,7 @@ px_backend_parse(struct px_backend *b, const char *s)
 	char host[48];
 	const char *colon, *hs = s;
 	size_t hn;
-	unsigned long port;
-	char *end;
+	unsigned port;
 
 	memset(&b->sa, 0, sizeof(b->sa));
 	if (s[0] == '[') {
@@ -136,12 +123,11 @@ px_backend_parse(struct px_backend *b, const char *s)
 			goto bad;
 		hn = (size_t)(colon - s);
 	}
-	if (hn == 0 || hn >= sizeof(host) || !isdigit((unsigned char)colon[1]))
+	if (hn == 0 || hn >= sizeof(host))
 		goto bad;
 	memcpy(host, hs, hn);
 	host[hn] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || port == 0 || port > 65535 || end - colon > 6)
+	if (strlen(colon + 1) > 5 || parse_port(&port, colon + 1) < 0)
 		goto bad;
 	if (s[0] != '[') {
 		struct sockaddr_in *in = (struct sockaddr_in *)&b->sa;
@@ -152,7 +138,7 @@ px_backend_parse(struct px_backend *b, const char *s)
 			goto bad;
 		b->salen = sizeof(*in);
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(b->addr, sizeof(b->addr), "%s:%lu", host, port);
+		snprintf(b->addr, sizeof(b->addr), "%s:%u", host, port);
 	} else {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&b->sa;
 
@@ -162,7 +148,7 @@ px_backend_parse(struct px_backend *b, const char *s)
 			goto bad;
 		b->salen = sizeof(*in6);
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(b->addr, sizeof(b->addr), "[%s]:%lu", host, port);
+		snprintf(b->addr, sizeof(b->addr), "[%s]:%u", host, port);
 	}
 	return 0;
 bad:
@@ -274,7 +260,7 @@ px_routes_lookup(struct px_routes *r, const char *host, size_t n)
 	if (n > dn + 1 && name[n - dn - 1] == '.' &&
 	    memcmp(name + n - dn, r->domain, dn) == 0) {
 		name[n - dn - 1] = '\0';
-		if (strchr(name, '.') == NULL && px_app_name_valid(name))
+		if (strchr(name, '.') == NULL && name_app_is_valid(name))
 			return px_routes_app(r, name);
 	}
 	return NULL;
@@ -329,7 +315,7 @@ px_routes_set(struct px_routes *r, const char *app,
 	size_t nold;
 	char **nd;
 
-	if (!px_app_name_valid(app))
+	if (!name_app_is_valid(app))
 		return err_set(ERR_INVALID, "'%s' is not an app name", app);
 	if (nbackends > PX_BACKENDS_MAX)
 		return err_set(ERR_TOOBIG, "more than %d backends",
@@ -424,7 +410,7 @@ px_routes_maintenance(struct px_routes *r, const char *app, bool on)
 	struct px_app *a = px_routes_app(r, app);
 
 	if (a == NULL) {
-		if (!px_app_name_valid(app))
+		if (!name_app_is_valid(app))
 			return err_set(ERR_INVALID, "'%s' is not an app name",
 			    app);
 		/* Maintenance before the first deploy is allowed: it makes

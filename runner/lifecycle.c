@@ -20,22 +20,12 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
 
 enum runner_driver
 runner_driver(const struct runner *r)
 {
 	return r->driver;
-}
-
-static bool
-name_ok(const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL || s[0] == '\0')
-		return false;
-	n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_");
-	return s[n] == '\0' && n <= max;
 }
 
 static bool
@@ -80,11 +70,10 @@ runner_container_create(char **out_id, struct runner *r,
 	unsigned *taken = NULL;
 	int rc;
 
-	if (!name_ok(spec->app, 30) || spec->app[0] < 'a' ||
-	    strchr(spec->app, '_'))
+	if (!name_app_is_valid(spec->app))
 		return err_set(ERR_INVALID, "'%s' is not an app name",
 		    spec->app ? spec->app : "");
-	if (!name_ok(spec->process_type, 30))
+	if (!name_proc_type_is_valid(spec->process_type))
 		return err_set(ERR_INVALID, "'%s' is not a process type",
 		    spec->process_type ? spec->process_type : "");
 	if (!release_ok(spec->release))

@@ -32,6 +32,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
 #include "slipway/proc.h"
 
 #define LOG_MAX_DEFAULT (8ULL << 20)
@@ -64,17 +65,6 @@ runner_time_format(char *out, size_t len, double wall)
 	    tm.tm_min, tm.tm_sec, ms);
 }
 
-static bool
-log_app_valid(const char *app)
-{
-	size_t n;
-
-	if (app == NULL || app[0] < 'a' || app[0] > 'z')
-		return false;
-	n = strspn(app, "abcdefghijklmnopqrstuvwxyz0123456789-");
-	return app[n] == '\0' && n <= 30;
-}
-
 /* Append text (whole lines) to <dir>/<app>.log, rotating after. */
 static int
 log_ring_write_dir(const char *dir, const char *app, const char *text,
@@ -84,7 +74,7 @@ log_ring_write_dir(const char *dir, const char *app, const char *text,
 	struct stat st;
 	int fd = -1, rc = 0;
 
-	if (!log_app_valid(app))
+	if (!name_app_is_valid(app))
 		return err_set(ERR_INVALID, "'%s' is not an app name",
 		    app ? app : "");
 	if (max == 0)
@@ -366,7 +356,7 @@ runner_logs_read(const char *home, const struct runner_log_query *q,
 	struct stat st, cur;
 	int rc = 0;
 
-	if (!log_app_valid(q->app))
+	if (!name_app_is_valid(q->app))
 		return err_set(ERR_INVALID, "'%s' is not an app name",
 		    q->app ? q->app : "");
 	ring.cap = q->lines ? q->lines : 100;
@@ -497,7 +487,7 @@ runner_logs_since(struct runner_log_cursor *cur, bool *gap, const char *dir,
 
 	if (gap)
 		*gap = false;
-	if (!log_app_valid(q->app))
+	if (!name_app_is_valid(q->app))
 		return err_set(ERR_INVALID, "'%s' is not an app name",
 		    q->app ? q->app : "");
 	left = q->lines ? q->lines : 100;

@@ -25,17 +25,19 @@
 
 #include <jansson.h>
 
+#include "slipway/name.h"
+
 struct store;
 
 #define STORE_SCHEMA_VERSION 4
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
-#define STORE_ENV_KEY_MAX 256
+#define STORE_ENV_KEY_MAX NAME_ENV_KEY_MAX  /* names: lib/name */
 #define STORE_ENV_VALUE_MAX (32 * 1024)
 #define STORE_ENV_MAX 512               /* variables per app */
 #define STORE_SCALE_MAX 100             /* processes of one type */
-#define STORE_PROC_TYPES_MAX 32
+#define STORE_PROC_TYPES_MAX NAME_PROC_TYPES_MAX
 #define STORE_DOMAIN_MAX 253
 
 /* Token prefixes: users' API tokens and runners' server keys. */
@@ -87,19 +89,6 @@ void store_set_write_lock(struct store *s, void *pthread_mutex);
  * one).  Store reads nest inside; store writes inside are refused. */
 int store_snapshot_begin(struct store *s);
 void store_snapshot_end(struct store *s);
-
-/* ---- names ---- */
-
-/* ^[a-z][a-z0-9-]{0,29}$ (apps and groups). */
-bool store_name_is_valid(const char *name);
-/* ^[a-z][a-z0-9_.-]{0,31}$ */
-bool store_user_name_is_valid(const char *name);
-/* ^[a-z0-9][a-z0-9.-]{0,62}$ (host names) */
-bool store_runner_name_is_valid(const char *name);
-/* ^[A-Za-z_][A-Za-z0-9_]*$, at most STORE_ENV_KEY_MAX bytes */
-bool store_env_key_is_valid(const char *key);
-/* ^[a-z][a-z0-9_-]{0,29}$ (web, worker, ...) */
-bool store_proc_type_is_valid(const char *type);
 
 /* ---- users and tokens ---- */
 

@@ -1,0 +1,41 @@
+/*
+ * The names of slipway's words (docs/../DESIGN.md "The words"), one rule
+ * each, for every module that takes one: the controller's store when it
+ * records a name, the SSH server and the hooks when a push names an app,
+ * the runner and the proxy when a request does, the builder when a
+ * release names process types and config keys.  Each returns false for
+ * NULL, for "" and for anything longer than its maximum; none allocates.
+ * A name that passes is safe as one path component and in a URL path.
+ */
+#ifndef SLIPWAY_NAME_H
+#define SLIPWAY_NAME_H
+
+#include <stdbool.h>
+
+#define NAME_APP_MAX 30        /* also groups */
+#define NAME_USER_MAX 32
+#define NAME_RUNNER_MAX 63     /* a host name label */
+#define NAME_ENV_KEY_MAX 256
+#define NAME_PROC_TYPE_MAX 30
+#define NAME_PROC_TYPES_MAX 32  /* process types of one release */
+
+/* An app: ^[a-z][a-z0-9-]{0,29}$ */
+bool name_app_is_valid(const char *s);
+
+/* A deployment group: the app rule, ^[a-z][a-z0-9-]{0,29}$ */
+bool name_group_is_valid(const char *s);
+
+/* A user: ^[a-z][a-z0-9_.-]{0,31}$ */
+bool name_user_is_valid(const char *s);
+
+/* A runner (a host name): ^[a-z0-9][a-z0-9.-]{0,62}$ */
+bool name_runner_is_valid(const char *s);
+
+/* A config (environment) key: ^[A-Za-z_][A-Za-z0-9_]*$, at most
+ * NAME_ENV_KEY_MAX bytes. */
+bool name_env_key_is_valid(const char *s);
+
+/* A process type slipway runs (web, worker, ...): ^[a-z][a-z0-9_-]{0,29}$ */
+bool name_proc_type_is_valid(const char *s);
+
+#endif

@@ -1,0 +1,59 @@
+/* The rules for slipway's names; see include/slipway/name.h. */
+#include <string.h>
+
+#include "slipway/name.h"
+
+#define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define DIGIT "0123456789"
+
+/* 1 to max bytes, the first from first, the others from rest.  strchr
+ * would also find the terminating NUL, so the first byte is checked
+ * against "" apart. */
+static bool
+name_chars(const char *s, size_t max, const char *first, const char *rest)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0' || strchr(first, s[0]) == NULL)
+		return false;
+	n = 1 + strspn(s + 1, rest);
+	return s[n] == '\0' && n <= max;
+}
+
+bool
+name_app_is_valid(const char *s)
+{
+	return name_chars(s, NAME_APP_MAX, LOWER, LOWER DIGIT "-");
+}
+
+bool
+name_group_is_valid(const char *s)
+{
+	return name_app_is_valid(s);
+}
+
+bool
+name_user_is_valid(const char *s)
+{
+	return name_chars(s, NAME_USER_MAX, LOWER, LOWER DIGIT "_.-");
+}
+
+bool
+name_runner_is_valid(const char *s)
+{
+	return name_chars(s, NAME_RUNNER_MAX, LOWER DIGIT, LOWER DIGIT ".-");
+}
+
+bool
+name_env_key_is_valid(const char *s)
+{
+	return name_chars(s, NAME_ENV_KEY_MAX, LOWER UPPER "_",
+	    LOWER UPPER DIGIT "_");
+}
+
+bool
+name_proc_type_is_valid(const char *s)
+{
+	return name_chars(s, NAME_PROC_TYPE_MAX, LOWER, LOWER DIGIT "_-");
+}
