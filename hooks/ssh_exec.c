@@ -33,6 +33,7 @@
 #include "slipway/apiclient.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
+#include "slipway/log.h"
 #include "slipway/proc.h"
 #include "slipway/sshd.h"
 
@@ -55,14 +56,13 @@ exec_on_signal(int sig)
 void
 hooks_say_error(const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 
+	/* escaped: the message may carry the command's words */
+	fputs(" !     ", stderr);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vprint_line(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " !     %s\n", msg);
-	fflush(stderr);
 }
 
 /* What the controller says about the caller on app (GET .../access). */

@@ -4,6 +4,7 @@
 
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/log.h"
 
 static cmdline_synopsis_fn cmdline_synopsis;
 
@@ -19,11 +20,11 @@ cmdline_usage_error(const char *name, const char *fmt, ...)
 	const char *args = cmdline_synopsis ? cmdline_synopsis(name) : NULL;
 	va_list ap;
 
+	/* escaped, as every error: it may quote what was typed */
 	fprintf(stderr, "slipway %s: ", name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vprint_line(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (args)
 		fprintf(stderr, "usage: slipway %s%s%s\n", name,
 		    args[0] ? " " : "", args);
@@ -35,6 +36,7 @@ cmdline_fail(const char *name)
 {
 	const char *msg = err_last();
 
-	fprintf(stderr, "slipway %s: %s\n", name, msg[0] ? msg : "failed");
+	/* escaped: the message may quote input or a server's answer */
+	log_print_line(stderr, "slipway %s: %s", name, msg[0] ? msg : "failed");
 	return 1;
 }

@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slipway/alloc.h"
 #include "slipway/clock.h"
 #include "slipway/err.h"
+#include "slipway/log.h"
 #include "slipway/proc.h"
 #include "slipway/supervise.h"
 
@@ -50,6 +52,20 @@ supervise_say(FILE *log, const char *name, const char *fmt, ...)
 	fflush(log);
 }
 
+/* One line a child wrote, escaped (log_escape): whatever a service prints,
+ * it cannot forge a line of another, or of itself, in the merged log, nor
+ * send control sequences to the operator's terminal.  A service that logs
+ * through log.c has escaped its line already; that changes nothing here. */
+static void
+supervise_line(FILE *log, const char *name, const char *s, size_t n)
+{
+	char *esc = xmalloc(4 * n + 1);
+
+	log_escape(esc, 4 * n + 1, s, n);
+	supervise_say(log, name, "%s", esc);
+	free(esc);
+}
+
 static int
 supervise_start(struct supervise_svc *s, FILE *log)
 {
@@ -70,7 +86,8 @@ supervise_start(struct supervise_svc *s, FILE *log)
 	return 0;
 }
 
-/* Copy complete lines from the child to the log, each prefixed. */
+/* Copy complete lines from the child to the log, each prefixed; a line
+ * longer than the buffer goes out in pieces. */
 static void
 supervise_drain(struct supervise_svc *s, FILE *log, bool eof)
 {
@@ -79,17 +96,18 @@ supervise_drain(struct supervise_svc *s, FILE *log, bool eof)
 
 	while ((n = read(s->fd, chunk, sizeof(chunk))) > 0) {
 		if (buf_put(&s->line, chunk, (size_t)n) < 0) {
-			supervise_say(log, s->name, "%s", s->line.ptr);
+			supervise_line(log, s->name, s->line.ptr, s->line.len);
 			buf_reset(&s->line);
+			buf_put(&s->line, chunk, (size_t)n);
 		}
 		while ((nl = memchr(s->line.ptr, '\n', s->line.len))) {
-			*nl = '\0';
-			supervise_say(log, s->name, "%s", s->line.ptr);
+			supervise_line(log, s->name, s->line.ptr,
+			    (size_t)(nl - s->line.ptr));
 			buf_consume(&s->line, (size_t)(nl - s->line.ptr) + 1);
 		}
 	}
 	if ((n == 0 || eof) && s->line.len) {
-		supervise_say(log, s->name, "%s", s->line.ptr);
+		supervise_line(log, s->name, s->line.ptr, s->line.len);
 		buf_reset(&s->line);
 	}
 	if (n == 0) {

@@ -70,3 +70,47 @@ TEST(supervise__kills_what_ignores_sigterm)
 	EXPECT_TRUE(strstr(out, "did not stop") != NULL);
 	free(out);
 }
+
+/* A child's line reaches the merged log as one line of plain text:
+ * control bytes (ESC, CR, NUL, DEL) and bytes that are not UTF-8 are
+ * escaped, so no service can drive the operator's terminal through it. */
+TEST(supervise__escapes_control_bytes_of_children)
+{
+	char *a[] = { "sh", "-c", "printf 'a\\033[2Jb\\rc\\000d\\177e\\377f "
+	    "\\342\\202\\254\\n'; sleep 100", NULL };
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
+	FILE *log = fopen("log", "w");
+	char *out;
+
+	o.log = log;
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	fclose(log);
+	out = t_read("log");
+	EXPECT_TRUE(strstr(out, "web        | a\\x1b[2Jb\\rc\\x00d\\x7fe\\xfff "
+	    "\xe2\x82\xac\n") != NULL);
+	for (const char *p = out; *p; p++)
+		EXPECT_TRUE(*p == '\n' || (unsigned char)*p >= 0x20);
+	free(out);
+}
+
+/* A line longer than the line buffer goes out in pieces, none lost. */
+TEST(supervise__long_line_loses_nothing)
+{
+	char *a[] = { "sh", "-c", "head -c 20000 /dev/zero | tr '\\000' x; "
+	    "echo; sleep 100", NULL };
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
+	FILE *log = fopen("log", "w");
+	size_t xs = 0;
+	char *out;
+
+	o.log = log;
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	fclose(log);
+	out = t_read("log");
+	for (const char *p = out; *p; p++)
+		xs += *p == 'x';
+	EXPECT_INT(20000, xs);
+	free(out);
+}
