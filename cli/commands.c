@@ -264,7 +264,9 @@ const struct cli_command cli_commands[] = {
 	  "printing) if the Procfile is malformed.\n" },
 	{ "sshd", sshd_cmd_run,
 	  "[--listen HOST:PORT] [--controller URL] [--token-file FILE] "
-	  "[--registry HOST:PORT] [--host-key FILE]",
+	  "[--registry HOST:PORT] [--host-key FILE] [--max-conns N] "
+	  "[--reserved-auth N] [--max-per-source N] "
+	  "[--max-startups START:RATE:FULL] [--unauth-grace SECS]",
 	  "serve git push/clone and admin commands over SSH (default "
 	  "127.0.0.1:2222)",
 	  "Keys are checked against the controller (--controller, else\n"
@@ -274,7 +276,11 @@ const struct cli_command cli_commands[] = {
 	  "session a short-lived token of the key's user.  The host key is\n"
 	  "made on first start ($SLIPWAY_HOME/ssh/host_ed25519_key).  Builds\n"
 	  "push images to --registry (else SLIPWAY_REGISTRY, else\n"
-	  "127.0.0.1:5000).  See docs/push.md.\n" },
+	  "127.0.0.1:5000).  Connections: --max-conns (64), of which\n"
+	  "--reserved-auth (16) only for authenticated users; before a key is\n"
+	  "verified, --max-per-source (8) per address, random early drop\n"
+	  "--max-startups (16:30:48) and --unauth-grace (10) seconds.  See\n"
+	  "docs/push.md.\n" },
 	{ "ssh-exec", sshd_cmd_exec, "",
 	  "(run by 'slipway sshd') one SSH command: git or an admin command",
 	  NULL },

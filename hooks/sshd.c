@@ -1,8 +1,18 @@
 /*
  * The SSH server's listener: host key, bind, accept, one forked process per
  * connection.  See include/slipway/sshd.h.
+ *
+ * One loop, no signal handlers: it polls the listening socket and one pipe
+ * per connection, on which the connection's process writes a byte once it
+ * authenticated and which ends (EOF) when the process does.  Children are
+ * reaped here, so the count of open connections is only ever changed by
+ * this loop (a SIGCHLD handler decrementing it raced the increment after
+ * fork, and lost decrements ended in refused connections).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,24 +25,12 @@
 #include <libssh/server.h>
 
 #include "slipway/alloc.h"
+#include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "sshd_int.h"
-
-static volatile sig_atomic_t sshd_live;
-
-static void
-sshd_on_sigchld(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		sshd_live--;
-	errno = saved;
-}
 
 int
 sshd_key_fingerprint(char **out, ssh_key key)
@@ -92,16 +90,139 @@ sshd_host_key_ensure(char **fingerprint, const char *path)
 	return rc;
 }
 
+/* Refuse a connection before any SSH: one line for a person (an SSH
+ * client shows lines before the banner in its debug output), then close.
+ * Logged at most once per 10 s: refusing must not be a way to flood the
+ * log. */
+static void
+sshd_refuse(struct sshd_limit *l, int fd, struct in_addr src,
+    const char *why)
+{
+	static const char line[] = "slipway: too many connections, try again "
+	    "later\r\n";
+	char ip[INET_ADDRSTRLEN];
+	unsigned more;
+
+	(void)send(fd, line, sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	if (!sshd_limit_log_due(&more, l, clock_mono()))
+		return;
+	inet_ntop(AF_INET, &src, ip, sizeof(ip));
+	if (more)
+		log_warnx("refused a connection from %s: %s (and %u more since "
+		    "the last such line)", ip, why, more);
+	else
+		log_warnx("refused a connection from %s: %s", ip, why);
+}
+
+/* Reap ended connections, read authentication notices, and end those
+ * that did not authenticate in time. */
+static void
+sshd_tend(struct sshd_limit *l, const struct pollfd *pfd, size_t npfd)
+{
+	double now = clock_mono();
+	pid_t pid;
+
+	for (size_t i = 0; i < npfd; i++) {
+		struct sshd_limit_conn *c = NULL;
+		char b;
+
+		if (pfd[i].revents == 0)
+			continue;
+		for (size_t k = 0; k < l->n && c == NULL; k++)
+			if (l->conns[k].fd == pfd[i].fd)
+				c = &l->conns[k];
+		if (c == NULL)
+			continue;
+		ssize_t r = read(c->fd, &b, 1);
+
+		if (r == 1) {
+			c->authed = true;
+		} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+			close(c->fd);
+			c->fd = -1;
+		}
+	}
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		struct sshd_limit_conn *c = sshd_limit_find(l, pid);
+
+		if (c && c->fd >= 0)
+			close(c->fd);
+		sshd_limit_remove(l, pid);
+	}
+	for (size_t k = 0; k < l->n; k++)
+		if (sshd_limit_overdue(l, &l->conns[k], now))
+			kill(l->conns[k].pid, SIGKILL);
+}
+
+/* Accept one connection, or refuse it by the limits. */
+static void
+sshd_accept(struct sshd_limit *l, ssh_bind bind, const struct sshd_opts *opts)
+{
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	ssh_session session;
+	char why[256];
+	int fd, pipefd[2];
+	pid_t pid;
+
+	fd = accept4(ssh_bind_get_fd(bind), (struct sockaddr *)&peer, &plen,
+	    SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept failed");
+		return;
+	}
+	if (peer.sin_family != AF_INET)
+		peer.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (!sshd_limit_admit(why, sizeof(why), l, peer.sin_addr,
+	    (uint32_t)random())) {
+		sshd_refuse(l, fd, peer.sin_addr, why);
+		return;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_warn("cannot make a pipe for a connection");
+		close(fd);
+		return;
+	}
+	session = ssh_new();
+	if (ssh_bind_accept_fd(bind, session, fd) != SSH_OK) {
+		log_warnx("accept failed: %s", ssh_get_error(bind));
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("cannot fork for a connection");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		ssh_bind_free(bind);
+		sshd_conn_serve(session, opts, pipefd[1]);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	sshd_limit_add(l, pid, pipefd[0], peer.sin_addr, clock_mono());
+	/* The child owns the connection now. */
+	ssh_free(session);
+	return;
+fail:
+	ssh_disconnect(session);
+	ssh_free(session);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 int
 sshd_run(const struct sshd_opts *opts)
 {
 	struct sockaddr_in addr;
-	struct sigaction sa;
 	char host[32], port[8], *fp = NULL;
-	unsigned max = opts->max_conns ? opts->max_conns : 64;
 	unsigned bound = 0;
+	struct sshd_limit lim;
+	struct pollfd *pfd;
 	ssh_bind bind = NULL;
-	int rc, no = 0;
+	int rc, no = 0, lfd;
 
 	if ((rc = net_addr_parse(&addr, opts->listen)) < 0)
 		return rc;
@@ -110,11 +231,11 @@ sshd_run(const struct sshd_opts *opts)
 	net_addr_format(host, sizeof(host), &addr);
 	*strrchr(host, ':') = '\0';
 	snprintf(port, sizeof(port), "%u", (unsigned)ntohs(addr.sin_port));
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sshd_on_sigchld;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
+	sshd_limit_init(&lim, opts);
+	pfd = xcalloc(lim.max_conns + 1, sizeof(*pfd));
+	/* Children are reaped by the loop: none may be reaped for us. */
+	signal(SIGCHLD, SIG_DFL);
+	srandom((unsigned)getpid() ^ (unsigned)(clock_mono() * 1e6));
 
 	bind = ssh_bind_new();
 	ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
@@ -131,53 +252,48 @@ sshd_run(const struct sshd_opts *opts)
 		    ssh_get_error(bind));
 		goto done;
 	}
+	lfd = ssh_bind_get_fd(bind);
+	/* poll says when to accept; a client gone meanwhile must not
+	 * block the loop in accept. */
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	{
 		struct sockaddr_in got;
 		socklen_t len = sizeof(got);
-		if (getsockname(ssh_bind_get_fd(bind), (struct sockaddr *)&got,
-		    &len) == 0)
+		if (getsockname(lfd, (struct sockaddr *)&got, &len) == 0)
 			bound = ntohs(got.sin_port);
 	}
 	log_info("listening on %s:%u, host key %s", host, bound, fp);
+	log_info("limits: %u connections, %u of them kept for authenticated "
+	    "users; unauthenticated: %u per address, start:rate:full "
+	    "%u:%u:%u, %u s to authenticate", lim.max_conns,
+	    lim.reserved_auth, lim.per_source, lim.start, lim.rate, lim.full,
+	    lim.unauth_grace);
 	if (opts->on_listen)
 		opts->on_listen(bound, fp, opts->ctx);
 
 	while (!(opts->stop && *opts->stop)) {
-		ssh_session session = ssh_new();
-		pid_t pid;
+		size_t n = 0;
 
-		if (ssh_bind_accept(bind, session) != SSH_OK) {
-			if (!(opts->stop && *opts->stop))
-				log_warnx("accept failed: %s",
-				    ssh_get_error(bind));
-			ssh_free(session);
-			continue;
+		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		for (size_t k = 0; k < lim.n; k++)
+			if (lim.conns[k].fd >= 0)
+				pfd[n++] = (struct pollfd){
+				    .fd = lim.conns[k].fd, .events = POLLIN };
+		if (poll(pfd, n, 1000) < 0 && errno != EINTR) {
+			rc = err_sys("cannot wait for connections");
+			goto done;
 		}
-		if ((unsigned)sshd_live >= max) {
-			log_warnx("refusing a connection: %u connections open",
-			    max);
-			ssh_disconnect(session);
-			ssh_free(session);
-			continue;
-		}
-		if ((pid = fork()) < 0) {
-			log_warn("cannot fork for a connection");
-			ssh_disconnect(session);
-			ssh_free(session);
-			continue;
-		}
-		if (pid == 0) {
-			signal(SIGCHLD, SIG_DFL);
-			ssh_bind_free(bind);
-			sshd_conn_serve(session, opts);
-			_exit(0);
-		}
-		sshd_live++;
-		/* The child owns the connection now. */
-		ssh_free(session);
+		sshd_tend(&lim, pfd + 1, n - 1);
+		if (pfd[0].revents & POLLIN)
+			sshd_accept(&lim, bind, opts);
 	}
 	rc = 0;
 done:
+	for (size_t k = 0; k < lim.n; k++)
+		if (lim.conns[k].fd >= 0)
+			close(lim.conns[k].fd);
+	sshd_limit_free(&lim);
+	free(pfd);
 	ssh_bind_free(bind);
 	free(fp);
 	return rc;

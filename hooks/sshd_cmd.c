@@ -29,6 +29,7 @@
 #include "slipway/log.h"
 #include "slipway/sshd.h"
 #include "slipway/store.h"
+#include "sshd_int.h"
 
 #define SSHD_TOKEN_FILE_MAX 4096
 
@@ -201,8 +202,14 @@ sshd_cmd_run(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 't' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "host-key", required_argument, NULL, 'k' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "reserved-auth", required_argument, NULL, 'a' },
+		{ "max-per-source", required_argument, NULL, 's' },
+		{ "max-startups", required_argument, NULL, 'S' },
+		{ "unauth-grace", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct sshd_opts o = { 0 };
 	const char *listen = "127.0.0.1:2222", *home = getenv("SLIPWAY_HOME");
 	const char *url = getenv("SLIPWAY_URL"), *tokfile = NULL;
 	const char *registry = getenv("SLIPWAY_REGISTRY"), *hostkey = NULL;
@@ -210,18 +217,31 @@ sshd_cmd_run(int argc, char **argv)
 	char exe[PATH_MAX], *tf = NULL, *hk = NULL;
 	char *exec_argv[3] = { exe, "ssh-exec", NULL }, *env[5] = { 0 };
 	ssize_t len;
-	int c, rc;
+	int c, idx, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
 		case 'c': url = optarg; break;
 		case 't': tokfile = optarg; break;
 		case 'r': registry = optarg; break;
 		case 'k': hostkey = optarg; break;
+		case 'm': rc = sshd_limit_parse_count(&o.max_conns, optarg,
+		    100000); break;
+		case 'a': rc = sshd_limit_parse_count(&o.reserved_auth, optarg,
+		    100000); break;
+		case 's': rc = sshd_limit_parse_count(&o.max_per_source,
+		    optarg, 100000); break;
+		case 'S': rc = sshd_limit_parse_startups(o.startups, optarg);
+		    break;
+		case 'g': rc = sshd_limit_parse_count(&o.unauth_grace_sec,
+		    optarg, 3600); break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
+		if (rc < 0)
+			return cmdline_usage_error(argv[0], "--%s: %s",
+			    opts[idx].name, err_last());
 	}
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
@@ -254,18 +274,18 @@ sshd_cmd_run(int argc, char **argv)
 	env[1] = xasprintf("SLIPWAY_HOME=%s", home);
 	env[2] = xasprintf("SLIPWAY_REGISTRY=%s", registry);
 	env[3] = xstrdup("SLIPWAY_CONFIG=/dev/null");
-	{
-		struct sshd_opts o = {
-			.listen = listen, .host_key = hk,
-			.lookup = sshd_lookup, .lookup_ctx = &ctl,
-			.exec_argv = exec_argv, .extra_env = env,
-			.session_begin = sshd_session_begin,
-			.session_end = sshd_session_end, .session_ctx = &ctl,
-		};
-		log_info("controller %s, registry %s, commands run as %s "
-		    "ssh-exec", url, registry, exe);
-		rc = sshd_run(&o);
-	}
+	o.listen = listen;
+	o.host_key = hk;
+	o.lookup = sshd_lookup;
+	o.lookup_ctx = &ctl;
+	o.exec_argv = exec_argv;
+	o.extra_env = env;
+	o.session_begin = sshd_session_begin;
+	o.session_end = sshd_session_end;
+	o.session_ctx = &ctl;
+	log_info("controller %s, registry %s, commands run as %s ssh-exec",
+	    url, registry, exe);
+	rc = sshd_run(&o);
 fail:
 	for (int i = 0; env[i]; i++)
 		free(env[i]);

@@ -51,6 +51,7 @@ struct sshd_conn {
 	bool exited;
 	void *sess;             /* from session_begin */
 	bool session_open;
+	int notify_fd;          /* to the listener: -1 once told */
 };
 
 /* libssh calls this twice per key: first to ask whether the key would do
@@ -97,6 +98,11 @@ sshd_auth_pubkey(ssh_session session, const char *user, ssh_key pubkey,
 	c->user = who;
 	c->fingerprint = fp;
 	log_info("user '%s' authenticated with key %s", who, fp);
+	/* The listener counts us as a user from now on (sshd_limit.c). */
+	if (c->notify_fd >= 0) {
+		(void)write(c->notify_fd, "a", 1);
+		c->notify_fd = -1;
+	}
 	return SSH_AUTH_SUCCESS;
 }
 
@@ -379,11 +385,17 @@ sshd_conn_pipe(struct sshd_conn *c)
 }
 
 void
-sshd_conn_serve(ssh_session session, const struct sshd_opts *opts)
+sshd_conn_serve(ssh_session session, const struct sshd_opts *opts,
+    int notify_fd)
 {
 	struct sshd_conn c = { .o = opts, .session = session,
-	    .child = { .pid = -1, .in = -1, .out = -1, .err = -1 } };
-	long timeout = opts->login_grace_sec ? opts->login_grace_sec : 30;
+	    .child = { .pid = -1, .in = -1, .out = -1, .err = -1 },
+	    .notify_fd = notify_fd };
+	/* The key exchange is before authentication: its grace is the short
+	 * one (the listener ends us at that too); after it, blocking calls
+	 * get the login grace, as before there was a short one. */
+	long timeout = opts->unauth_grace_sec ? opts->unauth_grace_sec : 10;
+	long grace = opts->login_grace_sec ? opts->login_grace_sec : 30;
 
 	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
 	c.scb.userdata = &c;
@@ -399,6 +411,7 @@ sshd_conn_serve(ssh_session session, const struct sshd_opts *opts)
 		log_info("key exchange failed: %s", ssh_get_error(session));
 		goto done;
 	}
+	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &grace);
 	c.event = ssh_event_new();
 	ssh_event_add_session(c.event, session);
 	if (sshd_conn_setup(&c) < 0) {

@@ -47,8 +47,13 @@ struct sshd_opts {
 	sshd_session_end_fn session_end;
 	void *session_ctx;
 	unsigned keepalive_sec;      /* 0: 15 */
-	unsigned login_grace_sec;    /* 0: 30 */
+	unsigned login_grace_sec;    /* 0: 30, from connect to the command */
+	/* Connection limits (docs/push.md, "Connection limits"). */
 	unsigned max_conns;          /* 0: 64 */
+	unsigned reserved_auth;      /* of those, 0: 16 only for users */
+	unsigned max_per_source;     /* unauthenticated per address, 0: 8 */
+	unsigned startups[3];        /* start:rate:full, 0s: 16:30:48 */
+	unsigned unauth_grace_sec;   /* 0: 10, to verify a key */
 	volatile int *stop;          /* when set non-zero, stop accepting */
 	/* Called once listening, with the bound port and the host key's
 	 * fingerprint (for tests that listen on port 0 and for logs). */
@@ -76,8 +81,5 @@ int sshd_cmd_exec(int argc, char **argv);
  * malformed argument. */
 int sshd_git_command_parse(const char **service, char **app,
     const char *command);
-
-/* True for a valid app name: ^[a-z][a-z0-9-]{0,29}$. */
-bool sshd_app_name_valid(const char *name);
 
 #endif

@@ -1,9 +1,13 @@
 /* Unit tests for the SSH server transport (hooks/sshd*.c), driven by a
  * real OpenSSH client, and for git command parsing. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +16,7 @@
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/fs.h"
+#include "slipway/name.h"
 #include "slipway/proc.h"
 #include "slipway/sshd.h"
 
@@ -45,9 +50,10 @@ t_on_listen(unsigned port, const char *fp, void *ctx)
 	fs_write_atomic("hostfp", fp, strlen(fp), 0644);
 }
 
-/* Start the server in a child; returns its pid, port in *port. */
+/* Start the server in a child, with at most max_conns connections (0:
+ * the default); returns its pid, port in *port. */
 static pid_t
-t_sshd(unsigned *port)
+t_sshd_max(unsigned *port, unsigned max_conns)
 {
 	static char *argv[] = { "sh", "-c", "printf '%s|%s|' "
 	    "\"$SLIPWAY_SSH_USER\" \"$SSH_ORIGINAL_COMMAND\"; cat; "
@@ -55,7 +61,7 @@ t_sshd(unsigned *port)
 	struct sshd_opts o = { .listen = "127.0.0.1:0",
 	    .host_key = "ssh/host_ed25519_key", .lookup = t_lookup,
 	    .exec_argv = argv, .on_listen = t_on_listen,
-	    .login_grace_sec = 5 };
+	    .login_grace_sec = 5, .max_conns = max_conns };
 	pid_t pid;
 	struct buf b;
 
@@ -71,6 +77,12 @@ t_sshd(unsigned *port)
 	*port = (unsigned)atoi(b.ptr);
 	buf_free(&b);
 	return pid;
+}
+
+static pid_t
+t_sshd(unsigned *port)
+{
+	return t_sshd_max(port, 0);
 }
 
 static int
@@ -114,6 +126,81 @@ TEST(sshd__exec_pipes_and_exit_status)
 	t_stop(pid);
 }
 
+/* A TCP connection that sends only a client banner.  Returns its fd when
+ * the server answered with its own banner (it holds the connection), -1
+ * when it closed it or said anything else (a refusal). */
+static int
+t_idle_conn(unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+	struct pollfd pfd;
+	char got[8] = "";
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(fd, "SSH-2.0-x\r\n", 11) != 11) {
+		close(fd);
+		return -1;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 5000) != 1 || read(fd, got, 4) != 4 ||
+	    memcmp(got, "SSH-", 4) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Connections that come and go by the hundred, from several processes at
+ * once, must leave the server's count of open connections right: after
+ * them, as many connections as before are accepted.  (The count was
+ * changed both by the accept loop and by a SIGCHLD handler, and a
+ * decrement lost to the race made the server refuse everybody in the
+ * end.) */
+TEST(sshd__churn_leaves_the_connection_count_right)
+{
+	unsigned port;
+	/* 20 connections: the default reserve leaves strangers 4 */
+	pid_t pid = t_sshd_max(&port, 20), w[6];
+	struct buf out;
+	int held[3] = { -1, -1, -1 }, ok = 0;
+
+	for (int i = 0; i < 6; i++) {
+		if ((w[i] = fork()) == 0) {
+			for (int k = 0; k < 150; k++) {
+				int fd = t_idle_conn(port);
+
+				if (fd >= 0)
+					close(fd);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 6; i++)
+		waitpid(w[i], NULL, 0);
+	/* The last of them may still be ending: wait for the room, up to
+	 * 10 s, then a real session must go through beside three idle
+	 * connections. */
+	for (int tries = 0; tries < 100 && !ok; tries++) {
+		ok = 1;
+		for (int i = 0; i < 3; i++) {
+			if (held[i] < 0)
+				held[i] = t_idle_conn(port);
+			ok &= held[i] >= 0;
+		}
+		if (!ok)
+			usleep(100000);
+	}
+	EXPECT_TRUE(ok);
+	EXPECT_INT(7, t_ssh(&out, port, "key", "", "true"));
+	buf_free(&out);
+	for (int i = 0; i < 3; i++)
+		close(held[i]);
+	t_stop(pid);
+}
+
 TEST(sshd__unknown_key_refused)
 {
 	unsigned port;
@@ -135,6 +222,8 @@ TEST(sshd__password_and_none_refused)
 	EXPECT_INT(255, t_ssh(&out, port, "other",
 	    "-o PreferredAuthentications=password,keyboard-interactive,none "
 	    "-o PubkeyAuthentication=no", "true"));
+	/* refused, not dropped: a crashed server also makes ssh exit 255 */
+	EXPECT_TRUE(strstr(out.ptr, "Permission denied") != NULL);
 	buf_free(&out);
 	t_stop(pid);
 }
@@ -165,6 +254,7 @@ TEST(sshd__port_forwarding_refused)
 
 	EXPECT_TRUE(t_ssh(&out, port, "key",
 	    "-o ExitOnForwardFailure=yes -R 0:127.0.0.1:1 -N", "") != 0);
+	EXPECT_TRUE(strstr(out.ptr, "remote port forwarding failed") != NULL);
 	buf_free(&out);
 	t_stop(pid);
 }
@@ -277,6 +367,6 @@ TEST(sshd__git_command_parse)
 	    "git-receive-pack ''"));
 	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
 	    "git-receive-pack 'a'\\''b.git'"));
-	EXPECT_TRUE(!sshd_app_name_valid("a234567890123456789012345678901"));
-	EXPECT_TRUE(sshd_app_name_valid("a23456789012345678901234567890"));
+	EXPECT_TRUE(!name_app_is_valid("a234567890123456789012345678901"));
+	EXPECT_TRUE(name_app_is_valid("a23456789012345678901234567890"));
 }
