@@ -96,6 +96,24 @@ wait_port() {
 	echo "nothing listens on 127.0.0.1:$1"; return 1
 }
 
+# Wait until a command succeeds: wait_for 'CMD' [SECONDS, default 30].
+# CMD is eval'd in the caller's shell every 0.1 s (so it may set variables);
+# its output is kept out of the way.  On timeout, says what it waited for
+# and what CMD printed the last time, and fails.  Wait on this, never on a
+# fixed sleep: under load a sleep is too short, and when idle too long.
+wait_for() {
+	# Odd local names: CMD is eval'd here and may use $i, $n, ... of its own.
+	local _wf_i _wf_n=$(( ${2:-30} * 10 )) _wf_log=$T_DIR/.wait_for.$BASHPID
+	for ((_wf_i = 0; _wf_i < _wf_n; _wf_i++)); do
+		if eval "$1" >"$_wf_log" 2>&1; then rm -f "$_wf_log"; return 0; fi
+		sleep 0.1
+	done
+	echo "timed out after ${2:-30} s waiting for: $1"
+	[ -s "$_wf_log" ] && tail -n 5 "$_wf_log" | sed 's/^/    it said: /'
+	rm -f "$_wf_log"
+	return 1
+}
+
 # Helpers for bodies: fail with a message saying what was expected.
 expect_eq() { # want got [what]
 	[ "$1" = "$2" ] && return 0

@@ -183,9 +183,3 @@ rl_load_check() { # NAME
 	return 0
 }
 
-# Wait up to $2 seconds (default 60) for a command to succeed.
-wait_for() {
-	local i n=$(( ${2:-60} * 10 ))
-	for i in $(seq 1 "$n"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "timed out waiting for: $1"; return 1
-}

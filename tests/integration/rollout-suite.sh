@@ -121,7 +121,8 @@ expect_success 'ps shows the restart as the runner reported it' '
 rl_load_start kill9 shop 4
 expect_success 'kill -9 of the runner: the containers keep serving' '
 	rl_rps | jq -r "[.[].id] | sort | join(\",\")" >$T_DIR/ids.before &&
-	kill -KILL $RL_RUNNER_PID && sleep 0.5 &&
+	kill -KILL $RL_RUNNER_PID &&
+	wait_for "! ps -o stat= -p $RL_RUNNER_PID | grep -qv Z" 10 &&
 	rl_only shop "shop version 1" 5
 '
 rl_runner_reap
@@ -187,7 +188,7 @@ expect_success 'logs shows the requests, through the controller' '
 slipway logs shop -n 1 -f >"$T_DIR/follow.out" 2>&1 &
 FOLLOW_PID=$!
 expect_success 'logs -f follows new lines' '
-	sleep 1 &&
+	wait_for "[ -s $T_DIR/follow.out ]" 30 &&
 	curl -s -o /dev/null -H "Host: shop.localhost" "http://127.0.0.1:$RL_PX/followed-$$" &&
 	wait_for "grep -q url:/followed-$$ $T_DIR/follow.out" 30 ||
 		{ tail -5 $T_DIR/follow.out; false; }

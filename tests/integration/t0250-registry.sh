@@ -444,8 +444,10 @@ expect_success 'a killed upload (curl killed mid-PATCH) leaves no blob' '
 	expect_eq 202 "$(req POST /v2/app/blobs/uploads/ -H "$(auth)")" && loc=$(header Location) &&
 	uuid=$(header Docker-Upload-UUID) &&
 	{ curl -s -o /dev/null -X PATCH -T huge.bin --limit-rate 8M -H "$(auth)" "$R$loc" & } &&
-	pid=$! && sleep 1 && kill $pid; wait $pid 2>/dev/null
-	data=$ROOT/uploads/$uuid/data &&
+	pid=$! && data=$ROOT/uploads/$uuid/data &&
+	wait_for "[ \$(stat -c %s $data 2>/dev/null || echo 0) -gt 0 ]" 30
+	kill $pid; wait $pid 2>/dev/null
+	[ -e "$data" ] &&
 	for i in $(seq 100); do flock -n -x "$data" true && break; sleep 0.1; done &&
 	test -z "$(find "$ROOT/blobs" -name "${HUGE#sha256:}")" &&
 	test "$(stat -c %s "$data")" -lt 64000000 &&

@@ -334,7 +334,8 @@ expect_success 'route rm removes the app; rm again fails' '
 	expect_contains "$(cat err.txt)" "no route for app"
 '
 expect_success 'access log: one line per request with status, ids and timings' '
-	get web.localhost /headers -H "X-Request-Id: logged-1" >/dev/null && sleep 0.4 &&
+	get web.localhost /headers -H "X-Request-Id: logged-1" >/dev/null &&
+	wait_for "grep -q rid=logged-1 access.log" 10 &&
 	line=$(grep "rid=logged-1" access.log) &&
 	expect_contains "$line" "\"GET /headers HTTP/1.1\" 200" &&
 	expect_contains "$line" "app=web backend=127.0.0.1:$p2" &&
@@ -351,7 +352,9 @@ expect_success 'the routes file brings routes back after a restart' '
 kill "$proxy_pid"; wait "$proxy_pid"
 start_proxy --max-conns 1
 expect_success 'over --max-conns a client gets 503' '
-	exec 4<>"/dev/tcp/127.0.0.1/$px" && sleep 0.2 &&
+	exec 4<>"/dev/tcp/127.0.0.1/$px" &&
+	printf "GET / HTTP/1.1\r\nHost: web.localhost\r\n\r\n" >&4 &&
+	read -r -t 10 status <&4 && expect_contains "$status" "HTTP/1.1 200" &&
 	out=$(curl -s --max-time 5 -H "Host: web.localhost" "$url/")
 	exec 4<&-
 	expect_contains "$out" "too many connections"

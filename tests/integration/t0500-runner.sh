@@ -33,13 +33,6 @@ cleanup_runner() {
 }
 at_exit cleanup_runner
 
-# Wait up to $2 seconds (default 30) for a command to succeed.
-wait_for() {
-	local i n=$(( ${2:-30} * 10 ))
-	for i in $(seq 1 "$n"); do eval "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "timed out waiting for: $1"; return 1
-}
-
 # The image: busybox with relative applet links, and an app that serves
 # public/ (what examples/hello does).
 mkdir -p img/bin img/app/public

@@ -26,6 +26,16 @@ CANARY=$T_DIR/pwned
 raw() { # NAME COMMAND
 	sshx "$1" "$2" 2>&1
 }
+# The pids of this test's `slipway ssh-exec` processes (the commands the
+# sshd runs), one a line.
+ssh_execs() {
+	local c
+	for c in $(pgrep -f "slipway ssh-exec" || true); do
+		tr "\0" "\n" <"/proc/$c/environ" 2>/dev/null |
+			grep -qx "SLIPWAY_HOME=$SLIPWAY_HOME" && echo "$c"
+	done
+	return 0
+}
 
 expect_success 'an unknown key is refused' '
 	! out=$(ssh -i "$T_DIR/keys/stranger" $(ssh_opts alice | sed "s|-i [^ ]*||") git@127.0.0.1 apps 2>&1) &&
@@ -85,7 +95,9 @@ expect_success 'a password login is refused' '
 '
 expect_success 'a shell request is refused' '
 	! out=$(sshx alice </dev/null 2>&1) &&
-	! expect_contains "$out" "\$ " >/dev/null
+	! expect_contains "$out" "\$ " >/dev/null &&
+	expect_contains "$out" "shell request failed" &&
+	wait_for "grep -q \"refused a shell request\" $SSHD_LOG" 10
 '
 expect_success 'a pty is refused (the command runs without one)' '
 	out=$(sshx alice -tt apps </dev/null 2>&1); true &&
@@ -106,7 +118,7 @@ expect_success 'a push that dies mid-pack leaves the repository and releases as 
 	(cd app && head -c 3000000 /dev/urandom >big.bin && git add big.bin && git commit -q -m big) &&
 	printf "#!/bin/sh\nhead -c 200000 | ssh %s \"\$@\"\n" "$(ssh_opts alice)" >cutwrap && chmod +x cutwrap &&
 	! out=$(cd app && GIT_SSH_COMMAND=$T_DIR/cutwrap git push "$(app_url shop)" main 2>&1) &&
-	sleep 1 &&
+	wait_for "[ -z \"\$(ssh_execs)\" ]" 30 &&
 	expect_eq "$HEAD1" "$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse main)" &&
 	! git --git-dir="$SLIPWAY_HOME/git/shop.git" cat-file -e "$(git -C app rev-parse HEAD)" 2>/dev/null &&
 	expect_eq "" "$(ls -d "$SLIPWAY_HOME"/git/shop.git/objects/tmp_objdir* 2>/dev/null)" &&
@@ -119,28 +131,24 @@ expect_success 'and the next whole push goes through' '
 '
 expect_success 'a command longer than the cap is refused' '
 	long=$(printf "x%.0s" $(seq 1 5000)) &&
-	! out=$(raw alice "apps $long" </dev/null)
+	! out=$(raw alice "apps $long" </dev/null) &&
+	expect_contains "$out" "exec request failed" &&
+	wait_for "grep -q \"refused a command of 5005 bytes\" $SSHD_LOG" 10
 '
 expect_success 'a command runs with the user'"'"'s session token only, gone after' '
 	svc=$(cat "$SLIPWAY_HOME/ssh/service-token") &&
-	{ (sleep 4 | sshx alice keys:add >/dev/null 2>&1) & } &&
-	p= && for i in $(seq 1 100); do
-		for c in $(pgrep -f "slipway ssh-exec" || true); do
-			tr "\0" "\n" <"/proc/$c/environ" 2>/dev/null |
-				grep -qx "SLIPWAY_HOME=$SLIPWAY_HOME" && p=$c
-		done
-		[ -n "$p" ] && break; sleep 0.05
-	done &&
-	[ -n "$p" ] && env=$(tr "\0" "\n" <"/proc/$p/environ") &&
+	mkfifo hold && { (sshx alice keys:add <hold >/dev/null 2>&1) & } &&
+	exec 5>hold &&
+	wait_for "p=\$(ssh_execs) && [ -n \"\$p\" ]" 30 &&
+	env=$(tr "\0" "\n" <"/proc/$p/environ") &&
 	expect_contains "$env" "SLIPWAY_SSH_USER=alice" &&
 	expect_contains "$env" "SLIPWAY_CONFIG=/dev/null" &&
 	tok=$(echo "$env" | sed -n "s/^SLIPWAY_TOKEN=//p") &&
 	[ -n "$tok" ] && [ "$tok" != "$svc" ] &&
 	! expect_contains "$env" "$svc" >/dev/null &&
 	expect_eq alice "$(curl -s -H "Authorization: Bearer $tok" "$CTL_URL/v1/me" | jq -r .name)" &&
-	wait && for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done &&
-	sleep 0.5 &&
-	expect_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $tok" "$CTL_URL/v1/me")"
+	exec 5>&- && wait &&
+	wait_for "[ \$(curl -s -o /dev/null -w %{http_code} -H \"Authorization: Bearer $tok\" $CTL_URL/v1/me) = 401 ]" 10
 '
 expect_success 'the sshd is still serving after all that' '
 	out=$(sshx alice apps </dev/null) && expect_contains "$out" "shop" &&

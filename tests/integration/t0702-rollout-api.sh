@@ -33,6 +33,8 @@ build() { # APP: a succeeded build, prints the release number
 		"image":"127.0.0.1:5000/'"$1"':v1","digest":"'"$DIGEST"'",
 		"process_types":{"web":"./web"}}' | sed '$d' | jq -r .release.version
 }
+# The runner holding v2's first slot ("null" before the schedule gives it one).
+v2_runner() { api_body "$(api GET /v1/apps/shop/releases/v2/rollout)" | jq -r ".runners[0].runner"; }
 report() { # JSON of the "apps" member
 	rk POST /v1/runner/status -d "{\"containers\":[],\"apps\":$1}" | tail -n 1
 }
@@ -70,7 +72,7 @@ expect_success 'rollout: pending while no runner is live, saying so' '
 '
 expect_success 'rollout: a live runner that has not reported is waited for' '
 	expect_eq 200 "$(st "$(rk POST /v1/runner/register)")" &&
-	sleep 1.2 &&
+	wait_for "[ \"\$(v2_runner)\" = r1 ]" 30 &&
 	out=$(api GET /v1/apps/shop/releases/v2/rollout) &&
 	expect_eq pending "$(body "$out" | jq -r .state)" &&
 	expect_eq r1 "$(body "$out" | jq -r ".runners[0].runner")" &&

@@ -14,14 +14,14 @@ up_start() {
 	( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
 		--proxy-port $PP >"$1" 2>&1 & echo $! >up.pid; wait $!
 	  echo $? >up.rc ) &
-	while [ ! -s up.pid ]; do sleep 0.05; done
+	wait_for "[ -s up.pid ]" 30 || return 1
 	UP_PID=$(cat up.pid)
 	at_exit "kill $UP_PID"
 	wait_port $CP 30 && wait_port $RP 30 && wait_port $PP 30
 }
 up_stop() {
 	kill -TERM $UP_PID
-	for i in $(seq 1 300); do [ -s up.rc ] && break; sleep 0.1; done
+	wait_for "[ -s up.rc ]" 30
 	cat up.rc
 }
 
@@ -62,8 +62,9 @@ expect_success 'secrets are private' '
 '
 expect_success 'a service killed with -9 is restarted' '
 	pid=$(pgrep -f -- "proxy --listen 127.0.0.1:$PP") &&
-	kill -9 $pid && sleep 0.5 && wait_port $PP 20 &&
-	expect_contains "$(cat up1.log)" "proxy      | killed by signal 9; restarting in 1s" &&
+	kill -9 $pid &&
+	wait_for "grep -q \"proxy      | killed by signal 9; restarting in 1s\" up1.log" 20 &&
+	wait_port $PP 20 &&
 	code=$(curl -s -o /dev/null -w %{http_code} -H "Host: x.localhost" http://127.0.0.1:$PP/) &&
 	expect_eq 404 "$code"
 '
