@@ -33,7 +33,6 @@
 #include "slipway/runner_sandbox.h"
 #include "slipway/slug.h"
 
-#define BUILD_TREE_MAX (SLUG_MAX_SIZE_DEFAULT * SLUG_TAR_FACTOR)
 #define BUILD_ERROR_MAX 4000    /* the controller keeps 4096 */
 
 char *
@@ -66,6 +65,7 @@ struct build_state {
 	char *stack;            /* the stack layout */
 	char *slug;             /* path of the slug file */
 	struct slug_info slug_info;
+	struct builder_limits limits;   /* what the push may expand to */
 	struct image_desc image;
 	char *image_ref;        /* registry/app:vN */
 	bool recorded;          /* the controller knows the build */
@@ -308,7 +308,7 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 		return rc;
 	builder_stage_begin(bc->bo);
 	if ((rc = builder_export_tree(&files, b->repo, &b->commit,
-	    bc->build_dir, BUILD_TREE_MAX)) < 0 ||
+	    bc->build_dir, b->limits.max_size)) < 0 ||
 	    (rc = build_env_dir(bc->env_dir, b->config)) < 0)
 		return rc;
 	builder_stage_end(bc->bo, "export");
@@ -659,7 +659,10 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	    (long long)b.number, o->app);
 	bc.work = xasprintf("%s/builds/work/%s-%lld", o->home, b.uid,
 	    (long long)b.number);
-	if ((rc = fs_remove_tree(bc.work)) < 0 ||
+	/* The caps first: a refused tree leaves nothing on disk. */
+	if ((rc = builder_limits_get(&b.limits)) < 0 ||
+	    (rc = builder_tree_check(&b.limits, b.repo, &b.commit)) < 0 ||
+	    (rc = fs_remove_tree(bc.work)) < 0 ||
 	    (rc = fs_mkdir_p(bc.work, 0700)) < 0 ||
 	    (rc = build_read_app(&b)) < 0 || (rc = build_config(&b, o)) < 0)
 		goto fail_msg;

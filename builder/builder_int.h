@@ -12,6 +12,7 @@
 #include <git2/types.h>
 
 #include "slipway/builder.h"
+#include "slipway/slug.h"
 
 /* ---- yaml.c ---- */
 
@@ -84,6 +85,33 @@ int builder_export_tree(uint64_t *files, git_repository *repo,
 struct buf;
 int builder_tree_file(struct buf *out, git_repository *repo,
     const git_oid *commit, const char *name, size_t max);
+
+/* ---- limits.c: what a push may expand to ---- */
+
+/* Defaults: the slug's own uncompressed cap (4 x its 500 MiB), 1 GiB a
+ * file, and as many entries as a slug may hold. */
+#define BUILDER_PUSH_MAX_SIZE_DEFAULT (SLUG_MAX_SIZE_DEFAULT * SLUG_TAR_FACTOR)
+#define BUILDER_PUSH_MAX_FILE_DEFAULT ((uint64_t)1 << 30)
+#define BUILDER_PUSH_MAX_ENTRIES SLUG_INSPECT_MAX_ENTRIES
+
+/* Invariant: both caps are > 0; *_set says the environment gave it. */
+struct builder_limits {
+	uint64_t max_size;      /* all files of the tree, each time named */
+	uint64_t max_file;      /* one file */
+	bool size_set, file_set;
+};
+
+/* SLIPWAY_PUSH_MAX_SIZE and SLIPWAY_PUSH_MAX_FILE (parse_size: "2G",
+ * "512M"), else the defaults.  ERR_INVALID naming a bad value. */
+int builder_limits_get(struct builder_limits *out);
+
+/* Walk commit's tree reading object headers only: ERR_TOOBIG with one
+ * line naming the limit and where it is set when a file or the whole
+ * tree is past it, or when the tree has more than
+ * BUILDER_PUSH_MAX_ENTRIES entries (one tree named many times counts
+ * each time). */
+int builder_tree_check(const struct builder_limits *l, git_repository *repo,
+    const git_oid *commit);
 
 /* ---- buildpack.c ---- */
 

@@ -31,6 +31,7 @@
 
 struct export {
 	git_repository *repo;
+	git_odb *odb;
 	struct slug_ignore *ig;
 	struct buf path;        /* relative path of the entry at hand */
 	uint64_t bytes, max;
@@ -54,54 +55,99 @@ export_name_is_safe(const char *name)
 	    strcmp(name, "..") != 0 && strchr(name, '/') == NULL;
 }
 
+/* Where one exported file's content goes. */
+struct export_file {
+	int fd;
+	const char *rel;
+	uint64_t off;
+};
+
+/* A piece of zeros becomes a hole: a sparse file pushed stays sparse in
+ * the build directory instead of taking its full size on disk. */
+static int
+export_file_write(void *payload, const void *data, size_t len)
+{
+	static const unsigned char zero[4096];
+	struct export_file *f = payload;
+	const unsigned char *p = data;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < len; i += sizeof(zero)) {
+		size_t n = len - i < sizeof(zero) ? len - i : sizeof(zero);
+		if (memcmp(p + i, zero, n) != 0)
+			break;
+	}
+	if (i >= len) {
+		if (lseek(f->fd, (off_t)len, SEEK_CUR) < 0)
+			return err_sys("cannot write '%s'", f->rel);
+	} else if ((rc = proc_write_all(f->fd, data, len)) < 0) {
+		return err_wrap(rc, "'%s'", f->rel);
+	}
+	f->off += len;
+	return 0;
+}
+
+static int
+export_symlink(struct export *x, int dirfd, const char *name,
+    const git_oid *id, uint64_t size)
+{
+	const char *rel = x->path.ptr;
+	git_blob *blob = NULL;
+	const char *t;
+	char *target;
+	int rc = 0;
+
+	/* the size from the header first: a huge "link" is never loaded */
+	if (size == 0 || size > EXPORT_LINK_MAX)
+		return err_set(ERR_INVALID, "symlink '%s' has a bad target", rel);
+	if (git_blob_lookup(&blob, x->repo, id) < 0)
+		return export_git_err(ERR_NOTFOUND, "read", rel);
+	t = git_blob_rawcontent(blob);
+	if ((uint64_t)git_blob_rawsize(blob) != size ||
+	    memchr(t, '\0', size)) {
+		rc = err_set(ERR_INVALID, "symlink '%s' has a bad target", rel);
+		goto done;
+	}
+	target = xstrndup(t, size);
+	if (symlinkat(target, dirfd, name) < 0)
+		rc = err_sys("cannot make symlink '%s'", rel);
+	free(target);
+done:
+	git_blob_free(blob);
+	return rc;
+}
+
 static int
 export_blob(struct export *x, int dirfd, const char *name,
     const git_tree_entry *e, git_filemode_t mode)
 {
-	git_blob *blob = NULL;
-	const char *rel = x->path.ptr;
+	const git_oid *id = git_tree_entry_id(e);
+	struct export_file f = { .fd = -1, .rel = x->path.ptr };
 	uint64_t size;
-	int fd = -1, rc = 0;
+	int rc;
 
-	if (git_blob_lookup(&blob, x->repo, git_tree_entry_id(e)) < 0)
-		return export_git_err(ERR_NOTFOUND, "read", rel);
-	size = (uint64_t)git_blob_rawsize(blob);
-	if (mode == GIT_FILEMODE_LINK) {
-		const char *t = git_blob_rawcontent(blob);
-		char *target;
-
-		if (size == 0 || size > EXPORT_LINK_MAX ||
-		    memchr(t, '\0', size)) {
-			rc = err_set(ERR_INVALID, "symlink '%s' has a bad "
-			    "target", rel);
-			goto done;
-		}
-		target = xstrndup(t, size);
-		if (symlinkat(target, dirfd, name) < 0)
-			rc = err_sys("cannot make symlink '%s'", rel);
-		free(target);
-		goto done;
-	}
-	if (size > x->max - x->bytes) {
-		rc = err_set(ERR_TOOBIG, "the tree is over %llu bytes (at "
-		    "'%s')", (unsigned long long)x->max, rel);
-		goto done;
-	}
+	if ((rc = slug_blob_size(&size, x->odb, id, f.rel)) < 0)
+		return rc;
+	if (mode == GIT_FILEMODE_LINK)
+		return export_symlink(x, dirfd, name, id, size);
+	if (size > x->max - x->bytes)
+		return err_set(ERR_TOOBIG, "the tree is over %llu bytes (at "
+		    "'%s')", (unsigned long long)x->max, f.rel);
 	x->bytes += size;
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	f.fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
-	if (fd < 0) {
-		rc = err_sys("cannot create '%s'", rel);
-		goto done;
-	}
-	if ((rc = proc_write_all(fd, git_blob_rawcontent(blob),
-	    (size_t)size)) < 0)
-		rc = err_wrap(rc, "'%s'", rel);
-	x->files++;
-done:
-	if (fd >= 0)
-		close(fd);
-	git_blob_free(blob);
+	if (f.fd < 0)
+		return err_sys("cannot create '%s'", f.rel);
+	rc = slug_blob_stream(x->repo, x->odb, id, size, f.rel,
+	    export_file_write, &f);
+	/* a file ending in a hole gets its length */
+	if (rc == 0 && ftruncate(f.fd, (off_t)f.off) < 0)
+		rc = err_sys("cannot write '%s'", f.rel);
+	if (close(f.fd) < 0 && rc == 0)
+		rc = err_sys("cannot write '%s'", f.rel);
+	if (rc == 0)
+		x->files++;
 	return rc;
 }
 
@@ -204,7 +250,9 @@ builder_tree_file(struct buf *out, git_repository *repo,
 {
 	git_tree *tree = NULL;
 	git_blob *blob = NULL;
+	git_odb *odb = NULL;
 	const git_tree_entry *e;
+	uint64_t size;
 	int rc;
 
 	buf_init(out, max + 1);
@@ -214,6 +262,18 @@ builder_tree_file(struct buf *out, git_repository *repo,
 	if (e == NULL || (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB &&
 	    git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB_EXECUTABLE)) {
 		rc = err_set(ERR_NOTFOUND, "no '%s' in the tree", name);
+		goto done;
+	}
+	/* the size from the header: a huge file is never loaded */
+	if (git_repository_odb(&odb, repo) < 0) {
+		rc = export_git_err(ERR_IO, "read", name);
+		goto done;
+	}
+	if ((rc = slug_blob_size(&size, odb, git_tree_entry_id(e),
+	    name)) < 0)
+		goto done;
+	if (size > max) {
+		rc = err_set(ERR_TOOBIG, "'%s' is over %zu bytes", name, max);
 		goto done;
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
@@ -230,6 +290,7 @@ builder_tree_file(struct buf *out, git_repository *repo,
 		buf_puts(out, "");
 done:
 	git_blob_free(blob);
+	git_odb_free(odb);
 	git_tree_free(tree);
 	return rc;
 }
@@ -257,6 +318,10 @@ builder_export_tree(uint64_t *files, git_repository *repo,
 	}
 	if ((rc = export_commit_tree(&tree, repo, commit)) < 0)
 		goto done;
+	if (git_repository_odb(&x.odb, repo) < 0) {
+		rc = export_git_err(ERR_IO, "open the objects of", dir);
+		goto done;
+	}
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		rc = err_sys("cannot open build directory '%s'", dir);
@@ -267,6 +332,7 @@ builder_export_tree(uint64_t *files, git_repository *repo,
 done:
 	if (fd >= 0)
 		close(fd);
+	git_odb_free(x.odb);
 	git_tree_free(tree);
 	slug_ignore_free(x.ig);
 	buf_free(&x.path);

@@ -155,47 +155,41 @@ done:
 	return rc;
 }
 
-/* Read a blob whole, after checking its size against the room left. */
+/* The size of a blob from its header, checked against max and the room
+ * left, before any of it is read. */
 static int
-slug_tree_read_blob(git_odb_object **out, struct slug_tree_walk *w,
-    const git_oid *id, size_t max)
+slug_tree_blob_size(uint64_t *size, struct slug_tree_walk *w,
+    const git_oid *id, uint64_t max)
 {
-	git_object_t type;
-	size_t size;
 	int rc;
 
-	if (git_odb_read_header(&size, &type, w->odb, id) < 0)
-		return slug_git_err(ERR_NOTFOUND, "cannot read '%s'",
-		    w->path.ptr);
-	if (type != GIT_OBJECT_BLOB)
-		return err_set(ERR_INVALID, "'%s' is a %s in the tree, not a "
-		    "blob", w->path.ptr, git_object_type2string(type));
-	if (size > max)
-		return err_set(ERR_INVALID, "'%s' is too large for what it is "
-		    "(%zu bytes)", w->path.ptr, size);
-	if ((rc = slug_out_room(w->out, w->path.ptr, size)) < 0)
+	if ((rc = slug_blob_size(size, w->odb, id, w->path.ptr)) < 0)
 		return rc;
-	if (git_odb_read(out, w->odb, id) < 0)
-		return slug_git_err(ERR_NOTFOUND, "cannot read '%s'",
-		    w->path.ptr);
-	return 0;
+	if (*size > max)
+		return err_set(ERR_INVALID, "'%s' is too large for what it is "
+		    "(%" PRIu64 " bytes)", w->path.ptr, *size);
+	return slug_out_room(w->out, w->path.ptr, *size);
 }
 
 static int
+slug_tree_data(void *payload, const void *data, size_t len)
+{
+	return slug_out_data(payload, data, len);
+}
+
+/* The blob streams into the tar in pieces: never held whole. */
+static int
 slug_tree_blob(struct slug_tree_walk *w, const git_tree_entry *e, bool exec)
 {
-	git_odb_object *obj = NULL;
-	size_t size;
+	const git_oid *id = git_tree_entry_id(e);
+	uint64_t size;
 	int rc;
 
-	if ((rc = slug_tree_read_blob(&obj, w, git_tree_entry_id(e),
-	    SIZE_MAX)) < 0)
+	if ((rc = slug_tree_blob_size(&size, w, id, UINT64_MAX)) < 0 ||
+	    (rc = slug_out_file(w->out, w->path.ptr, size, exec)) < 0)
 		return rc;
-	size = git_odb_object_size(obj);
-	if ((rc = slug_out_file(w->out, w->path.ptr, size, exec)) == 0)
-		rc = slug_out_data(w->out, git_odb_object_data(obj), size);
-	git_odb_object_free(obj);
-	return rc;
+	return slug_blob_stream(w->repo, w->odb, id, size, w->path.ptr,
+	    slug_tree_data, w->out);
 }
 
 static int
@@ -203,13 +197,20 @@ slug_tree_symlink(struct slug_tree_walk *w, const git_tree_entry *e)
 {
 	git_odb_object *obj = NULL;
 	char *target = NULL;
-	size_t size;
+	uint64_t size;
 	int rc;
 
-	if ((rc = slug_tree_read_blob(&obj, w, git_tree_entry_id(e),
+	if ((rc = slug_tree_blob_size(&size, w, git_tree_entry_id(e),
 	    PATH_MAX - 1)) < 0)
 		return rc;
-	size = git_odb_object_size(obj);
+	if (git_odb_read(&obj, w->odb, git_tree_entry_id(e)) < 0)
+		return slug_git_err(ERR_NOTFOUND, "cannot read '%s'",
+		    w->path.ptr);
+	if (git_odb_object_size(obj) != size) {
+		rc = err_set(ERR_INVALID, "symlink '%s' changed while it was "
+		    "read", w->path.ptr);
+		goto done;
+	}
 	if (memchr(git_odb_object_data(obj), '\0', size) != NULL) {
 		rc = err_set(ERR_INVALID, "symlink '%s' has a NUL byte in its "
 		    "target", w->path.ptr);
@@ -295,12 +296,24 @@ slug_tree_ignore(struct slug_ignore **out, git_repository *repo,
 {
 	const git_tree_entry *e = git_tree_entry_byname(tree, ".slugignore");
 	git_blob *blob = NULL;
+	git_odb *odb = NULL;
+	uint64_t size = 0;
 	int rc;
 
 	*out = NULL;
 	if (e == NULL || (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB &&
 	    git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB_EXECUTABLE))
 		return 0;
+	/* the size from the header: a huge .slugignore is never loaded */
+	if (git_repository_odb(&odb, repo) < 0)
+		return slug_git_err(ERR_IO, "cannot open the object database");
+	rc = slug_blob_size(&size, odb, git_tree_entry_id(e), ".slugignore");
+	git_odb_free(odb);
+	if (rc < 0)
+		return rc;
+	if (size > SLUG_SMALL_FILE_MAX)
+		return err_set(ERR_TOOBIG, ".slugignore is larger than %d bytes",
+		    SLUG_SMALL_FILE_MAX);
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
 		return slug_git_err(ERR_NOTFOUND, "cannot read .slugignore");
 	if (git_blob_rawsize(blob) > SLUG_SMALL_FILE_MAX)

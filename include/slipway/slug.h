@@ -113,6 +113,27 @@ void slug_repo_free(git_repository *repo);
  */
 int slug_rev_resolve(git_oid *out, git_repository *repo, const char *rev);
 
+/* Blobs are read in pieces of at most this size (and whole only when no
+ * larger), so memory stays flat whatever a file's size. */
+#define SLUG_BLOB_CHUNK ((size_t)1 << 20)
+
+/* The size of the object id from its header, without reading it; path
+ * names it in messages.  ERR_INVALID when it is not a blob, ERR_NOTFOUND
+ * when it is missing. */
+int slug_blob_size(uint64_t *out, git_odb *odb, const git_oid *id,
+    const char *path);
+
+/*
+ * Hand the size bytes of blob id (size from slug_blob_size) to fn in
+ * pieces of at most SLUG_BLOB_CHUNK.  Loose objects stream through
+ * libgit2; large packed ones, which libgit2 can only inflate whole,
+ * through `git cat-file blob` (git must be on PATH; it inherits the
+ * environment, so in pre-receive it sees git's quarantine).  ERR_INVALID
+ * when the blob does not hold exactly size bytes; fn's error stops it.
+ */
+int slug_blob_stream(git_repository *repo, git_odb *odb, const git_oid *id,
+    uint64_t size, const char *path, slug_sink_fn fn, void *payload);
+
 /*
  * Write the slug of commit's tree to sink, reading blobs straight from the
  * object database.  Fails with ERR_UNSUPPORTED naming the path of a gitlink

@@ -306,6 +306,116 @@ TEST(builder__export_refuses_submodules)
 	slug_repo_free(repo);
 }
 
+/* Sparse files: git stores them in almost nothing, the caps count their
+ * full size each time a tree names them. */
+TEST(builder__tree_check_caps)
+{
+	struct builder_limits l;
+	git_repository *repo = NULL;
+	git_oid commit;
+
+	SH("git init -q -b main src && cd src && mkdir d && "
+	    "truncate -s 5M a.bin && truncate -s 5M d/b.bin && echo x > x && "
+	    "git add -A && git -c user.email=t@t -c user.name=t commit -q -m x");
+	EXPECT_OK(slug_repo_open(&repo, "src", NULL));
+	EXPECT_OK(slug_rev_resolve(&commit, repo, "HEAD"));
+	unsetenv("SLIPWAY_PUSH_MAX_SIZE");
+	unsetenv("SLIPWAY_PUSH_MAX_FILE");
+	EXPECT_OK(builder_limits_get(&l));
+	EXPECT_INT(BUILDER_PUSH_MAX_SIZE_DEFAULT, l.max_size);
+	EXPECT_OK(builder_tree_check(&l, repo, &commit));
+
+	setenv("SLIPWAY_PUSH_MAX_FILE", "4M", 1);
+	EXPECT_OK(builder_limits_get(&l));
+	EXPECT_INT(ERR_TOOBIG, builder_tree_check(&l, repo, &commit));
+	EXPECT_ERR_HAS("'a.bin' is 5 MiB; one file may be at most 4 MiB, set "
+	    "by SLIPWAY_PUSH_MAX_FILE");
+	/* the same blob twice is 10 MiB */
+	setenv("SLIPWAY_PUSH_MAX_FILE", "8M", 1);
+	setenv("SLIPWAY_PUSH_MAX_SIZE", "8M", 1);
+	EXPECT_OK(builder_limits_get(&l));
+	EXPECT_INT(ERR_TOOBIG, builder_tree_check(&l, repo, &commit));
+	EXPECT_ERR_HAS("the pushed tree expands to more than 8 MiB; the limit "
+	    "is 8 MiB, set by SLIPWAY_PUSH_MAX_SIZE");
+	/* the defaults say so, and how to change them */
+	unsetenv("SLIPWAY_PUSH_MAX_SIZE");
+	l.max_size = 8 << 20;
+	l.size_set = false;
+	EXPECT_INT(ERR_TOOBIG, builder_tree_check(&l, repo, &commit));
+	EXPECT_ERR_HAS("the limit is 8 MiB, the default "
+	    "(SLIPWAY_PUSH_MAX_SIZE in the server's environment changes it)");
+	setenv("SLIPWAY_PUSH_MAX_SIZE", "12x", 1);
+	EXPECT_INT(ERR_INVALID, builder_limits_get(&l));
+	EXPECT_ERR_HAS("SLIPWAY_PUSH_MAX_SIZE='12x' is not a size");
+	setenv("SLIPWAY_PUSH_MAX_SIZE", "0", 1);
+	EXPECT_INT(ERR_INVALID, builder_limits_get(&l));
+	unsetenv("SLIPWAY_PUSH_MAX_SIZE");
+	unsetenv("SLIPWAY_PUSH_MAX_FILE");
+	slug_repo_free(repo);
+}
+
+/* One tree named a hundred times in a tree named a hundred times...: a
+ * few hundred bytes that expand to millions of entries. */
+TEST(builder__tree_check_refuses_tree_bombs)
+{
+	struct builder_limits l;
+	git_repository *repo = NULL;
+	git_oid commit;
+
+	SH("git init -q -b main src && cd src && "
+	    "t=$(git mktree </dev/null) && "
+	    "for level in 1 2 3; do "
+	    "t=$(for i in $(seq 1 101); do printf '040000 tree %%s\\td%%s\\n' "
+	    "$t $i; done | git mktree); done && "
+	    "c=$(git -c user.email=t@t -c user.name=t commit-tree -m x $t) && "
+	    "git update-ref refs/heads/main $c");
+	EXPECT_OK(slug_repo_open(&repo, "src", NULL));
+	EXPECT_OK(slug_rev_resolve(&commit, repo, "HEAD"));
+	EXPECT_OK(builder_limits_get(&l));
+	EXPECT_INT(ERR_TOOBIG, builder_tree_check(&l, repo, &commit));
+	EXPECT_ERR_HAS("the pushed tree has more than 1000000 files and "
+	    "directories");
+	slug_repo_free(repo);
+}
+
+/* Big files go out in pieces, loose or packed, and zeros stay holes. */
+TEST(builder__export_streams_big_files)
+{
+	git_repository *repo = NULL;
+	git_oid commit;
+	uint64_t files = 0;
+	struct stat st;
+
+	SH("git init -q -b main src && cd src && "
+	    "head -c 1500000 /dev/urandom > mixed && "
+	    "truncate -s 5000000 mixed && head -c 1000 /dev/urandom >> mixed && "
+	    "truncate -s 8M zeros && git add -A && "
+	    "git -c user.email=t@t -c user.name=t commit -q -m x");
+	for (int packed = 0; packed < 2; packed++) {
+		const char *out = packed ? "out2" : "out1";
+		char cmd[128];
+
+		if (packed)
+			SH("cd src && git repack -adq && git prune && "
+			    "test -z \"$(find .git/objects -type f -path "
+			    "'*/objects/[0-9a-f][0-9a-f]/*')\"");
+		EXPECT_OK(slug_repo_open(&repo, "src", NULL));
+		EXPECT_OK(slug_rev_resolve(&commit, repo, "HEAD"));
+		EXPECT_TRUE(mkdir(out, 0755) == 0);
+		EXPECT_OK(builder_export_tree(&files, repo, &commit, out,
+		    64 << 20));
+		EXPECT_INT(2, files);
+		snprintf(cmd, sizeof(cmd), "cmp src/mixed %s/mixed && "
+		    "cmp src/zeros %s/zeros", out, out);
+		SH("%s", cmd);
+		snprintf(cmd, sizeof(cmd), "%s/zeros", out);
+		EXPECT_TRUE(stat(cmd, &st) == 0 && st.st_size == 8 << 20);
+		EXPECT_TRUE(st.st_blocks * 512 < (1 << 20));
+		slug_repo_free(repo);
+		repo = NULL;
+	}
+}
+
 TEST(builder__tree_file)
 {
 	git_repository *repo = NULL;

@@ -600,6 +600,24 @@ TEST(slug__tree_size_caps)
 	slug_repo_free(repo);
 }
 
+/* Blobs past SLUG_BLOB_CHUNK stream in pieces, from loose objects and
+ * from a pack: the same slug either way, and the content intact. */
+TEST(slug__tree_streams_large_blobs)
+{
+	struct slug_info loose, packed;
+
+	make_app_repo();
+	SH("head -c 3000000 /dev/urandom > r/big.bin && "
+	    "truncate -s 9000000 r/big.bin && cd r && git add big.bin && "
+	    "git commit -qm big");
+	loose = tree_slug("r", "HEAD", "loose.tgz", NULL);
+	SH("cd r && git repack -adq && git prune && test -z \"$(find "
+	    ".git/objects -type f -path '*/objects/[0-9a-f][0-9a-f]/*')\"");
+	packed = tree_slug("r", "HEAD", "packed.tgz", NULL);
+	EXPECT_STR(loose.digest, packed.digest);
+	SH("mkdir x && tar -xzf packed.tgz -C x && cmp r/big.bin x/app/big.bin");
+}
+
 TEST(slug__tree_quarantine_objects)
 {
 	git_repository *repo = NULL;
