@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -626,6 +627,19 @@ build_wait_live(struct builder_out *bo, const struct builder_opts *o,
 	return 0;
 }
 
+/* Where a write failed for want of space most likely went: the scratch
+ * directory when its filesystem is the full one, else SLIPWAY_HOME. */
+static const char *
+build_full_dir(const char *work, const char *home)
+{
+	struct statvfs sv;
+
+	if (work && statvfs(work, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)1 << 20))
+		return work;
+	return home;
+}
+
 int
 builder_run(struct builder_result *res, const struct builder_opts *o)
 {
@@ -639,10 +653,8 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = build_open(&b, o)) < 0 || (rc = build_record(&b, o)) < 0) {
-		builder_warn(&bo, "Build failed: %s", err_last());
-		goto fail;
-	}
+	if ((rc = build_open(&b, o)) < 0 || (rc = build_record(&b, o)) < 0)
+		goto fail_msg;
 	bc.sha = b.sha;
 	res->build = b.number;
 	log_part = builder_log_path(o->home, b.uid, b.number, true);
@@ -709,8 +721,8 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	rc = 0;
 	goto done;
 fail_msg:
+	builder_disk_full(build_full_dir(bc.work, o->home));
 	builder_warn(&bo, "Build failed: %s", err_last());
-fail:
 	{
 		char why[BUILD_ERROR_MAX + 1];
 		snprintf(why, sizeof(why), "%s", err_last());

@@ -191,6 +191,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 	}
 	goto done;
 fail:
+	builder_disk_full(home);
 	hooks_say_error("%s", err_last());
 	rc = 1;
 done:
@@ -290,6 +291,7 @@ hooks_cmd_build(int argc, char **argv)
 	rc = rc < 0 ? 1 : 0;
 	goto done;
 fail:
+	builder_disk_full(home);
 	hooks_say_error("%s", err_last());
 	/* A build the controller recorded for us must not stay pending. */
 	if (number && api) {

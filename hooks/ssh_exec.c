@@ -31,6 +31,7 @@
 #include "hooks_int.h"
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
+#include "slipway/builder.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/log.h"
@@ -216,6 +217,7 @@ exec_git_command(const char *service, const char *app, const char *user,
 	}
 	goto done;
 fail:
+	builder_disk_full(home);
 	hooks_say_error("%s", err_last());
 	rc = 1;
 done:

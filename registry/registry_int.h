@@ -323,6 +323,7 @@ struct registry_req {
 	char *trash;                    /* a retired session, removed once
 	                                 * the answer is out */
 	int werr;                       /* ERR_* that stopped the stream */
+	bool wfull;                     /* ...because the disk is full */
 };
 
 /* Split a request path into route, repository name and reference.
@@ -333,6 +334,10 @@ enum registry_route registry_route_parse(const char *path,
 /* Answer with the spec's JSON error body; detail may be NULL (stolen). */
 void registry_error(struct httpd_req *req, unsigned status, const char *code,
     const char *message, json_t *detail);
+/* 507: the store had no room for what (a write failed with ENOSPC or
+ * EDQUOT); registry_error answers so by itself for a 500 whose last
+ * error on this thread says the disk is full. */
+void registry_error_full(struct httpd_req *req, const char *what);
 /* Answer with several errors: a JSON array of {code, message, detail}
  * (stolen). */
 void registry_errors(struct httpd_req *req, unsigned status, json_t *errors);

@@ -5,6 +5,8 @@
  * catalog, tags).  Blobs and uploads are in server_blob.c, manifests and
  * referrers in server_manifest.c, tokens in auth.c.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +57,46 @@ registry_errors(struct httpd_req *req, unsigned status, json_t *errors)
 	json_decref(j);
 }
 
+/* Did the store fail for want of space?  err_sys words it with strerror
+ * (the same text in this process). */
+static bool
+registry_store_is_full(void)
+{
+	char quota[128];
+
+	snprintf(quota, sizeof(quota), "%s", strerror(EDQUOT));
+	return strstr(err_last(), strerror(ENOSPC)) != NULL ||
+	    strstr(err_last(), quota) != NULL;
+}
+
 void
 registry_error(struct httpd_req *req, unsigned status, const char *code,
     const char *message, json_t *detail)
 {
 	json_t *arr = json_array();
 
+	/* Every 500 follows the store's failure, whose message is the last
+	 * one on this thread: a full disk is said plainly. */
+	if (status == 500 && registry_store_is_full()) {
+		registry_error_full(req, message);
+		json_decref(arr);
+		return;
+	}
 	json_array_append_new(arr, registry_error_entry(code, message,
 	    detail));
 	registry_errors(req, status, arr);
+}
+
+void
+registry_error_full(struct httpd_req *req, const char *what)
+{
+	char msg[256];
+
+	/* 507 Insufficient Storage (RFC 4918): the pusher learns that the
+	 * disk is full rather than "cannot store" */
+	snprintf(msg, sizeof(msg), "%s: no space left on the registry's "
+	    "disk", what ? what : "cannot store");
+	registry_error(req, 507, "UNKNOWN", msg, NULL);
 }
 
 /* The last path component of s[0..len) starts at *comp; returns its

@@ -269,6 +269,7 @@ blob_stream(struct httpd_req *req, const char *data, size_t n, void *ctx)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
+			rr->wfull = errno == ENOSPC || errno == EDQUOT;
 			log_warn("registry: cannot write upload %s",
 			    rr->up->uuid);
 			rr->werr = ERR_IO;
@@ -399,6 +400,8 @@ upload_body_ok(struct httpd_req *req, struct registry_req *rr)
 		else if (rr->werr == ERR_INVALID)
 			registry_error(req, 400, "SIZE_INVALID", "body is "
 			    "longer than its Content-Range", NULL);
+		else if (rr->wfull)
+			registry_error_full(req, "cannot store the upload");
 		else
 			registry_error(req, 500, "UNKNOWN", "cannot store the "
 			    "upload", NULL);

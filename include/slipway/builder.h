@@ -146,6 +146,14 @@ struct builder_result {
  */
 int builder_run(struct builder_result *out, const struct builder_opts *o);
 
+/* When the last error (err_last) is a write refused for want of space
+ * (ENOSPC or EDQUOT, from us, libgit2 or git, or a registry answering
+ * 507), replace its message with the one line a person can act on:
+ * "the server's disk is full (WHAT at PATH); free space and push again",
+ * path being where the write went unless the message names it (NULL:
+ * none).  The code becomes ERR_IO.  Returns whether it did. */
+bool builder_disk_full(const char *path);
+
 /* $home/cache/<uid>: the app's build cache, kept between its builds.
  * Keyed by the app's uid, never its name: a destroyed app's name may be
  * taken by someone else, who must not get its cache.  Caller frees. */

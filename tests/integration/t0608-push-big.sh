@@ -5,7 +5,10 @@
 # tree past either is refused with one line naming the limit and where it
 # is set, before anything is written: no build directory, no slug, the
 # build failed with the reason, main not moved.  A file under the caps is
-# streamed: the hook's peak memory does not grow with the file.
+# streamed: the builder's peak memory does not grow with the file.  A push
+# on a full disk (a small tmpfs over the build directory, the registry's
+# store, the git repositories) says so in one line: "the server's disk is
+# full (... at PATH); free space and push again".
 # test-timeout: 400
 . "$(dirname "$0")/lib.sh"
 . "$SLIPWAY_TOP/tests/integration/controller.sh"
@@ -82,6 +85,60 @@ expect_success 'the same blob under three names counts three times' '
 '
 expect_success 'under the caps again, the next push builds' '
 	commit small 1M && push >out && expect_contains "$(cat out)" "remote: -----> Release v"
+'
+
+# ---- a full disk
+# A tmpfs of SIZE over DIR (what DIR held copied in): mount_small DIR SIZE
+mount_small() {
+	local keep=$T_DIR/keep.$RANDOM
+	mkdir -p "$1" && cp -a "$1" "$keep" &&
+	mount -t tmpfs -o "size=$2" tmpfs "$1" &&
+	cp -a "$keep/." "$1/" && rm -rf "$keep"
+}
+full_msg() { # OUT: the one line
+	expect_contains "$1" "the server's disk is full (" &&
+	expect_contains "$1" "); free space and push again" &&
+	! expect_contains "$1" "No space left on device" >/dev/null 2>&1
+}
+if [ "$(id -u)" != 0 ] || ! mount_small "$T_DIR/probe" 1m; then
+	skip 'a full disk' 'needs root to mount a tmpfs'
+	test_done
+fi
+umount "$T_DIR/probe"
+# test bodies unmount what they mount; this is for a body cut short
+for d in builds/work registry git; do
+	at_exit "mountpoint -q '$SLIPWAY_HOME/$d' && umount -l '$SLIPWAY_HOME/$d'"
+done
+(cd app && git rm -q --cached '*.bin' && rm -f ./*.bin && head -c 6000000 /dev/urandom >rand.dat &&
+	git add -A && git commit -q -m incompressible)
+
+expect_success 'a full build directory: the push says the disk is full, and where' '
+	old=$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse main) &&
+	mount_small "$SLIPWAY_HOME/builds/work" 4m &&
+	! push >out; cat out; umount "$SLIPWAY_HOME/builds/work" &&
+	full_msg "$(cat out)" &&
+	expect_contains "$(cat out)" "at $SLIPWAY_HOME/builds/work/" &&
+	expect_contains "$(last_build error)" "the server'"'"'s disk is full" &&
+	nothing_left "$old"
+'
+expect_success 'a full registry: the push says the disk is full' '
+	old=$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse main) &&
+	mount_small "$SLIPWAY_HOME/registry" 4m &&
+	! push >out; cat out; umount "$SLIPWAY_HOME/registry" &&
+	full_msg "$(cat out)" &&
+	expect_contains "$(cat out)" "no space left on the registry'"'"'s disk" &&
+	nothing_left "$old"
+'
+expect_success 'no room for a new repository: the push says the disk is full' '
+	mount -t tmpfs -o size=64k tmpfs "$SLIPWAY_HOME/git" &&
+	dd if=/dev/zero of="$SLIPWAY_HOME/git/fill" bs=4k 2>/dev/null;
+	out=$(cd app && as alice git push "$(app_url cart)" main 2>&1);
+	umount "$SLIPWAY_HOME/git";
+	echo "$out" && full_msg "$out" &&
+	! test -e "$SLIPWAY_HOME/git/cart.git"
+'
+expect_success 'with room again, the push builds' '
+	push >out; cat out; expect_contains "$(cat out)" "remote: -----> Release v"
 '
 
 test_done

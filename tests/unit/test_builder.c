@@ -4,6 +4,7 @@
  * good input read right, every kind of bad input refused with a message
  * that names the line.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/builder.h"
+#include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/image.h"
 #include "slipway/slug.h"
@@ -414,6 +416,36 @@ TEST(builder__export_streams_big_files)
 		slug_repo_free(repo);
 		repo = NULL;
 	}
+}
+
+/* A full disk, however it was worded below, is one line a person can
+ * act on. */
+TEST(builder__disk_full_line)
+{
+	errno = ENOSPC;
+	err_sys("cannot write '/h/builds/work/x/slug.tgz'");
+	err_wrap(ERR_IO, "cannot make the slug");
+	EXPECT_TRUE(builder_disk_full("/h/builds/work/x"));
+	EXPECT_STR("the server's disk is full (cannot make the slug: cannot "
+	    "write '/h/builds/work/x/slug.tgz' at /h/builds/work/x); free "
+	    "space and push again", err_last());
+	errno = EDQUOT;
+	err_sys("cannot write the slug");
+	EXPECT_TRUE(builder_disk_full("/h"));
+	EXPECT_STR("the server's disk is full (cannot write the slug at /h); "
+	    "free space and push again", err_last());
+	/* the registry names its own disk: no local path */
+	err_set(ERR_IO, "cannot push the image: registry answered 507 "
+	    "UNKNOWN: cannot store the upload: no space left on the "
+	    "registry's disk");
+	EXPECT_TRUE(builder_disk_full("/h"));
+	EXPECT_STR("the server's disk is full (cannot push the image: "
+	    "registry answered 507 UNKNOWN: cannot store the upload: no space "
+	    "left on the registry's disk); free space and push again",
+	    err_last());
+	err_set(ERR_IO, "cannot write the slug: Broken pipe");
+	EXPECT_TRUE(!builder_disk_full("/h"));
+	EXPECT_STR("cannot write the slug: Broken pipe", err_last());
 }
 
 TEST(builder__tree_file)
