@@ -335,7 +335,11 @@ store_group_delete(struct store *s, const char *name)
 	else if (only[0])
 		rc = err_set(ERR_CONFLICT, "cannot remove group '%s': it is "
 		    "the only group of app '%s'", name, only);
-	else
+	/* Its apps (each in another group too) leave it first: app_groups
+	 * does not cascade, so a group made again under this name, maybe
+	 * with this row id, must not find them. */
+	else if ((rc = store_exec(s, NULL, "DELETE FROM app_groups"
+	    " WHERE group_id = ?", "i", gid)) == 0)
 		rc = store_exec(s, NULL, "DELETE FROM deploy_groups"
 		    " WHERE id = ?", "i", gid);
 done:

@@ -541,6 +541,119 @@ TEST(store__groups)
 	store_close(s);
 }
 
+/* ---- names reused after a delete: nothing of the old owner survives */
+
+TEST(store__user_name_reuse_inherits_nothing)
+{
+	struct store *s = open_store();
+	struct store_actor a;
+	struct store_access acc;
+	char token[STORE_TOKEN_LEN];
+	char *pub = keygen("ed25519", NULL, "bobkey");
+	char *fp = keygen_fingerprint("bobkey");
+	json_t *j = NULL;
+
+	EXPECT_OK(store_user_create(s, "alice", true));
+	EXPECT_OK(store_user_create(s, "bob", false));
+	EXPECT_OK(store_group_create(s, "production"));
+	EXPECT_OK(store_group_add_user(s, "production", "bob"));
+	make_app(s, "shop", "alice");
+	EXPECT_OK(store_app_collaborator_add(s, "shop", "bob"));
+	EXPECT_OK(store_key_add(&j, s, "bob", pub));
+	json_decref(j);
+	EXPECT_OK(store_token_create(token, NULL, s, "bob", "laptop"));
+	EXPECT_OK(store_user_delete(s, "bob"));
+
+	/* bob is made again: bob is the last user, so his row id too */
+	EXPECT_OK(store_user_create(s, "bob", false));
+	EXPECT_INT(ERR_AUTH, store_auth(&a, s, token));
+	EXPECT_INT(ERR_NOTFOUND, store_key_get(&j, s, fp));
+	EXPECT_OK(store_key_list(&j, s, "bob"));
+	EXPECT_INT(0, json_array_size(j));
+	json_decref(j);
+	EXPECT_OK(store_token_list(&j, s, "bob"));
+	EXPECT_INT(0, json_array_size(j));
+	json_decref(j);
+	EXPECT_OK(store_user_get(&j, s, "bob"));
+	EXPECT_INT(1, json_array_size(json_object_get(j, "groups")));
+	EXPECT_STR("default", json_string_value(json_array_get(
+	    json_object_get(j, "groups"), 0)));
+	json_decref(j);
+	a = user_actor(s, "bob");
+	EXPECT_OK(store_app_access(&acc, s, &a, "shop"));
+	EXPECT_TRUE(!acc.read && !acc.deploy);
+	free(pub);
+	free(fp);
+	store_close(s);
+}
+
+TEST(store__group_name_reuse_inherits_nothing)
+{
+	struct store *s = open_store();
+	const char *g[] = { "default", "staging" };
+	char key[STORE_TOKEN_LEN];
+	bool in = true;
+	json_t *j = NULL, *r = NULL;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	EXPECT_OK(store_group_create(s, "staging"));
+	EXPECT_OK(store_group_add_user(s, "staging", "alice"));
+	EXPECT_OK(store_app_create(s, "shop", "alice", g, 2));
+	EXPECT_OK(store_runner_create(key, &r, s, "node-1", "staging"));
+	json_decref(r);
+	EXPECT_OK(store_runner_delete(s, "node-1"));
+	/* shop is in default too: the group may go, and shop leaves it */
+	EXPECT_OK(store_group_delete(s, "staging"));
+
+	EXPECT_OK(store_group_create(s, "staging"));
+	EXPECT_OK(store_group_list(&j, s));
+	for (size_t i = 0; i < json_array_size(j); i++) {
+		json_t *e = json_array_get(j, i);
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+		    "staging") != 0)
+			continue;
+		EXPECT_INT(0, json_array_size(json_object_get(e, "apps")));
+		EXPECT_INT(0, json_array_size(json_object_get(e, "users")));
+		EXPECT_INT(0, json_array_size(json_object_get(e, "runners")));
+	}
+	json_decref(j);
+	{
+		struct store_actor a = user_actor(s, "alice");
+		EXPECT_OK(store_group_has_user(&in, s, "staging", a.user_id));
+		EXPECT_TRUE(!in);
+	}
+	store_close(s);
+}
+
+TEST(store__runner_name_reuse_inherits_nothing)
+{
+	struct store *s = open_store();
+	char old_key[STORE_TOKEN_LEN], key[STORE_TOKEN_LEN];
+	struct store_actor a;
+	json_t *r = NULL, *rep = J("{\"containers\":[{\"app\":\"x\"}]}");
+
+	EXPECT_OK(store_group_create(s, "staging"));
+	EXPECT_OK(store_runner_create(old_key, &r, s, "node-1", "staging"));
+	json_decref(r);
+	EXPECT_OK(store_auth(&a, s, old_key));
+	EXPECT_OK(store_runner_report(s, a.runner_id, rep, time(NULL)));
+	EXPECT_OK(store_runner_delete(s, "node-1"));
+
+	EXPECT_OK(store_runner_create(key, &r, s, "node-1", "default"));
+	json_decref(r);
+	EXPECT_INT(ERR_AUTH, store_auth(&a, s, old_key));
+	EXPECT_OK(store_runner_list(&r, s, 0));
+	EXPECT_INT(1, json_array_size(r));
+	EXPECT_STR("default", json_string_value(json_object_get(
+	    json_array_get(r, 0), "group")));
+	EXPECT_TRUE(json_object_get(json_array_get(r, 0), "report") == NULL ||
+	    json_object_size(json_object_get(json_array_get(r, 0),
+	    "report")) == 0);
+	json_decref(r);
+	json_decref(rep);
+	store_close(s);
+}
+
 /* ---- releases ---- */
 
 static void
