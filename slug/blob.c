@@ -54,8 +54,8 @@ slug_blob_give(uint64_t *left, const char *path, const void *data,
     size_t len, slug_sink_fn fn, void *payload)
 {
 	if (len > *left)
-		return err_set(ERR_INVALID, "'%s' holds more than its %s says",
-		    path, "object header");
+		return err_set(ERR_INVALID, "'%s' holds more than its object "
+		    "header says", path);
 	*left -= len;
 	return len ? fn(payload, data, len) : 0;
 }
