@@ -137,7 +137,12 @@ elif mode == "slowput":
     step = (len(body) + pieces - 1) // pieces
     for k in range(pieces):
         time.sleep(float(secs) / pieces)
-        s.sendall(body[k * step:(k + 1) * step])
+        try:
+            s.sendall(body[k * step:(k + 1) * step])
+        except OSError as e:
+            print("cut after %d of %d pieces of the body: %s" %
+                  (k, pieces, e))
+            sys.exit(0)
     s.settimeout(30)
     ans = b""
     try:
