@@ -24,14 +24,17 @@ const struct cli_command cli_commands[] = {
 	{ "up", cli_cmd_up, "",
 	  "run every service on this machine (all-in-one supervisor)", NULL },
 	{ "controller", controller_cmd_run,
-	  "[--listen HOST:PORT] [--home DIR] [--runner-timeout SECS]",
+	  "[--listen HOST:PORT] [--home DIR] [--runner-timeout SECS] "
+	  "[--max-conns N] [--max-conns-per-ip N]",
 	  "run the controller: the store and the HTTP API (default "
 	  "127.0.0.1:7070)",
 	  "The store is DIR/slipway.db (DIR: --home, $SLIPWAY_HOME or\n"
 	  "/var/lib/slipway).  On a fresh store the user 'admin' is made and\n"
 	  "its API token printed once on stderr.  A runner that has not\n"
 	  "heartbeat for SECS (default 30) loses its containers to the others\n"
-	  "in its group.\n" },
+	  "in its group.  Connections: --max-conns (512) at once, of which\n"
+	  "--max-conns-per-ip (64) from one address; a request head must be\n"
+	  "in within 10 s.  See docs/security-http.md.\n" },
 	{ "login", controller_cmd_login, "URL TOKEN",
 	  "check TOKEN against the controller at URL and save both",
 	  "Writes $SLIPWAY_CONFIG (default ~/.config/slipway/config, mode\n"
@@ -295,7 +298,8 @@ const struct cli_command cli_commands[] = {
 	{ "registry", registry_cmd_serve,
 	  "[--listen HOST:PORT] [--root DIR] [--anonymous-pull] [--realm URL] "
 	  "[--service NAME] [--htpasswd FILE] [--max-blob SIZE] "
-	  "[--upload-age SECS] [--sendfile]",
+	  "[--upload-age SECS] [--sendfile] [--max-conns N] "
+	  "[--max-conns-per-ip N]",
 	  "serve the OCI registry (Distribution API v1.1, token auth)",
 	  "Serves /v2/ on --listen (default 127.0.0.1:5000) from --root\n"
 	  "(default $SLIPWAY_HOME/registry).  Requests need a Bearer token\n"
@@ -307,7 +311,10 @@ const struct cli_command cli_commands[] = {
 	  "(default 10G); sessions idle for --upload-age seconds (default\n"
 	  "3600) are stale and removed.  Blobs are sent by copying through\n"
 	  "a 1 MiB buffer; --sendfile uses sendfile(2) instead (faster on\n"
-	  "some hosts: measure).  See docs/registry.md.\n" },
+	  "some hosts: measure).  Connections: --max-conns (512) at once, of\n"
+	  "which --max-conns-per-ip (64) from one address; a request head\n"
+	  "must be in within 10 s.  See docs/registry.md and\n"
+	  "docs/security-http.md.\n" },
 	{ "registry token", registry_cmd_token,
 	  "--repo NAME [--repo NAME...] [--actions pull,push,delete] "
 	  "[--ttl SECS] [--user U] [--service NAME] [--catalog]",
@@ -333,9 +340,12 @@ const struct cli_command cli_commands[] = {
 	  "  --routes FILE             load routes at start, save on change\n"
 	  "  --access-log PATH|-|off   access log (- is stderr, the default)\n"
 	  "  --max-conns N             client connections at once (10000)\n"
+	  "  --max-conns-per-ip N      of those from one IPv4 address or IPv6\n"
+	  "                            /64 (256); 503 past either\n"
 	  "  --pool N                  idle connections kept per backend (64)\n"
 	  "  --max-body SIZE           request body cap, 413 past it (none)\n"
-	  "  --header-timeout SECS     request head must arrive in it (10)\n"
+	  "  --header-timeout SECS     request head must arrive in it, from\n"
+	  "                            the connect or the previous answer (10)\n"
 	  "  --idle-timeout SECS       idle keep-alive connections (60)\n"
 	  "  --connect-timeout SECS    backend connect, 504 past it (5)\n"
 	  "  --upstream-timeout SECS   backend answer / stall, 504 (60)\n"

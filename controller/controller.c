@@ -254,11 +254,18 @@ ctl_free(struct ctl *ctl)
 	pthread_mutex_destroy(&ctl->pages_mu);
 }
 
+/* --max-conns and --max-conns-per-ip: what strangers may hold (lib/httpd.h) */
+struct ctl_conn_caps {
+	unsigned max, per_ip;
+};
+
 static int
-ctl_run(struct ctl *ctl, const char *listen)
+ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 {
 	struct httpd_opts o = {
 		.listen = listen,
+		.conn_max = caps->max,
+		.per_ip_max = caps->per_ip,
 		.begin = api_begin,
 		.handle = api_handle,
 		.payload = ctl,
@@ -316,13 +323,17 @@ controller_cmd_run(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "home", required_argument, NULL, 'H' },
 		{ "runner-timeout", required_argument, NULL, 't' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "max-conns-per-ip", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct ctl_conn_caps caps = { 512, 64 };
+	unsigned long long v;
 	const char *listen = "127.0.0.1:7070", *home = getenv("SLIPWAY_HOME");
 	struct ctl ctl = { .runner_timeout = 30 };
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "l:H:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:H:t:m:M:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			listen = optarg;
@@ -330,14 +341,20 @@ controller_cmd_run(int argc, char **argv)
 		case 'H':
 			home = optarg;
 			break;
-		case 't': {
-			unsigned long long v;
+		case 't':
 			if (parse_uint(&v, optarg, 2, 86400) < 0)
 				return cmdline_usage_error(argv[0],
 				    "--runner-timeout is 2 to 86400 seconds");
 			ctl.runner_timeout = (int)v;
 			break;
-		}
+		case 'm':
+		case 'M':
+			if (parse_uint(&v, optarg, 1, 100000) < 0)
+				return cmdline_usage_error(argv[0], "--%s is a "
+				    "number of connections from 1 to 100000",
+				    c == 'm' ? "max-conns" : "max-conns-per-ip");
+			*(c == 'm' ? &caps.max : &caps.per_ip) = (unsigned)v;
+			break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
@@ -353,7 +370,7 @@ controller_cmd_run(int argc, char **argv)
 	pthread_mutex_init(&ctl.sched_mu, NULL);
 	pthread_cond_init(&ctl.sched_cv, NULL);
 	pthread_mutex_init(&ctl.pages_mu, NULL);
-	rc = ctl_run(&ctl, listen);
+	rc = ctl_run(&ctl, listen, &caps);
 	ctl_free(&ctl);
 	if (rc < 0)
 		return cmdline_fail(argv[0]);

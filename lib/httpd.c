@@ -20,11 +20,13 @@
 #include "slipway/httpd.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
+#include "httpd_int.h"
 
 #define HTTPD_HEADERS_MAX 16
 
 struct httpd {
 	struct MHD_Daemon *mhd;
+	struct httpd_guard *guard;
 	struct httpd_opts o;
 	uint16_t port;
 };
@@ -321,6 +323,7 @@ httpd_access(void *cls, struct MHD_Connection *c, const char *url,
 	struct httpd_req_int *r = *con_cls;
 
 	if (r == NULL) {
+		httpd_guard_head_done(h->guard, c);
 		r = httpd_req_new(h, c, url, method, version);
 		*con_cls = r;
 		if (h->o.conn_mem > h->o.header_max &&
@@ -371,7 +374,8 @@ httpd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct httpd_req_int *r = *con_cls;
 	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 
-	(void)c;
+	/* kept alive, the connection has a new head deadline from now */
+	httpd_guard_request_done(h->guard, c);
 	if (r == NULL)
 		return;
 	if (r->done)
@@ -430,25 +434,36 @@ httpd_start(struct httpd **out, const struct httpd_opts *opts)
 		h->o.conn_mem = h->o.header_max;
 	if (!h->o.conn_max)
 		h->o.conn_max = 512;
+	if (!h->o.per_ip_max)
+		h->o.per_ip_max = 64;
+	if (!h->o.head_timeout_ms)
+		h->o.head_timeout_ms = 10000;
 	if (!h->o.timeout_sec)
 		h->o.timeout_sec = 60;
 	if (!h->o.name)
 		h->o.name = "httpd";
-	if ((rc = net_addr_parse(&addr, opts->listen)) < 0) {
+	if ((rc = net_addr_parse(&addr, opts->listen)) < 0 ||
+	    (rc = httpd_guard_new(&h->guard, h->o.name, h->o.conn_max,
+	    h->o.per_ip_max, h->o.head_timeout_ms)) < 0) {
 		free(h);
 		return rc;
 	}
+	/* The guard's accept policy refuses over the caps, and says so in
+	 * the log; MHD's own total (which also counts connections being torn
+	 * down) is a backstop a little above it. */
 	h->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, httpd_access, h,
+	    0, httpd_guard_admit, h->guard, httpd_access, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.conn_mem,
-	    MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max,
+	    MHD_OPTION_CONNECTION_LIMIT, h->o.conn_max + 16,
+	    MHD_OPTION_NOTIFY_CONNECTION, httpd_guard_notify, h->guard,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_sec,
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h,
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
+		httpd_guard_free(h->guard);
 		free(h);
 		return err_set(ERR_IO, "cannot listen on '%s': address in use "
 		    "or not available", opts->listen);
@@ -465,6 +480,7 @@ httpd_stop(struct httpd *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->mhd);
+	httpd_guard_free(h->guard);
 	free(h);
 }
 

@@ -52,6 +52,7 @@ proxy_cmd_serve(int argc, char **argv)
 		{ "routes", required_argument, NULL, 'r' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "max-conns", required_argument, NULL, 'm' },
+		{ "max-conns-per-ip", required_argument, NULL, 'M' },
 		{ "pool", required_argument, NULL, 'p' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "header-timeout", required_argument, NULL, 'H' },
@@ -76,6 +77,9 @@ proxy_cmd_serve(int argc, char **argv)
 			o.access_log = strcmp(optarg, "off") == 0 ? NULL : optarg;
 			break;
 		case 'm': rc = px_parse_count(&o.max_conns, optarg, 1000000); break;
+		case 'M':
+			rc = px_parse_count(&o.max_conns_per_ip, optarg, 1000000);
+			break;
 		case 'p': rc = px_parse_count(&o.pool_max, optarg, 100000); break;
 		case 'b': rc = parse_size(&o.max_body, optarg); break;
 		case 'H': rc = px_parse_secs(&o.header_timeout, optarg); break;

@@ -28,46 +28,88 @@
 #define PX_OUT_MAX (PX_HEAD_MAX * 4)
 
 
+/*
+ * Answer a connection we will not take with a 503 and close it; log why,
+ * one line per 10 s at most (a stranger repeats this at will).
+ */
+static void __attribute__((format(printf, 4, 5)))
+px_client_refuse(int fd, const char *ip, const char *body, const char *fmt,
+    ...)
+{
+	char busy[320], why[160], more[64];
+	unsigned suppressed;
+	va_list ap;
+	int len = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service "
+	    "Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nX-Slipway-Error: too-many-connections\r\n"
+	    "Retry-After: 5\r\nConnection: close\r\n\r\n%s", strlen(body),
+	    body);
+
+	/* Best effort: a fresh socket has room for this. */
+	if (write(fd, busy, (size_t)len) < 0)
+		(void)0;
+	close(fd);
+	if (!lograte_due(&suppressed, &px_srv.refused, px_srv.now_ms / 1e3))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	lograte_more(more, sizeof(more), suppressed);
+	log_warnx("refused a connection from %s: %s%s", ip, why, more);
+}
+
+static void
+px_ip_format(char *out, size_t len, const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)len);
+	else if (sa->ss_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)len);
+	else
+		snprintf(out, len, "unknown");
+}
+
 void
 px_client_accept(int fd, const struct sockaddr_storage *sa)
 {
 	struct px_client *c;
+	struct px_source *src;
+	char ip[48];
 	int one = 1;
 
+	px_ip_format(ip, sizeof(ip), sa);
 	if (px_srv.nclients >= px_srv.o->max_conns) {
-		static const char body[] =
-		    "503 Service Unavailable: too many connections\n";
-		char busy[256];
-		int n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service "
-		    "Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Length: %zu\r\nX-Slipway-Error: "
-		    "too-many-connections\r\nRetry-After: 5\r\n"
-		    "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
-
-		/* Best effort: a fresh socket has room for this. */
-		if (write(fd, busy, (size_t)n) < 0)
-			(void)0;
-		close(fd);
+		px_client_refuse(fd, ip, "503 Service Unavailable: too many "
+		    "connections\n", "%u connections are open (--max-conns)",
+		    px_srv.nclients);
+		return;
+	}
+	src = px_source_take(&px_srv.sources, sa, px_srv.o->max_conns_per_ip);
+	if (src == NULL) {
+		px_client_refuse(fd, ip, "503 Service Unavailable: too many "
+		    "connections from your address\n", "%u connections from "
+		    "it are open, the most one address may have "
+		    "(--max-conns-per-ip)", px_srv.o->max_conns_per_ip);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = xcalloc(1, sizeof(*c));
 	px_sock_init(&c->s, PX_K_CLIENT, fd, true);
-	if (sa->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    c->ip, sizeof(c->ip));
-	else if (sa->ss_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, c->ip,
-		    sizeof(c->ip));
-	else
-		snprintf(c->ip, sizeof(c->ip), "unknown");
+	memcpy(c->ip, ip, sizeof(c->ip));
+	c->src = src;
 	buf_init(&c->out, PX_OUT_MAX);
 	buf_init(&c->uphead, PX_OUT_MAX);
 	c->state = CS_HEAD;
+	/* The first head's deadline counts from the connect: its first byte
+	 * does not restart it (px_do_head), so a stranger holds a connection
+	 * without a head for header_timeout, not twice that. */
 	c->deadline = px_srv.now_ms + px_srv.o->header_timeout;
 	if (px_sock_add(&c->s) < 0) {
 		log_warnx("%s", err_last());
+		px_source_put(&px_srv.sources, src);
 		close(fd);
 		free(c->s.in);
 		free(c);
@@ -133,6 +175,8 @@ px_client_close(struct px_client *c)
 	c->dead_next = px_srv.dead_clients;
 	px_srv.dead_clients = c;
 	px_srv.nclients--;
+	px_source_put(&px_srv.sources, c->src);
+	c->src = NULL;
 }
 
 void
@@ -256,9 +300,14 @@ px_do_head(struct px_client *c)
 	r = px_sock_read(&c->s);
 	if (r == PX_IO_OK) {
 		if (c->t_start == 0) {
-			/* The first byte of a request starts its clock. */
+			/* The first byte of a request starts its clock; on a
+			 * kept-alive connection it also ends the idle wait
+			 * and starts the head's deadline (the first head's
+			 * runs from the connect). */
 			c->t_start = px_srv.now_ns;
-			c->deadline = px_srv.now_ms + px_srv.o->header_timeout;
+			if (c->nreq > 0)
+				c->deadline = px_srv.now_ms +
+				    px_srv.o->header_timeout;
 		}
 		return 1;
 	}

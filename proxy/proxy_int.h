@@ -1,8 +1,10 @@
 /*
  * The proxy's private structures: the HTTP/1.1 head and chunk parsers
- * (http.c), the route table (route.c), the event loop and connections
- * (loop.c, conn.c, upstream.c), the control socket (control.c).  Never
- * included from outside proxy/ (the unit tests excepted).
+ * (http.c), the route table (route.c), the event loop (server.c), client
+ * connections and their requests (conn.c, exchange.c, head.c), backend
+ * connections (upstream.c), connections per source (source.c), the
+ * control socket (control.c).  Never included from outside proxy/ (the
+ * unit tests excepted).
  */
 #ifndef SLIPWAY_PROXY_INT_H
 #define SLIPWAY_PROXY_INT_H
@@ -16,6 +18,7 @@
 #include <jansson.h>
 
 #include "slipway/buf.h"
+#include "slipway/lograte.h"
 #include "slipway/name.h"
 
 /* ---- limits ---------------------------------------------------------- */
@@ -221,6 +224,33 @@ int px_routes_save(struct px_routes *r, const char *path);
 
 bool px_domain_valid(const char *s);
 
+/* ---- connections per source (source.c) ------------------------------ */
+
+#define PX_SOURCE_BUCKETS 4096
+
+/* One source (an IPv4 address or an IPv6 /64) with n > 0 connections. */
+struct px_source {
+	uint8_t key[16];         /* IPv4-mapped, or the /64 then zeros */
+	unsigned n;
+	size_t bucket;
+	struct px_source *next;
+};
+
+struct px_sources {
+	struct px_source *b[PX_SOURCE_BUCKETS];
+	uint64_t seed;           /* random: chains cannot be aimed at */
+};
+
+void px_sources_init(struct px_sources *t, uint64_t seed);
+void px_sources_free(struct px_sources *t);
+/* Count one more connection from sa's source, unless it has max already:
+ * then NULL and nothing changed.  Give the entry back to px_source_put
+ * when the connection ends. */
+struct px_source *px_source_take(struct px_sources *t,
+    const struct sockaddr_storage *sa, unsigned max);
+/* One connection fewer (s may be NULL). */
+void px_source_put(struct px_sources *t, struct px_source *s);
+
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
 
 struct proxy_opts;
@@ -298,6 +328,7 @@ struct px_client {
 	struct px_sock s;
 	enum px_cstate state;
 	char ip[48];
+	struct px_source *src;   /* counted for --max-conns-per-ip */
 	uint64_t deadline;
 	struct px_client *next, *prev;
 	struct px_client *dead_next;
@@ -360,6 +391,8 @@ struct px_server {
 	struct px_routes routes;
 	struct px_client *clients;
 	unsigned nclients;
+	struct px_sources sources;
+	struct lograte refused;  /* log lines of refused connections */
 	struct px_ctl *ctls;
 	unsigned nctls;
 	struct px_client *dead_clients;

@@ -44,6 +44,7 @@ proxy_opts_default(struct proxy_opts *o)
 	o->domain = "localhost";
 	o->access_log = "-";
 	o->max_conns = 10000;
+	o->max_conns_per_ip = 256;
 	o->pool_max = 64;
 	o->header_timeout = 10000;
 	o->idle_timeout = 60000;
@@ -389,6 +390,8 @@ proxy_run(const struct proxy_opts *o)
 	}
 	if (getrandom(&px_srv.rid_seed, sizeof(px_srv.rid_seed), 0) < 0)
 		px_srv.rid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	px_sources_init(&px_srv.sources, px_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
+	px_srv.refused.every = 10;
 	if (o->routes_file && access(o->routes_file, F_OK) == 0 &&
 	    (rc = px_routes_load(&px_srv.routes, o->routes_file)) < 0)
 		goto done;
@@ -484,6 +487,7 @@ done:
 	if (px_srv.ep >= 0)
 		close(px_srv.ep);
 	buf_free(&px_srv.alog);
+	px_sources_free(&px_srv.sources);
 	px_routes_free(&px_srv.routes);
 	return rc;
 }

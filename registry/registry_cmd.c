@@ -75,12 +75,14 @@ registry_cmd_serve(int argc, char **argv)
 		{ "max-blob", required_argument, NULL, 'm' },
 		{ "upload-age", required_argument, NULL, 'u' },
 		{ "sendfile", no_argument, NULL, 'S' },
+		{ "max-conns", required_argument, NULL, 'c' },
+		{ "max-conns-per-ip", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct registry_opts o = { .listen = "127.0.0.1:5000",
 	    .access_log = true };
 	struct registry *reg = NULL;
-	unsigned long long size;
+	unsigned long long size, v;
 	unsigned char *key = NULL;
 	char *root = NULL;
 	int c, sig;
@@ -99,6 +101,14 @@ registry_cmd_serve(int argc, char **argv)
 				return cmdline_usage_error(argv[0], "bad --max-blob "
 				    "'%s'", optarg);
 			o.blob_max = size;
+			break;
+		case 'c':
+		case 'C':
+			if (parse_uint(&v, optarg, 1, 100000) < 0)
+				return cmdline_usage_error(argv[0], "--%s is a "
+				    "number of connections from 1 to 100000",
+				    c == 'c' ? "max-conns" : "max-conns-per-ip");
+			*(c == 'c' ? &o.conn_max : &o.conn_per_ip) = (unsigned)v;
 			break;
 		case 'u':
 			if (cmd_parse_secs(&o.upload_age, optarg, 30 * 86400) <

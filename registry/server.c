@@ -515,6 +515,8 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 	 * asked: on the VM measured (docs/registry.md) sendfile costs twice
 	 * the CPU per byte */
 	ho.fd_buf = opts->sendfile ? 0 : 1 << 20;
+	ho.conn_max = opts->conn_max;
+	ho.per_ip_max = opts->conn_per_ip;
 	ho.name = "registry";
 	ho.access_log = opts->access_log;
 	if ((rc = httpd_start(&reg->httpd, &ho)) < 0)

@@ -12,6 +12,12 @@
  *                 body_max, unless streamed): must answer with one of the
  *                 httpd_respond* calls.
  *
+ * Before its head is in a connection is anybody's, so what one can hold
+ * is bounded: conn_max connections in all, per_ip_max from one address
+ * (more are closed at once, with a log line), and head_timeout_ms for the
+ * head, counted from the connect, not reset by a byte (a slowloris is cut
+ * then); a body then takes as long as it keeps moving (docs/security-http.md).
+ *
  * A request that never got an answer (handler bug) gets a 500.  A body
  * over body_max gets 413 without being read further.  When the request
  * ends, by an answer or a dropped connection, the cleanup set with
@@ -57,7 +63,13 @@ struct httpd_opts {
 	                            * sendfile; N copies through a buffer of
 	                            * N bytes (pread + send) instead */
 	unsigned conn_max;         /* simultaneous connections; 0: 512 */
-	unsigned timeout_sec;      /* idle connection timeout; 0: 60 */
+	unsigned per_ip_max;       /* of those from one IPv4 address; 0: 64 */
+	unsigned head_timeout_ms;  /* a request head must be in within this
+	                            * of the connect, or of the previous
+	                            * answer on a kept-alive connection, or
+	                            * the connection is closed; 0: 10000 */
+	unsigned timeout_sec;      /* idle connection timeout (a body or an
+	                            * answer that stops moving); 0: 60 */
 	const char *name;          /* for logs: "registry" */
 	bool access_log;           /* one log_info line per request */
 };

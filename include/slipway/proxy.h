@@ -19,6 +19,8 @@ struct proxy_opts {
 	const char *routes_file;     /* loaded at start, saved on change; or NULL */
 	const char *access_log;      /* path, "-" for stderr, NULL for none */
 	unsigned max_conns;          /* client connections at once */
+	unsigned max_conns_per_ip;   /* of those from one IPv4 address or
+	                              * IPv6 /64 */
 	unsigned pool_max;           /* idle upstream connections per backend */
 	unsigned header_timeout;     /* whole request head must arrive in it */
 	unsigned idle_timeout;       /* keep-alive client with no request */

@@ -33,6 +33,8 @@ struct registry_opts {
 	unsigned upload_age;        /* stale upload, seconds; 0: default */
 	bool access_log;
 	bool sendfile;              /* blobs with sendfile, not a 1 MiB copy */
+	unsigned conn_max;          /* connections at once; 0: 512 */
+	unsigned conn_per_ip;       /* of those from one address; 0: 64 */
 };
 
 /* Open the store (made when missing), drop stale uploads, and serve in

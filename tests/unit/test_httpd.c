@@ -1,5 +1,9 @@
-/* Unit tests for lib/httpd.c and lib/net.c, driven by curl. */
+/* Unit tests for lib/httpd.c and lib/net.c, driven by curl and raw
+ * sockets. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +11,7 @@
 
 #include "harness.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/httpd.h"
 #include "slipway/net.h"
 #include "slipway/proc.h"
@@ -95,6 +100,9 @@ t_start_with(struct t_state *s, char *url, size_t n,
 		o.header_max = extra->header_max;
 		o.conn_mem = extra->conn_mem;
 		o.fd_buf = extra->fd_buf;
+		o.conn_max = extra->conn_max;
+		o.per_ip_max = extra->per_ip_max;
+		o.head_timeout_ms = extra->head_timeout_ms;
 	}
 	EXPECT_OK(httpd_start(&h, &o));
 	snprintf(url, n, "http://127.0.0.1:%u", (unsigned)httpd_port(h));
@@ -286,6 +294,178 @@ TEST(httpd__query_and_unanswered_is_500)
 	got = t_curl(args);
 	EXPECT_STR("500", got);
 	free(got);
+	httpd_stop(h);
+}
+
+/* A TCP connection from src (a loopback address) to 127.0.0.1:port. */
+static int
+t_connect(const char *src, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	EXPECT_TRUE(fd >= 0);
+	inet_pton(AF_INET, src, &a.sin_addr);
+	EXPECT_INT(0, bind(fd, (struct sockaddr *)&a, sizeof(a)));
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	EXPECT_INT(0, connect(fd, (struct sockaddr *)&a, sizeof(a)));
+	return fd;
+}
+
+/* Whether the server closed fd within ms (what it said goes to out). */
+static bool
+t_closed_within(int fd, int ms, char *out, size_t len)
+{
+	double end = clock_mono() + ms / 1000.0;
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = (int)((end - clock_mono()) * 1000);
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		n = recv(fd, out + got, len - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == len - 1)
+			got = 0;
+	}
+	out[got] = '\0';
+	return true;
+}
+
+static void
+t_send(int fd, const char *s)
+{
+	EXPECT_INT((int)strlen(s), (int)send(fd, s, strlen(s), MSG_NOSIGNAL));
+}
+
+/* Send one request on fd and read until its answer is in. */
+static void
+t_ask(char *out, size_t len, int fd, const char *req)
+{
+	size_t got = 0;
+
+	t_send(fd, req);
+	while (got < len - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		n = recv(fd, out + got, len - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		out[got] = '\0';
+		if (strstr(out, "\r\n\r\n") && strstr(out, "\r\n\r\n")[4])
+			break;
+	}
+	out[got] = '\0';
+}
+
+static const char t_query[] = "GET /query?a=x HTTP/1.1\r\nHost: t\r\n\r\n";
+
+TEST(httpd__per_ip_cap_leaves_room_for_others)
+{
+	struct httpd_opts x = { .conn_max = 4, .per_ip_max = 2 };
+	struct t_state s = { 0 };
+	char url[64], got[512];
+	struct httpd *h = t_start_with(&s, url, sizeof(url), &x);
+	uint16_t port = httpd_port(h);
+	int a1 = t_connect("127.0.0.2", port), a2 = t_connect("127.0.0.2",
+	    port), a3, b, c, d, e;
+
+	/* a third from the same address is closed at once, unanswered */
+	a3 = t_connect("127.0.0.2", port);
+	EXPECT_TRUE(t_closed_within(a3, 2000, got, sizeof(got)));
+	EXPECT_STR("", got);
+	close(a3);
+	/* the held two still work, and another address is served */
+	t_ask(got, sizeof(got), a1, t_query);
+	EXPECT_TRUE(strstr(got, "HTTP/1.1 200") != NULL);
+	b = t_connect("127.0.0.3", port);
+	t_ask(got, sizeof(got), b, t_query);
+	EXPECT_TRUE(strstr(got, "\r\n\r\nx") != NULL);
+	/* four in all: the fifth is refused whatever its address */
+	c = t_connect("127.0.0.4", port);
+	d = t_connect("127.0.0.5", port);
+	EXPECT_TRUE(t_closed_within(d, 2000, got, sizeof(got)));
+	close(d);
+	/* a slot given back is a slot again */
+	close(a2);
+	for (int i = 0; i < 50; i++) {
+		e = t_connect("127.0.0.2", port);
+		if (!t_closed_within(e, 100, got, sizeof(got)))
+			break;
+		close(e);
+		e = -1;
+	}
+	EXPECT_TRUE(e >= 0);
+	t_ask(got, sizeof(got), e, t_query);
+	EXPECT_TRUE(strstr(got, "HTTP/1.1 200") != NULL);
+	close(a1);
+	close(b);
+	close(c);
+	close(e);
+	httpd_stop(h);
+}
+
+TEST(httpd__head_deadline_not_reset_by_bytes)
+{
+	struct httpd_opts x = { .head_timeout_ms = 1000 };
+	struct t_state s = { 0 };
+	char url[64], got[512];
+	struct httpd *h = t_start_with(&s, url, sizeof(url), &x);
+	static const char head[] = "GET /query?a=x HTTP/1.1\r\nHost: t\r\n"
+	    "X-Slow: yyyyyyyyyyyyyyyyyyyyyy\r\n\r\n";
+	double t0 = clock_mono();
+	int fd = t_connect("127.0.0.1", httpd_port(h));
+	bool cut = false;
+
+	/* a byte every 150 ms: MHD's idle timeout would never end it */
+	for (size_t i = 0; i < sizeof(head) - 4 && !cut; i++) {
+		if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		cut = t_closed_within(fd, 150, got, sizeof(got));
+	}
+	EXPECT_TRUE(cut || t_closed_within(fd, 1000, got, sizeof(got)));
+	EXPECT_TRUE(clock_mono() - t0 >= 0.9);
+	EXPECT_TRUE(clock_mono() - t0 < 2.0);
+	close(fd);
+	httpd_stop(h);
+}
+
+TEST(httpd__slow_body_after_the_head_is_not_cut)
+{
+	struct httpd_opts x = { .head_timeout_ms = 1000 };
+	struct t_state s = { 0 };
+	char url[64], got[512];
+	struct httpd *h = t_start_with(&s, url, sizeof(url), &x);
+	int fd = t_connect("127.0.0.1", httpd_port(h));
+	double t0;
+
+	t_send(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n"
+	    "\r\n");
+	/* 8 bytes over 2.4 s: twice the head deadline, and moving */
+	for (int i = 0; i < 7; i++) {
+		EXPECT_TRUE(!t_closed_within(fd, 300, got, sizeof(got)));
+		t_send(fd, "b");
+	}
+	t_ask(got, sizeof(got), fd, "b");
+	EXPECT_TRUE(strstr(got, "HTTP/1.1 200") != NULL);
+	EXPECT_TRUE(strstr(got, "\r\n\r\nbbbbbbbb") != NULL);
+	/* kept alive: the next head has the deadline from the answer */
+	t0 = clock_mono();
+	t_send(fd, "GET /q");
+	EXPECT_TRUE(t_closed_within(fd, 3000, got, sizeof(got)));
+	EXPECT_TRUE(clock_mono() - t0 >= 0.8);
+	EXPECT_TRUE(clock_mono() - t0 < 2.0);
+	close(fd);
 	httpd_stop(h);
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for lib/log.c: the escaper every log line goes through, fed
+/* Unit tests for lib/log.c and lib/lograte.c: the escaper every log line goes through, fed
  * hostile input (every byte, broken UTF-8, lines far past the buffers). */
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "slipway/buf.h"
 #include "slipway/fs.h"
 #include "slipway/log.h"
+#include "slipway/lograte.h"
 
 static char *
 t_escape(const char *s, size_t n)
@@ -168,4 +169,27 @@ TEST(log__lines_escape_their_arguments)
 	    "\\x1b[2J'\n") != NULL);
 	EXPECT_TRUE(strstr(b.ptr, "sshd: \\r\\x7f\n") != NULL);
 	buf_free(&b);
+}
+
+TEST(log__lograte_one_line_per_interval)
+{
+	struct lograte r = { .every = 10 };
+	unsigned left = 99;
+	char more[64];
+
+	EXPECT_TRUE(lograte_due(&left, &r, 100.0));
+	EXPECT_INT(0, (int)left);
+	lograte_more(more, sizeof(more), left);
+	EXPECT_STR("", more);
+	/* within the interval: counted, not logged */
+	for (int i = 0; i < 5; i++)
+		EXPECT_TRUE(!lograte_due(&left, &r, 100.0 + i));
+	EXPECT_TRUE(!lograte_due(&left, &r, 109.9));
+	EXPECT_TRUE(lograte_due(&left, &r, 110.0));
+	EXPECT_INT(6, (int)left);
+	lograte_more(more, sizeof(more), left);
+	EXPECT_STR(" (and 6 more since the last such line)", more);
+	/* the count starts again from the line */
+	EXPECT_TRUE(lograte_due(&left, &r, 125.0));
+	EXPECT_INT(0, (int)left);
 }

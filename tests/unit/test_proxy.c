@@ -1,5 +1,8 @@
 /* Unit tests for proxy/: the HTTP head and chunk parsers (every smuggling
- * and oversize case), the route table and the control protocol. */
+ * and oversize case), the route table, the control protocol and the count
+ * of connections per source. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,4 +528,76 @@ TEST(proxy__control_rejects_bad_requests)
 	}
 	EXPECT_TRUE(r.apps == NULL);
 	px_routes_free(&r);
+}
+
+static struct sockaddr_storage
+t_sa(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		EXPECT_INT(1, inet_pton(AF_INET6, ip, &a->sin6_addr));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		EXPECT_INT(1, inet_pton(AF_INET, ip, &a->sin_addr));
+	}
+	return ss;
+}
+
+TEST(proxy__sources_cap_each_address)
+{
+	static struct px_sources t;
+	struct sockaddr_storage a = t_sa("10.0.0.1"), b = t_sa("10.0.0.2");
+	struct sockaddr_storage mapped = t_sa("::ffff:10.0.0.1");
+	struct px_source *held[3], *other;
+
+	px_sources_init(&t, 42);
+	held[0] = px_source_take(&t, &a, 3);
+	held[1] = px_source_take(&t, &a, 3);
+	/* the IPv4-mapped spelling is the same source */
+	held[2] = px_source_take(&t, &mapped, 3);
+	EXPECT_TRUE(held[0] && held[0] == held[1] && held[1] == held[2]);
+	EXPECT_TRUE(px_source_take(&t, &a, 3) == NULL);
+	EXPECT_INT(3, (int)held[0]->n);
+	/* another address has its own count */
+	other = px_source_take(&t, &b, 3);
+	EXPECT_TRUE(other != NULL && other != held[0]);
+	/* one given back is one to take again */
+	px_source_put(&t, held[2]);
+	held[2] = px_source_take(&t, &a, 3);
+	EXPECT_TRUE(held[2] == held[0]);
+	for (int i = 0; i < 3; i++)
+		px_source_put(&t, held[i]);
+	px_source_put(&t, other);
+	px_source_put(&t, NULL);
+	/* every entry went with its last connection */
+	for (size_t i = 0; i < PX_SOURCE_BUCKETS; i++)
+		EXPECT_TRUE(t.b[i] == NULL);
+	px_sources_free(&t);
+}
+
+TEST(proxy__sources_ipv6_counts_per_64)
+{
+	static struct px_sources t;
+	struct sockaddr_storage a = t_sa("2001:db8:1:2::1");
+	struct sockaddr_storage b = t_sa("2001:db8:1:2:ffff::9");
+	struct sockaddr_storage c = t_sa("2001:db8:1:3::1");
+	struct px_source *s1, *s2, *s3;
+
+	px_sources_init(&t, 7);
+	s1 = px_source_take(&t, &a, 2);
+	s2 = px_source_take(&t, &b, 2);
+	EXPECT_TRUE(s1 != NULL && s1 == s2);
+	/* a third host of the same /64 is over the cap; the next /64 is not */
+	EXPECT_TRUE(px_source_take(&t, &b, 2) == NULL);
+	s3 = px_source_take(&t, &c, 2);
+	EXPECT_TRUE(s3 != NULL && s3 != s1);
+	/* entries still counting are freed with the table */
+	px_sources_free(&t);
 }
