@@ -101,18 +101,16 @@ sshd_refuse(struct sshd_limit *l, int fd, struct in_addr src,
 	static const char line[] = "slipway: too many connections, try again "
 	    "later\r\n";
 	char ip[INET_ADDRSTRLEN];
-	unsigned more;
+	char more[64];
+	unsigned n;
 
 	(void)send(fd, line, sizeof(line) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
-	if (!sshd_limit_log_due(&more, l, clock_mono()))
+	if (!lograte_due(&n, &l->refusals, clock_mono()))
 		return;
 	inet_ntop(AF_INET, &src, ip, sizeof(ip));
-	if (more)
-		log_warnx("refused a connection from %s: %s (and %u more since "
-		    "the last such line)", ip, why, more);
-	else
-		log_warnx("refused a connection from %s: %s", ip, why);
+	lograte_more(more, sizeof(more), n);
+	log_warnx("refused a connection from %s: %s%s", ip, why, more);
 }
 
 /* Reap ended connections, read authentication notices, and end those

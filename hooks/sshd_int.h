@@ -10,6 +10,7 @@
 
 #include <libssh/libssh.h>
 
+#include "slipway/lograte.h"
 #include "slipway/sshd.h"
 
 /* "SHA256:<base64>" of key, as `ssh-keygen -lf` prints it; *out is
@@ -42,9 +43,7 @@ struct sshd_limit {
 	unsigned unauth_grace;          /* seconds */
 	struct sshd_limit_conn *conns;
 	size_t n;
-	double last_log;                /* of a refusal */
-	bool logged;
-	unsigned suppressed;            /* refusals not logged since */
+	struct lograte refusals;        /* one log line per 10 s */
 };
 
 void sshd_limit_init(struct sshd_limit *l, const struct sshd_opts *o);
@@ -69,12 +68,6 @@ unsigned sshd_limit_unauth(const struct sshd_limit *l,
 /* True when c has had its unauth_grace without authenticating. */
 bool sshd_limit_overdue(const struct sshd_limit *l,
     const struct sshd_limit_conn *c, double now);
-
-/* Refusals are logged at most once per 10 s: true when this one may be,
- * with *suppressed the number not logged since the last; false (and
- * counted) when not. */
-bool sshd_limit_log_due(unsigned *suppressed, struct sshd_limit *l,
-    double now);
 
 /* "N" from 1 to max; "START:RATE:FULL" with START <= FULL, RATE <= 100.
  * ERR_INVALID with a message naming s. */

@@ -50,6 +50,7 @@ sshd_limit_init(struct sshd_limit *l, const struct sshd_opts *o)
 	l->rate = sshd_or(o->startups[1], SSHD_DEF_RATE);
 	l->full = sshd_or(o->startups[2], SSHD_DEF_FULL);
 	l->unauth_grace = sshd_or(o->unauth_grace_sec, SSHD_DEF_UNAUTH_GRACE);
+	l->refusals.every = SSHD_LOG_EVERY;
 	/* A small --max-conns with the default reserve still leaves
 	 * strangers one slot: they must be able to become users. */
 	if (l->reserved_auth >= l->max_conns)
@@ -160,20 +161,6 @@ sshd_limit_overdue(const struct sshd_limit *l,
     const struct sshd_limit_conn *c, double now)
 {
 	return !c->authed && now - c->started >= l->unauth_grace;
-}
-
-bool
-sshd_limit_log_due(unsigned *suppressed, struct sshd_limit *l, double now)
-{
-	if (l->logged && now - l->last_log < SSHD_LOG_EVERY) {
-		l->suppressed++;
-		return false;
-	}
-	*suppressed = l->suppressed;
-	l->suppressed = 0;
-	l->last_log = now;
-	l->logged = true;
-	return true;
 }
 
 static int

@@ -164,13 +164,13 @@ TEST(sshd_limit__refusals_logged_once_per_ten_seconds)
 	unsigned more = 99;
 
 	sshd_limit_init(&l, &o);
-	EXPECT_TRUE(sshd_limit_log_due(&more, &l, 50.0));
+	EXPECT_TRUE(lograte_due(&more, &l.refusals, 50.0));
 	EXPECT_INT(0, more);
 	for (int i = 0; i < 61; i++)
-		EXPECT_TRUE(!sshd_limit_log_due(&more, &l, 50.0 + i * 0.1));
-	EXPECT_TRUE(sshd_limit_log_due(&more, &l, 60.0));
+		EXPECT_TRUE(!lograte_due(&more, &l.refusals, 50.0 + i * 0.1));
+	EXPECT_TRUE(lograte_due(&more, &l.refusals, 60.0));
 	EXPECT_INT(61, more);
-	EXPECT_TRUE(!sshd_limit_log_due(&more, &l, 69.9));
+	EXPECT_TRUE(!lograte_due(&more, &l.refusals, 69.9));
 	sshd_limit_free(&l);
 }
 
