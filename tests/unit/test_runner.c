@@ -1340,3 +1340,60 @@ TEST(runner__container_last_line)
 	free(id);
 	free(home);
 }
+
+/* The supervisor sleeps in poll over the pidfds it saw; while it sleeps
+ * the process may end and another take its place under the same fd
+ * number.  The old process's end must not be taken for the new one's. */
+TEST(runner__supervisor_tells_a_replaced_process)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2 };
+	struct runner_container_spec s = { .app = "swap", .release = "v1",
+	    .process_type = "worker", .command = "exec sleep 600",
+	    .image = T_DIGEST };
+	struct runner_container_info i;
+	struct runner_ctr *c;
+	struct pollfd p;
+	pid_t old, new;
+	int fd;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	i = t_wait_state(r, id, RUNNER_STATE_UP, 0);
+	runner_container_info_free(&i);
+	poll(NULL, 0, 100);	/* the supervisor polls the new pidfd */
+	/* Holding the table lock keeps the supervisor between its poll and
+	 * its look at the table, as another thread's slow turn would. */
+	pthread_mutex_lock(&r->mu);
+	c = runner_find(r, id);
+	old = c->pid;
+	fd = c->pidfd;
+	kill(old, SIGKILL);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	EXPECT_INT(1, poll(&p, 1, 5000));
+	poll(NULL, 0, 100);	/* its poll has returned */
+	EXPECT_INT(1, runner_ctr_reap(r, c, true, 1));
+	EXPECT_OK(runner_ctr_launch(r, c));
+	if (c->pidfd != fd) {
+		EXPECT_INT(fd, dup2(c->pidfd, fd));
+		close(c->pidfd);
+		c->pidfd = fd;
+	}
+	new = c->pid;
+	pthread_mutex_unlock(&r->mu);
+	poll(NULL, 0, 1500);	/* past a restart's first backoff */
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_INT(RUNNER_STATE_UP, i.state);
+	EXPECT_INT(new, i.pid);
+	EXPECT_INT(0, i.restarts);
+	runner_container_info_free(&i);
+	EXPECT_INT(0, kill(new, 0));
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}
