@@ -362,14 +362,21 @@ int runner_health_check(const struct runner_health_opts *o, char *answer,
 int runner_health_wait(const struct runner_health_opts *o, char *answer,
     size_t len);
 
-/* Does container id own what listens on port?  1 when one of its
- * processes holds the listening socket, 0 when another process does (a
- * health check that answered was not the container's), -1 when nothing
- * listens there now or it cannot be told; ERR_NOTFOUND for an unknown
- * id.  Reads /proc/net/tcp{,6} and the processes' descriptors: call it
- * once a check passes, not for every try. */
-int runner_container_port_owner(struct runner *r, const char *id,
-    unsigned port);
+/* Who listens on a port, as runner_container_port_owner tells it. */
+enum runner_port_owner {
+	RUNNER_PORT_NOBODY,       /* nothing listens there now, or it cannot
+	                           * be told */
+	RUNNER_PORT_OTHER,        /* another process: a health check that
+	                           * answered was not the container's */
+	RUNNER_PORT_OURS,         /* one of the container's processes */
+};
+
+/* Does container id own what listens on port?  *out says who does; 0, or
+ * ERR_NOTFOUND for an unknown id.  Reads /proc/net/tcp{,6} and the
+ * processes' descriptors: call it once a check passes, not for every
+ * try. */
+int runner_container_port_owner(enum runner_port_owner *out,
+    struct runner *r, const char *id, unsigned port);
 
 /* ---- commands (cli/commands.c) --------------------------------------- */
 

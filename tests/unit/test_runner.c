@@ -1277,7 +1277,8 @@ TEST(runner__port_owner)
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
-	int fd, own = -1;
+	enum runner_port_owner own = RUNNER_PORT_NOBODY;
+	int fd;
 
 	if (access("/bin/busybox", X_OK) != 0)
 		harness_skip("no /bin/busybox");
@@ -1286,23 +1287,27 @@ TEST(runner__port_owner)
 	EXPECT_OK(runner_container_create(&id, r, &s));
 	EXPECT_OK(runner_container_start(r, id));
 	EXPECT_OK(runner_container_get(&i, r, id));
-	for (int k = 0; k < 200 && own != 1; k++) {
-		own = runner_container_port_owner(r, id, i.port);
+	for (int k = 0; k < 200 && own != RUNNER_PORT_OURS; k++) {
+		EXPECT_OK(runner_container_port_owner(&own, r, id, i.port));
 		poll(NULL, 0, 50);
 	}
-	EXPECT_INT(1, own);
+	EXPECT_INT(RUNNER_PORT_OURS, own);
 	/* someone else's listener */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	EXPECT_INT(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
 	EXPECT_INT(0, listen(fd, 1));
 	EXPECT_INT(0, getsockname(fd, (struct sockaddr *)&sa, &len));
-	EXPECT_INT(0, runner_container_port_owner(r, id,
+	EXPECT_OK(runner_container_port_owner(&own, r, id,
 	    ntohs(sa.sin_port)));
+	EXPECT_INT(RUNNER_PORT_OTHER, own);
 	close(fd);
-	/* nobody */
-	EXPECT_INT(-1, runner_container_port_owner(r, id,
+	/* nobody, which is not an unknown container */
+	EXPECT_OK(runner_container_port_owner(&own, r, id,
 	    ntohs(sa.sin_port)));
-	EXPECT_INT(ERR_NOTFOUND, runner_container_port_owner(r, "nope", 1));
+	EXPECT_INT(RUNNER_PORT_NOBODY, own);
+	EXPECT_INT(ERR_NOTFOUND, runner_container_port_owner(&own, r, "nope",
+	    1));
+	EXPECT_ERR_HAS("no container 'nope'");
 	runner_container_info_free(&i);
 	EXPECT_OK(runner_container_destroy(r, id));
 	runner_close(r);
