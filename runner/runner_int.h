@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -174,7 +175,7 @@ struct runner {
 	unsigned port_base;
 	double backoff_max, grace;
 	uint64_t log_max;
-	volatile int *cancel;         /* opts.cancel */
+	atomic_int *cancel;           /* opts.cancel */
 	runner_event_fn on_event;
 	runner_log_hook_fn on_log;
 	void *ctx;

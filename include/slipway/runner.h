@@ -23,6 +23,7 @@
 #ifndef SLIPWAY_RUNNER_H
 #define SLIPWAY_RUNNER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,7 +189,7 @@ struct runner_opts {
 	double stop_grace_sec;     /* SIGTERM to SIGKILL; 0: 10 */
 	uint64_t log_max;          /* per-app log size before rotation;
 	                            * 0: 8 MiB */
-	volatile int *cancel;      /* may be NULL; once it is set, a stop
+	atomic_int *cancel;        /* may be NULL; once it is set, a stop
 	                            * waiting out its grace gives up (the
 	                            * process has had SIGTERM and is left
 	                            * marked not wanted, for the next runner:
@@ -296,7 +297,7 @@ struct runner_log_query {
 	size_t lines;            /* the last N lines; 0: 100; capped 10000 */
 	const char *process;     /* "web" (every web.N) or "web.1"; NULL: all */
 	bool follow;             /* then wait for more until *stop */
-	volatile int *stop;      /* may be NULL (then follow never ends) */
+	atomic_int *stop;        /* may be NULL (then follow never ends) */
 };
 
 /* Hand the last q->lines matching lines of the app's log to fn, oldest
@@ -348,7 +349,7 @@ struct runner_health_opts {
 	 * died).  May be NULL. */
 	bool (*alive)(void *ctx, char *why, size_t whylen);
 	void *ctx;
-	volatile int *stop;       /* may be NULL */
+	atomic_int *stop;         /* may be NULL */
 };
 
 /* One GET http://127.0.0.1:PORT/PATH.  0 for 2xx/3xx; otherwise negative,

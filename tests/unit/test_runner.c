@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1032,7 +1033,7 @@ TEST(runner__retire_and_cancelled_stop)
 {
 	char *home = xstrdup(harness_tmpdir()), *id = NULL;
 	struct runner *r = NULL;
-	volatile int cancel = 0;
+	atomic_int cancel = 0;
 	struct runner_opts ro = { .home = home,
 	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 30,
 	    .cancel = &cancel };
