@@ -567,18 +567,37 @@ runner_ctr_json(const struct runner_ctr *c)
 	    "init", c->init, "retiring", c->retiring);
 }
 
+static int
+ctr_write_state(struct runner_ctr *c, const char *text)
+{
+	char *path = xasprintf("%s/state.json", c->dir);
+	int rc = fs_write_atomic(path, text, strlen(text), 0600);
+
+	free(path);
+	return rc;
+}
+
 int
 runner_ctr_save(struct runner *r, struct runner_ctr *c)
 {
 	json_t *j = runner_ctr_json(c);
 	char *text = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(1));
-	char *path = xasprintf("%s/state.json", c->dir);
-	int rc = fs_write_atomic(path, text, strlen(text), 0600);
+	int rc = ctr_write_state(c, text);
 
 	json_decref(j);
 	free(text);
-	free(path);
 	return rc;
+}
+
+void
+runner_ctr_flush(struct runner *r, struct runner_ctr *c)
+{
+	if (c->save_text == NULL)
+		return;
+	if (ctr_write_state(c, c->save_text) < 0)
+		log_warnx("runner: %s", err_last());
+	free(c->save_text);
+	c->save_text = NULL;
 }
 
 static char *
@@ -734,6 +753,7 @@ runner_ctr_free(struct runner_ctr *c)
 	if (c->out_fd >= 0)
 		close(c->out_fd);
 	buf_free(&c->partial);
+	free(c->save_text);
 	runner_strv_free(c->env);
 	free(c->id);
 	free(c->dir);

@@ -132,14 +132,16 @@ runner_wake(struct runner *r)
 	(void)!write(r->wake_fd, &one, sizeof(one));
 }
 
-/* With r->mu held. */
+/* With r->mu held and c busy. */
 void
 runner_event(struct runner *r, struct runner_ctr *c)
 {
 	struct runner_container_info info;
+	json_t *j = runner_ctr_json(c);
 
-	if (runner_ctr_save(r, c) < 0)
-		log_warnx("runner: %s", err_last());
+	free(c->save_text);
+	c->save_text = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(1));
+	json_decref(j);
 	if (r->on_event == NULL)
 		return;
 	runner_ctr_info(&info, c);
@@ -183,6 +185,16 @@ runner_release(struct runner *r, struct runner_ctr *c)
 }
 
 void
+runner_event_release(struct runner *r, struct runner_ctr *c)
+{
+	runner_event(r, c);
+	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
+	pthread_mutex_lock(&r->mu);
+	runner_release(r, c);
+}
+
+void
 runner_table_remove(struct runner *r, struct runner_ctr *c)
 {
 	for (size_t i = 0; i < r->nctrs; i++) {
@@ -217,6 +229,7 @@ runner_on_exit(struct runner *r, struct runner_ctr *c)
 	}
 	runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (c->exit_code >= 0)
 		runner_ctr_say(r, c, "process exited with status %d%s",
 		    c->exit_code, again ? "; restarting" : "");
@@ -257,6 +270,7 @@ runner_restart(struct runner *r, struct runner_ctr *c)
 	}
 	runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (rc < 0)
 		runner_ctr_say(r, c, "restart failed: %s", err_last());
 	else

@@ -160,6 +160,10 @@ struct runner_ctr {
 	double started_at;            /* wall clock */
 	double restart_at;            /* monotonic; 0: none scheduled */
 
+	/* The state file's text runner_event took, for runner_ctr_flush
+	 * to write; the busy holder's, NULL when written. */
+	char *save_text;
+
 	/* output: the file the process writes (O_APPEND), tailed */
 	int out_fd;                   /* read side, -1 when closed */
 	uint64_t out_off;
@@ -192,9 +196,18 @@ struct runner {
 	size_t nctrs;
 };
 
-/* runner.c: the table, for lifecycle.c (r->mu held unless said). */
-/* c changed state: save its state file, tell the on_event callback. */
+/* runner.c: the table, for lifecycle.c (r->mu held unless said).
+ *
+ * State files: c changed state (c busy): runner_event takes the state
+ * file's text and tells the on_event callback; the file is written by
+ * runner_ctr_flush after r->mu is dropped, before c is released, so an
+ * fsync never holds up the table, and the writes of one container are
+ * one at a time, in the order of its state changes (busy is held by one
+ * thread at a time, and each holder writes before it lets go). */
 void runner_event(struct runner *r, struct runner_ctr *c);
+/* runner_event, then drop r->mu, write the state file, take r->mu again
+ * and release c. */
+void runner_event_release(struct runner *r, struct runner_ctr *c);
 struct runner_ctr *runner_find(struct runner *r, const char *id);
 /* Find id and mark it busy, waiting out another operation; r->mu held
  * on entry and on return. */
@@ -213,7 +226,12 @@ int runner_ctr_signal(struct runner *r, struct runner_ctr *c, int sig);
 int runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
     double wait_sec);
 void runner_ctr_cleanup(struct runner *r, struct runner_ctr *c, bool all);
+/* Write the state file of c now: temp file, fsync, rename (for the
+ * runner alone: opening, closing). */
 int runner_ctr_save(struct runner *r, struct runner_ctr *c);
+/* Write what runner_event took, if anything; a failure is logged (the
+ * next change writes it again).  c busy, r->mu not held. */
+void runner_ctr_flush(struct runner *r, struct runner_ctr *c);
 int runner_ctr_load(struct runner_ctr **out, struct runner *r,
     const char *id);
 void runner_ctr_free(struct runner_ctr *c);

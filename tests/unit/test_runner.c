@@ -1403,3 +1403,60 @@ TEST(runner__supervisor_tells_a_replaced_process)
 	free(id);
 	free(home);
 }
+
+/* What the state file says when on_event (called under the table lock)
+ * hears of the container going up. */
+struct t_seen {
+	const char *home;
+	char state[32];
+};
+
+static void
+t_state_on_event(const struct runner_container_info *info, void *ctx)
+{
+	struct t_seen *s = ctx;
+	char *path;
+	json_t *j;
+
+	if (info->state != RUNNER_STATE_UP || s->state[0])
+		return;
+	path = xasprintf("%s/runner/containers/%s/state.json", s->home,
+	    info->id);
+	j = json_load_file(path, 0, NULL);
+	snprintf(s->state, sizeof(s->state), "%s",
+	    j ? json_string_value(json_object_get(j, "state")) : "none");
+	json_decref(j);
+	free(path);
+}
+
+/* A state file is written (and fsynced) after the table lock is
+ * dropped, so a slow disk does not stall every other container; the
+ * write is still done before the operation returns. */
+TEST(runner__state_file_written_outside_the_lock)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL, *path;
+	struct t_seen seen = { .home = home };
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2,
+	    .on_event = t_state_on_event, .ctx = &seen };
+	struct runner_container_spec s = { .app = "disk", .release = "v1",
+	    .process_type = "worker", .command = "exec sleep 600",
+	    .image = T_DIGEST };
+	json_t *j;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &s));
+	EXPECT_OK(runner_container_start(r, id));
+	EXPECT_STR("initialized", seen.state);
+	path = xasprintf("%s/runner/containers/%s/state.json", home, id);
+	EXPECT_TRUE((j = json_load_file(path, 0, NULL)) != NULL);
+	EXPECT_STR("up", json_string_value(json_object_get(j, "state")));
+	json_decref(j);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(path);
+	free(id);
+	free(home);
+}
