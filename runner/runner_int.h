@@ -218,8 +218,8 @@ void runner_release(struct runner *r, struct runner_ctr *c);
 void runner_table_remove(struct runner *r, struct runner_ctr *c);
 int runner_launch(struct runner *r, struct runner_ctr *c);
 
-/* container.c: the driver operations.  Called with c->busy set and
- * r->mu NOT held. */
+/* container.c: the driver operations, and container_state.c: the state
+ * files.  Called with c->busy set and r->mu NOT held. */
 int runner_ctr_prepare(struct runner *r, struct runner_ctr *c);
 int runner_ctr_launch(struct runner *r, struct runner_ctr *c);
 int runner_ctr_signal(struct runner *r, struct runner_ctr *c, int sig);
@@ -239,6 +239,11 @@ void runner_ctr_info(struct runner_container_info *out,
     const struct runner_ctr *c);
 json_t *runner_ctr_json(const struct runner_ctr *c);
 bool runner_ctr_adopt(struct runner *r, struct runner_ctr *c);
+/* /proc/<pid>/stat field 22, to tell a pid from its reuse; 0 when gone. */
+unsigned long long runner_ctr_pid_start(pid_t pid);
+/* The output file: the process writes it (O_APPEND, *wfd, the
+ * caller's), we read it (c->out_fd, opened once). */
+int runner_ctr_output_open(struct runner_ctr *c, int *wfd);
 
 /* logs.c: copy new output of c into the app log.  eof: flush a partial
  * line too.  Takes r->logmu. */
