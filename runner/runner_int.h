@@ -1,6 +1,6 @@
 /*
  * Private structures of the runner module.  Never included from outside
- * runner/ (and tests/unit/test_runner.c, which checks the pure parts).
+ * runner/ (and tests/unit/test_runner_*.c, which check the pure parts).
  */
 #ifndef SLIPWAY_RUNNER_INT_H
 #define SLIPWAY_RUNNER_INT_H
