@@ -191,38 +191,12 @@ ctr_runc(struct runner *r, struct runner_ctr *c, const char *what,
 static int
 ctr_mount(struct runner_ctr *c)
 {
-	char *upper = xasprintf("%s/upper", c->dir);
-	char *work = xasprintf("%s/work", c->dir);
-	char *root = xasprintf("%s/rootfs", c->dir);
-	char *opts = NULL;
-	int rc = 0;
+	char *what = xasprintf("the overlay rootfs of '%s'", c->id);
+	int rc = runner_overlay_mount(c->dir, c->rootfs_lower, what);
 
-	if (strpbrk(c->rootfs_lower, ",:") || strpbrk(c->dir, ",:")) {
-		rc = err_set(ERR_INVALID, "'%s' has a ',' or ':', which an "
-		    "overlay mount cannot take; choose another SLIPWAY_HOME",
-		    c->dir);
-		goto done;
-	}
-	/* The ephemeral filesystem: empty at every start. */
-	if ((rc = fs_remove_tree(upper)) < 0 || (rc = fs_remove_tree(work)) < 0)
-		goto done;
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-	    (mkdir(root, 0755) < 0 && errno != EEXIST)) {
-		rc = err_sys("cannot make the directories of '%s'", c->dir);
-		goto done;
-	}
-	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
-	    c->rootfs_lower, upper, work);
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0) {
-		rc = err_sys("cannot mount the overlay rootfs of '%s'", c->id);
-		goto done;
-	}
-	c->mounted = true;
-done:
-	free(opts);
-	free(root);
-	free(work);
-	free(upper);
+	free(what);
+	if (rc == 0)
+		c->mounted = true;
 	return rc;
 }
 

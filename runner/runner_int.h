@@ -104,6 +104,16 @@ int runner_user_resolve(uid_t *uid, gid_t *gid, const char *rootfs,
 int runner_rootfs_read(struct buf *out, const char *rootfs, const char *rel,
     size_t max);
 
+/* ---- the overlay rootfs (overlay.c) ---------------------------------- */
+
+/* Mount at <dir>/rootfs an overlay of lower (an image's rootfs, read
+ * only) with <dir>/upper and <dir>/work, emptied first, nodev.  Fails
+ * with ERR_UNSUPPORTED when dir or lower has a ',' or ':' (which
+ * overlayfs options cannot carry) or the kernel refuses the mount ("cannot
+ * mount <what>: <why>"), otherwise with err_sys's codes. */
+int runner_overlay_mount(const char *dir, const char *lower,
+    const char *what);
+
 /* ---- the container init (init_bin.c) ---------------------------------- */
 
 /* Where a runc container sees the init (runner/init/slipway-init.c). */

@@ -97,39 +97,6 @@ sandbox_config(const struct runner_sandbox *sb, const char *root)
 	return j;
 }
 
-/* Mount an overlay of the image at <dir>/rootfs with its own upper. */
-static int
-sandbox_mount(const char *dir, const char *lower)
-{
-	char *upper = xasprintf("%s/upper", dir);
-	char *work = xasprintf("%s/work", dir);
-	char *root = xasprintf("%s/rootfs", dir);
-	char *opts = NULL;
-	int rc = 0;
-
-	if (strpbrk(lower, ",:") || strpbrk(dir, ",:")) {
-		rc = err_set(ERR_UNSUPPORTED, "'%s' has a ',' or ':', which an "
-		    "overlay mount cannot take", dir);
-		goto done;
-	}
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-	    mkdir(root, 0755) < 0) {
-		rc = err_sys("cannot make the directories of '%s'", dir);
-		goto done;
-	}
-	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper,
-	    work);
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
-		rc = err_set(ERR_UNSUPPORTED, "cannot mount an overlay for the "
-		    "build: %s", strerror(errno));
-done:
-	free(opts);
-	free(root);
-	free(work);
-	free(upper);
-	return rc;
-}
-
 /* runc's last error from its log (`level=error msg="..."`), or NULL. */
 static char *
 sandbox_runc_error(const char *logp)
@@ -275,7 +242,8 @@ runner_sandbox_run(int *status, const struct runner_sandbox *sb)
 		rc = err_sys("cannot make '%s'", dir);
 		goto done;
 	}
-	if ((rc = sandbox_mount(dir, sb->rootfs)) < 0)
+	if ((rc = runner_overlay_mount(dir, sb->rootfs,
+	    "an overlay for the build")) < 0)
 		goto done;
 	mounted = true;
 	j = sandbox_config(sb, root);
