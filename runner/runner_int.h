@@ -267,7 +267,4 @@ char **runner_home_images_in_use(const char *home);
 
 double runner_now_wall(void);
 
-/* UTC "2026-11-22T12:00:00.123Z" into out (at least 32 bytes). */
-void runner_time_format(char *out, size_t len, double wall);
-
 #endif

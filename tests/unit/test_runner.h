@@ -27,7 +27,7 @@ struct t_ent {
 void t_tar(const char *out, const struct t_ent *ents, bool gz);
 /* Unpack a one-layer image (app/index.html, app/run.sh) as digest. */
 void t_image(const char *home, const char *digest);
-/* A runner_log_fn: appends the line and a newline to the buf ctx. */
+/* A logring_fn: appends the line and a newline to the buf ctx. */
 int t_collect(const char *line, size_t len, void *ctx);
 /* Wait (up to 15 s) until container id is in state want with at least
  * restarts restarts; its snapshot is the caller's. */

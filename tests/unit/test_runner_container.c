@@ -65,7 +65,7 @@ TEST(runner__process_driver_runs_logs_restarts)
 	EXPECT_INT(ERR_NOTFOUND, runner_container_get(&i, r, id2));
 
 	buf_init(&b, 0);
-	struct runner_log_query q = { .app = "demo", .lines = 100 };
+	struct logring_query q = { .app = "demo", .lines = 100 };
 	EXPECT_OK(runner_logs_read(home, &q, t_collect, &b));
 	EXPECT_TRUE(strstr(b.ptr, " job.1: hello job.1 v4 port=") != NULL);
 	EXPECT_TRUE(strstr(b.ptr, " job.1: hi\n") != NULL);

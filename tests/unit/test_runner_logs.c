@@ -21,7 +21,7 @@
 TEST(runner__logs_ring_filter_rotate)
 {
 	char *home = xstrdup(harness_tmpdir());
-	struct runner_log_query q = { .app = "shop", .lines = 3 };
+	struct logring_query q = { .app = "shop", .lines = 3 };
 	struct buf b;
 	char line[64];
 
@@ -66,7 +66,7 @@ TEST(runner__logs_ring_filter_rotate)
 	EXPECT_INT(0, stat("logs/apps/rot.log", &st));
 	EXPECT_TRUE(st.st_size < 1024);
 	buf_reset(&b);
-	struct runner_log_query r = { .app = "rot", .lines = 5 };
+	struct logring_query r = { .app = "rot", .lines = 5 };
 	EXPECT_OK(runner_logs_read(home, &r, t_collect, &b));
 	EXPECT_TRUE(strstr(b.ptr, "line 45\n") && strstr(b.ptr, "line 49\n"));
 	EXPECT_TRUE(strstr(b.ptr, "line 44\n") == NULL);
@@ -85,7 +85,7 @@ t_follow(const char *line, size_t len, void *ctx)
 TEST(runner__logs_follow_across_rotation)
 {
 	char *home = xstrdup(harness_tmpdir());
-	struct runner_log_query q = { .app = "tail", .lines = 2,
+	struct logring_query q = { .app = "tail", .lines = 2,
 	    .follow = true };
 	struct buf b;
 	pid_t kid;
