@@ -48,8 +48,6 @@
 #include "slipway/log.h"
 #include "slipway/proc.h"
 
-extern char **environ;
-
 unsigned long long
 runner_ctr_pid_start(pid_t pid)
 {
@@ -77,56 +75,21 @@ runner_ctr_pid_start(pid_t pid)
 	return v;
 }
 
-/* fork/exec with stdin /dev/null and stdout+stderr on outfd.  Exec
- * failures come back through a close-on-exec pipe. */
+/* Start argv with stdin /dev/null and stdout and stderr on outfd (the
+ * container's output file). */
 static int
 ctr_spawn(pid_t *out, char *const argv[], char *const env[], const char *cwd,
     int outfd, bool session)
 {
-	int rep[2], e = 0;
-	ssize_t n;
-	pid_t pid;
+	struct proc_opts o = { .flags = PROC_NULL_IN | PROC_OUT_TO_FD |
+	    (session ? PROC_NEW_SESSION : 0), .cwd = cwd, .env = env,
+	    .out_fd = outfd };
+	struct proc p;
+	int rc;
 
-	if (pipe2(rep, O_CLOEXEC) < 0)
-		return err_sys("cannot make a pipe");
-	if ((pid = fork()) < 0) {
-		close(rep[0]);
-		close(rep[1]);
-		return err_sys("cannot fork");
-	}
-	if (pid == 0) {
-		sigset_t none;
-		int nul = open("/dev/null", O_RDONLY);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (session)
-			setsid();
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(outfd, 1);
-		dup2(outfd, 2);
-		if (cwd && chdir(cwd) < 0)
-			goto fail;
-		execve(argv[0], argv, env ? env : environ);
-		if (strchr(argv[0], '/') == NULL)
-			execvpe(argv[0], argv, env ? env : environ);
-fail:
-		e = errno;
-		(void)!write(rep[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(rep[1]);
-	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(rep[0]);
-	if (n == sizeof(e)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		errno = e;
-		return err_sys("cannot run '%s'", argv[0]);
-	}
-	*out = pid;
+	if ((rc = proc_spawn(&p, argv, &o)) < 0)
+		return rc;
+	*out = p.pid;
 	return 0;
 }
 
