@@ -19,9 +19,9 @@
 #include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/logring.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
-#include "slipway/runner.h"
 #include "slipway/utf8.h"
 
 #define CTL_LOG_MAX (8ULL << 20)        /* per app before rotation */
@@ -98,7 +98,7 @@ api_runner_logs(struct api_call *c)
 			continue;
 		}
 		if (strcmp(cur, app) != 0) {
-			if (text.len && (rc = runner_log_ring_append(dir, cur,
+			if (text.len && (rc = logring_append(dir, cur,
 			    text.ptr, text.len, CTL_LOG_MAX)) < 0)
 				goto done;
 			buf_reset(&text);
@@ -118,7 +118,7 @@ api_runner_logs(struct api_call *c)
 		accepted++;
 	}
 	if (text.len)
-		rc = runner_log_ring_append(dir, cur, text.ptr, text.len,
+		rc = logring_append(dir, cur, text.ptr, text.len,
 		    CTL_LOG_MAX);
 done:
 	buf_free(&text);
@@ -146,7 +146,7 @@ logs_collect(const char *line, size_t len, void *ctx)
 
 /* "INODE-BIRTH-OFFSET", as answered. */
 static bool
-logs_cursor_parse(struct runner_log_cursor *out, const char *s)
+logs_cursor_parse(struct logring_cursor *out, const char *s)
 {
 	unsigned long long ino, gen, off;
 	int used = 0;
@@ -167,8 +167,8 @@ api_logs_get(struct api_call *c)
 	const char *n = httpd_req_query(c->req, "lines");
 	const char *proc = httpd_req_query(c->req, "process");
 	const char *cs = httpd_req_query(c->req, "cursor");
-	struct runner_log_query q = { .app = c->seg[1], .process = proc };
-	struct runner_log_cursor cur = { 0, 0, 0 };
+	struct logring_query q = { .app = c->seg[1], .process = proc };
+	struct logring_cursor cur = { 0, 0, 0 };
 	json_t *lines = json_array();
 	char *dir = NULL, cbuf[72];
 	double deadline;
@@ -206,7 +206,7 @@ api_logs_get(struct api_call *c)
 	for (;;) {
 		uint64_t gen = ctl_live_gen();
 
-		if ((rc = runner_logs_since(&cur, &gap, dir, &q, cs == NULL,
+		if ((rc = logring_since(&cur, &gap, dir, &q, cs == NULL,
 		    logs_collect, lines)) < 0) {
 			api_fail(c, rc);
 			goto out;

@@ -416,7 +416,7 @@ done:
 
 /* ---- logs ------------------------------------------------------------ */
 
-static volatile sig_atomic_t logs_stop;
+static atomic_int logs_stop;   /* lock-free: safe in a handler */
 
 static void
 logs_on_signal(int sig)
@@ -496,7 +496,7 @@ rollout_cmd_logs(int argc, char **argv)
 		struct sigaction sa = { .sa_handler = logs_on_signal };
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		apiclient_set_cancel(c, (volatile int *)&logs_stop);
+		apiclient_set_cancel(c, &logs_stop);
 	}
 	while (follow && !logs_stop) {
 		char *path;

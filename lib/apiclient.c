@@ -22,7 +22,7 @@ struct apiclient {
 	char *token;
 	CURL *curl;
 	long status;
-	volatile int *cancel;   /* not owned; may be NULL */
+	atomic_int *cancel;     /* not owned; may be NULL */
 };
 
 static pthread_once_t apiclient_once = PTHREAD_ONCE_INIT;
@@ -139,7 +139,7 @@ apiclient_free(struct apiclient *c)
 }
 
 void
-apiclient_set_cancel(struct apiclient *c, volatile int *flag)
+apiclient_set_cancel(struct apiclient *c, atomic_int *flag)
 {
 	c->cancel = flag;
 }

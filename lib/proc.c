@@ -64,6 +64,10 @@ proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
 		if (fd >= 0)
 			dup2(fd, 0);
 	}
+	if (o->flags & PROC_OUT_TO_FD) {
+		dup2(o->out_fd, 1);
+		dup2(o->out_fd, 2);
+	}
 	if (o->flags & PROC_PIPE_OUT)
 		dup2(pout[1], 1);
 	if (o->flags & PROC_ERR_TO_OUT)
@@ -224,12 +228,13 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 	struct buf line;
 	struct proc p;
 	char chunk[4096];
-	bool timed_out = false;
+	bool timed_out = false, stopped = false;
 	int rc;
 
 	if (opts) {
 		o.cwd = opts->cwd;
 		o.env = opts->env;
+		o.stop = opts->stop;
 	}
 	if ((rc = proc_spawn(&p, argv, &o)) < 0)
 		return rc;
@@ -240,6 +245,11 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 		int wait_ms = -1;
 		ssize_t n;
 
+		if (o.stop && *o.stop) {
+			stopped = true;
+			kill(-p.pid, SIGKILL);
+			break;
+		}
 		if (timeout_sec) {
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			long long left = (long long)timeout_sec * 1000 -
@@ -252,6 +262,9 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 			}
 			wait_ms = left > 1000 ? 1000 : (int)left;
 		}
+		/* a stop is looked at five times a second */
+		if (o.stop && (wait_ms < 0 || wait_ms > 200))
+			wait_ms = 200;
 		if (poll(&pfd, 1, wait_ms) <= 0)
 			continue;
 		n = read(p.out, chunk, sizeof(chunk));
@@ -272,5 +285,7 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 	if (timed_out)
 		return err_set(ERR_TIMEOUT, "'%s' ran longer than %us and was "
 		    "stopped", argv[0], timeout_sec);
+	if (stopped)
+		return err_set(ERR_CONFLICT, "'%s' was stopped", argv[0]);
 	return rc;
 }

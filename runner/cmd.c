@@ -363,7 +363,7 @@ runner_cmd_logs(int argc, char **argv)
 		{ "process", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct runner_log_query q = { 0 };
+	struct logring_query q = { 0 };
 	char *home;
 	int c, rc;
 

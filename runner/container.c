@@ -1,6 +1,6 @@
 /*
  * The drivers: how one container's process is started, signalled, waited
- * for and cleaned up, and how its state is kept on disk.
+ * for and cleaned up (its state on disk: container_state.c).
  *
  * runc: containers/<id>/ is the OCI bundle.  Its rootfs is an overlay
  * mount (lower: the image's shared rootfs; upper and work: fresh dirs in
@@ -25,7 +25,6 @@
  * (exit code known) and for processes adopted after a runner restart
  * (exit code unknown, -1).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -49,13 +48,8 @@
 #include "slipway/log.h"
 #include "slipway/proc.h"
 
-#define STATE_MAX (1 << 20)
-
-extern char **environ;
-
-/* /proc/<pid>/stat field 22, to tell a pid from its reuse. */
-static unsigned long long
-ctr_pid_start(pid_t pid)
+unsigned long long
+runner_ctr_pid_start(pid_t pid)
 {
 	char path[64], *p;
 	struct buf b;
@@ -81,56 +75,21 @@ ctr_pid_start(pid_t pid)
 	return v;
 }
 
-/* fork/exec with stdin /dev/null and stdout+stderr on outfd.  Exec
- * failures come back through a close-on-exec pipe. */
+/* Start argv with stdin /dev/null and stdout and stderr on outfd (the
+ * container's output file). */
 static int
 ctr_spawn(pid_t *out, char *const argv[], char *const env[], const char *cwd,
     int outfd, bool session)
 {
-	int rep[2], e = 0;
-	ssize_t n;
-	pid_t pid;
+	struct proc_opts o = { .flags = PROC_NULL_IN | PROC_OUT_TO_FD |
+	    (session ? PROC_NEW_SESSION : 0), .cwd = cwd, .env = env,
+	    .out_fd = outfd };
+	struct proc p;
+	int rc;
 
-	if (pipe2(rep, O_CLOEXEC) < 0)
-		return err_sys("cannot make a pipe");
-	if ((pid = fork()) < 0) {
-		close(rep[0]);
-		close(rep[1]);
-		return err_sys("cannot fork");
-	}
-	if (pid == 0) {
-		sigset_t none;
-		int nul = open("/dev/null", O_RDONLY);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (session)
-			setsid();
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(outfd, 1);
-		dup2(outfd, 2);
-		if (cwd && chdir(cwd) < 0)
-			goto fail;
-		execve(argv[0], argv, env ? env : environ);
-		if (strchr(argv[0], '/') == NULL)
-			execvpe(argv[0], argv, env ? env : environ);
-fail:
-		e = errno;
-		(void)!write(rep[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(rep[1]);
-	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(rep[0]);
-	if (n == sizeof(e)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		errno = e;
-		return err_sys("cannot run '%s'", argv[0]);
-	}
-	*out = pid;
+	if ((rc = proc_spawn(&p, argv, &o)) < 0)
+		return rc;
+	*out = p.pid;
 	return 0;
 }
 
@@ -195,38 +154,12 @@ ctr_runc(struct runner *r, struct runner_ctr *c, const char *what,
 static int
 ctr_mount(struct runner_ctr *c)
 {
-	char *upper = xasprintf("%s/upper", c->dir);
-	char *work = xasprintf("%s/work", c->dir);
-	char *root = xasprintf("%s/rootfs", c->dir);
-	char *opts = NULL;
-	int rc = 0;
+	char *what = xasprintf("the overlay rootfs of '%s'", c->id);
+	int rc = runner_overlay_mount(c->dir, c->rootfs_lower, what);
 
-	if (strpbrk(c->rootfs_lower, ",:") || strpbrk(c->dir, ",:")) {
-		rc = err_set(ERR_INVALID, "'%s' has a ',' or ':', which an "
-		    "overlay mount cannot take; choose another SLIPWAY_HOME",
-		    c->dir);
-		goto done;
-	}
-	/* The ephemeral filesystem: empty at every start. */
-	if ((rc = fs_remove_tree(upper)) < 0 || (rc = fs_remove_tree(work)) < 0)
-		goto done;
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-	    (mkdir(root, 0755) < 0 && errno != EEXIST)) {
-		rc = err_sys("cannot make the directories of '%s'", c->dir);
-		goto done;
-	}
-	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
-	    c->rootfs_lower, upper, work);
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0) {
-		rc = err_sys("cannot mount the overlay rootfs of '%s'", c->id);
-		goto done;
-	}
-	c->mounted = true;
-done:
-	free(opts);
-	free(root);
-	free(work);
-	free(upper);
+	free(what);
+	if (rc == 0)
+		c->mounted = true;
 	return rc;
 }
 
@@ -242,9 +175,8 @@ ctr_umount(struct runner_ctr *c)
 	free(root);
 }
 
-/* The output file: the process writes it (O_APPEND), we read it. */
-static int
-ctr_output_open(struct runner_ctr *c, int *wfd)
+int
+runner_ctr_output_open(struct runner_ctr *c, int *wfd)
 {
 	char *path = xasprintf("%s/output", c->dir);
 	int rc = 0;
@@ -374,7 +306,7 @@ ctr_launch_runc(struct runner *r, struct runner_ctr *c, int wfd)
 		rc = err_sys("cannot watch process %d", (int)c->pid);
 		goto done;
 	}
-	c->pid_start = ctr_pid_start(c->pid);
+	c->pid_start = runner_ctr_pid_start(c->pid);
 	c->state = RUNNER_STATE_CREATED;
 	{
 		char *start[] = { "start", c->id, NULL };
@@ -407,7 +339,7 @@ ctr_launch_process(struct runner *r, struct runner_ctr *c, int wfd)
 	c->state = RUNNER_STATE_CREATED;
 	if ((c->pidfd = pidfd_open(c->pid, 0)) < 0)
 		return err_sys("cannot watch process %d", (int)c->pid);
-	c->pid_start = ctr_pid_start(c->pid);
+	c->pid_start = runner_ctr_pid_start(c->pid);
 	return 0;
 }
 
@@ -416,7 +348,7 @@ runner_ctr_launch(struct runner *r, struct runner_ctr *c)
 {
 	int wfd = -1, rc;
 
-	if ((rc = ctr_output_open(c, &wfd)) < 0)
+	if ((rc = runner_ctr_output_open(c, &wfd)) < 0)
 		return rc;
 	if (c->driver == RUNNER_DRIVER_RUNC)
 		rc = ctr_launch_runc(r, c, wfd);
@@ -501,7 +433,7 @@ runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
 	 * has members; the pid can once the group is empty, so the group is
 	 * killed only while the pid is gone or still ours (a zombie). */
 	if (c->driver == RUNNER_DRIVER_PROCESS && !c->child && c->pid > 0) {
-		unsigned long long st = ctr_pid_start(c->pid);
+		unsigned long long st = runner_ctr_pid_start(c->pid);
 		if (st == 0 || st == c->pid_start)
 			kill(-c->pid, SIGKILL);
 	}
@@ -536,294 +468,4 @@ runner_ctr_cleanup(struct runner *r, struct runner_ctr *c, bool all)
 	pthread_mutex_unlock(&r->logmu);
 	if (fs_remove_tree(c->dir) < 0)
 		log_warnx("runner: %s", err_last());
-}
-
-/* ---- state files ----------------------------------------------------- */
-
-json_t *
-runner_ctr_json(const struct runner_ctr *c)
-{
-	json_t *env = json_array();
-
-	for (char **p = c->env; p && *p; p++)
-		json_array_append_new(env, json_string(*p));
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, "
-	    "s:I, s:I, s:I, s:i, s:b, s:s, s:i, s:s, s:b, s:I, s:I, s:i, "
-	    "s:i, s:I, s:f, s:s, s:b, s:b}",
-	    "id", c->id, "app", c->app, "release", c->release,
-	    "process_type", c->ptype, "index", (int)c->index,
-	    "command", c->command, "image", c->image,
-	    "rootfs_lower", c->rootfs_lower, "env", env,
-	    "uid", (json_int_t)c->uid, "gid", (json_int_t)c->gid,
-	    "memory_bytes", (json_int_t)c->memory_bytes,
-	    "pids_max", (int)c->pids_max, "no_restart", c->no_restart,
-	    "driver", runner_driver_name(c->driver), "port", (int)c->port,
-	    "state", runner_state_name(c->state), "want_up", c->want_up,
-	    "pid", (json_int_t)c->pid,
-	    "pid_start", (json_int_t)c->pid_start,
-	    "exit_code", c->exit_code, "restarts", (int)c->restarts,
-	    "output_offset", (json_int_t)c->out_off,
-	    "started_at", c->started_at, "label", c->label ? c->label : "",
-	    "init", c->init, "retiring", c->retiring);
-}
-
-int
-runner_ctr_save(struct runner *r, struct runner_ctr *c)
-{
-	json_t *j = runner_ctr_json(c);
-	char *text = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(1));
-	char *path = xasprintf("%s/state.json", c->dir);
-	int rc = fs_write_atomic(path, text, strlen(text), 0600);
-
-	json_decref(j);
-	free(text);
-	free(path);
-	return rc;
-}
-
-static char *
-json_str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? xstrdup(s) : NULL;
-}
-
-static int
-ctr_from_json(struct runner_ctr *c, json_t *j)
-{
-	json_t *env = json_object_get(j, "env"), *v;
-	const char *state = json_string_value(json_object_get(j, "state"));
-	const char *driver = json_string_value(json_object_get(j, "driver"));
-	size_t i;
-
-	c->id = json_str(j, "id");
-	c->app = json_str(j, "app");
-	c->release = json_str(j, "release");
-	c->ptype = json_str(j, "process_type");
-	c->command = json_str(j, "command");
-	c->image = json_str(j, "image");
-	c->rootfs_lower = json_str(j, "rootfs_lower");
-	/* state files from before labels have none */
-	c->label = json_str(j, "label");
-	if (c->label == NULL)
-		c->label = xstrdup("");
-	if (!c->id || !c->app || !c->release || !c->ptype || !c->command ||
-	    !c->image || !c->rootfs_lower || !state || !driver ||
-	    !json_is_array(env))
-		return err_set(ERR_INVALID, "state file misses fields");
-	c->index = (unsigned)json_integer_value(json_object_get(j, "index"));
-	c->process = xasprintf("%s.%u", c->ptype, c->index);
-	c->env = xcalloc(json_array_size(env) + 1, sizeof(*c->env));
-	json_array_foreach(env, i, v)
-		c->env[i] = xstrdup(json_string_value(v) ?
-		    json_string_value(v) : "");
-	c->uid = (uid_t)json_integer_value(json_object_get(j, "uid"));
-	c->gid = (gid_t)json_integer_value(json_object_get(j, "gid"));
-	c->memory_bytes = (uint64_t)json_integer_value(json_object_get(j,
-	    "memory_bytes"));
-	c->pids_max = (unsigned)json_integer_value(json_object_get(j,
-	    "pids_max"));
-	c->no_restart = json_is_true(json_object_get(j, "no_restart"));
-	c->want_up = json_is_true(json_object_get(j, "want_up"));
-	/* absent from state files of before: false */
-	c->retiring = json_is_true(json_object_get(j, "retiring"));
-	c->init = json_is_true(json_object_get(j, "init"));
-	c->port = (unsigned)json_integer_value(json_object_get(j, "port"));
-	c->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-	c->pid_start = (unsigned long long)json_integer_value(
-	    json_object_get(j, "pid_start"));
-	c->exit_code = (int)json_integer_value(json_object_get(j,
-	    "exit_code"));
-	c->restarts = (unsigned)json_integer_value(json_object_get(j,
-	    "restarts"));
-	c->out_off = (uint64_t)json_integer_value(json_object_get(j,
-	    "output_offset"));
-	c->started_at = json_real_value(json_object_get(j, "started_at"));
-	if (runner_driver_parse(&c->driver, driver) < 0)
-		return ERR_INVALID;
-	for (int s = RUNNER_STATE_INITIALIZED; s <= RUNNER_STATE_DESTROYED;
-	    s++)
-		if (strcmp(state, runner_state_name((enum runner_state)s)) == 0)
-			c->state = (enum runner_state)s;
-	return 0;
-}
-
-static struct runner_ctr *
-ctr_alloc(void)
-{
-	struct runner_ctr *c = xcalloc(1, sizeof(*c));
-
-	c->pidfd = -1;
-	c->out_fd = -1;
-	c->exit_code = -1;
-	buf_init(&c->partial, 16384);
-	return c;
-}
-
-static int
-ctr_read(struct runner_ctr **out, const char *dir)
-{
-	char *path = xasprintf("%s/state.json", dir);
-	struct runner_ctr *c;
-	json_error_t je;
-	struct buf b;
-	json_t *j;
-	int rc;
-
-	rc = fs_read_file(&b, path, STATE_MAX);
-	free(path);
-	if (rc < 0)
-		return rc;
-	j = json_loadb(b.ptr, b.len, 0, &je);
-	buf_free(&b);
-	if (j == NULL)
-		return err_set(ERR_INVALID, "'%s/state.json': %s", dir, je.text);
-	c = ctr_alloc();
-	rc = ctr_from_json(c, j);
-	json_decref(j);
-	if (rc < 0) {
-		runner_ctr_free(c);
-		return err_wrap(rc, "'%s'", dir);
-	}
-	c->dir = xstrdup(dir);
-	*out = c;
-	return 0;
-}
-
-int
-runner_ctr_load(struct runner_ctr **out, struct runner *r, const char *id)
-{
-	char *dir = xasprintf("%s/%s", r->ctrs_dir, id);
-	int rc = ctr_read(out, dir);
-
-	free(dir);
-	return rc;
-}
-
-bool
-runner_ctr_adopt(struct runner *r, struct runner_ctr *c)
-{
-	char *root = xasprintf("%s/rootfs", c->dir);
-	struct stat a, b;
-	int wfd;
-
-	/* A mount point has another device than its parent. */
-	c->mounted = stat(root, &a) == 0 && stat(c->dir, &b) == 0 &&
-	    a.st_dev != b.st_dev;
-	free(root);
-	if (c->pid > 1 && c->pid_start && ctr_pid_start(c->pid) == c->pid_start
-	    && (c->pidfd = pidfd_open(c->pid, 0)) >= 0) {
-		c->child = false;	/* someone else's now: no exit code */
-		if (ctr_output_open(c, &wfd) == 0)
-			close(wfd);
-		c->started_mono = clock_mono();
-		return true;
-	}
-	c->pid = 0;
-	return false;
-}
-
-void
-runner_ctr_free(struct runner_ctr *c)
-{
-	if (c == NULL)
-		return;
-	if (c->pidfd >= 0)
-		close(c->pidfd);
-	if (c->out_fd >= 0)
-		close(c->out_fd);
-	buf_free(&c->partial);
-	runner_strv_free(c->env);
-	free(c->id);
-	free(c->dir);
-	free(c->app);
-	free(c->release);
-	free(c->ptype);
-	free(c->process);
-	free(c->command);
-	free(c->image);
-	free(c->rootfs_lower);
-	free(c->label);
-	free(c);
-}
-
-void
-runner_ctr_info(struct runner_container_info *out, const struct runner_ctr *c)
-{
-	out->id = xstrdup(c->id);
-	out->app = xstrdup(c->app);
-	out->release = xstrdup(c->release);
-	out->process = xstrdup(c->process);
-	out->image = xstrdup(c->image);
-	out->driver = c->driver;
-	out->state = c->state;
-	out->port = c->port;
-	out->pid = c->pid;
-	out->exit_code = c->exit_code;
-	out->restarts = c->restarts;
-	out->started_at = c->started_at;
-	out->label = xstrdup(c->label ? c->label : "");
-	out->want_up = c->want_up;
-	out->retiring = c->retiring;
-	out->no_restart = c->no_restart;
-}
-
-int
-runner_container_list_home(struct runner_container_info **out, size_t *n,
-    const char *home)
-{
-	char *dir = xasprintf("%s/runner/containers", home);
-	struct runner_container_info *v = NULL;
-	size_t k = 0;
-	struct dirent *d;
-	DIR *dp;
-
-	*out = NULL;
-	*n = 0;
-	if ((dp = opendir(dir)) == NULL) {
-		int rc = errno == ENOENT ? 0 : err_sys("cannot read '%s'", dir);
-		free(dir);
-		return rc;
-	}
-	while ((d = readdir(dp)) != NULL) {
-		struct runner_ctr *c;
-		char *sub;
-		if (d->d_name[0] == '.')
-			continue;
-		sub = xasprintf("%s/%s", dir, d->d_name);
-		if (ctr_read(&c, sub) == 0) {
-			v = xrealloc(v, (k + 1) * sizeof(*v));
-			runner_ctr_info(&v[k++], c);
-			/* A pid in a file says nothing once it has died. */
-			if (c->pid > 0 && ctr_pid_start(c->pid) != c->pid_start)
-				v[k - 1].pid = 0;
-			runner_ctr_free(c);
-		}
-		err_clear();
-		free(sub);
-	}
-	closedir(dp);
-	free(dir);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-char **
-runner_home_images_in_use(const char *home)
-{
-	struct runner_container_info *v;
-	char **imgs;
-	size_t n;
-
-	if (runner_container_list_home(&v, &n, home) < 0)
-		return NULL;
-	imgs = xcalloc(n + 1, sizeof(*imgs));
-	for (size_t i = 0; i < n; i++) {
-		imgs[i] = xstrdup(v[i].image);
-		runner_container_info_free(&v[i]);
-	}
-	free(v);
-	return imgs;
 }

@@ -102,7 +102,7 @@ rd_say(struct rd *rd, const char *app, const char *fmt, ...)
 	log_info("%s: %s", app, msg);
 	line = runner_log_format(&n, "slipway", msg, strlen(msg));
 	dir = xasprintf("%s/logs/apps", rd->home);
-	if (runner_log_ring_append(dir, app, line, n, 0) < 0)
+	if (logring_append(dir, app, line, n, 0) < 0)
 		log_warnx("%s", err_last());
 	rd_log_queue(rd, app, line, n);
 	free(dir);

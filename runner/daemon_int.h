@@ -80,7 +80,7 @@ struct rd_app {
 	bool worker;                  /* a worker thread runs for it */
 	double gone_since;            /* monotonic time it left the desired
 	                               * state, 0 while it is in it */
-	volatile int abort;           /* the target changed: cut waits */
+	atomic_int abort;             /* the target changed: cut waits */
 
 	/* outcome (rd->rmu) */
 	int64_t release;              /* 0: nothing reported */
@@ -117,7 +117,7 @@ struct rd {
 	struct rd_opts o;
 	char *home;
 	struct runner *r;
-	volatile int stopping;
+	atomic_int stopping;          /* set once, by the signal waiter */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* workers ending, want changes */

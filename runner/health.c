@@ -328,8 +328,8 @@ pid_ns(pid_t pid)
 }
 
 int
-runner_container_port_owner(struct runner *r, const char *id,
-    unsigned port)
+runner_container_port_owner(enum runner_port_owner *out, struct runner *r,
+    const char *id, unsigned port)
 {
 	struct runner_container_info info;
 	unsigned long inodes[PORT_INODES_MAX];
@@ -337,14 +337,15 @@ runner_container_port_owner(struct runner *r, const char *id,
 	struct dirent *d;
 	size_t n;
 	DIR *dp;
-	int rc = 0;
+	int rc;
 
-	if (runner_container_get(&info, r, id) < 0)
-		return ERR_NOTFOUND;
+	*out = RUNNER_PORT_NOBODY;
+	if ((rc = runner_container_get(&info, r, id)) < 0)
+		return rc;
 	if (info.pid <= 0 || (n = port_listen_inodes(inodes,
 	    PORT_INODES_MAX, port)) == 0) {
 		runner_container_info_free(&info);
-		return -1;
+		return 0;
 	}
 	/* The container's processes: its own session (the process driver
 	 * starts it with setsid), or its own pid namespace (runc). */
@@ -352,9 +353,10 @@ runner_container_port_owner(struct runner *r, const char *id,
 	selfns = pid_ns(getpid());
 	if ((dp = opendir("/proc")) == NULL) {
 		runner_container_info_free(&info);
-		return -1;
+		return 0;
 	}
-	while (rc == 0 && (d = readdir(dp)) != NULL) {
+	*out = RUNNER_PORT_OTHER;
+	while (*out != RUNNER_PORT_OURS && (d = readdir(dp)) != NULL) {
 		char *end;
 		long p = strtol(d->d_name, &end, 10);
 		bool ours;
@@ -364,9 +366,9 @@ runner_container_port_owner(struct runner *r, const char *id,
 		ours = getsid((pid_t)p) == info.pid ||
 		    (cns != 0 && cns != selfns && pid_ns((pid_t)p) == cns);
 		if (ours && pid_holds((pid_t)p, inodes, n))
-			rc = 1;
+			*out = RUNNER_PORT_OURS;
 	}
 	closedir(dp);
 	runner_container_info_free(&info);
-	return rc;
+	return 0;
 }

@@ -148,9 +148,10 @@ runner_container_create(char **out_id, struct runner *r,
 	}
 	if (rc == 0) {
 		c->state = RUNNER_STATE_INITIALIZED;
+		c->busy = true;	/* ours until its state file is written */
 		r->ctrs = xrealloc(r->ctrs, (r->nctrs + 1) * sizeof(*r->ctrs));
 		r->ctrs[r->nctrs++] = c;
-		runner_event(r, c);
+		runner_event_release(r, c);
 		*out_id = xstrdup(c->id);
 		c = NULL;
 	}
@@ -186,8 +187,7 @@ runner_container_start(struct runner *r, const char *id)
 		c->state = RUNNER_STATE_DOWN;
 		c->want_up = false;
 	}
-	runner_event(r, c);
-	runner_release(r, c);
+	runner_event_release(r, c);
 	pthread_mutex_unlock(&r->mu);
 	if (rc == 0)
 		runner_ctr_say(r, c, "starting: %s", c->command);
@@ -241,8 +241,7 @@ runner_container_retire(struct runner *r, const char *id)
 		c->want_up = false;
 		c->retiring = true;
 		c->restart_at = 0;
-		runner_event(r, c);
-		runner_release(r, c);
+		runner_event_release(r, c);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;
@@ -269,6 +268,7 @@ runner_container_stop(struct runner *r, const char *id, double grace)
 	if (was_up)
 		runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (!runner_stop_locked_out(r, c, grace < 0 ? r->grace : grace)) {
 		pthread_mutex_lock(&r->mu);
 		runner_release(r, c);
@@ -279,8 +279,7 @@ runner_container_stop(struct runner *r, const char *id, double grace)
 	pthread_mutex_lock(&r->mu);
 	if (c->state != RUNNER_STATE_INITIALIZED)
 		c->state = RUNNER_STATE_DOWN;
-	runner_event(r, c);
-	runner_release(r, c);
+	runner_event_release(r, c);
 	pthread_mutex_unlock(&r->mu);
 	if (was_up)
 		runner_ctr_say(r, c, "stopped (status %d)", c->exit_code);
@@ -303,6 +302,7 @@ runner_container_destroy(struct runner *r, const char *id)
 	if (c->pidfd >= 0)
 		runner_event(r, c);	/* as in runner_container_stop */
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (!runner_stop_locked_out(r, c, r->grace)) {
 		pthread_mutex_lock(&r->mu);
 		runner_release(r, c);

@@ -331,8 +331,9 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 	struct runner_health_opts ho = p->health;
 	double end = clock_mono() + p->health.deadline_sec;
 	bool other = false;
+	enum runner_port_owner own;
 	char answer[512];
-	int rc, own;
+	int rc;
 
 	ho.port = port;
 	ho.alive = rd_alive;
@@ -354,10 +355,15 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 			    err_last());
 			return rc;
 		}
-		if ((own = runner_container_port_owner(p->rd->r, id,
-		    port)) == 1)
+		if (runner_container_port_owner(&own, p->rd->r, id,
+		    port) < 0) {
+			snprintf(p->reason, sizeof(p->reason), "%s never "
+			    "became healthy: the container is gone", proc);
+			return ERR_NOTFOUND;
+		}
+		if (own == RUNNER_PORT_OURS)
 			break;
-		other = other || own == 0;
+		other = other || own == RUNNER_PORT_OTHER;
 		/* not ours (yet): wait, as between two tries */
 		for (double t = 0; t < ho.interval_sec && !rd_cut(p); t += 0.05)
 			usleep(50000);

@@ -132,14 +132,16 @@ runner_wake(struct runner *r)
 	(void)!write(r->wake_fd, &one, sizeof(one));
 }
 
-/* With r->mu held. */
+/* With r->mu held and c busy. */
 void
 runner_event(struct runner *r, struct runner_ctr *c)
 {
 	struct runner_container_info info;
+	json_t *j = runner_ctr_json(c);
 
-	if (runner_ctr_save(r, c) < 0)
-		log_warnx("runner: %s", err_last());
+	free(c->save_text);
+	c->save_text = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(1));
+	json_decref(j);
 	if (r->on_event == NULL)
 		return;
 	runner_ctr_info(&info, c);
@@ -183,6 +185,16 @@ runner_release(struct runner *r, struct runner_ctr *c)
 }
 
 void
+runner_event_release(struct runner *r, struct runner_ctr *c)
+{
+	runner_event(r, c);
+	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
+	pthread_mutex_lock(&r->mu);
+	runner_release(r, c);
+}
+
+void
 runner_table_remove(struct runner *r, struct runner_ctr *c)
 {
 	for (size_t i = 0; i < r->nctrs; i++) {
@@ -193,15 +205,17 @@ runner_table_remove(struct runner *r, struct runner_ctr *c)
 	}
 }
 
-/* The process of c ended (c busy, r->mu not held).  Down, and a restart
- * scheduled when it should be up. */
+/* The pidfd of c woke the supervisor (c busy, r->mu not held): if its
+ * process ended, down, and a restart scheduled when it should be up.  A
+ * process still running (a wake that was not its end) is left alone. */
 static void
 runner_on_exit(struct runner *r, struct runner_ctr *c)
 {
 	double up_for = clock_mono() - c->started_mono;
 	bool again;
 
-	runner_ctr_reap(r, c, false, 0);
+	if (runner_ctr_reap(r, c, false, 0) == 0)
+		return;
 	runner_ctr_tail(r, c, true);
 	runner_ctr_cleanup(r, c, false);
 	pthread_mutex_lock(&r->mu);
@@ -215,6 +229,7 @@ runner_on_exit(struct runner *r, struct runner_ctr *c)
 	}
 	runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (c->exit_code >= 0)
 		runner_ctr_say(r, c, "process exited with status %d%s",
 		    c->exit_code, again ? "; restarting" : "");
@@ -255,10 +270,35 @@ runner_restart(struct runner *r, struct runner_ctr *c)
 	}
 	runner_event(r, c);
 	pthread_mutex_unlock(&r->mu);
+	runner_ctr_flush(r, c);
 	if (rc < 0)
 		runner_ctr_say(r, c, "restart failed: %s", err_last());
 	else
 		runner_ctr_say(r, c, "restarted (restart %u)", c->restarts);
+}
+
+/* A process the supervisor polls, as it was when the poll set was made:
+ * the container, and the process's pid and start time.  An fd number
+ * names no process for long (closed, it is reused by the next pidfd);
+ * the pid and its start time tell a process from its successor. */
+struct runner_watch {
+	struct runner_ctr *c;
+	pid_t pid;
+	unsigned long long pid_start;
+};
+
+/* With r->mu held: is w still the process of c, in the table and not
+ * busy, under the same pidfd? */
+static bool
+runner_watch_current(struct runner *r, const struct runner_watch *w, int fd)
+{
+	struct runner_ctr *c = w->c;
+	bool present = false;
+
+	for (size_t i = 0; i < r->nctrs && !present; i++)
+		present = r->ctrs[i] == c;
+	return present && !c->busy && c->pidfd == fd && c->pid == w->pid &&
+	    c->pid_start == w->pid_start;
 }
 
 static void *
@@ -266,7 +306,7 @@ runner_thread(void *arg)
 {
 	struct runner *r = arg;
 	struct pollfd *pfds = NULL;
-	struct runner_ctr **who = NULL;
+	struct runner_watch *who = NULL;
 	size_t cap = 0;
 
 	pthread_mutex_lock(&r->mu);
@@ -287,7 +327,8 @@ runner_thread(void *arg)
 			if (c->busy)
 				continue;
 			if (c->pidfd >= 0) {
-				who[k] = c;
+				who[k] = (struct runner_watch){ c, c->pid,
+				    c->pid_start };
 				pfds[k++] = (struct pollfd){ .fd = c->pidfd,
 				    .events = POLLIN };
 			}
@@ -305,15 +346,11 @@ runner_thread(void *arg)
 		for (size_t i = 0; i < r->nctrs; i++)
 			runner_ctr_tail(r, r->ctrs[i], false);
 		/* The table may have changed while we slept: act only on
-		 * containers still in it, not busy, with that pidfd. */
+		 * processes that are still their container's. */
 		for (size_t j = 1; j < k && !r->stopping; j++) {
-			struct runner_ctr *c = who[j];
-			if (!pfds[j].revents)
-				continue;
-			bool present = false;
-			for (size_t i = 0; i < r->nctrs; i++)
-				present |= r->ctrs[i] == c;
-			if (!present || c->busy || c->pidfd != pfds[j].fd)
+			struct runner_ctr *c = who[j].c;
+			if (!pfds[j].revents ||
+			    !runner_watch_current(r, &who[j], pfds[j].fd))
 				continue;
 			c->busy = true;
 			pthread_mutex_unlock(&r->mu);

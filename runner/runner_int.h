@@ -1,6 +1,6 @@
 /*
  * Private structures of the runner module.  Never included from outside
- * runner/ (and tests/unit/test_runner.c, which checks the pure parts).
+ * runner/ (and tests/unit/test_runner_*.c, which check the pure parts).
  */
 #ifndef SLIPWAY_RUNNER_INT_H
 #define SLIPWAY_RUNNER_INT_H
@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -103,6 +104,16 @@ int runner_user_resolve(uid_t *uid, gid_t *gid, const char *rootfs,
 int runner_rootfs_read(struct buf *out, const char *rootfs, const char *rel,
     size_t max);
 
+/* ---- the overlay rootfs (overlay.c) ---------------------------------- */
+
+/* Mount at <dir>/rootfs an overlay of lower (an image's rootfs, read
+ * only) with <dir>/upper and <dir>/work, emptied first, nodev.  Fails
+ * with ERR_UNSUPPORTED when dir or lower has a ',' or ':' (which
+ * overlayfs options cannot carry) or the kernel refuses the mount ("cannot
+ * mount <what>: <why>"), otherwise with err_sys's codes. */
+int runner_overlay_mount(const char *dir, const char *lower,
+    const char *what);
+
 /* ---- the container init (init_bin.c) ---------------------------------- */
 
 /* Where a runc container sees the init (runner/init/slipway-init.c). */
@@ -159,6 +170,10 @@ struct runner_ctr {
 	double started_at;            /* wall clock */
 	double restart_at;            /* monotonic; 0: none scheduled */
 
+	/* The state file's text runner_event took, for runner_ctr_flush
+	 * to write; the busy holder's, NULL when written. */
+	char *save_text;
+
 	/* output: the file the process writes (O_APPEND), tailed */
 	int out_fd;                   /* read side, -1 when closed */
 	uint64_t out_off;
@@ -174,7 +189,7 @@ struct runner {
 	unsigned port_base;
 	double backoff_max, grace;
 	uint64_t log_max;
-	volatile int *cancel;         /* opts.cancel */
+	atomic_int *cancel;           /* opts.cancel */
 	runner_event_fn on_event;
 	runner_log_hook_fn on_log;
 	void *ctx;
@@ -191,9 +206,18 @@ struct runner {
 	size_t nctrs;
 };
 
-/* runner.c: the table, for lifecycle.c (r->mu held unless said). */
-/* c changed state: save its state file, tell the on_event callback. */
+/* runner.c: the table, for lifecycle.c (r->mu held unless said).
+ *
+ * State files: c changed state (c busy): runner_event takes the state
+ * file's text and tells the on_event callback; the file is written by
+ * runner_ctr_flush after r->mu is dropped, before c is released, so an
+ * fsync never holds up the table, and the writes of one container are
+ * one at a time, in the order of its state changes (busy is held by one
+ * thread at a time, and each holder writes before it lets go). */
 void runner_event(struct runner *r, struct runner_ctr *c);
+/* runner_event, then drop r->mu, write the state file, take r->mu again
+ * and release c. */
+void runner_event_release(struct runner *r, struct runner_ctr *c);
 struct runner_ctr *runner_find(struct runner *r, const char *id);
 /* Find id and mark it busy, waiting out another operation; r->mu held
  * on entry and on return. */
@@ -204,15 +228,20 @@ void runner_release(struct runner *r, struct runner_ctr *c);
 void runner_table_remove(struct runner *r, struct runner_ctr *c);
 int runner_launch(struct runner *r, struct runner_ctr *c);
 
-/* container.c: the driver operations.  Called with c->busy set and
- * r->mu NOT held. */
+/* container.c: the driver operations, and container_state.c: the state
+ * files.  Called with c->busy set and r->mu NOT held. */
 int runner_ctr_prepare(struct runner *r, struct runner_ctr *c);
 int runner_ctr_launch(struct runner *r, struct runner_ctr *c);
 int runner_ctr_signal(struct runner *r, struct runner_ctr *c, int sig);
 int runner_ctr_reap(struct runner *r, struct runner_ctr *c, bool block,
     double wait_sec);
 void runner_ctr_cleanup(struct runner *r, struct runner_ctr *c, bool all);
+/* Write the state file of c now: temp file, fsync, rename (for the
+ * runner alone: opening, closing). */
 int runner_ctr_save(struct runner *r, struct runner_ctr *c);
+/* Write what runner_event took, if anything; a failure is logged (the
+ * next change writes it again).  c busy, r->mu not held. */
+void runner_ctr_flush(struct runner *r, struct runner_ctr *c);
 int runner_ctr_load(struct runner_ctr **out, struct runner *r,
     const char *id);
 void runner_ctr_free(struct runner_ctr *c);
@@ -220,6 +249,11 @@ void runner_ctr_info(struct runner_container_info *out,
     const struct runner_ctr *c);
 json_t *runner_ctr_json(const struct runner_ctr *c);
 bool runner_ctr_adopt(struct runner *r, struct runner_ctr *c);
+/* /proc/<pid>/stat field 22, to tell a pid from its reuse; 0 when gone. */
+unsigned long long runner_ctr_pid_start(pid_t pid);
+/* The output file: the process writes it (O_APPEND, *wfd, the
+ * caller's), we read it (c->out_fd, opened once). */
+int runner_ctr_output_open(struct runner_ctr *c, int *wfd);
 
 /* logs.c: copy new output of c into the app log.  eof: flush a partial
  * line too.  Takes r->logmu. */
@@ -232,8 +266,5 @@ void runner_ctr_say(struct runner *r, struct runner_ctr *c,
 char **runner_home_images_in_use(const char *home);
 
 double runner_now_wall(void);
-
-/* UTC "2026-11-22T12:00:00.123Z" into out (at least 32 bytes). */
-void runner_time_format(char *out, size_t len, double wall);
 
 #endif

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@
 #include <unistd.h>
 
 #include "runner_int.h"
-#include "slipway/clock.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
@@ -97,39 +95,6 @@ sandbox_config(const struct runner_sandbox *sb, const char *root)
 	return j;
 }
 
-/* Mount an overlay of the image at <dir>/rootfs with its own upper. */
-static int
-sandbox_mount(const char *dir, const char *lower)
-{
-	char *upper = xasprintf("%s/upper", dir);
-	char *work = xasprintf("%s/work", dir);
-	char *root = xasprintf("%s/rootfs", dir);
-	char *opts = NULL;
-	int rc = 0;
-
-	if (strpbrk(lower, ",:") || strpbrk(dir, ",:")) {
-		rc = err_set(ERR_UNSUPPORTED, "'%s' has a ',' or ':', which an "
-		    "overlay mount cannot take", dir);
-		goto done;
-	}
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
-	    mkdir(root, 0755) < 0) {
-		rc = err_sys("cannot make the directories of '%s'", dir);
-		goto done;
-	}
-	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper,
-	    work);
-	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
-		rc = err_set(ERR_UNSUPPORTED, "cannot mount an overlay for the "
-		    "build: %s", strerror(errno));
-done:
-	free(opts);
-	free(root);
-	free(work);
-	free(upper);
-	return rc;
-}
-
 /* runc's last error from its log (`level=error msg="..."`), or NULL. */
 static char *
 sandbox_runc_error(const char *logp)
@@ -177,71 +142,6 @@ sandbox_runc_delete(const struct runner_sandbox *sb, const char *state)
 	buf_free(&out);
 }
 
-static void
-sandbox_emit(struct buf *b, const struct runner_sandbox *sb, bool all)
-{
-	char *nl;
-
-	while (b->len && (nl = memchr(b->ptr, '\n', b->len)) != NULL) {
-		*nl = '\0';
-		sb->on_line(b->ptr, sb->ctx);
-		buf_consume(b, (size_t)(nl - b->ptr) + 1);
-	}
-	if (b->len && (all || b->len >= PROC_LINE_MAX)) {
-		sb->on_line(b->ptr, sb->ctx);
-		buf_reset(b);
-	}
-}
-
-/* runc run in its own session; lines to on_line until EOF, the deadline
- * or a stop.  *why: 0, ERR_TIMEOUT or ERR_CONFLICT. */
-static int
-sandbox_pump(int *status, int *why, const struct runner_sandbox *sb,
-    char *const *argv)
-{
-	struct proc_opts po = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
-	    PROC_NULL_IN | PROC_NEW_SESSION };
-	double deadline = sb->timeout_sec ? clock_mono() + sb->timeout_sec :
-	    0;
-	struct buf line;
-	struct proc p;
-	char chunk[4096];
-	int rc;
-
-	*why = 0;
-	if ((rc = proc_spawn(&p, argv, &po)) < 0)
-		return rc;
-	buf_init(&line, PROC_LINE_MAX * 2);
-	for (;;) {
-		struct pollfd pfd = { .fd = p.out, .events = POLLIN };
-		ssize_t n;
-
-		if (sb->stop && *sb->stop) {
-			*why = ERR_CONFLICT;
-			break;
-		}
-		if (deadline && clock_mono() >= deadline) {
-			*why = ERR_TIMEOUT;
-			break;
-		}
-		if (poll(&pfd, 1, 200) <= 0)
-			continue;
-		n = read(p.out, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_put(&line, chunk, (size_t)n);
-		sandbox_emit(&line, sb, false);
-	}
-	if (*why)
-		kill(-p.pid, SIGKILL);
-	sandbox_emit(&line, sb, true);
-	buf_free(&line);
-	*status = proc_wait(&p);
-	return *status < 0 ? *status : 0;
-}
-
 int
 runner_sandbox_run(int *status, const struct runner_sandbox *sb)
 {
@@ -275,7 +175,8 @@ runner_sandbox_run(int *status, const struct runner_sandbox *sb)
 		rc = err_sys("cannot make '%s'", dir);
 		goto done;
 	}
-	if ((rc = sandbox_mount(dir, sb->rootfs)) < 0)
+	if ((rc = runner_overlay_mount(dir, sb->rootfs,
+	    "an overlay for the build")) < 0)
 		goto done;
 	mounted = true;
 	j = sandbox_config(sb, root);
@@ -287,11 +188,19 @@ runner_sandbox_run(int *status, const struct runner_sandbox *sb)
 		char *argv[] = { (char *)(sb->runc ? sb->runc : "runc"),
 		    "--root", state, "--log", logp, "run", "--bundle", dir,
 		    (char *)sb->id, NULL };
-		if ((rc = sandbox_pump(status, &why, sb, argv)) < 0) {
+		struct proc_opts po = { .stop = sb->stop };
+		/* in its own session, stdout and stderr merged, by line */
+		rc = proc_run_lines(argv, &po, sb->timeout_sec, sb->on_line,
+		    sb->ctx);
+		if (rc == ERR_TIMEOUT || rc == ERR_CONFLICT) {
+			why = rc;
+		} else if (rc < 0) {
 			if (rc == ERR_NOTFOUND)
 				rc = err_set(ERR_UNSUPPORTED, "runc is not "
 				    "installed");
 			goto done;
+		} else {
+			*status = rc;
 		}
 	}
 	if (why) {

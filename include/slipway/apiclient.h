@@ -16,6 +16,8 @@
 #ifndef SLIPWAY_APICLIENT_H
 #define SLIPWAY_APICLIENT_H
 
+#include <stdatomic.h>
+
 #include <jansson.h>
 
 struct apiclient;
@@ -36,7 +38,7 @@ const char *apiclient_url(const struct apiclient *c);
 /* Make calls give up (ERR_CONFLICT, "cancelled") within about a second
  * of *flag becoming non-zero, for daemons that long-poll and must stop
  * on a signal.  The flag is not copied; NULL turns it off. */
-void apiclient_set_cancel(struct apiclient *c, volatile int *flag);
+void apiclient_set_cancel(struct apiclient *c, atomic_int *flag);
 /* Is there a token to send?  Commands say how to get one when not. */
 int apiclient_need_token(const struct apiclient *c);
 

@@ -6,6 +6,7 @@
 #ifndef SLIPWAY_PROC_H
 #define SLIPWAY_PROC_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,12 +19,17 @@ enum proc_flags {
 	PROC_ERR_TO_OUT = 1 << 3, /* child's stderr goes where its stdout goes */
 	PROC_NULL_IN = 1 << 4,   /* child's stdin is /dev/null */
 	PROC_NEW_SESSION = 1 << 5, /* setsid(): own process group */
+	PROC_OUT_TO_FD = 1 << 6, /* child's stdout and stderr go to out_fd */
 };
 
 struct proc_opts {
 	int flags;
 	const char *cwd;          /* NULL: inherit */
 	char *const *env;         /* NULL: inherit environ */
+	int out_fd;               /* PROC_OUT_TO_FD: where the child writes
+	                           * (a file it shares; still the caller's) */
+	volatile sig_atomic_t *stop; /* proc_run_lines: set (by a signal)
+	                           * to end the run now; may be NULL */
 };
 
 /* Invariant: pid > 0 while the child has not been waited for; each fd is
@@ -53,8 +59,10 @@ typedef void (*proc_line_fn)(const char *line, void *ctx);
 
 /* Run argv with stdout and stderr merged, handing each line to fn as it
  * comes, in its own process group.  After timeout_sec (0: none) the whole
- * group is killed and ERR_TIMEOUT returned.  opts may give cwd and env;
- * its flags are ignored.  Returns the exit status as proc_wait does. */
+ * group is killed and ERR_TIMEOUT returned; once *opts->stop is set, it is
+ * killed and ERR_CONFLICT returned ("'<argv[0]>' was stopped").  opts may
+ * give cwd, env and stop; its flags are ignored.  Returns the exit status
+ * as proc_wait does. */
 int proc_run_lines(char *const argv[], const struct proc_opts *opts,
     unsigned timeout_sec, proc_line_fn fn, void *ctx);
 

@@ -23,12 +23,15 @@
 #ifndef SLIPWAY_RUNNER_H
 #define SLIPWAY_RUNNER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
+
+#include "slipway/logring.h"
 
 /* ---- images ---------------------------------------------------------- */
 
@@ -188,7 +191,7 @@ struct runner_opts {
 	double stop_grace_sec;     /* SIGTERM to SIGKILL; 0: 10 */
 	uint64_t log_max;          /* per-app log size before rotation;
 	                            * 0: 8 MiB */
-	volatile int *cancel;      /* may be NULL; once it is set, a stop
+	atomic_int *cancel;        /* may be NULL; once it is set, a stop
 	                            * waiting out its grace gives up (the
 	                            * process has had SIGTERM and is left
 	                            * marked not wanted, for the next runner:
@@ -281,53 +284,9 @@ int runner_log_append(const char *home, const char *app, const char *source,
 char *runner_log_format(size_t *len, const char *source, const char *text,
     size_t textlen);
 
-/* Append text, whole lines already formatted, to the ring <dir>/<app>.log
- * (rotated to .log.1 past max bytes, 0: 8 MiB).  The controller keeps its
- * copy of the runners' lines this way. */
-int runner_log_ring_append(const char *dir, const char *app,
-    const char *text, size_t len, uint64_t max);
-
-/* Called with each line (without newline); a negative return stops the
- * reader (the client went away). */
-typedef int (*runner_log_fn)(const char *line, size_t len, void *ctx);
-
-struct runner_log_query {
-	const char *app;
-	size_t lines;            /* the last N lines; 0: 100; capped 10000 */
-	const char *process;     /* "web" (every web.N) or "web.1"; NULL: all */
-	bool follow;             /* then wait for more until *stop */
-	volatile int *stop;      /* may be NULL (then follow never ends) */
-};
-
-/* Hand the last q->lines matching lines of the app's log to fn, oldest
- * first, then (follow) each new one as it is written, across rotations.
- * An app with no log yet gives no lines (ERR_NOTFOUND only without
- * follow). */
-int runner_logs_read(const char *home, const struct runner_log_query *q,
-    runner_log_fn fn, void *ctx);
-
-/* Where a reader of a ring stands: the file it read (inode, and birth
- * time in ns where the file system keeps one, since inodes are reused)
- * and the offset after the last whole line it took. */
-struct runner_log_cursor {
-	uint64_t ino;
-	uint64_t gen;
-	uint64_t off;
-};
-
-/* Read the ring <dir>/<app>.log without blocking, for readers that come
- * back later (the controller's `logs -f`, a long-poll).  With tail: the
- * last q->lines matching lines, and *cur set to the end of what was
- * read.  Otherwise: the matching lines written after *cur (ino 0: from
- * the start of whatever file is there), across a rotation, at most
- * q->lines of them (the rest is left for the next call).  *cur is moved
- * past what was read; *gap (may be NULL) is set when lines were lost
- * because the ring turned over twice since *cur.  q->follow and q->stop
- * are ignored.  An app with no log gives no lines.  A negative return
- * from fn ends the read early (not an error). */
-int runner_logs_since(struct runner_log_cursor *cur, bool *gap,
-    const char *dir, const struct runner_log_query *q, bool tail,
-    runner_log_fn fn, void *ctx);
+/* logring_read of the app's ring under home (<home>/logs/apps). */
+int runner_logs_read(const char *home, const struct logring_query *q,
+    logring_fn fn, void *ctx);
 
 /* The last line container id wrote (stdout or stderr, control characters
  * as '?', at most len - 1 bytes), "" when none: what a failure report
@@ -348,7 +307,7 @@ struct runner_health_opts {
 	 * died).  May be NULL. */
 	bool (*alive)(void *ctx, char *why, size_t whylen);
 	void *ctx;
-	volatile int *stop;       /* may be NULL */
+	atomic_int *stop;         /* may be NULL */
 };
 
 /* One GET http://127.0.0.1:PORT/PATH.  0 for 2xx/3xx; otherwise negative,
@@ -362,14 +321,21 @@ int runner_health_check(const struct runner_health_opts *o, char *answer,
 int runner_health_wait(const struct runner_health_opts *o, char *answer,
     size_t len);
 
-/* Does container id own what listens on port?  1 when one of its
- * processes holds the listening socket, 0 when another process does (a
- * health check that answered was not the container's), -1 when nothing
- * listens there now or it cannot be told; ERR_NOTFOUND for an unknown
- * id.  Reads /proc/net/tcp{,6} and the processes' descriptors: call it
- * once a check passes, not for every try. */
-int runner_container_port_owner(struct runner *r, const char *id,
-    unsigned port);
+/* Who listens on a port, as runner_container_port_owner tells it. */
+enum runner_port_owner {
+	RUNNER_PORT_NOBODY,       /* nothing listens there now, or it cannot
+	                           * be told */
+	RUNNER_PORT_OTHER,        /* another process: a health check that
+	                           * answered was not the container's */
+	RUNNER_PORT_OURS,         /* one of the container's processes */
+};
+
+/* Does container id own what listens on port?  *out says who does; 0, or
+ * ERR_NOTFOUND for an unknown id.  Reads /proc/net/tcp{,6} and the
+ * processes' descriptors: call it once a check passes, not for every
+ * try. */
+int runner_container_port_owner(enum runner_port_owner *out,
+    struct runner *r, const char *id, unsigned port);
 
 /* ---- commands (cli/commands.c) --------------------------------------- */
 

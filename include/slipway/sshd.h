@@ -15,6 +15,7 @@
 #ifndef SLIPWAY_SSHD_H
 #define SLIPWAY_SSHD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* Map a key fingerprint ("SHA256:...", as `ssh-keygen -lf` prints) to the
@@ -54,7 +55,7 @@ struct sshd_opts {
 	unsigned max_per_source;     /* unauthenticated per address, 0: 8 */
 	unsigned startups[3];        /* start:rate:full, 0s: 16:30:48 */
 	unsigned unauth_grace_sec;   /* 0: 10, to verify a key */
-	volatile int *stop;          /* when set non-zero, stop accepting */
+	atomic_int *stop;            /* when set non-zero, stop accepting */
 	/* Called once listening, with the bound port and the host key's
 	 * fingerprint (for tests that listen on port 0 and for logs). */
 	void (*on_listen)(unsigned port, const char *fingerprint, void *ctx);

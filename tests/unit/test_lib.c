@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -330,4 +331,46 @@ TEST(lib__proc_run_lines_timeout_kills_group)
 	EXPECT_ERR_HAS("longer than 1s");
 	EXPECT_STR("started|", l.got);
 	EXPECT_TRUE(!fs_exists("late"));
+}
+
+TEST(lib__proc_spawn_out_to_fd)
+{
+	char *argv[] = { "sh", "-c", "echo out; echo err >&2; read x || "
+	    "echo no-stdin", NULL };
+	int fd = open("output", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	struct proc_opts o = { .flags = PROC_OUT_TO_FD | PROC_NULL_IN,
+	    .out_fd = fd };
+	struct proc p;
+	struct buf b;
+
+	EXPECT_OK(proc_spawn(&p, argv, &o));
+	EXPECT_INT(0, proc_wait(&p));
+	close(fd);
+	EXPECT_OK(fs_read_file(&b, "output", 1024));
+	EXPECT_STR("out\nerr\nno-stdin\n", b.ptr);
+	buf_free(&b);
+}
+
+static volatile sig_atomic_t t_stop;
+
+/* Sets the stop once the program has said it runs. */
+static void
+t_line_stop(const char *line, void *ctx)
+{
+	t_line(line, ctx);
+	t_stop = 1;
+}
+
+TEST(lib__proc_run_lines_stop)
+{
+	struct t_lines l = { 0 };
+	struct proc_opts o = { .stop = &t_stop };
+	char *argv[] = { "sh", "-c", "echo started; sleep 30; echo late",
+	    NULL };
+	double start = clock_mono();
+
+	EXPECT_INT(ERR_CONFLICT, proc_run_lines(argv, &o, 0, t_line_stop, &l));
+	EXPECT_ERR_HAS("'sh' was stopped");
+	EXPECT_STR("started|", l.got);
+	EXPECT_TRUE(clock_mono() - start < 10);
 }

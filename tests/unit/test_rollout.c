@@ -58,7 +58,7 @@ put(const char *dir, const char *app, const char *src, const char *text,
 	size_t n;
 	char *line = runner_log_format(&n, src, text, strlen(text));
 
-	if (runner_log_ring_append(dir, app, line, n, max) < 0)
+	if (logring_append(dir, app, line, n, max) < 0)
 		harness_fail(__FILE__, __LINE__, "append: %s", err_last());
 	free(line);
 }
@@ -83,20 +83,20 @@ texts(struct buf *b)
 
 TEST(rollout__logs_since_tail_then_follow)
 {
-	struct runner_log_cursor cur = { 0, 0, 0 };
-	struct runner_log_query q = { .app = "shop", .lines = 2 };
+	struct logring_cursor cur = { 0, 0, 0 };
+	struct logring_query q = { .app = "shop", .lines = 2 };
 	struct buf b;
 	bool gap = true;
 	char *t;
 
 	buf_init(&b, 0);
 	/* nothing yet: no lines, a cursor that reads from the start */
-	EXPECT_OK(runner_logs_since(&cur, &gap, "logs", &q, true, collect, &b));
+	EXPECT_OK(logring_since(&cur, &gap, "logs", &q, true, collect, &b));
 	EXPECT_INT(0, b.len);
 	EXPECT_INT(0, cur.ino);
 	put("logs", "shop", "web.1", "one", 0);
 	put("logs", "shop", "worker.1", "two", 0);
-	EXPECT_OK(runner_logs_since(&cur, &gap, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, &gap, "logs", &q, false, collect,
 	    &b));
 	EXPECT_STR("one|two|", (t = texts(&b)));
 	free(t);
@@ -105,7 +105,7 @@ TEST(rollout__logs_since_tail_then_follow)
 	put("logs", "shop", "slipway[web.2]", "four", 0);
 	buf_reset(&b);
 	/* the tail: last two */
-	EXPECT_OK(runner_logs_since(&cur, NULL, "logs", &q, true, collect,
+	EXPECT_OK(logring_since(&cur, NULL, "logs", &q, true, collect,
 	    &b));
 	EXPECT_STR("three|four|", (t = texts(&b)));
 	free(t);
@@ -115,12 +115,12 @@ TEST(rollout__logs_since_tail_then_follow)
 	buf_reset(&b);
 	q.process = "web";
 	q.lines = 100;
-	EXPECT_OK(runner_logs_since(&cur, NULL, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, NULL, "logs", &q, false, collect,
 	    &b));
 	EXPECT_STR("six|", (t = texts(&b)));
 	free(t);
 	buf_reset(&b);
-	EXPECT_OK(runner_logs_since(&cur, NULL, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, NULL, "logs", &q, false, collect,
 	    &b));
 	EXPECT_INT(0, b.len);
 	/* at most q->lines per call; the rest comes next time */
@@ -128,25 +128,25 @@ TEST(rollout__logs_since_tail_then_follow)
 	for (int i = 0; i < 5; i++)
 		put("logs", "shop", "web.1", "burst", 0);
 	q.lines = 3;
-	EXPECT_OK(runner_logs_since(&cur, NULL, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, NULL, "logs", &q, false, collect,
 	    &b));
 	EXPECT_STR("burst|burst|burst|", (t = texts(&b)));
 	free(t);
 	buf_reset(&b);
-	EXPECT_OK(runner_logs_since(&cur, NULL, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, NULL, "logs", &q, false, collect,
 	    &b));
 	EXPECT_STR("burst|burst|", (t = texts(&b)));
 	free(t);
 	q.app = "../etc";
-	EXPECT_INT(ERR_INVALID, runner_logs_since(&cur, NULL, "logs", &q,
+	EXPECT_INT(ERR_INVALID, logring_since(&cur, NULL, "logs", &q,
 	    false, collect, &b));
 	buf_free(&b);
 }
 
 TEST(rollout__logs_since_across_rotations)
 {
-	struct runner_log_cursor cur = { 0, 0, 0 };
-	struct runner_log_query q = { .app = "rot", .lines = 1000 };
+	struct logring_cursor cur = { 0, 0, 0 };
+	struct logring_query q = { .app = "rot", .lines = 1000 };
 	struct buf b;
 	bool gap = false;
 	char *t;
@@ -154,14 +154,14 @@ TEST(rollout__logs_since_across_rotations)
 	buf_init(&b, 0);
 	/* about 50 bytes a line: the ring turns over past 200 bytes */
 	put("logs", "rot", "web.1", "a1", 200);
-	EXPECT_OK(runner_logs_since(&cur, &gap, "logs", &q, true, collect,
+	EXPECT_OK(logring_since(&cur, &gap, "logs", &q, true, collect,
 	    &b));
 	buf_reset(&b);
 	put("logs", "rot", "web.1", "a2", 200);
 	put("logs", "rot", "web.1", "a3", 200);
 	put("logs", "rot", "web.1", "a4", 200);     /* rotates here */
 	put("logs", "rot", "web.1", "b1", 200);
-	EXPECT_OK(runner_logs_since(&cur, &gap, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, &gap, "logs", &q, false, collect,
 	    &b));
 	EXPECT_STR("a2|a3|a4|b1|", (t = texts(&b)));
 	free(t);
@@ -171,7 +171,7 @@ TEST(rollout__logs_since_across_rotations)
 		put("logs", "rot", "web.1", "c", 200);
 	put("logs", "rot", "web.1", "last", 200);
 	buf_reset(&b);
-	EXPECT_OK(runner_logs_since(&cur, &gap, "logs", &q, false, collect,
+	EXPECT_OK(logring_since(&cur, &gap, "logs", &q, false, collect,
 	    &b));
 	EXPECT_TRUE(gap);
 	EXPECT_TRUE(strstr(b.ptr, "web.1: last\n") != NULL);
