@@ -35,39 +35,61 @@ controller_cmd_keys(int argc, char **argv)
 	return cmd_show(argc, argv, &v);
 }
 
-int
-controller_cmd_keys_add(int argc, char **argv)
+/* Read the key from stdin into b, up to CMD_KEY_MAX bytes.  The cap holds
+ * however much the peer sends: over SSH stdin is the channel. */
+static int
+keys_read_stdin(struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(0, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys("cannot read the key from stdin");
+		if (buf_put(b, chunk, (size_t)n) < 0)
+			return err_set(ERR_TOOBIG, "a public key is at most %d "
+			    "bytes", CMD_KEY_MAX);
+	}
+	return 0;
+}
+
+/*
+ * keys:add, with the key from stdin, or (files) from the file its one
+ * argument names.  Without files no path is ever opened: the command then
+ * runs for a remote user (over SSH) and a path would be read with the
+ * server's authority, so a path argument is refused, the same way whether
+ * it exists or not.
+ */
+static int
+keys_add(int argc, char **argv, bool files)
 {
 	struct apiclient *c = NULL;
-	const char *user, *file;
+	const char *user, *file = "-";
 	struct buf b;
 	json_t *body = NULL, *k = NULL;
 	bool json;
 	int rc;
 
 	buf_init(&b, CMD_KEY_MAX);
-	if ((rc = cmd_opts_user(&json, &user, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "FILE (or - for stdin)")))
+	if ((rc = cmd_opts_user(&json, &user, argc, argv)))
 		return rc;
-	file = argv[optind];
-	if (strcmp(file, "-") == 0) {
-		char chunk[4096];
-		ssize_t n;
-		while ((n = read(0, chunk, sizeof(chunk))) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				err_sys("cannot read the key from stdin");
-				return cmdline_fail(argv[0]);
-			}
-			if (buf_put(&b, chunk, (size_t)n) < 0) {
-				buf_free(&b);
-				err_set(ERR_TOOBIG, "a public key is at most "
-				    "%d bytes", CMD_KEY_MAX);
-				return cmdline_fail(argv[0]);
-			}
-		}
-	} else if (fs_read_file(&b, file, CMD_KEY_MAX) < 0) {
+	if (files) {
+		if ((rc = cmd_nargs(argc, argv, 1, "FILE (or - for stdin)")))
+			return rc;
+		file = argv[optind];
+	} else if (argc - optind > 1 ||
+	    (argc - optind == 1 && strcmp(argv[optind], "-") != 0)) {
+		fprintf(stderr, "slipway %s: the key is read from stdin, never "
+		    "from a file on the server: ssh git@HOST keys:add < "
+		    "key.pub\n", argv[0]);
+		return 2;
+	}
+	rc = strcmp(file, "-") == 0 ? keys_read_stdin(&b) :
+	    fs_read_file(&b, file, CMD_KEY_MAX);
+	if (rc < 0) {
+		buf_free(&b);
 		return cmdline_fail(argv[0]);
 	}
 	if (!cmd_open(&c, argv[0])) {
@@ -97,6 +119,18 @@ done:
 	buf_free(&b);
 	apiclient_free(c);
 	return rc;
+}
+
+int
+controller_cmd_keys_add(int argc, char **argv)
+{
+	return keys_add(argc, argv, true);
+}
+
+int
+controller_cmd_keys_add_stdin(int argc, char **argv)
+{
+	return keys_add(argc, argv, false);
 }
 
 int

@@ -12,7 +12,9 @@
  * the first word looked up in a fixed table; each entry runs the CLI's
  * own command function (controller/cmd_*.c) in this process, talking to
  * the controller with the session's token, so it can do exactly what the
- * user could do with the CLI and nothing more.
+ * user could do with the CLI and nothing more.  It runs as the server's
+ * user, so it reads only the channel's stdin, never a path the client
+ * names (admin_table).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +26,8 @@
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cli.h"
+#include "slipway/cmdline.h"
+#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
@@ -32,16 +36,83 @@
 #define ADMIN_WORDS_MAX 64
 #define ADMIN_WORD_MAX 8192
 
-/* The commands a key may run: the CLI command of the same name. */
-static const char *const admin_table[] = {
-	"apps", "apps:create", "apps:info", "apps:destroy",
-	"config", "config:set", "config:unset",
-	"releases", "releases:info", "rollback",
-	"ps", "ps:scale", "ps:restart", "releases:wait", "run", "logs",
-	"keys", "keys:add", "keys:remove",
-	"builds", "builds:info", "builds:create",
-	NULL,
+/*
+ * The commands a key may run: the CLI command of the same name, run as
+ * the server's user.  Over SSH a command reads only the channel's stdin,
+ * never a path the client names (it would be read with the server's
+ * authority): a CLI command that may open a file given as an argument is
+ * listed with run set to a form that does not, and with its own usage.
+ * None of the others opens a path it is given.
+ */
+struct admin_command {
+	const char *name;
+	cli_run_fn run;         /* NULL: the CLI command's */
+	const char *args;       /* NULL: the CLI command's */
+	const char *summary;    /* NULL: the CLI command's */
 };
+
+static const struct admin_command admin_table[] = {
+	{ .name = "apps" }, { .name = "apps:create" }, { .name = "apps:info" },
+	{ .name = "apps:destroy" },
+	{ .name = "config" }, { .name = "config:set" },
+	{ .name = "config:unset" },
+	{ .name = "releases" }, { .name = "releases:info" },
+	{ .name = "rollback" },
+	{ .name = "ps" }, { .name = "ps:scale" }, { .name = "ps:restart" },
+	{ .name = "releases:wait" }, { .name = "run" }, { .name = "logs" },
+	{ .name = "keys" },
+	{ .name = "keys:add", .run = controller_cmd_keys_add_stdin,
+	  .args = "[--user U] < KEY.pub",
+	  .summary = "add an OpenSSH public key read from stdin" },
+	{ .name = "keys:remove" },
+	{ .name = "builds" }, { .name = "builds:info" },
+	{ .name = "builds:create" },
+	{ .name = NULL },
+};
+
+static const struct admin_command *
+admin_find(const char *name)
+{
+	for (const struct admin_command *a = admin_table; a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static const char *
+admin_summary(const struct admin_command *a, const struct cli_command *c)
+{
+	return a->summary ? a->summary : c->summary;
+}
+
+/* The usage lines of commands run here (cmdline_set_synopsis). */
+static const char *
+admin_synopsis(const char *name)
+{
+	const struct admin_command *a = admin_find(name);
+
+	if (a && a->args)
+		return a->args;
+	return cli_synopsis(name);
+}
+
+static void
+admin_print_usage(const struct admin_command *a, const struct cli_command *c)
+{
+	if (a->args == NULL) {
+		cli_print_usage(c);
+		return;
+	}
+	printf("usage: slipway %s %s\n\n%s\n", a->name, a->args,
+	    admin_summary(a, c));
+}
+
+/* Bytes no command line carries: C0 controls and DEL. */
+static bool
+admin_is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
 
 void
 hooks_words_free(char **words)
@@ -79,30 +150,27 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 				break;
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f) {
-			rc = err_set(ERR_INVALID, "the command has a control "
-			    "character");
-			goto done;
-		}
 		in_word = true;
 		if (c == '\'') {
-			const char *end = strchr(p + 1, '\'');
-			if (end == NULL) {
+			/* Quoted bytes are bytes of the word: none may be a
+			 * control byte, as outside quotes. */
+			for (p++; *p && *p != '\''; p++) {
+				if (admin_is_control((unsigned char)*p))
+					goto control;
+				if ((rc = buf_putc(&cur, *p)) < 0)
+					break;
+			}
+			if (rc == 0 && *p != '\'') {
 				rc = err_set(ERR_INVALID, "a quote (') is not "
 				    "closed");
 				goto done;
 			}
-			rc = buf_put(&cur, p + 1, (size_t)(end - p - 1));
-			p = end;
 		} else if (c == '"') {
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
 					p++;
-				if ((unsigned char)*p < 0x20) {
-					rc = err_set(ERR_INVALID, "the command "
-					    "has a control character");
-					goto done;
-				}
+				if (admin_is_control((unsigned char)*p))
+					goto control;
 				if ((rc = buf_putc(&cur, *p)) < 0)
 					break;
 			}
@@ -112,12 +180,16 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 				goto done;
 			}
 		} else if (c == '\\') {
-			if (p[1] == '\0' || (unsigned char)p[1] < 0x20) {
+			if (p[1] == '\0') {
 				rc = err_set(ERR_INVALID, "a '\\' ends the "
 				    "command");
 				goto done;
 			}
+			if (admin_is_control((unsigned char)p[1]))
+				goto control;
 			rc = buf_putc(&cur, *++p);
+		} else if (admin_is_control(c)) {
+			goto control;
 		} else {
 			rc = buf_putc(&cur, (char)c);
 		}
@@ -130,6 +202,9 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 	*out = w;
 	*nout = n;
 	w = NULL;
+	goto done;
+control:
+	rc = err_set(ERR_INVALID, "the command has a control character");
 done:
 	buf_free(&cur);
 	hooks_words_free(w);
@@ -141,28 +216,20 @@ admin_help(void)
 {
 	printf("Commands (ssh git@HOST COMMAND ARGS...; 'COMMAND --help' "
 	    "for one):\n");
-	for (size_t i = 0; admin_table[i]; i++) {
-		const struct cli_command *c = cli_command_find(admin_table[i]);
+	for (const struct admin_command *a = admin_table; a->name; a++) {
+		const struct cli_command *c = cli_command_find(a->name);
 		if (c)
-			printf("  %-14s %s\n", c->name, c->summary);
+			printf("  %-14s %s\n", a->name, admin_summary(a, c));
 	}
 	printf("  %-14s %s\n", "help", "this list");
 	printf("git: git push ssh://git@HOST:PORT/APP.git main; git clone the "
 	    "same URL\n");
 }
 
-static const struct cli_command *
-admin_find(const char *name)
-{
-	for (size_t i = 0; admin_table[i]; i++)
-		if (strcmp(admin_table[i], name) == 0)
-			return cli_command_find(name);
-	return NULL;
-}
-
 int
 hooks_admin_run(const char *line, const char *user, const char *home)
 {
+	const struct admin_command *a;
 	const struct cli_command *cmd;
 	char **words = NULL, **argv = NULL;
 	size_t n = 0;
@@ -178,7 +245,8 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		rc = n == 0 ? 2 : 0;
 		goto done;
 	}
-	if ((cmd = admin_find(words[0])) == NULL) {
+	if ((a = admin_find(words[0])) == NULL ||
+	    (cmd = cli_command_find(a->name)) == NULL) {
 		hooks_say_error("'%.80s' is not a command here; run 'help' for "
 		    "the list", words[0]);
 		rc = 2;
@@ -191,16 +259,14 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		argv[i] = words[i];
 		if (strcmp(words[i], "--help") == 0 ||
 		    strcmp(words[i], "-h") == 0) {
-			cli_print_usage(cmd);
+			admin_print_usage(a, cmd);
 			rc = 0;
 			goto done;
 		}
 	}
-	/* keys:add with no file reads the key from stdin, as Dokku's. */
-	if (strcmp(cmd->name, "keys:add") == 0 && n == 1)
-		argv[n++] = "-";
+	cmdline_set_synopsis(admin_synopsis);
 	optind = 0;
-	rc = cmd->run((int)n, argv);
+	rc = (a->run ? a->run : cmd->run)((int)n, argv);
 	fflush(stdout);
 	/* A destroyed app's code goes with it. */
 	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&

@@ -128,6 +128,9 @@ int controller_cmd_builds_create(int argc, char **argv);
 int controller_cmd_builds_log(int argc, char **argv);
 int controller_cmd_keys(int argc, char **argv);
 int controller_cmd_keys_add(int argc, char **argv);
+/* keys:add for a remote user (over SSH): the key only from stdin, a path
+ * argument refused unopened. */
+int controller_cmd_keys_add_stdin(int argc, char **argv);
 int controller_cmd_keys_remove(int argc, char **argv);
 int controller_cmd_users(int argc, char **argv);
 int controller_cmd_users_add(int argc, char **argv);
