@@ -1,6 +1,6 @@
 /*
  * Client commands of the runtime: waiting for a rollout
- * (`releases:wait`, and rollout_wait() for the git hook), rolling
+ * (`releases:wait`, over lib/rollout.c's rollout_wait), rolling
  * restarts (`ps:restart`), one-offs (`run`) and logs (`logs`).  Each
  * long-polls the controller (docs/rollout.md), so nothing needs a
  * streaming HTTP response and a dropped connection loses nothing.
@@ -25,76 +25,7 @@
 #include "slipway/rollout.h"
 #include "slipway/store.h"
 
-#define WAIT_DEFAULT 300
-#define POLL_SECS 25
-
 /* ---- waiting for a rollout ------------------------------------------ */
-
-int
-rollout_wait(json_t **out, struct apiclient *c, const char *app,
-    int64_t version, const char *restart, unsigned timeout_sec,
-    rollout_progress_fn progress, void *ctx)
-{
-	double end = clock_mono() + (timeout_sec ? timeout_sec : WAIT_DEFAULT);
-	char *eapp = apiclient_escape(app), *erst = NULL, *path;
-	char *last = NULL;
-	json_t *ans = NULL;
-	const char *state = "pending", *reason = NULL;
-	int rc = 0;
-
-	if (restart)
-		erst = apiclient_escape(restart);
-	for (;;) {
-		double left = end - clock_mono();
-		long wait = left > POLL_SECS ? POLL_SECS :
-		    left < 0 ? 0 : (long)left;
-		char *sig;
-
-		path = xasprintf("/v1/apps/%s/releases/v%" PRId64 "/rollout"
-		    "?wait=%ld%s%s", eapp, version, wait, erst ? "&restart=" :
-		    "", erst ? erst : "");
-		json_decref(ans);
-		rc = apiclient_call(&ans, c, "GET", path, NULL);
-		free(path);
-		if (rc < 0)
-			goto done;
-		state = json_string_value(json_object_get(ans, "state"));
-		reason = json_string_value(json_object_get(ans, "reason"));
-		if (state == NULL) {
-			rc = err_set(ERR_IO, "the controller's rollout answer "
-			    "has no state");
-			goto done;
-		}
-		sig = xasprintf("%s\n%s", state, reason ? reason : "");
-		if (progress && (last == NULL || strcmp(last, sig) != 0))
-			progress(ans, ctx);
-		free(last);
-		last = sig;
-		if (strcmp(state, "pending") != 0 || clock_mono() >= end)
-			break;
-	}
-	if (strcmp(state, "live") == 0 || strcmp(state, "idle") == 0)
-		rc = 0;
-	else if (strcmp(state, "failed") == 0)
-		rc = err_set(ERR_CONFLICT, "%s v%" PRId64 " failed: %s", app,
-		    version, reason ? reason : "no reason given");
-	else if (strcmp(state, "superseded") == 0)
-		rc = err_set(ERR_CONFLICT, "%s v%" PRId64 " was superseded: %s",
-		    app, version, reason ? reason : "a later release runs");
-	else
-		rc = err_set(ERR_TIMEOUT, "%s v%" PRId64 " is not live after "
-		    "%us: %s", app, version, timeout_sec ? timeout_sec :
-		    WAIT_DEFAULT, reason ? reason : state);
-done:
-	free(last);
-	free(eapp);
-	free(erst);
-	if (out)
-		*out = ans;
-	else
-		json_decref(ans);
-	return rc;
-}
 
 static void
 wait_progress(json_t *ans, void *ctx)
@@ -366,7 +297,7 @@ rollout_cmd_run(int argc, char **argv)
 		json_t *o;
 
 		snprintf(path, sizeof(path), "/v1/apps/%s/runs/%s?offset=%llu"
-		    "&wait=%d", app, id, offset, POLL_SECS);
+		    "&wait=%d", app, id, offset, ROLLOUT_POLL_SECS);
 		json_decref(ans);
 		ans = NULL;
 		if (apiclient_call(&ans, c, "GET", path, NULL) < 0) {
@@ -507,7 +438,7 @@ rollout_cmd_logs(int argc, char **argv)
 		ans = NULL;
 		/* the app name was checked: nothing in it needs escaping */
 		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s%s",
-		    argv[optind], cursor, POLL_SECS, eproc ? "&process=" : "",
+		    argv[optind], cursor, ROLLOUT_POLL_SECS, eproc ? "&process=" : "",
 		    eproc ? eproc : "");
 		r = apiclient_call(&ans, c, "GET", path, NULL);
 		free(path);

@@ -1,7 +1,7 @@
 /*
- * Waiting for a rollout from the client side: what the git hook calls
- * after "Release vN" and what `slipway releases:wait` and `ps:restart`
- * run.  It long-polls GET /v1/apps/APP/releases/vN/rollout (the contract
+ * Waiting for a rollout from the client side (lib/rollout.c, API client
+ * code beside lib/apiclient.c): what the git hook calls after "Release
+ * vN" and what `slipway releases:wait` and `ps:restart` run.  It long-polls GET /v1/apps/APP/releases/vN/rollout (the contract
  * is in docs/rollout.md) until every runner assigned to the app reports
  * the release live, or one reports it failed, or the time is up.
  */
@@ -13,6 +13,12 @@
 #include <jansson.h>
 
 struct apiclient;
+
+/* How long rollout_wait waits when not told (s). */
+#define ROLLOUT_WAIT_DEFAULT 300
+/* How long one long-poll asks the controller to hold an answer (s); the
+ * client's other long-polls (run, logs) ask the same. */
+#define ROLLOUT_POLL_SECS 25
 
 /* Called with each answer whose state or reason differs from the last
  * one (for "waiting for runner r1: deploying" lines). */
