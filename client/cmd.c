@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cmdline.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cmdline.h"

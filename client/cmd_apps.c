@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"

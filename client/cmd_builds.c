@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/clock.h"

@@ -14,7 +14,7 @@
 #include "slipway/buf.h"
 #include "slipway/fs.h"
 #include "slipway/store.h"
-#include "../../client/cmd_int.h"
+#include "../../client/client_int.h"
 #include "../../controller/store_int.h"
 
 static struct store *

@@ -2,8 +2,8 @@
  * Private to the client commands (controller/cmd*.c): opening the API
  * client, building escaped paths, and printing tables and JSON.
  */
-#ifndef SLIPWAY_CMD_INT_H
-#define SLIPWAY_CMD_INT_H
+#ifndef SLIPWAY_CLIENT_INT_H
+#define SLIPWAY_CLIENT_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
