@@ -23,7 +23,6 @@
 #include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/rollout.h"
-#include "slipway/store.h"
 
 /* ---- waiting for a rollout ------------------------------------------ */
 
@@ -58,7 +57,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 	size_t i;
 
 	if (json && ans)
-		cmd_print_json(ans);
+		client_print_json(ans);
 	if (rc < 0)
 		return cmdline_fail(name);
 	if (json)
@@ -66,7 +65,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 	if (strcmp(json_string_value(json_object_get(ans, "state")),
 	    "idle") == 0) {
 		printf("%s v%" PRId64 " is released; nothing runs: %s\n", app,
-		    version, cmd_str(ans, "reason"));
+		    version, client_str(ans, "reason"));
 		return 0;
 	}
 	printf("%s v%" PRId64 " is live", app, version);
@@ -77,7 +76,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 }
 
 int
-rollout_cmd_wait(int argc, char **argv)
+client_cmd_releases_wait(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -101,16 +100,16 @@ rollout_cmd_wait(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return cmdline_usage_error(argv[0], "give APP and maybe vN");
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (argc - optind == 2 &&
 	    release_version_parse(&version, argv[optind + 1]) < 0)
 		return cmdline_usage_error(argv[0], "'%s' is not a release (vN)",
 		    argv[optind + 1]);
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	if (version == 0) {
-		if (!cmd_call(&app, c, argv[0], "GET", NULL, "/v1/apps/%s",
+		if (!client_call(&app, c, argv[0], "GET", NULL, "/v1/apps/%s",
 		    argv[optind])) {
 			apiclient_free(c);
 			return 1;
@@ -135,7 +134,7 @@ rollout_cmd_wait(int argc, char **argv)
 /* ---- ps:restart ------------------------------------------------------ */
 
 int
-rollout_cmd_ps_restart(int argc, char **argv)
+client_cmd_ps_restart(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -162,7 +161,7 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		rc = cmdline_usage_error(argv[0], "give APP and maybe a TYPE");
 		goto done;
 	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_check_app(argv[0], argv[optind])))
 		goto done;
 	if (argc - optind == 2) {
 		if (!name_proc_type_is_valid(argv[optind + 1])) {
@@ -174,8 +173,8 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		    json_string(argv[optind + 1]));
 	}
 	rc = 1;
-	if (!cmd_open(&c, argv[0]) ||
-	    !cmd_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/ps/restart",
+	if (!client_open(&c, argv[0]) ||
+	    !client_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/ps/restart",
 	    argv[optind]))
 		goto done;
 	if (nowait) {
@@ -225,7 +224,7 @@ shell_quote(struct buf *b, const char *w)
 }
 
 int
-rollout_cmd_run(int argc, char **argv)
+client_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -255,7 +254,7 @@ rollout_cmd_run(int argc, char **argv)
 		goto done;
 	}
 	app = argv[optind];
-	if ((rc = cmd_check_app(argv[0], app)))
+	if ((rc = client_check_app(argv[0], app)))
 		goto done;
 	first = optind + 1;
 	if (strcmp(argv[first], "--") == 0)
@@ -282,14 +281,14 @@ rollout_cmd_run(int argc, char **argv)
 	}
 	body = json_pack("{ss}", "command", cmd.ptr);
 	rc = 1;
-	if (!cmd_open(&c, argv[0]) ||
-	    !cmd_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/runs", app))
+	if (!client_open(&c, argv[0]) ||
+	    !client_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/runs", app))
 		goto done;
 	id = json_string_value(json_object_get(r, "id"));
 	fprintf(stderr, "Running '%s' on %s v%" JSON_INTEGER_FORMAT
 	    " (runner %s, run.%s)\n", cmd.ptr, app, json_integer_value(
-	    json_object_get(r, "release")), cmd_str(r, "runner"),
-	    cmd_str(r, "index"));
+	    json_object_get(r, "release")), client_str(r, "runner"),
+	    client_str(r, "index"));
 	end = clock_mono() + (timeout ? timeout : 3600);
 	for (;;) {
 		char path[256];
@@ -330,7 +329,7 @@ rollout_cmd_run(int argc, char **argv)
 	}
 	if (strcmp(state, "failed") == 0) {
 		fprintf(stderr, "slipway %s: the one-off failed: %s\n",
-		    argv[0], cmd_str(ans, "error"));
+		    argv[0], client_str(ans, "error"));
 		goto done;
 	}
 	ch = (int)json_integer_value(json_object_get(ans, "exit_code"));
@@ -373,7 +372,7 @@ logs_print(json_t *ans)
 }
 
 int
-rollout_cmd_logs(int argc, char **argv)
+client_cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "lines", required_argument, NULL, 'n' },
@@ -406,19 +405,19 @@ rollout_cmd_logs(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
-	if ((rc = cmd_nargs(argc, argv, 1, "APP")) ||
-	    (rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_nargs(argc, argv, 1, "APP")) ||
+	    (rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (proc && (proc[0] == '\0' || strlen(proc) > 40 ||
 	    strspn(proc, "abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
 	    strlen(proc)))
 		return cmdline_usage_error(argv[0], "--process is a type (web) or "
 		    "a process (web.1)");
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	eproc = proc ? apiclient_escape(proc) : NULL;
 	rc = 1;
-	if (!cmd_call(&ans, c, argv[0], "GET", NULL,
+	if (!client_call(&ans, c, argv[0], "GET", NULL,
 	    "/v1/apps/%s/logs?lines=%d%r%r", argv[optind], (int)lines,
 	    eproc ? "&process=" : "", eproc ? eproc : ""))
 		goto done;
@@ -433,7 +432,7 @@ rollout_cmd_logs(int argc, char **argv)
 		char *path;
 		int r;
 
-		cursor = apiclient_escape(cmd_str(ans, "cursor"));
+		cursor = apiclient_escape(client_str(ans, "cursor"));
 		json_decref(ans);
 		ans = NULL;
 		/* the app name was checked: nothing in it needs escaping */

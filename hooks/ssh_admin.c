@@ -9,12 +9,12 @@
  *   ssh -p 2222 git@HOST run shop -- 'echo $PORT'
  *
  * The line is split into words without a shell (hooks_words_split) and
- * the first word looked up in a fixed table; each entry runs the CLI's
- * own command function (controller/cmd_*.c) in this process, talking to
- * the controller with the session's token, so it can do exactly what the
- * user could do with the CLI and nothing more.  It runs as the server's
- * user, so it reads only the channel's stdin, never a path the client
- * names (admin_table).
+ * the first word looked up in the client commands a key may run
+ * (client_ssh_find, include/slipway/client.h); each runs in this process,
+ * talking to the controller with the session's token, so it can do
+ * exactly what the user could do with the CLI and nothing more.  It runs
+ * as the server's user, so it reads only the channel's stdin, never a
+ * path the client names: the SSH rows are forms that open none.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,9 +25,8 @@
 #include "hooks_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/client.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
@@ -36,75 +35,14 @@
 #define ADMIN_WORDS_MAX 64
 #define ADMIN_WORD_MAX 8192
 
-/*
- * The commands a key may run: the CLI command of the same name, run as
- * the server's user.  Over SSH a command reads only the channel's stdin,
- * never a path the client names (it would be read with the server's
- * authority): a CLI command that may open a file given as an argument is
- * listed with run set to a form that does not, and with its own usage.
- * None of the others opens a path it is given.
- */
-struct admin_command {
-	const char *name;
-	cli_run_fn run;         /* NULL: the CLI command's */
-	const char *args;       /* NULL: the CLI command's */
-	const char *summary;    /* NULL: the CLI command's */
-};
-
-static const struct admin_command admin_table[] = {
-	{ .name = "apps" }, { .name = "apps:create" }, { .name = "apps:info" },
-	{ .name = "apps:destroy" },
-	{ .name = "config" }, { .name = "config:set" },
-	{ .name = "config:unset" },
-	{ .name = "releases" }, { .name = "releases:info" },
-	{ .name = "rollback" },
-	{ .name = "ps" }, { .name = "ps:scale" }, { .name = "ps:restart" },
-	{ .name = "releases:wait" }, { .name = "run" }, { .name = "logs" },
-	{ .name = "keys" },
-	{ .name = "keys:add", .run = controller_cmd_keys_add_stdin,
-	  .args = "[--user U] < KEY.pub",
-	  .summary = "add an OpenSSH public key read from stdin" },
-	{ .name = "keys:remove" },
-	{ .name = "builds" }, { .name = "builds:info" },
-	{ .name = "builds:create" },
-	{ .name = NULL },
-};
-
-static const struct admin_command *
-admin_find(const char *name)
-{
-	for (const struct admin_command *a = admin_table; a->name; a++)
-		if (strcmp(a->name, name) == 0)
-			return a;
-	return NULL;
-}
-
-static const char *
-admin_summary(const struct admin_command *a, const struct cli_command *c)
-{
-	return a->summary ? a->summary : c->summary;
-}
-
-/* The usage lines of commands run here (cmdline_set_synopsis). */
+/* The usage lines of commands run here (cmdline_set_synopsis): the SSH
+ * rows', which for some differ from the CLI's. */
 static const char *
 admin_synopsis(const char *name)
 {
-	const struct admin_command *a = admin_find(name);
+	const struct cmdline_command *c = client_ssh_find(name);
 
-	if (a && a->args)
-		return a->args;
-	return cli_synopsis(name);
-}
-
-static void
-admin_print_usage(const struct admin_command *a, const struct cli_command *c)
-{
-	if (a->args == NULL) {
-		cli_print_usage(c);
-		return;
-	}
-	printf("usage: slipway %s %s\n\n%s\n", a->name, a->args,
-	    admin_summary(a, c));
+	return c ? c->args : NULL;
 }
 
 /* Bytes no command line carries: C0 controls and DEL. */
@@ -214,13 +152,12 @@ done:
 static void
 admin_help(void)
 {
+	const struct cmdline_command *c;
+
 	printf("Commands (ssh git@HOST COMMAND ARGS...; 'COMMAND --help' "
 	    "for one):\n");
-	for (const struct admin_command *a = admin_table; a->name; a++) {
-		const struct cli_command *c = cli_command_find(a->name);
-		if (c)
-			printf("  %-14s %s\n", a->name, admin_summary(a, c));
-	}
+	for (size_t i = 0; (c = client_ssh_at(i)) != NULL; i++)
+		printf("  %-14s %s\n", c->name, c->summary);
 	printf("  %-14s %s\n", "help", "this list");
 	printf("git: git push ssh://git@HOST:PORT/APP.git main; git clone the "
 	    "same URL\n");
@@ -229,8 +166,7 @@ admin_help(void)
 int
 hooks_admin_run(const char *line, const char *user, const char *home)
 {
-	const struct admin_command *a;
-	const struct cli_command *cmd;
+	const struct cmdline_command *cmd;
 	char **words = NULL, **argv = NULL;
 	size_t n = 0;
 	int rc;
@@ -245,8 +181,7 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		rc = n == 0 ? 2 : 0;
 		goto done;
 	}
-	if ((a = admin_find(words[0])) == NULL ||
-	    (cmd = cli_command_find(a->name)) == NULL) {
+	if ((cmd = client_ssh_find(words[0])) == NULL) {
 		hooks_say_error("'%.80s' is not a command here; run 'help' for "
 		    "the list", words[0]);
 		rc = 2;
@@ -259,14 +194,14 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		argv[i] = words[i];
 		if (strcmp(words[i], "--help") == 0 ||
 		    strcmp(words[i], "-h") == 0) {
-			admin_print_usage(a, cmd);
+			cmdline_print_usage(cmd);
 			rc = 0;
 			goto done;
 		}
 	}
 	cmdline_set_synopsis(admin_synopsis);
 	optind = 0;
-	rc = (a->run ? a->run : cmd->run)((int)n, argv);
+	rc = cmd->run((int)n, argv);
 	fflush(stdout);
 	/* A destroyed app's code goes with it. */
 	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&

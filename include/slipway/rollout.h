@@ -41,10 +41,4 @@ int rollout_wait(json_t **out, struct apiclient *c, const char *app,
     int64_t version, const char *restart, unsigned timeout_sec,
     rollout_progress_fn progress, void *ctx);
 
-/* Commands (cli/commands.c); they live in controller/cmd_rollout.c. */
-int rollout_cmd_wait(int argc, char **argv);
-int rollout_cmd_ps_restart(int argc, char **argv);
-int rollout_cmd_run(int argc, char **argv);
-int rollout_cmd_logs(int argc, char **argv);
-
 #endif
