@@ -6,28 +6,36 @@
 #include "slipway/cli.h"
 #include "slipway/cmdline.h"
 
-const struct cli_command *
+const struct cmdline_command *
+cli_command_at(size_t i)
+{
+	for (size_t t = 0; cli_tables[t]; t++) {
+		size_t n = 0;
+
+		while (cli_tables[t][n].name)
+			n++;
+		if (i < n)
+			return &cli_tables[t][i];
+		i -= n;
+	}
+	return NULL;
+}
+
+const struct cmdline_command *
 cli_command_find(const char *name)
 {
-	for (const struct cli_command *c = cli_commands; c->name; c++)
+	const struct cmdline_command *c;
+
+	for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
 }
 
-void
-cli_print_usage(const struct cli_command *cmd)
-{
-	printf("usage: slipway %s%s%s\n\n%s\n", cmd->name,
-	    cmd->args[0] ? " " : "", cmd->args, cmd->summary);
-	if (cmd->help)
-		printf("\n%s", cmd->help);
-}
-
 const char *
 cli_synopsis(const char *name)
 {
-	const struct cli_command *cmd = cli_command_find(name);
+	const struct cmdline_command *cmd = cli_command_find(name);
 
 	return cmd ? cmd->args : NULL;
 }
@@ -35,19 +43,19 @@ cli_synopsis(const char *name)
 int
 cli_cmd_help(int argc, char **argv)
 {
-	const struct cli_command *cmd;
+	const struct cmdline_command *cmd;
 
 	if (argc > 1) {
 		if ((cmd = cli_command_find(argv[1])) == NULL)
 			return cmdline_usage_error("help", "'%s' is not a command",
 			    argv[1]);
-		cli_print_usage(cmd);
+		cmdline_print_usage(cmd);
 		return 0;
 	}
 	printf("usage: slipway <command> [args]\n\n"
 	    "slipway builds git pushes into releases and runs them.\n\n"
 	    "commands:\n");
-	for (cmd = cli_commands; cmd->name; cmd++)
+	for (size_t i = 0; (cmd = cli_command_at(i)) != NULL; i++)
 		printf("  %-22s %s\n", cmd->name, cmd->summary);
 	printf("\n'slipway <command> --help' shows one command's usage.\n");
 	return 0;

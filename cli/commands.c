@@ -1,10 +1,13 @@
 /*
  * The command table: one row per command, in the order `slipway help`
- * lists them.  Keep rows grouped by area.
+ * lists them.  Keep rows grouped by area.  The client commands are
+ * client/'s table (client_commands), listed between cli_first and
+ * cli_rest.
  */
 #include <stddef.h>
 
 #include "slipway/cli.h"
+#include "slipway/client.h"
 #include "slipway/controller.h"
 #include "slipway/hooks.h"
 #include "slipway/image.h"
@@ -14,9 +17,10 @@
 #include "slipway/registry.h"
 #include "slipway/proxy.h"
 #include "slipway/sshd.h"
-#include "slipway/rollout.h"
 
-const struct cli_command cli_commands[] = {
+/* help, version, up and the controller daemon; the client commands come
+ * after them. */
+static const struct cmdline_command cli_first[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
 	  "show the commands, or one command's usage", NULL },
 	{ "version", cli_cmd_version, "",
@@ -35,118 +39,11 @@ const struct cli_command cli_commands[] = {
 	  "in its group.  Connections: --max-conns (512) at once, of which\n"
 	  "--max-conns-per-ip (64) from one address; a request head must be\n"
 	  "in within 10 s.  See docs/security-http.md.\n" },
-	{ "login", controller_cmd_login, "URL TOKEN",
-	  "check TOKEN against the controller at URL and save both",
-	  "Writes $SLIPWAY_CONFIG (default ~/.config/slipway/config, mode\n"
-	  "0600).  SLIPWAY_URL and SLIPWAY_TOKEN, when set, override it.\n" },
-	{ "apps", controller_cmd_apps, "[--json]",
-	  "list the apps you may see", NULL },
-	{ "apps:create", controller_cmd_apps_create,
-	  "NAME [--group G]... [--branch B]",
-	  "create an app (in group default unless --group)", NULL },
-	{ "apps:destroy", controller_cmd_apps_destroy, "NAME --confirm NAME",
-	  "destroy an app with its config, builds and releases", NULL },
-	{ "apps:info", controller_cmd_apps_info, "APP [--json]",
-	  "show an app", NULL },
-	{ "apps:share", controller_cmd_apps_share, "APP USER",
-	  "make USER a collaborator on APP", NULL },
-	{ "apps:unshare", controller_cmd_apps_unshare, "APP USER",
-	  "remove a collaborator from APP", NULL },
-	{ "domains", controller_cmd_domains, "APP [--json]",
-	  "list an app's domains", NULL },
-	{ "domains:add", controller_cmd_domains_add, "APP DOMAIN",
-	  "route DOMAIN to APP", NULL },
-	{ "domains:remove", controller_cmd_domains_remove, "APP DOMAIN",
-	  "stop routing DOMAIN to APP", NULL },
-	{ "config", controller_cmd_config, "APP [--json]",
-	  "show an app's config vars as KEY=VALUE", NULL },
-	{ "config:set", controller_cmd_config_set, "APP KEY=VALUE...",
-	  "set config vars (one new release)", NULL },
-	{ "config:unset", controller_cmd_config_unset, "APP KEY...",
-	  "unset config vars (one new release)", NULL },
-	{ "releases", controller_cmd_releases, "APP [--limit N] [--json]",
-	  "list an app's releases, newest first", NULL },
-	{ "releases:info", controller_cmd_releases_info, "APP vN [--json]",
-	  "show one release with its config", NULL },
-	{ "rollback", controller_cmd_rollback, "APP [vN]",
-	  "make a new release with vN's build and config (default: the one "
-	  "before)", NULL },
-	{ "ps", controller_cmd_ps, "APP [--json]",
-	  "show an app's formation and where its containers run", NULL },
-	{ "ps:scale", controller_cmd_ps_scale, "APP TYPE=N...",
-	  "set how many processes of each type run", NULL },
-	{ "ps:restart", rollout_cmd_ps_restart,
-	  "APP [TYPE] [--timeout SECS] [--no-wait]",
-	  "restart an app's containers one by one, each new one healthy "
-	  "before the old stops",
-	  "Waits until every runner has restarted its containers (default\n"
-	  "300 s).  Also retries a release that failed its health check.\n" },
-	{ "releases:wait", rollout_cmd_wait,
-	  "APP [vN] [--timeout SECS] [--json]",
-	  "wait until a release (default: the current one) is live, and "
-	  "print its URL",
-	  "Exits 1 with the reason when the release failed (the health\n"
-	  "check's last answer), was superseded, or is not live in SECS\n"
-	  "(default 300).\n" },
-	{ "run", rollout_cmd_run, "[--timeout SECS] APP -- COMMAND...",
-	  "run a one-off container of the current release and stream its "
-	  "output",
-	  "Exits with the command's status.  One word is a shell command\n"
-	  "line ('echo $PORT'); several are a command and its arguments.\n" },
-	{ "logs", rollout_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
-	  "show an app's logs (last N lines, default 100); -f follows",
-	  "--process web shows every web.N; web.1 only that one.\n" },
-	{ "builds", controller_cmd_builds, "APP [--json]",
-	  "list an app's builds", NULL },
-	{ "builds:info", controller_cmd_builds_info, "APP BUILD [--json]",
-	  "show one build", NULL },
-	{ "builds:create", controller_cmd_builds_create,
-	  "APP [--rev REV] [--detach] [--json]",
-	  "build the deploy branch (or REV) on the server and follow its log "
-	  "(for CI)",
-	  "The controller runs the same pipeline as a push on the app's\n"
-	  "repository, as you.  The log is printed as it comes; the exit\n"
-	  "status is 0 when the build succeeded (and made a release).\n"
-	  "--detach (and --json) print the build and return at once.\n" },
-	{ "builds:log", controller_cmd_builds_log, "APP BUILD [-f]",
-	  "print a build's log (-f: follow it until the build ends)", NULL },
-	{ "keys", controller_cmd_keys, "[--user U] [--json]",
-	  "list SSH keys (yours; all for admins)", NULL },
-	{ "keys:add", controller_cmd_keys_add, "[--user U] FILE|-",
-	  "add an OpenSSH public key (from FILE or stdin)", NULL },
-	{ "keys:remove", controller_cmd_keys_remove, "FINGERPRINT",
-	  "remove an SSH key by its SHA256:... fingerprint", NULL },
-	{ "users", controller_cmd_users, "[--json]",
-	  "list users (admin)", NULL },
-	{ "users:add", controller_cmd_users_add, "NAME [--admin]",
-	  "add a user (admin); new users may deploy to group default", NULL },
-	{ "users:remove", controller_cmd_users_remove, "NAME",
-	  "remove a user who owns no apps (admin)", NULL },
-	{ "tokens", controller_cmd_tokens, "[--user U] [--json]",
-	  "list API tokens (not their secrets)", NULL },
-	{ "tokens:create", controller_cmd_tokens_create,
-	  "[--user U] [--label L]",
-	  "make an API token and print it once", NULL },
-	{ "tokens:revoke", controller_cmd_tokens_revoke, "ID",
-	  "revoke an API token", NULL },
-	{ "groups", controller_cmd_groups, "[--json]",
-	  "list deployment groups with their apps, users and runners", NULL },
-	{ "groups:create", controller_cmd_groups_create, "NAME",
-	  "create a deployment group (admin)", NULL },
-	{ "groups:add-app", controller_cmd_groups_add_app, "GROUP APP",
-	  "deploy APP to GROUP too", NULL },
-	{ "groups:remove-app", controller_cmd_groups_remove_app, "GROUP APP",
-	  "stop deploying APP to GROUP", NULL },
-	{ "groups:add-user", controller_cmd_groups_add_user, "GROUP USER",
-	  "let USER deploy to GROUP (admin)", NULL },
-	{ "groups:remove-user", controller_cmd_groups_remove_user, "GROUP USER",
-	  "stop USER deploying to GROUP (admin)", NULL },
-	{ "runners", controller_cmd_runners, "[--json]",
-	  "list runners with their group and heartbeat (admin)", NULL },
-	{ "runners:add", controller_cmd_runners_add, "NAME [--group G]",
-	  "add a runner and print its server key once (admin)", NULL },
-	{ "runners:remove", controller_cmd_runners_remove, "NAME",
-	  "remove a runner (admin)", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+/* The daemons and local tools after them. */
+static const struct cmdline_command cli_rest[] = {
 	{ "image build", image_cmd_build,
 	  "--slug SLUG [--base LAYOUT[:TAG]] -o LAYOUT --tag TAG "
 	  "[--process TYPE=CMD ...] [--revision REV] [--source URL] "
@@ -365,4 +262,8 @@ const struct cli_command cli_commands[] = {
 	  "APP on|off [--control PATH]",
 	  "answer every request for APP with 503 maintenance", NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+const struct cmdline_command *const cli_tables[] = {
+	cli_first, client_commands, cli_rest, NULL,
 };

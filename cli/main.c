@@ -1,5 +1,5 @@
 /*
- * slipway: the one binary.  Finds the command in cli_commands[] by the
+ * slipway: the one binary.  Finds the command in cli_tables[] by the
  * longest run of words that names a row, handles --help for it, and runs it.
  */
 #include <getopt.h>
@@ -38,10 +38,11 @@ cli_words_match(const char *name, char **argv, int n)
 static int
 cli_print_group(const char *prefix)
 {
+	const struct cmdline_command *c;
 	size_t n = strlen(prefix);
 	int found = 0;
 
-	for (const struct cli_command *c = cli_commands; c->name; c++) {
+	for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++) {
 		if (strncmp(c->name, prefix, n) == 0 && c->name[n] == ' ') {
 			if (!found)
 				printf("usage: slipway %s <command>\n\n", prefix);
@@ -67,7 +68,7 @@ cli_wants_help(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const struct cli_command *cmd = NULL;
+	const struct cmdline_command *cmd = NULL, *c;
 	char name[256];
 	int words = 0;
 
@@ -89,7 +90,7 @@ main(int argc, char **argv)
 	for (int n = CLI_MAX_WORDS; n >= 1 && !cmd; n--) {
 		if (n > argc - 1)
 			continue;
-		for (const struct cli_command *c = cli_commands; c->name; c++) {
+		for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++) {
 			if (cli_words_match(c->name, argv + 1, n)) {
 				cmd = c;
 				words = n;
@@ -110,7 +111,7 @@ main(int argc, char **argv)
 	argc -= words;
 	argv += words;
 	if (cli_wants_help(argc, argv)) {
-		cli_print_usage(cmd);
+		cmdline_print_usage(cmd);
 		return 0;
 	}
 	optind = 0;

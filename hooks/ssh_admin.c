@@ -9,10 +9,12 @@
  *   ssh -p 2222 git@HOST run shop -- 'echo $PORT'
  *
  * The line is split into words without a shell (hooks_words_split) and
- * the first word looked up in a fixed table; each entry runs the CLI's
- * own command function (controller/cmd_*.c) in this process, talking to
- * the controller with the session's token, so it can do exactly what the
- * user could do with the CLI and nothing more.
+ * the first word looked up in the client commands a key may run
+ * (client_ssh_find, include/slipway/client.h); each runs in this process,
+ * talking to the controller with the session's token, so it can do
+ * exactly what the user could do with the CLI and nothing more.  It runs
+ * as the server's user, so it reads only the channel's stdin, never a
+ * path the client names: the SSH rows are forms that open none.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -23,7 +25,8 @@
 #include "hooks_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/cli.h"
+#include "slipway/client.h"
+#include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
@@ -32,16 +35,22 @@
 #define ADMIN_WORDS_MAX 64
 #define ADMIN_WORD_MAX 8192
 
-/* The commands a key may run: the CLI command of the same name. */
-static const char *const admin_table[] = {
-	"apps", "apps:create", "apps:info", "apps:destroy",
-	"config", "config:set", "config:unset",
-	"releases", "releases:info", "rollback",
-	"ps", "ps:scale", "ps:restart", "releases:wait", "run", "logs",
-	"keys", "keys:add", "keys:remove",
-	"builds", "builds:info", "builds:create",
-	NULL,
-};
+/* The usage lines of commands run here (cmdline_set_synopsis): the SSH
+ * rows', which for some differ from the CLI's. */
+static const char *
+admin_synopsis(const char *name)
+{
+	const struct cmdline_command *c = client_ssh_find(name);
+
+	return c ? c->args : NULL;
+}
+
+/* Bytes no command line carries: C0 controls and DEL. */
+static bool
+admin_is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
 
 void
 hooks_words_free(char **words)
@@ -79,30 +88,27 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 				break;
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f) {
-			rc = err_set(ERR_INVALID, "the command has a control "
-			    "character");
-			goto done;
-		}
 		in_word = true;
 		if (c == '\'') {
-			const char *end = strchr(p + 1, '\'');
-			if (end == NULL) {
+			/* Quoted bytes are bytes of the word: none may be a
+			 * control byte, as outside quotes. */
+			for (p++; *p && *p != '\''; p++) {
+				if (admin_is_control((unsigned char)*p))
+					goto control;
+				if ((rc = buf_putc(&cur, *p)) < 0)
+					break;
+			}
+			if (rc == 0 && *p != '\'') {
 				rc = err_set(ERR_INVALID, "a quote (') is not "
 				    "closed");
 				goto done;
 			}
-			rc = buf_put(&cur, p + 1, (size_t)(end - p - 1));
-			p = end;
 		} else if (c == '"') {
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
 					p++;
-				if ((unsigned char)*p < 0x20) {
-					rc = err_set(ERR_INVALID, "the command "
-					    "has a control character");
-					goto done;
-				}
+				if (admin_is_control((unsigned char)*p))
+					goto control;
 				if ((rc = buf_putc(&cur, *p)) < 0)
 					break;
 			}
@@ -112,12 +118,16 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 				goto done;
 			}
 		} else if (c == '\\') {
-			if (p[1] == '\0' || (unsigned char)p[1] < 0x20) {
+			if (p[1] == '\0') {
 				rc = err_set(ERR_INVALID, "a '\\' ends the "
 				    "command");
 				goto done;
 			}
+			if (admin_is_control((unsigned char)p[1]))
+				goto control;
 			rc = buf_putc(&cur, *++p);
+		} else if (admin_is_control(c)) {
+			goto control;
 		} else {
 			rc = buf_putc(&cur, (char)c);
 		}
@@ -130,6 +140,9 @@ hooks_words_split(char ***out, size_t *nout, const char *line, size_t max)
 	*out = w;
 	*nout = n;
 	w = NULL;
+	goto done;
+control:
+	rc = err_set(ERR_INVALID, "the command has a control character");
 done:
 	buf_free(&cur);
 	hooks_words_free(w);
@@ -139,31 +152,21 @@ done:
 static void
 admin_help(void)
 {
+	const struct cmdline_command *c;
+
 	printf("Commands (ssh git@HOST COMMAND ARGS...; 'COMMAND --help' "
 	    "for one):\n");
-	for (size_t i = 0; admin_table[i]; i++) {
-		const struct cli_command *c = cli_command_find(admin_table[i]);
-		if (c)
-			printf("  %-14s %s\n", c->name, c->summary);
-	}
+	for (size_t i = 0; (c = client_ssh_at(i)) != NULL; i++)
+		printf("  %-14s %s\n", c->name, c->summary);
 	printf("  %-14s %s\n", "help", "this list");
 	printf("git: git push ssh://git@HOST:PORT/APP.git main; git clone the "
 	    "same URL\n");
 }
 
-static const struct cli_command *
-admin_find(const char *name)
-{
-	for (size_t i = 0; admin_table[i]; i++)
-		if (strcmp(admin_table[i], name) == 0)
-			return cli_command_find(name);
-	return NULL;
-}
-
 int
 hooks_admin_run(const char *line, const char *user, const char *home)
 {
-	const struct cli_command *cmd;
+	const struct cmdline_command *cmd;
 	char **words = NULL, **argv = NULL;
 	size_t n = 0;
 	int rc;
@@ -178,7 +181,7 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		rc = n == 0 ? 2 : 0;
 		goto done;
 	}
-	if ((cmd = admin_find(words[0])) == NULL) {
+	if ((cmd = client_ssh_find(words[0])) == NULL) {
 		hooks_say_error("'%.80s' is not a command here; run 'help' for "
 		    "the list", words[0]);
 		rc = 2;
@@ -191,14 +194,12 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		argv[i] = words[i];
 		if (strcmp(words[i], "--help") == 0 ||
 		    strcmp(words[i], "-h") == 0) {
-			cli_print_usage(cmd);
+			cmdline_print_usage(cmd);
 			rc = 0;
 			goto done;
 		}
 	}
-	/* keys:add with no file reads the key from stdin, as Dokku's. */
-	if (strcmp(cmd->name, "keys:add") == 0 && n == 1)
-		argv[n++] = "-";
+	cmdline_set_synopsis(admin_synopsis);
 	optind = 0;
 	rc = cmd->run((int)n, argv);
 	fflush(stdout);

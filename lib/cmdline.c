@@ -14,6 +14,15 @@ cmdline_set_synopsis(cmdline_synopsis_fn fn)
 	cmdline_synopsis = fn;
 }
 
+void
+cmdline_print_usage(const struct cmdline_command *cmd)
+{
+	printf("usage: slipway %s%s%s\n\n%s\n", cmd->name,
+	    cmd->args[0] ? " " : "", cmd->args, cmd->summary);
+	if (cmd->help)
+		printf("\n%s", cmd->help);
+}
+
 int
 cmdline_usage_error(const char *name, const char *fmt, ...)
 {

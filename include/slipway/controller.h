@@ -1,7 +1,8 @@
 /*
- * The controller: release rules and the scheduler (pure functions, no I/O),
- * the HTTP API daemon, and the client commands that talk to it.  The store
- * it keeps its truth in is include/slipway/store.h.
+ * The controller: release rules and the scheduler (pure functions, no I/O)
+ * and the HTTP API daemon.  The store it keeps its truth in is
+ * include/slipway/store.h; the client commands that talk to it are
+ * include/slipway/client.h.
  */
 #ifndef SLIPWAY_CONTROLLER_H
 #define SLIPWAY_CONTROLLER_H
@@ -101,48 +102,5 @@ void sched_slots_free(struct sched_slot *slots, size_t n);
 /* ---- the daemon (controller/controller.c) ---- */
 
 int controller_cmd_run(int argc, char **argv);
-
-/* ---- client commands (controller/cmd_*.c) ---- */
-
-int controller_cmd_login(int argc, char **argv);
-int controller_cmd_apps(int argc, char **argv);
-int controller_cmd_apps_create(int argc, char **argv);
-int controller_cmd_apps_destroy(int argc, char **argv);
-int controller_cmd_apps_info(int argc, char **argv);
-int controller_cmd_apps_share(int argc, char **argv);
-int controller_cmd_apps_unshare(int argc, char **argv);
-int controller_cmd_domains(int argc, char **argv);
-int controller_cmd_domains_add(int argc, char **argv);
-int controller_cmd_domains_remove(int argc, char **argv);
-int controller_cmd_config(int argc, char **argv);
-int controller_cmd_config_set(int argc, char **argv);
-int controller_cmd_config_unset(int argc, char **argv);
-int controller_cmd_releases(int argc, char **argv);
-int controller_cmd_releases_info(int argc, char **argv);
-int controller_cmd_rollback(int argc, char **argv);
-int controller_cmd_ps(int argc, char **argv);
-int controller_cmd_ps_scale(int argc, char **argv);
-int controller_cmd_builds(int argc, char **argv);
-int controller_cmd_builds_info(int argc, char **argv);
-int controller_cmd_builds_create(int argc, char **argv);
-int controller_cmd_builds_log(int argc, char **argv);
-int controller_cmd_keys(int argc, char **argv);
-int controller_cmd_keys_add(int argc, char **argv);
-int controller_cmd_keys_remove(int argc, char **argv);
-int controller_cmd_users(int argc, char **argv);
-int controller_cmd_users_add(int argc, char **argv);
-int controller_cmd_users_remove(int argc, char **argv);
-int controller_cmd_tokens(int argc, char **argv);
-int controller_cmd_tokens_create(int argc, char **argv);
-int controller_cmd_tokens_revoke(int argc, char **argv);
-int controller_cmd_groups(int argc, char **argv);
-int controller_cmd_groups_create(int argc, char **argv);
-int controller_cmd_groups_add_app(int argc, char **argv);
-int controller_cmd_groups_remove_app(int argc, char **argv);
-int controller_cmd_groups_add_user(int argc, char **argv);
-int controller_cmd_groups_remove_user(int argc, char **argv);
-int controller_cmd_runners(int argc, char **argv);
-int controller_cmd_runners_add(int argc, char **argv);
-int controller_cmd_runners_remove(int argc, char **argv);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * Waiting for a rollout from the client side: what the git hook calls
- * after "Release vN" and what `slipway releases:wait` and `ps:restart`
- * run.  It long-polls GET /v1/apps/APP/releases/vN/rollout (the contract
+ * Waiting for a rollout from the client side (lib/rollout.c, API client
+ * code beside lib/apiclient.c): what the git hook calls after "Release
+ * vN" and what `slipway releases:wait` and `ps:restart` run.  It long-polls GET /v1/apps/APP/releases/vN/rollout (the contract
  * is in docs/rollout.md) until every runner assigned to the app reports
  * the release live, or one reports it failed, or the time is up.
  */
@@ -13,6 +13,12 @@
 #include <jansson.h>
 
 struct apiclient;
+
+/* How long rollout_wait waits when not told (s). */
+#define ROLLOUT_WAIT_DEFAULT 300
+/* How long one long-poll asks the controller to hold an answer (s); the
+ * client's other long-polls (run, logs) ask the same. */
+#define ROLLOUT_POLL_SECS 25
 
 /* Called with each answer whose state or reason differs from the last
  * one (for "waiting for runner r1: deploying" lines). */
@@ -34,11 +40,5 @@ typedef void (*rollout_progress_fn)(json_t *answer, void *ctx);
 int rollout_wait(json_t **out, struct apiclient *c, const char *app,
     int64_t version, const char *restart, unsigned timeout_sec,
     rollout_progress_fn progress, void *ctx);
-
-/* Commands (cli/commands.c); they live in controller/cmd_rollout.c. */
-int rollout_cmd_wait(int argc, char **argv);
-int rollout_cmd_ps_restart(int argc, char **argv);
-int rollout_cmd_run(int argc, char **argv);
-int rollout_cmd_logs(int argc, char **argv);
 
 #endif

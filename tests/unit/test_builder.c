@@ -528,6 +528,29 @@ TEST(hooks__words_split_refuses)
 	EXPECT_TRUE(w == NULL);
 }
 
+/* A control byte is refused wherever it stands: bare, inside either
+ * quote, or after a backslash (issue 18: quotes once let them through). */
+TEST(hooks__words_split_refuses_control_bytes_in_quotes)
+{
+	static const char *const lines[] = {
+		"a 'b\nc'", "a 'b\x01'", "a 'b\x1b[2J'", "a 'b\x7f'",
+		"a \"b\x7f\"", "a \"b\nc\"", "a \\\x7f", "a \\\x1b",
+		"a \x7f", "a\tb 'c\td'",
+	};
+	char **w = NULL;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		EXPECT_INT(ERR_INVALID, hooks_words_split(&w, &n, lines[i], 8));
+		EXPECT_ERR_HAS("control character");
+		EXPECT_TRUE(w == NULL);
+	}
+	/* a tab between words is a separator, not a control byte */
+	w = words("a\tb", &n);
+	EXPECT_INT(2, n);
+	hooks_words_free(w);
+}
+
 /* ---- the image from a slug whose digests the builder already has ---- */
 
 TEST(builder__image_from_known_slug_digests_is_the_same_image)

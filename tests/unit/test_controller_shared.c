@@ -1,7 +1,7 @@
 /*
  * Unit tests for the pieces the controller's files share: the store's
  * statement runners (store_query_rows / row / int, store_tx_end_json) and
- * the client commands' printers (cmd_print_columns, cmd_print_record),
+ * the client commands' printers (client_print_columns, client_print_record),
  * whose output users' scripts read byte for byte.
  */
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include "slipway/buf.h"
 #include "slipway/fs.h"
 #include "slipway/store.h"
-#include "../../controller/cmd_int.h"
+#include "../../client/client_int.h"
 #include "../../controller/store_int.h"
 
 static struct store *
@@ -150,12 +150,12 @@ captured(void (*print)(json_t *), json_t *arg)
 static void
 print_columns(json_t *list)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "NAME", "name" }, { "GROUPS", "groups" }, { "LIVE", "live" },
 		{ "N", "n" },
 	};
 
-	cmd_print_columns(list, cols, 4);
+	client_print_columns(list, cols, 4);
 }
 
 TEST(controller_shared__print_columns)
@@ -180,12 +180,12 @@ TEST(controller_shared__print_columns)
 static void
 print_record(json_t *obj)
 {
-	static const struct cmd_field f[] = {
+	static const struct client_field f[] = {
 		{ "rev", "rev" }, { "slug digest", "slug" },
 		{ "groups", "groups" },
 	};
 
-	cmd_print_record(obj, 14, f, 3);
+	client_print_record(obj, 14, f, 3);
 }
 
 TEST(controller_shared__print_record)

@@ -9,11 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 
@@ -22,55 +21,77 @@
 /* ---- keys ---- */
 
 int
-controller_cmd_keys(int argc, char **argv)
+client_cmd_keys(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "FINGERPRINT", "fingerprint" }, { "USER", "user" },
 		{ "TYPE", "type" }, { "COMMENT", "comment" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/keys", .user = true, .cols = cols, .ncols = 4,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
-int
-controller_cmd_keys_add(int argc, char **argv)
+/* Read the key from stdin into b, up to CMD_KEY_MAX bytes.  The cap holds
+ * however much the peer sends: over SSH stdin is the channel. */
+static int
+keys_read_stdin(struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(0, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys("cannot read the key from stdin");
+		if (buf_put(b, chunk, (size_t)n) < 0)
+			return err_set(ERR_TOOBIG, "a public key is at most %d "
+			    "bytes", CMD_KEY_MAX);
+	}
+	return 0;
+}
+
+/*
+ * keys:add, with the key from stdin, or (files) from the file its one
+ * argument names.  Without files no path is ever opened: the command then
+ * runs for a remote user (over SSH) and a path would be read with the
+ * server's authority, so a path argument is refused, the same way whether
+ * it exists or not.
+ */
+static int
+keys_add(int argc, char **argv, bool files)
 {
 	struct apiclient *c = NULL;
-	const char *user, *file;
+	const char *user, *file = "-";
 	struct buf b;
 	json_t *body = NULL, *k = NULL;
 	bool json;
 	int rc;
 
 	buf_init(&b, CMD_KEY_MAX);
-	if ((rc = cmd_opts_user(&json, &user, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "FILE (or - for stdin)")))
+	if ((rc = client_opts_user(&json, &user, argc, argv)))
 		return rc;
-	file = argv[optind];
-	if (strcmp(file, "-") == 0) {
-		char chunk[4096];
-		ssize_t n;
-		while ((n = read(0, chunk, sizeof(chunk))) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				err_sys("cannot read the key from stdin");
-				return cmdline_fail(argv[0]);
-			}
-			if (buf_put(&b, chunk, (size_t)n) < 0) {
-				buf_free(&b);
-				err_set(ERR_TOOBIG, "a public key is at most "
-				    "%d bytes", CMD_KEY_MAX);
-				return cmdline_fail(argv[0]);
-			}
-		}
-	} else if (fs_read_file(&b, file, CMD_KEY_MAX) < 0) {
+	if (files) {
+		if ((rc = client_nargs(argc, argv, 1, "FILE (or - for stdin)")))
+			return rc;
+		file = argv[optind];
+	} else if (argc - optind > 1 ||
+	    (argc - optind == 1 && strcmp(argv[optind], "-") != 0)) {
+		fprintf(stderr, "slipway %s: the key is read from stdin, never "
+		    "from a file on the server: ssh git@HOST keys:add < "
+		    "key.pub\n", argv[0]);
+		return 2;
+	}
+	rc = strcmp(file, "-") == 0 ? keys_read_stdin(&b) :
+	    fs_read_file(&b, file, CMD_KEY_MAX);
+	if (rc < 0) {
+		buf_free(&b);
 		return cmdline_fail(argv[0]);
 	}
-	if (!cmd_open(&c, argv[0])) {
+	if (!client_open(&c, argv[0])) {
 		buf_free(&b);
 		return 1;
 	}
@@ -83,12 +104,12 @@ controller_cmd_keys_add(int argc, char **argv)
 	if (user)
 		json_object_set_new(body, "user", json_string(user));
 	rc = 1;
-	if (cmd_call(&k, c, argv[0], "POST", body, "/v1/keys")) {
+	if (client_call(&k, c, argv[0], "POST", body, "/v1/keys")) {
 		if (json)
-			cmd_print_json(k);
+			client_print_json(k);
 		else
-			printf("Added %s key %s for %s\n", cmd_str(k, "type"),
-			    cmd_str(k, "fingerprint"), cmd_str(k, "user"));
+			printf("Added %s key %s for %s\n", client_str(k, "type"),
+			    client_str(k, "fingerprint"), client_str(k, "user"));
 		rc = 0;
 	}
 done:
@@ -100,7 +121,19 @@ done:
 }
 
 int
-controller_cmd_keys_remove(int argc, char **argv)
+client_cmd_keys_add(int argc, char **argv)
+{
+	return keys_add(argc, argv, true);
+}
+
+int
+client_cmd_keys_add_stdin(int argc, char **argv)
+{
+	return keys_add(argc, argv, false);
+}
+
+int
+client_cmd_keys_remove(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	struct buf path;
@@ -108,13 +141,13 @@ controller_cmd_keys_remove(int argc, char **argv)
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 1, "FINGERPRINT")))
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = client_nargs(argc, argv, 1, "FINGERPRINT")))
 		return rc;
 	if (strncmp(argv[optind], "SHA256:", 7) != 0)
 		return cmdline_usage_error(argv[0], "'%.80s' is not a fingerprint "
 		    "(SHA256:..., as 'slipway keys' shows)", argv[optind]);
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	/* Escaped, but with its '/' kept: the route takes the rest of the
 	 * path as the fingerprint. */
@@ -130,7 +163,7 @@ controller_cmd_keys_remove(int argc, char **argv)
 		}
 	}
 	rc = 1;
-	if (cmd_call(NULL, c, argv[0], "DELETE", NULL, "%r", path.ptr)) {
+	if (client_call(NULL, c, argv[0], "DELETE", NULL, "%r", path.ptr)) {
 		printf("Removed key %s\n", argv[optind]);
 		rc = 0;
 	}
@@ -143,20 +176,20 @@ controller_cmd_keys_remove(int argc, char **argv)
 /* ---- users ---- */
 
 int
-controller_cmd_users(int argc, char **argv)
+client_cmd_users(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "NAME", "name" }, { "ROLE", "role" }, { "GROUPS", "groups" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/users", .cols = cols, .ncols = 3,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_users_add(int argc, char **argv)
+client_cmd_users_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "admin", no_argument, NULL, 'a' },
@@ -172,13 +205,13 @@ controller_cmd_users_add(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		role = "admin";
 	}
-	if ((rc = cmd_nargs(argc, argv, 1, "NAME")))
+	if ((rc = client_nargs(argc, argv, 1, "NAME")))
 		return rc;
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	body = json_pack("{ssss}", "name", argv[optind], "role", role);
 	rc = 1;
-	if (cmd_call(NULL, c, argv[0], "POST", body, "/v1/users")) {
+	if (client_call(NULL, c, argv[0], "POST", body, "/v1/users")) {
 		printf("Added %s %s; give them a token with 'slipway "
 		    "tokens:create --user %s'\n", role, argv[optind],
 		    argv[optind]);
@@ -190,34 +223,34 @@ controller_cmd_users_add(int argc, char **argv)
 }
 
 int
-controller_cmd_users_remove(int argc, char **argv)
+client_cmd_users_remove(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/users/%s", .nargs = 1,
 		.what = "NAME", .done = "Removed user %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 /* ---- tokens ---- */
 
 int
-controller_cmd_tokens(int argc, char **argv)
+client_cmd_tokens(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "ID", "id" }, { "USER", "user" }, { "LABEL", "label" },
 		{ "CREATED", "created_at" }, { "LAST USED", "last_used_at" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/tokens", .user = true, .cols = cols, .ncols = 5,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_tokens_create(int argc, char **argv)
+client_cmd_tokens_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
@@ -242,18 +275,18 @@ controller_cmd_tokens_create(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
-	if ((rc = cmd_nargs(argc, argv, 0, "")) || !cmd_open(&c, argv[0])) {
+	if ((rc = client_nargs(argc, argv, 0, "")) || !client_open(&c, argv[0])) {
 		json_decref(body);
 		return rc ? rc : 1;
 	}
 	rc = 1;
-	if (cmd_call(&t, c, argv[0], "POST", body, "/v1/tokens")) {
+	if (client_call(&t, c, argv[0], "POST", body, "/v1/tokens")) {
 		if (json)
-			cmd_print_json(t);
+			client_print_json(t);
 		else
-			printf("%s\n", cmd_str(t, "token"));
+			printf("%s\n", client_str(t, "token"));
 		fprintf(stderr, "Token %s for %s: save it now, it is not shown "
-		    "again\n", cmd_str(t, "id"), cmd_str(t, "user"));
+		    "again\n", client_str(t, "id"), client_str(t, "user"));
 		rc = 0;
 	}
 	json_decref(t);
@@ -263,110 +296,110 @@ controller_cmd_tokens_create(int argc, char **argv)
 }
 
 int
-controller_cmd_tokens_revoke(int argc, char **argv)
+client_cmd_tokens_revoke(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/tokens/%s", .nargs = 1,
 		.what = "ID", .done = "Revoked token %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 /* ---- groups ---- */
 
 int
-controller_cmd_groups(int argc, char **argv)
+client_cmd_groups(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "NAME", "name" }, { "APPS", "apps" }, { "USERS", "users" },
 		{ "RUNNERS", "runners" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/groups", .cols = cols, .ncols = 4,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_groups_create(int argc, char **argv)
+client_cmd_groups_create(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "POST", .path = "/v1/groups", .nargs = 1,
 		.what = "NAME", .key = "name", .done = "Created group %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_groups_add_app(int argc, char **argv)
+client_cmd_groups_add_app(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "POST", .path = "/v1/groups/%s/apps", .nargs = 2,
 		.what = "GROUP and APP", .key = "app",
 		.done = "Added %s to group %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_groups_remove_app(int argc, char **argv)
+client_cmd_groups_remove_app(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/groups/%s/apps/%s",
 		.nargs = 2, .what = "GROUP and APP",
 		.done = "Removed %s from group %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_groups_add_user(int argc, char **argv)
+client_cmd_groups_add_user(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "POST", .path = "/v1/groups/%s/users", .nargs = 2,
 		.what = "GROUP and USER", .key = "user",
 		.done = "Added %s to group %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_groups_remove_user(int argc, char **argv)
+client_cmd_groups_remove_user(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/groups/%s/users/%s",
 		.nargs = 2, .what = "GROUP and USER",
 		.done = "Removed %s from group %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 /* ---- runners ---- */
 
 int
-controller_cmd_runners(int argc, char **argv)
+client_cmd_runners(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "NAME", "name" }, { "GROUP", "group" }, { "LIVE", "live" },
 		{ "LAST HEARTBEAT", "last_heartbeat" },
 		{ "CONTAINERS", "assigned" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/runners", .cols = cols, .ncols = 5,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_runners_add(int argc, char **argv)
+client_cmd_runners_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "group", required_argument, NULL, 'g' },
@@ -387,20 +420,20 @@ controller_cmd_runners_add(int argc, char **argv)
 		else
 			return cmdline_usage_error(argv[0], "unknown option");
 	}
-	if ((rc = cmd_nargs(argc, argv, 1, "NAME")))
+	if ((rc = client_nargs(argc, argv, 1, "NAME")))
 		return rc;
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	body = json_pack("{ssss}", "name", argv[optind], "group", group);
 	rc = 1;
-	if (cmd_call(&r, c, argv[0], "POST", body, "/v1/runners")) {
+	if (client_call(&r, c, argv[0], "POST", body, "/v1/runners")) {
 		if (json)
-			cmd_print_json(r);
+			client_print_json(r);
 		else
-			printf("%s\n", cmd_str(r, "server_key"));
+			printf("%s\n", client_str(r, "server_key"));
 		fprintf(stderr, "Runner %s in group %s: its server key is "
 		    "shown only now; give it to 'slipway runner'\n",
-		    cmd_str(r, "name"), cmd_str(r, "group"));
+		    client_str(r, "name"), client_str(r, "group"));
 		rc = 0;
 	}
 	json_decref(r);
@@ -410,12 +443,12 @@ controller_cmd_runners_add(int argc, char **argv)
 }
 
 int
-controller_cmd_runners_remove(int argc, char **argv)
+client_cmd_runners_remove(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/runners/%s", .nargs = 1,
 		.what = "NAME", .done = "Removed runner %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }

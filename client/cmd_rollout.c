@@ -1,6 +1,6 @@
 /*
  * Client commands of the runtime: waiting for a rollout
- * (`releases:wait`, and rollout_wait() for the git hook), rolling
+ * (`releases:wait`, over lib/rollout.c's rollout_wait), rolling
  * restarts (`ps:restart`), one-offs (`run`) and logs (`logs`).  Each
  * long-polls the controller (docs/rollout.md), so nothing needs a
  * streaming HTTP response and a dropped connection loses nothing.
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/clock.h"
@@ -23,78 +23,8 @@
 #include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/rollout.h"
-#include "slipway/store.h"
-
-#define WAIT_DEFAULT 300
-#define POLL_SECS 25
 
 /* ---- waiting for a rollout ------------------------------------------ */
-
-int
-rollout_wait(json_t **out, struct apiclient *c, const char *app,
-    int64_t version, const char *restart, unsigned timeout_sec,
-    rollout_progress_fn progress, void *ctx)
-{
-	double end = clock_mono() + (timeout_sec ? timeout_sec : WAIT_DEFAULT);
-	char *eapp = apiclient_escape(app), *erst = NULL, *path;
-	char *last = NULL;
-	json_t *ans = NULL;
-	const char *state = "pending", *reason = NULL;
-	int rc = 0;
-
-	if (restart)
-		erst = apiclient_escape(restart);
-	for (;;) {
-		double left = end - clock_mono();
-		long wait = left > POLL_SECS ? POLL_SECS :
-		    left < 0 ? 0 : (long)left;
-		char *sig;
-
-		path = xasprintf("/v1/apps/%s/releases/v%" PRId64 "/rollout"
-		    "?wait=%ld%s%s", eapp, version, wait, erst ? "&restart=" :
-		    "", erst ? erst : "");
-		json_decref(ans);
-		rc = apiclient_call(&ans, c, "GET", path, NULL);
-		free(path);
-		if (rc < 0)
-			goto done;
-		state = json_string_value(json_object_get(ans, "state"));
-		reason = json_string_value(json_object_get(ans, "reason"));
-		if (state == NULL) {
-			rc = err_set(ERR_IO, "the controller's rollout answer "
-			    "has no state");
-			goto done;
-		}
-		sig = xasprintf("%s\n%s", state, reason ? reason : "");
-		if (progress && (last == NULL || strcmp(last, sig) != 0))
-			progress(ans, ctx);
-		free(last);
-		last = sig;
-		if (strcmp(state, "pending") != 0 || clock_mono() >= end)
-			break;
-	}
-	if (strcmp(state, "live") == 0 || strcmp(state, "idle") == 0)
-		rc = 0;
-	else if (strcmp(state, "failed") == 0)
-		rc = err_set(ERR_CONFLICT, "%s v%" PRId64 " failed: %s", app,
-		    version, reason ? reason : "no reason given");
-	else if (strcmp(state, "superseded") == 0)
-		rc = err_set(ERR_CONFLICT, "%s v%" PRId64 " was superseded: %s",
-		    app, version, reason ? reason : "a later release runs");
-	else
-		rc = err_set(ERR_TIMEOUT, "%s v%" PRId64 " is not live after "
-		    "%us: %s", app, version, timeout_sec ? timeout_sec :
-		    WAIT_DEFAULT, reason ? reason : state);
-done:
-	free(last);
-	free(eapp);
-	free(erst);
-	if (out)
-		*out = ans;
-	else
-		json_decref(ans);
-	return rc;
-}
 
 static void
 wait_progress(json_t *ans, void *ctx)
@@ -127,7 +57,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 	size_t i;
 
 	if (json && ans)
-		cmd_print_json(ans);
+		client_print_json(ans);
 	if (rc < 0)
 		return cmdline_fail(name);
 	if (json)
@@ -135,7 +65,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 	if (strcmp(json_string_value(json_object_get(ans, "state")),
 	    "idle") == 0) {
 		printf("%s v%" PRId64 " is released; nothing runs: %s\n", app,
-		    version, cmd_str(ans, "reason"));
+		    version, client_str(ans, "reason"));
 		return 0;
 	}
 	printf("%s v%" PRId64 " is live", app, version);
@@ -146,7 +76,7 @@ wait_report(const char *name, int rc, json_t *ans, const char *app,
 }
 
 int
-rollout_cmd_wait(int argc, char **argv)
+client_cmd_releases_wait(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -170,16 +100,16 @@ rollout_cmd_wait(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return cmdline_usage_error(argv[0], "give APP and maybe vN");
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (argc - optind == 2 &&
 	    release_version_parse(&version, argv[optind + 1]) < 0)
 		return cmdline_usage_error(argv[0], "'%s' is not a release (vN)",
 		    argv[optind + 1]);
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	if (version == 0) {
-		if (!cmd_call(&app, c, argv[0], "GET", NULL, "/v1/apps/%s",
+		if (!client_call(&app, c, argv[0], "GET", NULL, "/v1/apps/%s",
 		    argv[optind])) {
 			apiclient_free(c);
 			return 1;
@@ -204,7 +134,7 @@ rollout_cmd_wait(int argc, char **argv)
 /* ---- ps:restart ------------------------------------------------------ */
 
 int
-rollout_cmd_ps_restart(int argc, char **argv)
+client_cmd_ps_restart(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -231,7 +161,7 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		rc = cmdline_usage_error(argv[0], "give APP and maybe a TYPE");
 		goto done;
 	}
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_check_app(argv[0], argv[optind])))
 		goto done;
 	if (argc - optind == 2) {
 		if (!name_proc_type_is_valid(argv[optind + 1])) {
@@ -243,8 +173,8 @@ rollout_cmd_ps_restart(int argc, char **argv)
 		    json_string(argv[optind + 1]));
 	}
 	rc = 1;
-	if (!cmd_open(&c, argv[0]) ||
-	    !cmd_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/ps/restart",
+	if (!client_open(&c, argv[0]) ||
+	    !client_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/ps/restart",
 	    argv[optind]))
 		goto done;
 	if (nowait) {
@@ -294,7 +224,7 @@ shell_quote(struct buf *b, const char *w)
 }
 
 int
-rollout_cmd_run(int argc, char **argv)
+client_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
@@ -324,7 +254,7 @@ rollout_cmd_run(int argc, char **argv)
 		goto done;
 	}
 	app = argv[optind];
-	if ((rc = cmd_check_app(argv[0], app)))
+	if ((rc = client_check_app(argv[0], app)))
 		goto done;
 	first = optind + 1;
 	if (strcmp(argv[first], "--") == 0)
@@ -351,14 +281,14 @@ rollout_cmd_run(int argc, char **argv)
 	}
 	body = json_pack("{ss}", "command", cmd.ptr);
 	rc = 1;
-	if (!cmd_open(&c, argv[0]) ||
-	    !cmd_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/runs", app))
+	if (!client_open(&c, argv[0]) ||
+	    !client_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/runs", app))
 		goto done;
 	id = json_string_value(json_object_get(r, "id"));
 	fprintf(stderr, "Running '%s' on %s v%" JSON_INTEGER_FORMAT
 	    " (runner %s, run.%s)\n", cmd.ptr, app, json_integer_value(
-	    json_object_get(r, "release")), cmd_str(r, "runner"),
-	    cmd_str(r, "index"));
+	    json_object_get(r, "release")), client_str(r, "runner"),
+	    client_str(r, "index"));
 	end = clock_mono() + (timeout ? timeout : 3600);
 	for (;;) {
 		char path[256];
@@ -366,7 +296,7 @@ rollout_cmd_run(int argc, char **argv)
 		json_t *o;
 
 		snprintf(path, sizeof(path), "/v1/apps/%s/runs/%s?offset=%llu"
-		    "&wait=%d", app, id, offset, POLL_SECS);
+		    "&wait=%d", app, id, offset, ROLLOUT_POLL_SECS);
 		json_decref(ans);
 		ans = NULL;
 		if (apiclient_call(&ans, c, "GET", path, NULL) < 0) {
@@ -399,7 +329,7 @@ rollout_cmd_run(int argc, char **argv)
 	}
 	if (strcmp(state, "failed") == 0) {
 		fprintf(stderr, "slipway %s: the one-off failed: %s\n",
-		    argv[0], cmd_str(ans, "error"));
+		    argv[0], client_str(ans, "error"));
 		goto done;
 	}
 	ch = (int)json_integer_value(json_object_get(ans, "exit_code"));
@@ -442,7 +372,7 @@ logs_print(json_t *ans)
 }
 
 int
-rollout_cmd_logs(int argc, char **argv)
+client_cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "lines", required_argument, NULL, 'n' },
@@ -475,19 +405,19 @@ rollout_cmd_logs(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
-	if ((rc = cmd_nargs(argc, argv, 1, "APP")) ||
-	    (rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_nargs(argc, argv, 1, "APP")) ||
+	    (rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (proc && (proc[0] == '\0' || strlen(proc) > 40 ||
 	    strspn(proc, "abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
 	    strlen(proc)))
 		return cmdline_usage_error(argv[0], "--process is a type (web) or "
 		    "a process (web.1)");
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	eproc = proc ? apiclient_escape(proc) : NULL;
 	rc = 1;
-	if (!cmd_call(&ans, c, argv[0], "GET", NULL,
+	if (!client_call(&ans, c, argv[0], "GET", NULL,
 	    "/v1/apps/%s/logs?lines=%d%r%r", argv[optind], (int)lines,
 	    eproc ? "&process=" : "", eproc ? eproc : ""))
 		goto done;
@@ -502,12 +432,12 @@ rollout_cmd_logs(int argc, char **argv)
 		char *path;
 		int r;
 
-		cursor = apiclient_escape(cmd_str(ans, "cursor"));
+		cursor = apiclient_escape(client_str(ans, "cursor"));
 		json_decref(ans);
 		ans = NULL;
 		/* the app name was checked: nothing in it needs escaping */
 		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s%s",
-		    argv[optind], cursor, POLL_SECS, eproc ? "&process=" : "",
+		    argv[optind], cursor, ROLLOUT_POLL_SECS, eproc ? "&process=" : "",
 		    eproc ? eproc : "");
 		r = apiclient_call(&ans, c, "GET", path, NULL);
 		free(path);

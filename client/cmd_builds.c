@@ -6,20 +6,20 @@
  * the exit status says how the build ended.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/parse.h"
 
 #define FOLLOW_WAIT 20
 
 int
-cmd_build_follow(struct apiclient *c, const char *name, const char *app,
+client_build_follow(struct apiclient *c, const char *name, const char *app,
     long long number, bool follow)
 {
 	char num[32], off[32];
@@ -34,7 +34,7 @@ cmd_build_follow(struct apiclient *c, const char *name, const char *app,
 		json_decref(r);
 		r = NULL;
 		snprintf(off, sizeof(off), "%lld", offset);
-		if (!cmd_call(&r, c, name, "GET", NULL, "/v1/apps/%s/builds/%r/"
+		if (!client_call(&r, c, name, "GET", NULL, "/v1/apps/%s/builds/%r/"
 		    "log?offset=%r&wait=%d", app, num, off,
 		    follow ? FOLLOW_WAIT : 0))
 			goto done;
@@ -64,7 +64,7 @@ done:
 }
 
 int
-controller_cmd_builds_log(int argc, char **argv)
+client_cmd_builds_log(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "follow", no_argument, NULL, 'f' },
@@ -80,14 +80,14 @@ controller_cmd_builds_log(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		follow = true;
 	}
-	if ((rc = cmd_nargs(argc, argv, 2, "APP and BUILD")) ||
-	    (rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_nargs(argc, argv, 2, "APP and BUILD")) ||
+	    (rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (parse_uint(&n, argv[optind + 1], 1, INT64_MAX) < 0)
 		return cmdline_usage_error(argv[0], "BUILD is a build number");
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
-	rc = cmd_build_follow(c, argv[0], argv[optind], n, follow);
+	rc = client_build_follow(c, argv[0], argv[optind], n, follow);
 	apiclient_free(c);
 	return rc;
 }

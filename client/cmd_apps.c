@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
 #include "slipway/controller.h"
@@ -27,10 +27,10 @@ cmd_app_open(struct apiclient **c, int argc, char **argv, int nargs,
 {
 	int rc;
 
-	if ((rc = cmd_nargs(argc, argv, nargs, what)) ||
-	    (rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_nargs(argc, argv, nargs, what)) ||
+	    (rc = client_check_app(argv[0], argv[optind])))
 		return rc;
-	return cmd_open(c, argv[0]) ? 0 : 1;
+	return client_open(c, argv[0]) ? 0 : 1;
 }
 
 /* The arguments of a command that takes APP and one or more items
@@ -44,11 +44,11 @@ cmd_app_items(json_t *obj, int argc, char **argv, const char *what,
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)))
+	if ((rc = client_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind < 2)
 		return cmdline_usage_error(argv[0], "missing APP and %s", what);
-	if ((rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	for (int i = optind + 1; i < argc && rc == 0; i++)
 		rc = add(obj, argv[0], argv[i]);
@@ -60,36 +60,36 @@ cmd_app_items(json_t *obj, int argc, char **argv, const char *what,
 static void
 cmd_print_apps(json_t *list, char **args)
 {
-	struct cmd_table t;
+	struct client_table t;
 	size_t i;
 	json_t *a;
 
-	cmd_table_init(&t, 4, "NAME", "OWNER", "GROUPS", "RELEASE");
+	client_table_init(&t, 4, "NAME", "OWNER", "GROUPS", "RELEASE");
 	json_array_foreach(list, i, a) {
-		char *groups = cmd_join(json_object_get(a, "groups"));
+		char *groups = client_join(json_object_get(a, "groups"));
 		char rel[32] = "-";
 		if (json_is_integer(json_object_get(a, "release")))
 			snprintf(rel, sizeof(rel), "v%s",
-			    cmd_str(a, "release"));
-		cmd_table_row(&t, cmd_str(a, "name"), cmd_str(a, "owner"),
+			    client_str(a, "release"));
+		client_table_row(&t, client_str(a, "name"), client_str(a, "owner"),
 		    groups, rel);
 		free(groups);
 	}
-	cmd_table_print(&t);
+	client_table_print(&t);
 }
 
 int
-controller_cmd_apps(int argc, char **argv)
+client_cmd_apps(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps", .print = cmd_print_apps,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_apps_create(int argc, char **argv)
+client_cmd_apps_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "group", required_argument, NULL, 'g' },
@@ -118,10 +118,10 @@ controller_cmd_apps_create(int argc, char **argv)
 	if (json_array_size(groups))
 		json_object_set(body, "groups", groups);
 	rc = 1;
-	if (cmd_call(&app, c, argv[0], "POST", body, "/v1/apps")) {
-		char *g = cmd_join(json_object_get(app, "groups"));
+	if (client_call(&app, c, argv[0], "POST", body, "/v1/apps")) {
+		char *g = client_join(json_object_get(app, "groups"));
 		printf("Created app %s (deploy branch %s) in group(s) %s\n",
-		    cmd_str(app, "name"), cmd_str(app, "deploy_branch"), g);
+		    client_str(app, "name"), client_str(app, "deploy_branch"), g);
 		free(g);
 		rc = 0;
 	}
@@ -134,7 +134,7 @@ done:
 }
 
 int
-controller_cmd_apps_destroy(int argc, char **argv)
+client_cmd_apps_destroy(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "confirm", required_argument, NULL, 'c' },
@@ -149,17 +149,17 @@ controller_cmd_apps_destroy(int argc, char **argv)
 			return cmdline_usage_error(argv[0], "unknown option");
 		confirm = optarg;
 	}
-	if ((rc = cmd_nargs(argc, argv, 1, "NAME")) ||
-	    (rc = cmd_check_app(argv[0], argv[optind])))
+	if ((rc = client_nargs(argc, argv, 1, "NAME")) ||
+	    (rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (confirm == NULL || strcmp(confirm, argv[optind]) != 0)
 		return cmdline_usage_error(argv[0], "destroying '%s' deletes its "
 		    "config, builds and releases for good; run again with "
 		    "--confirm %s", argv[optind], argv[optind]);
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	rc = 1;
-	if (cmd_call(NULL, c, argv[0], "DELETE", NULL,
+	if (client_call(NULL, c, argv[0], "DELETE", NULL,
 	    "/v1/apps/%s?confirm=%s", argv[optind], confirm)) {
 		printf("Destroyed app %s\n", argv[optind]);
 		rc = 0;
@@ -171,7 +171,7 @@ controller_cmd_apps_destroy(int argc, char **argv)
 static void
 cmd_print_app(json_t *a, char **args)
 {
-	static const struct cmd_field head[] = {
+	static const struct client_field head[] = {
 		{ "owner", "owner" }, { "groups", "groups" },
 		{ "collaborators", "collaborators" },
 		{ "deploy branch", "deploy_branch" },
@@ -182,10 +182,10 @@ cmd_print_app(json_t *a, char **args)
 	json_t *q;
 	int n = 0;
 
-	printf("=== %s\n", cmd_str(a, "name"));
-	cmd_print_record(a, 16, head, 4);
+	printf("=== %s\n", client_str(a, "name"));
+	client_print_record(a, 16, head, 4);
 	if (json_is_integer(json_object_get(a, "release")))
-		printf("release:        v%s\n", cmd_str(a, "release"));
+		printf("release:        v%s\n", client_str(a, "release"));
 	else
 		printf("release:        none yet\n");
 	printf("formation:     ");
@@ -195,42 +195,42 @@ cmd_print_app(json_t *a, char **args)
 		n++;
 	}
 	printf("%s\n", n ? "" : " -");
-	cmd_print_record(a, 16, tail, 2);
+	client_print_record(a, 16, tail, 2);
 }
 
 int
-controller_cmd_apps_info(int argc, char **argv)
+client_cmd_apps_info(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s", .nargs = 1, .what = "APP",
 		.print = cmd_print_app,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_apps_share(int argc, char **argv)
+client_cmd_apps_share(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "POST", .path = "/v1/apps/%s/collaborators",
 		.nargs = 2, .what = "APP and USER", .app = true, .key = "user",
 		.done = "Shared with %s app %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_apps_unshare(int argc, char **argv)
+client_cmd_apps_unshare(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/apps/%s/collaborators/%s",
 		.nargs = 2, .what = "APP and USER", .app = true,
 		.done = "Unshared from %s app %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 /* ---- domains ---- */
@@ -246,38 +246,38 @@ cmd_print_lines(json_t *list, char **args)
 }
 
 int
-controller_cmd_domains(int argc, char **argv)
+client_cmd_domains(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/domains", .nargs = 1, .what = "APP",
 		.print = cmd_print_lines,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_domains_add(int argc, char **argv)
+client_cmd_domains_add(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "POST", .path = "/v1/apps/%s/domains", .nargs = 2,
 		.what = "APP and DOMAIN", .app = true, .key = "domain",
 		.done = "Added %s to %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 int
-controller_cmd_domains_remove(int argc, char **argv)
+client_cmd_domains_remove(int argc, char **argv)
 {
-	static const struct cmd_change ch = {
+	static const struct client_change ch = {
 		.method = "DELETE", .path = "/v1/apps/%s/domains/%s",
 		.nargs = 2, .what = "APP and DOMAIN", .app = true,
 		.done = "Removed %s from %s",
 	};
 
-	return cmd_change_run(argc, argv, &ch);
+	return client_change_run(argc, argv, &ch);
 }
 
 /* ---- config ---- */
@@ -296,14 +296,14 @@ cmd_print_config(json_t *cfg, char **args)
 }
 
 int
-controller_cmd_config(int argc, char **argv)
+client_cmd_config(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/config", .nargs = 1, .what = "APP",
 		.print = cmd_print_config,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 /* A config var to set, KEY=VALUE, into changes; 2 after a usage error. */
@@ -354,16 +354,16 @@ cmd_config_change(int argc, char **argv, const char *what,
 	if ((rc = cmd_app_items(changes, argc, argv, what, add)))
 		goto done;
 	rc = 1;
-	if (!cmd_open(&c, argv[0]) || !cmd_call(&out, c, argv[0], "PATCH",
+	if (!client_open(&c, argv[0]) || !client_call(&out, c, argv[0], "PATCH",
 	    changes, "/v1/apps/%s/config", argv[optind]))
 		goto done;
 	rel = json_object_get(out, "release");
 	if (json_is_object(rel))
-		printf("%s: v%s %s\n", argv[optind], cmd_str(rel, "version"),
-		    cmd_str(rel, "summary"));
+		printf("%s: v%s %s\n", argv[optind], client_str(rel, "version"),
+		    client_str(rel, "summary"));
 	else
 		printf("%s: no change (config version %s stays)\n",
-		    argv[optind], cmd_str(out, "version"));
+		    argv[optind], client_str(out, "version"));
 	rc = 0;
 done:
 	json_decref(out);
@@ -373,13 +373,13 @@ done:
 }
 
 int
-controller_cmd_config_set(int argc, char **argv)
+client_cmd_config_set(int argc, char **argv)
 {
 	return cmd_config_change(argc, argv, "KEY=VALUE", cmd_config_var);
 }
 
 int
-controller_cmd_config_unset(int argc, char **argv)
+client_cmd_config_unset(int argc, char **argv)
 {
 	return cmd_config_change(argc, argv, "KEY", cmd_config_unvar);
 }
@@ -389,22 +389,22 @@ controller_cmd_config_unset(int argc, char **argv)
 static void
 cmd_print_releases(json_t *list, char **args)
 {
-	struct cmd_table t;
+	struct client_table t;
 	size_t i;
 	json_t *r;
 
-	cmd_table_init(&t, 4, "VERSION", "SUMMARY", "BY", "WHEN");
+	client_table_init(&t, 4, "VERSION", "SUMMARY", "BY", "WHEN");
 	json_array_foreach(list, i, r) {
 		char v[32];
-		snprintf(v, sizeof(v), "v%s", cmd_str(r, "version"));
-		cmd_table_row(&t, v, cmd_str(r, "summary"),
-		    cmd_str(r, "created_by"), cmd_str(r, "created_at"));
+		snprintf(v, sizeof(v), "v%s", client_str(r, "version"));
+		client_table_row(&t, v, client_str(r, "summary"),
+		    client_str(r, "created_by"), client_str(r, "created_at"));
 	}
-	cmd_table_print(&t);
+	client_table_print(&t);
 }
 
 int
-controller_cmd_releases(int argc, char **argv)
+client_cmd_releases(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -428,10 +428,10 @@ controller_cmd_releases(int argc, char **argv)
 	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
 		return rc;
 	rc = 1;
-	if (cmd_call(&list, c, argv[0], "GET", NULL,
+	if (client_call(&list, c, argv[0], "GET", NULL,
 	    "/v1/apps/%s/releases?limit=%s", argv[optind], limit)) {
 		if (json)
-			cmd_print_json(list);
+			client_print_json(list);
 		else
 			cmd_print_releases(list, argv + optind);
 		rc = 0;
@@ -444,7 +444,7 @@ controller_cmd_releases(int argc, char **argv)
 static void
 cmd_print_release(json_t *r, char **args)
 {
-	static const struct cmd_field fields[] = {
+	static const struct client_field fields[] = {
 		{ "summary", "summary" }, { "kind", "kind" },
 		{ "build", "build" }, { "rev", "rev" }, { "image", "image" },
 		{ "digest", "digest" },
@@ -454,18 +454,18 @@ cmd_print_release(json_t *r, char **args)
 	const char *key;
 	json_t *v;
 
-	printf("=== %s v%s\n", args[0], cmd_str(r, "version"));
-	cmd_print_record(r, 10, fields, 6);
-	printf("config:   version %s\n", cmd_str(r, "config_version"));
-	cmd_print_record(r, 10, who, 2);
+	printf("=== %s v%s\n", args[0], client_str(r, "version"));
+	client_print_record(r, 10, fields, 6);
+	printf("config:   version %s\n", client_str(r, "config_version"));
+	client_print_record(r, 10, who, 2);
 	json_object_foreach(json_object_get(r, "config"), key, v)
 		printf("  %s=%s\n", key, json_string_value(v));
 }
 
 int
-controller_cmd_releases_info(int argc, char **argv)
+client_cmd_releases_info(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/releases/%s", .nargs = 2,
 		.what = "APP and VERSION", .print = cmd_print_release,
 	};
@@ -473,17 +473,17 @@ controller_cmd_releases_info(int argc, char **argv)
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)))
+	if ((rc = client_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind == 2 &&
 	    release_version_parse(&version, argv[optind + 1]) < 0)
 		return cmdline_usage_error(argv[0], "%s", err_last());
 	optind = 0;
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_rollback(int argc, char **argv)
+client_cmd_rollback(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	json_t *body = json_object(), *rel = NULL;
@@ -491,7 +491,7 @@ controller_cmd_rollback(int argc, char **argv)
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)))
+	if ((rc = client_opts_json(&json, argc, argv)))
 		goto done;
 	if (argc - optind == 2) {
 		if (release_version_parse(&v, argv[optind + 1]) < 0) {
@@ -504,10 +504,10 @@ controller_cmd_rollback(int argc, char **argv)
 	if ((rc = cmd_app_open(&c, argc, argv, 1, "APP")))
 		goto done;
 	rc = 1;
-	if (cmd_call(&rel, c, argv[0], "POST", body, "/v1/apps/%s/rollback",
+	if (client_call(&rel, c, argv[0], "POST", body, "/v1/apps/%s/rollback",
 	    argv[optind])) {
-		printf("%s: v%s %s\n", argv[optind], cmd_str(rel, "version"),
-		    cmd_str(rel, "summary"));
+		printf("%s: v%s %s\n", argv[optind], client_str(rel, "version"),
+		    client_str(rel, "summary"));
 		rc = 0;
 	}
 done:
@@ -522,7 +522,7 @@ done:
 static void
 cmd_print_ps(json_t *ps, char **args)
 {
-	struct cmd_table t;
+	struct client_table t;
 	const char *type;
 	json_t *q, *x;
 	size_t i;
@@ -532,40 +532,40 @@ cmd_print_ps(json_t *ps, char **args)
 		printf(" %s=%" JSON_INTEGER_FORMAT, type,
 		    json_integer_value(q));
 	printf("\n");
-	cmd_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
+	client_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
 	    "STATE");
 	json_array_foreach(json_object_get(ps, "containers"), i, x) {
 		char proc[64], rel[64];
 		json_t *rep = json_object_get(x, "reported");
 		json_t *rr = json_object_get(rep, "release");
-		snprintf(proc, sizeof(proc), "%s.%s", cmd_str(x, "type"),
-		    cmd_str(x, "index"));
+		snprintf(proc, sizeof(proc), "%s.%s", client_str(x, "type"),
+		    client_str(x, "index"));
 		/* what runs, as the runner reported it, when it is not (yet,
 		 * or because it failed) the release the slot wants */
 		if (json_is_integer(rr) && json_integer_value(rr) !=
 		    json_integer_value(json_object_get(x, "release")))
 			snprintf(rel, sizeof(rel), "v%" JSON_INTEGER_FORMAT
 			    " (wants v%s)", json_integer_value(rr),
-			    cmd_str(x, "release"));
+			    client_str(x, "release"));
 		else
-			snprintf(rel, sizeof(rel), "v%s", cmd_str(x, "release"));
-		cmd_table_row(&t, proc, cmd_str(x, "group"),
+			snprintf(rel, sizeof(rel), "v%s", client_str(x, "release"));
+		client_table_row(&t, proc, client_str(x, "group"),
 		    json_is_string(json_object_get(x, "runner")) ?
-		    cmd_str(x, "runner") : "(no live runner)", rel,
-		    json_is_object(rep) ? cmd_str(rep, "state") : "-");
+		    client_str(x, "runner") : "(no live runner)", rel,
+		    json_is_object(rep) ? client_str(rep, "state") : "-");
 	}
-	cmd_table_print(&t);
+	client_table_print(&t);
 }
 
 int
-controller_cmd_ps(int argc, char **argv)
+client_cmd_ps(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/ps", .nargs = 1, .what = "APP",
 		.print = cmd_print_ps,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 /* A process count, TYPE=N, into q; 2 after a usage error. */
@@ -589,7 +589,7 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 }
 
 int
-controller_cmd_ps_scale(int argc, char **argv)
+client_cmd_ps_scale(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	json_t *q = json_object(), *f = NULL;
@@ -599,12 +599,12 @@ controller_cmd_ps_scale(int argc, char **argv)
 
 	if ((rc = cmd_app_items(q, argc, argv, "TYPE=N", cmd_scale_item)))
 		goto done;
-	if (!cmd_open(&c, argv[0])) {
+	if (!client_open(&c, argv[0])) {
 		rc = 1;
 		goto done;
 	}
 	rc = 1;
-	if (cmd_call(&f, c, argv[0], "PATCH", q, "/v1/apps/%s/formation",
+	if (client_call(&f, c, argv[0], "PATCH", q, "/v1/apps/%s/formation",
 	    argv[optind])) {
 		printf("Scaled %s:", argv[optind]);
 		json_object_foreach(f, type, v)
@@ -623,24 +623,24 @@ done:
 /* ---- builds ---- */
 
 int
-controller_cmd_builds(int argc, char **argv)
+client_cmd_builds(int argc, char **argv)
 {
-	static const struct cmd_column cols[] = {
+	static const struct client_column cols[] = {
 		{ "BUILD", "number" }, { "REV", "rev" }, { "STATUS", "status" },
 		{ "BY", "created_by" }, { "WHEN", "created_at" },
 	};
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/builds", .nargs = 1, .what = "APP",
 		.cols = cols, .ncols = 5,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 static void
 cmd_print_build(json_t *b, char **args)
 {
-	static const struct cmd_field fields[] = {
+	static const struct client_field fields[] = {
 		{ "rev", "rev" }, { "status", "status" }, { "image", "image" },
 		{ "digest", "digest" }, { "slug digest", "slug_digest" },
 		{ "error", "error" }, { "by", "created_by" },
@@ -649,25 +649,25 @@ cmd_print_build(json_t *b, char **args)
 	const char *type;
 	json_t *cmd;
 
-	printf("=== %s build %s\n", args[0], cmd_str(b, "number"));
-	cmd_print_record(b, 14, fields, 9);
+	printf("=== %s build %s\n", args[0], client_str(b, "number"));
+	client_print_record(b, 14, fields, 9);
 	json_object_foreach(json_object_get(b, "process_types"), type, cmd)
 		printf("  %s: %s\n", type, json_string_value(cmd));
 }
 
 int
-controller_cmd_builds_info(int argc, char **argv)
+client_cmd_builds_info(int argc, char **argv)
 {
-	static const struct cmd_view v = {
+	static const struct client_view v = {
 		.path = "/v1/apps/%s/builds/%s", .nargs = 2,
 		.what = "APP and BUILD", .print = cmd_print_build,
 	};
 
-	return cmd_show(argc, argv, &v);
+	return client_show(argc, argv, &v);
 }
 
 int
-controller_cmd_builds_create(int argc, char **argv)
+client_cmd_builds_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "rev", required_argument, NULL, 'r' },
@@ -697,18 +697,18 @@ controller_cmd_builds_create(int argc, char **argv)
 	rc = 1;
 	/* The controller runs the build (the same pipeline as a push);
 	 * then its log is followed here and the exit status is its end. */
-	if (!cmd_call(&b, c, argv[0], "POST", body, "/v1/apps/%s/builds",
+	if (!client_call(&b, c, argv[0], "POST", body, "/v1/apps/%s/builds",
 	    argv[optind]))
 		goto done;
 	if (json) {
-		cmd_print_json(b);
+		client_print_json(b);
 	} else {
 		fprintf(stderr, "Build %s of %s (%s) started\n",
-		    cmd_str(b, "number"), argv[optind], cmd_str(b, "rev"));
+		    client_str(b, "number"), argv[optind], client_str(b, "rev"));
 		if (detach)
-			printf("%s\n", cmd_str(b, "number"));
+			printf("%s\n", client_str(b, "number"));
 	}
-	rc = detach ? 0 : cmd_build_follow(c, argv[0], argv[optind],
+	rc = detach ? 0 : client_build_follow(c, argv[0], argv[optind],
 	    (long long)json_integer_value(json_object_get(b, "number")), true);
 done:
 	json_decref(b);

@@ -1,5 +1,5 @@
 /*
- * Shared pieces of the client commands (see controller/cmd_int.h), and
+ * Shared pieces of the client commands (see client/client_int.h), and
  * `slipway login`.
  */
 #include <getopt.h>
@@ -8,17 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_int.h"
+#include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
-#include "slipway/store.h"
 
 bool
-cmd_open(struct apiclient **out, const char *name)
+client_open(struct apiclient **out, const char *name)
 {
 	if (apiclient_open(out) < 0) {
 		cmdline_fail(name);
@@ -61,7 +59,7 @@ cmd_vpath(const char *fmt, va_list ap)
 }
 
 bool
-cmd_call(json_t **out, struct apiclient *c, const char *name,
+client_call(json_t **out, struct apiclient *c, const char *name,
     const char *method, json_t *body, const char *fmt, ...)
 {
 	va_list ap;
@@ -81,7 +79,7 @@ cmd_call(json_t **out, struct apiclient *c, const char *name,
 }
 
 int
-cmd_opts_json(bool *json, int argc, char **argv)
+client_opts_json(bool *json, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -99,7 +97,7 @@ cmd_opts_json(bool *json, int argc, char **argv)
 }
 
 int
-cmd_opts_user(bool *json, const char **user, int argc, char **argv)
+client_opts_user(bool *json, const char **user, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -122,7 +120,7 @@ cmd_opts_user(bool *json, const char **user, int argc, char **argv)
 }
 
 int
-cmd_nargs(int argc, char **argv, int want, const char *what)
+client_nargs(int argc, char **argv, int want, const char *what)
 {
 	if (argc - optind < want)
 		return cmdline_usage_error(argv[0], "missing %s", what);
@@ -133,7 +131,7 @@ cmd_nargs(int argc, char **argv, int want, const char *what)
 }
 
 int
-cmd_check_app(const char *name, const char *app)
+client_check_app(const char *name, const char *app)
 {
 	if (name_app_is_valid(app))
 		return 0;
@@ -142,7 +140,7 @@ cmd_check_app(const char *name, const char *app)
 }
 
 int
-cmd_show(int argc, char **argv, const struct cmd_view *v)
+client_show(int argc, char **argv, const struct client_view *v)
 {
 	struct apiclient *c = NULL;
 	const char *user = NULL;
@@ -150,32 +148,32 @@ cmd_show(int argc, char **argv, const struct cmd_view *v)
 	bool json, ok;
 	int rc;
 
-	if ((rc = v->user ? cmd_opts_user(&json, &user, argc, argv) :
-	    cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, v->nargs, v->what)) ||
-	    (v->nargs > 0 && (rc = cmd_check_app(argv[0], argv[optind]))))
+	if ((rc = v->user ? client_opts_user(&json, &user, argc, argv) :
+	    client_opts_json(&json, argc, argv)) ||
+	    (rc = client_nargs(argc, argv, v->nargs, v->what)) ||
+	    (v->nargs > 0 && (rc = client_check_app(argv[0], argv[optind]))))
 		return rc;
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	if (user)
-		ok = cmd_call(&j, c, argv[0], "GET", NULL, "%r?user=%s",
+		ok = client_call(&j, c, argv[0], "GET", NULL, "%r?user=%s",
 		    v->path, user);
 	else
-		ok = cmd_call(&j, c, argv[0], "GET", NULL, v->path,
+		ok = client_call(&j, c, argv[0], "GET", NULL, v->path,
 		    argv[optind], v->nargs > 1 ? argv[optind + 1] : "");
 	if (ok && json)
-		cmd_print_json(j);
+		client_print_json(j);
 	else if (ok && v->print)
 		v->print(j, argv + optind);
 	else if (ok)
-		cmd_print_columns(j, v->cols, v->ncols);
+		client_print_columns(j, v->cols, v->ncols);
 	json_decref(j);
 	apiclient_free(c);
 	return ok ? 0 : 1;
 }
 
 int
-cmd_change_run(int argc, char **argv, const struct cmd_change *ch)
+client_change_run(int argc, char **argv, const struct client_change *ch)
 {
 	struct apiclient *c = NULL;
 	json_t *body = NULL;
@@ -183,18 +181,18 @@ cmd_change_run(int argc, char **argv, const struct cmd_change *ch)
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, ch->nargs, ch->what)) ||
-	    (ch->app && (rc = cmd_check_app(argv[0], argv[optind]))))
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = client_nargs(argc, argv, ch->nargs, ch->what)) ||
+	    (ch->app && (rc = client_check_app(argv[0], argv[optind]))))
 		return rc;
-	if (!cmd_open(&c, argv[0]))
+	if (!client_open(&c, argv[0]))
 		return 1;
 	first = argv[optind];
 	last = argv[optind + ch->nargs - 1];
 	if (ch->key)
 		body = json_pack("{ss}", ch->key, last);
 	rc = 1;
-	if (cmd_call(NULL, c, argv[0], ch->method, body, ch->path, first,
+	if (client_call(NULL, c, argv[0], ch->method, body, ch->path, first,
 	    last)) {
 		printf(ch->done, last, first);
 		putchar('\n');
@@ -206,14 +204,14 @@ cmd_change_run(int argc, char **argv, const struct cmd_change *ch)
 }
 
 void
-cmd_print_json(json_t *j)
+client_print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	fputc('\n', stdout);
 }
 
 void
-cmd_table_init(struct cmd_table *t, size_t ncols, ...)
+client_table_init(struct client_table *t, size_t ncols, ...)
 {
 	va_list ap;
 
@@ -228,7 +226,7 @@ cmd_table_init(struct cmd_table *t, size_t ncols, ...)
 
 /* Room for one more row; its cells are the ncols returned. */
 static char **
-cmd_table_grow(struct cmd_table *t)
+cmd_table_grow(struct client_table *t)
 {
 	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols *
 	    sizeof(*t->cells));
@@ -236,7 +234,7 @@ cmd_table_grow(struct cmd_table *t)
 }
 
 void
-cmd_table_row(struct cmd_table *t, ...)
+client_table_row(struct client_table *t, ...)
 {
 	char **row = cmd_table_grow(t);
 	va_list ap;
@@ -249,20 +247,20 @@ cmd_table_row(struct cmd_table *t, ...)
 	va_end(ap);
 }
 
-/* obj's member key as text: a list joined, anything else as cmd_str. */
+/* obj's member key as text: a list joined, anything else as client_str. */
 static char *
 cmd_value(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 
-	return json_is_array(v) ? cmd_join(v) : xstrdup(cmd_str(obj, key));
+	return json_is_array(v) ? client_join(v) : xstrdup(client_str(obj, key));
 }
 
 void
-cmd_print_columns(json_t *list, const struct cmd_column *cols,
+client_print_columns(json_t *list, const struct client_column *cols,
     size_t ncols)
 {
-	struct cmd_table t = { ncols, 1, xcalloc(ncols, sizeof(char *)) };
+	struct client_table t = { ncols, 1, xcalloc(ncols, sizeof(char *)) };
 	size_t i;
 	json_t *obj;
 
@@ -273,11 +271,11 @@ cmd_print_columns(json_t *list, const struct cmd_column *cols,
 		for (size_t c = 0; c < ncols; c++)
 			row[c] = cmd_value(obj, cols[c].key);
 	}
-	cmd_table_print(&t);
+	client_table_print(&t);
 }
 
 void
-cmd_print_record(json_t *obj, int width, const struct cmd_field *f,
+client_print_record(json_t *obj, int width, const struct client_field *f,
     size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -289,7 +287,7 @@ cmd_print_record(json_t *obj, int width, const struct cmd_field *f,
 }
 
 void
-cmd_table_print(struct cmd_table *t)
+client_table_print(struct client_table *t)
 {
 	size_t *w = xcalloc(t->ncols, sizeof(*w));
 
@@ -317,7 +315,7 @@ cmd_table_print(struct cmd_table *t)
 }
 
 const char *
-cmd_str(json_t *obj, const char *key)
+client_str(json_t *obj, const char *key)
 {
 	static _Thread_local char num[32];
 	json_t *v = json_object_get(obj, key);
@@ -335,7 +333,7 @@ cmd_str(json_t *obj, const char *key)
 }
 
 char *
-cmd_join(json_t *arr)
+client_join(json_t *arr)
 {
 	struct buf b;
 	size_t i;
@@ -355,7 +353,7 @@ cmd_join(json_t *arr)
 /* ---- login ---- */
 
 int
-controller_cmd_login(int argc, char **argv)
+client_cmd_login(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	json_t *me = NULL;
@@ -363,13 +361,13 @@ controller_cmd_login(int argc, char **argv)
 	bool json;
 	int rc;
 
-	if ((rc = cmd_opts_json(&json, argc, argv)) ||
-	    (rc = cmd_nargs(argc, argv, 2, "URL and TOKEN")))
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = client_nargs(argc, argv, 2, "URL and TOKEN")))
 		return rc;
 	if (apiclient_open_with(&c, argv[optind], argv[optind + 1]) < 0)
 		return cmdline_fail(argv[0]);
 	/* Check the pair before writing it down. */
-	if (!cmd_call(&me, c, argv[0], "GET", NULL, "/v1/me")) {
+	if (!client_call(&me, c, argv[0], "GET", NULL, "/v1/me")) {
 		apiclient_free(c);
 		return 1;
 	}
@@ -380,7 +378,7 @@ controller_cmd_login(int argc, char **argv)
 		return cmdline_fail(argv[0]);
 	}
 	printf("Logged in to %s as %s (%s); saved in %s\n", apiclient_url(c),
-	    cmd_str(me, "name"), cmd_str(me, "role"), path);
+	    client_str(me, "name"), client_str(me, "role"), path);
 	free(path);
 	json_decref(me);
 	apiclient_free(c);

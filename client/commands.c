@@ -1,0 +1,181 @@
+/*
+ * The client commands' table (include/slipway/client.h): one row per
+ * command, in the order `slipway help` lists them, grouped by area; and
+ * the ones a key may run over SSH.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "slipway/client.h"
+
+const struct cmdline_command client_commands[] = {
+	{ "login", client_cmd_login, "URL TOKEN",
+	  "check TOKEN against the controller at URL and save both",
+	  "Writes $SLIPWAY_CONFIG (default ~/.config/slipway/config, mode\n"
+	  "0600).  SLIPWAY_URL and SLIPWAY_TOKEN, when set, override it.\n" },
+	{ "apps", client_cmd_apps, "[--json]",
+	  "list the apps you may see", NULL },
+	{ "apps:create", client_cmd_apps_create,
+	  "NAME [--group G]... [--branch B]",
+	  "create an app (in group default unless --group)", NULL },
+	{ "apps:destroy", client_cmd_apps_destroy, "NAME --confirm NAME",
+	  "destroy an app with its config, builds and releases", NULL },
+	{ "apps:info", client_cmd_apps_info, "APP [--json]",
+	  "show an app", NULL },
+	{ "apps:share", client_cmd_apps_share, "APP USER",
+	  "make USER a collaborator on APP", NULL },
+	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",
+	  "remove a collaborator from APP", NULL },
+	{ "domains", client_cmd_domains, "APP [--json]",
+	  "list an app's domains", NULL },
+	{ "domains:add", client_cmd_domains_add, "APP DOMAIN",
+	  "route DOMAIN to APP", NULL },
+	{ "domains:remove", client_cmd_domains_remove, "APP DOMAIN",
+	  "stop routing DOMAIN to APP", NULL },
+	{ "config", client_cmd_config, "APP [--json]",
+	  "show an app's config vars as KEY=VALUE", NULL },
+	{ "config:set", client_cmd_config_set, "APP KEY=VALUE...",
+	  "set config vars (one new release)", NULL },
+	{ "config:unset", client_cmd_config_unset, "APP KEY...",
+	  "unset config vars (one new release)", NULL },
+	{ "releases", client_cmd_releases, "APP [--limit N] [--json]",
+	  "list an app's releases, newest first", NULL },
+	{ "releases:info", client_cmd_releases_info, "APP vN [--json]",
+	  "show one release with its config", NULL },
+	{ "rollback", client_cmd_rollback, "APP [vN]",
+	  "make a new release with vN's build and config (default: the one "
+	  "before)", NULL },
+	{ "ps", client_cmd_ps, "APP [--json]",
+	  "show an app's formation and where its containers run", NULL },
+	{ "ps:scale", client_cmd_ps_scale, "APP TYPE=N...",
+	  "set how many processes of each type run", NULL },
+	{ "ps:restart", client_cmd_ps_restart,
+	  "APP [TYPE] [--timeout SECS] [--no-wait]",
+	  "restart an app's containers one by one, each new one healthy "
+	  "before the old stops",
+	  "Waits until every runner has restarted its containers (default\n"
+	  "300 s).  Also retries a release that failed its health check.\n" },
+	{ "releases:wait", client_cmd_releases_wait,
+	  "APP [vN] [--timeout SECS] [--json]",
+	  "wait until a release (default: the current one) is live, and "
+	  "print its URL",
+	  "Exits 1 with the reason when the release failed (the health\n"
+	  "check's last answer), was superseded, or is not live in SECS\n"
+	  "(default 300).\n" },
+	{ "run", client_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	  "run a one-off container of the current release and stream its "
+	  "output",
+	  "Exits with the command's status.  One word is a shell command\n"
+	  "line ('echo $PORT'); several are a command and its arguments.\n" },
+	{ "logs", client_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "show an app's logs (last N lines, default 100); -f follows",
+	  "--process web shows every web.N; web.1 only that one.\n" },
+	{ "builds", client_cmd_builds, "APP [--json]",
+	  "list an app's builds", NULL },
+	{ "builds:info", client_cmd_builds_info, "APP BUILD [--json]",
+	  "show one build", NULL },
+	{ "builds:create", client_cmd_builds_create,
+	  "APP [--rev REV] [--detach] [--json]",
+	  "build the deploy branch (or REV) on the server and follow its log "
+	  "(for CI)",
+	  "The controller runs the same pipeline as a push on the app's\n"
+	  "repository, as you.  The log is printed as it comes; the exit\n"
+	  "status is 0 when the build succeeded (and made a release).\n"
+	  "--detach (and --json) print the build and return at once.\n" },
+	{ "builds:log", client_cmd_builds_log, "APP BUILD [-f]",
+	  "print a build's log (-f: follow it until the build ends)", NULL },
+	{ "keys", client_cmd_keys, "[--user U] [--json]",
+	  "list SSH keys (yours; all for admins)", NULL },
+	{ "keys:add", client_cmd_keys_add, "[--user U] FILE|-",
+	  "add an OpenSSH public key (from FILE or stdin)", NULL },
+	{ "keys:remove", client_cmd_keys_remove, "FINGERPRINT",
+	  "remove an SSH key by its SHA256:... fingerprint", NULL },
+	{ "users", client_cmd_users, "[--json]",
+	  "list users (admin)", NULL },
+	{ "users:add", client_cmd_users_add, "NAME [--admin]",
+	  "add a user (admin); new users may deploy to group default", NULL },
+	{ "users:remove", client_cmd_users_remove, "NAME",
+	  "remove a user who owns no apps (admin)", NULL },
+	{ "tokens", client_cmd_tokens, "[--user U] [--json]",
+	  "list API tokens (not their secrets)", NULL },
+	{ "tokens:create", client_cmd_tokens_create,
+	  "[--user U] [--label L]",
+	  "make an API token and print it once", NULL },
+	{ "tokens:revoke", client_cmd_tokens_revoke, "ID",
+	  "revoke an API token", NULL },
+	{ "groups", client_cmd_groups, "[--json]",
+	  "list deployment groups with their apps, users and runners", NULL },
+	{ "groups:create", client_cmd_groups_create, "NAME",
+	  "create a deployment group (admin)", NULL },
+	{ "groups:add-app", client_cmd_groups_add_app, "GROUP APP",
+	  "deploy APP to GROUP too", NULL },
+	{ "groups:remove-app", client_cmd_groups_remove_app, "GROUP APP",
+	  "stop deploying APP to GROUP", NULL },
+	{ "groups:add-user", client_cmd_groups_add_user, "GROUP USER",
+	  "let USER deploy to GROUP (admin)", NULL },
+	{ "groups:remove-user", client_cmd_groups_remove_user, "GROUP USER",
+	  "stop USER deploying to GROUP (admin)", NULL },
+	{ "runners", client_cmd_runners, "[--json]",
+	  "list runners with their group and heartbeat (admin)", NULL },
+	{ "runners:add", client_cmd_runners_add, "NAME [--group G]",
+	  "add a runner and print its server key once (admin)", NULL },
+	{ "runners:remove", client_cmd_runners_remove, "NAME",
+	  "remove a runner (admin)", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+/* keys:add over SSH: the CLI's reads FILE, which there would be a file of
+ * the server's, read with its authority. */
+static const struct cmdline_command ssh_keys_add = {
+	"keys:add", client_cmd_keys_add_stdin, "[--user U] < KEY.pub",
+	"add an OpenSSH public key read from stdin", NULL,
+};
+
+/* The commands a key may run over SSH, in help order: the client row of
+ * the same name, or form when set.  Every one without a form opens no
+ * path it is given (t0406 tries each with one). */
+static const struct {
+	const char *name;
+	const struct cmdline_command *form;
+} ssh_table[] = {
+	{ "apps", NULL }, { "apps:create", NULL }, { "apps:info", NULL },
+	{ "apps:destroy", NULL },
+	{ "config", NULL }, { "config:set", NULL }, { "config:unset", NULL },
+	{ "releases", NULL }, { "releases:info", NULL }, { "rollback", NULL },
+	{ "ps", NULL }, { "ps:scale", NULL }, { "ps:restart", NULL },
+	{ "releases:wait", NULL }, { "run", NULL }, { "logs", NULL },
+	{ "keys", NULL }, { "keys:add", &ssh_keys_add },
+	{ "keys:remove", NULL },
+	{ "builds", NULL }, { "builds:info", NULL }, { "builds:create", NULL },
+};
+
+const struct cmdline_command *
+client_command_find(const char *name)
+{
+	for (const struct cmdline_command *c = client_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+const struct cmdline_command *
+client_ssh_at(size_t i)
+{
+	if (i >= sizeof(ssh_table) / sizeof(ssh_table[0]))
+		return NULL;
+	if (ssh_table[i].form)
+		return ssh_table[i].form;
+	return client_command_find(ssh_table[i].name);
+}
+
+const struct cmdline_command *
+client_ssh_find(const char *name)
+{
+	const struct cmdline_command *c;
+
+	for (size_t i = 0; (c = client_ssh_at(i)) != NULL; i++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}

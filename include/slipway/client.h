@@ -1,0 +1,32 @@
+/*
+ * The client commands: the ones that talk to the controller's HTTP API
+ * (lib/apiclient.c) for a person, from the CLI (cli/commands.c lists them
+ * among its own) or over SSH (hooks/ssh_admin.c runs the ones a key may
+ * run).  The rows are lib/cmdline.h's; the commands live in client/.
+ */
+#ifndef SLIPWAY_CLIENT_H
+#define SLIPWAY_CLIENT_H
+
+#include <stddef.h>
+
+#include "slipway/cmdline.h"
+
+/* Every client command, in the order `slipway help` lists them. */
+extern const struct cmdline_command client_commands[];
+
+/* The row of client command name, or NULL. */
+const struct cmdline_command *client_command_find(const char *name);
+
+/*
+ * The commands a key may run over SSH, as they run there.  A command
+ * there runs as the server's user for a remote one, so it reads only the
+ * channel's stdin and never opens a path the client names: where the
+ * CLI's command may open a file given as an argument, its SSH row is a
+ * form that does not, with its own usage.  client_ssh_find gives the row
+ * of name (NULL when it is not offered over SSH); client_ssh_at the i-th
+ * in help order (NULL past the last).
+ */
+const struct cmdline_command *client_ssh_find(const char *name);
+const struct cmdline_command *client_ssh_at(size_t i);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * Unit tests for client/commands.c (the client commands' table and the
+ * rows a key may run over SSH) and for how cli/ lists it among its own.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slipway/buf.h"
+#include "slipway/cli.h"
+#include "slipway/client.h"
+#include "slipway/fs.h"
+
+TEST(client__ssh_rows_are_client_commands)
+{
+	const struct cmdline_command *s;
+	size_t n = 0;
+
+	for (size_t i = 0; (s = client_ssh_at(i)) != NULL; i++, n++) {
+		EXPECT_TRUE(client_command_find(s->name) != NULL);
+		EXPECT_TRUE(client_ssh_find(s->name) == s);
+		EXPECT_TRUE(s->run != NULL && s->args && s->summary);
+	}
+	EXPECT_INT(22, n);
+	/* the admin's own commands are not offered over SSH */
+	EXPECT_TRUE(client_ssh_find("users:add") == NULL);
+	EXPECT_TRUE(client_ssh_find("tokens:create") == NULL);
+	EXPECT_TRUE(client_ssh_find("login") == NULL);
+	EXPECT_TRUE(client_ssh_find("runner") == NULL);
+}
+
+/* keys:add over SSH is not the CLI's: it names no FILE. */
+TEST(client__ssh_keys_add_reads_stdin_only)
+{
+	const struct cmdline_command *cli = client_command_find("keys:add");
+	const struct cmdline_command *ssh = client_ssh_find("keys:add");
+
+	EXPECT_TRUE(cli && ssh && cli->run != ssh->run);
+	EXPECT_TRUE(strstr(cli->args, "FILE") != NULL);
+	EXPECT_TRUE(strstr(ssh->args, "FILE") == NULL);
+	EXPECT_TRUE(strstr(ssh->args, "< KEY.pub") != NULL);
+	EXPECT_TRUE(client_ssh_find("keys")->run ==
+	    client_command_find("keys")->run);
+}
+
+/* A path argument is refused before anything is opened or sent: no API
+ * is running here, so a refusal that came later would say so instead. */
+TEST(client__ssh_keys_add_refuses_a_path_unopened)
+{
+	const struct cmdline_command *ssh = client_ssh_find("keys:add");
+	char *argv[] = { "keys:add", "/etc/hostname", NULL };
+	int saved = dup(2), fd, rc;
+	struct buf b;
+
+	fflush(stderr);
+	fd = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	optind = 0;
+	rc = ssh->run(2, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	EXPECT_INT(2, rc);
+	buf_init(&b, 4096);
+	EXPECT_OK(fs_read_file(&b, "stderr.txt", 4096));
+	buf_puts(&b, "");
+	EXPECT_STR("slipway keys:add: the key is read from stdin, never from "
+	    "a file on the server: ssh git@HOST keys:add < key.pub\n", b.ptr);
+	buf_free(&b);
+}
+
+/* cli lists its first rows, then the client's, then the rest, as one
+ * table. */
+TEST(client__cli_lists_the_client_table_in_place)
+{
+	const struct cmdline_command *c;
+	size_t i, login = 0, runners_remove = 0, image = 0, n = 0;
+
+	for (i = 0; (c = cli_command_at(i)) != NULL; i++, n++) {
+		if (strcmp(c->name, "login") == 0)
+			login = i;
+		if (strcmp(c->name, "runners:remove") == 0)
+			runners_remove = i;
+		if (strcmp(c->name, "image build") == 0)
+			image = i;
+		EXPECT_TRUE(cli_command_find(c->name) == c);
+	}
+	EXPECT_STR("help", cli_command_at(0)->name);
+	EXPECT_STR("controller", cli_command_at(login - 1)->name);
+	EXPECT_TRUE(cli_command_at(login) == &client_commands[0]);
+	EXPECT_INT(runners_remove + 1, image);
+	EXPECT_TRUE(cli_command_find("keys:add") ==
+	    client_command_find("keys:add"));
+	EXPECT_TRUE(cli_command_at(n) == NULL);
+	EXPECT_TRUE(cli_command_find("nothing") == NULL);
+}
