@@ -26,7 +26,7 @@ expect_success 'run.sh names the hung unit test and the hung script, and fails' 
 	expect_contains "$out" "FAIL test_harness__selftest_hang: timed out after 2 s" &&
 	expect_contains "$out" "FAIL t9000-selftest-hang: timed out after 3 s" &&
 	expect_contains "$out" "failing: unit t9000-selftest-hang" &&
-	expect_contains "$out" "1 passed, 2 failed, 0 skipped"
+	expect_contains "$out" "2 passed, 2 failed, 0 skipped"
 '
 # Killed is enough: a zombie waits for pid 1, which reaps when it will.
 running() { local s; s=$(ps -o stat= -p "$1") && case $s in Z*) false;; esac; }
@@ -35,5 +35,12 @@ expect_success 'what the scripts left running is gone, setsid or not' '
 		test -s "$f" || { echo "$f was not written"; exit 1; }
 		! running "$(cat "$f")" || { echo "$f: still running"; exit 1; }
 	done
+'
+expect_success 'a unit test that leaves a child behind: the child is killed with it' '
+	SLIPWAY_UNIT_SELFTEST_HANG=1 SLIPWAY_UNIT_SELFTEST_PIDFILE=$T_DIR/child.pid \
+		timeout 30 "$SLIPWAY_TOP/build/san/unit" selftest_leftover >unit.out &&
+	expect_contains "$(cat unit.out)" "ok   test_harness__selftest_leftover" &&
+	test -s child.pid &&
+	wait_for "! running $(cat child.pid)" 10
 '
 test_done

@@ -26,7 +26,8 @@
 #define HARNESS_MAX 2048
 #define HARNESS_SKIP_CODE 77
 #define HARNESS_TIMEOUT_DEFAULT 120
-/* Runs only when this is set: it hangs, to show that the timeout works
+/* Runs only when this is set: one test hangs, to show that the timeout
+ * works, and one leaves a child behind, to show that it is killed
  * (tests/integration/t0002-run-timeout.sh). */
 #define HARNESS_HANG_ENV "SLIPWAY_UNIT_SELFTEST_HANG"
 
@@ -214,6 +215,10 @@ harness_run_one(const struct harness_test *t, FILE **log, unsigned secs)
 	/* Also here, so the child cannot have run before it is set. */
 	setpgid(pid, pid);
 	timed_out = harness_wait(pid, &st, secs) < 0;
+	/* What the test started and did not stop (a server it forked, left
+	 * running by a failed EXPECT) dies with it: it would hold our stdout
+	 * open, and whoever reads it would wait for good. */
+	kill(-pid, SIGKILL);
 	fs_remove_tree(harness_dir);
 	free(harness_dir);
 	harness_dir = NULL;
@@ -242,6 +247,24 @@ harness_selftest_hang(void)
 		pause();
 }
 
+/* Its child's pid goes to $SLIPWAY_UNIT_SELFTEST_PIDFILE, for t0002 to
+ * check it is gone. */
+static void
+harness_selftest_leftover(void)
+{
+	const char *f = getenv("SLIPWAY_UNIT_SELFTEST_PIDFILE");
+	pid_t pid = fork();
+	FILE *o;
+
+	if (pid == 0)
+		for (;;)
+			pause();
+	if (f && (o = fopen(f, "w"))) {
+		fprintf(o, "%ld\n", (long)pid);
+		fclose(o);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -255,9 +278,12 @@ main(int argc, char **argv)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &harness_mask);
-	if (getenv(HARNESS_HANG_ENV))
+	if (getenv(HARNESS_HANG_ENV)) {
 		harness_register("harness__selftest_hang",
 		    harness_selftest_hang);
+		harness_register("harness__selftest_leftover",
+		    harness_selftest_leftover);
+	}
 	qsort(harness_tests, (size_t)harness_count, sizeof(harness_tests[0]),
 	    harness_cmp);
 	for (int i = 0; i < harness_count; i++) {
