@@ -29,7 +29,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
