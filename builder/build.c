@@ -8,6 +8,8 @@
  * name).
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,128 @@ builder_cache_path(const char *home, const char *uid)
 	return xasprintf("%s/cache/%s", home, uid);
 }
 
+/* ---- the lease ---- */
+
+unsigned
+builder_lease_secs(void)
+{
+	const char *env = getenv("SLIPWAY_BUILD_LEASE");
+	unsigned long long v;
+
+	if (env == NULL || parse_uint(&v, env, 2, 86400) < 0)
+		return BUILDER_LEASE_DEFAULT;
+	return (unsigned)v;
+}
+
+/*
+ * While the pipeline works, a thread of its own tells the controller
+ * every third of the lease that the build is alive ({"status":"running"}
+ * renews it), so a long compile or upload keeps its build and a killed
+ * builder loses it within a lease (controller/store_builds.c).  The
+ * thread has its own API client: the pipeline's is not shared across
+ * threads.  A build already over (failed by the controller after a lost
+ * lease) ends the renewals; other failures (a controller restarting) are
+ * tried again next time.  Invariant: th runs while started is true; mu
+ * guards stop.
+ */
+struct build_lease {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started, stop;
+	volatile int cancel;    /* ends a renewal under way */
+	struct apiclient *api;
+	char path[256];
+	unsigned every_ms;
+};
+
+static void *
+build_lease_run(void *arg)
+{
+	struct build_lease *l = arg;
+	json_t *body = json_pack("{s:s}", "status", "running");
+	struct timespec at;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += l->every_ms / 1000;
+		at.tv_nsec += (long)(l->every_ms % 1000) * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu,
+		    &at) == 0)
+			;
+		if (l->stop)
+			break;
+		pthread_mutex_unlock(&l->mu);
+		int rc = apiclient_call(NULL, l->api, "PATCH", l->path, body);
+		pthread_mutex_lock(&l->mu);
+		if (rc == ERR_CONFLICT)
+			break;
+	}
+	pthread_mutex_unlock(&l->mu);
+	json_decref(body);
+	return NULL;
+}
+
+/* Start renewing the lease of build number; a lease that cannot be kept
+ * (no thread) costs the build nothing but its protection. */
+static void
+build_lease_start(struct build_lease *l, const struct builder_opts *o,
+    int64_t number)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(l->path, sizeof(l->path), "/v1/apps/%s/builds/%lld", o->app,
+	    (long long)number);
+	l->every_ms = builder_lease_secs() * 1000 / 3;
+	if (apiclient_open_with(&l->api, apiclient_url(o->api), o->token) < 0)
+		return;
+	apiclient_set_cancel(l->api, &l->cancel);
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Signals (the hook's SIGTERM that cancels the build) stay the
+	 * pipeline's: the thread starts with all of them blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	l->started = pthread_create(&l->th, NULL, build_lease_run, l) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!l->started) {
+		pthread_cond_destroy(&l->cv);
+		pthread_mutex_destroy(&l->mu);
+		apiclient_free(l->api);
+		l->api = NULL;
+	}
+}
+
+/* Stop renewing (before the build's last update, and on every way out);
+ * twice is once. */
+static void
+build_lease_stop(struct build_lease *l)
+{
+	if (!l->started)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = true;
+	l->cancel = 1;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->th, NULL);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	apiclient_free(l->api);
+	l->api = NULL;
+	l->started = false;
+}
+
 /* Everything one run holds; freed by build_state_clear. */
 struct build_state {
 	git_repository *repo;
@@ -69,11 +193,13 @@ struct build_state {
 	struct image_desc image;
 	char *image_ref;        /* registry/app:vN */
 	bool recorded;          /* the controller knows the build */
+	struct build_lease lease; /* renewed from recorded to the end */
 };
 
 static void
 build_state_clear(struct build_state *b)
 {
+	build_lease_stop(&b->lease);
 	slug_repo_free(b->repo);
 	free(b->uid);
 	free(b->branch);
@@ -148,7 +274,7 @@ done:
 }
 
 static void
-build_mark_failed(const struct build_state *b, const struct builder_opts *o,
+build_mark_failed(struct build_state *b, const struct builder_opts *o,
     const char *why)
 {
 	char path[256], msg[BUILD_ERROR_MAX + 1];
@@ -156,6 +282,7 @@ build_mark_failed(const struct build_state *b, const struct builder_opts *o,
 
 	if (!b->recorded)
 		return;
+	build_lease_stop(&b->lease);
 	snprintf(msg, sizeof(msg), "%s", why);
 	body = json_pack("{s:s, s:s}", "status", "failed", "error", msg);
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
@@ -497,6 +624,8 @@ build_release(int64_t *version, struct build_state *b,
 	int rc;
 
 	builder_stage_begin(bo);
+	/* The last word on the build: no renewal may come after it. */
+	build_lease_stop(&b->lease);
 	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "status",
 	    "succeeded", "rev", b->sha, "image", b->image_ref, "digest",
 	    b->image.digest, "slug_digest", b->slug_info.digest,
@@ -645,6 +774,7 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	}
 	bc.sha = b.sha;
 	res->build = b.number;
+	build_lease_start(&b.lease, o, b.number);
 	log_part = builder_log_path(o->home, b.uid, b.number, true);
 	log_final = builder_log_path(o->home, b.uid, b.number, false);
 	if (o->log_file) {
