@@ -70,11 +70,13 @@ struct build_state {
 	struct image_desc image;
 	char *image_ref;        /* registry/app:vN */
 	bool recorded;          /* the controller knows the build */
+	struct builder_lease lease; /* renewed from recorded to the end */
 };
 
 static void
 build_state_clear(struct build_state *b)
 {
+	builder_lease_stop(&b->lease);
 	slug_repo_free(b->repo);
 	free(b->uid);
 	free(b->branch);
@@ -149,7 +151,7 @@ done:
 }
 
 static void
-build_mark_failed(const struct build_state *b, const struct builder_opts *o,
+build_mark_failed(struct build_state *b, const struct builder_opts *o,
     const char *why)
 {
 	char path[256], msg[BUILD_ERROR_MAX + 1];
@@ -157,6 +159,7 @@ build_mark_failed(const struct build_state *b, const struct builder_opts *o,
 
 	if (!b->recorded)
 		return;
+	builder_lease_stop(&b->lease);
 	snprintf(msg, sizeof(msg), "%s", why);
 	body = json_pack("{s:s, s:s}", "status", "failed", "error", msg);
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
@@ -498,6 +501,8 @@ build_release(int64_t *version, struct build_state *b,
 	int rc;
 
 	builder_stage_begin(bo);
+	/* The last word on the build: no renewal may come after it. */
+	builder_lease_stop(&b->lease);
 	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "status",
 	    "succeeded", "rev", b->sha, "image", b->image_ref, "digest",
 	    b->image.digest, "slug_digest", b->slug_info.digest,
@@ -657,6 +662,7 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 		goto fail_msg;
 	bc.sha = b.sha;
 	res->build = b.number;
+	builder_lease_start(&b.lease, o, b.number);
 	log_part = builder_log_path(o->home, b.uid, b.number, true);
 	log_final = builder_log_path(o->home, b.uid, b.number, false);
 	if (o->log_file) {

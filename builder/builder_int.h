@@ -2,6 +2,8 @@
 #ifndef SLIPWAY_BUILDER_INT_H
 #define SLIPWAY_BUILDER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -162,5 +164,37 @@ int builder_stack_ensure(char **layout, const char *home);
 /* The stack unpacked for builds (runner_image_unpack); *rootfs is its
  * path. */
 int builder_stack_rootfs(char **rootfs, const char *home, const char *layout);
+
+/* ---- the build's lease (lease.c) ---- */
+
+/*
+ * While the pipeline works, a thread of its own tells the controller
+ * every third of the lease that the build is alive ({"status":"running"}
+ * renews it), so a long compile or upload keeps its build and a killed
+ * builder loses it within a lease (controller/store_builds.c).  The
+ * thread has its own API client: the pipeline's is not shared across
+ * threads.  A build already over (failed by the controller after a lost
+ * lease) ends the renewals; other failures (a controller restarting) are
+ * tried again next time.  Invariant: th runs while started is true; mu
+ * guards stop.
+ */
+struct builder_lease {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started, stop;
+	atomic_int cancel;      /* ends a renewal under way */
+	struct apiclient *api;
+	char path[256];
+	unsigned every_ms;
+};
+
+/* Start renewing the lease of build number; a lease that cannot be kept
+ * (no thread) costs the build nothing but its protection. */
+void builder_lease_start(struct builder_lease *l, const struct builder_opts *o,
+    int64_t number);
+/* Stop renewing (before the build's last update, and on every way out);
+ * twice is once. */
+void builder_lease_stop(struct builder_lease *l);
 
 #endif

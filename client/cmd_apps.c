@@ -622,21 +622,6 @@ done:
 
 /* ---- builds ---- */
 
-int
-client_cmd_builds(int argc, char **argv)
-{
-	static const struct client_column cols[] = {
-		{ "BUILD", "number" }, { "REV", "rev" }, { "STATUS", "status" },
-		{ "BY", "created_by" }, { "WHEN", "created_at" },
-	};
-	static const struct client_view v = {
-		.path = "/v1/apps/%s/builds", .nargs = 1, .what = "APP",
-		.cols = cols, .ncols = 5,
-	};
-
-	return client_show(argc, argv, &v);
-}
-
 static void
 cmd_print_build(json_t *b, char **args)
 {

@@ -1,4 +1,6 @@
 /*
+ * `slipway builds APP`, the builds with, for a failed one, why it failed.
+ *
  * Following a build's log from the CLI: `slipway builds:create` (which asks
  * the controller to run the build and then follows it, for CI) and
  * `slipway builds:log APP N [-f]`.  The log comes from
@@ -14,9 +16,56 @@
 #include "client_int.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/log.h"
 #include "slipway/parse.h"
 
 #define FOLLOW_WAIT 20
+#define WHY_MAX 100             /* of a failed build's reason, in a table */
+
+/* "failed: WHY" for a failed build with a reason: its first line, cut to
+ * WHY_MAX, escaped (a build's error may carry what a buildpack said). */
+static void
+cmd_builds_status(json_t *b)
+{
+	const char *why = json_string_value(json_object_get(b, "error"));
+	char esc[4 * WHY_MAX + 1];
+	size_t n;
+
+	if (why == NULL || why[0] == '\0' || strcmp(client_str(b, "status"),
+	    "failed") != 0)
+		return;
+	n = strcspn(why, "\n");
+	log_escape(esc, sizeof(esc), why, n > WHY_MAX ? WHY_MAX : n);
+	json_object_set_new(b, "status", json_sprintf("failed: %s%s", esc,
+	    n > WHY_MAX ? "..." : ""));
+}
+
+static void
+cmd_print_builds(json_t *list, char **args)
+{
+	static const struct client_column cols[] = {
+		{ "BUILD", "number" }, { "REV", "rev" }, { "STATUS", "status" },
+		{ "BY", "created_by" }, { "WHEN", "created_at" },
+	};
+	size_t i;
+	json_t *b;
+
+	(void)args;
+	json_array_foreach(list, i, b)
+		cmd_builds_status(b);
+	client_print_columns(list, cols, 5);
+}
+
+int
+client_cmd_builds(int argc, char **argv)
+{
+	static const struct client_view v = {
+		.path = "/v1/apps/%s/builds", .nargs = 1, .what = "APP",
+		.print = cmd_print_builds,
+	};
+
+	return client_show(argc, argv, &v);
+}
 
 int
 client_build_follow(struct apiclient *c, const char *name, const char *app,

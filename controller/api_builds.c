@@ -12,6 +12,12 @@
  * without finishing the build (killed, crashed), the build is marked
  * failed with the reason, and the token is revoked either way.
  *
+ * Any build, pushed or run here, ends failed once its builder stops
+ * renewing its lease (ctl_builds_expire), so a builder killed with the
+ * controller, or while the controller was down, leaves no build
+ * "running" for good; the waiter above only sees the builders this
+ * controller process started.
+ *
  * Logs: $SLIPWAY_HOME/builds/<app uid>/<N>.log.part while the build runs,
  * renamed to <N>.log when it is over (builder_log_path), so a reader knows
  * it has everything once the final name exists.
@@ -134,6 +140,24 @@ build_wait(void *arg)
 		rename(w->log_part, w->log_final);
 	build_waiter_free(w);
 	return NULL;
+}
+
+void
+ctl_builds_expire(struct store *s)
+{
+	json_t *gone = NULL, *b;
+	size_t i;
+
+	if (store_build_expire(&gone, s, time(NULL), builder_lease_secs()) <
+	    0) {
+		log_warnx("cannot check the builds' leases: %s", err_last());
+		return;
+	}
+	json_array_foreach(gone, i, b)
+		log_info("%s: build %lld failed: %s", json_string_value(
+		    json_object_get(b, "app")), (long long)json_integer_value(
+		    json_object_get(b, "number")), STORE_BUILD_LEASE_EXPIRED);
+	json_decref(gone);
 }
 
 /* The builder's environment: ours without any credential or controller

@@ -4,7 +4,8 @@
  * its token once, and serves the HTTP API (controller/api*.c) until
  * SIGINT/SIGTERM.  A ticker thread recomputes the schedule every second so
  * that a runner that stops heartbeating loses its containers to the others
- * in its group without anyone asking.
+ * in its group without anyone asking, and fails the builds whose builder
+ * stopped renewing its lease (at start too).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -207,6 +208,7 @@ ctl_ticker(void *arg)
 		}
 		/* only runners that went silent: wake nobody for nothing */
 		ctl_schedule_refresh(ctl, s, false);
+		ctl_builds_expire(s);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;
@@ -285,6 +287,9 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 		err_wrap(rc, "cannot load the registry token key");
 		goto done;
 	}
+	/* Builds whose builders died with the last controller, or while
+	 * none ran, end now rather than a tick later. */
+	ctl_builds_expire(s);
 	ctl_schedule_kick(ctl, s);
 	ctl_store_put(ctl, s);
 	s = NULL;

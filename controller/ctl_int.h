@@ -94,6 +94,12 @@ void ctl_store_put(struct ctl *ctl, struct store *s);
  * its slots).  Failures are logged: the ticker will try again. */
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
 
+/* api_builds.c: fail the builds whose builder stopped renewing its lease
+ * (store_build_expire, builder_lease_secs), each logged with the reason.
+ * The controller runs it at start and on every tick.  Failures are
+ * logged: the next tick tries again. */
+void ctl_builds_expire(struct store *s);
+
 /* registry_purge.c: delete every tag and manifest of repository name
  * from the registry at host:port (the blobs go at its next gc).  A
  * repository the registry does not know is fine; an unreachable registry

@@ -148,11 +148,19 @@ static const char store_v4[] =
 	"CREATE INDEX tokens_expires ON tokens (expires_at)"
 	"  WHERE expires_at IS NOT NULL;";
 
+/* Version 5: the builds not finished, by when they were last heard
+ * from, so the sweep for builders that stopped renewing their lease
+ * (store_build_expire, every second) reads only those. */
+static const char store_v5[] =
+	"CREATE INDEX builds_unfinished ON builds (updated_at)"
+	"  WHERE status IN ('pending', 'running');";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
 	store_v3,
 	store_v4,
+	store_v5,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,10 +46,20 @@ proc_write_all(int fd, const void *data, size_t len)
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
-    int pout[2], int perr[2], int report)
+    int pout[2], int perr[2], int report, pid_t parent)
 {
 	sigset_t none;
 	int e;
+
+	if (o->flags & PROC_DIE_WITH_PARENT) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			goto fail;
+		/* The parent may have died between fork and prctl, and then
+		 * no signal ever comes: it is still there only if getppid()
+		 * still names it.  Nobody is left to tell. */
+		if (getppid() != parent)
+			_exit(127);
+	}
 
 	/* Daemons block signals to take them synchronously; a child must
 	 * start with a clean mask or it could never be stopped. */
@@ -98,7 +109,7 @@ proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
 	const struct proc_opts *o = opts ? opts : &none;
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int rep[2] = { -1, -1 }, e = 0, rc;
-	pid_t pid;
+	pid_t pid, self = getpid();
 	ssize_t n;
 
 	out->pid = -1;
@@ -115,7 +126,7 @@ proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
 		goto fail;
 	}
 	if (pid == 0)
-		proc_child(argv, o, pin, pout, perr, rep[1]);
+		proc_child(argv, o, pin, pout, perr, rep[1], self);
 	proc_close(&rep[1]);
 	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
 		;

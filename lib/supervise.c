@@ -66,11 +66,22 @@ supervise_line(FILE *log, const char *name, const char *s, size_t n)
 	free(esc);
 }
 
+/*
+ * A service dies with the supervisor: killed with -9, the supervisor
+ * cannot stop anyone, and services left behind would hold their ports
+ * so that the next start crash-loops.  The signal is SIGKILL because
+ * nobody is left to escalate a SIGTERM that a service sits on; every
+ * service survives a kill -9 by design.  It reaches the service alone,
+ * not what the service started: app containers (and builds) outlive the
+ * supervisor as they outlive any restart of the runner.  supervise_run
+ * runs in one thread that lives as long as the supervisor, which is
+ * what PR_SET_PDEATHSIG watches.
+ */
 static int
 supervise_start(struct supervise_svc *s, FILE *log)
 {
 	struct proc_opts o = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
-	    PROC_NULL_IN | PROC_NEW_SESSION };
+	    PROC_NULL_IN | PROC_NEW_SESSION | PROC_DIE_WITH_PARENT };
 	struct proc p;
 	int rc;
 

@@ -20,6 +20,10 @@ enum proc_flags {
 	PROC_NULL_IN = 1 << 4,   /* child's stdin is /dev/null */
 	PROC_NEW_SESSION = 1 << 5, /* setsid(): own process group */
 	PROC_OUT_TO_FD = 1 << 6, /* child's stdout and stderr go to out_fd */
+	/* SIGKILL when the thread that spawned it dies, however it dies
+	 * (PR_SET_PDEATHSIG); not passed on to the child's own children.
+	 * Spawn from a thread that lives as long as the parent. */
+	PROC_DIE_WITH_PARENT = 1 << 7,
 };
 
 struct proc_opts {

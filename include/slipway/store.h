@@ -29,7 +29,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -212,6 +212,17 @@ int store_build_list(json_t **out, struct store *s, const char *app);
  * {"build":...,"release":...|null}.  A finished build is ERR_CONFLICT. */
 int store_build_update(json_t **out, struct store *s, const char *app,
     int64_t number, json_t *update, const char *who);
+
+/* Why a build whose builder stopped renewing its lease failed. */
+#define STORE_BUILD_LEASE_EXPIRED \
+	"the builder stopped reporting (lease expired)"
+/* Fail every pending or running build of any app not updated (each
+ * update renews a build's lease) for more than lease seconds before now,
+ * with the error STORE_BUILD_LEASE_EXPIRED (controller/store_builds.c).
+ * *out (may be NULL) is what was failed, [{"app":..,"number":..}], []
+ * when nothing was overdue. */
+int store_build_expire(json_t **out, struct store *s, time_t now,
+    int64_t lease);
 
 int store_release_list(json_t **out, struct store *s, const char *app,
     int64_t limit);

@@ -4,6 +4,8 @@
  * stdout and stderr merged into one log with the service name on each
  * line, restarted with backoff when they die, and stopped together (SIGTERM,
  * a grace period, then SIGKILL) when the supervisor gets SIGINT or SIGTERM.
+ * A supervisor that dies without stopping them (kill -9) takes them with
+ * it: each gets SIGKILL (the services only, not their own children).
  * `slipway up` is built on it.
  */
 #ifndef SLIPWAY_SUPERVISE_H

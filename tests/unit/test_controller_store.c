@@ -817,6 +817,143 @@ TEST(store__builds)
 	store_close(s);
 }
 
+/* Set when build number of app was last heard from (its lease's start),
+ * as if its last update were that long ago. */
+static void
+build_heard_at(const char *app, int64_t number, time_t when)
+{
+	char sql[256];
+	sqlite3 *db;
+
+	snprintf(sql, sizeof(sql), "UPDATE builds SET updated_at = %lld"
+	    " WHERE number = %lld AND app_id = (SELECT id FROM apps"
+	    " WHERE name = '%s')", (long long)when, (long long)number, app);
+	EXPECT_INT(SQLITE_OK, sqlite3_open("slipway.db", &db));
+	sqlite3_busy_timeout(db, 5000);
+	EXPECT_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+	sqlite3_close(db);
+}
+
+static const char *
+build_field(struct store *s, const char *app, int64_t number,
+    const char *key, char *buf, size_t n)
+{
+	json_t *b;
+
+	EXPECT_OK(store_build_get(&b, s, app, number));
+	snprintf(buf, n, "%s", json_is_null(json_object_get(b, key)) ? "null" :
+	    json_string_value(json_object_get(b, key)));
+	json_decref(b);
+	return buf;
+}
+
+/* A build whose builder stopped reporting for a whole lease fails, with
+ * the reason; pending ones too, on every app; finished ones and ones
+ * still within their lease are left alone. */
+TEST(store__build_lease_expires)
+{
+	struct store *s = open_store();
+	time_t now = time(NULL);
+	json_t *b, *u, *out;
+	char buf[128];
+	int64_t v;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	make_app(s, "blog", "alice");
+	EXPECT_OK(store_build_create(&b, s, "shop", "main", "alice"));
+	json_decref(b);
+	u = J("{\"status\":\"running\"}");
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	json_decref(out);
+	EXPECT_OK(store_build_create(&b, s, "blog", "main", "alice"));
+	json_decref(b);
+	deploy(s, "shop", "abc1234", &v);               /* shop build 2 */
+	EXPECT_OK(store_build_create(&b, s, "shop", "main", "alice"));
+	json_decref(b);                                  /* shop build 3 */
+	build_heard_at("shop", 1, now - 100);
+	build_heard_at("blog", 1, now - 100);
+	build_heard_at("shop", 2, now - 100);
+
+	/* Within the lease: nothing. */
+	EXPECT_OK(store_build_expire(&out, s, now, 120));
+	EXPECT_INT(0, json_array_size(out));
+	json_decref(out);
+	EXPECT_STR("running", build_field(s, "shop", 1, "status", buf,
+	    sizeof(buf)));
+
+	EXPECT_OK(store_build_expire(&out, s, now, 60));
+	EXPECT_INT(2, json_array_size(out));
+	EXPECT_STR("shop", json_string_value(json_object_get(
+	    json_array_get(out, 0), "app")));
+	EXPECT_INT(1, json_integer_value(json_object_get(
+	    json_array_get(out, 0), "number")));
+	EXPECT_STR("blog", json_string_value(json_object_get(
+	    json_array_get(out, 1), "app")));
+	json_decref(out);
+	EXPECT_STR("failed", build_field(s, "shop", 1, "status", buf,
+	    sizeof(buf)));
+	EXPECT_STR(STORE_BUILD_LEASE_EXPIRED, build_field(s, "shop", 1,
+	    "error", buf, sizeof(buf)));
+	EXPECT_STR("failed", build_field(s, "blog", 1, "status", buf,
+	    sizeof(buf)));
+	EXPECT_STR("succeeded", build_field(s, "shop", 2, "status", buf,
+	    sizeof(buf)));
+	EXPECT_STR("pending", build_field(s, "shop", 3, "status", buf,
+	    sizeof(buf)));
+
+	/* Once is enough: a second sweep finds nothing. */
+	EXPECT_OK(store_build_expire(NULL, s, now, 60));
+	EXPECT_OK(store_build_expire(&out, s, now, 60));
+	EXPECT_INT(0, json_array_size(out));
+	json_decref(out);
+
+	/* The builder that comes back late cannot finish it, nor release. */
+	EXPECT_INT(ERR_CONFLICT, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	EXPECT_ERR_HAS("failed already");
+	json_decref(u);
+	u = J("{\"status\":\"succeeded\",\"image\":\"r/shop:v1\","
+	    "\"digest\":\"sha256:0000000000000000000000000000000000000000"
+	    "000000000000000000000000\"}");
+	EXPECT_INT(ERR_CONFLICT, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	EXPECT_OK(store_release_list(&b, s, "shop", 10));
+	EXPECT_INT(1, json_array_size(b));              /* v1, of build 2 */
+	json_decref(b);
+	store_close(s);
+}
+
+/* Each update of a running build renews its lease. */
+TEST(store__build_update_renews_the_lease)
+{
+	struct store *s = open_store();
+	time_t now = time(NULL);
+	json_t *b, *u, *out;
+	char buf[128];
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	EXPECT_OK(store_build_create(&b, s, "shop", NULL, "alice"));
+	json_decref(b);
+	u = J("{\"status\":\"running\"}");
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	json_decref(out);
+	build_heard_at("shop", 1, now - 100);
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	json_decref(out);
+	json_decref(u);
+	EXPECT_OK(store_build_expire(&out, s, now, 60));
+	EXPECT_INT(0, json_array_size(out));
+	json_decref(out);
+	EXPECT_STR("running", build_field(s, "shop", 1, "status", buf,
+	    sizeof(buf)));
+	EXPECT_STR("null", build_field(s, "shop", 1, "error", buf,
+	    sizeof(buf)));
+	store_close(s);
+}
+
 TEST(store__scale)
 {
 	struct store *s = open_store();

@@ -1,7 +1,11 @@
 /* Unit tests for lib/supervise.c with shell children. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "slipway/buf.h"
@@ -113,4 +117,55 @@ TEST(supervise__long_line_loses_nothing)
 		xs += *p == 'x';
 	EXPECT_INT(20000, xs);
 	free(out);
+}
+
+/* Wait up to secs for child pid to end; its wait status, or -1 (then it
+ * is killed and reaped, so no test leaves a process behind). */
+static int
+t_wait_gone(pid_t pid, double secs)
+{
+	int st;
+
+	for (int i = 0; i < (int)(secs * 20); i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		usleep(50 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* `slipway up` killed with -9 (no chance to stop anyone) takes its
+ * services with it: each dies of SIGKILL, and none is left holding a
+ * port.  The test is a subreaper, so an orphaned service becomes its
+ * child and can be waited for. */
+TEST(supervise__services_die_with_a_killed_supervisor)
+{
+	char *a[] = { "sh", "-c", "echo $$ > svc.pid.tmp && "
+	    "mv svc.pid.tmp svc.pid && exec sleep 100", NULL };
+	struct buf b;
+	pid_t sup, svc = 0;
+	int st;
+
+	EXPECT_TRUE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	if ((sup = fork()) == 0) {
+		struct supervise_svc svcs[1] = { { .name = "svc", .argv = a } };
+		struct supervise_opts o = { .run_for_sec = 60 };
+		o.log = fopen("log", "w");
+		supervise_run(svcs, 1, &o);
+		_exit(0);
+	}
+	EXPECT_TRUE(sup > 0);
+	for (int i = 0; i < 200 && !fs_exists("svc.pid"); i++)
+		usleep(50 * 1000);
+	EXPECT_OK(fs_read_file(&b, "svc.pid", 64));
+	svc = (pid_t)atoi(b.ptr);
+	buf_free(&b);
+	EXPECT_TRUE(svc > 0);
+	kill(sup, SIGKILL);
+	waitpid(sup, NULL, 0);
+	st = t_wait_gone(svc, 5);
+	EXPECT_TRUE(st != -1);
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
