@@ -14,6 +14,7 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/image.h"
 #include "slipway/jwt.h"
 #include "slipway/store.h"
@@ -143,7 +144,7 @@ up_keys_add(struct up_state *st, struct store *s)
 static int
 up_stack_ensure(const char *home)
 {
-	char *layout = fs_join(home, "stacks/default");
+	char *layout = home_stack_path(home, "default");
 	char *index = fs_join(layout, "index.json");
 	struct image_desc desc = { 0 };
 	int rc = 0;
@@ -167,8 +168,8 @@ int
 up_state_init(struct up_state *out, const struct up_config *cfg)
 {
 	char *dir = fs_join(cfg->home, "up");
-	char *secret = fs_join(cfg->home, "secret");
-	char *db = fs_join(cfg->home, "slipway.db");
+	char *secret = home_secret_path(cfg->home);
+	char *db = home_store_path(cfg->home);
 	struct up_state st = { 0 };
 	struct store *s = NULL;
 	unsigned char *key = NULL;

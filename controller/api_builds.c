@@ -13,7 +13,7 @@
  * failed with the reason, and the token is revoked either way.
  *
  * Logs: $SLIPWAY_HOME/builds/<app uid>/<N>.log.part while the build runs,
- * renamed to <N>.log when it is over (builder_log_path), so a reader knows
+ * renamed to <N>.log when it is over (home_build_log_path), so a reader knows
  * it has everything once the final name exists.
  */
 #include <errno.h>
@@ -32,9 +32,9 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/builder.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
 
@@ -180,8 +180,8 @@ build_spawn(struct api_call *c, const char *app, const char *uid,
     int64_t number)
 {
 	char token[STORE_TOKEN_LEN], exe[PATH_MAX], num[32], label[100];
-	char *part = builder_log_path(c->ctl->home, uid, number, true);
-	char *final = builder_log_path(c->ctl->home, uid, number, false);
+	char *part = home_build_log_path(c->ctl->home, uid, number, true);
+	char *final = home_build_log_path(c->ctl->home, uid, number, false);
 	char *dir = xstrdup(part), **env = NULL;
 	char *argv[] = { exe, "hook", "build", (char *)app, "--build", num,
 	    NULL };
@@ -418,8 +418,8 @@ api_builds_log(struct api_call *c)
 	/* This may wait: it must not hold a read snapshot (the build's
 	 * status is read again each time). */
 	store_snapshot_end(c->st);
-	part = builder_log_path(c->ctl->home, acc.uid, number, true);
-	final = builder_log_path(c->ctl->home, acc.uid, number, false);
+	part = home_build_log_path(c->ctl->home, acc.uid, number, true);
+	final = home_build_log_path(c->ctl->home, acc.uid, number, false);
 	deadline = (double)time(NULL) + (double)wait;
 	for (;;) {
 		const char *status;

@@ -21,6 +21,7 @@
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
@@ -267,7 +268,7 @@ ctl_run(struct ctl *ctl, const char *listen)
 		.access_log = true,
 	};
 	struct store *s = NULL;
-	char *secret = fs_join(ctl->home, "secret");
+	char *secret = home_secret_path(ctl->home);
 	int rc, sig;
 
 	if ((rc = fs_mkdir_p(ctl->home, 0700)) < 0)
@@ -318,7 +319,7 @@ controller_cmd_run(int argc, char **argv)
 		{ "runner-timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = "127.0.0.1:7070", *home = getenv("SLIPWAY_HOME");
+	const char *listen = "127.0.0.1:7070", *home = NULL;
 	struct ctl ctl = { .runner_timeout = 30 };
 	int c, rc;
 
@@ -346,8 +347,8 @@ controller_cmd_run(int argc, char **argv)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	log_init("controller", LOG_LEVEL_INFO, true);
-	ctl.home = xstrdup(home && home[0] ? home : "/var/lib/slipway");
-	ctl.db_path = fs_join(ctl.home, "slipway.db");
+	ctl.home = xstrdup(home_dir_option(home));
+	ctl.db_path = home_store_path(ctl.home);
 	pthread_mutex_init(&ctl.pool_mu, NULL);
 	pthread_mutex_init(&ctl.wlock, NULL);
 	pthread_mutex_init(&ctl.sched_mu, NULL);

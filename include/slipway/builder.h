@@ -146,14 +146,4 @@ struct builder_result {
  */
 int builder_run(struct builder_result *out, const struct builder_opts *o);
 
-/* $home/cache/<uid>: the app's build cache, kept between its builds.
- * Keyed by the app's uid, never its name: a destroyed app's name may be
- * taken by someone else, who must not get its cache.  Caller frees. */
-char *builder_cache_path(const char *home, const char *uid);
-
-/* $home/builds/<uid>/<number>.log, or .log.part while it is written.
- * Caller frees. */
-char *builder_log_path(const char *home, const char *uid, int64_t number,
-    bool partial);
-
 #endif
