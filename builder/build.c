@@ -26,6 +26,7 @@
 #include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/image.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
@@ -35,20 +36,6 @@
 #include "slipway/slug.h"
 
 #define BUILD_ERROR_MAX 4000    /* the controller keeps 4096 */
-
-char *
-builder_log_path(const char *home, const char *uid, int64_t number,
-    bool partial)
-{
-	return xasprintf("%s/builds/%s/%lld.log%s", home, uid,
-	    (long long)number, partial ? ".part" : "");
-}
-
-char *
-builder_cache_path(const char *home, const char *uid)
-{
-	return xasprintf("%s/cache/%s", home, uid);
-}
 
 /* Everything one run holds; freed by build_state_clear. */
 struct build_state {
@@ -303,7 +290,7 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 	bc->build_dir = fs_join(bc->work, "build");
 	bc->env_dir = fs_join(bc->work, "env");
 	bc->out_dir = fs_join(bc->work, "out");
-	bc->cache_dir = builder_cache_path(o->home, b->uid);
+	bc->cache_dir = home_cache_path(o->home, b->uid);
 	if (mkdir(bc->build_dir, 0755) < 0 || mkdir(bc->env_dir, 0700) < 0 ||
 	    mkdir(bc->out_dir, 0700) < 0)
 		return err_sys("cannot make the build directories in '%s'",
@@ -663,8 +650,8 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	bc.sha = b.sha;
 	res->build = b.number;
 	builder_lease_start(&b.lease, o, b.number);
-	log_part = builder_log_path(o->home, b.uid, b.number, true);
-	log_final = builder_log_path(o->home, b.uid, b.number, false);
+	log_part = home_build_log_path(o->home, b.uid, b.number, true);
+	log_final = home_build_log_path(o->home, b.uid, b.number, false);
 	if (o->log_file) {
 		char *dir = xstrdup(log_part);
 		*strrchr(dir, '/') = '\0';

@@ -130,7 +130,7 @@ struct builder_ctx {
 	const char *sha;
 	char *work;             /* the build's scratch dir */
 	char *build_dir;        /* the app tree, compiled in place */
-	char *cache_dir;        /* builder_cache_path: $home/cache/<uid> */
+	char *cache_dir;        /* home_cache_path: $home/cache/<uid> */
 	char *env_dir;          /* config vars, one per file */
 	char *out_dir;          /* what detect and release print */
 	char *rootfs;           /* the stack, unpacked */

@@ -14,18 +14,7 @@
 #include "builder_int.h"
 #include "slipway/apiclient.h"
 #include "slipway/err.h"
-#include "slipway/parse.h"
-
-unsigned
-builder_lease_secs(void)
-{
-	const char *env = getenv("SLIPWAY_BUILD_LEASE");
-	unsigned long long v;
-
-	if (env == NULL || parse_uint(&v, env, 2, 86400) < 0)
-		return BUILDER_LEASE_DEFAULT;
-	return (unsigned)v;
-}
+#include "slipway/lease.h"
 
 static void *
 lease_run(void *arg)
@@ -71,7 +60,7 @@ builder_lease_start(struct builder_lease *l, const struct builder_opts *o,
 	memset(l, 0, sizeof(*l));
 	snprintf(l->path, sizeof(l->path), "/v1/apps/%s/builds/%lld", o->app,
 	    (long long)number);
-	l->every_ms = builder_lease_secs() * 1000 / 3;
+	l->every_ms = lease_build_secs() * 1000 / 3;
 	if (apiclient_open_with(&l->api, apiclient_url(o->api), o->token) < 0)
 		return;
 	apiclient_set_cancel(l->api, &l->cancel);

@@ -18,6 +18,7 @@
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/image.h"
 #include "slipway/runner.h"
 
@@ -36,7 +37,8 @@ stack_present(const char *layout)
 int
 builder_stack_ensure(char **out, const char *home)
 {
-	char *dir = fs_join(home, "stacks"), *layout = fs_join(dir, STACK_NAME);
+	char *dir = home_stacks_dir(home), *layout = home_stack_path(home,
+	    STACK_NAME);
 	char *lockp = fs_join(dir, ".lock"), *tmp = NULL;
 	struct image_desc d = { 0 };
 	int fd = -1, rc = 0;

@@ -17,6 +17,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/parse.h"
 #include "slipway/supervise.h"
 #include "up_int.h"
@@ -93,7 +94,7 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, "--listen");
 	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
 	up_arg(a, "--root");
-	up_arg_own(a, fs_join(c->home, "registry"));
+	up_arg_own(a, home_registry_dir(c->home));
 	up_arg(a, "--realm");
 	up_arg_own(a, xasprintf("http://%s:%u/v1/registry/token", c->host,
 	    c->controller_port));
@@ -106,7 +107,7 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, "--listen");
 	up_arg_own(a, xasprintf("%s:%u", c->host, c->proxy_port));
 	up_arg(a, "--control");
-	up_arg_own(a, fs_join(c->home, "proxy.sock"));
+	up_arg_own(a, home_proxy_socket_path(c->home));
 	up_arg(a, "--domain");
 	up_arg(a, (char *)c->domain);
 	up_arg(a, "--routes");
@@ -141,7 +142,7 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, "--registry");
 	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
 	up_arg(a, "--proxy-control");
-	up_arg_own(a, fs_join(c->home, "proxy.sock"));
+	up_arg_own(a, home_proxy_socket_path(c->home));
 	up_arg(a, "--proxy-port");
 	up_arg_own(a, xasprintf("%u", c->proxy_port));
 	if (c->driver) {
@@ -208,7 +209,6 @@ cli_cmd_up(int argc, char **argv)
 	size_t n;
 	int ch, rc;
 
-	c.home = getenv("SLIPWAY_HOME");
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': c.home = optarg; break;
@@ -236,8 +236,7 @@ cli_cmd_up(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected '%s'", argv[optind]);
-	if (c.home == NULL || *c.home == '\0')
-		c.home = "/var/lib/slipway";
+	c.home = home_dir_option(c.home);
 	/* Children get absolute paths: they may run from anywhere. */
 	home = realpath(c.home, NULL);
 	if (home == NULL) {

@@ -12,14 +12,14 @@
 
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
+#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/image.h"
-#include "slipway/jwt.h"
 #include "slipway/store.h"
 #include "up_int.h"
 
-#define UP_ADMIN "admin"
 #define UP_RUNNER "local"
 #define UP_BUSYBOX "/bin/busybox"
 
@@ -48,29 +48,17 @@ up_secret_write(const char *path, const char *value)
 	return rc;
 }
 
-/* The admin user and the services' token: made once, kept in
- * HOME/up/service.token. */
+/* The services' admin token: made once, kept in HOME/up/service.token. */
 static int
-up_admin_ensure(struct up_state *st, struct store *s, const char *dir)
+up_service_token_ensure(struct up_state *st, struct store *s,
+    const char *dir)
 {
 	char tok[STORE_TOKEN_LEN], *path = fs_join(dir, "service.token");
-	int64_t users = 0;
 	int rc;
 
-	if ((rc = store_user_count(&users, s)) < 0)
-		goto done;
-	if (users == 0) {
-		if ((rc = store_user_create(s, UP_ADMIN, true)) < 0)
-			goto done;
-		if ((rc = store_token_create(tok, NULL, s, UP_ADMIN,
-		    "slipway up: admin")) < 0)
-			goto done;
-		st->admin_token = xstrdup(tok);
-		st->first_start = true;
-	}
 	rc = up_secret_read(&st->service_token, path);
 	if (rc == ERR_NOTFOUND) {
-		if ((rc = store_token_create(tok, NULL, s, UP_ADMIN,
+		if ((rc = store_token_create(tok, NULL, s, CONTROLLER_ADMIN,
 		    "slipway up: services")) < 0 ||
 		    (rc = up_secret_write(path, tok)) < 0)
 			goto done;
@@ -123,7 +111,8 @@ up_keys_add(struct up_state *st, struct store *s)
 
 			if (fs_read_file(&b, g.gl_pathv[i], 16384) < 0)
 				continue;
-			if (store_key_add(&key, s, UP_ADMIN, b.ptr) == 0) {
+			if (store_key_add(&key, s, CONTROLLER_ADMIN,
+			    b.ptr) == 0) {
 				fprintf(stderr, "up: added %s as a key of "
 				    "'admin'\n", g.gl_pathv[i]);
 				st->keys_added++;
@@ -143,7 +132,7 @@ up_keys_add(struct up_state *st, struct store *s)
 static int
 up_stack_ensure(const char *home)
 {
-	char *layout = fs_join(home, "stacks/default");
+	char *layout = home_stack_path(home, "default");
 	char *index = fs_join(layout, "index.json");
 	struct image_desc desc = { 0 };
 	int rc = 0;
@@ -167,24 +156,26 @@ int
 up_state_init(struct up_state *out, const struct up_config *cfg)
 {
 	char *dir = fs_join(cfg->home, "up");
-	char *secret = fs_join(cfg->home, "secret");
-	char *db = fs_join(cfg->home, "slipway.db");
+	char *db = home_store_path(cfg->home);
+	struct controller_home ch = { 0 };
 	struct up_state st = { 0 };
 	struct store *s = NULL;
-	unsigned char *key = NULL;
-	size_t keylen;
 	int rc;
 
+	/* The controller's own first start, before any service runs: the
+	 * registry and the controller both sign with the secret, and must
+	 * not race to make it. */
 	if ((rc = fs_mkdir_p(cfg->home, 0755)) < 0 ||
-	    (rc = fs_mkdir_p(dir, 0700)) < 0)
+	    (rc = controller_home_init(&ch, cfg->home,
+	    "slipway up: admin")) < 0)
 		goto done;
-	/* The registry and the controller both sign with it: make it
-	 * before either starts. */
-	if ((rc = jwt_key_load(&key, &keylen, secret)) < 0)
+	st.first_start = ch.admin_token != NULL;
+	st.admin_token = ch.admin_token;
+	ch.admin_token = NULL;
+	if ((rc = fs_mkdir_p(dir, 0700)) < 0 ||
+	    (rc = store_open(&s, db)) < 0)
 		goto done;
-	if ((rc = store_open(&s, db)) < 0)
-		goto done;
-	if ((rc = up_admin_ensure(&st, s, dir)) < 0 ||
+	if ((rc = up_service_token_ensure(&st, s, dir)) < 0 ||
 	    (rc = up_runner_ensure(&st, s, dir)) < 0)
 		goto done;
 	if (st.first_start)
@@ -196,9 +187,8 @@ up_state_init(struct up_state *out, const struct up_config *cfg)
 done:
 	store_close(s);
 	up_state_free(&st);
-	free(key);
+	controller_home_free(&ch);
 	free(db);
-	free(secret);
 	free(dir);
 	return rc;
 }

@@ -24,9 +24,11 @@ struct up_state {
 	int keys_added;          /* ~/.ssh/id_*.pub added on first start */
 };
 
-/* Make (first start) or read back the state: secret, store with the admin
- * user and tokens, the default group and the local runner, the busybox
- * stack, the invoking user's SSH keys.  Prints progress on stderr. */
+/* Make (first start) or read back the state: the controller's home
+ * (controller_home_init: secret, store, the admin user and its token),
+ * then the services' token, the local runner in the default group, the
+ * busybox stack, the invoking user's SSH keys.  Prints progress on
+ * stderr. */
 int up_state_init(struct up_state *out, const struct up_config *cfg);
 void up_state_free(struct up_state *st);
 

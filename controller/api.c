@@ -103,6 +103,9 @@ static const struct api_route api_routes[] = {
 void
 api_reply(struct api_call *c, unsigned status, json_t *body)
 {
+	static const char unencodable[] =
+	    "{\"error\":\"cannot encode the answer\","
+	    "\"code\":\"internal\"}\n";
 	char *text;
 	size_t n;
 
@@ -111,9 +114,9 @@ api_reply(struct api_call *c, unsigned status, json_t *body)
 	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(body);
 	if (text == NULL) {
-		httpd_respond(c->req, 500, "application/json",
-		    "{\"error\":\"cannot encode the answer\","
-		    "\"code\":\"internal\"}\n", 57);
+		/* sizeof, not a count by hand: the message may change */
+		httpd_respond(c->req, 500, "application/json", unencodable,
+		    sizeof(unencodable) - 1);
 		return;
 	}
 	n = strlen(text);

@@ -11,10 +11,10 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/builder.h"
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/hooks.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
@@ -157,8 +157,8 @@ apps_registry(void)
 static void
 apps_purge(struct api_call *c, const char *name, const char *uid)
 {
-	char *cache = builder_cache_path(c->ctl->home, uid);
-	char *logs = xasprintf("%s/builds/%s", c->ctl->home, uid);
+	char *cache = home_cache_path(c->ctl->home, uid);
+	char *logs = home_builds_dir(c->ctl->home, uid);
 	char *repo = NULL;
 
 	if (fs_remove_tree(cache) < 0 || fs_remove_tree(logs) < 0)

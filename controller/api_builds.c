@@ -19,7 +19,7 @@
  * controller process started.
  *
  * Logs: $SLIPWAY_HOME/builds/<app uid>/<N>.log.part while the build runs,
- * renamed to <N>.log when it is over (builder_log_path), so a reader knows
+ * renamed to <N>.log when it is over (home_build_log_path), so a reader knows
  * it has everything once the final name exists.
  */
 #include <errno.h>
@@ -38,9 +38,10 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/builder.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
+#include "slipway/lease.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
 
@@ -148,7 +149,7 @@ ctl_builds_expire(struct store *s)
 	json_t *gone = NULL, *b;
 	size_t i;
 
-	if (store_build_expire(&gone, s, time(NULL), builder_lease_secs()) <
+	if (store_build_expire(&gone, s, time(NULL), lease_build_secs()) <
 	    0) {
 		log_warnx("cannot check the builds' leases: %s", err_last());
 		return;
@@ -204,8 +205,8 @@ build_spawn(struct api_call *c, const char *app, const char *uid,
     int64_t number)
 {
 	char token[STORE_TOKEN_LEN], exe[PATH_MAX], num[32], label[100];
-	char *part = builder_log_path(c->ctl->home, uid, number, true);
-	char *final = builder_log_path(c->ctl->home, uid, number, false);
+	char *part = home_build_log_path(c->ctl->home, uid, number, true);
+	char *final = home_build_log_path(c->ctl->home, uid, number, false);
 	char *dir = xstrdup(part), **env = NULL;
 	char *argv[] = { exe, "hook", "build", (char *)app, "--build", num,
 	    NULL };
@@ -442,8 +443,8 @@ api_builds_log(struct api_call *c)
 	/* This may wait: it must not hold a read snapshot (the build's
 	 * status is read again each time). */
 	store_snapshot_end(c->st);
-	part = builder_log_path(c->ctl->home, acc.uid, number, true);
-	final = builder_log_path(c->ctl->home, acc.uid, number, false);
+	part = home_build_log_path(c->ctl->home, acc.uid, number, true);
+	final = home_build_log_path(c->ctl->home, acc.uid, number, false);
 	deadline = (double)time(NULL) + (double)wait;
 	for (;;) {
 		const char *status;

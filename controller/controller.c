@@ -22,6 +22,7 @@
 #include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
@@ -216,27 +217,67 @@ ctl_ticker(void *arg)
 
 /* ---- start and stop ---- */
 
-/* On a store with no users: make `admin` and print its token once. */
+/* On a store with no users: make `admin` and its first token (*out,
+ * caller frees; NULL when there were users already). */
 static int
-ctl_bootstrap(struct store *s)
+ctl_admin_ensure(char **out, struct store *s, const char *token_note)
 {
 	char token[STORE_TOKEN_LEN];
 	int64_t n = 0;
 	int rc;
 
+	*out = NULL;
 	if ((rc = store_user_count(&n, s)) < 0 || n > 0)
 		return rc;
-	rc = store_user_create(s, "admin", true);
+	rc = store_user_create(s, CONTROLLER_ADMIN, true);
 	if (rc == ERR_EXISTS)
 		return 0;       /* another controller won the race */
-	if (rc < 0 || (rc = store_token_create(token, NULL, s, "admin",
-	    "first start")) < 0)
+	if (rc < 0 || (rc = store_token_create(token, NULL, s,
+	    CONTROLLER_ADMIN, token_note)) < 0)
 		return rc;
-	/* The one place the token is ever shown: the store keeps a hash. */
-	fprintf(stderr, "slipway controller: created user 'admin'; its API "
-	    "token (shown only now, save it): %s\n", token);
-	fflush(stderr);
+	*out = xstrdup(token);
 	return 0;
+}
+
+int
+controller_home_init(struct controller_home *out, const char *home,
+    const char *token_note)
+{
+	struct controller_home h = { 0 };
+	char *secret = home_secret_path(home), *db = home_store_path(home);
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = fs_mkdir_p(home, 0700)) < 0)
+		goto done;
+	/* The registry signs with it too: whoever starts first makes it. */
+	if ((rc = jwt_key_load(&h.key, &h.keylen, secret)) < 0) {
+		err_wrap(rc, "cannot load the registry token key");
+		goto done;
+	}
+	/* The admin's token last: once made, nothing may fail before the
+	 * caller has shown it, or nobody would ever know it. */
+	if ((rc = store_open(&s, db)) < 0 ||
+	    (rc = ctl_admin_ensure(&h.admin_token, s, token_note)) < 0)
+		goto done;
+	*out = h;
+	memset(&h, 0, sizeof(h));
+done:
+	store_close(s);
+	controller_home_free(&h);
+	free(db);
+	free(secret);
+	return rc;
+}
+
+void
+controller_home_free(struct controller_home *h)
+{
+	if (h == NULL)
+		return;
+	free(h->key);
+	free(h->admin_token);
+	memset(h, 0, sizeof(*h));
 }
 
 static void
@@ -275,18 +316,26 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 		.name = "controller",
 		.access_log = true,
 	};
+	struct controller_home h;
 	struct store *s = NULL;
-	char *secret = fs_join(ctl->home, "secret");
 	int rc, sig;
 
-	if ((rc = fs_mkdir_p(ctl->home, 0700)) < 0)
+	if ((rc = controller_home_init(&h, ctl->home, "first start")) < 0)
 		goto done;
-	if ((rc = ctl_store_get(&s, ctl)) < 0 || (rc = ctl_bootstrap(s)) < 0)
-		goto done;
-	if ((rc = jwt_key_load(&ctl->key, &ctl->keylen, secret)) < 0) {
-		err_wrap(rc, "cannot load the registry token key");
-		goto done;
+	if (h.admin_token) {
+		/* The one place the token is ever shown: the store keeps a
+		 * hash. */
+		fprintf(stderr, "slipway controller: created user 'admin'; "
+		    "its API token (shown only now, save it): %s\n",
+		    h.admin_token);
+		fflush(stderr);
 	}
+	ctl->key = h.key;
+	ctl->keylen = h.keylen;
+	h.key = NULL;
+	controller_home_free(&h);
+	if ((rc = ctl_store_get(&s, ctl)) < 0)
+		goto done;
 	/* Builds whose builders died with the last controller, or while
 	 * none ran, end now rather than a tick later. */
 	ctl_builds_expire(s);
@@ -317,7 +366,6 @@ done:
 	if (ctl->ticker_started)
 		pthread_join(ctl->ticker, NULL);
 	ctl_store_put(ctl, s);
-	free(secret);
 	return rc;
 }
 
@@ -334,7 +382,7 @@ controller_cmd_run(int argc, char **argv)
 	};
 	struct ctl_conn_caps caps = { 512, 64 };
 	unsigned long long v;
-	const char *listen = "127.0.0.1:7070", *home = getenv("SLIPWAY_HOME");
+	const char *listen = "127.0.0.1:7070", *home = NULL;
 	struct ctl ctl = { .runner_timeout = 30 };
 	int c, rc;
 
@@ -368,8 +416,8 @@ controller_cmd_run(int argc, char **argv)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	log_init("controller", LOG_LEVEL_INFO, true);
-	ctl.home = xstrdup(home && home[0] ? home : "/var/lib/slipway");
-	ctl.db_path = fs_join(ctl.home, "slipway.db");
+	ctl.home = xstrdup(home_dir_option(home));
+	ctl.db_path = home_store_path(ctl.home);
 	pthread_mutex_init(&ctl.pool_mu, NULL);
 	pthread_mutex_init(&ctl.wlock, NULL);
 	pthread_mutex_init(&ctl.sched_mu, NULL);

@@ -95,7 +95,7 @@ void ctl_store_put(struct ctl *ctl, struct store *s);
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
 
 /* api_builds.c: fail the builds whose builder stopped renewing its lease
- * (store_build_expire, builder_lease_secs), each logged with the reason.
+ * (store_build_expire, lease_build_secs), each logged with the reason.
  * The controller runs it at start and on every tick.  Failures are
  * logged: the next tick tries again. */
 void ctl_builds_expire(struct store *s);

@@ -30,6 +30,7 @@
 #include "slipway/builder.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/home.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
@@ -177,7 +178,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 		rc = 0;
 		goto done;
 	}
-	repo = hooks_repo_path(home, app);
+	repo = home_repo_path(home, app);
 	hook_alt_odb(alt);
 	{
 		struct builder_opts o = {
@@ -211,7 +212,7 @@ hooks_cmd_build(int argc, char **argv)
 		{ "rev", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *home = getenv("SLIPWAY_HOME"), *rev = NULL, *app;
+	const char *home, *rev = NULL, *app;
 	struct apiclient *api = NULL;
 	struct builder_result res;
 	json_t *me = NULL, *b = NULL;
@@ -238,8 +239,7 @@ hooks_cmd_build(int argc, char **argv)
 	app = argv[optind];
 	if (!name_app_is_valid(app))
 		return cmdline_usage_error(argv[0], "invalid app name '%.64s'", app);
-	if (home == NULL || home[0] == '\0')
-		home = "/var/lib/slipway";
+	home = home_dir();
 	hook_signals();
 	if ((rc = apiclient_open(&api)) < 0 ||
 	    (rc = apiclient_need_token(api)) < 0 ||

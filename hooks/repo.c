@@ -23,18 +23,13 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/sshd.h"
 
 #define REPO_UID_KEY "slipway.uid"
 #define REPO_LOCK_NOTE_MAX 256
-
-char *
-hooks_repo_path(const char *home, const char *app)
-{
-	return xasprintf("%s/git/%s.git", home, app);
-}
 
 static int
 repo_git_err(int code, const char *what)
@@ -48,8 +43,8 @@ repo_git_err(int code, const char *what)
 int
 hooks_app_lock(int *out, const char *home, const char *app, const char *who)
 {
-	char *dir = fs_join(home, "git");
-	char *path = xasprintf("%s/%s.lock", dir, app);
+	char *dir = home_repos_dir(home);
+	char *path = home_repo_lock_path(home, app);
 	char note[REPO_LOCK_NOTE_MAX], when[32];
 	struct buf held;
 	time_t now = time(NULL);
@@ -213,13 +208,13 @@ int
 hooks_repo_ensure(char **out, const char *home, const char *app,
     const char *uid, const char *branch, const char *exe)
 {
-	char *path = hooks_repo_path(home, app), *have = NULL, *dir;
+	char *path = home_repo_path(home, app), *have = NULL, *dir;
 	int rc = 0;
 
 	if (strchr(exe, '\'') || strchr(exe, '\n'))
 		return err_set(ERR_INVALID, "the slipway binary's path '%s' "
 		    "cannot go in a hook script", exe);
-	dir = fs_join(home, "git");
+	dir = home_repos_dir(home);
 	if ((rc = fs_mkdir_p(dir, 0700)) < 0)
 		goto done;
 	if (fs_exists(path)) {
@@ -248,7 +243,7 @@ int
 hooks_repo_find(char **out, const char *home, const char *app,
     const char *uid)
 {
-	char *path = hooks_repo_path(home, app), *have;
+	char *path = home_repo_path(home, app), *have;
 	bool ok;
 
 	have = fs_exists(path) ? repo_uid(path) : NULL;
@@ -266,7 +261,7 @@ hooks_repo_find(char **out, const char *home, const char *app,
 int
 hooks_repo_remove(const char *home, const char *app)
 {
-	char *path = hooks_repo_path(home, app);
+	char *path = home_repo_path(home, app);
 	int rc = fs_remove_tree(path);
 
 	free(path);

@@ -26,6 +26,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/log.h"
 #include "slipway/sshd.h"
 #include "slipway/store.h"
@@ -210,7 +211,7 @@ sshd_cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sshd_opts o = { 0 };
-	const char *listen = "127.0.0.1:2222", *home = getenv("SLIPWAY_HOME");
+	const char *listen = "127.0.0.1:2222", *home;
 	const char *url = getenv("SLIPWAY_URL"), *tokfile = NULL;
 	const char *registry = getenv("SLIPWAY_REGISTRY"), *hostkey = NULL;
 	struct sshd_ctl ctl = { 0 };
@@ -247,8 +248,7 @@ sshd_cmd_run(int argc, char **argv)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
 	log_init("sshd", LOG_LEVEL_INFO, true);
-	if (home == NULL || home[0] == '\0')
-		home = "/var/lib/slipway";
+	home = home_dir();
 	if (url == NULL || url[0] == '\0')
 		url = "http://127.0.0.1:7070";
 	if (registry == NULL || registry[0] == '\0')

@@ -17,6 +17,7 @@
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
+#include "slipway/home.h"
 #include "slipway/proc.h"
 #include "slipway/proxy.h"
 
@@ -26,11 +27,7 @@
 char *
 proxy_ctl_default_path(void)
 {
-	const char *home = getenv("SLIPWAY_HOME");
-
-	if (home == NULL || home[0] == '\0')
-		home = "/var/lib/slipway";
-	return xasprintf("%s/proxy.sock", home);
+	return home_proxy_socket_path(home_dir());
 }
 
 /* Map the proxy's "code" word back to an ERR_* code. */

@@ -16,6 +16,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
@@ -26,15 +27,6 @@
 #define TOKEN_TTL_MAX 86400
 #define TOKEN_REPOS_MAX 16
 
-/* $SLIPWAY_HOME, or the default /var/lib/slipway. */
-static const char *
-cmd_home(void)
-{
-	const char *h = getenv("SLIPWAY_HOME");
-
-	return h && *h ? h : "/var/lib/slipway";
-}
-
 /* $SLIPWAY_HOME/secret, made (with its directory) when missing. */
 static int
 cmd_key(unsigned char **key, size_t *keylen)
@@ -42,9 +34,9 @@ cmd_key(unsigned char **key, size_t *keylen)
 	char *path;
 	int rc;
 
-	if ((rc = fs_mkdir_p(cmd_home(), 0700)) < 0)
+	if ((rc = fs_mkdir_p(home_dir(), 0700)) < 0)
 		return rc;
-	path = fs_join(cmd_home(), "secret");
+	path = home_secret_path(home_dir());
 	rc = jwt_key_load(key, keylen, path);
 	free(path);
 	return rc;
@@ -125,7 +117,7 @@ registry_cmd_serve(int argc, char **argv)
 		    argv[optind]);
 	log_init("registry", LOG_LEVEL_INFO, true);
 	if (o.root == NULL)
-		o.root = root = fs_join(cmd_home(), "registry");
+		o.root = root = home_registry_dir(home_dir());
 	if (cmd_key(&key, &o.keylen) < 0) {
 		free(root);
 		return cmdline_fail(argv[0]);
@@ -258,7 +250,7 @@ registry_cmd_gc(int argc, char **argv)
 		return cmdline_usage_error(argv[0], "unexpected '%s'",
 		    argv[optind]);
 	if (rootarg == NULL)
-		rootarg = root = fs_join(cmd_home(), "registry");
+		rootarg = root = home_registry_dir(home_dir());
 	rc = registry_gc(&r, rootarg, &o);
 	free(root);
 	if (rc < 0)

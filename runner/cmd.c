@@ -15,22 +15,19 @@
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/home.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "slipway/parse.h"
 #include "slipway/runner.h"
 
-#define HOME_DEFAULT "/var/lib/slipway"
-
 /* $SLIPWAY_HOME made absolute (the bundle paths must be). */
 static int
 cmd_home(char **out)
 {
-	const char *h = getenv("SLIPWAY_HOME");
+	const char *h = home_dir();
 	char buf[PATH_MAX];
 
-	if (h == NULL || h[0] == '\0')
-		h = HOME_DEFAULT;
 	if (realpath(h, buf) == NULL)
 		return err_sys("cannot use SLIPWAY_HOME '%s'", h);
 	*out = xstrdup(buf);

@@ -25,6 +25,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/home.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "slipway/parse.h"
@@ -574,7 +575,7 @@ runner_cmd_daemon(int argc, char **argv)
 		.health_deadline = 60, .drain = 30, .grace = 10,
 		.orphan_delay = 30,
 	} };
-	const char *h = getenv("SLIPWAY_HOME");
+	const char *h;
 	char real[PATH_MAX], *proxy_default = NULL;
 	pthread_t poller, reporter, shipper;
 	bool p_ok = false, r_ok = false, s_ok = false;
@@ -583,8 +584,7 @@ runner_cmd_daemon(int argc, char **argv)
 	if ((rc = rd_parse(&rd.o, argc, argv)))
 		return rc;
 	log_init("runner", LOG_LEVEL_INFO, true);
-	if (h == NULL || h[0] == '\0')
-		h = "/var/lib/slipway";
+	h = home_dir();
 	if (fs_mkdir_p(h, 0755) < 0 || realpath(h, real) == NULL) {
 		fprintf(stderr, "slipway %s: cannot use SLIPWAY_HOME '%s': "
 		    "%s\n", argv[0], h, err_last()[0] ? err_last() :

@@ -154,22 +154,5 @@ int builder_run(struct builder_result *out, const struct builder_opts *o);
  * none).  The code becomes ERR_IO.  Returns whether it did. */
 bool builder_disk_full(const char *path);
 
-/* Seconds of a build's lease: a builder renews it (any update of the
- * build) every third of it while it works, and the controller fails a
- * build not heard from for a whole lease.  SLIPWAY_BUILD_LEASE (2 to
- * 86400) when set and valid, else BUILDER_LEASE_DEFAULT; the controller
- * and the builders it serves must agree (one environment, slipway up). */
-#define BUILDER_LEASE_DEFAULT 60
-unsigned builder_lease_secs(void);
-
-/* $home/cache/<uid>: the app's build cache, kept between its builds.
- * Keyed by the app's uid, never its name: a destroyed app's name may be
- * taken by someone else, who must not get its cache.  Caller frees. */
-char *builder_cache_path(const char *home, const char *uid);
-
-/* $home/builds/<uid>/<number>.log, or .log.part while it is written.
- * Caller frees. */
-char *builder_log_path(const char *home, const char *uid, int64_t number,
-    bool partial);
 
 #endif

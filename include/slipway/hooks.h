@@ -14,9 +14,6 @@
 
 #include <stdbool.h>
 
-/* $home/git/<app>.git.  Caller frees. */
-char *hooks_repo_path(const char *home, const char *app);
-
 /*
  * Take the app's lock without waiting: *fd holds it (close to release).
  * ERR_CONFLICT, saying who holds it and since when, when another push or

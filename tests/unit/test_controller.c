@@ -1,4 +1,6 @@
-/* Unit tests for the controller's pure parts: release rules, scheduler. */
+/* Unit tests for the controller's pure parts (release rules, scheduler)
+ * and its home bootstrap. */
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -368,4 +370,51 @@ TEST(controller__sched_scale_down_drops_high_indexes)
 	EXPECT_INT(0, m);
 	sched_slots_free(next, m);
 	sched_slots_free(plan, n);
+}
+
+/* ---- the home bootstrap ---- */
+
+TEST(controller__home_init_makes_admin_once)
+{
+	struct controller_home h, again;
+	struct store_actor a;
+	struct store *s = NULL;
+	struct stat st;
+	json_t *tokens = NULL;
+
+	EXPECT_OK(controller_home_init(&h, "home", "first start"));
+	EXPECT_TRUE(h.admin_token != NULL && h.key != NULL && h.keylen > 0);
+	EXPECT_INT(0, stat("home", &st));
+	EXPECT_INT(0700, st.st_mode & 0777);
+	EXPECT_INT(0, stat("home/secret", &st));
+	EXPECT_INT(0600, st.st_mode & 0777);
+	EXPECT_OK(store_open(&s, "home/slipway.db"));
+	EXPECT_OK(store_auth(&a, s, h.admin_token));
+	EXPECT_STR("admin", a.name);
+	EXPECT_TRUE(a.admin);
+	EXPECT_OK(store_token_list(&tokens, s, "admin"));
+	EXPECT_INT(1, json_array_size(tokens));
+	EXPECT_STR("first start", json_string_value(json_object_get(
+	    json_array_get(tokens, 0), "label")));
+	json_decref(tokens);
+	store_close(s);
+
+	/* the next start finds it all: no second token, the same key */
+	EXPECT_OK(controller_home_init(&again, "home", "first start"));
+	EXPECT_TRUE(again.admin_token == NULL);
+	EXPECT_INT(h.keylen, again.keylen);
+	EXPECT_TRUE(memcmp(h.key, again.key, h.keylen) == 0);
+	controller_home_free(&again);
+	controller_home_free(&h);
+	controller_home_free(NULL);
+}
+
+TEST(controller__home_init_on_a_file_fails_and_makes_nothing)
+{
+	struct controller_home h = { 0 };
+
+	harness_write("home", "x", 1, 0644);
+	EXPECT_INT(ERR_EXISTS, controller_home_init(&h, "home", "x"));
+	EXPECT_ERR_HAS("not a directory");
+	EXPECT_TRUE(h.admin_token == NULL && h.key == NULL);
 }
