@@ -180,6 +180,78 @@ bp_chown_tree(const char *dir, uid_t uid, gid_t gid)
  * program and its arguments come as "$0" "$@", never as script text. */
 #define BP_CAPTURE_SCRIPT "exec \"$0\" \"$@\" >\"$OUT\""
 
+/* A step's command line and environment, for the container's paths or
+ * the host's: bin/<step> of the buildpack under bp_dir, its nargs of
+ * (build, cache, env) dirs, stdout to out_dir/<capture> when capturing. */
+struct bp_cmd {
+	char *argv[8], *env[6];
+	char *prog, *out, *home, *srcv;
+};
+
+static void
+bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
+    int nargs, const char *out_dir, const char *step, const char *capture,
+    const char *sha)
+{
+	int n = 0;
+
+	c->prog = xasprintf("%s/bin/%s", bp_dir, step);
+	c->out = xasprintf("OUT=%s/%s", out_dir, capture ? capture : "-");
+	c->srcv = xasprintf("SOURCE_VERSION=%s", sha);
+	c->home = xasprintf("HOME=%s", dirs[0]);
+	if (capture) {
+		c->argv[n++] = "/bin/sh";
+		c->argv[n++] = "-c";
+		c->argv[n++] = BP_CAPTURE_SCRIPT;
+	}
+	c->argv[n++] = c->prog;
+	for (int i = 0; i < nargs; i++)
+		c->argv[n++] = (char *)dirs[i];
+	c->argv[n] = NULL;
+	c->env[0] = BP_PATH;
+	c->env[1] = c->home;
+	c->env[2] = "STACK=slipway";
+	c->env[3] = c->srcv;
+	c->env[4] = c->out;
+	c->env[5] = NULL;
+}
+
+static void
+bp_cmd_free(struct bp_cmd *c)
+{
+	free(c->prog);
+	free(c->out);
+	free(c->srcv);
+	free(c->home);
+}
+
+/*
+ * Where runc cannot run, a step may run on the host only when that does
+ * not hand the server to the buildpack: never as root (sshd runs the hook
+ * as root on a server) unless the operator says so with
+ * SLIPWAY_BUILD_ON_HOST=1.  As another user (a developer's machine) it
+ * runs, and the build says so once.
+ */
+static int
+bp_host_allowed(struct builder_ctx *bc)
+{
+	const char *opt = getenv("SLIPWAY_BUILD_ON_HOST");
+	char why[512];
+
+	/* a copy: err_set below overwrites what err_last points at */
+	snprintf(why, sizeof(why), "%s", err_last());
+
+	if (geteuid() == 0 && !(opt && strcmp(opt, "1") == 0))
+		return err_set(ERR_UNSUPPORTED, "cannot build in a container "
+		    "here (%s); a buildpack is not run on the host as root: "
+		    "install runc, or set SLIPWAY_BUILD_ON_HOST=1 for the "
+		    "server to build with no isolation", why);
+	builder_warn(bc->bo, "cannot build in a container here (%s); "
+	    "building on the host, as this user, with no isolation", why);
+	bc->host = true;
+	return 0;
+}
+
 /*
  * Run bin/<step> of bp with nargs of (build, cache, env) dirs, as paths in
  * the container or on the host.  With capture, the step's stdout goes to
@@ -191,10 +263,11 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
     const char *step, int nargs, const char *capture, unsigned timeout)
 {
 	struct bp_lines lines = { bc };
-	const char *cargs[] = { "/app", "/cache", "/env" };
-	const char *hargs[] = { bc->build_dir, bc->cache_dir, bc->env_dir };
-	char *argv[8], *env[6], *prog, *out, *home, *srcv, *id;
-	int n, rc;
+	static const char *const cdirs[] = { "/app", "/cache", "/env" };
+	const char *const hdirs[] = { bc->build_dir, bc->cache_dir,
+	    bc->env_dir };
+	struct bp_cmd cmd;
+	int rc;
 
 	*status = -1;
 	if (!bc->host) {
@@ -212,76 +285,34 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 			.stop = bc->o->stop, .on_line = bp_on_line,
 			.ctx = &lines, .timeout_sec = timeout,
 		};
+		char *id = xasprintf("build-%s-%d-%u", bc->o->app,
+		    (int)getpid(), ++bc->run_seq);
 
-		prog = xasprintf("/buildpack/bin/%s", step);
-		out = xasprintf("OUT=/out/%s", capture ? capture : "-");
-		srcv = xasprintf("SOURCE_VERSION=%s", bc->sha);
-		id = xasprintf("build-%s-%d-%u", bc->o->app, (int)getpid(),
-		    ++bc->run_seq);
-		n = 0;
-		if (capture) {
-			argv[n++] = "/bin/sh";
-			argv[n++] = "-c";
-			argv[n++] = BP_CAPTURE_SCRIPT;
-		}
-		argv[n++] = prog;
-		for (int i = 0; i < nargs; i++)
-			argv[n++] = (char *)cargs[i];
-		argv[n] = NULL;
-		env[0] = BP_PATH;
-		env[1] = "HOME=/app";
-		env[2] = "STACK=slipway";
-		env[3] = srcv;
-		env[4] = out;
-		env[5] = NULL;
+		bp_cmd_make(&cmd, "/buildpack", cdirs, nargs, "/out", step,
+		    capture, bc->sha);
 		sb.id = id;
-		sb.argv = argv;
-		sb.env = env;
+		sb.argv = cmd.argv;
+		sb.env = cmd.env;
 		rc = runner_sandbox_run(status, &sb);
-		free(prog);
-		free(out);
-		free(srcv);
+		bp_cmd_free(&cmd);
 		free(id);
 		if (rc != ERR_UNSUPPORTED)
 			return rc;
-		/* runc cannot run here: say so once, then use the host. */
-		builder_warn(bc->bo, "cannot build in a container here (%s); "
-		    "building on the host, as this user, with no isolation",
-		    err_last());
-		bc->host = true;
+		if ((rc = bp_host_allowed(bc)) < 0)
+			return rc;
 	}
-	prog = xasprintf("%s/bin/%s", bp->dir, step);
-	out = xasprintf("OUT=%s/%s", bc->out_dir, capture ? capture : "-");
-	srcv = xasprintf("SOURCE_VERSION=%s", bc->sha);
-	home = xasprintf("HOME=%s", bc->build_dir);
-	n = 0;
-	if (capture) {
-		argv[n++] = "/bin/sh";
-		argv[n++] = "-c";
-		argv[n++] = BP_CAPTURE_SCRIPT;
-	}
-	argv[n++] = prog;
-	for (int i = 0; i < nargs; i++)
-		argv[n++] = (char *)hargs[i];
-	argv[n] = NULL;
-	env[0] = BP_PATH;
-	env[1] = home;
-	env[2] = "STACK=slipway";
-	env[3] = srcv;
-	env[4] = out;
-	env[5] = NULL;
+	bp_cmd_make(&cmd, bp->dir, hdirs, nargs, bc->out_dir, step, capture,
+	    bc->sha);
 	{
-		struct proc_opts po = { .cwd = bc->build_dir, .env = env };
-		rc = proc_run_lines(argv, &po, timeout, bp_on_line, &lines);
+		struct proc_opts po = { .cwd = bc->build_dir, .env = cmd.env,
+		    .stop = bc->o->stop };
+		rc = proc_run_lines(cmd.argv, &po, timeout, bp_on_line, &lines);
 	}
 	if (rc >= 0) {
 		*status = rc;
 		rc = 0;
 	}
-	free(prog);
-	free(out);
-	free(srcv);
-	free(home);
+	bp_cmd_free(&cmd);
 	return rc;
 }
 

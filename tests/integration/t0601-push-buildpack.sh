@@ -134,9 +134,17 @@ expect_success 'slipway.yml names buildpacks by installed name' '
 		git add -A && git commit -q -m yml) &&
 	out=$(push ymlbp plain) && expect_contains "$out" "Shell app detected"
 '
+if [ "$(id -u)" = 0 ]; then
+expect_success 'where runc cannot run, root does not run a buildpack on the host' '
+	mkdir -p norunc && ln -sf "$SLIPWAY_BIN" norunc/slipway &&
+	! out=$(PATH=$T_DIR/norunc SLIPWAY_TOKEN=$ADMIN slipway hook build bp 2>&1) &&
+	expect_contains "$out" "cannot build in a container here (runc is not installed); a buildpack is not run on the host as root: install runc, or set SLIPWAY_BUILD_ON_HOST=1" &&
+	! expect_contains "$out" "Release" >/dev/null
+'
+fi
 expect_success 'where runc cannot run, the build runs on the host and says so' '
 	mkdir -p norunc && ln -sf "$SLIPWAY_BIN" norunc/slipway &&
-	out=$(PATH=$T_DIR/norunc SLIPWAY_TOKEN=$ADMIN slipway hook build bp 2>&1) &&
+	out=$(PATH=$T_DIR/norunc SLIPWAY_BUILD_ON_HOST=1 SLIPWAY_TOKEN=$ADMIN slipway hook build bp 2>&1) &&
 	expect_contains "$out" "cannot build in a container here (runc is not installed); building on the host" &&
 	expect_contains "$out" "running as uid $(id -u)" &&
 	expect_contains "$out" "Release"
