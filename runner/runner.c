@@ -457,6 +457,16 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 
 	r->driver = opts->driver;
 	r->runc = runner_find_runc(opts->runc);
+	/* Without runc, root would run members' apps on the host as root:
+	 * only when the operator asks for it (--driver process). */
+	if (r->driver == RUNNER_DRIVER_AUTO && r->runc == NULL &&
+	    geteuid() == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "runc is not installed, and "
+		    "without it apps would run on the host as root: install "
+		    "runc, or pass --driver process to run them so, with no "
+		    "isolation");
+		goto done;
+	}
 	if (r->driver == RUNNER_DRIVER_AUTO)
 		r->driver = r->runc && geteuid() == 0 ? RUNNER_DRIVER_RUNC :
 		    RUNNER_DRIVER_PROCESS;

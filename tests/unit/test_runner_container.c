@@ -462,3 +462,25 @@ TEST(runner__state_file_written_outside_the_lock)
 	free(id);
 	free(home);
 }
+
+/* As root without runc, the automatic driver does not fall back to running
+ * apps on the host as root: the operator must ask for the process driver. */
+TEST(runner__auto_driver_as_root_without_runc_refuses)
+{
+	struct runner *r = NULL;
+	struct runner_opts ro = { .runc = "/nonexistent/runc",
+	    .driver = RUNNER_DRIVER_AUTO };
+	char *home;
+
+	if (geteuid() != 0)
+		harness_skip("needs root");
+	ro.home = home = xstrdup(harness_tmpdir());
+	EXPECT_INT(ERR_UNSUPPORTED, runner_open(&r, &ro));
+	EXPECT_TRUE(strstr(err_last(), "pass --driver process") != NULL);
+	EXPECT_TRUE(r == NULL);
+	ro.driver = RUNNER_DRIVER_PROCESS;
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_INT(RUNNER_DRIVER_PROCESS, runner_driver(r));
+	runner_close(r);
+	free(home);
+}
