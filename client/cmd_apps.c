@@ -12,11 +12,9 @@
 #include "client_int.h"
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
-#include "slipway/store.h"
 
 #define CMD_GROUPS_MAX 16
 
@@ -476,7 +474,7 @@ client_cmd_releases_info(int argc, char **argv)
 	if ((rc = client_opts_json(&json, argc, argv)))
 		return rc;
 	if (argc - optind == 2 &&
-	    release_version_parse(&version, argv[optind + 1]) < 0)
+	    name_release_parse(&version, argv[optind + 1]) < 0)
 		return cmdline_usage_error(argv[0], "%s", err_last());
 	optind = 0;
 	return client_show(argc, argv, &v);
@@ -494,7 +492,7 @@ client_cmd_rollback(int argc, char **argv)
 	if ((rc = client_opts_json(&json, argc, argv)))
 		goto done;
 	if (argc - optind == 2) {
-		if (release_version_parse(&v, argv[optind + 1]) < 0) {
+		if (name_release_parse(&v, argv[optind + 1]) < 0) {
 			rc = cmdline_usage_error(argv[0], "%s", err_last());
 			goto done;
 		}
@@ -577,11 +575,11 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 	char *t;
 
 	t = eq ? xstrndup(item, (size_t)(eq - item)) : NULL;
-	if (!eq || parse_uint(&n, eq + 1, 0, STORE_SCALE_MAX) < 0 ||
+	if (!eq || parse_uint(&n, eq + 1, 0, NAME_SCALE_MAX) < 0 ||
 	    !name_proc_type_is_valid(t)) {
 		free(t);
 		return cmdline_usage_error(name, "'%.64s' is not TYPE=N (N from 0 "
-		    "to %d)", item, STORE_SCALE_MAX);
+		    "to %d)", item, NAME_SCALE_MAX);
 	}
 	json_object_set_new(q, t, json_integer(n));
 	free(t);

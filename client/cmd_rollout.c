@@ -18,7 +18,6 @@
 #include "slipway/buf.h"
 #include "slipway/clock.h"
 #include "slipway/cmdline.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
@@ -103,7 +102,7 @@ client_cmd_releases_wait(int argc, char **argv)
 	if ((rc = client_check_app(argv[0], argv[optind])))
 		return rc;
 	if (argc - optind == 2 &&
-	    release_version_parse(&version, argv[optind + 1]) < 0)
+	    name_release_parse(&version, argv[optind + 1]) < 0)
 		return cmdline_usage_error(argv[0], "'%s' is not a release (vN)",
 		    argv[optind + 1]);
 	if (!client_open(&c, argv[0]))

@@ -415,7 +415,7 @@ api_releases_get(struct api_call *c)
 
 	if (!api_app_read(c, c->seg[1]))
 		return;
-	if (release_version_parse(&v, c->seg[3]) < 0) {
+	if (name_release_parse(&v, c->seg[3]) < 0) {
 		api_error(c, 404, "not_found", "%s", err_last());
 		return;
 	}
@@ -443,7 +443,7 @@ api_rollback(struct api_call *c)
 				return;
 			}
 		} else if (json_is_string(v)) {
-			if (release_version_parse(&to,
+			if (name_release_parse(&to,
 			    json_string_value(v)) < 0) {
 				api_error(c, 422, "invalid", "%s",
 				    err_last());

@@ -308,7 +308,7 @@ api_rollout_get(struct api_call *c)
 
 	if (!api_app_read(c, c->seg[1]))
 		return;
-	if (release_version_parse(&version, c->seg[3]) < 0) {
+	if (name_release_parse(&version, c->seg[3]) < 0) {
 		api_error(c, 404, "not_found", "%s", err_last());
 		return;
 	}

@@ -166,23 +166,3 @@ release_rollback_target(int64_t *out, int64_t current, int64_t requested)
 	*out = requested;
 	return 0;
 }
-
-int
-release_version_parse(int64_t *out, const char *s)
-{
-	const char *p = s;
-	unsigned long long v;
-
-	if (p == NULL)
-		return err_set(ERR_INVALID, "missing release version");
-	if (*p == 'v' || *p == 'V')
-		p++;
-	if (*p < '1' || *p > '9')
-		return err_set(ERR_INVALID, "'%.32s' is not a release "
-		    "version (v1, v2, ...)", s);
-	if (parse_uint(&v, p, 1, INT64_MAX) < 0)
-		return err_set(ERR_INVALID, "'%.32s' is not a release "
-		    "version (v1, v2, ...)", s);
-	*out = (int64_t)v;
-	return 0;
-}

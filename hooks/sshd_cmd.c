@@ -29,7 +29,7 @@
 #include "slipway/home.h"
 #include "slipway/log.h"
 #include "slipway/sshd.h"
-#include "slipway/store.h"
+#include "slipway/name.h"
 #include "sshd_int.h"
 
 #define SSHD_TOKEN_FILE_MAX 4096
@@ -160,7 +160,7 @@ sshd_token_read(char **out, const char *path)
 		n--;
 	*out = xstrndup(b.ptr ? b.ptr : "", n);
 	buf_free(&b);
-	if (strncmp(*out, STORE_TOKEN_PREFIX, 4) != 0) {
+	if (strncmp(*out, NAME_TOKEN_PREFIX, 4) != 0) {
 		free(*out);
 		*out = NULL;
 		return err_set(ERR_INVALID, "'%s' does not hold an API token "

@@ -1,7 +1,11 @@
 /* The rules for slipway's names; see include/slipway/name.h. */
+#include <stdint.h>
 #include <string.h>
 
+#include "slipway/err.h"
+
 #include "slipway/name.h"
+#include "slipway/parse.h"
 
 #define LOWER "abcdefghijklmnopqrstuvwxyz"
 #define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -56,4 +60,24 @@ bool
 name_proc_type_is_valid(const char *s)
 {
 	return name_chars(s, NAME_PROC_TYPE_MAX, LOWER, LOWER DIGIT "_-");
+}
+
+int
+name_release_parse(int64_t *out, const char *s)
+{
+	const char *p = s;
+	unsigned long long v;
+
+	if (p == NULL)
+		return err_set(ERR_INVALID, "missing release version");
+	if (*p == 'v' || *p == 'V')
+		p++;
+	if (*p < '1' || *p > '9')
+		return err_set(ERR_INVALID, "'%.32s' is not a release "
+		    "version (v1, v2, ...)", s);
+	if (parse_uint(&v, p, 1, INT64_MAX) < 0)
+		return err_set(ERR_INVALID, "'%.32s' is not a release "
+		    "version (v1, v2, ...)", s);
+	*out = (int64_t)v;
+	return 0;
 }

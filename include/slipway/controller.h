@@ -44,9 +44,6 @@ char *release_summary_rollback(int64_t target);
  * above current. */
 int release_rollback_target(int64_t *out, int64_t current, int64_t requested);
 
-/* "v12" or "12" -> 12; anything else (0, negative, junk, overflow) is
- * ERR_INVALID. */
-int release_version_parse(int64_t *out, const char *s);
 
 /* ---- scheduler (controller/scheduler.c) ---- */
 

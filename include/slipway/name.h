@@ -11,6 +11,7 @@
 #define SLIPWAY_NAME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define NAME_APP_MAX 30        /* also groups */
 #define NAME_USER_MAX 32
@@ -18,6 +19,11 @@
 #define NAME_ENV_KEY_MAX 256
 #define NAME_PROC_TYPE_MAX 30
 #define NAME_PROC_TYPES_MAX 32  /* process types of one release */
+#define NAME_SCALE_MAX 100      /* processes of one type */
+
+/* The prefixes of users' API tokens and runners' server keys. */
+#define NAME_TOKEN_PREFIX "slw_"
+#define NAME_RUNNER_KEY_PREFIX "slr_"
 
 /* An app: ^[a-z][a-z0-9-]{0,29}$ */
 bool name_app_is_valid(const char *s);
@@ -37,5 +43,9 @@ bool name_env_key_is_valid(const char *s);
 
 /* A process type slipway runs (web, worker, ...): ^[a-z][a-z0-9_-]{0,29}$ */
 bool name_proc_type_is_valid(const char *s);
+
+/* A release version: "v12" or "12" -> 12; anything else (0, negative,
+ * junk, overflow) is ERR_INVALID with a message naming s. */
+int name_release_parse(int64_t *out, const char *s);
 
 #endif

@@ -36,13 +36,13 @@ struct store;
 #define STORE_ENV_KEY_MAX NAME_ENV_KEY_MAX  /* names: lib/name */
 #define STORE_ENV_VALUE_MAX (32 * 1024)
 #define STORE_ENV_MAX 512               /* variables per app */
-#define STORE_SCALE_MAX 100             /* processes of one type */
+#define STORE_SCALE_MAX NAME_SCALE_MAX
 #define STORE_PROC_TYPES_MAX NAME_PROC_TYPES_MAX
 #define STORE_DOMAIN_MAX 253
 
 /* Token prefixes: users' API tokens and runners' server keys. */
-#define STORE_TOKEN_PREFIX "slw_"
-#define STORE_RUNNER_KEY_PREFIX "slr_"
+#define STORE_TOKEN_PREFIX NAME_TOKEN_PREFIX
+#define STORE_RUNNER_KEY_PREFIX NAME_RUNNER_KEY_PREFIX
 /* prefix + 64 hex + NUL */
 #define STORE_TOKEN_LEN 69
 

@@ -180,12 +180,12 @@ TEST(controller__version_parse)
 	    "4x", "v 4", "vv4", "99999999999999999999", "04" };
 	int64_t v = 0;
 
-	EXPECT_OK(release_version_parse(&v, "v12"));
+	EXPECT_OK(name_release_parse(&v, "v12"));
 	EXPECT_INT(12, v);
-	EXPECT_OK(release_version_parse(&v, "7"));
+	EXPECT_OK(name_release_parse(&v, "7"));
 	EXPECT_INT(7, v);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (release_version_parse(&v, bad[i]) != ERR_INVALID)
+		if (name_release_parse(&v, bad[i]) != ERR_INVALID)
 			harness_fail(__FILE__, __LINE__, "'%s' parsed", bad[i]);
 }
 
