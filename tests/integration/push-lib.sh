@@ -1,5 +1,6 @@
 # Helpers for the push tests (t06xx), sourced after lib.sh and
 # controller.sh:
+#   push_need_clients   skip without git, ssh, curl, jq; own HOME, config
 #   push_start          controller + registry (realm: the controller) +
 #                       `slipway sshd` with an admin service token, on free
 #                       ports; sets SSH_PORT, REG, SSHD_LOG, REG_LOG
@@ -12,6 +13,16 @@
 # Daemons are started outside test bodies (a daemon started in one would
 # hold the body's captured output open) and stopped at exit.
 SSH_PORT= REG= SSHD_PID= REG_PID= SSHD_LOG= REG_LOG=
+
+# The clients a push test drives (the test is skipped without one), and a
+# client config and HOME of the test's own.
+push_need_clients() {
+	local p
+	for p in git ssh ssh-keygen curl jq; do
+		command -v "$p" >/dev/null || skip_all "$p is not installed"
+	done
+	export SLIPWAY_CONFIG=$T_DIR/client.json HOME=$T_DIR
+}
 
 push_start() {
 	# The builds the controller runs push to the registry it is told of

@@ -11,10 +11,7 @@
 . "$SLIPWAY_TOP/tests/integration/controller.sh"
 . "$SLIPWAY_TOP/tests/integration/push-lib.sh"
 
-for p in git ssh ssh-keygen curl jq; do
-	command -v "$p" >/dev/null || skip_all "$p is not installed"
-done
-export SLIPWAY_CONFIG=$T_DIR/client.json HOME=$T_DIR
+push_need_clients
 BP=$SLIPWAY_TOP/tests/fixtures/buildpacks/shell
 # Builds run in runc when root with runc; elsewhere on the host.
 SANDBOX=no

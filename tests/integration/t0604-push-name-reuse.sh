@@ -9,10 +9,7 @@
 . "$SLIPWAY_TOP/tests/integration/controller.sh"
 . "$SLIPWAY_TOP/tests/integration/push-lib.sh"
 
-for p in git ssh ssh-keygen curl jq; do
-	command -v "$p" >/dev/null || skip_all "$p is not installed"
-done
-export SLIPWAY_CONFIG=$T_DIR/client.json HOME=$T_DIR
+push_need_clients
 at_exit push_cleanup_sandbox
 
 push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }

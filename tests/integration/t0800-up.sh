@@ -2,31 +2,8 @@
 # slipway up: first start, the services it supervises, restart of a dead
 # child, clean stop, and a second start that reuses the state.
 . "$(dirname "$0")/lib.sh"
+. "$SLIPWAY_TOP/tests/integration/up-lib.sh"
 
-CP=$(free_port) RP=$(free_port) SP=$(free_port) PP=$(free_port)
-export HOME=$T_DIR/user
-mkdir -p "$HOME/.ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
-
-# Runs up in the background; up.pid has its pid, up.rc its exit status.
-up_start() {
-	rm -f up.pid up.rc
-	( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
-		--proxy-port $PP >"$1" 2>&1 & echo $! >up.pid; wait $!
-	  echo $? >up.rc ) &
-	wait_for "[ -s up.pid ]" 30 || return 1
-	UP_PID=$(cat up.pid)
-	at_exit "kill $UP_PID"
-	wait_port $CP 30 && wait_port $RP 30 && wait_port $PP 30
-}
-up_stop() {
-	kill -TERM $UP_PID
-	wait_for "[ -s up.rc ]" 30
-	cat up.rc
-}
-
-# Processes whose command line names this test's home (the services).
-services() { pgrep -f -- "$SLIPWAY_HOME" | grep -v "^$UP_PID\$" || true; }
 
 up_start up1.log
 TOKEN=$(sed -n 's/^  admin API token: //p' up1.log)

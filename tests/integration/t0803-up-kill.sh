@@ -4,26 +4,8 @@
 # `up` on the same ports crash-loops.  The next `up` comes up whole.
 # test-timeout: 300
 . "$(dirname "$0")/lib.sh"
+. "$SLIPWAY_TOP/tests/integration/up-lib.sh"
 
-CP=$(free_port) RP=$(free_port) SP=$(free_port) PP=$(free_port)
-export HOME=$T_DIR/user
-mkdir -p "$HOME/.ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
-
-# Runs up in the background; up.pid has its pid, up.rc its exit status.
-up_start() {
-	rm -f up.pid up.rc
-	( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
-		--proxy-port $PP >"$1" 2>&1 & echo $! >up.pid; wait $!
-	  echo $? >up.rc ) 2>/dev/null &
-	wait_for "[ -s up.pid ]" 30 || return 1
-	UP_PID=$(cat up.pid)
-	at_exit "kill $UP_PID"
-	wait_port $CP 60 && wait_port $RP 60 && wait_port $SP 60 && wait_port $PP 60
-}
-
-# Processes whose command line names this test's home (the services).
-services() { pgrep -f -- "$SLIPWAY_HOME" | grep -v "^$UP_PID\$" || true; }
 # Whatever this test left running goes at exit, fixed or not.
 at_exit 'kill -9 $(services)'
 
