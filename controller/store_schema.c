@@ -148,11 +148,29 @@ static const char store_v4[] =
 	"CREATE INDEX tokens_expires ON tokens (expires_at)"
 	"  WHERE expires_at IS NOT NULL;";
 
+/* Version 5: pushes waiting to land (issue 18, break 5).  A push's build
+ * is released only once git has moved the branch (docs/push.md, "Crash
+ * consistency"); until then its row here says `waiting`, and how it ended
+ * stays: `landed` with the release made, or `failed` with why. */
+static const char store_v5[] =
+	"CREATE TABLE landings ("
+	"  build_id INTEGER PRIMARY KEY REFERENCES builds(id)"
+	"    ON DELETE CASCADE,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  ref TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN"
+	"    ('waiting', 'landed', 'failed')),"
+	"  release INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX landings_waiting ON landings (state)"
+	"  WHERE state = 'waiting';";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
 	store_v3,
 	store_v4,
+	store_v5,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -29,7 +29,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -212,6 +212,24 @@ int store_build_list(json_t **out, struct store *s, const char *app);
  * {"build":...,"release":...|null}.  A finished build is ERR_CONFLICT. */
 int store_build_update(json_t **out, struct store *s, const char *app,
     int64_t number, json_t *update, const char *who);
+/*
+ * Pushes landing (docs/push.md, "Crash consistency").  A build updated to
+ * succeeded with "land": "refs/heads/B" is not released: it waits for git
+ * to move B (*out then has "landing": {"ref", "state": "waiting"}).  The
+ * update {"landed": "refs/heads/B"} (the post-receive hook), or the
+ * controller's repair, ends the wait:
+ *   store_landing_end(landed = true): release vN+1 of the build with the
+ *     current config, *out {"build", "release"}; told again, the same.
+ *   store_landing_end(landed = false): the build becomes failed with why,
+ *     no release, *out {"build", "release": null}.
+ * A build that is not a push waiting for ref (NULL: any) is ERR_NOTFOUND;
+ * one whose landing failed is ERR_CONFLICT with the build's error.
+ * store_landing_list: the waiting ones, [{"app", "uid", "number", "rev",
+ * "ref", "age"}] (age in seconds).
+ */
+int store_landing_end(json_t **out, struct store *s, const char *app,
+    int64_t number, const char *ref, bool landed, const char *why);
+int store_landing_list(json_t **out, struct store *s);
 
 int store_release_list(json_t **out, struct store *s, const char *app,
     int64_t limit);
