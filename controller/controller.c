@@ -309,6 +309,7 @@ ctl_ticker(void *arg)
 		/* only runners that went silent: wake nobody for nothing */
 		ctl_schedule_refresh(ctl, s, false);
 		ctl_landings_repair(ctl, s);
+		ctl_rollout_retry(ctl, s);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;

@@ -280,6 +280,10 @@ int store_schedule_for_app(json_t **out, struct store *s, const char *app);
 
 /* ---- rollouts, one-offs, logs (controller/store_rollout.c) ---- */
 
+/* The current releases that a live runner (heartbeat at or after
+ * live_after) reports failed: [{"app", "release", "runner", "reason",
+ * "restart" (the restart token it has done)}]. */
+int store_rollout_failed(json_t **out, struct store *s, time_t live_after);
 /* How an app's rollout stands: {"release": current version, "slots":
  * [{"group","type","index","runner" (null: unplaced),"live","report"
  * (the runner's report of this app, or null),"reported_at"}]}. */

@@ -84,17 +84,25 @@ push_kill() {
 	commit "$name" || return 1
 	rev=$(git -C app rev-parse HEAD)
 	# up.log's lines from here on
-	[ "$who" = proxy ] && src="tail -n +$(($(wc -l <up.log) + 1)) up.log"
+	local since="tail -n +$(($(wc -l <up.log) + 1)) up.log"
+	case $who in proxy*) src=$since;; esac
 	(cd app && exec git push "$REMOTE" main >../push.out 2>&1; ) & local gp=$!
 	wait_for "$src | grep -q -- \"$pat\"" 120 || { kill $gp; cat push.out; return 1; }
 	case $who in
 	hook) pid=$(svc_pid "slipway hook p[a-z]*-receive");;
 	controller) pid=$(svc_pid "slipway controller");;
-	proxy) pid=$(svc_pid "slipway proxy");;
+	proxy*) pid=$(svc_pid "slipway proxy");;
 	esac
 	[ -n "$pid" ] || { echo "no $who process to kill"; kill $gp; return 1; }
 	local args=$(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null | cut -c1-60)
 	kill -9 "$pid"
+	# proxy-down: once up has brought the proxy back, again, so it is
+	# down for longer (up waits twice as long each time) when the
+	# runner swaps the route.
+	if [ "$who" = proxy-down ]; then
+		wait_for "svc_pid 'slipway proxy' | grep -q ." 60 &&
+			kill -9 "$(svc_pid 'slipway proxy')" || return 1
+	fi
 	wait $gp; rc=$?
 	echo "at '$pat': killed $args; git said $(grep -o '\[remote rejected\]\|main -> main' push.out | head -1)" >>kills.log
 	echo "git push exit $rc:"; tail -n 6 push.out
@@ -138,6 +146,7 @@ for c in \
 	"controller|released once git has moved" \
 	"controller|Release v" \
 	"proxy|hello: v[0-9]*: started web" \
+	"proxy-down|hello: v[0-9]*: started web" \
 	; do
 	who=${c%%|*} pat=${c#*|}
 	n=$((n + 1))
