@@ -63,8 +63,19 @@ commit() { # NAME: a commit whose page says NAME
 	git -C app commit -qam "$1"
 }
 serves() { get | grep -q "<h1>$1</h1>"; }
-# The pids of a service of `up`, by its command line.
-svc_pid() { pgrep -f -- "$1" | head -n 1; }
+# The pid of a process of this test's `up` (its descendants only: other
+# tests on the machine run the same commands), by its command line.
+svc_pid() {
+	local p q up=$(cat up.pid)
+	for p in $(pgrep -f -- "$1"); do
+		q=$p
+		while [ -n "$q" ] && [ "$q" -gt 1 ] && [ "$q" != "$up" ]; do
+			q=$(awk '{print $4}' "/proc/$q/stat" 2>/dev/null)
+		done
+		[ "$q" = "$up" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
 # The releases of the app as "vN REV" lines, newest first.
 releases() { curl -s -H "Authorization: Bearer $SLIPWAY_TOKEN" "$SLIPWAY_URL/v1/apps/hello/releases" | jq -r '.[] | "v\(.version) \(.rev)"'; }
 ctl_up() { curl -s -m 2 "$SLIPWAY_URL/v1/health" | grep -q ok; }
