@@ -494,6 +494,10 @@ build_release(int64_t *version, struct build_state *b,
 	    "succeeded", "rev", b->sha, "image", b->image_ref, "digest",
 	    b->image.digest, "slug_digest", b->slug_info.digest,
 	    "process_types", b->procs);
+	/* A push is released once git has moved its branch, never before:
+	 * a push git rejects must not go live. */
+	if (o->land)
+		json_object_set_new(body, "land", json_string(o->land));
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
 	    (long long)b->number);
 	rc = apiclient_call(&res, o->api, "PATCH", path, body);
@@ -502,6 +506,11 @@ build_release(int64_t *version, struct build_state *b,
 		return err_wrap(rc, "cannot record the build");
 	*version = json_integer_value(json_object_get(json_object_get(res,
 	    "release"), "version"));
+	if (o->land && !json_is_object(json_object_get(res, "landing"))) {
+		json_decref(res);
+		return err_set(ERR_IO, "the controller does not know pushes "
+		    "that land later: upgrade it with this slipway");
+	}
 	json_decref(res);
 	builder_stage_end(bo, "release");
 	return 0;
@@ -565,8 +574,8 @@ build_rollout_progress(json_t *ans, void *ctx)
  * the old release keeps serving and the branch does not move.
  */
 static int
-build_wait_live(struct builder_out *bo, const struct builder_opts *o,
-    int64_t version)
+build_wait_live(struct builder_out *bo, struct apiclient *api,
+    const char *app, int64_t version)
 {
 	const char *env = getenv("SLIPWAY_ROLLOUT_TIMEOUT");
 	unsigned long long timeout = 0;
@@ -579,8 +588,8 @@ build_wait_live(struct builder_out *bo, const struct builder_opts *o,
 	/* With no live runner to run it, there is nothing to wait for: the
 	 * release is recorded and a runner that comes picks it up. */
 	snprintf(path, sizeof(path), "/v1/apps/%s/releases/v%lld/rollout",
-	    o->app, (long long)version);
-	if (apiclient_call(&ans, o->api, "GET", path, NULL) == 0 &&
+	    app, (long long)version);
+	if (apiclient_call(&ans, api, "GET", path, NULL) == 0 &&
 	    json_array_size(json_object_get(ans, "runners")) == 0 &&
 	    (st = json_string_value(json_object_get(ans, "state"))) &&
 	    strcmp(st, "pending") == 0) {
@@ -594,13 +603,13 @@ build_wait_live(struct builder_out *bo, const struct builder_opts *o,
 	/* Unset or not a number of seconds: the default. */
 	if (env == NULL || parse_uint(&timeout, env, 1, 86400) < 0)
 		timeout = 180;
-	rc = rollout_wait(&ans, o->api, o->app, version, NULL,
+	rc = rollout_wait(&ans, api, app, version, NULL,
 	    (unsigned)timeout, build_rollout_progress, bo);
 	if (rc < 0) {
 		builder_warn(bo, "Release v%lld is not live: %s", (long long)
 		    version, err_last());
 		builder_warn(bo, "The previous release keeps serving; "
-		    "'slipway releases:wait %s v%lld' follows it", o->app,
+		    "'slipway releases:wait %s v%lld' follows it", app,
 		    (long long)version);
 		json_decref(ans);
 		return rc;
@@ -630,6 +639,22 @@ build_full_dir(const char *work, const char *home)
 	    (uint64_t)sv.f_bavail * sv.f_frsize < ((uint64_t)1 << 20))
 		return work;
 	return home;
+}
+
+int
+builder_follow_release(FILE *out, struct apiclient *api, const char *app,
+    int64_t version)
+{
+	struct builder_out bo = { .out = out, .log_fd = -1,
+	    .t0 = clock_mono() };
+	int rc;
+
+	builder_say(&bo, "Release v%lld", (long long)version);
+	if ((rc = build_wait_live(&bo, api, app, version)) < 0)
+		return rc;
+	builder_say(&bo, "Done in %.2fs (rollout %.2fs)", clock_mono() - bo.t0,
+	    clock_mono() - bo.t0);
+	return 0;
 }
 
 int
@@ -703,10 +728,21 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 		builder_say(&bo, "Process types: %s", names);
 		free(names);
 	}
+	if (o->land) {
+		/* Nothing is released yet: git moves the branch when this
+		 * hook ends well, then post-receive releases it. */
+		build_follow_branch(&b, o, &bo);
+		res->seconds = clock_mono() - bo.t0;
+		builder_say(&bo, "Built in %.2fs (%s); released once git has "
+		    "moved %s", res->seconds, bo.timings, o->land +
+		    (strncmp(o->land, "refs/heads/", 11) ? 0 : 11));
+		rc = 0;
+		goto done;
+	}
 	builder_say(&bo, "Release v%lld", (long long)version);
 	build_follow_branch(&b, o, &bo);
 	double t_release = clock_mono();
-	if ((rc = build_wait_live(&bo, o, version)) < 0)
+	if ((rc = build_wait_live(&bo, o->api, o->app, version)) < 0)
 		goto done;   /* the build is fine; its rollout is not */
 	res->seconds = clock_mono() - bo.t0;
 	builder_say(&bo, "Done in %.2fs (%s, rollout %.2fs)", res->seconds,

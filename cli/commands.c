@@ -187,6 +187,9 @@ static const struct cmdline_command cli_rest[] = {
 	{ "hook pre-receive", hooks_cmd_pre_receive, "",
 	  "(run by git in a push) build the deploy branch, or refuse the push",
 	  NULL },
+	{ "hook post-receive", hooks_cmd_post_receive, "",
+	  "(run by git in a push) release the build once git moved the branch",
+	  NULL },
 	{ "hook build", hooks_cmd_build, "APP [--build N] [--rev REV]",
 	  "build a commit of the app's repository (what builds:create runs)",
 	  "Takes the app's lock, so it never runs beside a push.  Without\n"

@@ -352,6 +352,26 @@ api_rollout_get(struct api_call *c)
 
 /* ---- restarts -------------------------------------------------------- */
 
+/* Make token (of type, NULL for all) the app's restart request; with
+ * restart_mu held. */
+static void
+restart_set(const char *app, const char *token, const char *type)
+{
+	struct ctl_restart *r = NULL;
+
+	for (size_t k = 0; k < nrestarts && !r; k++)
+		if (strcmp(restarts[k].app, app) == 0)
+			r = &restarts[k];
+	if (r == NULL) {
+		restarts = xrealloc(restarts, (nrestarts + 1) *
+		    sizeof(*restarts));
+		r = &restarts[nrestarts++];
+		snprintf(r->app, sizeof(r->app), "%s", app);
+	}
+	snprintf(r->token, sizeof(r->token), "%s", token);
+	snprintf(r->type, sizeof(r->type), "%s", type ? type : "");
+}
+
 void
 api_ps_restart(struct api_call *c)
 {
@@ -359,7 +379,6 @@ api_ps_restart(struct api_call *c)
 	unsigned char rnd[16];
 	char token[33];
 	struct store_access acc;
-	struct ctl_restart *r = NULL;
 	bool bad = false;
 
 	if (!api_app_access(c, c->seg[1], 1, &acc))
@@ -388,17 +407,7 @@ api_ps_restart(struct api_call *c)
 	}
 	digest_hex(token, rnd, sizeof(rnd));
 	pthread_mutex_lock(&restart_mu);
-	for (size_t k = 0; k < nrestarts && !r; k++)
-		if (strcmp(restarts[k].app, c->seg[1]) == 0)
-			r = &restarts[k];
-	if (r == NULL) {
-		restarts = xrealloc(restarts, (nrestarts + 1) *
-		    sizeof(*restarts));
-		r = &restarts[nrestarts++];
-		snprintf(r->app, sizeof(r->app), "%s", c->seg[1]);
-	}
-	snprintf(r->token, sizeof(r->token), "%s", token);
-	snprintf(r->type, sizeof(r->type), "%s", type ? type : "");
+	restart_set(c->seg[1], token, type);
 	pthread_mutex_unlock(&restart_mu);
 	log_info("%s restarts '%s'%s%s", c->actor.name, c->seg[1],
 	    type ? " type " : "", type ? type : "");
@@ -406,4 +415,112 @@ api_ps_restart(struct api_call *c)
 	api_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
 	    "release", (json_int_t)acc.release, "type", type,
 	    "restart", token));
+}
+
+/* ---- retrying a rollout the runner could not finish ----------------- */
+
+/*
+ * A runner does not retry a release that failed on it until its target
+ * changes.  When the failure was not the app's (the proxy or the registry
+ * was restarting: a kill -9 of either mid-rollout), the current release
+ * would stay not live for good, the old one serving.  So the controller
+ * changes the target for it: a restart token, as ps:restart does, after
+ * 2, then 10, then 30 seconds, and then leaves it (docs/rollout.md,
+ * "Failure").  A release that fails its health checks is the app's
+ * failure and is not retried.  Kept in memory: a controller restart
+ * starts the count again, which retries at most three times more.
+ */
+#define RETRY_MAX 3
+static const double retry_delay[RETRY_MAX] = { 2, 10, 30 };
+static const char *const retry_reasons[] = { "cannot route ",
+    "cannot get image ", NULL };
+
+struct ctl_retry {
+	char app[STORE_NAME_MAX + 1];
+	int64_t release;
+	int attempts;
+	double next_at;         /* clock_mono() */
+	char token[33];         /* the last one we asked for */
+};
+static struct ctl_retry *retries;       /* restart_mu */
+static size_t nretries;
+
+static bool
+retry_reason_is_transient(const char *why)
+{
+	for (int i = 0; why && retry_reasons[i]; i++)
+		if (strncmp(why, retry_reasons[i], strlen(retry_reasons[i]))
+		    == 0)
+			return true;
+	return false;
+}
+
+static struct ctl_retry *
+retry_find(const char *app)
+{
+	for (size_t k = 0; k < nretries; k++)
+		if (strcmp(retries[k].app, app) == 0)
+			return &retries[k];
+	retries = xrealloc(retries, (nretries + 1) * sizeof(*retries));
+	memset(&retries[nretries], 0, sizeof(*retries));
+	snprintf(retries[nretries].app, sizeof(retries->app), "%s", app);
+	return &retries[nretries++];
+}
+
+void
+ctl_rollout_retry(struct ctl *ctl, struct store *s)
+{
+	json_t *failed = NULL, *x;
+	unsigned char rnd[16];
+	bool changed = false;
+	double now = clock_mono();
+	size_t i;
+
+	if (store_rollout_failed(&failed, s, ctl_live_after(ctl)) < 0) {
+		log_warnx("cannot read the failed rollouts: %s", err_last());
+		return;
+	}
+	pthread_mutex_lock(&restart_mu);
+	json_array_foreach(failed, i, x) {
+		const char *app = json_string_value(json_object_get(x, "app"));
+		const char *why = json_string_value(json_object_get(x,
+		    "reason"));
+		const char *done = json_string_value(json_object_get(x,
+		    "restart"));
+		int64_t rel = json_integer_value(json_object_get(x,
+		    "release"));
+		struct ctl_retry *r;
+
+		if (app == NULL || strlen(app) > STORE_NAME_MAX ||
+		    !retry_reason_is_transient(why))
+			continue;
+		r = retry_find(app);
+		if (r->release != rel) {
+			r->release = rel;
+			r->attempts = 0;
+			r->token[0] = '\0';
+			r->next_at = now + retry_delay[0];
+		}
+		/* Still failed from before our last try, or out of tries,
+		 * or not yet. */
+		if ((r->token[0] && (done == NULL || strcmp(done, r->token))) ||
+		    r->attempts >= RETRY_MAX || now < r->next_at)
+			continue;
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			break;
+		digest_hex(r->token, rnd, sizeof(rnd));
+		restart_set(app, r->token, NULL);
+		r->attempts++;
+		if (r->attempts < RETRY_MAX)
+			r->next_at = now + retry_delay[r->attempts];
+		log_info("%s: v%lld failed on runner %s (%s): rolling it out "
+		    "again (try %d of %d)", app, (long long)rel,
+		    json_string_value(json_object_get(x, "runner")), why,
+		    r->attempts, RETRY_MAX);
+		changed = true;
+	}
+	pthread_mutex_unlock(&restart_mu);
+	json_decref(failed);
+	if (changed)
+		ctl_desired_changed(ctl);
 }

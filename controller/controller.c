@@ -4,8 +4,9 @@
  * its token once, and serves the HTTP API (controller/api*.c) until
  * SIGINT/SIGTERM.  A ticker thread recomputes the schedule every second so
  * that a runner that stops heartbeating loses its containers to the others
- * in its group without anyone asking, and fails the builds whose builder
- * stopped renewing its lease (at start too).
+ * in its group without anyone asking, fails the builds whose builder
+ * stopped renewing its lease, and ends the pushes a kill -9 left waiting
+ * to land (ctl_landings_repair); at start too.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
+#include "slipway/hooks.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
@@ -30,6 +32,10 @@
 #include "slipway/proc.h"
 
 #define CTL_TICK_SECS 1
+/* A push whose repository is not in our home (an sshd with another
+ * SLIPWAY_HOME) cannot be checked on disk, nor its lock: its post-receive
+ * hook has had this long to say it landed. */
+#define CTL_LANDING_BLIND_SECS 600
 #define CTL_PAGE_FD_MIN (32 * 1024)
 
 /* ---- store pool ---- */
@@ -183,6 +189,101 @@ ctl_schedule_kick(struct ctl *ctl, struct store *s)
 	ctl_schedule_refresh(ctl, s, true);
 }
 
+/* ---- pushes landing ---- */
+
+/*
+ * A push's build waits to be released until git has moved its branch
+ * (docs/push.md, "Crash consistency").  Normally the post-receive hook
+ * says so at once; when the hook, the controller or git was killed, this
+ * decides from the repository on disk: the branch at the build's commit
+ * means the push landed (release it); the branch elsewhere with the app's
+ * lock free means the push is over and did not land (fail the build,
+ * release nothing).  While the push runs it holds the lock, so a push
+ * that is merely slow is never given up; holding the lock while the ref
+ * is read again, no push can move it meanwhile.
+ */
+static void
+ctl_landing_check(struct ctl *ctl, struct store *s, json_t *x)
+{
+	const char *app = json_string_value(json_object_get(x, "app"));
+	const char *uid = json_string_value(json_object_get(x, "uid"));
+	const char *rev = json_string_value(json_object_get(x, "rev"));
+	const char *ref = json_string_value(json_object_get(x, "ref"));
+	int64_t number = json_integer_value(json_object_get(x, "number"));
+	char at[41] = "", why[512], *repo = NULL;
+	json_t *out = NULL, *rel;
+	int lock = -1, rc;
+	bool landed = false;
+
+	if (!app || !uid || !rev || !ref)
+		return;
+	if (hooks_repo_find(&repo, ctl->home, app, uid) < 0) {
+		/* Not here to judge by: the hook has a while to say. */
+		if (json_integer_value(json_object_get(x, "age")) <
+		    CTL_LANDING_BLIND_SECS)
+			return;
+		snprintf(why, sizeof(why), "the push did not land: the app's "
+		    "repository is not in %s/git, and its hook never said git "
+		    "moved %s; nothing was released", ctl->home, ref);
+		goto end;
+	}
+	rc = hooks_repo_ref(at, ctl->home, app, uid, ref);
+	landed = rc == 0 && strcmp(at, rev) == 0;
+	if (!landed) {
+		if (hooks_app_lock(&lock, ctl->home, app, "the controller "
+		    "(checking a push that did not finish)") < 0)
+			goto out;       /* the push is still running */
+		rc = hooks_repo_ref(at, ctl->home, app, uid, ref);
+		landed = rc == 0 && strcmp(at, rev) == 0;
+	}
+	if (rc == 0)
+		snprintf(why, sizeof(why), "the push did not land: git kept %s "
+		    "at %.7s (the push was rejected, or cut off before git "
+		    "moved it); nothing was released", ref, at);
+	else
+		snprintf(why, sizeof(why), "the push did not land: git did "
+		    "not make %s (the push was rejected, or cut off before git "
+		    "moved it); nothing was released", ref);
+end:
+	rc = store_landing_end(&out, s, app, number, ref, landed, why);
+	if (rc < 0) {
+		log_warnx("%s: cannot end the landing of build %lld: %s", app,
+		    (long long)number, err_last());
+		goto out;
+	}
+	rel = json_object_get(out, "release");
+	if (json_is_object(rel)) {
+		log_info("%s: build %lld landed (%s is at %.7s): v%"
+		    JSON_INTEGER_FORMAT " %s", app, (long long)number, ref, rev,
+		    json_integer_value(json_object_get(rel, "version")),
+		    json_string_value(json_object_get(rel, "summary")));
+		ctl_schedule_kick(ctl, s);
+	} else {
+		log_info("%s: build %lld: %s", app, (long long)number, why);
+	}
+out:
+	if (lock >= 0)
+		close(lock);
+	json_decref(out);
+	free(repo);
+}
+
+static void
+ctl_landings_repair(struct ctl *ctl, struct store *s)
+{
+	json_t *list = NULL, *x;
+	size_t i;
+
+	if (store_landing_list(&list, s) < 0) {
+		log_warnx("cannot read the pushes waiting to land: %s",
+		    err_last());
+		return;
+	}
+	json_array_foreach(list, i, x)
+		ctl_landing_check(ctl, s, x);
+	json_decref(list);
+}
+
 static void *
 ctl_ticker(void *arg)
 {
@@ -210,6 +311,8 @@ ctl_ticker(void *arg)
 		/* only runners that went silent: wake nobody for nothing */
 		ctl_schedule_refresh(ctl, s, false);
 		ctl_builds_expire(s);
+		ctl_landings_repair(ctl, s);
+		ctl_rollout_retry(ctl, s);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;
@@ -336,9 +439,11 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 	controller_home_free(&h);
 	if ((rc = ctl_store_get(&s, ctl)) < 0)
 		goto done;
-	/* Builds whose builders died with the last controller, or while
-	 * none ran, end now rather than a tick later. */
+	/* What a kill -9 left half-done, before anyone is served: builds
+	 * whose builders died with the last controller, or while none ran,
+	 * and pushes left waiting to land. */
 	ctl_builds_expire(s);
+	ctl_landings_repair(ctl, s);
 	ctl_schedule_kick(ctl, s);
 	ctl_store_put(ctl, s);
 	s = NULL;

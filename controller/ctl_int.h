@@ -264,6 +264,10 @@ void ctl_desired_changed(struct ctl *ctl);
  * container's "restart" token and "restart_type", and "runs", the
  * one-offs it should run. */
 void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
+/* Roll out again, with a restart token, an app's current release that a
+ * runner failed for a reason not the app's (the proxy or the registry
+ * was down), a few times with growing delays (the ticker calls it). */
+void ctl_rollout_retry(struct ctl *ctl, struct store *s);
 /* The one-offs runner should run now (specs, a new array). */
 json_t *ctl_runs_for_runner(const char *runner);
 /* ?wait=S (0 to CTL_WAIT_MAX; 0 when absent); false after answering 422. */

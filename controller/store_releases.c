@@ -313,7 +313,7 @@ static int
 store_build_update_check(json_t *u, const char **status, const char *old)
 {
 	static const char *const fields[] = { "status", "rev", "image",
-	    "digest", "slug_digest", "process_types", "error", NULL };
+	    "digest", "slug_digest", "process_types", "error", "land", NULL };
 	const char *key, *to;
 	json_t *v;
 
@@ -379,6 +379,11 @@ store_build_update_check(json_t *u, const char **status, const char *old)
 				    "string", key);
 		}
 	}
+	if ((v = json_object_get(u, "land")) && (strcmp(to, "succeeded") ||
+	    strncmp(json_string_value(v), "refs/heads/", 11) ||
+	    !store_rev_is_valid(json_string_value(v))))
+		return err_set(ERR_INVALID, "'land' is the branch a push "
+		    "moves (refs/heads/NAME), with status succeeded");
 	if (!strcmp(to, "succeeded") && !strcmp(old, "pending") &&
 	    !json_object_get(u, "digest"))
 		return err_set(ERR_INVALID, "a succeeded build needs its "
@@ -387,19 +392,62 @@ store_build_update_check(json_t *u, const char **status, const char *old)
 	return 0;
 }
 
+/* Make the deploy release of a succeeded build (its JSON in build) with
+ * the app's current config, inside store_tx_write, by who (NULL: whoever
+ * made the build); *out is the release. */
+static int
+store_build_release(json_t **out, struct store *s, int64_t aid, int64_t bid,
+    json_t *build, const char *who)
+{
+	struct store_current cur = { 0 };
+	char *summary = NULL;
+	int64_t version;
+	int rc;
+
+	if ((rc = store_current_get(&cur, s, aid)) < 0)
+		goto done;
+	summary = release_summary_deploy(json_string_value(
+	    json_object_get(build, "rev")));
+	if ((rc = store_release_insert(&version, s, aid, bid, cur.config_id,
+	    "deploy", 0, summary, who ? who : json_string_value(
+	    json_object_get(build, "created_by")))) < 0)
+		goto done;
+	/* First deploy of an app that has a web process: run one, as
+	 * Heroku and Deis do.  Later deploys keep the formation. */
+	if (json_object_get(json_object_get(build, "process_types"),
+	    "web") && (rc = store_exec(s, NULL, "INSERT INTO formations"
+	    " (app_id, type, quantity) SELECT ?1, 'web', 1 WHERE NOT"
+	    " EXISTS (SELECT 1 FROM formations WHERE app_id = ?1)",
+	    "i", aid)) < 0)
+		goto done;
+	rc = store_release_json(out, s, aid, version, false);
+done:
+	store_current_free(&cur);
+	free(summary);
+	return rc;
+}
+
 int
 store_build_update(json_t **out, struct store *s, const char *app,
     int64_t number, json_t *update, const char *who)
 {
-	struct store_current cur = { 0 };
 	sqlite3_stmt *st;
 	json_t *build = NULL, *release = NULL;
-	const char *to = NULL;
-	char *old = NULL, *pt = NULL, *summary = NULL;
-	int64_t aid, bid = 0, version;
+	const char *to = NULL, *land = NULL;
+	char *old = NULL, *pt = NULL;
+	int64_t aid, bid = 0;
 	int rc;
 
 	*out = NULL;
+	if (json_is_object(update) && json_object_get(update, "landed")) {
+		/* {"landed": REF}: git has moved REF to the build's commit. */
+		const char *ref = json_string_value(json_object_get(update,
+		    "landed"));
+		if (ref == NULL || json_object_size(update) != 1)
+			return err_set(ERR_INVALID, "'landed' is the branch git "
+			    "moved, alone in the update");
+		return store_landing_end(out, s, app, number, ref, true, NULL);
+	}
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0)
@@ -442,35 +490,113 @@ store_build_update(json_t **out, struct store *s, const char *app,
 			    "image and digest");
 			goto done;
 		}
-		if ((rc = store_current_get(&cur, s, aid)) < 0)
-			goto done;
-		summary = release_summary_deploy(json_string_value(
-		    json_object_get(build, "rev")));
-		if ((rc = store_release_insert(&version, s, aid, bid,
-		    cur.config_id, "deploy", 0, summary, who)) < 0)
-			goto done;
-		/* First deploy of an app that has a web process: run one, as
-		 * Heroku and Deis do.  Later deploys keep the formation. */
-		if (json_object_get(json_object_get(build, "process_types"),
-		    "web") && (rc = store_exec(s, NULL, "INSERT INTO formations"
-		    " (app_id, type, quantity) SELECT ?1, 'web', 1 WHERE NOT"
-		    " EXISTS (SELECT 1 FROM formations WHERE app_id = ?1)",
-		    "i", aid)) < 0)
-			goto done;
-		if ((rc = store_release_json(&release, s, aid, version,
-		    false)) < 0)
+		land = json_string_value(json_object_get(update, "land"));
+		/* A push's build waits for git to move the branch; anything
+		 * else (a CI build) is released now. */
+		if (land)
+			rc = store_exec(s, NULL, "INSERT INTO landings (build_id,"
+			    " app_id, ref, created_at) VALUES (?, ?, ?, ?)",
+			    "iisi", bid, aid, land, (int64_t)time(NULL));
+		else
+			rc = store_build_release(&release, s, aid, bid, build,
+			    who);
+		if (rc < 0)
 			goto done;
 	}
 	*out = json_pack("{sOso}", "build", build,
 	    "release", release ? release : json_null());
+	if (land)
+		json_object_set_new(*out, "landing", json_pack("{ss ss}",
+		    "ref", land, "state", "waiting"));
 done:
 	rc = store_tx_end_json(s, rc, out);
-	store_current_free(&cur);
 	json_decref(build);
 	free(old);
 	free(pt);
-	free(summary);
 	return rc;
+}
+
+/* ---- pushes landing ---- */
+
+int
+store_landing_list(json_t **out, struct store *s)
+{
+	return store_query_rows(out, s, "SELECT a.name AS app, a.uid AS uid,"
+	    " b.number AS number, b.rev AS rev, l.ref AS ref,"
+	    " CAST(strftime('%s', 'now') AS INTEGER) - l.created_at AS age"
+	    " FROM landings l JOIN builds b ON b.id = l.build_id"
+	    " JOIN apps a ON a.id = l.app_id WHERE l.state = 'waiting'"
+	    " ORDER BY l.build_id", NULL);
+}
+
+int
+store_landing_end(json_t **out, struct store *s, const char *app,
+    int64_t number, const char *ref, bool landed, const char *why)
+{
+	json_t *build = NULL, *release = NULL, *l = NULL;
+	const char *state;
+	int64_t aid, bid = 0, version = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_build_json(&build, s, aid, number)) < 0)
+		goto done;
+	rc = store_query_row(&l, s, "SELECT l.build_id AS id, l.ref AS ref,"
+	    " l.state AS state, coalesce(l.release, 0) AS release"
+	    " FROM landings l JOIN builds b ON b.id = l.build_id"
+	    " WHERE b.app_id = ? AND b.number = ?", "ii", aid, number);
+	if (rc == ERR_NOTFOUND || (rc == 0 && ref && strcmp(ref,
+	    json_string_value(json_object_get(l, "ref"))) != 0)) {
+		rc = err_set(ERR_NOTFOUND, "build %" PRId64 " of '%s' is not "
+		    "a push waiting for %s", number, app, ref ? ref : "git");
+		goto done;
+	}
+	if (rc < 0)
+		goto done;
+	bid = json_integer_value(json_object_get(l, "id"));
+	state = json_string_value(json_object_get(l, "state"));
+	version = json_integer_value(json_object_get(l, "release"));
+	if (strcmp(state, "failed") == 0) {
+		rc = err_set(ERR_CONFLICT, "build %" PRId64 " of '%s' was not "
+		    "released: %s", number, app, json_string_value(
+		    json_object_get(build, "error")));
+		goto done;
+	}
+	if (strcmp(state, "landed") == 0) {
+		/* Told twice (the repair, then the hook): the same answer. */
+		rc = version ? store_release_json(&release, s, aid, version,
+		    false) : 0;
+	} else if (landed) {
+		if ((rc = store_build_release(&release, s, aid, bid,
+		    build, NULL)) < 0 ||
+		    (rc = store_exec(s, NULL, "UPDATE landings SET state ="
+		    " 'landed', release = ? WHERE build_id = ?", "ii",
+		    json_integer_value(json_object_get(release, "version")),
+		    bid)) < 0)
+			goto done;
+	} else {
+		if ((rc = store_exec(s, NULL, "UPDATE landings SET state ="
+		    " 'failed' WHERE build_id = ?", "i", bid)) < 0 ||
+		    (rc = store_exec(s, NULL, "UPDATE builds SET status ="
+		    " 'failed', error = ?, updated_at = ? WHERE id = ?", "sii",
+		    why, (int64_t)time(NULL), bid)) < 0)
+			goto done;
+		json_decref(build);
+		build = NULL;
+		if ((rc = store_build_json(&build, s, aid, number)) < 0)
+			goto done;
+	}
+	if (rc < 0)
+		goto done;
+	*out = json_pack("{sOso}", "build", build,
+	    "release", release ? release : json_null());
+done:
+	json_decref(build);
+	json_decref(l);
+	return store_tx_end_json(s, rc, out);
 }
 
 /* ---- releases ---- */

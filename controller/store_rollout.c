@@ -47,6 +47,21 @@ done:
 }
 
 int
+store_rollout_failed(json_t **out, struct store *s, time_t live_after)
+{
+	return store_query_rows(out, s, "SELECT a.name AS app,"
+	    " a.last_release AS release, rn.name AS runner,"
+	    " json_extract(j.value, '$.reason') AS reason,"
+	    " coalesce(json_extract(j.value, '$.restart'), '') AS restart"
+	    " FROM runners rn, json_each(rn.report, '$.apps') j"
+	    " JOIN apps a ON a.name = j.key"
+	    " WHERE rn.last_heartbeat >= ?"
+	    "  AND json_extract(j.value, '$.state') = 'failed'"
+	    "  AND json_extract(j.value, '$.release') = a.last_release"
+	    " ORDER BY a.name, rn.name", "i", (int64_t)live_after);
+}
+
+int
 store_run_target(json_t **out, struct store *s, const char *app,
     time_t live_after)
 {

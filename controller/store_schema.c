@@ -155,12 +155,30 @@ static const char store_v5[] =
 	"CREATE INDEX builds_unfinished ON builds (updated_at)"
 	"  WHERE status IN ('pending', 'running');";
 
+/* Version 6: pushes waiting to land (issue 18, break 5).  A push's build
+ * is released only once git has moved the branch (docs/push.md, "Crash
+ * consistency"); until then its row here says `waiting`, and how it ended
+ * stays: `landed` with the release made, or `failed` with why. */
+static const char store_v6[] =
+	"CREATE TABLE landings ("
+	"  build_id INTEGER PRIMARY KEY REFERENCES builds(id)"
+	"    ON DELETE CASCADE,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+	"  ref TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN"
+	"    ('waiting', 'landed', 'failed')),"
+	"  release INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX landings_waiting ON landings (state)"
+	"  WHERE state = 'waiting';";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
 	store_v3,
 	store_v4,
 	store_v5,
+	store_v6,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -7,7 +7,13 @@
  *                              Only the app's deploy branch builds;
  *                              deleting it is refused; other refs pass
  *                              untouched.  Exiting non-zero rejects the
- *                              whole push: no ref moves.
+ *                              whole push: no ref moves.  A build that
+ *                              succeeds is not released here: git has
+ *                              not moved the branch yet.
+ *   slipway hook post-receive  git runs it once the refs have moved:
+ *                              the push's build is released now, and
+ *                              the rollout followed.  Its exit status
+ *                              changes nothing (the push is done).
  *   slipway hook build APP     the same build of a commit already in the
  *                              app's repository (the controller runs it
  *                              for `builds:create`), under the app's lock.
@@ -186,7 +192,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 			.rev = target, .registry = hook_registry(),
 			.api = api, .user = user, .token = token,
 			.out = stderr, .log_file = true, .stop = &hook_stop,
-			.timeout_sec = hook_timeout(),
+			.timeout_sec = hook_timeout(), .land = deploy_ref,
 		};
 		rc = builder_run(&res, &o) < 0 ? 1 : 0;
 	}
@@ -201,6 +207,98 @@ done:
 	free(deploy_ref);
 	free(target);
 	free(repo);
+	return rc;
+}
+
+/*
+ * The push's build is the app's newest (the app's lock keeps any other
+ * from starting during a push); it waits to land when it succeeded with
+ * the commit git has just moved a ref to.  Tell the controller that ref
+ * moved: it answers with the release it made, whose rollout we follow.
+ * Killed anywhere here, the controller's repair finds the ref moved and
+ * releases the build itself (docs/push.md, "Crash consistency").
+ */
+int
+hooks_cmd_post_receive(int argc, char **argv)
+{
+	const char *app = getenv("SLIPWAY_APP");
+	char line[HOOK_LINE_MAX + 2], path[160];
+	struct apiclient *api = NULL;
+	json_t *builds = NULL, *b, *ans = NULL, *u;
+	const char *rev, *status;
+	int64_t number, version;
+	unsigned nrefs = 0;
+	int rc = 0;
+
+	if (argc != 1 || app == NULL || getenv("SLIPWAY_TOKEN") == NULL ||
+	    !name_app_is_valid(app)) {
+		fprintf(stderr, "slipway hook post-receive: git runs this in a "
+		    "push through 'slipway sshd' (SLIPWAY_APP and SLIPWAY_TOKEN "
+		    "are set there)\n");
+		return 2;
+	}
+	hook_signals();
+	if ((rc = apiclient_open(&api)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/v1/apps/%s/builds", app);
+	if ((rc = apiclient_call(&builds, api, "GET", path, NULL)) < 0)
+		goto fail;
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *old, *new, *ref;
+		size_t n = strlen(line), i;
+
+		if (n == 0 || line[n - 1] != '\n' || ++nrefs > HOOK_REFS_MAX)
+			break;
+		line[n - 1] = '\0';
+		if (!hook_line_parse(&old, &new, &ref, line))
+			continue;
+		/* The newest build of the commit that succeeded (builds come
+		 * newest first; ones that failed meanwhile, as a CI build
+		 * turned away by our lock, are passed over). */
+		number = 0;
+		json_array_foreach(builds, i, b) {
+			rev = json_string_value(json_object_get(b, "rev"));
+			status = json_string_value(json_object_get(b,
+			    "status"));
+			if (rev && status && strcmp(rev, new) == 0 &&
+			    strcmp(status, "succeeded") == 0) {
+				number = json_integer_value(json_object_get(b,
+				    "number"));
+				break;
+			}
+		}
+		if (number <= 0)
+			continue;
+		u = json_pack("{s:s}", "landed", ref);
+		snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", app,
+		    (long long)number);
+		rc = apiclient_call(&ans, api, "PATCH", path, u);
+		json_decref(u);
+		if (rc == ERR_NOTFOUND) {
+			/* Not the branch the build waits for. */
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			goto fail;
+		version = json_integer_value(json_object_get(json_object_get(
+		    ans, "release"), "version"));
+		rc = version > 0 && builder_follow_release(stderr, api, app,
+		    version) < 0 ? 1 : 0;
+		goto done;
+	}
+	goto done;
+fail:
+	hooks_say_error("%s", err_last());
+	if (rc != ERR_CONFLICT)
+		hooks_say_error("The push is in; the controller releases it "
+		    "when it answers again ('slipway releases %s' shows it)",
+		    app);
+	rc = 1;
+done:
+	json_decref(ans);
+	json_decref(builds);
+	apiclient_free(api);
 	return rc;
 }
 

@@ -125,21 +125,31 @@ repo_uid(const char *path)
 	return uid;
 }
 
+/* The hooks git runs: pre-receive builds (before any ref moves),
+ * post-receive releases what git has moved (docs/push.md, "Crash
+ * consistency"). */
+static const char *const repo_hooks[] = { "pre-receive", "post-receive",
+    NULL };
+
 static char *
-repo_hook_text(const char *exe)
+repo_hook_text(const char *exe, const char *name)
 {
+	if (strcmp(name, "pre-receive") == 0)
+		return xasprintf("#!/bin/sh\n"
+		    "# Installed by slipway: every push to this repository is "
+		    "built here.\nexec '%s' hook pre-receive\n", exe);
 	return xasprintf("#!/bin/sh\n"
-	    "# Installed by slipway: every push to this repository is built "
-	    "here.\nexec '%s' hook pre-receive\n", exe);
+	    "# Installed by slipway: a push's build is released once git has "
+	    "moved its branch.\nexec '%s' hook %s\n", exe, name);
 }
 
-/* Write hooks/pre-receive unless it already says the same. */
+/* Write hooks/NAME unless it already says the same. */
 static int
-repo_hook_install(const char *path, const char *exe)
+repo_hook_install_one(const char *path, const char *exe, const char *name)
 {
 	char *hooks = fs_join(path, "hooks");
-	char *hook = fs_join(hooks, "pre-receive");
-	char *text = repo_hook_text(exe);
+	char *hook = fs_join(hooks, name);
+	char *text = repo_hook_text(exe, name);
 	struct buf old;
 	int rc = 0;
 
@@ -156,6 +166,17 @@ done:
 	free(text);
 	free(hook);
 	free(hooks);
+	return rc;
+}
+
+/* Write every hook that does not already say what it should. */
+static int
+repo_hook_install(const char *path, const char *exe)
+{
+	int rc = 0;
+
+	for (int i = 0; repo_hooks[i] && rc == 0; i++)
+		rc = repo_hook_install_one(path, exe, repo_hooks[i]);
 	return rc;
 }
 
@@ -256,6 +277,32 @@ hooks_repo_find(char **out, const char *home, const char *app,
 	}
 	*out = path;
 	return 0;
+}
+
+int
+hooks_repo_ref(char out[41], const char *home, const char *app,
+    const char *uid, const char *ref)
+{
+	git_repository *repo = NULL;
+	git_oid oid;
+	char *path = NULL;
+	int rc;
+
+	if ((rc = hooks_repo_find(&path, home, app, uid)) < 0)
+		return rc;
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, path,
+	    GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+	    NULL) < 0)
+		rc = repo_git_err(ERR_IO, "cannot open the repository");
+	else if (git_reference_name_to_id(&oid, repo, ref) < 0)
+		rc = err_set(ERR_NOTFOUND, "app '%s' has no %s", app, ref);
+	else
+		git_oid_tostr(out, 41, &oid);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	free(path);
+	return rc;
 }
 
 int

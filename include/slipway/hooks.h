@@ -26,7 +26,8 @@ int hooks_app_lock(int *fd, const char *home, const char *app,
  * Make sure the app's bare repository exists, belongs to incarnation uid
  * (a repository left by a destroyed app of the same name is removed
  * first: its code is not the new app's), has its default branch set to
- * branch, and has the pre-receive hook that runs `exe hook pre-receive`.
+ * branch, and has the hooks that run `exe hook pre-receive` and `exe hook
+ * post-receive`.
  * Call with the app's lock held.  *out (may be NULL) is its path.
  */
 int hooks_repo_ensure(char **out, const char *home, const char *app,
@@ -37,11 +38,18 @@ int hooks_repo_ensure(char **out, const char *home, const char *app,
 int hooks_repo_find(char **out, const char *home, const char *app,
     const char *uid);
 
+/* Where ref (refs/heads/NAME) of incarnation uid's repository points:
+ * 40 hex and a NUL in out.  ERR_NOTFOUND when there is no such
+ * repository or ref. */
+int hooks_repo_ref(char out[41], const char *home, const char *app,
+    const char *uid, const char *ref);
+
 /* Remove the app's repository (apps:destroy).  A missing one is fine. */
 int hooks_repo_remove(const char *home, const char *app);
 
 /* Commands (cli/commands.c). */
 int hooks_cmd_pre_receive(int argc, char **argv);
+int hooks_cmd_post_receive(int argc, char **argv);
 int hooks_cmd_build(int argc, char **argv);
 
 #endif

@@ -29,7 +29,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -212,6 +212,24 @@ int store_build_list(json_t **out, struct store *s, const char *app);
  * {"build":...,"release":...|null}.  A finished build is ERR_CONFLICT. */
 int store_build_update(json_t **out, struct store *s, const char *app,
     int64_t number, json_t *update, const char *who);
+/*
+ * Pushes landing (docs/push.md, "Crash consistency").  A build updated to
+ * succeeded with "land": "refs/heads/B" is not released: it waits for git
+ * to move B (*out then has "landing": {"ref", "state": "waiting"}).  The
+ * update {"landed": "refs/heads/B"} (the post-receive hook), or the
+ * controller's repair, ends the wait:
+ *   store_landing_end(landed = true): release vN+1 of the build with the
+ *     current config, *out {"build", "release"}; told again, the same.
+ *   store_landing_end(landed = false): the build becomes failed with why,
+ *     no release, *out {"build", "release": null}.
+ * A build that is not a push waiting for ref (NULL: any) is ERR_NOTFOUND;
+ * one whose landing failed is ERR_CONFLICT with the build's error.
+ * store_landing_list: the waiting ones, [{"app", "uid", "number", "rev",
+ * "ref", "age"}] (age in seconds).
+ */
+int store_landing_end(json_t **out, struct store *s, const char *app,
+    int64_t number, const char *ref, bool landed, const char *why);
+int store_landing_list(json_t **out, struct store *s);
 
 /* Why a build whose builder stopped renewing its lease failed. */
 #define STORE_BUILD_LEASE_EXPIRED \
@@ -273,6 +291,10 @@ int store_schedule_for_app(json_t **out, struct store *s, const char *app);
 
 /* ---- rollouts, one-offs, logs (controller/store_rollout.c) ---- */
 
+/* The current releases that a live runner (heartbeat at or after
+ * live_after) reports failed: [{"app", "release", "runner", "reason",
+ * "restart" (the restart token it has done)}]. */
+int store_rollout_failed(json_t **out, struct store *s, time_t live_after);
 /* How an app's rollout stands: {"release": current version, "slots":
  * [{"group","type","index","runner" (null: unplaced),"live","report"
  * (the runner's report of this app, or null),"reported_at"}]}. */

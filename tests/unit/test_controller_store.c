@@ -954,6 +954,85 @@ TEST(store__build_update_renews_the_lease)
 	store_close(s);
 }
 
+/* A push's build is released only once git has moved its branch
+ * (issue 18, break 5): "land" records it waiting, "landed" (or the
+ * controller's repair) releases it, a push that did not land fails the
+ * build and releases nothing. */
+TEST(store__push_builds_wait_to_land)
+{
+	static const char done[] = "{\"status\":\"succeeded\","
+	    "\"image\":\"r/shop:v1\",\"digest\":\"sha256:"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	    "\"process_types\":{\"web\":\"serve\"},"
+	    "\"land\":\"refs/heads/main\"}";
+	struct store *s = open_store();
+	json_t *b, *u, *out;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	for (int i = 0; i < 2; i++) {
+		EXPECT_OK(store_build_create(&b, s, "shop", "abc", "alice"));
+		json_decref(b);
+	}
+	u = J("{\"status\":\"succeeded\",\"land\":\"main\"}");
+	EXPECT_INT(ERR_INVALID, store_build_update(&out, s, "shop", 1, u, "a"));
+	json_decref(u);
+	u = J(done);
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	EXPECT_TRUE(json_is_null(json_object_get(out, "release")));
+	EXPECT_STR("waiting", json_string_value(json_object_get(
+	    json_object_get(out, "landing"), "state")));
+	json_decref(out);
+	EXPECT_OK(store_build_update(&out, s, "shop", 2, u, "alice"));
+	json_decref(out);
+	json_decref(u);
+	EXPECT_OK(store_release_list(&b, s, "shop", 10));
+	EXPECT_INT(0, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_landing_list(&b, s));
+	EXPECT_INT(2, json_array_size(b));
+	EXPECT_STR("refs/heads/main", json_string_value(json_object_get(
+	    json_array_get(b, 0), "ref")));
+	json_decref(b);
+
+	/* Another branch did not move to it; main did: v1, told twice. */
+	u = J("{\"landed\":\"refs/heads/feature\"}");
+	EXPECT_INT(ERR_NOTFOUND, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	u = J("{\"landed\":\"refs/heads/main\"}");
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	EXPECT_INT(1, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_landing_end(&out, s, "shop", 1, NULL, true, NULL));
+	EXPECT_INT(1, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+
+	/* Build 2's push was rejected: failed, no release, and saying so
+	 * to a post-receive that comes late. */
+	EXPECT_OK(store_landing_end(&out, s, "shop", 2, "refs/heads/main",
+	    false, "the push did not land"));
+	EXPECT_TRUE(json_is_null(json_object_get(out, "release")));
+	json_decref(out);
+	EXPECT_OK(store_build_get(&b, s, "shop", 2));
+	EXPECT_STR("failed", json_string_value(json_object_get(b, "status")));
+	EXPECT_STR("the push did not land", json_string_value(
+	    json_object_get(b, "error")));
+	json_decref(b);
+	EXPECT_INT(ERR_CONFLICT, store_build_update(&out, s, "shop", 2, u,
+	    "alice"));
+	json_decref(u);
+	EXPECT_OK(store_release_list(&b, s, "shop", 10));
+	EXPECT_INT(1, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_landing_list(&b, s));
+	EXPECT_INT(0, json_array_size(b));
+	json_decref(b);
+	store_close(s);
+}
+
 TEST(store__scale)
 {
 	struct store *s = open_store();
