@@ -62,7 +62,7 @@ for r in $(seq 1 $ROUNDS); do
 	until curl -s -H "Host: hello.localhost" http://127.0.0.1:$PP/ | grep -q "round $r<"; do sleep 0.01; done
 	t1=$(now)
 	times+=("$(echo "$t1 - $t0" | bc -l)")
-	stages+=("$(sed -n 's/.*Done in \([0-9.]*s (.*)\).*/\1/p' $T/push.out | head -1)")
+	stages+=("$(sed -n 's/.*Built in \([0-9.]*s (.*)\);.*/\1/p' $T/push.out | head -1)")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 m=$(median "${times[@]}")

@@ -10,7 +10,7 @@
 #   change  one file changed, pushed to an app that has the rest
 # A push is timed from `git push` starting to it returning, which for
 # slipway is after the release is recorded.  The hook's stage timings
-# (its "Done in" line) are collected too.
+# (its "Built in" line) are collected too.
 #
 # OpenSSH runs git-receive-pack through root's login shell, and bash reads
 # ~/.bashrc when sshd starts it: a slow .bashrc (root's runs pyenv here,
@@ -140,7 +140,7 @@ push_time() { # URL -> seconds; the push output is kept in push.out
 	t1=$(now)
 	calc "$t1 - $t0"
 }
-stages() { sed -n 's/.*Done in \([0-9.]*\)s (\(.*\)).*/\1|\2/p' push.out | head -1; }
+stages() { sed -n 's/.*Built in \([0-9.]*\)s (\(.*\));.*/\1|\2/p' push.out | head -1; }
 
 # What one connection costs before any git runs.
 ssh_cost() { # PORT USER CMD
