@@ -47,16 +47,23 @@ expect_success 'no control byte reaches the merged log' '
 	{ LC_ALL=C grep -n "[[:cntrl:]]" up.log | cat -v | head -5; false; }
 '
 
-# quoted, the ESC gets past the command splitter to the "not a command" echo
+# quoted or not, a control byte is refused by the command splitter, and
+# the refusal does not echo it
 sshx "'"$'\e[31mevil'"'" >ssh2.out 2>ssh2.err
-expect_success 'an unknown command is echoed to the SSH client escaped' '
-	expect_contains "$(cat ssh2.err)" "\\x1b[31mevil" &&
+expect_success 'a command with a control byte is refused, and not echoed raw' '
+	expect_contains "$(cat ssh2.err)" "the command has a control character" &&
 	! LC_ALL=C grep -q $'"'"'\e'"'"' ssh2.err
 '
-sshx "apps:info '"$'\e[31mevil'"'" >ssh3.out 2>ssh3.err
+# bytes that are not UTF-8 get past the splitter to the "not a command" echo
+sshx $'\xff\xfeevil' >ssh3.out 2>ssh3.err
+expect_success 'an unknown command is echoed to the SSH client escaped' '
+	expect_contains "$(cat ssh3.err)" "\\xff\\xfeevil" &&
+	! LC_ALL=C grep -q $'"'"'\xff'"'"' ssh3.err
+'
+sshx "apps:info "$'\xff\xfeevil' >ssh4.out 2>ssh4.err
 expect_success 'a command'"'"'s error quoting its argument is escaped too' '
-	expect_contains "$(cat ssh3.err)" "\x1b[31mevil" &&
-	! LC_ALL=C grep -q $'"'"'\e'"'"' ssh3.err
+	expect_contains "$(cat ssh4.err)" "\\xff\\xfeevil" &&
+	! LC_ALL=C grep -q $'"'"'\xff'"'"' ssh4.err
 '
 
 expect_success 'up stops cleanly, with no sanitizer report' '
