@@ -234,9 +234,10 @@ TEST(sshd__shell_and_pty_refused)
 	pid_t pid = t_sshd(&port);
 	struct buf out;
 
-	/* no command: a shell request */
+	/* no command: a shell request, refused (not a crash: ssh says so) */
 	EXPECT_TRUE(t_ssh(&out, port, "key", "", "") != 0);
 	EXPECT_TRUE(strstr(out.ptr, "alice|") == NULL);
+	EXPECT_TRUE(strstr(out.ptr, "shell request failed") != NULL);
 	buf_free(&out);
 	/* a pty is refused; the command still runs without one */
 	t_ssh(&out, port, "key", "-tt", "x");
