@@ -15,9 +15,9 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
-#include "slipway/hooks.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
+#include "slipway/repo.h"
 
 #define APP_GROUPS_MAX 16
 #define RELEASES_DEFAULT 100
@@ -163,7 +163,7 @@ apps_purge(struct api_call *c, const char *name, const char *uid)
 
 	if (fs_remove_tree(cache) < 0 || fs_remove_tree(logs) < 0)
 		log_warnx("app '%s' destroyed; %s", name, err_last());
-	if (hooks_repo_find(&repo, c->ctl->home, name, uid) == 0 &&
+	if (repo_find(&repo, c->ctl->home, name, uid) == 0 &&
 	    fs_remove_tree(repo) < 0)
 		log_warnx("app '%s' destroyed; its repository stays: %s", name,
 		    err_last());

@@ -24,12 +24,12 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
-#include "slipway/hooks.h"
 #include "slipway/jwt.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "slipway/parse.h"
 #include "slipway/proc.h"
+#include "slipway/repo.h"
 
 #define CTL_TICK_SECS 1
 /* A push whose repository is not in our home (an sshd with another
@@ -217,7 +217,7 @@ ctl_landing_check(struct ctl *ctl, struct store *s, json_t *x)
 
 	if (!app || !uid || !rev || !ref)
 		return;
-	if (hooks_repo_find(&repo, ctl->home, app, uid) < 0) {
+	if (repo_find(&repo, ctl->home, app, uid) < 0) {
 		/* Not here to judge by: the hook has a while to say. */
 		if (json_integer_value(json_object_get(x, "age")) <
 		    CTL_LANDING_BLIND_SECS)
@@ -227,13 +227,13 @@ ctl_landing_check(struct ctl *ctl, struct store *s, json_t *x)
 		    "moved %s; nothing was released", ctl->home, ref);
 		goto end;
 	}
-	rc = hooks_repo_ref(at, ctl->home, app, uid, ref);
+	rc = repo_ref(at, ctl->home, app, uid, ref);
 	landed = rc == 0 && strcmp(at, rev) == 0;
 	if (!landed) {
-		if (hooks_app_lock(&lock, ctl->home, app, "the controller "
+		if (repo_lock(&lock, ctl->home, app, "the controller "
 		    "(checking a push that did not finish)") < 0)
 			goto out;       /* the push is still running */
-		rc = hooks_repo_ref(at, ctl->home, app, uid, ref);
+		rc = repo_ref(at, ctl->home, app, uid, ref);
 		landed = rc == 0 && strcmp(at, rev) == 0;
 	}
 	if (rc == 0)

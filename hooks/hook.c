@@ -40,6 +40,7 @@
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
+#include "slipway/repo.h"
 #include "slipway/sshd.h"
 
 #define HOOK_LINE_MAX 1024
@@ -355,7 +356,7 @@ hooks_cmd_build(int argc, char **argv)
 		    json_string_value(json_object_get(b, "rev")) : "HEAD");
 		rev = rev_buf;
 	}
-	if ((rc = hooks_app_lock(&lock, home, app, user)) < 0)
+	if ((rc = repo_lock(&lock, home, app, user)) < 0)
 		goto fail;
 	{
 		/* The repository must be this app's (not a destroyed one's of
@@ -366,7 +367,7 @@ hooks_cmd_build(int argc, char **argv)
 		if ((rc = apiclient_call(&a, api, "GET", path, NULL)) < 0)
 			goto fail;
 		uid = json_string_value(json_object_get(a, "uid"));
-		rc = hooks_repo_find(&repo, home, app, uid ? uid : "");
+		rc = repo_find(&repo, home, app, uid ? uid : "");
 		if (rc == 0 && rev == NULL) {
 			rev_buf = xasprintf("refs/heads/%s", json_string_value(
 			    json_object_get(a, "deploy_branch")));

@@ -30,6 +30,7 @@
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
+#include "slipway/repo.h"
 #include "slipway/sshd.h"
 
 #define ADMIN_WORDS_MAX 64
@@ -207,8 +208,8 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&
 	    name_app_is_valid(words[1])) {
 		int lock = -1;
-		if (hooks_app_lock(&lock, home, words[1], user) == 0) {
-			if (hooks_repo_remove(home, words[1]) < 0)
+		if (repo_lock(&lock, home, words[1], user) == 0) {
+			if (repo_remove(home, words[1]) < 0)
 				hooks_say_error("app '%s' is destroyed but its "
 				    "repository stays: %s", words[1],
 				    err_last());

@@ -36,6 +36,7 @@
 #include "slipway/hooks.h"
 #include "slipway/log.h"
 #include "slipway/proc.h"
+#include "slipway/repo.h"
 #include "slipway/sshd.h"
 
 extern char **environ;
@@ -201,11 +202,11 @@ exec_git_command(const char *service, const char *app, const char *user,
 			goto fail;
 		}
 		exe[len] = '\0';
-		if ((rc = hooks_app_lock(&lock, home, app, user)) < 0 ||
+		if ((rc = repo_lock(&lock, home, app, user)) < 0 ||
 		    (rc = hooks_repo_ensure(&repo, home, app, uid,
 		    branch ? branch : "main", exe)) < 0)
 			goto fail;
-	} else if ((rc = hooks_repo_find(&repo, home, app, uid)) < 0) {
+	} else if ((rc = repo_find(&repo, home, app, uid)) < 0) {
 		goto fail;
 	}
 	apiclient_free(api);
