@@ -233,6 +233,9 @@ sshd_run(const struct sshd_opts *opts)
 	pfd = xcalloc(lim.max_conns + 1, sizeof(*pfd));
 	/* Children are reaped by the loop: none may be reaped for us. */
 	signal(SIGCHLD, SIG_DFL);
+	/* A command that exits without reading its stdin must cost a write
+	 * error (EPIPE, handled), not the connection: whoever runs us. */
+	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)getpid() ^ (unsigned)(clock_mono() * 1e6));
 
 	bind = ssh_bind_new();
