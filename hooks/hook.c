@@ -34,7 +34,6 @@
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
-#include "slipway/sshd.h"
 
 #define HOOK_LINE_MAX 1024
 #define HOOK_REFS_MAX 10000

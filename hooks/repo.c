@@ -26,7 +26,6 @@
 #include "slipway/home.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
-#include "slipway/sshd.h"
 
 #define REPO_UID_KEY "slipway.uid"
 #define REPO_LOCK_NOTE_MAX 256

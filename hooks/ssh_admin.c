@@ -30,7 +30,6 @@
 #include "slipway/err.h"
 #include "slipway/hooks.h"
 #include "slipway/name.h"
-#include "slipway/sshd.h"
 
 #define ADMIN_WORDS_MAX 64
 #define ADMIN_WORD_MAX 8192

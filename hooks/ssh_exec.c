@@ -36,7 +36,6 @@
 #include "slipway/hooks.h"
 #include "slipway/log.h"
 #include "slipway/proc.h"
-#include "slipway/sshd.h"
 
 extern char **environ;
 

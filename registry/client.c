@@ -23,7 +23,7 @@
 #include "slipway/image.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 

@@ -14,7 +14,7 @@
 #include "slipway/err.h"
 #include "slipway/image.h"
 #include "slipway/parse.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 /* Options both commands share. */
 struct client_cmd_opts {

@@ -8,7 +8,7 @@
 #include <curl/curl.h>
 
 #include "slipway/buf.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 struct image_blob_writer;
 

@@ -15,7 +15,7 @@
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 

@@ -17,7 +17,7 @@
 #include "slipway/err.h"
 #include "slipway/image.h"
 #include "slipway/log.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 

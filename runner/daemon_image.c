@@ -26,7 +26,7 @@
 #include "slipway/fs.h"
 #include "slipway/image.h"
 #include "slipway/log.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 /* runner/images/<hex>/config.json for digest. */
 static char *

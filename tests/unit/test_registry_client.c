@@ -6,7 +6,7 @@
 #include "harness.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "../../registry/client_int.h"
 
