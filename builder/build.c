@@ -30,9 +30,9 @@
 #include "slipway/image.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 #include "slipway/rollout.h"
-#include "slipway/runner_sandbox.h"
+#include "slipway/runner.h"
 #include "slipway/slug.h"
 
 #define BUILD_ERROR_MAX 4000    /* the controller keeps 4096 */

@@ -31,7 +31,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/proc.h"
-#include "slipway/runner_sandbox.h"
+#include "slipway/runner.h"
 #include "slipway/slug.h"
 
 #define BP_STEP_TIMEOUT 120       /* detect and release */

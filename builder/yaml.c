@@ -17,9 +17,9 @@
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 
-#define YAML_NODES_MAX 4096
-#define YAML_DEPTH_MAX 16
-#define YAML_SCALAR_MAX 8192
+#define BUILDER_YAML_NODES_MAX 4096
+#define BUILDER_YAML_DEPTH_MAX 16
+#define BUILDER_YAML_SCALAR_MAX 8192
 
 void
 builder_yaml_free(struct builder_yaml *n)
@@ -43,7 +43,7 @@ builder_yaml_is_null(const struct builder_yaml *n)
 }
 
 static void
-yaml_append(struct builder_yaml *parent, struct builder_yaml *child)
+builder_yaml_append(struct builder_yaml *parent, struct builder_yaml *child)
 {
 	parent->items = xrealloc(parent->items, (parent->n + 1) *
 	    sizeof(*parent->items));
@@ -51,7 +51,7 @@ yaml_append(struct builder_yaml *parent, struct builder_yaml *child)
 }
 
 static int
-yaml_fail(const char *what, unsigned line, const char *fmt, ...)
+builder_yaml_fail(const char *what, unsigned line, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -64,7 +64,8 @@ yaml_fail(const char *what, unsigned line, const char *fmt, ...)
 
 /* A key of map (its items alternate key, value) that is already there? */
 static bool
-yaml_key_taken(const struct builder_yaml *map, const struct builder_yaml *key)
+builder_yaml_key_taken(const struct builder_yaml *map,
+    const struct builder_yaml *key)
 {
 	if (key->kind != BUILDER_YAML_SCALAR)
 		return false;
@@ -80,7 +81,8 @@ int
 builder_yaml_load(struct builder_yaml **out, const char *what,
     const char *text, size_t len)
 {
-	struct builder_yaml *stack[YAML_DEPTH_MAX + 1], *root = NULL, *node;
+	struct builder_yaml *stack[BUILDER_YAML_DEPTH_MAX + 1], *root = NULL,
+	    *node;
 	yaml_parser_t p;
 	yaml_event_t ev;
 	int depth = 0, docs = 0, rc = 0;
@@ -95,8 +97,9 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 		unsigned line;
 
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = yaml_fail(what, (unsigned)p.problem_mark.line + 1,
-			    "%s%s%s", p.problem ? p.problem : "not valid YAML",
+			rc = builder_yaml_fail(what,
+			    (unsigned)p.problem_mark.line + 1, "%s%s%s",
+			    p.problem ? p.problem : "not valid YAML",
 			    p.context ? " " : "", p.context ? p.context : "");
 			break;
 		}
@@ -108,23 +111,24 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)
-				rc = yaml_fail(what, line, "only one YAML "
-				    "document is allowed");
+				rc = builder_yaml_fail(what, line,
+				    "only one YAML document is allowed");
 			break;
 		case YAML_ALIAS_EVENT:
-			rc = yaml_fail(what, line, "aliases (*name) are not "
-			    "allowed");
+			rc = builder_yaml_fail(what, line,
+			    "aliases (*name) are not allowed");
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > YAML_SCALAR_MAX) {
-				rc = yaml_fail(what, line, "a value is longer "
-				    "than %d bytes", YAML_SCALAR_MAX);
+			if (ev.data.scalar.length > BUILDER_YAML_SCALAR_MAX) {
+				rc = builder_yaml_fail(what, line,
+				    "a value is longer than %d bytes",
+				    BUILDER_YAML_SCALAR_MAX);
 				break;
 			}
 			if (memchr(ev.data.scalar.value, '\0',
 			    ev.data.scalar.length)) {
-				rc = yaml_fail(what, line, "a value has a NUL "
-				    "character");
+				rc = builder_yaml_fail(what, line,
+				    "a value has a NUL character");
 				break;
 			}
 			node = xcalloc(1, sizeof(*node));
@@ -150,9 +154,10 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 		}
 		if (rc == 0 && node) {
 			node->line = line;
-			if (++nodes > YAML_NODES_MAX) {
-				rc = yaml_fail(what, line, "more than %d "
-				    "values", YAML_NODES_MAX);
+			if (++nodes > BUILDER_YAML_NODES_MAX) {
+				rc = builder_yaml_fail(what, line,
+				    "more than %d values",
+				    BUILDER_YAML_NODES_MAX);
 			} else if (depth == 0) {
 				root = node;
 				node = NULL;
@@ -162,15 +167,16 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 				if (parent->kind == BUILDER_YAML_MAP &&
 				    parent->n % 2 == 0 &&
 				    node->kind != BUILDER_YAML_SCALAR)
-					rc = yaml_fail(what, line, "a key must "
-					    "be a plain value");
+					rc = builder_yaml_fail(what, line,
+					    "a key must be a plain value");
 				else if (parent->kind == BUILDER_YAML_MAP &&
 				    parent->n % 2 == 0 &&
-				    yaml_key_taken(parent, node))
-					rc = yaml_fail(what, line, "'%.60s' is "
-					    "given twice", node->value);
+				    builder_yaml_key_taken(parent, node))
+					rc = builder_yaml_fail(what, line,
+					    "'%.60s' is given twice",
+					    node->value);
 				if (rc == 0) {
-					yaml_append(parent, node);
+					builder_yaml_append(parent, node);
 					node = NULL;
 				}
 			}
@@ -179,10 +185,10 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 				struct builder_yaml *c = depth == 0 ? root :
 				    stack[depth - 1]->items[stack[depth -
 				    1]->n - 1];
-				if (depth == YAML_DEPTH_MAX)
-					rc = yaml_fail(what, line, "nested "
-					    "deeper than %d levels",
-					    YAML_DEPTH_MAX);
+				if (depth == BUILDER_YAML_DEPTH_MAX)
+					rc = builder_yaml_fail(what, line,
+					    "nested deeper than %d levels",
+					    BUILDER_YAML_DEPTH_MAX);
 				else
 					stack[depth++] = c;
 			}

@@ -11,12 +11,10 @@
 #include "slipway/controller.h"
 #include "slipway/hooks.h"
 #include "slipway/image.h"
-#include "slipway/registry_client.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
 #include "slipway/registry.h"
 #include "slipway/proxy.h"
-#include "slipway/sshd.h"
 
 /* help, version, up and the controller daemon; the client commands come
  * after them. */

@@ -1,15 +1,15 @@
 /*
  * Parsing the command line git's ssh transport sends, strictly: the only
  * forms accepted are what git itself produces.  See sshd_git_command_parse
- * in include/slipway/sshd.h.
+ * in include/slipway/hooks.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/hooks.h"
 #include "slipway/name.h"
-#include "slipway/sshd.h"
 
 int
 sshd_git_command_parse(const char **service, char **app, const char *cmd)

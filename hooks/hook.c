@@ -41,7 +41,6 @@
 #include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/repo.h"
-#include "slipway/sshd.h"
 
 #define HOOK_LINE_MAX 1024
 #define HOOK_REFS_MAX 10000

@@ -28,7 +28,6 @@
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/repo.h"
-#include "slipway/sshd.h"
 
 
 /* The hooks git runs: pre-receive builds (before any ref moves),

@@ -31,7 +31,6 @@
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/repo.h"
-#include "slipway/sshd.h"
 
 #define ADMIN_WORDS_MAX 64
 #define ADMIN_WORD_MAX 8192

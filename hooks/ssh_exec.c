@@ -37,7 +37,6 @@
 #include "slipway/log.h"
 #include "slipway/proc.h"
 #include "slipway/repo.h"
-#include "slipway/sshd.h"
 
 extern char **environ;
 

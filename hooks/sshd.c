@@ -1,6 +1,6 @@
 /*
  * The SSH server's listener: host key, bind, accept, one forked process per
- * connection.  See include/slipway/sshd.h.
+ * connection.  See include/slipway/hooks.h.
  *
  * One loop, no signal handlers: it polls the listening socket and one pipe
  * per connection, on which the connection's process writes a byte once it

@@ -27,8 +27,8 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
+#include "slipway/hooks.h"
 #include "slipway/log.h"
-#include "slipway/sshd.h"
 #include "slipway/name.h"
 #include "sshd_int.h"
 

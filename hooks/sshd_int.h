@@ -10,8 +10,8 @@
 
 #include <libssh/libssh.h>
 
+#include "slipway/hooks.h"
 #include "slipway/lograte.h"
-#include "slipway/sshd.h"
 
 /* "SHA256:<base64>" of key, as `ssh-keygen -lf` prints it; *out is
  * malloc'd.  ERR_INVALID when libssh cannot hash the key. */

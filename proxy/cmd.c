@@ -19,7 +19,7 @@
 
 /* Seconds with an optional fraction ("0.5") into milliseconds. */
 static int
-px_parse_secs(unsigned *out, const char *s)
+proxy_parse_secs(unsigned *out, const char *s)
 {
 	double v;
 	int rc;
@@ -31,7 +31,7 @@ px_parse_secs(unsigned *out, const char *s)
 }
 
 static int
-px_parse_count(unsigned *out, const char *s, unsigned max)
+proxy_parse_count(unsigned *out, const char *s, unsigned max)
 {
 	unsigned long long v;
 
@@ -76,17 +76,17 @@ proxy_cmd_serve(int argc, char **argv)
 		case 'a':
 			o.access_log = strcmp(optarg, "off") == 0 ? NULL : optarg;
 			break;
-		case 'm': rc = px_parse_count(&o.max_conns, optarg, 1000000); break;
+		case 'm': rc = proxy_parse_count(&o.max_conns, optarg, 1000000); break;
 		case 'M':
-			rc = px_parse_count(&o.max_conns_per_ip, optarg, 1000000);
+			rc = proxy_parse_count(&o.max_conns_per_ip, optarg, 1000000);
 			break;
-		case 'p': rc = px_parse_count(&o.pool_max, optarg, 100000); break;
+		case 'p': rc = proxy_parse_count(&o.pool_max, optarg, 100000); break;
 		case 'b': rc = parse_size(&o.max_body, optarg); break;
-		case 'H': rc = px_parse_secs(&o.header_timeout, optarg); break;
-		case 'I': rc = px_parse_secs(&o.idle_timeout, optarg); break;
-		case 'C': rc = px_parse_secs(&o.connect_timeout, optarg); break;
-		case 'U': rc = px_parse_secs(&o.upstream_timeout, optarg); break;
-		case 'T': rc = px_parse_secs(&o.tunnel_timeout, optarg); break;
+		case 'H': rc = proxy_parse_secs(&o.header_timeout, optarg); break;
+		case 'I': rc = proxy_parse_secs(&o.idle_timeout, optarg); break;
+		case 'C': rc = proxy_parse_secs(&o.connect_timeout, optarg); break;
+		case 'U': rc = proxy_parse_secs(&o.upstream_timeout, optarg); break;
+		case 'T': rc = proxy_parse_secs(&o.tunnel_timeout, optarg); break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
@@ -110,7 +110,7 @@ proxy_cmd_serve(int argc, char **argv)
 
 /* --control for the client commands; returns the path to use (free it). */
 static char *
-px_control_arg(const char *given)
+proxy_control_arg(const char *given)
 {
 	return given ? xstrdup(given) : proxy_ctl_default_path();
 }
@@ -143,7 +143,7 @@ proxy_cmd_route_set(int argc, char **argv)
 	}
 	if (argc - optind < 1)
 		return cmdline_usage_error(argv[0], "APP is missing");
-	ctl = px_control_arg(control);
+	ctl = proxy_control_arg(control);
 	rc = proxy_ctl_route_set(ctl, argv[optind],
 	    (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
 	    domains, nd);
@@ -151,7 +151,7 @@ proxy_cmd_route_set(int argc, char **argv)
 	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }
 
-static const struct option px_ctl_only[] = {
+static const struct option proxy_ctl_only[] = {
 	{ "control", required_argument, NULL, 'c' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -163,14 +163,14 @@ proxy_cmd_route_rm(int argc, char **argv)
 	char *ctl;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "", px_ctl_only, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", proxy_ctl_only, NULL)) != -1) {
 		if (ch != 'c')
 			return cmdline_usage_error(argv[0], "unknown option");
 		control = optarg;
 	}
 	if (argc - optind != 1)
 		return cmdline_usage_error(argv[0], "expected one APP");
-	ctl = px_control_arg(control);
+	ctl = proxy_control_arg(control);
 	rc = proxy_ctl_route_rm(ctl, argv[optind]);
 	free(ctl);
 	return rc < 0 ? cmdline_fail(argv[0]) : 0;
@@ -184,7 +184,7 @@ proxy_cmd_maintenance(int argc, char **argv)
 	int ch, rc;
 	bool on;
 
-	while ((ch = getopt_long(argc, argv, "", px_ctl_only, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", proxy_ctl_only, NULL)) != -1) {
 		if (ch != 'c')
 			return cmdline_usage_error(argv[0], "unknown option");
 		control = optarg;
@@ -193,7 +193,7 @@ proxy_cmd_maintenance(int argc, char **argv)
 	    strcmp(argv[optind + 1], "off") != 0))
 		return cmdline_usage_error(argv[0], "expected APP on|off");
 	on = strcmp(argv[optind + 1], "on") == 0;
-	ctl = px_control_arg(control);
+	ctl = proxy_control_arg(control);
 	rc = proxy_ctl_maintenance(ctl, argv[optind], on);
 	free(ctl);
 	if (rc < 0)
@@ -203,7 +203,7 @@ proxy_cmd_maintenance(int argc, char **argv)
 }
 
 static void
-px_print_routes(json_t *o)
+proxy_print_routes(json_t *o)
 {
 	json_t *r, *b, *d;
 	size_t i, j;
@@ -249,7 +249,7 @@ proxy_cmd_routes(int argc, char **argv)
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
-	ctl = px_control_arg(control);
+	ctl = proxy_control_arg(control);
 	rc = proxy_ctl_routes(&text, ctl);
 	free(ctl);
 	if (rc < 0)
@@ -259,7 +259,7 @@ proxy_cmd_routes(int argc, char **argv)
 	} else {
 		json_t *o = json_loads(text, 0, NULL);
 
-		px_print_routes(o);
+		proxy_print_routes(o);
 		json_decref(o);
 	}
 	free(text);
@@ -283,7 +283,7 @@ proxy_cmd_drain(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'w':
-			if (px_parse_secs(&wait_ms, optarg) < 0)
+			if (proxy_parse_secs(&wait_ms, optarg) < 0)
 				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
 			break;
@@ -294,7 +294,7 @@ proxy_cmd_drain(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmdline_usage_error(argv[0], "expected one BACKEND");
-	ctl = px_control_arg(control);
+	ctl = proxy_control_arg(control);
 	if (wait_ms)
 		rc = proxy_ctl_drain_wait(&left, ctl, argv[optind], wait_ms);
 	else

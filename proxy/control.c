@@ -23,20 +23,20 @@
 #include "slipway/proxy.h"
 #include "proxy_int.h"
 
-#define PX_CTL_LINE_MAX ((size_t)64 << 10)
-#define PX_CTL_MAX 32
+#define PROXY_CTL_LINE_MAX ((size_t)64 << 10)
+#define PROXY_CTL_MAX 32
 
 /* A control connection.  Lines are read into in and answered into out. */
-struct px_ctl {
-	struct px_sock s;
+struct proxy_control_conn {
+	struct proxy_sock s;
 	struct buf in;
 	struct buf out;
 	size_t out_off;
-	struct px_ctl *next, *prev;
+	struct proxy_control_conn *next, *prev;
 };
 
 static char *
-px_answer_err(int code, const char *msg)
+proxy_answer_err(int code, const char *msg)
 {
 	json_t *o = json_pack("{s:b,s:s,s:s}", "ok", 0, "error", msg,
 	    "code", err_name(code));
@@ -47,7 +47,7 @@ px_answer_err(int code, const char *msg)
 }
 
 static char *
-px_answer(json_t *o)
+proxy_answer(json_t *o)
 {
 	char *s;
 
@@ -59,7 +59,8 @@ px_answer(json_t *o)
 
 /* Collect an array of strings; ERR_INVALID if it is anything else. */
 static int
-px_strings(const char **v, size_t *n, size_t max, json_t *a, const char *what)
+proxy_strings(const char **v, size_t *n, size_t max, json_t *a,
+    const char *what)
 {
 	size_t i;
 	json_t *e;
@@ -81,22 +82,22 @@ px_strings(const char **v, size_t *n, size_t max, json_t *a, const char *what)
 }
 
 static char *
-px_op_drain(struct px_routes *r, const char *addr)
+proxy_op_drain(struct proxy_routes *r, const char *addr)
 {
-	struct px_backend parsed, *b;
+	struct proxy_backend parsed, *b;
 
-	if (addr == NULL || px_backend_parse(&parsed, addr) < 0)
-		return px_answer_err(ERR_INVALID, addr ? err_last() :
+	if (addr == NULL || proxy_backend_parse(&parsed, addr) < 0)
+		return proxy_answer_err(ERR_INVALID, addr ? err_last() :
 		    "\"backend\" is missing");
-	b = px_routes_backend(r, parsed.addr);
-	return px_answer(json_pack("{s:s,s:I,s:b,s:I,s:I}", "backend",
+	b = proxy_routes_backend(r, parsed.addr);
+	return proxy_answer(json_pack("{s:s,s:I,s:b,s:I,s:I}", "backend",
 	    parsed.addr, "inflight", (json_int_t)(b ? b->inflight : 0),
 	    "routed", b && b->refs > 0, "idle", (json_int_t)(b ? b->nidle : 0),
 	    "served", (json_int_t)(b ? b->served : 0)));
 }
 
 char *
-px_control_handle(struct px_routes *r, const char *line, size_t n,
+proxy_control_handle(struct proxy_routes *r, const char *line, size_t n,
     bool *changed)
 {
 	const char *bv[256], *dv[64];
@@ -111,59 +112,59 @@ px_control_handle(struct px_routes *r, const char *line, size_t n,
 	req = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return px_answer_err(ERR_INVALID, "not a JSON object");
+		return proxy_answer_err(ERR_INVALID, "not a JSON object");
 	}
 	op = json_string_value(json_object_get(req, "op"));
 	app = json_string_value(json_object_get(req, "app"));
 	if (op == NULL) {
-		ans = px_answer_err(ERR_INVALID, "\"op\" is missing");
+		ans = proxy_answer_err(ERR_INVALID, "\"op\" is missing");
 	} else if (strcmp(op, "routes") == 0) {
-		ans = px_answer(px_routes_json(r));
+		ans = proxy_answer(proxy_routes_json(r));
 	} else if (strcmp(op, "drain") == 0) {
-		ans = px_op_drain(r, json_string_value(json_object_get(req,
+		ans = proxy_op_drain(r, json_string_value(json_object_get(req,
 		    "backend")));
 	} else if (app == NULL) {
-		ans = px_answer_err(ERR_INVALID, "\"app\" is missing");
+		ans = proxy_answer_err(ERR_INVALID, "\"app\" is missing");
 	} else if (strcmp(op, "set") == 0) {
-		if ((rc = px_strings(bv, &nb, 256, json_object_get(req,
+		if ((rc = proxy_strings(bv, &nb, 256, json_object_get(req,
 		    "backends"), "backends")) < 0 ||
-		    (rc = px_strings(dv, &nd, 64, json_object_get(req,
+		    (rc = proxy_strings(dv, &nd, 64, json_object_get(req,
 		    "domains"), "domains")) < 0 ||
-		    (rc = px_routes_set(r, app, bv, nb, dv, nd)) < 0) {
-			ans = px_answer_err(rc, err_last());
+		    (rc = proxy_routes_set(r, app, bv, nb, dv, nd)) < 0) {
+			ans = proxy_answer_err(rc, err_last());
 		} else {
 			*changed = true;
-			ans = px_answer(json_object());
+			ans = proxy_answer(json_object());
 		}
 	} else if (strcmp(op, "rm") == 0) {
-		if ((rc = px_routes_rm(r, app)) < 0) {
-			ans = px_answer_err(rc, err_last());
+		if ((rc = proxy_routes_rm(r, app)) < 0) {
+			ans = proxy_answer_err(rc, err_last());
 		} else {
 			*changed = true;
-			ans = px_answer(json_object());
+			ans = proxy_answer(json_object());
 		}
 	} else if (strcmp(op, "maintenance") == 0) {
 		json_t *on = json_object_get(req, "on");
 
 		if (!json_is_boolean(on))
-			ans = px_answer_err(ERR_INVALID,
+			ans = proxy_answer_err(ERR_INVALID,
 			    "\"on\" must be true or false");
-		else if ((rc = px_routes_maintenance(r, app,
+		else if ((rc = proxy_routes_maintenance(r, app,
 		    json_is_true(on))) < 0)
-			ans = px_answer_err(rc, err_last());
+			ans = proxy_answer_err(rc, err_last());
 		else {
 			*changed = true;
-			ans = px_answer(json_object());
+			ans = proxy_answer(json_object());
 		}
 	} else {
-		ans = px_answer_err(ERR_UNSUPPORTED, "unknown \"op\"");
+		ans = proxy_answer_err(ERR_UNSUPPORTED, "unknown \"op\"");
 	}
 	json_decref(req);
 	return ans;
 }
 
 int
-px_control_open(const char *path)
+proxy_control_open(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *dir, *slash;
@@ -188,14 +189,14 @@ px_control_open(const char *path)
 	 * life (the kernel drops it when the process dies), so the socket
 	 * file of a live proxy is never replaced. */
 	lock = xasprintf("%s.lock", path);
-	px_srv.ctl_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (px_srv.ctl_lock < 0) {
+	proxy_srv.ctl_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (proxy_srv.ctl_lock < 0) {
 		rc = err_sys("cannot open '%s'", lock);
 		free(lock);
 		return rc;
 	}
 	free(lock);
-	if (flock(px_srv.ctl_lock, LOCK_EX | LOCK_NB) < 0)
+	if (flock(proxy_srv.ctl_lock, LOCK_EX | LOCK_NB) < 0)
 		return err_set(ERR_EXISTS, "another proxy uses the control "
 		    "socket '%s'", path);
 	/* A socket file left by a proxy that died is removed; one a live
@@ -225,16 +226,16 @@ px_control_open(const char *path)
 }
 
 static void
-px_ctl_close(struct px_ctl *k)
+proxy_control_conn_close(struct proxy_control_conn *k)
 {
 	close(k->s.fd);
 	if (k->prev)
 		k->prev->next = k->next;
 	else
-		px_srv.ctls = k->next;
+		proxy_srv.ctls = k->next;
 	if (k->next)
 		k->next->prev = k->prev;
-	px_srv.nctls--;
+	proxy_srv.nctls--;
 	buf_free(&k->in);
 	buf_free(&k->out);
 	/* Freed now: epoll reports an fd once per wait, and this one's
@@ -243,48 +244,48 @@ px_ctl_close(struct px_ctl *k)
 }
 
 void
-px_control_accept(void)
+proxy_control_accept(void)
 {
 	for (;;) {
-		int fd = accept4(px_srv.csock.fd, NULL, NULL,
+		int fd = accept4(proxy_srv.csock.fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct px_ctl *k;
+		struct proxy_control_conn *k;
 
 		if (fd < 0)
 			return;
-		if (px_srv.nctls >= PX_CTL_MAX) {
+		if (proxy_srv.nctls >= PROXY_CTL_MAX) {
 			close(fd);
 			continue;
 		}
 		k = xcalloc(1, sizeof(*k));
-		px_sock_init(&k->s, PX_K_CTL, fd, false);
-		buf_init(&k->in, PX_CTL_LINE_MAX);
+		proxy_sock_init(&k->s, PROXY_K_CTL, fd, false);
+		buf_init(&k->in, PROXY_CTL_LINE_MAX);
 		buf_init(&k->out, (size_t)8 << 20);
-		if (px_sock_add(&k->s) < 0) {
+		if (proxy_sock_add(&k->s) < 0) {
 			close(fd);
 			buf_free(&k->in);
 			free(k);
 			continue;
 		}
-		k->next = px_srv.ctls;
+		k->next = proxy_srv.ctls;
 		if (k->next)
 			k->next->prev = k;
-		px_srv.ctls = k;
-		px_srv.nctls++;
+		proxy_srv.ctls = k;
+		proxy_srv.nctls++;
 	}
 }
 
 static void
-px_ctl_changed(void)
+proxy_control_changed(void)
 {
-	if (px_srv.o->routes_file &&
-	    px_routes_save(&px_srv.routes, px_srv.o->routes_file) < 0)
+	if (proxy_srv.o->routes_file &&
+	    proxy_routes_save(&proxy_srv.routes, proxy_srv.o->routes_file) < 0)
 		log_warnx("routes changed but not saved: %s", err_last());
 }
 
 /* Answer every complete line in k->in. */
 static void
-px_ctl_lines(struct px_ctl *k)
+proxy_control_conn_lines(struct proxy_control_conn *k)
 {
 	char *nl;
 
@@ -293,11 +294,11 @@ px_ctl_lines(struct px_ctl *k)
 		bool changed;
 		char *ans;
 
-		ans = px_control_handle(&px_srv.routes, k->in.ptr, n, &changed);
+		ans = proxy_control_handle(&proxy_srv.routes, k->in.ptr, n, &changed);
 		if (changed) {
 			log_info("control: %.*s", (int)(n > 300 ? 300 : n),
 			    k->in.ptr);
-			px_ctl_changed();
+			proxy_control_changed();
 		}
 		if (buf_puts(&k->out, ans) < 0 || buf_putc(&k->out, '\n') < 0)
 			k->s.eof = true;
@@ -307,7 +308,7 @@ px_ctl_lines(struct px_ctl *k)
 }
 
 void
-px_control_event(struct px_ctl *k, uint32_t ev)
+proxy_control_event(struct proxy_control_conn *k, uint32_t ev)
 {
 	char tmp[4096];
 
@@ -317,7 +318,7 @@ px_control_event(struct px_ctl *k, uint32_t ev)
 		if (n > 0) {
 			if (buf_put(&k->in, tmp, (size_t)n) < 0) {
 				/* A line over the cap: answer and hang up. */
-				char *ans = px_answer_err(ERR_TOOBIG,
+				char *ans = proxy_answer_err(ERR_TOOBIG,
 				    "request line too long");
 				buf_puts(&k->out, ans);
 				buf_putc(&k->out, '\n');
@@ -325,21 +326,21 @@ px_control_event(struct px_ctl *k, uint32_t ev)
 				k->s.eof = true;
 				break;
 			}
-			px_ctl_lines(k);
+			proxy_control_conn_lines(k);
 		} else if (n == 0) {
 			k->s.eof = true;
 		} else if (errno == EAGAIN || errno == EINTR) {
 			k->s.rd = false;
 		} else {
-			px_ctl_close(k);
+			proxy_control_conn_close(k);
 			return;
 		}
 	}
 	if (k->out_off < k->out.len) {
-		ssize_t w = px_sock_send(&k->s, &k->out, &k->out_off, NULL, 0);
+		ssize_t w = proxy_sock_send(&k->s, &k->out, &k->out_off, NULL, 0);
 
 		if (w < 0) {
-			px_ctl_close(k);
+			proxy_control_conn_close(k);
 			return;
 		}
 		if (k->out_off == k->out.len) {
@@ -348,12 +349,12 @@ px_control_event(struct px_ctl *k, uint32_t ev)
 		}
 	}
 	if (k->s.eof && k->out.len == 0)
-		px_ctl_close(k);
+		proxy_control_conn_close(k);
 }
 
 void
-px_control_close_all(void)
+proxy_control_close_all(void)
 {
-	while (px_srv.ctls)
-		px_ctl_close(px_srv.ctls);
+	while (proxy_srv.ctls)
+		proxy_control_conn_close(proxy_srv.ctls);
 }

@@ -21,8 +21,8 @@
 #include "slipway/proc.h"
 #include "slipway/proxy.h"
 
-#define PX_CTL_ANSWER_MAX ((size_t)8 << 20)
-#define PX_CTL_TIMEOUT_MS 10000
+#define PROXY_CTL_ANSWER_MAX ((size_t)8 << 20)
+#define PROXY_CTL_TIMEOUT_MS 10000
 
 char *
 proxy_ctl_default_path(void)
@@ -32,7 +32,7 @@ proxy_ctl_default_path(void)
 
 /* Map the proxy's "code" word back to an ERR_* code. */
 static int
-px_code(const char *word)
+proxy_code(const char *word)
 {
 	static const int codes[] = { ERR_NOTFOUND, ERR_EXISTS, ERR_INVALID,
 	    ERR_AUTH, ERR_TIMEOUT, ERR_CONFLICT, ERR_TOOBIG, ERR_UNSUPPORTED,
@@ -50,7 +50,7 @@ px_code(const char *word)
  * message.
  */
 static int
-px_ctl_call(json_t **out, const char *ctl, json_t *req)
+proxy_ctl_call(json_t **out, const char *ctl, json_t *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct buf line, ans;
@@ -59,7 +59,7 @@ px_ctl_call(json_t **out, const char *ctl, json_t *req)
 	int fd = -1, rc;
 
 	buf_init(&line, 0);
-	buf_init(&ans, PX_CTL_ANSWER_MAX);
+	buf_init(&ans, PROXY_CTL_ANSWER_MAX);
 	if (strlen(ctl) >= sizeof(sa.sun_path)) {
 		rc = err_set(ERR_INVALID, "control socket path '%s' is too "
 		    "long", ctl);
@@ -89,9 +89,9 @@ px_ctl_call(json_t **out, const char *ctl, json_t *req)
 
 		if (ans.len && ans.ptr[ans.len - 1] == '\n')
 			break;
-		if (poll(&p, 1, PX_CTL_TIMEOUT_MS) == 0) {
+		if (poll(&p, 1, PROXY_CTL_TIMEOUT_MS) == 0) {
 			rc = err_set(ERR_TIMEOUT, "the proxy at '%s' did not "
-			    "answer within %d s", ctl, PX_CTL_TIMEOUT_MS / 1000);
+			    "answer within %d s", ctl, PROXY_CTL_TIMEOUT_MS / 1000);
 			goto done;
 		}
 		n = read(fd, tmp, sizeof(tmp));
@@ -114,7 +114,7 @@ px_ctl_call(json_t **out, const char *ctl, json_t *req)
 	if (!json_is_true(json_object_get(o, "ok"))) {
 		const char *msg = json_string_value(json_object_get(o, "error"));
 
-		rc = err_set(px_code(json_string_value(json_object_get(o,
+		rc = err_set(proxy_code(json_string_value(json_object_get(o,
 		    "code"))), "%s", msg ? msg : "the proxy refused");
 		goto done;
 	}
@@ -132,10 +132,10 @@ done:
 }
 
 static int
-px_ctl_simple(const char *ctl, json_t *req)
+proxy_ctl_simple(const char *ctl, json_t *req)
 {
 	json_t *o = NULL;
-	int rc = px_ctl_call(&o, ctl, req);
+	int rc = proxy_ctl_call(&o, ctl, req);
 
 	json_decref(o);
 	return rc;
@@ -152,21 +152,21 @@ proxy_ctl_route_set(const char *ctl, const char *app,
 		json_array_append_new(bs, json_string(backends[i]));
 	for (size_t i = 0; i < ndomains; i++)
 		json_array_append_new(ds, json_string(domains[i]));
-	return px_ctl_simple(ctl, json_pack("{s:s,s:s,s:o,s:o}", "op", "set",
+	return proxy_ctl_simple(ctl, json_pack("{s:s,s:s,s:o,s:o}", "op", "set",
 	    "app", app, "backends", bs, "domains", ds));
 }
 
 int
 proxy_ctl_route_rm(const char *ctl, const char *app)
 {
-	return px_ctl_simple(ctl, json_pack("{s:s,s:s}", "op", "rm", "app",
+	return proxy_ctl_simple(ctl, json_pack("{s:s,s:s}", "op", "rm", "app",
 	    app));
 }
 
 int
 proxy_ctl_maintenance(const char *ctl, const char *app, bool on)
 {
-	return px_ctl_simple(ctl, json_pack("{s:s,s:s,s:b}", "op",
+	return proxy_ctl_simple(ctl, json_pack("{s:s,s:s,s:b}", "op",
 	    "maintenance", "app", app, "on", on));
 }
 
@@ -177,7 +177,7 @@ proxy_ctl_drain(unsigned *out, bool *routed, const char *ctl,
 	json_t *o = NULL;
 	int rc;
 
-	if ((rc = px_ctl_call(&o, ctl, json_pack("{s:s,s:s}", "op", "drain",
+	if ((rc = proxy_ctl_call(&o, ctl, json_pack("{s:s,s:s}", "op", "drain",
 	    "backend", backend))) < 0)
 		return rc;
 	*out = (unsigned)json_integer_value(json_object_get(o, "inflight"));
@@ -219,7 +219,7 @@ proxy_ctl_routes(char **out, const char *ctl)
 	json_t *o = NULL;
 	int rc;
 
-	if ((rc = px_ctl_call(&o, ctl, json_pack("{s:s}", "op", "routes"))) < 0)
+	if ((rc = proxy_ctl_call(&o, ctl, json_pack("{s:s}", "op", "routes"))) < 0)
 		return rc;
 	json_object_del(o, "ok");
 	*out = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);

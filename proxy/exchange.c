@@ -14,11 +14,11 @@
 #include "slipway/proxy.h"
 #include "proxy_int.h"
 
-static int px_connect_next(struct px_client *c);
-static const char *px_what(const char *kind);
+static int proxy_connect_next(struct proxy_client *c);
+static const char *proxy_what(const char *kind);
 
 static void
-px_copy(char *dst, size_t cap, struct px_str s)
+proxy_copy(char *dst, size_t cap, struct proxy_str s)
 {
 	size_t n = s.n < cap - 1 ? s.n : cap - 1;
 
@@ -29,52 +29,52 @@ px_copy(char *dst, size_t cap, struct px_str s)
 
 /* A complete head is at in[ib..): check it, route it, start it. */
 int
-px_request_start(struct px_client *c, const struct px_head *h)
+proxy_request_start(struct proxy_client *c, const struct proxy_head *h)
 {
-	struct px_app *a;
+	struct proxy_app *a;
 
 	c->nreq++;
-	px_request_reset(c);
+	proxy_request_reset(c);
 	if (c->t_start == 0)
-		c->t_start = px_srv.now_ns;
-	px_copy(c->method, sizeof(c->method), h->method);
-	px_copy(c->target, sizeof(c->target), h->target);
-	px_copy(c->host, sizeof(c->host), h->host);
+		c->t_start = proxy_srv.now_ns;
+	proxy_copy(c->method, sizeof(c->method), h->method);
+	proxy_copy(c->target, sizeof(c->target), h->target);
+	proxy_copy(c->host, sizeof(c->host), h->host);
 	c->minor = h->minor;
-	c->is_head = px_str_eq(h->method, "head");
+	c->is_head = proxy_str_eq(h->method, "head");
 	c->keepalive = !h->conn_close && (h->minor == 1 || h->conn_keepalive);
 	c->upgrade = h->minor == 1 && h->conn_upgrade && h->upgrade.n > 0;
-	if (px_rid_valid(h->request_id))
-		px_copy(c->rid, sizeof(c->rid), h->request_id);
+	if (proxy_rid_valid(h->request_id))
+		proxy_copy(c->rid, sizeof(c->rid), h->request_id);
 	else
-		px_rid_make(c->rid);
+		proxy_rid_make(c->rid);
 	if (h->chunked) {
-		c->req_body = PX_BODY_CHUNKED;
+		c->req_body = PROXY_BODY_CHUNKED;
 	} else if (h->content_length > 0) {
-		c->req_body = PX_BODY_LENGTH;
+		c->req_body = PROXY_BODY_LENGTH;
 		c->req_left = (uint64_t)h->content_length;
 	} else {
 		c->req_scanned = true;
 	}
 
-	a = px_routes_lookup(&px_srv.routes, h->host.p, h->host.n);
+	a = proxy_routes_lookup(&proxy_srv.routes, h->host.p, h->host.n);
 	if (a == NULL) {
 		c->s.ib += h->len;
-		return px_local(c, 404, "no-route", "no app here",
+		return proxy_local(c, 404, "no-route", "no app here",
 		    "no app is routed at host '%s'", c->host);
 	}
 	snprintf(c->app, sizeof(c->app), "%s", a->name);
-	if (px_srv.o->max_body && c->req_body == PX_BODY_LENGTH &&
-	    c->req_left > px_srv.o->max_body) {
+	if (proxy_srv.o->max_body && c->req_body == PROXY_BODY_LENGTH &&
+	    c->req_left > proxy_srv.o->max_body) {
 		c->s.ib += h->len;
-		return px_local(c, 413, "too-large", "request body too large",
+		return proxy_local(c, 413, "too-large", "request body too large",
 		    "the body of %llu bytes is over the limit of %llu",
-		    (unsigned long long)c->req_left, px_srv.o->max_body);
+		    (unsigned long long)c->req_left, proxy_srv.o->max_body);
 	}
-	px_build_request(c, h);
+	proxy_build_request(c, h);
 	c->s.ib += h->len;
 	c->state = CS_PROXY;
-	return px_connect_next(c);
+	return proxy_connect_next(c);
 }
 
 /*
@@ -83,41 +83,41 @@ px_request_start(struct px_client *c, const struct px_head *h)
  * belongs to whichever backend it gets here until it is done.
  */
 static int
-px_connect_next(struct px_client *c)
+proxy_connect_next(struct proxy_client *c)
 {
-	struct px_app *a = px_routes_app(&px_srv.routes, c->app);
-	struct px_upstream *u;
-	struct px_backend *b;
+	struct proxy_app *a = proxy_routes_app(&proxy_srv.routes, c->app);
+	struct proxy_upstream *u;
+	struct proxy_backend *b;
 
 	for (;;) {
 		if (a == NULL)
-			return px_local(c, 503, "no-backend", "no backend",
+			return proxy_local(c, 503, "no-backend", "no backend",
 			    "app '%s' has no route any more", c->app);
 		if (a->maintenance)
-			return px_local(c, 503, "maintenance",
+			return proxy_local(c, 503, "maintenance",
 			    "the app is in maintenance mode",
 			    "app '%s' is in maintenance mode; try again later",
 			    c->app);
 		if (a->nbackends == 0)
-			return px_local(c, 503, "no-backend", "no backend",
+			return proxy_local(c, 503, "no-backend", "no backend",
 			    "app '%s' has no backend up", c->app);
 		if (c->tries > a->nbackends)
-			return px_local(c, 502, c->error ? c->error :
-			    "backend-refused", px_what(c->error), NULL);
-		b = px_app_pick(a);
+			return proxy_local(c, 502, c->error ? c->error :
+			    "backend-refused", proxy_what(c->error), NULL);
+		b = proxy_app_pick(a);
 		c->tries++;
 		if (c->be != b) {
 			if (c->be) {
-				struct px_backend *old = c->be;
+				struct proxy_backend *old = c->be;
 
 				c->be = NULL;
 				old->inflight--;
-				px_routes_backend_gc(&px_srv.routes, old);
+				proxy_routes_backend_gc(&proxy_srv.routes, old);
 			}
 			c->be = b;
 			b->inflight++;
 		}
-		if (px_upstream_get(&u, b) < 0) {
+		if (proxy_upstream_get(&u, b) < 0) {
 			c->error = "backend-refused";
 			snprintf(c->why, sizeof(c->why), "app '%s', backend %s: "
 			    "%s", c->app, b->addr, err_last());
@@ -126,16 +126,16 @@ px_connect_next(struct px_client *c)
 		u->c = c;
 		c->up = u;
 		c->uphead_off = 0;
-		c->deadline = px_srv.now_ms + (u->connecting ?
-		    px_srv.o->connect_timeout : px_srv.o->upstream_timeout);
+		c->deadline = proxy_srv.now_ms + (u->connecting ?
+		    proxy_srv.o->connect_timeout : proxy_srv.o->upstream_timeout);
 		if (!u->connecting)
-			c->t_up = px_srv.now_ns;
+			c->t_up = proxy_srv.now_ns;
 		return 1;
 	}
 }
 
 static const char *
-px_what(const char *kind)
+proxy_what(const char *kind)
 {
 	if (kind && strcmp(kind, "backend-closed") == 0)
 		return "the backend closed the connection without answering";
@@ -143,7 +143,7 @@ px_what(const char *kind)
 }
 
 static bool
-px_idempotent(const struct px_client *c)
+proxy_idempotent(const struct proxy_client *c)
 {
 	return strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0 ||
 	    strcmp(c->method, "OPTIONS") == 0;
@@ -156,14 +156,15 @@ px_idempotent(const struct px_client *c)
  * GET/HEAD/OPTIONS); otherwise say 502.
  */
 static int
-px_upstream_failed(struct px_client *c, const char *kind, const char *what)
+proxy_upstream_failed(struct proxy_client *c, const char *kind,
+    const char *what)
 {
-	struct px_upstream *u = c->up;
-	struct px_backend *b = c->be;
+	struct proxy_upstream *u = c->up;
+	struct proxy_backend *b = c->be;
 	bool wrote = c->uphead_off > 0 || c->req_sent_body;
 	bool reused = u->reused;
 	bool retry = !c->resp_started && u->s.ie == 0 && (!wrote ||
-	    (reused && px_idempotent(c) && c->req_body == PX_BODY_NONE));
+	    (reused && proxy_idempotent(c) && c->req_body == PROXY_BODY_NONE));
 
 	c->error = kind;
 	snprintf(c->why, sizeof(c->why), "app '%s', backend %s: %s", c->app,
@@ -172,26 +173,26 @@ px_upstream_failed(struct px_client *c, const char *kind, const char *what)
 		/* One stale kept connection: the others likely are too. */
 		b->inflight++;
 		while (b->idle)
-			px_upstream_close(b->idle);
+			proxy_upstream_close(b->idle);
 		b->inflight--;
 	}
-	px_upstream_close(u);
+	proxy_upstream_close(u);
 	c->up = NULL;
 	if (retry) {
 		if (reused)
 			c->tries--;   /* a stale connection is not a try */
-		return px_connect_next(c);
+		return proxy_connect_next(c);
 	}
 	if (c->resp_started) {
-		px_client_close(c);
+		proxy_client_close(c);
 		return -1;
 	}
-	return px_local(c, 502, kind, px_what(kind), NULL);
+	return proxy_local(c, 502, kind, proxy_what(kind), NULL);
 }
 
 /* Flush pending head bytes to the client.  -1 when the client is gone. */
 int
-px_flush_out(struct px_client *c, bool *progress)
+proxy_flush_out(struct proxy_client *c, bool *progress)
 {
 	size_t before = c->out_off;
 
@@ -200,7 +201,7 @@ px_flush_out(struct px_client *c, bool *progress)
 		c->out_off = 0;
 		return 0;
 	}
-	if (px_sock_send(&c->s, &c->out, &c->out_off, NULL, 0) < 0)
+	if (proxy_sock_send(&c->s, &c->out, &c->out_off, NULL, 0) < 0)
 		return -1;
 	if (c->out_off != before)
 		*progress = true;
@@ -214,79 +215,79 @@ px_flush_out(struct px_client *c, bool *progress)
 
 /* Done: release the upstream, account, and wait for the next request. */
 static int
-px_request_done(struct px_client *c)
+proxy_request_done(struct proxy_client *c)
 {
-	bool reusable = c->req_done && c->resp_body != PX_BODY_CLOSE &&
+	bool reusable = c->req_done && c->resp_body != PROXY_BODY_CLOSE &&
 	    !c->up_close && c->minor == 1;
 
-	px_upstream_release(c->up, reusable);
+	proxy_upstream_release(c->up, reusable);
 	c->up = NULL;
-	px_request_account(c);
+	proxy_request_account(c);
 	if (c->close_after || !c->keepalive || c->s.eof) {
-		px_client_linger(c);
+		proxy_client_linger(c);
 		return 1;
 	}
 	c->state = CS_HEAD;
 	if (c->s.ib < c->s.ie) {
-		c->t_start = px_srv.now_ns;
-		c->deadline = px_srv.now_ms + px_srv.o->header_timeout;
+		c->t_start = proxy_srv.now_ns;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->header_timeout;
 	} else {
-		c->deadline = px_srv.now_ms + px_srv.o->idle_timeout;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->idle_timeout;
 	}
 	return 1;
 }
 
 /* A final, interim or 101 response head arrived. */
 static int
-px_response_head(struct px_client *c, const struct px_head *h)
+proxy_response_head(struct proxy_client *c, const struct proxy_head *h)
 {
-	struct px_upstream *u = c->up;
+	struct proxy_upstream *u = c->up;
 
 	if (h->status == 101) {
 		if (!c->upgrade)
-			return px_local(c, 502, "backend-invalid",
+			return proxy_local(c, 502, "backend-invalid",
 			    "invalid answer from the backend", "app '%s', "
 			    "backend %s: switched protocols unasked", c->app,
 			    c->be->addr);
 		c->status = 101;
-		c->t_head = px_srv.now_ns;
+		c->t_head = proxy_srv.now_ns;
 		c->resp_started = true;
-		px_build_response(c, h);
+		proxy_build_response(c, h);
 		u->s.ib += h->len;
 		c->state = CS_TUNNEL;
-		c->deadline = px_srv.now_ms + px_srv.o->tunnel_timeout;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->tunnel_timeout;
 		return 1;
 	}
 	if (h->status < 200) {
 		/* Interim (100 Continue, 103): pass on to HTTP/1.1 clients. */
 		if (c->minor == 1)
-			px_build_response(c, h);
+			proxy_build_response(c, h);
 		u->s.ib += h->len;
 		return 1;
 	}
 	c->status = h->status;
-	c->t_head = px_srv.now_ns;
+	c->t_head = proxy_srv.now_ns;
 	if (c->is_head || h->status == 204 || h->status == 304) {
-		c->resp_body = PX_BODY_NONE;
+		c->resp_body = PROXY_BODY_NONE;
 	} else if (h->chunked) {
 		if (c->minor == 0)
-			return px_local(c, 502, "backend-invalid",
+			return proxy_local(c, 502, "backend-invalid",
 			    "invalid answer from the backend", "app '%s', "
 			    "backend %s: chunked answer to HTTP/1.0", c->app,
 			    c->be->addr);
-		c->resp_body = PX_BODY_CHUNKED;
+		c->resp_body = PROXY_BODY_CHUNKED;
 	} else if (h->content_length >= 0) {
-		c->resp_body = PX_BODY_LENGTH;
+		c->resp_body = PROXY_BODY_LENGTH;
 		c->resp_left = (uint64_t)h->content_length;
 	} else {
-		c->resp_body = PX_BODY_CLOSE;
+		c->resp_body = PROXY_BODY_CLOSE;
 	}
-	c->resp_scanned = c->resp_body == PX_BODY_NONE ||
-	    (c->resp_body == PX_BODY_LENGTH && c->resp_left == 0);
+	c->resp_scanned = c->resp_body == PROXY_BODY_NONE ||
+	    (c->resp_body == PROXY_BODY_LENGTH && c->resp_left == 0);
 	c->up_close = h->conn_close || (h->minor == 0 && !h->conn_keepalive);
-	c->close_after = !c->keepalive || c->resp_body == PX_BODY_CLOSE ||
-	    !c->req_done || c->s.eof || px_srv.stopping;
-	px_build_response(c, h);
+	c->close_after = !c->keepalive || c->resp_body == PROXY_BODY_CLOSE ||
+	    !c->req_done || c->s.eof || proxy_srv.stopping;
+	proxy_build_response(c, h);
 	c->resp_started = true;
 	u->s.ib += h->len;
 	c->rstate = RS_BODY;
@@ -295,9 +296,9 @@ px_response_head(struct px_client *c, const struct px_head *h)
 
 /* Move request bytes up.  Returns -1 when c was closed. */
 static int
-px_pump_request(struct px_client *c, bool *progress)
+proxy_pump_request(struct proxy_client *c, bool *progress)
 {
-	struct px_upstream *u = c->up;
+	struct proxy_upstream *u = c->up;
 	size_t before = c->uphead_off;
 	ssize_t w;
 
@@ -305,31 +306,31 @@ px_pump_request(struct px_client *c, bool *progress)
 		size_t from = c->s.ib + c->req_pending, avail = c->s.ie - from;
 		ssize_t k = (ssize_t)avail;
 
-		if (c->req_body == PX_BODY_LENGTH) {
+		if (c->req_body == PROXY_BODY_LENGTH) {
 			if ((uint64_t)k > c->req_left)
 				k = (ssize_t)c->req_left;
 			c->req_left -= (uint64_t)k;
 			c->req_scanned = c->req_left == 0;
 		} else if (avail) {
-			k = px_chunk_scan(&c->req_ck, c->s.in + from, avail);
+			k = proxy_chunk_scan(&c->req_ck, c->s.in + from, avail);
 			if (k < 0)
-				return px_local(c, 400, "bad-request",
+				return proxy_local(c, 400, "bad-request",
 				    "bad request", "malformed chunked body: %s",
 				    err_last()) < 0 ? -1 : 0;
 			c->req_scanned = c->req_ck.done;
 		}
 		c->req_pending += (size_t)k;
 		c->req_total += (uint64_t)k;
-		if (px_srv.o->max_body && c->req_total > px_srv.o->max_body)
-			return px_local(c, 413, "too-large",
+		if (proxy_srv.o->max_body && c->req_total > proxy_srv.o->max_body)
+			return proxy_local(c, 413, "too-large",
 			    "request body too large", "the body is over the "
-			    "limit of %llu bytes", px_srv.o->max_body) < 0 ?
+			    "limit of %llu bytes", proxy_srv.o->max_body) < 0 ?
 			    -1 : 0;
 	}
-	w = px_sock_send(&u->s, &c->uphead, &c->uphead_off,
+	w = proxy_sock_send(&u->s, &c->uphead, &c->uphead_off,
 	    c->s.in + c->s.ib, c->req_pending);
 	if (w < 0)
-		return px_upstream_failed(c, "backend-closed", strerror(errno))
+		return proxy_upstream_failed(c, "backend-closed", strerror(errno))
 		    < 0 ? -1 : 0;
 	if (w > 0) {
 		c->s.ib += (size_t)w;
@@ -344,14 +345,14 @@ px_pump_request(struct px_client *c, bool *progress)
 		return 0;
 	}
 	if (!c->req_scanned) {
-		enum px_io r = px_sock_read(&c->s);
+		enum proxy_io r = proxy_sock_read(&c->s);
 
-		if (r == PX_IO_OK)
+		if (r == PROXY_IO_OK)
 			*progress = true;
-		else if (r != PX_IO_AGAIN) {
+		else if (r != PROXY_IO_AGAIN) {
 			/* The client left in the middle of its body. */
 			c->error = "client-closed-body";
-			px_client_close(c);
+			proxy_client_close(c);
 			return -1;
 		}
 	}
@@ -360,11 +361,11 @@ px_pump_request(struct px_client *c, bool *progress)
 
 /* Move response bytes down.  Returns -1 when c was closed. */
 static int
-px_pump_response(struct px_client *c, bool *progress)
+proxy_pump_response(struct proxy_client *c, bool *progress)
 {
-	struct px_upstream *u = c->up;
-	struct px_head h;
-	enum px_io r;
+	struct proxy_upstream *u = c->up;
+	struct proxy_head h;
+	enum proxy_io r;
 	size_t before;
 	ssize_t w;
 	int rc;
@@ -373,32 +374,32 @@ px_pump_response(struct px_client *c, bool *progress)
 		/* Interim heads wait until the one before is flushed.  (A
 		 * final head is not flushed here: it leaves with the first
 		 * body bytes, in one writev.) */
-		if (px_flush_out(c, progress) < 0) {
+		if (proxy_flush_out(c, progress) < 0) {
 			c->error = "client-gone";
-			px_client_close(c);
+			proxy_client_close(c);
 			return -1;
 		}
 		if (c->out.len)
 			return 0;
 		if (u->s.ib < u->s.ie) {
-			rc = px_http_parse_response(&h, u->s.in + u->s.ib,
+			rc = proxy_http_parse_response(&h, u->s.in + u->s.ib,
 			    u->s.ie - u->s.ib);
 			if (rc < 0)
-				return px_local(c, 502, "backend-invalid",
+				return proxy_local(c, 502, "backend-invalid",
 				    "invalid answer from the backend",
 				    "app '%s', backend %s: %s", c->app,
 				    c->be->addr, err_last()) < 0 ? -1 : 0;
 			if (rc > 0) {
 				*progress = true;
-				return px_response_head(c, &h) < 0 ? -1 : 0;
+				return proxy_response_head(c, &h) < 0 ? -1 : 0;
 			}
 		}
-		r = px_sock_read(&u->s);
-		if (r == PX_IO_OK) {
+		r = proxy_sock_read(&u->s);
+		if (r == PROXY_IO_OK) {
 			*progress = true;
-		} else if (r != PX_IO_AGAIN) {
-			return px_upstream_failed(c, "backend-closed",
-			    r == PX_IO_EOF ? "closed the connection without "
+		} else if (r != PROXY_IO_AGAIN) {
+			return proxy_upstream_failed(c, "backend-closed",
+			    r == PROXY_IO_EOF ? "closed the connection without "
 			    "answering" : strerror(errno)) < 0 ? -1 : 0;
 		}
 		return 0;
@@ -409,16 +410,16 @@ px_pump_response(struct px_client *c, bool *progress)
 		size_t from = u->s.ib + c->resp_pending, avail = u->s.ie - from;
 		ssize_t k = (ssize_t)avail;
 
-		if (c->resp_body == PX_BODY_LENGTH) {
+		if (c->resp_body == PROXY_BODY_LENGTH) {
 			if ((uint64_t)k > c->resp_left)
 				k = (ssize_t)c->resp_left;
 			c->resp_left -= (uint64_t)k;
 			c->resp_scanned = c->resp_left == 0;
-		} else if (c->resp_body == PX_BODY_CHUNKED && avail) {
-			k = px_chunk_scan(&c->resp_ck, u->s.in + from, avail);
+		} else if (c->resp_body == PROXY_BODY_CHUNKED && avail) {
+			k = proxy_chunk_scan(&c->resp_ck, u->s.in + from, avail);
 			if (k < 0) {
 				c->error = "backend-bad-chunk";
-				px_client_close(c);
+				proxy_client_close(c);
 				return -1;
 			}
 			c->resp_scanned = c->resp_ck.done;
@@ -426,11 +427,11 @@ px_pump_response(struct px_client *c, bool *progress)
 		c->resp_pending += (size_t)k;
 	}
 	before = c->out_off;
-	w = px_sock_send(&c->s, &c->out, &c->out_off, u->s.in + u->s.ib,
+	w = proxy_sock_send(&c->s, &c->out, &c->out_off, u->s.in + u->s.ib,
 	    c->resp_pending);
 	if (w < 0) {
 		c->error = "client-gone";
-		px_client_close(c);
+		proxy_client_close(c);
 		return -1;
 	}
 	if (c->out_off != before) {
@@ -443,34 +444,34 @@ px_pump_response(struct px_client *c, bool *progress)
 		c->bytes_out += (uint64_t)w;
 		*progress = true;
 	}
-	if (px_flush_out(c, progress) < 0)
+	if (proxy_flush_out(c, progress) < 0)
 		return -1;
 	if (c->resp_scanned) {
 		if (c->resp_pending == 0 && c->out.len == 0)
 			c->rstate = RS_DONE;
 		return 0;
 	}
-	r = px_sock_read(&u->s);
-	if (r == PX_IO_OK) {
+	r = proxy_sock_read(&u->s);
+	if (r == PROXY_IO_OK) {
 		*progress = true;
-	} else if (r != PX_IO_AGAIN) {
-		if (r == PX_IO_EOF && c->resp_body == PX_BODY_CLOSE) {
+	} else if (r != PROXY_IO_AGAIN) {
+		if (r == PROXY_IO_EOF && c->resp_body == PROXY_BODY_CLOSE) {
 			c->resp_scanned = true;
 			*progress = true;
 			return 0;
 		}
 		/* Cut short: the client can only learn it from the close. */
 		c->error = "backend-closed-mid-answer";
-		px_client_close(c);
+		proxy_client_close(c);
 		return -1;
 	}
 	return 0;
 }
 
 int
-px_do_proxy(struct px_client *c)
+proxy_do_proxy(struct proxy_client *c)
 {
-	struct px_upstream *u = c->up;
+	struct proxy_upstream *u = c->up;
 	bool progress = false;
 
 	if (u->connecting) {
@@ -486,28 +487,28 @@ px_do_proxy(struct px_client *c)
 			return 0;
 		}
 		if (err)
-			return px_upstream_failed(c, "backend-refused",
+			return proxy_upstream_failed(c, "backend-refused",
 			    strerror(err));
 		u->connecting = false;
-		c->t_up = px_srv.now_ns;
-		c->deadline = px_srv.now_ms + px_srv.o->upstream_timeout;
+		c->t_up = proxy_srv.now_ns;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->upstream_timeout;
 		progress = true;
 	}
-	if (!c->req_done && px_pump_request(c, &progress) < 0)
+	if (!c->req_done && proxy_pump_request(c, &progress) < 0)
 		return -1;
 	if (c->state != CS_PROXY)
 		return 1;
-	if (px_pump_response(c, &progress) < 0)
+	if (proxy_pump_response(c, &progress) < 0)
 		return -1;
 	if (c->state != CS_PROXY)
 		return 1;
 	if (c->rstate == RS_DONE) {
 		if (!c->req_done)
 			c->close_after = true;
-		return px_request_done(c);
+		return proxy_request_done(c);
 	}
 	if (progress)
-		c->deadline = px_srv.now_ms + px_srv.o->upstream_timeout;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->upstream_timeout;
 	return progress;
 }
 

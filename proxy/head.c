@@ -2,7 +2,7 @@
  * What the proxy writes: the request head sent upstream, the response head
  * sent to the client, its own answers (404/5xx pages that say which and
  * why) and the access log line.  Which fields are dropped is the table
- * px_drop_rules below.
+ * proxy_drop_rules below.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 #include "proxy_int.h"
 
 const char *
-px_status_text(int status)
+proxy_status_text(int status)
 {
 	switch (status) {
 	case 101: return "Switching Protocols";
@@ -34,7 +34,7 @@ px_status_text(int status)
 }
 
 static uint64_t
-px_mix(uint64_t x)
+proxy_mix(uint64_t x)
 {
 	/* splitmix64: request ids look random, cost nothing, never repeat
 	 * within a run (a bijection of the counter). */
@@ -45,20 +45,20 @@ px_mix(uint64_t x)
 }
 
 void
-px_rid_make(char *out)
+proxy_rid_make(char *out)
 {
-	uint64_t n = px_srv.rid_count++;
+	uint64_t n = proxy_srv.rid_count++;
 
-	snprintf(out, PX_RID_MAX + 1, "%016llx%016llx",
-	    (unsigned long long)px_mix(px_srv.rid_seed ^ n),
-	    (unsigned long long)px_mix(n + 1));
+	snprintf(out, PROXY_RID_MAX + 1, "%016llx%016llx",
+	    (unsigned long long)proxy_mix(proxy_srv.rid_seed ^ n),
+	    (unsigned long long)proxy_mix(n + 1));
 }
 
 /* A client's X-Request-Id is kept when it is short and plain. */
 bool
-px_rid_valid(struct px_str s)
+proxy_rid_valid(struct proxy_str s)
 {
-	if (s.n == 0 || s.n > PX_RID_MAX)
+	if (s.n == 0 || s.n > PROXY_RID_MAX)
 		return false;
 	for (size_t i = 0; i < s.n; i++) {
 		char ch = s.p[i];
@@ -71,51 +71,51 @@ px_rid_valid(struct px_str s)
 }
 
 /*
- * The fields the proxy drops.  One table, names compared whole (px_str_eq
+ * The fields the proxy drops.  One table, names compared whole (proxy_str_eq
  * measures them), so a name cannot be filed under the wrong length again:
  * X-Forwarded-Host once sat under 15 bytes and reached the app beside ours.
- * PX_F_HOP: hop-by-hop (RFC 9110 7.6.1; Proxy-Authenticate/-Authorization
+ * PROXY_F_HOP: hop-by-hop (RFC 9110 7.6.1; Proxy-Authenticate/-Authorization
  * are meant for a proxy, and we are the last one), dropped both ways.
- * PX_F_OURS: set by the proxy on the request, so the client's copy goes.
+ * PROXY_F_OURS: set by the proxy on the request, so the client's copy goes.
  * Trailer is not here: chunked bodies pass verbatim, trailers included, so
  * the field announcing them stays true.
  */
 enum {
-	PX_F_HOP = 1,            /* both ways */
-	PX_F_OURS = 2,           /* requests only */
-	PX_F_UPGRADE = 4,        /* kept on a 101 answer */
+	PROXY_F_HOP = 1,            /* both ways */
+	PROXY_F_OURS = 2,           /* requests only */
+	PROXY_F_UPGRADE = 4,        /* kept on a 101 answer */
 };
 
-static const struct px_drop_rule {
+static const struct proxy_drop_rule {
 	const char *name;        /* lower case */
 	unsigned flags;
-} px_drop_rules[] = {
-	{ "connection",          PX_F_HOP },
-	{ "keep-alive",          PX_F_HOP },
-	{ "proxy-connection",    PX_F_HOP },
-	{ "proxy-authenticate",  PX_F_HOP },
-	{ "proxy-authorization", PX_F_HOP },
-	{ "te",                  PX_F_HOP },
-	{ "transfer-encoding",   PX_F_HOP },   /* written again for chunked */
-	{ "upgrade",             PX_F_HOP | PX_F_UPGRADE },
-	{ "content-length",      PX_F_HOP },   /* written again from the parse */
-	{ "host",                PX_F_OURS },
-	{ "x-request-id",        PX_F_OURS },
+} proxy_drop_rules[] = {
+	{ "connection",          PROXY_F_HOP },
+	{ "keep-alive",          PROXY_F_HOP },
+	{ "proxy-connection",    PROXY_F_HOP },
+	{ "proxy-authenticate",  PROXY_F_HOP },
+	{ "proxy-authorization", PROXY_F_HOP },
+	{ "te",                  PROXY_F_HOP },
+	{ "transfer-encoding",   PROXY_F_HOP },   /* written again for chunked */
+	{ "upgrade",             PROXY_F_HOP | PROXY_F_UPGRADE },
+	{ "content-length",      PROXY_F_HOP },   /* written again from the parse */
+	{ "host",                PROXY_F_OURS },
+	{ "x-request-id",        PROXY_F_OURS },
 	/* Who the client is, as another proxy would say it: we are the edge,
 	 * so only what we write reaches the app. */
-	{ "forwarded",           PX_F_OURS },
-	{ "x-real-ip",           PX_F_OURS },
+	{ "forwarded",           PROXY_F_OURS },
+	{ "x-real-ip",           PROXY_F_OURS },
 };
 
 /* Every X-Forwarded-* field of a request (For, Proto, Host, Port, Server,
  * Prefix, ...): we set For, Proto and Host, no client sets any. */
 static bool
-px_forwarded_field(struct px_str name)
+proxy_forwarded_field(struct proxy_str name)
 {
 	static const char prefix[] = "x-forwarded-";
-	struct px_str head = { name.p, sizeof(prefix) - 1 };
+	struct proxy_str head = { name.p, sizeof(prefix) - 1 };
 
-	return name.n > head.n && px_str_eq(head, prefix);
+	return name.n > head.n && proxy_str_eq(head, prefix);
 }
 
 /*
@@ -123,23 +123,23 @@ px_forwarded_field(struct px_str name)
  * itself.  For a 101 response Upgrade is kept.
  */
 static bool
-px_drop(struct px_str name, const struct px_head *h, bool request,
+proxy_drop(struct proxy_str name, const struct proxy_head *h, bool request,
     bool keep_upgrade)
 {
-	for (size_t i = 0; i < sizeof(px_drop_rules) /
-	    sizeof(px_drop_rules[0]); i++) {
-		const struct px_drop_rule *r = &px_drop_rules[i];
+	for (size_t i = 0; i < sizeof(proxy_drop_rules) /
+	    sizeof(proxy_drop_rules[0]); i++) {
+		const struct proxy_drop_rule *r = &proxy_drop_rules[i];
 
-		if (!px_str_eq(name, r->name))
+		if (!proxy_str_eq(name, r->name))
 			continue;
-		if (keep_upgrade && (r->flags & PX_F_UPGRADE))
+		if (keep_upgrade && (r->flags & PROXY_F_UPGRADE))
 			return false;
-		return (r->flags & PX_F_HOP) || request;
+		return (r->flags & PROXY_F_HOP) || request;
 	}
-	if (request && px_forwarded_field(name))
+	if (request && proxy_forwarded_field(name))
 		return true;
 	for (size_t i = 0; i < h->nconn_tokens; i++) {
-		struct px_str t = h->conn_tokens[i];
+		struct proxy_str t = h->conn_tokens[i];
 
 		if (t.n == name.n && strncasecmp(t.p, name.p, t.n) == 0)
 			return true;
@@ -148,13 +148,13 @@ px_drop(struct px_str name, const struct px_head *h, bool request,
 }
 
 static void
-px_put_fields(struct buf *b, const struct px_head *h, bool request,
+proxy_put_fields(struct buf *b, const struct proxy_head *h, bool request,
     bool keep_upgrade)
 {
 	for (size_t i = 0; i < h->nhdr; i++) {
-		const struct px_hdr *f = &h->hdr[i];
+		const struct proxy_hdr *f = &h->hdr[i];
 
-		if (px_drop(f->name, h, request, keep_upgrade))
+		if (proxy_drop(f->name, h, request, keep_upgrade))
 			continue;
 		buf_put(b, f->name.p, f->name.n);
 		buf_put(b, ": ", 2);
@@ -164,7 +164,7 @@ px_put_fields(struct buf *b, const struct px_head *h, bool request,
 }
 
 void
-px_build_request(struct px_client *c, const struct px_head *h)
+proxy_build_request(struct proxy_client *c, const struct proxy_head *h)
 {
 	struct buf *b = &c->uphead;
 
@@ -176,11 +176,11 @@ px_build_request(struct px_client *c, const struct px_head *h)
 	buf_puts(b, c->minor ? " HTTP/1.1\r\nHost: " : " HTTP/1.0\r\nHost: ");
 	buf_put(b, h->host.p, h->host.n);
 	buf_put(b, "\r\n", 2);
-	px_put_fields(b, h, true, false);
-	if (c->req_body == PX_BODY_LENGTH)
+	proxy_put_fields(b, h, true, false);
+	if (c->req_body == PROXY_BODY_LENGTH)
 		buf_printf(b, "Content-Length: %llu\r\n",
 		    (unsigned long long)c->req_left);
-	else if (c->req_body == PX_BODY_CHUNKED)
+	else if (c->req_body == PROXY_BODY_CHUNKED)
 		buf_puts(b, "Transfer-Encoding: chunked\r\n");
 	if (c->upgrade) {
 		buf_puts(b, "Connection: upgrade\r\nUpgrade: ");
@@ -197,7 +197,7 @@ px_build_request(struct px_client *c, const struct px_head *h)
 }
 
 void
-px_build_response(struct px_client *c, const struct px_head *h)
+proxy_build_response(struct proxy_client *c, const struct proxy_head *h)
 {
 	struct buf *b = &c->out;
 	bool rid = false;
@@ -205,16 +205,16 @@ px_build_response(struct px_client *c, const struct px_head *h)
 	buf_printf(b, "HTTP/1.1 %d ", h->status);
 	buf_put(b, h->reason.p, h->reason.n);
 	buf_put(b, "\r\n", 2);
-	px_put_fields(b, h, false, h->status == 101);
+	proxy_put_fields(b, h, false, h->status == 101);
 	for (size_t i = 0; i < h->nhdr && !rid; i++)
-		rid = px_str_eq(h->hdr[i].name, "x-request-id");
+		rid = proxy_str_eq(h->hdr[i].name, "x-request-id");
 	if (h->status == 101) {
 		buf_puts(b, "Connection: upgrade\r\n");
 	} else if (h->status >= 200) {
 		if (h->content_length >= 0)
 			buf_printf(b, "Content-Length: %lld\r\n",
 			    (long long)h->content_length);
-		if (c->resp_body == PX_BODY_CHUNKED)
+		if (c->resp_body == PROXY_BODY_CHUNKED)
 			buf_puts(b, "Transfer-Encoding: chunked\r\n");
 		if (c->close_after)
 			buf_puts(b, "Connection: close\r\n");
@@ -227,14 +227,14 @@ px_build_response(struct px_client *c, const struct px_head *h)
 }
 
 void
-px_build_page(struct px_client *c, int status, const char *kind,
+proxy_build_page(struct proxy_client *c, int status, const char *kind,
     const char *what)
 {
 	char body[768];
 	int n;
 
 	n = snprintf(body, sizeof(body), "%d %s: %s\n%s%srequest id: %s\n",
-	    status, px_status_text(status), what, c->why,
+	    status, proxy_status_text(status), what, c->why,
 	    c->why[0] ? "\n" : "", c->rid[0] ? c->rid : "-");
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)sizeof(body) - 1;
@@ -242,7 +242,7 @@ px_build_page(struct px_client *c, int status, const char *kind,
 	c->out_off = 0;
 	buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
 	    "charset=utf-8\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
-	    "X-Slipway-Error: %s\r\n", status, px_status_text(status),
+	    "X-Slipway-Error: %s\r\n", status, proxy_status_text(status),
 	    n, kind);
 	if (c->rid[0])
 		buf_printf(&c->out, "X-Request-Id: %s\r\n", c->rid);
@@ -255,7 +255,7 @@ px_build_page(struct px_client *c, int status, const char *kind,
 }
 
 static double
-px_ms(uint64_t from, uint64_t to)
+proxy_ms(uint64_t from, uint64_t to)
 {
 	return from && to >= from ? (double)(to - from) / 1e6 : -1;
 }
@@ -264,14 +264,14 @@ px_ms(uint64_t from, uint64_t to)
  *   TIME IP "METHOD TARGET HTTP/1.x" STATUS BYTES host=H app=A
  *   backend=B rid=R total=MS connect=MS head=MS [error=KIND] */
 void
-px_access_log(struct px_client *c)
+proxy_access_log(struct proxy_client *c)
 {
 	static char stamp[32];
 	static time_t stamp_sec;
 	struct timespec ts;
 	double total, conn, head;
 
-	if (px_srv.alog_fd < 0)
+	if (proxy_srv.alog_fd < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	if (ts.tv_sec != stamp_sec) {
@@ -281,10 +281,10 @@ px_access_log(struct px_client *c)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	total = px_ms(c->t_start, px_srv.now_ns);
-	conn = px_ms(c->t_start, c->t_up);
-	head = px_ms(c->t_start, c->t_head);
-	buf_printf(&px_srv.alog, "%s access %s \"%s %s HTTP/1.%d\" %d %llu "
+	total = proxy_ms(c->t_start, proxy_srv.now_ns);
+	conn = proxy_ms(c->t_start, c->t_up);
+	head = proxy_ms(c->t_start, c->t_head);
+	buf_printf(&proxy_srv.alog, "%s access %s \"%s %s HTTP/1.%d\" %d %llu "
 	    "host=%s app=%s backend=%s rid=%s total=%.3fms", stamp, c->ip,
 	    c->method[0] ? c->method : "-", c->target[0] ? c->target : "-",
 	    c->minor, c->status, (unsigned long long)c->bytes_out,
@@ -292,10 +292,10 @@ px_access_log(struct px_client *c)
 	    c->be ? c->be->addr : "-", c->rid[0] ? c->rid : "-",
 	    total < 0 ? 0 : total);
 	if (conn >= 0)
-		buf_printf(&px_srv.alog, " connect=%.3fms", conn);
+		buf_printf(&proxy_srv.alog, " connect=%.3fms", conn);
 	if (head >= 0)
-		buf_printf(&px_srv.alog, " head=%.3fms", head);
+		buf_printf(&proxy_srv.alog, " head=%.3fms", head);
 	if (c->error)
-		buf_printf(&px_srv.alog, " error=%s", c->error);
-	buf_putc(&px_srv.alog, '\n');
+		buf_printf(&proxy_srv.alog, " error=%s", c->error);
+	buf_putc(&proxy_srv.alog, '\n');
 }

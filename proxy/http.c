@@ -14,7 +14,7 @@
 #include "proxy_int.h"
 
 /* tchar of RFC 9110 5.6.2. */
-static const unsigned char px_tchar[256] = {
+static const unsigned char proxy_tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
 	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
 	['`'] = 1, ['|'] = 1, ['~'] = 1,
@@ -34,13 +34,13 @@ static const unsigned char px_tchar[256] = {
 
 /* Field-value bytes: HTAB, SP, VCHAR, obs-text. */
 static inline bool
-px_vchar(unsigned char c)
+proxy_vchar(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
 bool
-px_str_eq(struct px_str s, const char *lower)
+proxy_str_eq(struct proxy_str s, const char *lower)
 {
 	size_t n = strlen(lower);
 
@@ -58,7 +58,8 @@ px_str_eq(struct px_str s, const char *lower)
  * first, or ERR_INVALID (message set) on a bad byte, bare CR or bare LF.
  */
 static int
-px_line(size_t *end, const char *p, size_t n, size_t i, bool (*ok)(unsigned char))
+proxy_line(size_t *end, const char *p, size_t n, size_t i,
+    bool (*ok)(unsigned char))
 {
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -81,14 +82,14 @@ px_line(size_t *end, const char *p, size_t n, size_t i, bool (*ok)(unsigned char
 }
 
 static bool
-px_any_vchar(unsigned char c)
+proxy_any_vchar(unsigned char c)
 {
-	return px_vchar(c);
+	return proxy_vchar(c);
 }
 
 /* Parse a Content-Length value: 1*DIGIT, or a list of equal values. */
 static int
-px_parse_length(int64_t *out, struct px_str v)
+proxy_parse_length(int64_t *out, struct proxy_str v)
 {
 	int64_t val = -1, cur;
 	size_t i = 0;
@@ -126,12 +127,12 @@ px_parse_length(int64_t *out, struct px_str v)
 
 /* Split a Connection value into its options. */
 static void
-px_parse_connection(struct px_head *h, struct px_str v)
+proxy_parse_connection(struct proxy_head *h, struct proxy_str v)
 {
 	size_t i = 0;
 
 	while (i < v.n) {
-		struct px_str t;
+		struct proxy_str t;
 
 		while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t' ||
 		    v.p[i] == ','))
@@ -143,13 +144,13 @@ px_parse_connection(struct px_head *h, struct px_str v)
 		t.n = (size_t)(v.p + i - t.p);
 		if (t.n == 0)
 			continue;
-		if (px_str_eq(t, "close"))
+		if (proxy_str_eq(t, "close"))
 			h->conn_close = true;
-		else if (px_str_eq(t, "keep-alive"))
+		else if (proxy_str_eq(t, "keep-alive"))
 			h->conn_keepalive = true;
-		else if (px_str_eq(t, "upgrade"))
+		else if (proxy_str_eq(t, "upgrade"))
 			h->conn_upgrade = true;
-		else if (h->nconn_tokens < PX_CONN_TOKENS)
+		else if (h->nconn_tokens < PROXY_CONN_TOKENS)
 			h->conn_tokens[h->nconn_tokens++] = t;
 	}
 }
@@ -159,14 +160,14 @@ px_parse_connection(struct px_head *h, struct px_str v)
  * Returns 1 (h->len set), 0 for more, or ERR_INVALID / ERR_TOOBIG.
  */
 static int
-px_parse_fields(struct px_head *h, const char *p, size_t n, size_t i)
+proxy_parse_fields(struct proxy_head *h, const char *p, size_t n, size_t i)
 {
 	int ncl = 0, nte = 0, rc;
 
 	h->content_length = -1;
 	for (;;) {
 		size_t end, colon, vs, ve;
-		struct px_hdr *f;
+		struct proxy_hdr *f;
 
 		if (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
 			break;
@@ -174,23 +175,23 @@ px_parse_fields(struct px_head *h, const char *p, size_t n, size_t i)
 			return err_set(ERR_INVALID, "bare LF in head");
 		if (i + 1 >= n)
 			return (i < n && p[i] != '\r' && p[i] != ' ' &&
-			    p[i] != '\t' && !px_tchar[(unsigned char)p[i]]) ?
+			    p[i] != '\t' && !proxy_tchar[(unsigned char)p[i]]) ?
 			    err_set(ERR_INVALID, "invalid header name") : 0;
 		if (p[i] == ' ' || p[i] == '\t')
 			return err_set(ERR_INVALID,
 			    "obsolete line folding in header");
 		colon = i;
-		while (colon < n && px_tchar[(unsigned char)p[colon]])
+		while (colon < n && proxy_tchar[(unsigned char)p[colon]])
 			colon++;
 		if (colon == n)
 			return 0;
 		if (p[colon] != ':' || colon == i)
 			return err_set(ERR_INVALID, "invalid header name");
-		if ((rc = px_line(&end, p, n, colon + 1, px_any_vchar)) <= 0)
+		if ((rc = proxy_line(&end, p, n, colon + 1, proxy_any_vchar)) <= 0)
 			return rc;
-		if (h->nhdr == PX_HEADERS_MAX)
+		if (h->nhdr == PROXY_HEADERS_MAX)
 			return err_set(ERR_TOOBIG, "more than %d header fields",
-			    PX_HEADERS_MAX);
+			    PROXY_HEADERS_MAX);
 		vs = colon + 1;
 		ve = end;
 		while (vs < ve && (p[vs] == ' ' || p[vs] == '\t'))
@@ -198,33 +199,33 @@ px_parse_fields(struct px_head *h, const char *p, size_t n, size_t i)
 		while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t'))
 			ve--;
 		f = &h->hdr[h->nhdr++];
-		f->name = (struct px_str){ p + i, colon - i };
-		f->value = (struct px_str){ p + vs, ve - vs };
+		f->name = (struct proxy_str){ p + i, colon - i };
+		f->value = (struct proxy_str){ p + vs, ve - vs };
 
-		if (px_str_eq(f->name, "content-length")) {
+		if (proxy_str_eq(f->name, "content-length")) {
 			int64_t len = -1;
 
-			if ((rc = px_parse_length(&len, f->value)) < 0)
+			if ((rc = proxy_parse_length(&len, f->value)) < 0)
 				return rc;
 			if (ncl++ && len != h->content_length)
 				return err_set(ERR_INVALID,
 				    "two different Content-Length values");
 			h->content_length = len;
-		} else if (px_str_eq(f->name, "transfer-encoding")) {
+		} else if (proxy_str_eq(f->name, "transfer-encoding")) {
 			if (nte++)
 				return err_set(ERR_INVALID,
 				    "more than one Transfer-Encoding header");
-			if (!px_str_eq(f->value, "chunked"))
+			if (!proxy_str_eq(f->value, "chunked"))
 				return err_set(ERR_INVALID,
 				    "Transfer-Encoding '%.*s' is not chunked",
 				    (int)(f->value.n > 40 ? 40 : f->value.n),
 				    f->value.p);
 			h->chunked = true;
-		} else if (px_str_eq(f->name, "connection")) {
-			px_parse_connection(h, f->value);
-		} else if (px_str_eq(f->name, "upgrade")) {
+		} else if (proxy_str_eq(f->name, "connection")) {
+			proxy_parse_connection(h, f->value);
+		} else if (proxy_str_eq(f->name, "upgrade")) {
 			h->upgrade = f->value;
-		} else if (px_str_eq(f->name, "x-request-id")) {
+		} else if (proxy_str_eq(f->name, "x-request-id")) {
 			h->request_id = f->value;
 		}
 		i = end + 2;
@@ -237,21 +238,21 @@ px_parse_fields(struct px_head *h, const char *p, size_t n, size_t i)
 }
 
 static void
-px_head_reset(struct px_head *h)
+proxy_head_reset(struct proxy_head *h)
 {
-	memset(h, 0, offsetof(struct px_head, hdr));
+	memset(h, 0, offsetof(struct proxy_head, hdr));
 	h->nhdr = 0;
 	h->content_length = -1;
 	h->chunked = h->conn_close = h->conn_keepalive = false;
 	h->conn_upgrade = false;
-	h->upgrade = (struct px_str){ NULL, 0 };
+	h->upgrade = (struct proxy_str){ NULL, 0 };
 	h->nconn_tokens = 0;
-	h->request_id = (struct px_str){ NULL, 0 };
+	h->request_id = (struct proxy_str){ NULL, 0 };
 }
 
 /* Host values: reg-name or IP literal with an optional port. */
 static bool
-px_host_valid(struct px_str s)
+proxy_host_valid(struct proxy_str s)
 {
 	if (s.n == 0 || s.n > 255)
 		return false;
@@ -267,34 +268,34 @@ px_host_valid(struct px_str s)
 
 /* The request line: method SP target SP HTTP/1.x CRLF. */
 static int
-px_parse_request_line(struct px_head *h, int *status, const char *p,
+proxy_parse_request_line(struct proxy_head *h, int *status, const char *p,
     size_t n, size_t *next)
 {
 	size_t i = 0, end, t0;
 	int rc;
 
-	while (i < n && px_tchar[(unsigned char)p[i]])
+	while (i < n && proxy_tchar[(unsigned char)p[i]])
 		i++;
 	if (i == n)
 		return i > 32 ? err_set(ERR_INVALID, "method too long") : 0;
 	if (i == 0 || i > 32 || p[i] != ' ')
 		return err_set(ERR_INVALID, "malformed request line");
-	h->method = (struct px_str){ p, i };
+	h->method = (struct proxy_str){ p, i };
 	t0 = ++i;
 	while (i < n && (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
 		i++;
-	if (i - t0 > PX_LINE_MAX) {
+	if (i - t0 > PROXY_LINE_MAX) {
 		*status = 414;
 		return err_set(ERR_TOOBIG, "request target longer than %d bytes",
-		    PX_LINE_MAX);
+		    PROXY_LINE_MAX);
 	}
 	if (i == n)
 		return 0;
 	if (i == t0 || p[i] != ' ')
 		return err_set(ERR_INVALID, "malformed request target");
-	h->target = (struct px_str){ p + t0, i - t0 };
+	h->target = (struct proxy_str){ p + t0, i - t0 };
 	i++;
-	if ((rc = px_line(&end, p, n, i, px_any_vchar)) <= 0)
+	if ((rc = proxy_line(&end, p, n, i, proxy_any_vchar)) <= 0)
 		return rc;
 	if (end - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0 ||
 	    (p[i + 7] != '0' && p[i + 7] != '1')) {
@@ -314,9 +315,9 @@ px_parse_request_line(struct px_head *h, int *status, const char *p,
 
 /* Split the target into path and (absolute-form) host. */
 static int
-px_parse_target(struct px_head *h)
+proxy_parse_target(struct proxy_head *h)
 {
-	struct px_str t = h->target;
+	struct proxy_str t = h->target;
 	size_t skip = 0;
 
 	if (t.p[0] == '/') {
@@ -324,7 +325,7 @@ px_parse_target(struct px_head *h)
 		return 0;
 	}
 	if (t.n == 1 && t.p[0] == '*') {
-		if (!px_str_eq(h->method, "options"))
+		if (!proxy_str_eq(h->method, "options"))
 			return err_set(ERR_INVALID, "'*' target needs OPTIONS");
 		h->path = t;
 		return 0;
@@ -340,7 +341,7 @@ px_parse_target(struct px_head *h)
 	while (skip + h->host.n < t.n && t.p[skip + h->host.n] != '/' &&
 	    t.p[skip + h->host.n] != '?')
 		h->host.n++;
-	if (!px_host_valid(h->host) || memchr(h->host.p, '@', h->host.n))
+	if (!proxy_host_valid(h->host) || memchr(h->host.p, '@', h->host.n))
 		return err_set(ERR_INVALID, "malformed request target");
 	h->path.p = h->host.p + h->host.n;
 	h->path.n = t.n - skip - h->host.n;
@@ -348,39 +349,39 @@ px_parse_target(struct px_head *h)
 }
 
 int
-px_http_parse_request(struct px_head *h, int *status, const char *p,
+proxy_http_parse_request(struct proxy_head *h, int *status, const char *p,
     size_t n)
 {
-	size_t i = 0, line = 0, lim = n < PX_HEAD_MAX ? n : PX_HEAD_MAX;
+	size_t i = 0, line = 0, lim = n < PROXY_HEAD_MAX ? n : PROXY_HEAD_MAX;
 	int rc, nhost = 0;
-	struct px_str host = { NULL, 0 };
+	struct proxy_str host = { NULL, 0 };
 
-	px_head_reset(h);
+	proxy_head_reset(h);
 	*status = 400;
 	/* RFC 9112 2.2: a server SHOULD ignore empty lines before a request
 	 * (at least one; we allow a few). */
 	while (i + 1 < lim && p[i] == '\r' && p[i + 1] == '\n' && i < 8)
 		i += 2;
-	rc = px_parse_request_line(h, status, p + i, lim - i, &line);
+	rc = proxy_parse_request_line(h, status, p + i, lim - i, &line);
 	if (rc > 0)
-		rc = px_parse_fields(h, p, lim, i + line);
+		rc = proxy_parse_fields(h, p, lim, i + line);
 	if (rc <= 0) {
 		if (rc == ERR_TOOBIG && *status != 414)
 			*status = 431;
-		if (rc == 0 && n >= PX_HEAD_MAX) {
+		if (rc == 0 && n >= PROXY_HEAD_MAX) {
 			if (line == 0) {
 				*status = 414;
 				return err_set(ERR_TOOBIG,
-				    "request line over %d bytes", PX_HEAD_MAX);
+				    "request line over %d bytes", PROXY_HEAD_MAX);
 			}
 			*status = 431;
 			return err_set(ERR_TOOBIG, "request head over %d bytes",
-			    PX_HEAD_MAX);
+			    PROXY_HEAD_MAX);
 		}
 		return rc;
 	}
 	for (size_t k = 0; k < h->nhdr; k++) {
-		if (px_str_eq(h->hdr[k].name, "host")) {
+		if (proxy_str_eq(h->hdr[k].name, "host")) {
 			host = h->hdr[k].value;
 			nhost++;
 		}
@@ -389,16 +390,16 @@ px_http_parse_request(struct px_head *h, int *status, const char *p,
 		return err_set(ERR_INVALID, "more than one Host header");
 	if (nhost == 0 && h->minor == 1)
 		return err_set(ERR_INVALID, "no Host header");
-	if (nhost && !px_host_valid(host))
+	if (nhost && !proxy_host_valid(host))
 		return err_set(ERR_INVALID, "malformed Host header");
 	if (h->chunked && h->minor == 0)
 		return err_set(ERR_INVALID, "Transfer-Encoding in HTTP/1.0");
-	if (px_str_eq(h->method, "connect")) {
+	if (proxy_str_eq(h->method, "connect")) {
 		*status = 501;
 		return err_set(ERR_UNSUPPORTED, "CONNECT is not supported");
 	}
 	h->host = host;
-	if ((rc = px_parse_target(h)) < 0)
+	if ((rc = proxy_parse_target(h)) < 0)
 		return rc;
 	if (h->host.n == 0)
 		return err_set(ERR_INVALID, "no Host header");
@@ -406,12 +407,12 @@ px_http_parse_request(struct px_head *h, int *status, const char *p,
 }
 
 int
-px_http_parse_response(struct px_head *h, const char *p, size_t n)
+proxy_http_parse_response(struct proxy_head *h, const char *p, size_t n)
 {
-	size_t lim = n < PX_HEAD_MAX ? n : PX_HEAD_MAX, end, i;
+	size_t lim = n < PROXY_HEAD_MAX ? n : PROXY_HEAD_MAX, end, i;
 	int rc;
 
-	px_head_reset(h);
+	proxy_head_reset(h);
 	if (lim < 12) {
 		if (memcmp(p, "HTTP/1.", lim < 7 ? lim : 7) != 0)
 			return err_set(ERR_INVALID, "not an HTTP/1 response");
@@ -427,14 +428,14 @@ px_http_parse_response(struct px_head *h, const char *p, size_t n)
 	i = 12;
 	if (i < lim && p[i] != '\r' && p[i] != ' ')
 		return err_set(ERR_INVALID, "malformed status line");
-	if ((rc = px_line(&end, p, lim, i, px_any_vchar)) <= 0)
+	if ((rc = proxy_line(&end, p, lim, i, proxy_any_vchar)) <= 0)
 		goto incomplete;
-	h->reason = (struct px_str){ p + i + (i < end), end - i - (i < end) };
-	rc = px_parse_fields(h, p, lim, end + 2);
+	h->reason = (struct proxy_str){ p + i + (i < end), end - i - (i < end) };
+	rc = proxy_parse_fields(h, p, lim, end + 2);
 incomplete:
-	if (rc == 0 && n >= PX_HEAD_MAX)
+	if (rc == 0 && n >= PROXY_HEAD_MAX)
 		return err_set(ERR_TOOBIG, "response head over %d bytes",
-		    PX_HEAD_MAX);
+		    PROXY_HEAD_MAX);
 	return rc;
 }
 
@@ -456,7 +457,7 @@ enum {
 };
 
 static int
-px_hexval(unsigned char c)
+proxy_hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -467,7 +468,7 @@ px_hexval(unsigned char c)
 }
 
 ssize_t
-px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
+proxy_chunk_scan(struct proxy_chunk *c, const char *p, size_t n)
 {
 	size_t i = 0;
 
@@ -477,7 +478,7 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 
 		switch (c->state) {
 		case CK_SIZE:
-			if ((v = px_hexval(ch)) >= 0) {
+			if ((v = proxy_hexval(ch)) >= 0) {
 				/* 15 hex digits cap a chunk near 2^60. */
 				if (++c->digits > 15)
 					return err_set(ERR_INVALID,
@@ -504,7 +505,7 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 				return err_set(ERR_INVALID,
 				    "malformed chunk size");
 			}
-			if (++c->line > PX_CHUNK_LINE_MAX)
+			if (++c->line > PROXY_CHUNK_LINE_MAX)
 				return err_set(ERR_INVALID,
 				    "chunk extension too long");
 			i++;
@@ -515,11 +516,11 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 			} else if (ch == '\n') {
 				return err_set(ERR_INVALID,
 				    "bare LF after chunk size");
-			} else if (!px_vchar(ch)) {
+			} else if (!proxy_vchar(ch)) {
 				return err_set(ERR_INVALID,
 				    "forbidden byte in chunk extension");
 			}
-			if (++c->line > PX_CHUNK_LINE_MAX)
+			if (++c->line > PROXY_CHUNK_LINE_MAX)
 				return err_set(ERR_INVALID,
 				    "chunk extension too long");
 			i++;
@@ -564,7 +565,7 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 				i++;
 				break;
 			}
-			if (!px_tchar[ch])
+			if (!proxy_tchar[ch])
 				return err_set(ERR_INVALID,
 				    "invalid trailer field");
 			c->state = CK_TRAILER_NAME;
@@ -572,14 +573,14 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 		case CK_TRAILER_NAME:
 			if (ch == ':')
 				c->state = CK_TRAILER_VALUE;
-			else if (!px_tchar[ch])
+			else if (!proxy_tchar[ch])
 				return err_set(ERR_INVALID,
 				    "invalid trailer field name");
 			goto count;
 		case CK_TRAILER_VALUE:
 			if (ch == '\r')
 				c->state = CK_TRAILER_LF;
-			else if (ch == '\n' || !px_vchar(ch))
+			else if (ch == '\n' || !proxy_vchar(ch))
 				return err_set(ERR_INVALID,
 				    "invalid trailer field value");
 			goto count;
@@ -589,7 +590,7 @@ px_chunk_scan(struct px_chunk *c, const char *p, size_t n)
 				    "bare CR in trailer");
 			c->state = CK_TRAILER;
 		count:
-			if (++c->trailer > PX_TRAILER_MAX)
+			if (++c->trailer > PROXY_TRAILER_MAX)
 				return err_set(ERR_INVALID,
 				    "trailer fields too long");
 			i++;

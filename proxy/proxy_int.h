@@ -23,70 +23,70 @@
 
 /* ---- limits ---------------------------------------------------------- */
 
-#define PX_HEAD_MAX      16384   /* request or response line + headers */
-#define PX_LINE_MAX      8192    /* request line (414 past it) */
-#define PX_HEADERS_MAX   100     /* header fields in one head */
-#define PX_BUF           16384   /* per-socket read buffer */
-#define PX_CHUNK_LINE_MAX 1024   /* chunk size line with its extensions */
-#define PX_TRAILER_MAX   8192    /* all trailer fields of one body */
-#define PX_CONN_TOKENS   8       /* header names a Connection may list */
-#define PX_RID_MAX       128     /* longest X-Request-Id kept */
-#define PX_APP_MAX       NAME_APP_MAX
-#define PX_ADDR_MAX      64      /* "[v6]:port" fits */
+#define PROXY_HEAD_MAX      16384   /* request or response line + headers */
+#define PROXY_LINE_MAX      8192    /* request line (414 past it) */
+#define PROXY_HEADERS_MAX   100     /* header fields in one head */
+#define PROXY_BUF           16384   /* per-socket read buffer */
+#define PROXY_CHUNK_LINE_MAX 1024   /* chunk size line with its extensions */
+#define PROXY_TRAILER_MAX   8192    /* all trailer fields of one body */
+#define PROXY_CONN_TOKENS   8       /* header names a Connection may list */
+#define PROXY_RID_MAX       128     /* longest X-Request-Id kept */
+#define PROXY_APP_MAX       NAME_APP_MAX
+#define PROXY_ADDR_MAX      64      /* "[v6]:port" fits */
 
 /* ---- HTTP heads (http.c) -------------------------------------------- */
 
-struct px_str {
+struct proxy_str {
 	const char *p;
 	size_t n;
 };
 
-struct px_hdr {
-	struct px_str name;
-	struct px_str value;     /* OWS trimmed */
+struct proxy_hdr {
+	struct proxy_str name;
+	struct proxy_str value;     /* OWS trimmed */
 };
 
-enum px_body {
-	PX_BODY_NONE = 0,        /* no body (or HEAD, 1xx, 204, 304) */
-	PX_BODY_LENGTH,          /* Content-Length bytes */
-	PX_BODY_CHUNKED,         /* chunked coding, forwarded verbatim */
-	PX_BODY_CLOSE,           /* response body ends when upstream closes */
+enum proxy_body {
+	PROXY_BODY_NONE = 0,        /* no body (or HEAD, 1xx, 204, 304) */
+	PROXY_BODY_LENGTH,          /* Content-Length bytes */
+	PROXY_BODY_CHUNKED,         /* chunked coding, forwarded verbatim */
+	PROXY_BODY_CLOSE,           /* response body ends when upstream closes */
 };
 
 /*
- * A parsed request or response head.  Every px_str points into the bytes
+ * A parsed request or response head.  Every proxy_str points into the bytes
  * given to the parser, which must stay put while the head is used.
  * Invariant after a successful parse: at most one of content_length >= 0
- * and chunked is set; nhdr <= PX_HEADERS_MAX.
+ * and chunked is set; nhdr <= PROXY_HEADERS_MAX.
  */
-struct px_head {
+struct proxy_head {
 	size_t len;              /* bytes of the head, CRLFCRLF included */
 	int minor;               /* HTTP/1.<minor>: 0 or 1 */
 	/* request */
-	struct px_str method;
-	struct px_str target;    /* as sent */
-	struct px_str path;      /* origin-form ("/x?y"; "*"; absolute-form's path) */
-	struct px_str host;      /* Host, or the absolute-form's authority */
+	struct proxy_str method;
+	struct proxy_str target;    /* as sent */
+	struct proxy_str path;      /* origin-form ("/x?y"; "*"; absolute-form's path) */
+	struct proxy_str host;      /* Host, or the absolute-form's authority */
 	/* response */
 	int status;
-	struct px_str reason;
+	struct proxy_str reason;
 	/* both */
-	struct px_hdr hdr[PX_HEADERS_MAX];
+	struct proxy_hdr hdr[PROXY_HEADERS_MAX];
 	size_t nhdr;
 	int64_t content_length;  /* -1 when absent */
 	bool chunked;
 	bool conn_close;         /* Connection: close */
 	bool conn_keepalive;     /* Connection: keep-alive */
 	bool conn_upgrade;       /* Connection: upgrade */
-	struct px_str upgrade;   /* Upgrade: value */
-	struct px_str conn_tokens[PX_CONN_TOKENS];  /* other Connection names */
+	struct proxy_str upgrade;   /* Upgrade: value */
+	struct proxy_str conn_tokens[PROXY_CONN_TOKENS];  /* other Connection names */
 	size_t nconn_tokens;
-	struct px_str request_id;
+	struct proxy_str request_id;
 };
 
 /* What a failed parse answers: 400, 414, 431, 501 or 505 (requests); any
  * failed response parse is a 502.  The message is in err_last(). */
-struct px_parse_error {
+struct proxy_parse_error {
 	int status;
 };
 
@@ -97,18 +97,18 @@ struct px_parse_error {
  * smuggling vectors (CL with TE, differing CLs, TE other than "chunked",
  * bare CR or LF, obs-fold, bad names, spaces before the colon) fail.
  */
-int px_http_parse_request(struct px_head *h, int *status, const char *p,
+int proxy_http_parse_request(struct proxy_head *h, int *status, const char *p,
     size_t n);
 
 /* The same for a response head from a backend; failures mean 502. */
-int px_http_parse_response(struct px_head *h, const char *p, size_t n);
+int proxy_http_parse_response(struct proxy_head *h, const char *p, size_t n);
 
 /* ASCII case-insensitive comparison of s with a lower-case literal. */
-bool px_str_eq(struct px_str s, const char *lower);
+bool proxy_str_eq(struct proxy_str s, const char *lower);
 
 /* A chunked-body scanner: validates chunk framing as bytes pass through,
  * without copying them.  Zeroed is the start state. */
-struct px_chunk {
+struct proxy_chunk {
 	int state;
 	uint64_t left;           /* bytes of chunk data still to come */
 	unsigned digits;
@@ -123,19 +123,19 @@ struct px_chunk {
  * c->done is set) or ERR_INVALID on malformed framing (bad or oversized
  * size, missing CRLF, bare CR/LF, oversized extensions or trailers).
  */
-ssize_t px_chunk_scan(struct px_chunk *c, const char *p, size_t n);
+ssize_t proxy_chunk_scan(struct proxy_chunk *c, const char *p, size_t n);
 
 /* ---- routes (route.c) ----------------------------------------------- */
 
-struct px_upstream;
+struct proxy_upstream;
 
 /*
  * One backend address.  Shared by every app that lists it and by every
  * request and connection using it; it lives while any of refs, inflight
  * and nconns is non-zero.  idle is the pool of kept-alive connections.
  */
-struct px_backend {
-	char addr[PX_ADDR_MAX];
+struct proxy_backend {
+	char addr[PROXY_ADDR_MAX];
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	unsigned refs;           /* apps that list it */
@@ -143,25 +143,25 @@ struct px_backend {
 	unsigned nconns;         /* open upstream connections */
 	unsigned nidle;
 	uint64_t served;         /* requests finished */
-	struct px_upstream *idle;  /* most recently used first */
-	struct px_backend *next;
+	struct proxy_upstream *idle;  /* most recently used first */
+	struct proxy_backend *next;
 };
 
 /* An app's route.  backends may be empty (then 503 "no backend"). */
-struct px_app {
-	char name[PX_APP_MAX + 1];
-	struct px_backend **backends;
+struct proxy_app {
+	char name[PROXY_APP_MAX + 1];
+	struct proxy_backend **backends;
 	size_t nbackends;
 	char **domains;
 	size_t ndomains;
 	bool maintenance;
 	size_t rr;               /* round-robin cursor */
-	struct px_app *next;
+	struct proxy_app *next;
 };
 
-struct px_hostent {
+struct proxy_hostent {
 	char *host;              /* owned */
-	struct px_app *app;
+	struct proxy_app *app;
 };
 
 /*
@@ -170,97 +170,98 @@ struct px_hostent {
  * half of one.  hosts is an open-addressing map of custom domains, rebuilt
  * on every change (power-of-two size, at most half full).
  */
-struct px_routes {
+struct proxy_routes {
 	char *domain;            /* "localhost": APP.<domain> */
-	struct px_app *apps;
-	struct px_backend *backends;
-	struct px_hostent *hosts;
+	struct proxy_app *apps;
+	struct proxy_backend *backends;
+	struct proxy_hostent *hosts;
 	size_t nhosts_cap;
 	/* Called when a backend leaves every route, so its idle pool can be
 	 * closed; may be NULL. */
-	void (*on_unrouted)(struct px_backend *b);
+	void (*on_unrouted)(struct proxy_backend *b);
 };
 
-void px_routes_init(struct px_routes *r, const char *domain);
-void px_routes_free(struct px_routes *r);
+void proxy_routes_init(struct proxy_routes *r, const char *domain);
+void proxy_routes_free(struct proxy_routes *r);
 
 /* Replace app's backend list and custom domains in one step (creating the
  * app).  Fails with ERR_INVALID on a bad name, address or domain, and
  * ERR_CONFLICT when a domain belongs to another app; then nothing
  * changed. */
-int px_routes_set(struct px_routes *r, const char *app,
+int proxy_routes_set(struct proxy_routes *r, const char *app,
     const char *const *backends, size_t nbackends,
     const char *const *domains, size_t ndomains);
-int px_routes_rm(struct px_routes *r, const char *app);
-int px_routes_maintenance(struct px_routes *r, const char *app, bool on);
+int proxy_routes_rm(struct proxy_routes *r, const char *app);
+int proxy_routes_maintenance(struct proxy_routes *r, const char *app, bool on);
 
 /* The app serving host (a Host header value: any port and a final dot are
  * ignored, case too), or NULL. */
-struct px_app *px_routes_lookup(struct px_routes *r, const char *host,
+struct proxy_app *proxy_routes_lookup(struct proxy_routes *r, const char *host,
     size_t n);
-struct px_app *px_routes_app(struct px_routes *r, const char *name);
+struct proxy_app *proxy_routes_app(struct proxy_routes *r, const char *name);
 
 /* The next backend of app, round-robin, skipping none; NULL if empty. */
-struct px_backend *px_app_pick(struct px_app *a);
+struct proxy_backend *proxy_app_pick(struct proxy_app *a);
 
 /* The backend with this canonical address, or NULL. */
-struct px_backend *px_routes_backend(struct px_routes *r, const char *addr);
+struct proxy_backend *proxy_routes_backend(struct proxy_routes *r,
+    const char *addr);
 
 /* Free b if nothing refers to it any more. */
-void px_routes_backend_gc(struct px_routes *r, struct px_backend *b);
+void proxy_routes_backend_gc(struct proxy_routes *r, struct proxy_backend *b);
 
 /* Parse "127.0.0.1:8000" or "[::1]:8000" into b's address fields and its
  * canonical addr.  ERR_INVALID otherwise. */
-int px_backend_parse(struct px_backend *b, const char *s);
+int proxy_backend_parse(struct proxy_backend *b, const char *s);
 
 /* The table as JSON: {"domain":..,"routes":[{"app","backends":[{"addr",
  * "inflight","idle"}],"domains","maintenance"}]}; caller decrefs. */
-json_t *px_routes_json(struct px_routes *r);
+json_t *proxy_routes_json(struct proxy_routes *r);
 
 /* Load and save the table as {"routes":[{app,backends,domains,
  * maintenance}]} (the --routes file). */
-int px_routes_load(struct px_routes *r, const char *path);
-int px_routes_save(struct px_routes *r, const char *path);
+int proxy_routes_load(struct proxy_routes *r, const char *path);
+int proxy_routes_save(struct proxy_routes *r, const char *path);
 
-bool px_domain_valid(const char *s);
+bool proxy_domain_valid(const char *s);
 
 /* ---- connections per source (source.c) ------------------------------ */
 
-#define PX_SOURCE_BUCKETS 4096
+#define PROXY_SOURCE_BUCKETS 4096
 
 /* One source (an IPv4 address or an IPv6 /64) with n > 0 connections. */
-struct px_source {
+struct proxy_source {
 	uint8_t key[16];         /* IPv4-mapped, or the /64 then zeros */
 	unsigned n;
 	size_t bucket;
-	struct px_source *next;
+	struct proxy_source *next;
 };
 
-struct px_sources {
-	struct px_source *b[PX_SOURCE_BUCKETS];
+struct proxy_sources {
+	struct proxy_source *b[PROXY_SOURCE_BUCKETS];
 	uint64_t seed;           /* random: chains cannot be aimed at */
 };
 
-void px_sources_init(struct px_sources *t, uint64_t seed);
-void px_sources_free(struct px_sources *t);
+void proxy_sources_init(struct proxy_sources *t, uint64_t seed);
+void proxy_sources_free(struct proxy_sources *t);
 /* Count one more connection from sa's source, unless it has max already:
- * then NULL and nothing changed.  Give the entry back to px_source_put
+ * then NULL and nothing changed.  Give the entry back to proxy_source_put
  * when the connection ends. */
-struct px_source *px_source_take(struct px_sources *t,
+struct proxy_source *proxy_source_take(struct proxy_sources *t,
     const struct sockaddr_storage *sa, unsigned max);
 /* One connection fewer (s may be NULL). */
-void px_source_put(struct px_sources *t, struct px_source *s);
+void proxy_source_put(struct proxy_sources *t, struct proxy_source *s);
 
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
 
 struct proxy_opts;
 
-enum px_kind {
-	PX_K_LISTEN = 1,
-	PX_K_CTL_LISTEN,
-	PX_K_CTL,
-	PX_K_CLIENT,
-	PX_K_UPSTREAM,
+enum proxy_kind {
+	PROXY_K_LISTEN = 1,
+	PROXY_K_CTL_LISTEN,
+	PROXY_K_CTL,
+	PROXY_K_CLIENT,
+	PROXY_K_UPSTREAM,
 };
 
 /*
@@ -271,39 +272,39 @@ enum px_kind {
  * pointer can be told apart; fd is -1 once closed (the struct is freed
  * after the current batch of events, so later events in it are skipped).
  */
-struct px_sock {
+struct proxy_sock {
 	int kind;
 	int fd;
 	bool rd, wr;
 	bool eof;                /* the peer will send no more */
 	bool hup;                /* epoll said the peer closed its side */
 	bool dead;               /* closed; waiting to be freed */
-	char *in;                /* PX_BUF bytes */
+	char *in;                /* PROXY_BUF bytes */
 	size_t ib, ie;
 };
 
-enum px_io {
-	PX_IO_AGAIN = 0,         /* nothing now (or no room) */
-	PX_IO_OK = 1,
-	PX_IO_EOF = -1,
-	PX_IO_ERR = -2,          /* errno says why */
+enum proxy_io {
+	PROXY_IO_AGAIN = 0,         /* nothing now (or no room) */
+	PROXY_IO_OK = 1,
+	PROXY_IO_EOF = -1,
+	PROXY_IO_ERR = -2,          /* errno says why */
 };
 
-struct px_client;
+struct proxy_client;
 
 /* A connection to a backend: busy (c set) or idle in be's pool. */
-struct px_upstream {
-	struct px_sock s;
-	struct px_backend *be;
-	struct px_client *c;
+struct proxy_upstream {
+	struct proxy_sock s;
+	struct proxy_backend *be;
+	struct proxy_client *c;
 	bool connecting;
 	bool reused;             /* came from the pool */
 	uint64_t deadline;       /* while idle in the pool */
-	struct px_upstream *next, *prev;  /* pool links */
-	struct px_upstream *dead_next;
+	struct proxy_upstream *next, *prev;  /* pool links */
+	struct proxy_upstream *dead_next;
 };
 
-enum px_cstate {
+enum proxy_cstate {
 	CS_HEAD = 1,             /* reading a request head */
 	CS_PROXY,                /* request and response with an upstream */
 	CS_LOCAL,                /* writing our own answer */
@@ -311,7 +312,7 @@ enum px_cstate {
 	CS_LINGER,               /* answer sent, write side shut: drain reads */
 };
 
-enum px_rstate {
+enum proxy_rstate {
 	RS_HEAD = 1,
 	RS_BODY,
 	RS_DONE,
@@ -324,22 +325,22 @@ enum px_rstate {
  * bytes straight from up's read buffer; bytes to the upstream are
  * uphead[uphead_off..] then body bytes straight from in.
  */
-struct px_client {
-	struct px_sock s;
-	enum px_cstate state;
+struct proxy_client {
+	struct proxy_sock s;
+	enum proxy_cstate state;
 	char ip[48];
-	struct px_source *src;   /* counted for --max-conns-per-ip */
+	struct proxy_source *src;   /* counted for --max-conns-per-ip */
 	uint64_t deadline;
-	struct px_client *next, *prev;
-	struct px_client *dead_next;
-	struct px_client *ready_next;  /* on px_srv.ready: run again soon */
+	struct proxy_client *next, *prev;
+	struct proxy_client *dead_next;
+	struct proxy_client *ready_next;  /* on proxy_srv.ready: run again soon */
 	bool queued;
 	struct buf out;
 	size_t out_off;
 	struct buf uphead;
 	size_t uphead_off;
-	struct px_upstream *up;
-	struct px_backend *be;
+	struct proxy_upstream *up;
+	struct proxy_backend *be;
 	unsigned nreq;           /* requests started on this connection */
 	unsigned tries;          /* backends tried for this request */
 
@@ -347,16 +348,16 @@ struct px_client {
 	char method[24];
 	char target[256];        /* for the log, cut */
 	char host[256];
-	char app[PX_APP_MAX + 1];
+	char app[PROXY_APP_MAX + 1];
 	char why[256];           /* detail for an error page and the log */
-	char rid[PX_RID_MAX + 1];
+	char rid[PROXY_RID_MAX + 1];
 	int minor;
 	bool keepalive;
 	bool is_head;
 	bool upgrade;
-	enum px_body req_body;
+	enum proxy_body req_body;
 	uint64_t req_left;
-	struct px_chunk req_ck;
+	struct proxy_chunk req_ck;
 	uint64_t req_total;
 	size_t req_pending;      /* validated body bytes at in[ib..) */
 	bool req_scanned;        /* the body's end was seen */
@@ -364,10 +365,10 @@ struct px_client {
 	bool req_done;
 
 	/* the response */
-	enum px_rstate rstate;
-	enum px_body resp_body;
+	enum proxy_rstate rstate;
+	enum proxy_body resp_body;
 	uint64_t resp_left;
-	struct px_chunk resp_ck;
+	struct proxy_chunk resp_ck;
 	size_t resp_pending;
 	bool resp_scanned;
 	bool resp_started;       /* a final head went to the client */
@@ -381,23 +382,23 @@ struct px_client {
 	uint64_t t_start, t_up, t_head;   /* monotonic ns */
 };
 
-struct px_ctl;
+struct proxy_control_conn;
 
-struct px_server {
+struct proxy_server {
 	const struct proxy_opts *o;
 	int ep;
-	struct px_sock lsock;    /* listener */
-	struct px_sock csock;    /* control listener */
-	struct px_routes routes;
-	struct px_client *clients;
+	struct proxy_sock lsock;    /* listener */
+	struct proxy_sock csock;    /* control listener */
+	struct proxy_routes routes;
+	struct proxy_client *clients;
 	unsigned nclients;
-	struct px_sources sources;
+	struct proxy_sources sources;
 	struct lograte refused;  /* log lines of refused connections */
-	struct px_ctl *ctls;
+	struct proxy_control_conn *ctls;
 	unsigned nctls;
-	struct px_client *dead_clients;
-	struct px_client *ready;  /* used up their turn with work left */
-	struct px_upstream *dead_ups;
+	struct proxy_client *dead_clients;
+	struct proxy_client *ready;  /* used up their turn with work left */
+	struct proxy_upstream *dead_ups;
 	uint64_t now_ns;         /* monotonic, refreshed once per wake-up */
 	uint64_t now_ms;
 	bool accept_paused;      /* out of fds: listener off for a while */
@@ -410,63 +411,63 @@ struct px_server {
 	uint64_t rid_seed, rid_count;
 };
 
-extern struct px_server px_srv;
+extern struct proxy_server proxy_srv;
 
 /* server.c */
-void px_sock_init(struct px_sock *s, int kind, int fd, bool with_buf);
-int px_sock_add(struct px_sock *s);
-enum px_io px_sock_read(struct px_sock *s);
-ssize_t px_sock_send(struct px_sock *s, struct buf *head, size_t *head_off,
-    const char *body, size_t n);
-void px_now_update(void);
-void px_access_flush(void);
+void proxy_sock_init(struct proxy_sock *s, int kind, int fd, bool with_buf);
+int proxy_sock_add(struct proxy_sock *s);
+enum proxy_io proxy_sock_read(struct proxy_sock *s);
+ssize_t proxy_sock_send(struct proxy_sock *s, struct buf *head,
+    size_t *head_off, const char *body, size_t n);
+void proxy_now_update(void);
+void proxy_access_flush(void);
 
 /* conn.c */
-void px_client_accept(int fd, const struct sockaddr_storage *sa);
-void px_client_run(struct px_client *c);
-void px_client_run_ready(void);
-void px_client_timeout(struct px_client *c);
-void px_client_close(struct px_client *c);
-void px_client_linger(struct px_client *c);
-void px_request_account(struct px_client *c);
-void px_request_reset(struct px_client *c);
-int px_local(struct px_client *c, int status, const char *kind,
+void proxy_client_accept(int fd, const struct sockaddr_storage *sa);
+void proxy_client_run(struct proxy_client *c);
+void proxy_client_run_ready(void);
+void proxy_client_timeout(struct proxy_client *c);
+void proxy_client_close(struct proxy_client *c);
+void proxy_client_linger(struct proxy_client *c);
+void proxy_request_account(struct proxy_client *c);
+void proxy_request_reset(struct proxy_client *c);
+int proxy_local(struct proxy_client *c, int status, const char *kind,
     const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
 /* exchange.c */
-int px_request_start(struct px_client *c, const struct px_head *h);
-int px_do_proxy(struct px_client *c);
-int px_flush_out(struct px_client *c, bool *progress);
-void px_client_free(struct px_client *c);
+int proxy_request_start(struct proxy_client *c, const struct proxy_head *h);
+int proxy_do_proxy(struct proxy_client *c);
+int proxy_flush_out(struct proxy_client *c, bool *progress);
+void proxy_client_free(struct proxy_client *c);
 
 /* head.c */
-const char *px_status_text(int status);
-void px_rid_make(char *out);
-bool px_rid_valid(struct px_str s);
-void px_build_request(struct px_client *c, const struct px_head *h);
-void px_build_response(struct px_client *c, const struct px_head *h);
-void px_build_page(struct px_client *c, int status, const char *kind,
+const char *proxy_status_text(int status);
+void proxy_rid_make(char *out);
+bool proxy_rid_valid(struct proxy_str s);
+void proxy_build_request(struct proxy_client *c, const struct proxy_head *h);
+void proxy_build_response(struct proxy_client *c, const struct proxy_head *h);
+void proxy_build_page(struct proxy_client *c, int status, const char *kind,
     const char *what);
-void px_access_log(struct px_client *c);
+void proxy_access_log(struct proxy_client *c);
 
 /* upstream.c */
-int px_upstream_get(struct px_upstream **out, struct px_backend *be);
-void px_upstream_release(struct px_upstream *u, bool reusable);
-void px_upstream_close(struct px_upstream *u);
-void px_upstream_event(struct px_upstream *u);
-void px_upstream_pool_sweep(void);
-void px_backend_unrouted(struct px_backend *b);
-void px_upstream_free(struct px_upstream *u);
+int proxy_upstream_get(struct proxy_upstream **out, struct proxy_backend *be);
+void proxy_upstream_release(struct proxy_upstream *u, bool reusable);
+void proxy_upstream_close(struct proxy_upstream *u);
+void proxy_upstream_event(struct proxy_upstream *u);
+void proxy_upstream_pool_sweep(void);
+void proxy_backend_unrouted(struct proxy_backend *b);
+void proxy_upstream_free(struct proxy_upstream *u);
 
 /* control.c */
-int px_control_open(const char *path);
-void px_control_accept(void);
-void px_control_event(struct px_ctl *k, uint32_t ev);
-void px_control_close_all(void);
+int proxy_control_open(const char *path);
+void proxy_control_accept(void);
+void proxy_control_event(struct proxy_control_conn *k, uint32_t ev);
+void proxy_control_close_all(void);
 /* One request line in, one JSON answer out (caller frees); exposed for
  * the unit tests. */
-char *px_control_handle(struct px_routes *r, const char *line, size_t n,
+char *proxy_control_handle(struct proxy_routes *r, const char *line, size_t n,
     bool *changed);
 
 #endif

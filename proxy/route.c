@@ -19,19 +19,19 @@
 #include "slipway/parse.h"
 #include "proxy_int.h"
 
-#define PX_ROUTES_FILE_MAX ((size_t)4 << 20)
-#define PX_BACKENDS_MAX 256
-#define PX_DOMAINS_MAX 64
+#define PROXY_ROUTES_FILE_MAX ((size_t)4 << 20)
+#define PROXY_BACKENDS_MAX 256
+#define PROXY_DOMAINS_MAX 64
 
 void
-px_routes_init(struct px_routes *r, const char *domain)
+proxy_routes_init(struct proxy_routes *r, const char *domain)
 {
 	memset(r, 0, sizeof(*r));
 	r->domain = xstrdup(domain);
 }
 
 static void
-px_app_free(struct px_app *a)
+proxy_app_free(struct proxy_app *a)
 {
 	if (a == NULL)
 		return;
@@ -43,7 +43,7 @@ px_app_free(struct px_app *a)
 }
 
 static void
-px_hosts_clear(struct px_routes *r)
+proxy_hosts_clear(struct proxy_routes *r)
 {
 	for (size_t i = 0; i < r->nhosts_cap; i++)
 		free(r->hosts[i].host);
@@ -53,29 +53,29 @@ px_hosts_clear(struct px_routes *r)
 }
 
 void
-px_routes_free(struct px_routes *r)
+proxy_routes_free(struct proxy_routes *r)
 {
-	struct px_app *a, *an;
-	struct px_backend *b, *bn;
+	struct proxy_app *a, *an;
+	struct proxy_backend *b, *bn;
 
 	if (r == NULL)
 		return;
 	for (a = r->apps; a; a = an) {
 		an = a->next;
-		px_app_free(a);
+		proxy_app_free(a);
 	}
 	for (b = r->backends; b; b = bn) {
 		bn = b->next;
 		free(b);
 	}
-	px_hosts_clear(r);
+	proxy_hosts_clear(r);
 	free(r->domain);
 	memset(r, 0, sizeof(*r));
 }
 
 /* Lower-case DNS names: labels of [a-z0-9-], 1-63 bytes, no edge hyphen. */
 bool
-px_domain_valid(const char *s)
+proxy_domain_valid(const char *s)
 {
 	size_t n = strlen(s), label = 0;
 
@@ -101,7 +101,7 @@ px_domain_valid(const char *s)
 }
 
 int
-px_backend_parse(struct px_backend *b, const char *s)
+proxy_backend_parse(struct proxy_backend *b, const char *s)
 {
 	char host[48];
 	const char *colon, *hs = s;
@@ -156,19 +156,19 @@ bad:
 	    "(IPV4:PORT or [IPV6]:PORT)", s);
 }
 
-struct px_backend *
-px_routes_backend(struct px_routes *r, const char *addr)
+struct proxy_backend *
+proxy_routes_backend(struct proxy_routes *r, const char *addr)
 {
-	for (struct px_backend *b = r->backends; b; b = b->next)
+	for (struct proxy_backend *b = r->backends; b; b = b->next)
 		if (strcmp(b->addr, addr) == 0)
 			return b;
 	return NULL;
 }
 
 void
-px_routes_backend_gc(struct px_routes *r, struct px_backend *b)
+proxy_routes_backend_gc(struct proxy_routes *r, struct proxy_backend *b)
 {
-	struct px_backend **pp;
+	struct proxy_backend **pp;
 
 	if (b->refs || b->inflight || b->nconns)
 		return;
@@ -181,17 +181,17 @@ px_routes_backend_gc(struct px_routes *r, struct px_backend *b)
 	}
 }
 
-struct px_app *
-px_routes_app(struct px_routes *r, const char *name)
+struct proxy_app *
+proxy_routes_app(struct proxy_routes *r, const char *name)
 {
-	for (struct px_app *a = r->apps; a; a = a->next)
+	for (struct proxy_app *a = r->apps; a; a = a->next)
 		if (strcmp(a->name, name) == 0)
 			return a;
 	return NULL;
 }
 
 static uint64_t
-px_hash(const char *s, size_t n)
+proxy_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -202,21 +202,21 @@ px_hash(const char *s, size_t n)
 
 /* Rebuild the custom-domain map from the apps. */
 static void
-px_hosts_rebuild(struct px_routes *r)
+proxy_hosts_rebuild(struct proxy_routes *r)
 {
 	size_t count = 0, cap = 16;
 
-	px_hosts_clear(r);
-	for (struct px_app *a = r->apps; a; a = a->next)
+	proxy_hosts_clear(r);
+	for (struct proxy_app *a = r->apps; a; a = a->next)
 		count += a->ndomains;
 	while (cap < count * 2)
 		cap *= 2;
 	r->hosts = xcalloc(cap, sizeof(*r->hosts));
 	r->nhosts_cap = cap;
-	for (struct px_app *a = r->apps; a; a = a->next) {
+	for (struct proxy_app *a = r->apps; a; a = a->next) {
 		for (size_t i = 0; i < a->ndomains; i++) {
 			size_t n = strlen(a->domains[i]);
-			size_t k = px_hash(a->domains[i], n) & (cap - 1);
+			size_t k = proxy_hash(a->domains[i], n) & (cap - 1);
 
 			while (r->hosts[k].host)
 				k = (k + 1) & (cap - 1);
@@ -226,8 +226,8 @@ px_hosts_rebuild(struct px_routes *r)
 	}
 }
 
-struct px_app *
-px_routes_lookup(struct px_routes *r, const char *host, size_t n)
+struct proxy_app *
+proxy_routes_lookup(struct proxy_routes *r, const char *host, size_t n)
 {
 	char name[256];
 	size_t dn = strlen(r->domain);
@@ -250,7 +250,7 @@ px_routes_lookup(struct px_routes *r, const char *host, size_t n)
 		return NULL;
 	name[n] = '\0';
 	if (r->nhosts_cap) {
-		size_t k = px_hash(name, n) & (r->nhosts_cap - 1);
+		size_t k = proxy_hash(name, n) & (r->nhosts_cap - 1);
 
 		for (; r->hosts[k].host; k = (k + 1) & (r->nhosts_cap - 1))
 			if (strcmp(r->hosts[k].host, name) == 0)
@@ -261,13 +261,13 @@ px_routes_lookup(struct px_routes *r, const char *host, size_t n)
 	    memcmp(name + n - dn, r->domain, dn) == 0) {
 		name[n - dn - 1] = '\0';
 		if (strchr(name, '.') == NULL && name_app_is_valid(name))
-			return px_routes_app(r, name);
+			return proxy_routes_app(r, name);
 	}
 	return NULL;
 }
 
-struct px_backend *
-px_app_pick(struct px_app *a)
+struct proxy_backend *
+proxy_app_pick(struct proxy_app *a)
 {
 	if (a->nbackends == 0)
 		return NULL;
@@ -275,10 +275,10 @@ px_app_pick(struct px_app *a)
 }
 
 /* Find or make the backend for a parsed address. */
-static struct px_backend *
-px_backend_intern(struct px_routes *r, const struct px_backend *parsed)
+static struct proxy_backend *
+proxy_backend_intern(struct proxy_routes *r, const struct proxy_backend *parsed)
 {
-	struct px_backend *b = px_routes_backend(r, parsed->addr);
+	struct proxy_backend *b = proxy_routes_backend(r, parsed->addr);
 
 	if (b)
 		return b;
@@ -292,40 +292,41 @@ px_backend_intern(struct px_routes *r, const struct px_backend *parsed)
 }
 
 static void
-px_app_unref_backends(struct px_routes *r, struct px_backend **v, size_t n)
+proxy_app_unref_backends(struct proxy_routes *r, struct proxy_backend **v,
+    size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct px_backend *b = v[i];
+		struct proxy_backend *b = v[i];
 
 		if (--b->refs == 0) {
 			if (r->on_unrouted)
 				r->on_unrouted(b);
-			px_routes_backend_gc(r, b);
+			proxy_routes_backend_gc(r, b);
 		}
 	}
 }
 
 int
-px_routes_set(struct px_routes *r, const char *app,
+proxy_routes_set(struct proxy_routes *r, const char *app,
     const char *const *backends, size_t nbackends,
     const char *const *domains, size_t ndomains)
 {
-	struct px_backend parsed[PX_BACKENDS_MAX], **nb, **old;
-	struct px_app *a;
+	struct proxy_backend parsed[PROXY_BACKENDS_MAX], **nb, **old;
+	struct proxy_app *a;
 	size_t nold;
 	char **nd;
 
 	if (!name_app_is_valid(app))
 		return err_set(ERR_INVALID, "'%s' is not an app name", app);
-	if (nbackends > PX_BACKENDS_MAX)
+	if (nbackends > PROXY_BACKENDS_MAX)
 		return err_set(ERR_TOOBIG, "more than %d backends",
-		    PX_BACKENDS_MAX);
-	if (ndomains > PX_DOMAINS_MAX)
+		    PROXY_BACKENDS_MAX);
+	if (ndomains > PROXY_DOMAINS_MAX)
 		return err_set(ERR_TOOBIG, "more than %d domains",
-		    PX_DOMAINS_MAX);
+		    PROXY_DOMAINS_MAX);
 	/* Check everything before changing anything. */
 	for (size_t i = 0; i < nbackends; i++) {
-		if (px_backend_parse(&parsed[i], backends[i]) < 0)
+		if (proxy_backend_parse(&parsed[i], backends[i]) < 0)
 			return ERR_INVALID;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(parsed[i].addr, parsed[j].addr) == 0)
@@ -335,9 +336,9 @@ px_routes_set(struct px_routes *r, const char *app,
 	for (size_t i = 0; i < ndomains; i++) {
 		const char *d = domains[i];
 		size_t n = strlen(d), dn = strlen(r->domain);
-		struct px_app *owner;
+		struct proxy_app *owner;
 
-		if (!px_domain_valid(d))
+		if (!proxy_domain_valid(d))
 			return err_set(ERR_INVALID, "'%s' is not a domain name "
 			    "(lower-case DNS name)", d);
 		if (strcmp(d, r->domain) == 0 || (n > dn &&
@@ -345,7 +346,7 @@ px_routes_set(struct px_routes *r, const char *app,
 			return err_set(ERR_INVALID, "domain '%s' is under the "
 			    "proxy's domain '%s'; apps get APP.%s already", d,
 			    r->domain, r->domain);
-		owner = px_routes_lookup(r, d, n);
+		owner = proxy_routes_lookup(r, d, n);
 		if (owner && strcmp(owner->name, app) != 0)
 			return err_set(ERR_CONFLICT,
 			    "domain '%s' is routed to app '%s'", d, owner->name);
@@ -355,7 +356,7 @@ px_routes_set(struct px_routes *r, const char *app,
 				    "domain '%s' listed twice", d);
 	}
 
-	if ((a = px_routes_app(r, app)) == NULL) {
+	if ((a = proxy_routes_app(r, app)) == NULL) {
 		a = xcalloc(1, sizeof(*a));
 		snprintf(a->name, sizeof(a->name), "%s", app);
 		a->next = r->apps;
@@ -363,7 +364,7 @@ px_routes_set(struct px_routes *r, const char *app,
 	}
 	nb = xcalloc(nbackends ? nbackends : 1, sizeof(*nb));
 	for (size_t i = 0; i < nbackends; i++) {
-		nb[i] = px_backend_intern(r, &parsed[i]);
+		nb[i] = proxy_backend_intern(r, &parsed[i]);
 		nb[i]->refs++;
 	}
 	nd = xcalloc(ndomains ? ndomains : 1, sizeof(*nd));
@@ -380,24 +381,24 @@ px_routes_set(struct px_routes *r, const char *app,
 	a->ndomains = ndomains;
 	a->rr = 0;
 	/* Only now: a backend kept across the swap never drops to 0 refs. */
-	px_app_unref_backends(r, old, nold);
+	proxy_app_unref_backends(r, old, nold);
 	free(old);
-	px_hosts_rebuild(r);
+	proxy_hosts_rebuild(r);
 	return 0;
 }
 
 int
-px_routes_rm(struct px_routes *r, const char *app)
+proxy_routes_rm(struct proxy_routes *r, const char *app)
 {
-	struct px_app **pp, *a;
+	struct proxy_app **pp, *a;
 
 	for (pp = &r->apps; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->name, app) == 0) {
 			a = *pp;
 			*pp = a->next;
-			px_app_unref_backends(r, a->backends, a->nbackends);
-			px_app_free(a);
-			px_hosts_rebuild(r);
+			proxy_app_unref_backends(r, a->backends, a->nbackends);
+			proxy_app_free(a);
+			proxy_hosts_rebuild(r);
 			return 0;
 		}
 	}
@@ -405,9 +406,9 @@ px_routes_rm(struct px_routes *r, const char *app)
 }
 
 int
-px_routes_maintenance(struct px_routes *r, const char *app, bool on)
+proxy_routes_maintenance(struct proxy_routes *r, const char *app, bool on)
 {
-	struct px_app *a = px_routes_app(r, app);
+	struct proxy_app *a = proxy_routes_app(r, app);
 
 	if (a == NULL) {
 		if (!name_app_is_valid(app))
@@ -415,20 +416,20 @@ px_routes_maintenance(struct px_routes *r, const char *app, bool on)
 			    app);
 		/* Maintenance before the first deploy is allowed: it makes
 		 * an app with no backends. */
-		if (px_routes_set(r, app, NULL, 0, NULL, 0) < 0)
+		if (proxy_routes_set(r, app, NULL, 0, NULL, 0) < 0)
 			return ERR_INVALID;
-		a = px_routes_app(r, app);
+		a = proxy_routes_app(r, app);
 	}
 	a->maintenance = on;
 	return 0;
 }
 
 json_t *
-px_routes_json(struct px_routes *r)
+proxy_routes_json(struct proxy_routes *r)
 {
 	json_t *routes = json_array(), *o;
 
-	for (struct px_app *a = r->apps; a; a = a->next) {
+	for (struct proxy_app *a = r->apps; a; a = a->next) {
 		json_t *bs = json_array(), *ds = json_array();
 
 		for (size_t i = 0; i < a->nbackends; i++)
@@ -448,21 +449,21 @@ px_routes_json(struct px_routes *r)
 
 /* Apply one {"app","backends":[..],"domains":[..],"maintenance"} object. */
 static int
-px_routes_apply_json(struct px_routes *r, json_t *o)
+proxy_routes_apply_json(struct proxy_routes *r, json_t *o)
 {
 	const char *app = json_string_value(json_object_get(o, "app"));
 	json_t *bs = json_object_get(o, "backends");
 	json_t *ds = json_object_get(o, "domains");
 	json_t *m = json_object_get(o, "maintenance");
-	const char *bv[PX_BACKENDS_MAX], *dv[PX_DOMAINS_MAX];
+	const char *bv[PROXY_BACKENDS_MAX], *dv[PROXY_DOMAINS_MAX];
 	size_t nb = 0, nd = 0, i;
 	json_t *v;
 
 	if (app == NULL || (bs && !json_is_array(bs)) ||
 	    (ds && !json_is_array(ds)) || (m && !json_is_boolean(m)))
 		return err_set(ERR_INVALID, "malformed route object");
-	if (json_array_size(bs) > PX_BACKENDS_MAX ||
-	    json_array_size(ds) > PX_DOMAINS_MAX)
+	if (json_array_size(bs) > PROXY_BACKENDS_MAX ||
+	    json_array_size(ds) > PROXY_DOMAINS_MAX)
 		return err_set(ERR_TOOBIG, "too many backends or domains");
 	json_array_foreach(bs, i, v) {
 		if (json_is_object(v))
@@ -473,15 +474,15 @@ px_routes_apply_json(struct px_routes *r, json_t *o)
 	json_array_foreach(ds, i, v)
 		if ((dv[nd++] = json_string_value(v)) == NULL)
 			return err_set(ERR_INVALID, "domain is not a string");
-	if (px_routes_set(r, app, bv, nb, dv, nd) < 0)
+	if (proxy_routes_set(r, app, bv, nb, dv, nd) < 0)
 		return ERR_INVALID;
 	if (m)
-		px_routes_app(r, app)->maintenance = json_is_true(m);
+		proxy_routes_app(r, app)->maintenance = json_is_true(m);
 	return 0;
 }
 
 int
-px_routes_load(struct px_routes *r, const char *path)
+proxy_routes_load(struct proxy_routes *r, const char *path)
 {
 	struct buf b;
 	json_t *root = NULL, *routes, *o;
@@ -489,8 +490,8 @@ px_routes_load(struct px_routes *r, const char *path)
 	size_t i;
 	int rc;
 
-	buf_init(&b, PX_ROUTES_FILE_MAX);
-	if ((rc = fs_read_file(&b, path, PX_ROUTES_FILE_MAX)) < 0)
+	buf_init(&b, PROXY_ROUTES_FILE_MAX);
+	if ((rc = fs_read_file(&b, path, PROXY_ROUTES_FILE_MAX)) < 0)
 		goto done;
 	root = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
 	routes = json_object_get(root, "routes");
@@ -500,7 +501,7 @@ px_routes_load(struct px_routes *r, const char *path)
 		goto done;
 	}
 	json_array_foreach(routes, i, o) {
-		if ((rc = px_routes_apply_json(r, o)) < 0) {
+		if ((rc = proxy_routes_apply_json(r, o)) < 0) {
 			rc = err_wrap(rc, "'%s'", path);
 			goto done;
 		}
@@ -513,9 +514,9 @@ done:
 }
 
 int
-px_routes_save(struct px_routes *r, const char *path)
+proxy_routes_save(struct proxy_routes *r, const char *path)
 {
-	json_t *o = px_routes_json(r);
+	json_t *o = proxy_routes_json(r);
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	int rc;
 

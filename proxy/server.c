@@ -28,13 +28,13 @@
 #include "slipway/proxy.h"
 #include "proxy_int.h"
 
-#define PX_EVENTS 256
-#define PX_TICK_MS 100
-#define PX_ALOG_FLUSH 16384
-#define PX_STOP_GRACE_MS 10000
+#define PROXY_EVENTS 256
+#define PROXY_TICK_MS 100
+#define PROXY_ALOG_FLUSH 16384
+#define PROXY_STOP_GRACE_MS 10000
 
-struct px_server px_srv;
-static volatile sig_atomic_t px_stop;
+struct proxy_server proxy_srv;
+static volatile sig_atomic_t proxy_stop;
 
 void
 proxy_opts_default(struct proxy_opts *o)
@@ -55,35 +55,35 @@ proxy_opts_default(struct proxy_opts *o)
 }
 
 void
-px_now_update(void)
+proxy_now_update(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	px_srv.now_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+	proxy_srv.now_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
 	    (uint64_t)ts.tv_nsec;
-	px_srv.now_ms = px_srv.now_ns / 1000000;
+	proxy_srv.now_ms = proxy_srv.now_ns / 1000000;
 }
 
 void
-px_sock_init(struct px_sock *s, int kind, int fd, bool with_buf)
+proxy_sock_init(struct proxy_sock *s, int kind, int fd, bool with_buf)
 {
 	s->kind = kind;
 	s->fd = fd;
 	s->rd = s->wr = s->eof = s->dead = false;
-	s->in = with_buf ? xmalloc(PX_BUF) : NULL;
+	s->in = with_buf ? xmalloc(PROXY_BUF) : NULL;
 	s->ib = s->ie = 0;
 }
 
 int
-px_sock_add(struct px_sock *s)
+proxy_sock_add(struct proxy_sock *s)
 {
 	struct epoll_event ev = { .data.ptr = s };
 
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	if (s->kind == PX_K_LISTEN || s->kind == PX_K_CTL_LISTEN)
+	if (s->kind == PROXY_K_LISTEN || s->kind == PROXY_K_CTL_LISTEN)
 		ev.events = EPOLLIN;
-	if (epoll_ctl(px_srv.ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
+	if (epoll_ctl(proxy_srv.ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return err_sys("cannot watch socket");
 	return 0;
 }
@@ -92,41 +92,41 @@ px_sock_add(struct px_sock *s)
  * Read what fits into s->in.  A short read means the socket is drained
  * for now: with edge triggering the next arrival wakes us again.
  */
-enum px_io
-px_sock_read(struct px_sock *s)
+enum proxy_io
+proxy_sock_read(struct proxy_sock *s)
 {
 	ssize_t n;
 
 	if (!s->rd || s->eof)
-		return PX_IO_AGAIN;
+		return PROXY_IO_AGAIN;
 	if (s->ib == s->ie)
 		s->ib = s->ie = 0;
-	if (s->ie == PX_BUF && s->ib > 0) {
+	if (s->ie == PROXY_BUF && s->ib > 0) {
 		memmove(s->in, s->in + s->ib, s->ie - s->ib);
 		s->ie -= s->ib;
 		s->ib = 0;
 	}
-	if (s->ie == PX_BUF)
-		return PX_IO_AGAIN;
-	n = read(s->fd, s->in + s->ie, PX_BUF - s->ie);
+	if (s->ie == PROXY_BUF)
+		return PROXY_IO_AGAIN;
+	n = read(s->fd, s->in + s->ie, PROXY_BUF - s->ie);
 	if (n > 0) {
 		/* A short read means nothing more for now, unless the peer's
 		 * close came with the data: then no new edge will come, and
 		 * the next read must see the end (a body ended by close). */
-		if ((size_t)n < PX_BUF - s->ie && !s->hup)
+		if ((size_t)n < PROXY_BUF - s->ie && !s->hup)
 			s->rd = false;
 		s->ie += (size_t)n;
-		return PX_IO_OK;
+		return PROXY_IO_OK;
 	}
 	if (n == 0) {
 		s->eof = true;
-		return PX_IO_EOF;
+		return PROXY_IO_EOF;
 	}
 	if (errno == EAGAIN || errno == EINTR) {
 		s->rd = false;
-		return PX_IO_AGAIN;
+		return PROXY_IO_AGAIN;
 	}
-	return PX_IO_ERR;
+	return PROXY_IO_ERR;
 }
 
 /*
@@ -136,7 +136,7 @@ px_sock_read(struct px_sock *s)
  * an error (errno).  head may be NULL.
  */
 ssize_t
-px_sock_send(struct px_sock *s, struct buf *head, size_t *head_off,
+proxy_sock_send(struct proxy_sock *s, struct buf *head, size_t *head_off,
     const char *body, size_t n)
 {
 	struct iovec iov[2];
@@ -174,34 +174,34 @@ px_sock_send(struct px_sock *s, struct buf *head, size_t *head_off,
 }
 
 void
-px_access_flush(void)
+proxy_access_flush(void)
 {
 	size_t off = 0;
 
-	while (off < px_srv.alog.len) {
-		ssize_t w = write(px_srv.alog_fd, px_srv.alog.ptr + off,
-		    px_srv.alog.len - off);
+	while (off < proxy_srv.alog.len) {
+		ssize_t w = write(proxy_srv.alog_fd, proxy_srv.alog.ptr + off,
+		    proxy_srv.alog.len - off);
 		if (w <= 0 && errno != EINTR)
 			break;
 		if (w > 0)
 			off += (size_t)w;
 	}
-	buf_reset(&px_srv.alog);
+	buf_reset(&proxy_srv.alog);
 }
 
 static void
-px_on_signal(int sig)
+proxy_on_signal(int sig)
 {
-	px_stop = 1;
+	proxy_stop = 1;
 }
 
 static int
-px_listen(const char *addr)
+proxy_listen(const char *addr)
 {
-	struct px_backend parsed;
+	struct proxy_backend parsed;
 	int fd, one = 1;
 
-	if (px_backend_parse(&parsed, addr) < 0)
+	if (proxy_backend_parse(&parsed, addr) < 0)
 		return err_set(ERR_INVALID, "'%s' is not a listen address "
 		    "(IP:PORT)", addr);
 	fd = socket(parsed.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -219,12 +219,12 @@ px_listen(const char *addr)
 }
 
 static void
-px_accept(void)
+proxy_accept(void)
 {
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
-		int fd = accept4(px_srv.lsock.fd, (struct sockaddr *)&sa, &len,
+		int fd = accept4(proxy_srv.lsock.fd, (struct sockaddr *)&sa, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -233,58 +233,58 @@ px_accept(void)
 				/* Level-triggered listener: stop watching it a
 				 * moment, or we would spin. */
 				log_warn("accept");
-				epoll_ctl(px_srv.ep, EPOLL_CTL_DEL,
-				    px_srv.lsock.fd, NULL);
-				px_srv.accept_paused = true;
-				px_srv.accept_resume = px_srv.now_ms + 200;
+				epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL,
+				    proxy_srv.lsock.fd, NULL);
+				proxy_srv.accept_paused = true;
+				proxy_srv.accept_resume = proxy_srv.now_ms + 200;
 			}
 			return;
 		}
-		px_client_accept(fd, &sa);
+		proxy_client_accept(fd, &sa);
 	}
 }
 
 /* Free what was closed during the last batch of events. */
 static void
-px_reap(void)
+proxy_reap(void)
 {
-	while (px_srv.dead_clients) {
-		struct px_client *c = px_srv.dead_clients;
+	while (proxy_srv.dead_clients) {
+		struct proxy_client *c = proxy_srv.dead_clients;
 
-		px_srv.dead_clients = c->dead_next;
-		px_client_free(c);
+		proxy_srv.dead_clients = c->dead_next;
+		proxy_client_free(c);
 	}
-	while (px_srv.dead_ups) {
-		struct px_upstream *u = px_srv.dead_ups;
+	while (proxy_srv.dead_ups) {
+		struct proxy_upstream *u = proxy_srv.dead_ups;
 
-		px_srv.dead_ups = u->dead_next;
-		px_upstream_free(u);
+		proxy_srv.dead_ups = u->dead_next;
+		proxy_upstream_free(u);
 	}
 }
 
 static void
-px_sweep(void)
+proxy_sweep(void)
 {
-	struct px_client *c, *next;
+	struct proxy_client *c, *next;
 
-	if (px_srv.accept_paused && px_srv.now_ms >= px_srv.accept_resume) {
-		px_srv.accept_paused = false;
-		px_sock_add(&px_srv.lsock);
+	if (proxy_srv.accept_paused && proxy_srv.now_ms >= proxy_srv.accept_resume) {
+		proxy_srv.accept_paused = false;
+		proxy_sock_add(&proxy_srv.lsock);
 	}
-	for (c = px_srv.clients; c; c = next) {
+	for (c = proxy_srv.clients; c; c = next) {
 		next = c->next;
-		if (!c->s.dead && c->deadline && c->deadline <= px_srv.now_ms)
-			px_client_timeout(c);
+		if (!c->s.dead && c->deadline && c->deadline <= proxy_srv.now_ms)
+			proxy_client_timeout(c);
 	}
-	px_upstream_pool_sweep();
-	if (px_srv.alog.len)
-		px_access_flush();
+	proxy_upstream_pool_sweep();
+	if (proxy_srv.alog.len)
+		proxy_access_flush();
 }
 
 static void
-px_dispatch(struct epoll_event *e)
+proxy_dispatch(struct epoll_event *e)
 {
-	struct px_sock *s = e->data.ptr;
+	struct proxy_sock *s = e->data.ptr;
 	uint32_t ev = e->events;
 
 	if (s->dead)
@@ -296,20 +296,20 @@ px_dispatch(struct epoll_event *e)
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->wr = true;
 	switch (s->kind) {
-	case PX_K_LISTEN:
-		px_accept();
+	case PROXY_K_LISTEN:
+		proxy_accept();
 		break;
-	case PX_K_CTL_LISTEN:
-		px_control_accept();
+	case PROXY_K_CTL_LISTEN:
+		proxy_control_accept();
 		break;
-	case PX_K_CTL:
-		px_control_event((struct px_ctl *)s, ev);
+	case PROXY_K_CTL:
+		proxy_control_event((struct proxy_control_conn *)s, ev);
 		break;
-	case PX_K_CLIENT:
-		px_client_run((struct px_client *)s);
+	case PROXY_K_CLIENT:
+		proxy_client_run((struct proxy_client *)s);
 		break;
-	case PX_K_UPSTREAM:
-		px_upstream_event((struct px_upstream *)s);
+	case PROXY_K_UPSTREAM:
+		proxy_upstream_event((struct proxy_upstream *)s);
 		break;
 	}
 }
@@ -317,47 +317,47 @@ px_dispatch(struct epoll_event *e)
 /*
  * SIGINT/SIGTERM: stop accepting, let requests in progress finish (their
  * answers say "Connection: close"), close idle connections, and stop when
- * none is left or after PX_STOP_GRACE_MS.
+ * none is left or after PROXY_STOP_GRACE_MS.
  */
 static int
-px_stop_begin(void)
+proxy_stop_begin(void)
 {
-	px_now_update();
-	px_srv.stopping = true;
-	px_srv.stop_deadline = px_srv.now_ms + PX_STOP_GRACE_MS;
-	if (!px_srv.accept_paused)
-		epoll_ctl(px_srv.ep, EPOLL_CTL_DEL, px_srv.lsock.fd, NULL);
-	px_srv.accept_paused = false;
-	close(px_srv.lsock.fd);
-	px_srv.lsock.fd = -1;
-	log_info("stopping: %u connection%s open", px_srv.nclients,
-	    px_srv.nclients == 1 ? "" : "s");
+	proxy_now_update();
+	proxy_srv.stopping = true;
+	proxy_srv.stop_deadline = proxy_srv.now_ms + PROXY_STOP_GRACE_MS;
+	if (!proxy_srv.accept_paused)
+		epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL, proxy_srv.lsock.fd, NULL);
+	proxy_srv.accept_paused = false;
+	close(proxy_srv.lsock.fd);
+	proxy_srv.lsock.fd = -1;
+	log_info("stopping: %u connection%s open", proxy_srv.nclients,
+	    proxy_srv.nclients == 1 ? "" : "s");
 	return 0;
 }
 
 /* While stopping: close what is idle; true when nothing is left. */
 static bool
-px_stop_done(void)
+proxy_stop_done(void)
 {
-	for (struct px_client *c = px_srv.clients, *next; c; c = next) {
+	for (struct proxy_client *c = proxy_srv.clients, *next; c; c = next) {
 		next = c->next;
 		if (c->state == CS_HEAD && c->s.ib == c->s.ie) {
 			c->t_start = 0;
-			px_client_close(c);
+			proxy_client_close(c);
 		}
 	}
-	px_reap();
-	if (px_srv.nclients && px_srv.now_ms < px_srv.stop_deadline)
+	proxy_reap();
+	if (proxy_srv.nclients && proxy_srv.now_ms < proxy_srv.stop_deadline)
 		return false;
-	if (px_srv.nclients)
+	if (proxy_srv.nclients)
 		log_warnx("stopping: cutting %u connection%s still busy after "
-		    "%d s", px_srv.nclients, px_srv.nclients == 1 ? "" : "s",
-		    PX_STOP_GRACE_MS / 1000);
+		    "%d s", proxy_srv.nclients, proxy_srv.nclients == 1 ? "" : "s",
+		    PROXY_STOP_GRACE_MS / 1000);
 	return true;
 }
 
 static void
-px_raise_nofile(void)
+proxy_raise_nofile(void)
 {
 	struct rlimit rl;
 
@@ -370,66 +370,66 @@ px_raise_nofile(void)
 int
 proxy_run(const struct proxy_opts *o)
 {
-	struct epoll_event events[PX_EVENTS];
+	struct epoll_event events[PROXY_EVENTS];
 	struct sigaction sa;
 	uint64_t last_sweep = 0;
 	int rc = 0, lfd = -1, cfd = -1;
 
-	memset(&px_srv, 0, sizeof(px_srv));
-	px_srv.o = o;
-	px_srv.ep = -1;
-	px_srv.alog_fd = -1;
-	px_srv.ctl_lock = -1;
-	px_routes_init(&px_srv.routes, o->domain);
-	px_srv.routes.on_unrouted = px_backend_unrouted;
-	buf_init(&px_srv.alog, 1 << 20);
-	if (!px_domain_valid(o->domain)) {
+	memset(&proxy_srv, 0, sizeof(proxy_srv));
+	proxy_srv.o = o;
+	proxy_srv.ep = -1;
+	proxy_srv.alog_fd = -1;
+	proxy_srv.ctl_lock = -1;
+	proxy_routes_init(&proxy_srv.routes, o->domain);
+	proxy_srv.routes.on_unrouted = proxy_backend_unrouted;
+	buf_init(&proxy_srv.alog, 1 << 20);
+	if (!proxy_domain_valid(o->domain)) {
 		rc = err_set(ERR_INVALID, "'%s' is not a domain name",
 		    o->domain);
 		goto done;
 	}
-	if (getrandom(&px_srv.rid_seed, sizeof(px_srv.rid_seed), 0) < 0)
-		px_srv.rid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	px_sources_init(&px_srv.sources, px_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
-	px_srv.refused.every = 10;
+	if (getrandom(&proxy_srv.rid_seed, sizeof(proxy_srv.rid_seed), 0) < 0)
+		proxy_srv.rid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	proxy_sources_init(&proxy_srv.sources, proxy_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
+	proxy_srv.refused.every = 10;
 	if (o->routes_file && access(o->routes_file, F_OK) == 0 &&
-	    (rc = px_routes_load(&px_srv.routes, o->routes_file)) < 0)
+	    (rc = proxy_routes_load(&proxy_srv.routes, o->routes_file)) < 0)
 		goto done;
 	if (o->access_log && strcmp(o->access_log, "-") == 0) {
-		px_srv.alog_fd = STDERR_FILENO;
+		proxy_srv.alog_fd = STDERR_FILENO;
 	} else if (o->access_log) {
-		px_srv.alog_fd = open(o->access_log, O_WRONLY | O_APPEND |
+		proxy_srv.alog_fd = open(o->access_log, O_WRONLY | O_APPEND |
 		    O_CREAT | O_CLOEXEC, 0640);
-		if (px_srv.alog_fd < 0) {
+		if (proxy_srv.alog_fd < 0) {
 			rc = err_sys("cannot open access log '%s'",
 			    o->access_log);
 			goto done;
 		}
 	}
-	px_raise_nofile();
-	if ((px_srv.ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+	proxy_raise_nofile();
+	if ((proxy_srv.ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		rc = err_sys("cannot make an epoll set");
 		goto done;
 	}
 	/* The control socket first: once the port answers, routes can be
 	 * set (tests and the runner wait for the port). */
-	if ((cfd = px_control_open(o->control)) < 0) {
+	if ((cfd = proxy_control_open(o->control)) < 0) {
 		rc = cfd;
 		goto done;
 	}
-	px_sock_init(&px_srv.csock, PX_K_CTL_LISTEN, cfd, false);
-	if ((rc = px_sock_add(&px_srv.csock)) < 0)
+	proxy_sock_init(&proxy_srv.csock, PROXY_K_CTL_LISTEN, cfd, false);
+	if ((rc = proxy_sock_add(&proxy_srv.csock)) < 0)
 		goto done;
-	if ((lfd = px_listen(o->listen)) < 0) {
+	if ((lfd = proxy_listen(o->listen)) < 0) {
 		rc = lfd;
 		goto done;
 	}
-	px_sock_init(&px_srv.lsock, PX_K_LISTEN, lfd, false);
-	if ((rc = px_sock_add(&px_srv.lsock)) < 0)
+	proxy_sock_init(&proxy_srv.lsock, PROXY_K_LISTEN, lfd, false);
+	if ((rc = proxy_sock_add(&proxy_srv.lsock)) < 0)
 		goto done;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = px_on_signal;
+	sa.sa_handler = proxy_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -439,55 +439,55 @@ proxy_run(const struct proxy_opts *o)
 	for (;;) {
 		int n;
 
-		if (px_stop && !px_srv.stopping && px_stop_begin() < 0)
+		if (proxy_stop && !proxy_srv.stopping && proxy_stop_begin() < 0)
 			break;
-		if (px_srv.stopping && px_stop_done())
+		if (proxy_srv.stopping && proxy_stop_done())
 			break;
-		n = epoll_wait(px_srv.ep, events, PX_EVENTS,
-		    px_srv.ready ? 0 : PX_TICK_MS);
+		n = epoll_wait(proxy_srv.ep, events, PROXY_EVENTS,
+		    proxy_srv.ready ? 0 : PROXY_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			rc = err_sys("epoll_wait");
 			break;
 		}
-		px_now_update();
+		proxy_now_update();
 		for (int i = 0; i < n; i++)
-			px_dispatch(&events[i]);
-		px_client_run_ready();
-		px_reap();
-		if (px_srv.now_ms - last_sweep >= PX_TICK_MS) {
-			last_sweep = px_srv.now_ms;
-			px_sweep();
-			px_reap();
-		} else if (px_srv.alog.len >= PX_ALOG_FLUSH) {
-			px_access_flush();
+			proxy_dispatch(&events[i]);
+		proxy_client_run_ready();
+		proxy_reap();
+		if (proxy_srv.now_ms - last_sweep >= PROXY_TICK_MS) {
+			last_sweep = proxy_srv.now_ms;
+			proxy_sweep();
+			proxy_reap();
+		} else if (proxy_srv.alog.len >= PROXY_ALOG_FLUSH) {
+			proxy_access_flush();
 		}
 	}
 done:
-	while (px_srv.clients)
-		px_client_close(px_srv.clients);
-	px_reap();
-	for (struct px_backend *b = px_srv.routes.backends; b; b = b->next)
+	while (proxy_srv.clients)
+		proxy_client_close(proxy_srv.clients);
+	proxy_reap();
+	for (struct proxy_backend *b = proxy_srv.routes.backends; b; b = b->next)
 		while (b->idle)
-			px_upstream_close(b->idle);
-	px_reap();
-	px_control_close_all();
-	if (px_srv.alog_fd >= 0) {
-		px_access_flush();
-		if (px_srv.alog_fd != STDERR_FILENO)
-			close(px_srv.alog_fd);
+			proxy_upstream_close(b->idle);
+	proxy_reap();
+	proxy_control_close_all();
+	if (proxy_srv.alog_fd >= 0) {
+		proxy_access_flush();
+		if (proxy_srv.alog_fd != STDERR_FILENO)
+			close(proxy_srv.alog_fd);
 	}
 	if (cfd >= 0) {
 		close(cfd);
 		unlink(o->control);
 	}
-	if (px_srv.lsock.fd >= 0 && lfd >= 0)
+	if (proxy_srv.lsock.fd >= 0 && lfd >= 0)
 		close(lfd);
-	if (px_srv.ctl_lock >= 0)
-		close(px_srv.ctl_lock);
-	if (px_srv.ep >= 0)
-		close(px_srv.ep);
-	buf_free(&px_srv.alog);
-	px_sources_free(&px_srv.sources);
-	px_routes_free(&px_srv.routes);
+	if (proxy_srv.ctl_lock >= 0)
+		close(proxy_srv.ctl_lock);
+	if (proxy_srv.ep >= 0)
+		close(proxy_srv.ep);
+	buf_free(&proxy_srv.alog);
+	proxy_sources_free(&proxy_srv.sources);
+	proxy_routes_free(&proxy_srv.routes);
 	return rc;
 }

@@ -16,7 +16,7 @@
 #include "proxy_int.h"
 
 static void
-px_source_key(uint8_t key[16], const struct sockaddr_storage *sa)
+proxy_source_key(uint8_t key[16], const struct sockaddr_storage *sa)
 {
 	memset(key, 0, 16);
 	if (sa->ss_family == AF_INET) {
@@ -37,7 +37,7 @@ px_source_key(uint8_t key[16], const struct sockaddr_storage *sa)
 }
 
 static size_t
-px_source_hash(const struct px_sources *t, const uint8_t key[16])
+proxy_source_hash(const struct proxy_sources *t, const uint8_t key[16])
 {
 	uint64_t h = 1469598103934665603ULL ^ t->seed;
 
@@ -45,38 +45,38 @@ px_source_hash(const struct px_sources *t, const uint8_t key[16])
 		h ^= key[i];
 		h *= 1099511628211ULL;
 	}
-	return (size_t)(h ^ (h >> 29)) % PX_SOURCE_BUCKETS;
+	return (size_t)(h ^ (h >> 29)) % PROXY_SOURCE_BUCKETS;
 }
 
 void
-px_sources_init(struct px_sources *t, uint64_t seed)
+proxy_sources_init(struct proxy_sources *t, uint64_t seed)
 {
 	memset(t, 0, sizeof(*t));
 	t->seed = seed;
 }
 
 void
-px_sources_free(struct px_sources *t)
+proxy_sources_free(struct proxy_sources *t)
 {
-	for (size_t i = 0; i < PX_SOURCE_BUCKETS; i++)
+	for (size_t i = 0; i < PROXY_SOURCE_BUCKETS; i++)
 		while (t->b[i]) {
-			struct px_source *s = t->b[i];
+			struct proxy_source *s = t->b[i];
 
 			t->b[i] = s->next;
 			free(s);
 		}
 }
 
-struct px_source *
-px_source_take(struct px_sources *t, const struct sockaddr_storage *sa,
+struct proxy_source *
+proxy_source_take(struct proxy_sources *t, const struct sockaddr_storage *sa,
     unsigned max)
 {
 	uint8_t key[16];
 	size_t i;
-	struct px_source *s;
+	struct proxy_source *s;
 
-	px_source_key(key, sa);
-	i = px_source_hash(t, key);
+	proxy_source_key(key, sa);
+	i = proxy_source_hash(t, key);
 	for (s = t->b[i]; s; s = s->next)
 		if (memcmp(s->key, key, 16) == 0)
 			break;
@@ -96,9 +96,9 @@ px_source_take(struct px_sources *t, const struct sockaddr_storage *sa,
 }
 
 void
-px_source_put(struct px_sources *t, struct px_source *s)
+proxy_source_put(struct proxy_sources *t, struct proxy_source *s)
 {
-	struct px_source **pp;
+	struct proxy_source **pp;
 
 	if (s == NULL || --s->n > 0)
 		return;

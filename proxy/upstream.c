@@ -21,9 +21,9 @@
 #include "proxy_int.h"
 
 static void
-px_pool_unlink(struct px_upstream *u)
+proxy_pool_unlink(struct proxy_upstream *u)
 {
-	struct px_backend *b = u->be;
+	struct proxy_backend *b = u->be;
 
 	if (u->prev)
 		u->prev->next = u->next;
@@ -36,13 +36,13 @@ px_pool_unlink(struct px_upstream *u)
 }
 
 int
-px_upstream_get(struct px_upstream **out, struct px_backend *be)
+proxy_upstream_get(struct proxy_upstream **out, struct proxy_backend *be)
 {
-	struct px_upstream *u;
+	struct proxy_upstream *u;
 	int fd, one = 1;
 
 	if ((u = be->idle) != NULL) {
-		px_pool_unlink(u);
+		proxy_pool_unlink(u);
 		u->reused = true;
 		u->deadline = 0;
 		*out = u;
@@ -54,20 +54,20 @@ px_upstream_get(struct px_upstream **out, struct px_backend *be)
 		return err_sys("cannot make a socket");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	u = xcalloc(1, sizeof(*u));
-	px_sock_init(&u->s, PX_K_UPSTREAM, fd, true);
+	proxy_sock_init(&u->s, PROXY_K_UPSTREAM, fd, true);
 	u->be = be;
 	if (connect(fd, (struct sockaddr *)&be->sa, be->salen) < 0) {
 		if (errno != EINPROGRESS) {
 			int rc = err_sys("cannot connect");
 			close(fd);
-			px_upstream_free(u);
+			proxy_upstream_free(u);
 			return rc;
 		}
 		u->connecting = true;
 	}
-	if (px_sock_add(&u->s) < 0) {
+	if (proxy_sock_add(&u->s) < 0) {
 		close(fd);
-		px_upstream_free(u);
+		proxy_upstream_free(u);
 		return ERR_IO;
 	}
 	be->nconns++;
@@ -76,41 +76,41 @@ px_upstream_get(struct px_upstream **out, struct px_backend *be)
 }
 
 void
-px_upstream_close(struct px_upstream *u)
+proxy_upstream_close(struct proxy_upstream *u)
 {
-	struct px_backend *b = u->be;
+	struct proxy_backend *b = u->be;
 
 	if (u->s.dead)
 		return;
 	if (u->c == NULL && u->deadline)
-		px_pool_unlink(u);
+		proxy_pool_unlink(u);
 	/* Closing removes the fd from the epoll set. */
 	close(u->s.fd);
 	u->s.fd = -1;
 	u->s.dead = true;
 	u->c = NULL;
 	u->be = NULL;
-	u->dead_next = px_srv.dead_ups;
-	px_srv.dead_ups = u;
+	u->dead_next = proxy_srv.dead_ups;
+	proxy_srv.dead_ups = u;
 	b->nconns--;
-	px_routes_backend_gc(&px_srv.routes, b);
+	proxy_routes_backend_gc(&proxy_srv.routes, b);
 }
 
 void
-px_upstream_release(struct px_upstream *u, bool reusable)
+proxy_upstream_release(struct proxy_upstream *u, bool reusable)
 {
-	struct px_backend *b = u->be;
+	struct proxy_backend *b = u->be;
 
 	u->c = NULL;
-	if (!reusable || b->refs == 0 || b->nidle >= px_srv.o->pool_max ||
+	if (!reusable || b->refs == 0 || b->nidle >= proxy_srv.o->pool_max ||
 	    u->s.eof || u->s.ib != u->s.ie) {
 		u->deadline = 0;
-		px_upstream_close(u);
+		proxy_upstream_close(u);
 		return;
 	}
 	u->s.ib = u->s.ie = 0;
 	u->reused = false;
-	u->deadline = px_srv.now_ms + px_srv.o->idle_timeout;
+	u->deadline = proxy_srv.now_ms + proxy_srv.o->idle_timeout;
 	u->prev = NULL;
 	u->next = b->idle;
 	if (b->idle)
@@ -120,10 +120,10 @@ px_upstream_release(struct px_upstream *u, bool reusable)
 }
 
 void
-px_upstream_event(struct px_upstream *u)
+proxy_upstream_event(struct proxy_upstream *u)
 {
 	if (u->c) {
-		px_client_run(u->c);
+		proxy_client_run(u->c);
 		return;
 	}
 	/* Idle in the pool: anything readable means it is finished. */
@@ -135,22 +135,22 @@ px_upstream_event(struct px_upstream *u)
 			u->s.rd = false;
 			return;
 		}
-		px_upstream_close(u);
+		proxy_upstream_close(u);
 	}
 }
 
 void
-px_upstream_pool_sweep(void)
+proxy_upstream_pool_sweep(void)
 {
-	for (struct px_backend *b = px_srv.routes.backends, *bn; b; b = bn) {
+	for (struct proxy_backend *b = proxy_srv.routes.backends, *bn; b; b = bn) {
 		bn = b->next;
 		/* Closing the last connection may free b: stop at it. */
-		for (struct px_upstream *u = b->idle, *un; u; u = un) {
+		for (struct proxy_upstream *u = b->idle, *un; u; u = un) {
 			un = u->next;
-			if (u->deadline <= px_srv.now_ms) {
+			if (u->deadline <= proxy_srv.now_ms) {
 				bool last = b->nconns == 1;
 
-				px_upstream_close(u);
+				proxy_upstream_close(u);
 				if (last)
 					break;
 			}
@@ -159,18 +159,18 @@ px_upstream_pool_sweep(void)
 }
 
 void
-px_backend_unrouted(struct px_backend *b)
+proxy_backend_unrouted(struct proxy_backend *b)
 {
 	/* Keep b alive while its idle list is emptied: refs is already 0, so
 	 * the last close would free it under our feet. */
 	b->inflight++;
 	while (b->idle)
-		px_upstream_close(b->idle);
+		proxy_upstream_close(b->idle);
 	b->inflight--;
 }
 
 void
-px_upstream_free(struct px_upstream *u)
+proxy_upstream_free(struct proxy_upstream *u)
 {
 	if (u == NULL)
 		return;

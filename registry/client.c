@@ -1,7 +1,8 @@
 /*
- * The registry client's HTTP core: references, URLs, and client_do(), one
- * request with retries, re-authentication and capped bodies.  Push and
- * pull are in client_push.c and client_pull.c, auth in client_auth.c.
+ * The registry client's HTTP core: references, URLs, and
+ * registry_client_do(), one request with retries, re-authentication and
+ * capped bodies.  Push and pull are in client_push.c and client_pull.c,
+ * auth in client_auth.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,19 +24,19 @@
 #include "slipway/image.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 
 /* Keep a stalled transfer from hanging forever, without capping how long
  * a big blob may take: fail below 1 byte/s for a minute. */
-#define CLIENT_CONNECT_TIMEOUT 30L
-#define CLIENT_LOW_SPEED_TIME 60L
-#define CLIENT_BACKOFF_MS 250
-#define CLIENT_BACKOFF_MAX_MS 8000
+#define REGISTRY_CLIENT_CONNECT_TIMEOUT 30L
+#define REGISTRY_CLIENT_LOW_SPEED_TIME 60L
+#define REGISTRY_CLIENT_BACKOFF_MS 250
+#define REGISTRY_CLIENT_BACKOFF_MAX_MS 8000
 
 static bool
-client_alnum(char c)
+registry_client_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -49,9 +50,9 @@ registry_repo_is_valid(const char *name)
 		return false;
 	for (;;) {
 		/* component: alnum+ (separator alnum+)* */
-		if (!client_alnum(*p))
+		if (!registry_client_alnum(*p))
 			return false;
-		while (client_alnum(*p))
+		while (registry_client_alnum(*p))
 			p++;
 		while (*p == '.' || *p == '_' || *p == '-') {
 			if (*p == '.')
@@ -61,9 +62,9 @@ registry_repo_is_valid(const char *name)
 			else
 				while (*p == '-')
 					p++;
-			if (!client_alnum(*p))
+			if (!registry_client_alnum(*p))
 				return false;
-			while (client_alnum(*p))
+			while (registry_client_alnum(*p))
 				p++;
 		}
 		if (*p == '\0')
@@ -77,7 +78,7 @@ registry_repo_is_valid(const char *name)
 /* host[:port], a name or an IPv4 address, or [IPv6][:port].  No userinfo,
  * no path, nothing a URL parser could read another way. */
 static bool
-client_registry_is_valid(const char *s)
+registry_client_registry_is_valid(const char *s)
 {
 	const char *p = s;
 
@@ -127,7 +128,7 @@ registry_ref_parse(struct registry_ref *out, const char *s)
 		return err_set(ERR_INVALID, "'%.200s' is not REGISTRY/REPO[:TAG]",
 		    s);
 	out->registry = xstrndup(s, (size_t)(slash - s));
-	if (!client_registry_is_valid(out->registry)) {
+	if (!registry_client_registry_is_valid(out->registry)) {
 		rc = err_set(ERR_INVALID, "'%.200s' is not a registry host[:port]",
 		    out->registry);
 		goto done;
@@ -169,7 +170,7 @@ done:
 /* Loopback registries are spoken to in plain http (as docker does):
  * there is nobody on the wire to protect against. */
 static bool
-client_is_loopback(const char *registry)
+registry_client_is_loopback(const char *registry)
 {
 	return strncmp(registry, "127.", 4) == 0 ||
 	    strncmp(registry, "localhost", 9) == 0 ||
@@ -185,7 +186,7 @@ registry_client_new(struct registry_client **out, const char *registry,
 
 	if (opts == NULL)
 		opts = &none;
-	if (!client_registry_is_valid(registry))
+	if (!registry_client_registry_is_valid(registry))
 		return err_set(ERR_INVALID, "'%.200s' is not a registry "
 		    "host[:port]", registry);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -195,7 +196,7 @@ registry_client_new(struct registry_client **out, const char *registry,
 	if (c->curl == NULL)
 		abort();
 	c->registry = xstrdup(registry);
-	c->insecure = opts->insecure || client_is_loopback(registry);
+	c->insecure = opts->insecure || registry_client_is_loopback(registry);
 	c->base = xasprintf("%s://%s", c->insecure ? "http" : "https",
 	    registry);
 	if (opts->user) {
@@ -242,7 +243,7 @@ registry_xfer_stats_clear(struct registry_xfer_stats *s)
 }
 
 char *
-client_url(const struct registry_client *c, const char *fmt, ...)
+registry_client_url(const struct registry_client *c, const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -256,7 +257,8 @@ client_url(const struct registry_client *c, const char *fmt, ...)
 }
 
 char *
-client_url_resolve(const struct registry_client *c, const char *location)
+registry_client_url_resolve(const struct registry_client *c,
+    const char *location)
 {
 	CURLU *u = curl_url();
 	char *s = NULL, *scheme = NULL, *res = NULL;
@@ -289,7 +291,8 @@ done:
 }
 
 char *
-client_url_add_query(const char *url, const char *name, const char *value)
+registry_client_url_add_query(const char *url, const char *name,
+    const char *value)
 {
 	char *esc = curl_easy_escape(NULL, value, 0), *res;
 
@@ -302,17 +305,18 @@ client_url_add_query(const char *url, const char *name, const char *value)
 }
 
 void
-client_req_init(struct client_req *r, const char *method, const char *url)
+registry_client_req_init(struct registry_client_req *r, const char *method,
+    const char *url)
 {
 	memset(r, 0, sizeof(*r));
 	r->method = method;
 	r->url = url;
 	r->fd = -1;
-	r->max_body = CLIENT_ERROR_BODY_MAX;
+	r->max_body = REGISTRY_CLIENT_ERROR_BODY_MAX;
 }
 
 static void
-client_resp_headers_clear(struct client_resp *r)
+registry_client_resp_headers_clear(struct registry_client_resp *r)
 {
 	free(r->location);
 	free(r->content_type);
@@ -329,30 +333,30 @@ client_resp_headers_clear(struct client_resp *r)
 }
 
 void
-client_resp_clear(struct client_resp *r)
+registry_client_resp_clear(struct registry_client_resp *r)
 {
 	if (r == NULL)
 		return;
-	client_resp_headers_clear(r);
+	registry_client_resp_headers_clear(r);
 	buf_free(&r->body);
 	r->status = 0;
 }
 
 /* State shared with the curl callbacks during one exchange. */
-struct client_xfer {
+struct registry_client_xfer {
 	struct registry_client *c;
-	struct client_req *req;
-	struct client_resp *resp;
+	struct registry_client_req *req;
+	struct registry_client_resp *resp;
 	int64_t pos;            /* upload position within the body */
 	int err;                /* a callback's failure, message set */
 	double last_draw;
 };
 
 static size_t
-client_header_cb(char *data, size_t size, size_t n, void *payload)
+registry_client_header_cb(char *data, size_t size, size_t n, void *payload)
 {
-	struct client_xfer *x = payload;
-	struct client_resp *r = x->resp;
+	struct registry_client_xfer *x = payload;
+	struct registry_client_resp *r = x->resp;
 	size_t len = size * n, klen;
 	char *line, *colon, *v, *end, **slot = NULL;
 
@@ -360,7 +364,7 @@ client_header_cb(char *data, size_t size, size_t n, void *payload)
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		/* A new response (after a redirect or 100): forget the last
 		 * one's headers. */
-		client_resp_headers_clear(r);
+		registry_client_resp_headers_clear(r);
 		buf_reset(&r->body);
 		v = strchr(line, ' ');
 		r->status = v ? strtol(v + 1, NULL, 10) : 0;
@@ -379,26 +383,26 @@ client_header_cb(char *data, size_t size, size_t n, void *payload)
 	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
 	    end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
-#define CLIENT_IS(name) (klen == sizeof(name) - 1 && \
+#define REGISTRY_CLIENT_IS(name) (klen == sizeof(name) - 1 && \
 	strncasecmp(line, name, klen) == 0)
-	if (CLIENT_IS("Location"))
+	if (REGISTRY_CLIENT_IS("Location"))
 		slot = &r->location;
-	else if (CLIENT_IS("Content-Type"))
+	else if (REGISTRY_CLIENT_IS("Content-Type"))
 		slot = &r->content_type;
-	else if (CLIENT_IS("Docker-Content-Digest"))
+	else if (REGISTRY_CLIENT_IS("Docker-Content-Digest"))
 		slot = &r->digest;
-	else if (CLIENT_IS("Range"))
+	else if (REGISTRY_CLIENT_IS("Range"))
 		slot = &r->range;
-	else if (CLIENT_IS("OCI-Chunk-Min-Length"))
+	else if (REGISTRY_CLIENT_IS("OCI-Chunk-Min-Length"))
 		slot = &r->chunk_min;
-	else if (CLIENT_IS("Retry-After"))
+	else if (REGISTRY_CLIENT_IS("Retry-After"))
 		slot = &r->retry_after;
-	else if (CLIENT_IS("Content-Length"))
+	else if (REGISTRY_CLIENT_IS("Content-Length"))
 		r->content_length = strtoll(v, NULL, 10);
-	else if (CLIENT_IS("WWW-Authenticate") &&
-	    r->nchallenges < CLIENT_MAX_CHALLENGES)
+	else if (REGISTRY_CLIENT_IS("WWW-Authenticate") &&
+	    r->nchallenges < REGISTRY_CLIENT_MAX_CHALLENGES)
 		r->challenges[r->nchallenges++] = xstrdup(v);
-#undef CLIENT_IS
+#undef REGISTRY_CLIENT_IS
 	if (slot) {
 		free(*slot);
 		*slot = xstrdup(v);
@@ -408,9 +412,9 @@ client_header_cb(char *data, size_t size, size_t n, void *payload)
 }
 
 static size_t
-client_write_cb(char *data, size_t size, size_t n, void *payload)
+registry_client_write_cb(char *data, size_t size, size_t n, void *payload)
 {
-	struct client_xfer *x = payload;
+	struct registry_client_xfer *x = payload;
 	size_t len = size * n;
 	long st = x->resp->status;
 	int rc;
@@ -429,10 +433,10 @@ client_write_cb(char *data, size_t size, size_t n, void *payload)
 }
 
 static size_t
-client_read_cb(char *out, size_t size, size_t n, void *payload)
+registry_client_read_cb(char *out, size_t size, size_t n, void *payload)
 {
-	struct client_xfer *x = payload;
-	struct client_req *r = x->req;
+	struct registry_client_xfer *x = payload;
+	struct registry_client_req *r = x->req;
 	size_t want = size * n;
 	int64_t left = r->len - x->pos;
 	ssize_t got;
@@ -461,9 +465,9 @@ client_read_cb(char *out, size_t size, size_t n, void *payload)
 /* curl rewinds the body when it must send it again (a reused connection
  * that turned out dead). */
 static int
-client_seek_cb(void *payload, curl_off_t offset, int origin)
+registry_client_seek_cb(void *payload, curl_off_t offset, int origin)
 {
-	struct client_xfer *x = payload;
+	struct registry_client_xfer *x = payload;
 
 	if (origin != SEEK_SET || offset < 0 || offset > x->req->len)
 		return CURL_SEEKFUNC_FAIL;
@@ -472,11 +476,11 @@ client_seek_cb(void *payload, curl_off_t offset, int origin)
 }
 
 static int
-client_progress_cb(void *payload, curl_off_t dltotal, curl_off_t dlnow,
+registry_client_progress_cb(void *payload, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	struct client_xfer *x = payload;
-	struct client_req *r = x->req;
+	struct registry_client_xfer *x = payload;
+	struct registry_client_req *r = x->req;
 	double now = clock_mono();
 	int64_t done = r->progress_base + (ulnow > 0 ? ulnow : dlnow);
 
@@ -492,7 +496,7 @@ client_progress_cb(void *payload, curl_off_t dltotal, curl_off_t dlnow,
 /* A transport failure worth another try: the connection broke or never
  * came up, or nothing arrived. */
 static bool
-client_curl_transient(CURLcode cc)
+registry_client_curl_transient(CURLcode cc)
 {
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
@@ -512,16 +516,16 @@ client_curl_transient(CURLcode cc)
 /* distribution-spec: 502, 503 and 504 are temporary, other 5xx are
  * terminal; 429 asks us to come back later. */
 static bool
-client_status_transient(long st)
+registry_client_status_transient(long st)
 {
 	return st == 429 || st == 502 || st == 503 || st == 504;
 }
 
 int
-client_exchange(struct client_resp *resp, struct registry_client *c,
-    struct client_req *r, bool *transient)
+registry_client_exchange(struct registry_client_resp *resp,
+    struct registry_client *c, struct registry_client_req *r, bool *transient)
 {
-	struct client_xfer x = { .c = c, .req = r, .resp = resp };
+	struct registry_client_xfer x = { .c = c, .req = r, .resp = resp };
 	struct curl_slist *h = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *k = c->curl;
@@ -530,7 +534,7 @@ client_exchange(struct client_resp *resp, struct registry_client *c,
 	int rc = 0;
 
 	*transient = false;
-	client_resp_clear(resp);
+	registry_client_resp_clear(resp);
 	buf_init(&resp->body, r->max_body);
 	resp->content_length = -1;
 	/* reset keeps the connection cache: one connection for all. */
@@ -539,13 +543,15 @@ client_exchange(struct client_resp *resp, struct registry_client *c,
 	curl_easy_setopt(k, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT);
+	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT,
+	    REGISTRY_CLIENT_CONNECT_TIMEOUT);
 	curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, CLIENT_LOW_SPEED_TIME);
+	curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME,
+	    REGISTRY_CLIENT_LOW_SPEED_TIME);
 	curl_easy_setopt(k, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
-	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, client_header_cb);
+	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, registry_client_header_cb);
 	curl_easy_setopt(k, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, client_write_cb);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, registry_client_write_cb);
 	curl_easy_setopt(k, CURLOPT_WRITEDATA, &x);
 	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
 		/* Blob GETs may redirect to storage (distribution-spec);
@@ -564,9 +570,11 @@ client_exchange(struct client_resp *resp, struct registry_client *c,
 		curl_easy_setopt(k, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(k, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)r->len);
-		curl_easy_setopt(k, CURLOPT_READFUNCTION, client_read_cb);
+		curl_easy_setopt(k, CURLOPT_READFUNCTION,
+		    registry_client_read_cb);
 		curl_easy_setopt(k, CURLOPT_READDATA, &x);
-		curl_easy_setopt(k, CURLOPT_SEEKFUNCTION, client_seek_cb);
+		curl_easy_setopt(k, CURLOPT_SEEKFUNCTION,
+		    registry_client_seek_cb);
 		curl_easy_setopt(k, CURLOPT_SEEKDATA, &x);
 		if (strcmp(r->method, "PUT") != 0)
 			curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, r->method);
@@ -589,14 +597,14 @@ client_exchange(struct client_resp *resp, struct registry_client *c,
 	if (r->extra_header)
 		h = curl_slist_append(h, r->extra_header);
 	if (r->auth_line == NULL)
-		h = client_auth_header(c, h);
+		h = registry_client_auth_header(c, h);
 	else if (r->auth_line[0])
 		h = curl_slist_append(h, r->auth_line);
 	curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
 	if (c->progress && r->label) {
 		curl_easy_setopt(k, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(k, CURLOPT_XFERINFOFUNCTION,
-		    client_progress_cb);
+		    registry_client_progress_cb);
 		curl_easy_setopt(k, CURLOPT_XFERINFODATA, &x);
 	}
 	cc = curl_easy_perform(k);
@@ -605,25 +613,25 @@ client_exchange(struct client_resp *resp, struct registry_client *c,
 	if (x.err < 0) {
 		rc = x.err;
 	} else if (cc != CURLE_OK) {
-		*transient = client_curl_transient(cc);
+		*transient = registry_client_curl_transient(cc);
 		rc = err_set(ERR_IO, "cannot %s '%s': %s", r->method, r->url,
 		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	} else {
 		curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &resp->status);
-		*transient = client_status_transient(resp->status);
+		*transient = registry_client_status_transient(resp->status);
 	}
 	curl_slist_free_all(h);
 	return rc;
 }
 
 void
-client_backoff(int attempt, const char *retry_after)
+registry_client_backoff(int attempt, const char *retry_after)
 {
-	long ms = CLIENT_BACKOFF_MS << (attempt < 6 ? attempt : 6);
+	long ms = REGISTRY_CLIENT_BACKOFF_MS << (attempt < 6 ? attempt : 6);
 	struct timespec ts;
 
-	if (ms > CLIENT_BACKOFF_MAX_MS)
-		ms = CLIENT_BACKOFF_MAX_MS;
+	if (ms > REGISTRY_CLIENT_BACKOFF_MAX_MS)
+		ms = REGISTRY_CLIENT_BACKOFF_MAX_MS;
 	/* Retry-After in seconds, believed up to 30. */
 	if (retry_after && isdigit((unsigned char)*retry_after)) {
 		long s = strtol(retry_after, NULL, 10);
@@ -633,7 +641,7 @@ client_backoff(int attempt, const char *retry_after)
 			ms = s * 1000;
 	}
 	/* Jitter, so many clients do not retry in step. */
-	ms += rand() % (CLIENT_BACKOFF_MS + 1);
+	ms += rand() % (REGISTRY_CLIENT_BACKOFF_MS + 1);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -641,27 +649,28 @@ client_backoff(int attempt, const char *retry_after)
 }
 
 int
-client_do(struct client_resp *out, struct registry_client *c,
-    struct client_req *r)
+registry_client_do(struct registry_client_resp *out, struct registry_client *c,
+    struct registry_client_req *r)
 {
 	bool transient, reauthed = false;
 	int attempt = 0, rc;
 
 	for (;;) {
-		rc = client_exchange(out, c, r, &transient);
+		rc = registry_client_exchange(out, c, r, &transient);
 		if (rc == 0 && out->status == 401 && !reauthed) {
 			/* Once: a second 401 means the credentials or the
 			 * token are not good enough, and is the caller's. */
 			reauthed = true;
-			if ((rc = client_auth_challenge(c, out)) < 0)
+			if ((rc = registry_client_auth_challenge(c, out)) < 0)
 				return rc;
 			if (r->sink && (rc = image_blob_writer_reset(r->sink)) < 0)
 				return rc;
 			continue;
 		}
 		if (rc == 0 && out->status == 401)
-			return client_error(out, "%s %s: access denied with %s",
-			    r->method, r->url, c->auth == CLIENT_AUTH_BEARER ?
+			return registry_client_error(out,
+			    "%s %s: access denied with %s", r->method, r->url,
+			    c->auth == REGISTRY_CLIENT_AUTH_BEARER ?
 			    "the token the realm gave" : c->user ?
 			    "the credentials given" : "no credentials");
 		if (!transient || !r->retry || attempt >= c->retries)
@@ -673,7 +682,7 @@ client_do(struct client_resp *out, struct registry_client *c,
 			log_warnx("%s %s: registry answered %ld; retrying "
 			    "(%d of %d)", r->method, r->url, out->status,
 			    attempt + 1, c->retries);
-		client_backoff(attempt, out->retry_after);
+		registry_client_backoff(attempt, out->retry_after);
 		attempt++;
 		if (r->sink && (rc = image_blob_writer_reset(r->sink)) < 0)
 			return rc;
@@ -681,7 +690,8 @@ client_do(struct client_resp *out, struct registry_client *c,
 }
 
 int
-client_error(const struct client_resp *resp, const char *fmt, ...)
+registry_client_error(const struct registry_client_resp *resp,
+    const char *fmt, ...)
 {
 	const char *code = NULL, *message = NULL;
 	char what[512];

@@ -25,7 +25,7 @@
 #define AUTH_TOKEN_MAX (64 << 10)
 
 void
-client_challenge_clear(struct client_challenge *ch)
+registry_client_challenge_clear(struct registry_client_challenge *ch)
 {
 	if (ch == NULL)
 		return;
@@ -78,7 +78,8 @@ bad:
 }
 
 int
-client_challenge_parse(struct client_challenge *out, const char *value)
+registry_client_challenge_parse(struct registry_client_challenge *out,
+    const char *value)
 {
 	const char *p = value;
 	int rc;
@@ -137,17 +138,17 @@ client_challenge_parse(struct client_challenge *out, const char *value)
 		free(val);
 	}
 fail:
-	client_challenge_clear(out);
+	registry_client_challenge_clear(out);
 	return rc;
 }
 
 void
-client_auth_add_scope(struct registry_client *c, const char *scope)
+registry_client_auth_add_scope(struct registry_client *c, const char *scope)
 {
 	for (size_t i = 0; i < c->nscopes; i++)
 		if (strcmp(c->scopes[i], scope) == 0)
 			return;
-	if (c->nscopes < CLIENT_MAX_SCOPES)
+	if (c->nscopes < REGISTRY_CLIENT_MAX_SCOPES)
 		c->scopes[c->nscopes++] = xstrdup(scope);
 }
 
@@ -167,13 +168,13 @@ auth_basic_line(const struct registry_client *c)
 }
 
 struct curl_slist *
-client_auth_header(struct registry_client *c, struct curl_slist *h)
+registry_client_auth_header(struct registry_client *c, struct curl_slist *h)
 {
 	char *line = NULL;
 
-	if (c->auth == CLIENT_AUTH_BASIC && c->user)
+	if (c->auth == REGISTRY_CLIENT_AUTH_BASIC && c->user)
 		line = auth_basic_line(c);
-	else if (c->auth == CLIENT_AUTH_BEARER && c->token)
+	else if (c->auth == REGISTRY_CLIENT_AUTH_BEARER && c->token)
 		line = xasprintf("Authorization: Bearer %s", c->token);
 	if (line) {
 		h = curl_slist_append(h, line);
@@ -208,17 +209,18 @@ auth_url_is_local_or_tls(const struct registry_client *c, const char *url)
 
 /* GET realm?service=&scope=... and keep the token. */
 static int
-auth_fetch_token(struct registry_client *c, const struct client_challenge *ch)
+auth_fetch_token(struct registry_client *c,
+    const struct registry_client_challenge *ch)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
 	char *url = NULL, *next, *basic = NULL, *scopes = NULL, *save, *s;
 	const char *tok;
 	json_t *j = NULL;
 	bool transient;
 	int rc, attempt = 0;
 
-	if ((url = client_url_resolve(c, ch->realm)) == NULL)
+	if ((url = registry_client_url_resolve(c, ch->realm)) == NULL)
 		return err_wrap(ERR_AUTH, "token realm");
 	if (!auth_url_is_local_or_tls(c, url)) {
 		rc = err_set(ERR_AUTH, "token realm '%.200s' is plain http; "
@@ -226,7 +228,8 @@ auth_fetch_token(struct registry_client *c, const struct client_challenge *ch)
 		goto done;
 	}
 	if (ch->service) {
-		next = client_url_add_query(url, "service", ch->service);
+		next = registry_client_url_add_query(url, "service",
+		    ch->service);
 		free(url);
 		url = next;
 	}
@@ -235,23 +238,24 @@ auth_fetch_token(struct registry_client *c, const struct client_challenge *ch)
 		scopes = xstrdup(ch->scope);
 		for (s = strtok_r(scopes, " ", &save); s;
 		    s = strtok_r(NULL, " ", &save))
-			client_auth_add_scope(c, s);
+			registry_client_auth_add_scope(c, s);
 	}
 	for (size_t i = 0; i < c->nscopes; i++) {
-		next = client_url_add_query(url, "scope", c->scopes[i]);
+		next = registry_client_url_add_query(url, "scope",
+		    c->scopes[i]);
 		free(url);
 		url = next;
 	}
 	if (c->user)
 		basic = auth_basic_line(c);
-	client_req_init(&r, "GET", url);
-	r.max_body = CLIENT_TOKEN_BODY_MAX;
+	registry_client_req_init(&r, "GET", url);
+	r.max_body = REGISTRY_CLIENT_TOKEN_BODY_MAX;
 	r.auth_line = basic ? basic : "";
-	while ((rc = client_exchange(&resp, c, &r, &transient)) < 0 ||
+	while ((rc = registry_client_exchange(&resp, c, &r, &transient)) < 0 ||
 	    transient) {
 		if (!transient || attempt >= c->retries)
 			break;
-		client_backoff(attempt++, resp.retry_after);
+		registry_client_backoff(attempt++, resp.retry_after);
 	}
 	if (rc < 0)
 		goto done;
@@ -263,8 +267,8 @@ auth_fetch_token(struct registry_client *c, const struct client_challenge *ch)
 		goto done;
 	}
 	if (resp.status != 200) {
-		rc = client_error(&resp, "cannot get a token from '%.200s'",
-		    ch->realm);
+		rc = registry_client_error(&resp,
+		    "cannot get a token from '%.200s'", ch->realm);
 		goto done;
 	}
 	j = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
@@ -280,7 +284,7 @@ auth_fetch_token(struct registry_client *c, const struct client_challenge *ch)
 		explicit_bzero(c->token, strlen(c->token));
 	free(c->token);
 	c->token = xstrdup(tok);
-	c->auth = CLIENT_AUTH_BEARER;
+	c->auth = REGISTRY_CLIENT_AUTH_BEARER;
 	rc = 0;
 done:
 	if (basic)
@@ -289,26 +293,27 @@ done:
 	free(scopes);
 	free(url);
 	json_decref(j);
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	return rc;
 }
 
 int
-client_auth_challenge(struct registry_client *c,
-    const struct client_resp *resp)
+registry_client_auth_challenge(struct registry_client *c,
+    const struct registry_client_resp *resp)
 {
-	struct client_challenge bearer = { 0 }, basic = { 0 }, ch;
+	struct registry_client_challenge bearer = { 0 }, basic = { 0 }, ch;
 	int rc = 0;
 
 	for (size_t i = 0; i < resp->nchallenges; i++) {
-		if (client_challenge_parse(&ch, resp->challenges[i]) < 0)
+		if (registry_client_challenge_parse(&ch,
+		    resp->challenges[i]) < 0)
 			continue;
 		if (strcasecmp(ch.scheme, "Bearer") == 0 && !bearer.scheme)
 			bearer = ch;
 		else if (strcasecmp(ch.scheme, "Basic") == 0 && !basic.scheme)
 			basic = ch;
 		else
-			client_challenge_clear(&ch);
+			registry_client_challenge_clear(&ch);
 	}
 	if (bearer.scheme) {
 		if (bearer.realm == NULL)
@@ -322,19 +327,19 @@ client_auth_challenge(struct registry_client *c,
 			    "give --user USER:PASSWORD or set "
 			    "SLIPWAY_REGISTRY_USER and "
 			    "SLIPWAY_REGISTRY_PASSWORD", c->registry);
-		else if (c->auth == CLIENT_AUTH_BASIC)
+		else if (c->auth == REGISTRY_CLIENT_AUTH_BASIC)
 			rc = err_set(ERR_AUTH, "registry '%s' refused the "
 			    "credentials of '%s'", c->registry, c->user);
 		else if (!c->insecure && strncmp(c->base, "https://", 8) != 0)
 			rc = err_set(ERR_AUTH, "refusing to send a password "
 			    "in plain http");
 		else
-			c->auth = CLIENT_AUTH_BASIC;
+			c->auth = REGISTRY_CLIENT_AUTH_BASIC;
 	} else {
 		rc = err_set(ERR_AUTH, "registry '%s' answered 401 without a "
 		    "Basic or Bearer challenge", c->registry);
 	}
-	client_challenge_clear(&bearer);
-	client_challenge_clear(&basic);
+	registry_client_challenge_clear(&bearer);
+	registry_client_challenge_clear(&basic);
 	return rc;
 }

@@ -14,10 +14,10 @@
 #include "slipway/err.h"
 #include "slipway/image.h"
 #include "slipway/parse.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 /* Options both commands share. */
-struct client_cmd_opts {
+struct registry_client_cmd_opts {
 	struct registry_client_opts copts;
 	char *user;             /* owned copies */
 	char *password;
@@ -28,7 +28,7 @@ struct client_cmd_opts {
  * SLIPWAY_REGISTRY_PASSWORD (the password from there too when --user
  * has none, so it need not be on a command line). */
 static void
-client_cmd_creds(struct client_cmd_opts *o, const char *arg)
+registry_client_cmd_creds(struct registry_client_cmd_opts *o, const char *arg)
 {
 	const char *env_user = getenv("SLIPWAY_REGISTRY_USER");
 	const char *env_pass = getenv("SLIPWAY_REGISTRY_PASSWORD");
@@ -49,7 +49,7 @@ client_cmd_creds(struct client_cmd_opts *o, const char *arg)
 }
 
 static void
-client_cmd_opts_free(struct client_cmd_opts *o)
+registry_client_cmd_opts_free(struct registry_client_cmd_opts *o)
 {
 	free(o->user);
 	if (o->password)
@@ -58,7 +58,7 @@ client_cmd_opts_free(struct client_cmd_opts *o)
 }
 
 static void
-client_cmd_report(const char *verb, const char *ref,
+registry_client_cmd_report(const char *verb, const char *ref,
     const struct registry_xfer_stats *st, bool json, bool push)
 {
 	if (json) {
@@ -93,7 +93,7 @@ enum {
 	OPT_FROM, OPT_TAG, OPT_PLATFORM,
 };
 
-static const struct option client_cmd_options[] = {
+static const struct option registry_client_cmd_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
@@ -109,8 +109,8 @@ static const struct option client_cmd_options[] = {
 /* Parse the shared options; the rest land in the out pointers.  Returns
  * 0 or the usage error's status. */
 static int
-client_cmd_parse(struct client_cmd_opts *o, int argc, char **argv,
-    const char **from, const char **tag, const char **platform,
+registry_client_cmd_parse(struct registry_client_cmd_opts *o, int argc,
+    char **argv, const char **from, const char **tag, const char **platform,
     const char **output)
 {
 	const char *user = NULL;
@@ -119,7 +119,7 @@ client_cmd_parse(struct client_cmd_opts *o, int argc, char **argv,
 
 	memset(o, 0, sizeof(*o));
 	o->copts.retries = -1;
-	while ((c = getopt_long(argc, argv, "o:", client_cmd_options,
+	while ((c = getopt_long(argc, argv, "o:", registry_client_cmd_options,
 	    NULL)) != -1) {
 		switch (c) {
 		case OPT_USER: user = optarg; break;
@@ -150,7 +150,7 @@ client_cmd_parse(struct client_cmd_opts *o, int argc, char **argv,
 			return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
-	client_cmd_creds(o, user);
+	registry_client_cmd_creds(o, user);
 	/* Progress redraws a line: only for a person at a terminal. */
 	o->copts.progress = !o->json && isatty(2);
 	o->copts.verbose = !o->json;
@@ -160,7 +160,7 @@ client_cmd_parse(struct client_cmd_opts *o, int argc, char **argv,
 int
 registry_client_cmd_push(int argc, char **argv)
 {
-	struct client_cmd_opts o;
+	struct registry_client_cmd_opts o;
 	struct registry_client *c = NULL;
 	struct registry_xfer_stats st = { 0 };
 	struct registry_ref dst = { 0 };
@@ -169,7 +169,7 @@ registry_client_cmd_push(int argc, char **argv)
 	char *path = NULL, *tag = NULL, *ref = NULL;
 	int rc;
 
-	if ((rc = client_cmd_parse(&o, argc, argv, &from, NULL, NULL,
+	if ((rc = registry_client_cmd_parse(&o, argc, argv, &from, NULL, NULL,
 	    NULL)) != 0)
 		goto done;
 	if (optind != argc - 2) {
@@ -192,7 +192,7 @@ registry_client_cmd_push(int argc, char **argv)
 	ref = xasprintf("%s/%s%s%s", dst.registry, dst.repo,
 	    dst.digest ? "@" : ":", dst.digest ? dst.digest : dst.tag ?
 	    dst.tag : tag ? tag : "latest");
-	client_cmd_report("pushed", ref, &st, o.json, true);
+	registry_client_cmd_report("pushed", ref, &st, o.json, true);
 	rc = 0;
 done:
 	free(ref);
@@ -202,14 +202,14 @@ done:
 	registry_ref_clear(&dst);
 	registry_client_free(c);
 	image_layout_free(l);
-	client_cmd_opts_free(&o);
+	registry_client_cmd_opts_free(&o);
 	return rc;
 }
 
 int
 registry_client_cmd_pull(int argc, char **argv)
 {
-	struct client_cmd_opts o;
+	struct registry_client_cmd_opts o;
 	struct registry_client *c = NULL;
 	struct registry_xfer_stats st = { 0 };
 	struct registry_ref src = { 0 };
@@ -218,8 +218,8 @@ registry_client_cmd_pull(int argc, char **argv)
 	char *os = NULL, *arch = NULL;
 	int rc;
 
-	if ((rc = client_cmd_parse(&o, argc, argv, NULL, &tag, &platform,
-	    &output)) != 0)
+	if ((rc = registry_client_cmd_parse(&o, argc, argv, NULL, &tag,
+	    &platform, &output)) != 0)
 		goto done;
 	if (optind != argc - 1 || output == NULL) {
 		rc = cmdline_usage_error(argv[0], "REGISTRY/REPO[:TAG|@DIGEST] and "
@@ -246,7 +246,7 @@ registry_client_cmd_pull(int argc, char **argv)
 		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
-	client_cmd_report("pulled", argv[optind], &st, o.json, false);
+	registry_client_cmd_report("pulled", argv[optind], &st, o.json, false);
 	rc = 0;
 done:
 	free(os);
@@ -255,6 +255,6 @@ done:
 	registry_ref_clear(&src);
 	registry_client_free(c);
 	image_layout_free(l);
-	client_cmd_opts_free(&o);
+	registry_client_cmd_opts_free(&o);
 	return rc;
 }

@@ -8,25 +8,26 @@
 #include <curl/curl.h>
 
 #include "slipway/buf.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 struct image_blob_writer;
 
 /* Bodies we read into memory: manifests (4 MiB) and, from anything else,
  * error documents and tokens. */
-#define CLIENT_ERROR_BODY_MAX ((size_t)64 << 10)
-#define CLIENT_TOKEN_BODY_MAX ((size_t)1 << 20)
-#define CLIENT_MAX_CHALLENGES 4
-#define CLIENT_MAX_SCOPES 8
+#define REGISTRY_CLIENT_ERROR_BODY_MAX ((size_t)64 << 10)
+#define REGISTRY_CLIENT_TOKEN_BODY_MAX ((size_t)1 << 20)
+#define REGISTRY_CLIENT_MAX_CHALLENGES 4
+#define REGISTRY_CLIENT_MAX_SCOPES 8
 
-enum client_auth_mode {
-	CLIENT_AUTH_NONE = 0,
-	CLIENT_AUTH_BASIC,
-	CLIENT_AUTH_BEARER,
+enum registry_client_auth_mode {
+	REGISTRY_CLIENT_AUTH_NONE = 0,
+	REGISTRY_CLIENT_AUTH_BASIC,
+	REGISTRY_CLIENT_AUTH_BEARER,
 };
 
 /* Invariant: base is "http[s]://registry" without a trailing slash; token
- * is set only in CLIENT_AUTH_BEARER mode, and was granted for scopes[]. */
+ * is set only in REGISTRY_CLIENT_AUTH_BEARER mode, and was granted for
+ * scopes[]. */
 struct registry_client {
 	CURL *curl;
 	char *registry;
@@ -38,16 +39,16 @@ struct registry_client {
 	bool verbose;
 	int retries;
 	size_t chunk_size;
-	enum client_auth_mode auth;
+	enum registry_client_auth_mode auth;
 	char *token;
-	char *scopes[CLIENT_MAX_SCOPES];
+	char *scopes[REGISTRY_CLIENT_MAX_SCOPES];
 	size_t nscopes;
 };
 
 /* One request.  A body comes from memory (data, len) or from a region of
  * a file (fd >= 0, off, len); has_body says there is one (PUT and PATCH
  * always send one, maybe empty). */
-struct client_req {
+struct registry_client_req {
 	const char *method;
 	const char *url;
 	const char *content_type;       /* of the body */
@@ -70,7 +71,7 @@ struct client_req {
 };
 
 /* The last response (after redirects).  Header values are copies. */
-struct client_resp {
+struct registry_client_resp {
 	long status;
 	struct buf body;
 	char *location;
@@ -79,67 +80,70 @@ struct client_resp {
 	char *range;
 	char *chunk_min;        /* OCI-Chunk-Min-Length */
 	char *retry_after;
-	char *challenges[CLIENT_MAX_CHALLENGES];        /* WWW-Authenticate */
+	char *challenges[REGISTRY_CLIENT_MAX_CHALLENGES]; /* WWW-Authenticate */
 	size_t nchallenges;
 	int64_t content_length; /* -1 when not given */
 };
 
-void client_req_init(struct client_req *r, const char *method,
+void registry_client_req_init(struct registry_client_req *r, const char *method,
     const char *url);
-void client_resp_clear(struct client_resp *r);
+void registry_client_resp_clear(struct registry_client_resp *r);
 
 /* Run one request: retried with backoff on transient failures when
  * r->retry, re-authenticated once on 401.  Returns 0 with out->status set
  * for any HTTP answer (the caller judges the status), or a negative code
  * when no answer came (ERR_IO), a cap was passed (ERR_TOOBIG), or auth
  * failed (ERR_AUTH). */
-int client_do(struct client_resp *out, struct registry_client *c,
-    struct client_req *r);
+int registry_client_do(struct registry_client_resp *out,
+    struct registry_client *c, struct registry_client_req *r);
 
 /* One exchange, no retries and no re-authentication (the token fetch
  * uses it).  *transient says whether a failure is worth another try. */
-int client_exchange(struct client_resp *out, struct registry_client *c,
-    struct client_req *r, bool *transient);
+int registry_client_exchange(struct registry_client_resp *out,
+    struct registry_client *c, struct registry_client_req *r, bool *transient);
 /* Sleep before retry number attempt (0, 1, ...), honouring Retry-After. */
-void client_backoff(int attempt, const char *retry_after);
+void registry_client_backoff(int attempt, const char *retry_after);
 
 /* Turn an unexpected answer into an error: the status, and the
  * registry's error code and message when the body has them. */
-int client_error(const struct client_resp *resp, const char *fmt, ...)
+int registry_client_error(const struct registry_client_resp *resp,
+    const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* URLs.  Caller frees. */
-char *client_url(const struct registry_client *c, const char *fmt, ...)
+char *registry_client_url(const struct registry_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Resolve a Location header against the registry (absolute or relative,
  * as RFC 7231 allows); NULL (with err_set) when unusable. */
-char *client_url_resolve(const struct registry_client *c,
+char *registry_client_url_resolve(const struct registry_client *c,
     const char *location);
 /* Append "name=value" to url's query, escaping value. */
-char *client_url_add_query(const char *url, const char *name,
+char *registry_client_url_add_query(const char *url, const char *name,
     const char *value);
 
 /* Auth (client_auth.c).  Add the Authorization header for the current
  * mode to headers. */
-struct curl_slist *client_auth_header(struct registry_client *c,
+struct curl_slist *registry_client_auth_header(struct registry_client *c,
     struct curl_slist *headers);
 /* React to a 401: pick Basic or Bearer from the challenges and, for
  * Bearer, fetch a token for the challenge's scope and ours. */
-int client_auth_challenge(struct registry_client *c,
-    const struct client_resp *resp);
+int registry_client_auth_challenge(struct registry_client *c,
+    const struct registry_client_resp *resp);
 /* Scopes to ask tokens for ("repository:NAME:pull,push"). */
-void client_auth_add_scope(struct registry_client *c, const char *scope);
+void registry_client_auth_add_scope(struct registry_client *c,
+    const char *scope);
 
 /* Parse one WWW-Authenticate value: the scheme ("Bearer"), and the
  * realm, service and scope parameters (NULL when absent).  Exposed for
  * the unit tests. */
-struct client_challenge {
+struct registry_client_challenge {
 	char *scheme;
 	char *realm;
 	char *service;
 	char *scope;
 };
-int client_challenge_parse(struct client_challenge *out, const char *value);
-void client_challenge_clear(struct client_challenge *ch);
+int registry_client_challenge_parse(struct registry_client_challenge *out,
+    const char *value);
+void registry_client_challenge_clear(struct registry_client_challenge *ch);
 
 #endif

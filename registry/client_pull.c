@@ -15,7 +15,7 @@
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/image.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 
@@ -58,19 +58,20 @@ static int
 pull_manifest(struct image_manifest **out, struct pull_ctx *p,
     const char *ref, const char *want_type)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
-	char *url = client_url(p->c, "/v2/%s/manifests/%s", p->repo, ref);
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
+	char *url = registry_client_url(p->c, "/v2/%s/manifests/%s", p->repo,
+	    ref);
 	char got[DIGEST_STR_MAX], *ct = NULL;
 	enum digest_algo algo;
 	const char *hex;
 	int rc;
 
-	client_req_init(&r, "GET", url);
+	registry_client_req_init(&r, "GET", url);
 	r.accept = PULL_ACCEPT;
 	r.max_body = IMAGE_MANIFEST_MAX;
 	r.retry = true;
-	rc = client_do(&resp, p->c, &r);
+	rc = registry_client_do(&resp, p->c, &r);
 	if (rc == ERR_TOOBIG) {
 		rc = err_set(ERR_TOOBIG, "manifest %s is over the %zu byte cap",
 		    ref, IMAGE_MANIFEST_MAX);
@@ -79,12 +80,13 @@ pull_manifest(struct image_manifest **out, struct pull_ctx *p,
 	if (rc < 0)
 		goto done;
 	if (resp.status == 404) {
-		rc = client_error(&resp, "no manifest '%s' in '%s'", ref,
-		    p->repo);
+		rc = registry_client_error(&resp, "no manifest '%s' in '%s'",
+		    ref, p->repo);
 		goto done;
 	}
 	if (resp.status != 200) {
-		rc = client_error(&resp, "cannot get manifest '%s'", ref);
+		rc = registry_client_error(&resp, "cannot get manifest '%s'",
+		    ref);
 		goto done;
 	}
 	if (digest_parse(ref, &algo, &hex) == 0) {
@@ -108,7 +110,7 @@ pull_manifest(struct image_manifest **out, struct pull_ctx *p,
 	if (rc < 0)
 		rc = err_wrap(rc, "manifest '%s'", ref);
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	free(url);
 	free(ct);
 	return rc;
@@ -117,9 +119,9 @@ done:
 static int
 pull_blob(struct pull_ctx *p, const struct image_desc *d)
 {
-	struct client_resp resp = { 0 };
+	struct registry_client_resp resp = { 0 };
 	struct image_blob_writer *w = NULL;
-	struct client_req r;
+	struct registry_client_req r;
 	char *url = NULL, label[32];
 	int rc;
 
@@ -130,14 +132,14 @@ pull_blob(struct pull_ctx *p, const struct image_desc *d)
 	if ((rc = image_blob_writer_open(&w, p->l)) < 0)
 		return rc;
 	image_blob_writer_set_limit(w, d->size);
-	url = client_url(p->c, "/v2/%s/blobs/%s", p->repo, d->digest);
+	url = registry_client_url(p->c, "/v2/%s/blobs/%s", p->repo, d->digest);
 	snprintf(label, sizeof(label), "%.19s", d->digest);
-	client_req_init(&r, "GET", url);
+	registry_client_req_init(&r, "GET", url);
 	r.sink = w;
 	r.retry = true;
 	r.label = label;
 	r.progress_total = d->size;
-	rc = client_do(&resp, p->c, &r);
+	rc = registry_client_do(&resp, p->c, &r);
 	if (rc == ERR_TOOBIG) {
 		rc = err_set(ERR_INVALID, "blob %s is larger than the %lld "
 		    "bytes its descriptor says", d->digest, (long long)d->size);
@@ -146,7 +148,8 @@ pull_blob(struct pull_ctx *p, const struct image_desc *d)
 	if (rc < 0)
 		goto done;
 	if (resp.status != 200) {
-		rc = client_error(&resp, "cannot get blob %s", d->digest);
+		rc = registry_client_error(&resp, "cannot get blob %s",
+		    d->digest);
 		goto done;
 	}
 	if ((rc = image_blob_writer_commit(w, d->digest, d->size, NULL)) < 0) {
@@ -160,7 +163,7 @@ pull_blob(struct pull_ctx *p, const struct image_desc *d)
 		    (long long)d->size);
 done:
 	image_blob_writer_free(w);
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	free(url);
 	return rc;
 }
@@ -205,7 +208,7 @@ registry_client_pull(struct registry_xfer_stats *out,
 	if (tag == NULL && src->digest == NULL)
 		tag = ref;
 	scope = xasprintf("repository:%s:pull", src->repo);
-	client_auth_add_scope(c, scope);
+	registry_client_auth_add_scope(c, scope);
 	free(scope);
 	if ((rc = pull_manifest(&m, &p, ref, NULL)) < 0)
 		goto done;

@@ -17,7 +17,7 @@
 #include "slipway/err.h"
 #include "slipway/image.h"
 #include "slipway/log.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "client_int.h"
 
@@ -46,14 +46,15 @@ push_note(const struct push_ctx *p, const char *digest, const char *what,
 static int
 push_blob_exists(struct push_ctx *p, const struct image_desc *d)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
-	char *url = client_url(p->c, "/v2/%s/blobs/%s", p->repo, d->digest);
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
+	char *url = registry_client_url(p->c, "/v2/%s/blobs/%s", p->repo,
+	    d->digest);
 	int rc;
 
-	client_req_init(&r, "HEAD", url);
+	registry_client_req_init(&r, "HEAD", url);
 	r.retry = true;
-	if ((rc = client_do(&resp, p->c, &r)) < 0)
+	if ((rc = registry_client_do(&resp, p->c, &r)) < 0)
 		goto done;
 	if (resp.status == 200) {
 		rc = resp.content_length < 0 || resp.content_length == d->size;
@@ -64,10 +65,11 @@ push_blob_exists(struct push_ctx *p, const struct image_desc *d)
 	} else if (resp.status == 404) {
 		rc = 0;
 	} else {
-		rc = client_error(&resp, "cannot check blob %s", d->digest);
+		rc = registry_client_error(&resp, "cannot check blob %s",
+		    d->digest);
 	}
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	free(url);
 	return rc;
 }
@@ -91,21 +93,21 @@ push_range_next(const char *range)
 static int
 push_upload_status(struct push_ctx *p, char **session, int64_t *next)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
 	char *loc;
 	int rc;
 
-	client_req_init(&r, "GET", *session);
+	registry_client_req_init(&r, "GET", *session);
 	r.retry = true;
-	if ((rc = client_do(&resp, p->c, &r)) < 0)
+	if ((rc = registry_client_do(&resp, p->c, &r)) < 0)
 		goto done;
 	if (resp.status == 404) {
 		rc = PUSH_RESTART;
 		goto done;
 	}
 	if (resp.status != 204 && resp.status != 200) {
-		rc = client_error(&resp, "cannot get upload status");
+		rc = registry_client_error(&resp, "cannot get upload status");
 		goto done;
 	}
 	*next = push_range_next(resp.range);
@@ -115,14 +117,14 @@ push_upload_status(struct push_ctx *p, char **session, int64_t *next)
 	 * 0 is the safe reading: the chunk is sent again. */
 	if (*next == 1)
 		*next = 0;
-	if (resp.location && (loc = client_url_resolve(p->c,
+	if (resp.location && (loc = registry_client_url_resolve(p->c,
 	    resp.location)) != NULL) {
 		free(*session);
 		*session = loc;
 	}
 	rc = 0;
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	return rc;
 }
 
@@ -132,8 +134,8 @@ static int
 push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
     char **session, size_t chunk, const char *label)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
 	int64_t off = 0, n, next, last_refused = -1;
 	int rc = 0, budget = p->c->retries;
 	char range[64], *loc;
@@ -143,7 +145,7 @@ push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
 		    (int64_t)chunk;
 		snprintf(range, sizeof(range), "Content-Range: %lld-%lld",
 		    (long long)off, (long long)(off + n - 1));
-		client_req_init(&r, "PATCH", *session);
+		registry_client_req_init(&r, "PATCH", *session);
 		r.has_body = true;
 		r.fd = fd;
 		r.off = off;
@@ -154,16 +156,16 @@ push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
 		r.progress_total = d->size;
 		/* PATCH is not repeated blindly: where the registry stands
 		 * after a failure is asked, below. */
-		rc = client_do(&resp, p->c, &r);
+		rc = registry_client_do(&resp, p->c, &r);
 		if (rc == 0 && resp.status == 202) {
-			if (resp.location && (loc = client_url_resolve(p->c,
-			    resp.location)) != NULL) {
+			if (resp.location && (loc = registry_client_url_resolve(
+			    p->c, resp.location)) != NULL) {
 				free(*session);
 				*session = loc;
 			}
 			next = push_range_next(resp.range);
 			off = next > off ? next : off + n;
-			client_resp_clear(&resp);
+			registry_client_resp_clear(&resp);
 			continue;
 		}
 		if (rc == 0 && resp.status == 404) {
@@ -176,7 +178,7 @@ push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
 			 * resume at its offset, asking for it when the 416
 			 * does not say, once per offset. */
 			next = push_range_next(resp.range);
-			client_resp_clear(&resp);
+			registry_client_resp_clear(&resp);
 			if (next < 0 && (rc = push_upload_status(p, session,
 			    &next)) != 0)
 				goto done;
@@ -194,26 +196,27 @@ push_chunks(struct push_ctx *p, const struct image_desc *d, int fd,
 		    resp.status != 429 && resp.status != 502 &&
 		    resp.status != 503 && resp.status != 504)) {
 			if (rc == 0)
-				rc = client_error(&resp, "cannot upload blob %s",
-				    d->digest);
+				rc = registry_client_error(&resp,
+				    "cannot upload blob %s", d->digest);
 			goto done;
 		}
 		if (budget-- <= 0) {
 			if (rc == 0)
-				rc = client_error(&resp, "cannot upload blob %s",
-				    d->digest);
+				rc = registry_client_error(&resp,
+				    "cannot upload blob %s", d->digest);
 			goto done;
 		}
 		log_warnx("chunk at %lld of %s failed; resuming",
 		    (long long)off, d->digest);
-		client_backoff(p->c->retries - budget - 1, resp.retry_after);
-		client_resp_clear(&resp);
+		registry_client_backoff(p->c->retries - budget - 1,
+		    resp.retry_after);
+		registry_client_resp_clear(&resp);
 		if ((rc = push_upload_status(p, session, &off)) != 0)
 			goto done;
 	}
 	rc = 0;
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	return rc;
 }
 
@@ -223,34 +226,36 @@ static int
 push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
     bool *mounted)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
 	char *url = NULL, *session = NULL, *final = NULL, *tmp, label[32];
 	size_t chunk = p->c->chunk_size;
 	int rc;
 
 	*mounted = false;
 	snprintf(label, sizeof(label), "%.19s", d->digest);
-	url = client_url(p->c, "/v2/%s/blobs/uploads/", p->repo);
+	url = registry_client_url(p->c, "/v2/%s/blobs/uploads/", p->repo);
 	if (p->from) {
-		tmp = client_url_add_query(url, "mount", d->digest);
+		tmp = registry_client_url_add_query(url, "mount", d->digest);
 		free(url);
-		url = client_url_add_query(tmp, "from", p->from);
+		url = registry_client_url_add_query(tmp, "from", p->from);
 		free(tmp);
 	}
-	client_req_init(&r, "POST", url);
+	registry_client_req_init(&r, "POST", url);
 	r.retry = true;
-	if ((rc = client_do(&resp, p->c, &r)) < 0)
+	if ((rc = registry_client_do(&resp, p->c, &r)) < 0)
 		goto done;
 	if (p->from && resp.status == 201) {
 		*mounted = true;
 		goto done;
 	}
 	if (resp.status != 202) {
-		rc = client_error(&resp, "cannot start uploading %s", d->digest);
+		rc = registry_client_error(&resp, "cannot start uploading %s",
+		    d->digest);
 		goto done;
 	}
-	if ((session = client_url_resolve(p->c, resp.location)) == NULL) {
+	if ((session = registry_client_url_resolve(p->c,
+	    resp.location)) == NULL) {
 		rc = ERR_INVALID;
 		goto done;
 	}
@@ -261,23 +266,25 @@ push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
 		if (min > (long long)chunk && min <= (1LL << 30))
 			chunk = (size_t)min;
 	}
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	if (d->size > (int64_t)p->c->chunk_size) {
 		if ((rc = push_chunks(p, d, fd, &session, chunk, label)) != 0)
 			goto done;
-		final = client_url_add_query(session, "digest", d->digest);
-		client_req_init(&r, "PUT", final);
+		final = registry_client_url_add_query(session, "digest",
+		    d->digest);
+		registry_client_req_init(&r, "PUT", final);
 		r.has_body = true;
 	} else {
-		final = client_url_add_query(session, "digest", d->digest);
-		client_req_init(&r, "PUT", final);
+		final = registry_client_url_add_query(session, "digest",
+		    d->digest);
+		registry_client_req_init(&r, "PUT", final);
 		r.has_body = true;
 		r.fd = fd;
 		r.len = d->size;
 		r.label = label;
 		r.progress_total = d->size;
 	}
-	rc = client_do(&resp, p->c, &r);
+	rc = registry_client_do(&resp, p->c, &r);
 	if (rc == ERR_IO || (rc == 0 && (resp.status == 502 ||
 	    resp.status == 503 || resp.status == 504))) {
 		/* The answer may be what was lost: the blob may be in. */
@@ -296,7 +303,8 @@ push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
 		goto done;
 	}
 	if (resp.status != 201) {
-		rc = client_error(&resp, "cannot upload blob %s", d->digest);
+		rc = registry_client_error(&resp, "cannot upload blob %s",
+		    d->digest);
 		goto done;
 	}
 	if (resp.digest && strcmp(resp.digest, d->digest) != 0) {
@@ -305,7 +313,7 @@ push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
 		goto done;
 	}
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	free(url);
 	free(session);
 	free(final);
@@ -355,21 +363,23 @@ static int
 push_manifest_put(struct push_ctx *p, const struct image_manifest *m,
     const char *ref)
 {
-	struct client_resp resp = { 0 };
-	struct client_req r;
-	char *url = client_url(p->c, "/v2/%s/manifests/%s", p->repo, ref);
+	struct registry_client_resp resp = { 0 };
+	struct registry_client_req r;
+	char *url = registry_client_url(p->c, "/v2/%s/manifests/%s", p->repo,
+	    ref);
 	int rc;
 
-	client_req_init(&r, "PUT", url);
+	registry_client_req_init(&r, "PUT", url);
 	r.has_body = true;
 	r.data = m->raw;
 	r.len = (int64_t)m->raw_len;
 	r.content_type = m->media_type;
 	r.retry = true;
-	if ((rc = client_do(&resp, p->c, &r)) < 0)
+	if ((rc = registry_client_do(&resp, p->c, &r)) < 0)
 		goto done;
 	if (resp.status != 201 && resp.status != 200) {
-		rc = client_error(&resp, "cannot put manifest %s", ref);
+		rc = registry_client_error(&resp, "cannot put manifest %s",
+		    ref);
 		goto done;
 	}
 	if (resp.digest && strcmp(resp.digest, m->digest) != 0) {
@@ -378,7 +388,7 @@ push_manifest_put(struct push_ctx *p, const struct image_manifest *m,
 		goto done;
 	}
 done:
-	client_resp_clear(&resp);
+	registry_client_resp_clear(&resp);
 	free(url);
 	return rc;
 }
@@ -449,11 +459,11 @@ registry_client_push(struct registry_xfer_stats *out,
 	ref = dst->digest ? dst->digest : dst->tag ? dst->tag :
 	    tag ? tag : d.ref_name ? d.ref_name : "latest";
 	scope = xasprintf("repository:%s:pull,push", dst->repo);
-	client_auth_add_scope(c, scope);
+	registry_client_auth_add_scope(c, scope);
 	free(scope);
 	if (from_repo) {
 		scope = xasprintf("repository:%s:pull", from_repo);
-		client_auth_add_scope(c, scope);
+		registry_client_auth_add_scope(c, scope);
 		free(scope);
 	}
 	if ((rc = push_desc(&p, &d, ref, 0, &m)) < 0) {

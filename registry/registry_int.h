@@ -185,14 +185,14 @@ int registry_upload_sweep(unsigned *removed, const struct registry_store *s,
 
 /* ---- manifests (store_manifest.c) ---- */
 
-enum registry_ref_kind {
+enum registry_manifest_ref_kind {
 	REF_BLOB,               /* config or layer */
 	REF_MANIFEST,           /* an index's child */
 };
 
-struct registry_ref {
+struct registry_manifest_ref {
 	char digest[DIGEST_STR_MAX];
-	enum registry_ref_kind kind;
+	enum registry_manifest_ref_kind kind;
 	int64_t size;
 	bool foreign;           /* has "urls": need not be in the registry */
 };
@@ -202,7 +202,7 @@ struct registry_ref {
 struct registry_manifest {
 	const char *media_type;     /* static string */
 	json_t *json;
-	struct registry_ref *refs;
+	struct registry_manifest_ref *refs;
 	size_t nrefs;
 	char subject[DIGEST_STR_MAX];   /* "" when none */
 	const char *artifact_type;      /* into json; NULL when none */

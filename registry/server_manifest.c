@@ -121,7 +121,7 @@ manifest_refs_check(struct registry_req *rr, const struct registry_manifest *m)
 	json_t *errs = json_array();
 
 	for (size_t i = 0; i < m->nrefs; i++) {
-		const struct registry_ref *r = &m->refs[i];
+		const struct registry_manifest_ref *r = &m->refs[i];
 		uint64_t size;
 
 		if (r->kind == REF_MANIFEST) {

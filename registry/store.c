@@ -131,7 +131,7 @@ registry_store_free(struct registry_store *s)
 
 /* mkdir -p of the directory holding path. */
 static int
-store_mkparent(const char *path)
+registry_store_mkparent(const char *path)
 {
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int rc = 0;
@@ -152,7 +152,7 @@ registry_store_write(const struct registry_store *s, const char *path,
 	const char *p = data;
 	int fd, rc;
 
-	if ((rc = store_mkparent(path)) < 0)
+	if ((rc = registry_store_mkparent(path)) < 0)
 		goto done;
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		rc = err_sys("cannot create a temp file in '%s'", s->tmp);
@@ -203,7 +203,7 @@ registry_store_unlock(int fd)
 
 /* "<base>/<algo>/<hex>" (with fan-out "<2>/" for blobs). */
 static char *
-store_digest_path(const char *base, const char *digest, bool fanout)
+registry_store_digest_path(const char *base, const char *digest, bool fanout)
 {
 	enum digest_algo algo;
 	const char *hex;
@@ -219,7 +219,7 @@ store_digest_path(const char *base, const char *digest, bool fanout)
 char *
 registry_blob_path(const struct registry_store *s, const char *digest)
 {
-	return store_digest_path(s->blobs, digest, true);
+	return registry_store_digest_path(s->blobs, digest, true);
 }
 
 int
@@ -305,7 +305,7 @@ registry_blob_commit(const struct registry_store *s, const char *digest,
 
 	if (path == NULL)
 		return err_set(ERR_INVALID, "'%.80s' is not a digest", digest);
-	if ((rc = store_mkparent(path)) < 0)
+	if ((rc = registry_store_mkparent(path)) < 0)
 		goto done;
 	if (rename(from, path) < 0) {
 		rc = err_sys("cannot rename '%s' to '%s'", from, path);
@@ -328,11 +328,11 @@ registry_blob_touch(const struct registry_store *s, const char *digest)
 }
 
 static char *
-store_link_path(const struct registry_store *s, const char *repo,
+registry_store_link_path(const struct registry_store *s, const char *repo,
     const char *digest)
 {
 	char *base = xasprintf("%s/%s/_layers", s->repos, repo);
-	char *p = store_digest_path(base, digest, false);
+	char *p = registry_store_digest_path(base, digest, false);
 
 	free(base);
 	return p;
@@ -342,7 +342,7 @@ bool
 registry_link_has(const struct registry_store *s, const char *repo,
     const char *digest)
 {
-	char *path = store_link_path(s, repo, digest);
+	char *path = registry_store_link_path(s, repo, digest);
 	bool ok = path && access(path, F_OK) == 0;
 
 	free(path);
@@ -351,12 +351,12 @@ registry_link_has(const struct registry_store *s, const char *repo,
 
 /* Create an empty file (idempotent), its directories made on demand. */
 static int
-store_touch_new(const char *path)
+registry_store_touch_new(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
 	if (fd < 0 && errno == ENOENT) {
-		int rc = store_mkparent(path);
+		int rc = registry_store_mkparent(path);
 		if (rc < 0)
 			return rc;
 		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -371,18 +371,18 @@ int
 registry_link_add(const struct registry_store *s, const char *repo,
     const char *digest)
 {
-	char *path = store_link_path(s, repo, digest);
+	char *path = registry_store_link_path(s, repo, digest);
 	int rc;
 
 	if (path == NULL)
 		return err_set(ERR_INVALID, "'%.80s' is not a digest", digest);
-	rc = store_touch_new(path);
+	rc = registry_store_touch_new(path);
 	free(path);
 	return rc;
 }
 
 static int
-store_unlink(const char *path, const char *what)
+registry_store_unlink(const char *path, const char *what)
 {
 	if (path == NULL)
 		return err_set(ERR_INVALID, "not a digest");
@@ -396,19 +396,19 @@ int
 registry_link_remove(const struct registry_store *s, const char *repo,
     const char *digest)
 {
-	char *path = store_link_path(s, repo, digest);
-	int rc = store_unlink(path, "blob");
+	char *path = registry_store_link_path(s, repo, digest);
+	int rc = registry_store_unlink(path, "blob");
 
 	free(path);
 	return rc;
 }
 
 static char *
-store_revision_path(const struct registry_store *s, const char *repo,
+registry_store_revision_path(const struct registry_store *s, const char *repo,
     const char *digest)
 {
 	char *base = xasprintf("%s/%s/_manifests/revisions", s->repos, repo);
-	char *p = store_digest_path(base, digest, false);
+	char *p = registry_store_digest_path(base, digest, false);
 
 	free(base);
 	return p;
@@ -418,7 +418,7 @@ int
 registry_revision_get(char **media_type, const struct registry_store *s,
     const char *repo, const char *digest)
 {
-	char *path = store_revision_path(s, repo, digest);
+	char *path = registry_store_revision_path(s, repo, digest);
 	struct buf b;
 	int rc;
 
@@ -442,7 +442,7 @@ int
 registry_revision_put(const struct registry_store *s, const char *repo,
     const char *digest, const char *media_type)
 {
-	char *path = store_revision_path(s, repo, digest);
+	char *path = registry_store_revision_path(s, repo, digest);
 	int rc;
 
 	if (path == NULL)
@@ -456,15 +456,15 @@ int
 registry_revision_remove(const struct registry_store *s, const char *repo,
     const char *digest)
 {
-	char *path = store_revision_path(s, repo, digest);
-	int rc = store_unlink(path, "manifest");
+	char *path = registry_store_revision_path(s, repo, digest);
+	int rc = registry_store_unlink(path, "manifest");
 
 	free(path);
 	return rc;
 }
 
 static char *
-store_tag_path(const struct registry_store *s, const char *repo,
+registry_store_tag_path(const struct registry_store *s, const char *repo,
     const char *tag)
 {
 	return xasprintf("%s/%s/_manifests/tags/%s", s->repos, repo, tag);
@@ -474,7 +474,7 @@ int
 registry_tag_get(char out[DIGEST_STR_MAX], const struct registry_store *s,
     const char *repo, const char *tag)
 {
-	char *path = store_tag_path(s, repo, tag);
+	char *path = registry_store_tag_path(s, repo, tag);
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -502,7 +502,7 @@ int
 registry_tag_set(const struct registry_store *s, const char *repo,
     const char *tag, const char *digest)
 {
-	char *path = store_tag_path(s, repo, tag);
+	char *path = registry_store_tag_path(s, repo, tag);
 	int rc = registry_store_write(s, path, digest, strlen(digest));
 
 	free(path);
@@ -513,8 +513,8 @@ int
 registry_tag_remove(const struct registry_store *s, const char *repo,
     const char *tag)
 {
-	char *path = store_tag_path(s, repo, tag);
-	int rc = store_unlink(path, "tag");
+	char *path = registry_store_tag_path(s, repo, tag);
+	int rc = registry_store_unlink(path, "tag");
 
 	free(path);
 	return rc;
@@ -596,7 +596,7 @@ registry_tag_list(struct registry_strv *out, const struct registry_store *s,
 }
 
 static bool
-store_entry_is_dir(DIR *d, const struct dirent *e)
+registry_store_entry_is_dir(DIR *d, const struct dirent *e)
 {
 	struct stat st;
 
@@ -610,8 +610,8 @@ store_entry_is_dir(DIR *d, const struct dirent *e)
 
 /* Walk dir (repository name so far: name, "" at the top). */
 static int
-store_repo_walk(struct registry_strv *out, const char *dir, const char *name,
-    int depth)
+registry_store_repo_walk(struct registry_strv *out, const char *dir,
+    const char *name, int depth)
 {
 	struct dirent *e;
 	bool is_repo = false;
@@ -630,13 +630,14 @@ store_repo_walk(struct registry_strv *out, const char *dir, const char *name,
 			is_repo = true;
 			continue;
 		}
-		if (e->d_name[0] == '_' || !store_entry_is_dir(d, e))
+		if (e->d_name[0] == '_' || !registry_store_entry_is_dir(d, e))
 			continue;
 		char *sub = fs_join(dir, e->d_name);
 		char *subname = name[0] ? xasprintf("%s/%s", name, e->d_name) :
 		    xstrdup(e->d_name);
 		if (registry_name_valid(subname))
-			rc = store_repo_walk(out, sub, subname, depth + 1);
+			rc = registry_store_repo_walk(out, sub, subname,
+			    depth + 1);
 		free(sub);
 		free(subname);
 	}
@@ -652,7 +653,7 @@ registry_repo_list(struct registry_strv *out, const struct registry_store *s)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_repo_walk(out, s->repos, "", 0)) < 0) {
+	if ((rc = registry_store_repo_walk(out, s->repos, "", 0)) < 0) {
 		registry_strv_free(out);
 		return rc;
 	}
@@ -662,11 +663,11 @@ registry_repo_list(struct registry_strv *out, const struct registry_store *s)
 
 /* _referrers/<algo>/<hex> of subject, or with file the entry of digest. */
 static char *
-store_referrer_path(const struct registry_store *s, const char *repo,
+registry_store_referrer_path(const struct registry_store *s, const char *repo,
     const char *subject, const char *digest)
 {
 	char *base = xasprintf("%s/%s/_referrers", s->repos, repo);
-	char *dir = store_digest_path(base, subject, false);
+	char *dir = registry_store_digest_path(base, subject, false);
 	char *p = dir;
 
 	free(base);
@@ -688,7 +689,7 @@ int
 registry_referrer_put(const struct registry_store *s, const char *repo,
     const char *subject, const char *digest, const char *desc)
 {
-	char *path = store_referrer_path(s, repo, subject, digest);
+	char *path = registry_store_referrer_path(s, repo, subject, digest);
 	int rc;
 
 	if (path == NULL)
@@ -702,8 +703,8 @@ int
 registry_referrer_remove(const struct registry_store *s, const char *repo,
     const char *subject, const char *digest)
 {
-	char *path = store_referrer_path(s, repo, subject, digest);
-	int rc = store_unlink(path, "referrer");
+	char *path = registry_store_referrer_path(s, repo, subject, digest);
+	int rc = registry_store_unlink(path, "referrer");
 
 	free(path);
 	return rc;
@@ -723,7 +724,7 @@ int
 registry_referrer_list(json_t **out, const struct registry_store *s,
     const char *repo, const char *subject, const char *filter)
 {
-	char *dir = store_referrer_path(s, repo, subject, NULL);
+	char *dir = registry_store_referrer_path(s, repo, subject, NULL);
 	json_t **v = NULL, *arr;
 	size_t n = 0, cap = 0;
 	struct dirent *e;

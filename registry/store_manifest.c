@@ -42,7 +42,8 @@ manifest_is_oci(const char *mt)
 
 /* Check one descriptor at where ("layers[2]") and fill ref. */
 static int
-manifest_descriptor(struct registry_ref *ref, json_t *d, const char *where)
+manifest_descriptor(struct registry_manifest_ref *ref, json_t *d,
+    const char *where)
 {
 	json_t *mt = json_object_get(d, "mediaType");
 	json_t *dg = json_object_get(d, "digest");
@@ -72,7 +73,8 @@ manifest_descriptor(struct registry_ref *ref, json_t *d, const char *where)
 }
 
 static void
-manifest_ref_add(struct registry_manifest *m, const struct registry_ref *r)
+manifest_ref_add(struct registry_manifest *m,
+    const struct registry_manifest_ref *r)
 {
 	m->refs = xrealloc(m->refs, (m->nrefs + 1) * sizeof(*m->refs));
 	m->refs[m->nrefs++] = *r;
@@ -80,7 +82,7 @@ manifest_ref_add(struct registry_manifest *m, const struct registry_ref *r)
 
 static int
 manifest_check_list(struct registry_manifest *m, const char *key,
-    enum registry_ref_kind kind)
+    enum registry_manifest_ref_kind kind)
 {
 	json_t *arr = json_object_get(m->json, key);
 	char where[64];
@@ -91,7 +93,7 @@ manifest_check_list(struct registry_manifest *m, const char *key,
 	if (!json_is_array(arr))
 		return err_set(ERR_INVALID, "manifest has no '%s' array", key);
 	json_array_foreach(arr, i, d) {
-		struct registry_ref r = { .kind = kind };
+		struct registry_manifest_ref r = { .kind = kind };
 
 		snprintf(where, sizeof(where), "%s[%zu]", key, i);
 		if ((rc = manifest_descriptor(&r, d, where)) < 0)
@@ -162,7 +164,7 @@ registry_manifest_parse(struct registry_manifest **out, const char *body,
 	if (manifest_is_index(m->media_type)) {
 		rc = manifest_check_list(m, "manifests", REF_MANIFEST);
 	} else {
-		struct registry_ref r = { .kind = REF_BLOB };
+		struct registry_manifest_ref r = { .kind = REF_BLOB };
 
 		v = json_object_get(m->json, "config");
 		if (v == NULL) {
@@ -177,7 +179,7 @@ registry_manifest_parse(struct registry_manifest **out, const char *body,
 	if (rc < 0)
 		goto done;
 	if ((sub = json_object_get(m->json, "subject")) != NULL) {
-		struct registry_ref r;
+		struct registry_manifest_ref r;
 
 		if ((rc = manifest_descriptor(&r, sub, "subject")) < 0)
 			goto done;

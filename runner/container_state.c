@@ -84,7 +84,7 @@ runner_ctr_flush(struct runner *r, struct runner_ctr *c)
 }
 
 static char *
-json_str(json_t *o, const char *key)
+ctr_json_strdup(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
@@ -99,15 +99,15 @@ ctr_from_json(struct runner_ctr *c, json_t *j)
 	const char *driver = json_string_value(json_object_get(j, "driver"));
 	size_t i;
 
-	c->id = json_str(j, "id");
-	c->app = json_str(j, "app");
-	c->release = json_str(j, "release");
-	c->ptype = json_str(j, "process_type");
-	c->command = json_str(j, "command");
-	c->image = json_str(j, "image");
-	c->rootfs_lower = json_str(j, "rootfs_lower");
+	c->id = ctr_json_strdup(j, "id");
+	c->app = ctr_json_strdup(j, "app");
+	c->release = ctr_json_strdup(j, "release");
+	c->ptype = ctr_json_strdup(j, "process_type");
+	c->command = ctr_json_strdup(j, "command");
+	c->image = ctr_json_strdup(j, "image");
+	c->rootfs_lower = ctr_json_strdup(j, "rootfs_lower");
 	/* state files from before labels have none */
-	c->label = json_str(j, "label");
+	c->label = ctr_json_strdup(j, "label");
 	if (c->label == NULL)
 		c->label = xstrdup("");
 	if (!c->id || !c->app || !c->release || !c->ptype || !c->command ||

@@ -37,7 +37,7 @@
 /* ---- helpers --------------------------------------------------------- */
 
 int64_t
-rd_json_int(json_t *o, const char *key, int64_t def)
+runner_json_int(json_t *o, const char *key, int64_t def)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -45,13 +45,13 @@ rd_json_int(json_t *o, const char *key, int64_t def)
 }
 
 const char *
-rd_json_str(json_t *o, const char *key)
+runner_json_str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
 }
 
 char **
-rd_env_from_json(json_t *obj)
+runner_env_from_json(json_t *obj)
 {
 	char **v = xcalloc(json_object_size(obj) + 1, sizeof(*v));
 	const char *k;
@@ -65,7 +65,7 @@ rd_env_from_json(json_t *obj)
 }
 
 int
-rd_api_open(struct apiclient **out, struct rd *rd)
+runner_api_open(struct apiclient **out, struct runner_daemon *rd)
 {
 	int rc = apiclient_open_with(out, rd->o.controller, rd->o.key);
 
@@ -75,14 +75,14 @@ rd_api_open(struct apiclient **out, struct rd *rd)
 }
 
 void
-rd_sleep(struct rd *rd, double sec)
+runner_sleep(struct runner_daemon *rd, double sec)
 {
 	for (double left = sec; left > 0 && !rd->stopping; left -= 0.1)
 		poll(NULL, 0, left < 0.1 ? (int)(left * 1000) + 1 : 100);
 }
 
 void
-rd_dirty(struct rd *rd)
+runner_dirty(struct runner_daemon *rd)
 {
 	pthread_mutex_lock(&rd->rmu);
 	rd->dirty = true;
@@ -91,7 +91,7 @@ rd_dirty(struct rd *rd)
 }
 
 void
-rd_say(struct rd *rd, const char *app, const char *fmt, ...)
+runner_say(struct runner_daemon *rd, const char *app, const char *fmt, ...)
 {
 	char msg[1024], *line, *dir;
 	va_list ap;
@@ -105,13 +105,13 @@ rd_say(struct rd *rd, const char *app, const char *fmt, ...)
 	dir = xasprintf("%s/logs/apps", rd->home);
 	if (logring_append(dir, app, line, n, 0) < 0)
 		log_warnx("%s", err_last());
-	rd_log_queue(rd, app, line, n);
+	runner_log_queue(rd, app, line, n);
 	free(dir);
 	free(line);
 }
 
 int
-rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg)
+runner_thread_start(struct runner_daemon *rd, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t at;
 	pthread_t t;
@@ -131,7 +131,7 @@ rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg)
 }
 
 void
-rd_thread_done(struct rd *rd)
+runner_thread_done(struct runner_daemon *rd)
 {
 	pthread_mutex_lock(&rd->mu);
 	rd->workers--;
@@ -143,21 +143,21 @@ rd_thread_done(struct rd *rd)
 
 /* "release/restart": what a change of means starting over. */
 static char *
-rd_target_key(json_t *want)
+runner_target_key(json_t *want)
 {
 	json_t *e = json_array_get(want, 0);
 
 	if (e == NULL)
 		return xstrdup("");
-	return xasprintf("%lld/%s/%s", (long long)rd_json_int(e, "release", 0),
-	    rd_json_str(e, "digest") ? rd_json_str(e, "digest") : "",
-	    rd_json_str(e, "restart") ? rd_json_str(e, "restart") : "");
+	return xasprintf("%lld/%s/%s", (long long)runner_json_int(e, "release", 0),
+	    runner_json_str(e, "digest") ? runner_json_str(e, "digest") : "",
+	    runner_json_str(e, "restart") ? runner_json_str(e, "restart") : "");
 }
 
-static struct rd_app *
-rd_app_get(struct rd *rd, const char *name)
+static struct runner_app *
+runner_app_get(struct runner_daemon *rd, const char *name)
 {
-	struct rd_app *a;
+	struct runner_app *a;
 
 	for (size_t i = 0; i < rd->napps; i++)
 		if (strcmp(rd->apps[i]->name, name) == 0)
@@ -172,14 +172,14 @@ rd_app_get(struct rd *rd, const char *name)
 
 /* With rd->mu held. */
 static void
-rd_app_want(struct rd *rd, struct rd_app *a, json_t *want)
+runner_app_want(struct runner_daemon *rd, struct runner_app *a, json_t *want)
 {
 	char *was, *now;
 
 	if (a->want && json_equal(a->want, want))
 		return;
-	was = rd_target_key(a->want);
-	now = rd_target_key(want);
+	was = runner_target_key(a->want);
+	now = runner_target_key(want);
 	/* A new release or restart makes a rollout in progress moot: cut
 	 * its health waits short.  A scale waits for it to end. */
 	if (strcmp(was, now) != 0)
@@ -189,7 +189,7 @@ rd_app_want(struct rd *rd, struct rd_app *a, json_t *want)
 	json_decref(a->want);
 	a->want = json_incref(want);
 	a->want_gen++;
-	rd_app_kick(rd, a);
+	runner_app_kick(rd, a);
 }
 
 /*
@@ -202,7 +202,7 @@ rd_app_want(struct rd *rd, struct rd_app *a, json_t *want)
  * call again soon with the same doc.
  */
 static bool
-rd_dispatch(struct rd *rd, json_t *doc)
+runner_dispatch(struct runner_daemon *rd, json_t *doc)
 {
 	json_t *byapp = json_object(), *x, *arr;
 	struct runner_container_info *v = NULL;
@@ -212,7 +212,7 @@ rd_dispatch(struct rd *rd, json_t *doc)
 	size_t n = 0, i;
 
 	json_array_foreach(json_object_get(doc, "containers"), i, x) {
-		app = rd_json_str(x, "app");
+		app = runner_json_str(x, "app");
 		if (app == NULL)
 			continue;
 		if ((arr = json_object_get(byapp, app)) == NULL) {
@@ -236,7 +236,7 @@ rd_dispatch(struct rd *rd, json_t *doc)
 			json_object_set_new(byapp, rd->apps[i]->name,
 			    json_array());
 	json_object_foreach(byapp, app, arr) {
-		struct rd_app *a = rd_app_get(rd, app);
+		struct runner_app *a = runner_app_get(rd, app);
 		if (json_array_size(arr) > 0) {
 			a->gone_since = 0;
 		} else if (json_array_size(a->want) > 0 || a->want == NULL) {
@@ -251,17 +251,17 @@ rd_dispatch(struct rd *rd, json_t *doc)
 				continue;
 			}
 		}
-		rd_app_want(rd, a, arr);
+		runner_app_want(rd, a, arr);
 	}
 	pthread_mutex_unlock(&rd->mu);
 	json_decref(byapp);
-	rd_runs_dispatch(rd, json_object_get(doc, "runs"));
+	runner_runs_dispatch(rd, json_object_get(doc, "runs"));
 	return pending;
 }
 
 /* Register; false when the key does not fit our --group / --name. */
 static bool
-rd_register(struct rd *rd, struct apiclient *api)
+runner_register(struct runner_daemon *rd, struct apiclient *api)
 {
 	double backoff = 1;
 	json_t *ans = NULL;
@@ -279,14 +279,14 @@ rd_register(struct rd *rd, struct apiclient *api)
 			free(lastmsg);
 			lastmsg = xstrdup(err_last());
 		}
-		rd_sleep(rd, backoff);
+		runner_sleep(rd, backoff);
 		backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 	}
 	free(lastmsg);
 	if (ans == NULL)
 		return false;
-	const char *name = rd_json_str(ans, "runner");
-	const char *group = rd_json_str(ans, "group");
+	const char *name = runner_json_str(ans, "runner");
+	const char *group = runner_json_str(ans, "group");
 	if (name == NULL || group == NULL) {
 		log_warnx("the controller's register answer is malformed");
 	} else if (strcmp(group, rd->o.group) != 0) {
@@ -299,12 +299,12 @@ rd_register(struct rd *rd, struct apiclient *api)
 		pthread_mutex_lock(&rd->rmu);
 		free(rd->runner_name);
 		rd->runner_name = xstrdup(name);
-		rd->heartbeat = (unsigned)rd_json_int(ans,
+		rd->heartbeat = (unsigned)runner_json_int(ans,
 		    "heartbeat_interval", 10);
 		/* three reports per timeout at least: one late report must
 		 * not make the controller give our containers away */
-		if (rd_json_int(ans, "timeout", 30) / 3 < rd->heartbeat)
-			rd->heartbeat = (unsigned)(rd_json_int(ans, "timeout",
+		if (runner_json_int(ans, "timeout", 30) / 3 < rd->heartbeat)
+			rd->heartbeat = (unsigned)(runner_json_int(ans, "timeout",
 			    30) / 3);
 		if (rd->heartbeat < 1 || rd->heartbeat > 300)
 			rd->heartbeat = 10;
@@ -320,20 +320,20 @@ rd_register(struct rd *rd, struct apiclient *api)
 }
 
 static void *
-rd_poller(void *arg)
+runner_poller(void *arg)
 {
-	struct rd *rd = arg;
+	struct runner_daemon *rd = arg;
 	struct apiclient *api = NULL;
 	char *version = NULL, *lastmsg = NULL;
 	json_t *last = NULL;
 	double backoff = 1;
 	bool pending = false;
 
-	if (rd_api_open(&api, rd) < 0) {
+	if (runner_api_open(&api, rd) < 0) {
 		log_warnx("%s", err_last());
 		goto fatal;
 	}
-	if (!rd_register(rd, api))
+	if (!runner_register(rd, api))
 		goto fatal;
 	while (!rd->stopping) {
 		char path[128];
@@ -353,7 +353,7 @@ rd_poller(void *arg)
 				free(lastmsg);
 				lastmsg = xstrdup(err_last());
 			}
-			rd_sleep(rd, backoff);
+			runner_sleep(rd, backoff);
 			backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
 			    backoff * 2;
 			continue;
@@ -364,15 +364,15 @@ rd_poller(void *arg)
 			lastmsg = NULL;
 		}
 		backoff = 1;
-		v = rd_json_str(doc, "version");
+		v = runner_json_str(doc, "version");
 		if (v && (version == NULL || strcmp(v, version) != 0)) {
 			free(version);
 			version = xstrdup(v);
 			json_decref(last);
 			last = json_incref(doc);
-			pending = rd_dispatch(rd, doc);
+			pending = runner_dispatch(rd, doc);
 		} else if (pending && last) {
-			pending = rd_dispatch(rd, last);
+			pending = runner_dispatch(rd, last);
 		}
 		json_decref(doc);
 	}
@@ -393,7 +393,7 @@ done:
 
 /* The option's value by lib/parse, refused with the option's own range. */
 static int
-rd_parse_secs(double *out, const char *name, const char *opt,
+runner_parse_secs(double *out, const char *name, const char *opt,
     const char *s, double min, double max)
 {
 	if (parse_duration(out, s, min, max) < 0)
@@ -403,7 +403,7 @@ rd_parse_secs(double *out, const char *name, const char *opt,
 }
 
 static int
-rd_parse_uint(unsigned *out, const char *name, const char *opt,
+runner_parse_uint(unsigned *out, const char *name, const char *opt,
     const char *s, unsigned min, unsigned max)
 {
 	unsigned long long v;
@@ -416,7 +416,7 @@ rd_parse_uint(unsigned *out, const char *name, const char *opt,
 }
 
 static int
-rd_parse(struct rd_opts *o, int argc, char **argv)
+runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "controller", required_argument, NULL, 'c' },
@@ -455,39 +455,39 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 				return cmdline_usage_error(name, "%s", err_last());
 			break;
 		case 'p':
-			rc = rd_parse_uint(&o->proxy_port, name, "proxy-port",
+			rc = runner_parse_uint(&o->proxy_port, name, "proxy-port",
 			    optarg, 1, 65535);
 			break;
 		case 'K':
-			rc = rd_parse_uint(&o->keep_releases, name,
+			rc = runner_parse_uint(&o->keep_releases, name,
 			    "keep-images", optarg, 1, 1000);
 			break;
 		case 'B':
-			rc = rd_parse_uint(&o->port_base, name, "port-base",
+			rc = runner_parse_uint(&o->port_base, name, "port-base",
 			    optarg, 1024, 65000);
 			break;
 		case 'I':
-			rc = rd_parse_secs(&o->health_interval, name,
+			rc = runner_parse_secs(&o->health_interval, name,
 			    "health-interval", optarg, 0.1, 60);
 			break;
 		case 'T':
-			rc = rd_parse_secs(&o->health_timeout, name,
+			rc = runner_parse_secs(&o->health_timeout, name,
 			    "health-timeout", optarg, 0.1, 300);
 			break;
 		case 'L':
-			rc = rd_parse_secs(&o->health_deadline, name,
+			rc = runner_parse_secs(&o->health_deadline, name,
 			    "health-deadline", optarg, 1, 3600);
 			break;
 		case 'd':
-			rc = rd_parse_secs(&o->drain, name, "drain", optarg, 0,
+			rc = runner_parse_secs(&o->drain, name, "drain", optarg, 0,
 			    3600);
 			break;
 		case 'G':
-			rc = rd_parse_secs(&o->grace, name, "grace", optarg,
+			rc = runner_parse_secs(&o->grace, name, "grace", optarg,
 			    0.1, 3600);
 			break;
 		case 'O':
-			rc = rd_parse_secs(&o->orphan_delay, name,
+			rc = runner_parse_secs(&o->orphan_delay, name,
 			    "orphan-delay", optarg, 0, 86400);
 			break;
 		default:
@@ -514,10 +514,10 @@ rd_parse(struct rd_opts *o, int argc, char **argv)
 }
 
 static void
-rd_free(struct rd *rd)
+runner_daemon_free(struct runner_daemon *rd)
 {
 	for (size_t i = 0; i < rd->napps; i++) {
-		struct rd_app *a = rd->apps[i];
+		struct runner_app *a = rd->apps[i];
 		json_decref(a->want);
 		free(a->name);
 		free(a->restart);
@@ -546,7 +546,7 @@ rd_free(struct rd *rd)
 		free(rd->retiring[i]);
 	free(rd->retiring);
 	for (size_t i = 0; i < rd->nlog; i++) {
-		struct rd_logline *l = &rd->logq[(rd->headlog + i) %
+		struct runner_logline *l = &rd->logq[(rd->headlog + i) %
 		    rd->caplog];
 		free(l->app);
 		free(l->line);
@@ -569,7 +569,7 @@ rd_free(struct rd *rd)
 int
 runner_cmd_daemon(int argc, char **argv)
 {
-	struct rd rd = { .o = {
+	struct runner_daemon rd = { .o = {
 		.driver = RUNNER_DRIVER_AUTO, .proxy_port = 8080,
 		.keep_releases = 3, .health_interval = 1, .health_timeout = 5,
 		.health_deadline = 60, .drain = 30, .grace = 10,
@@ -581,7 +581,7 @@ runner_cmd_daemon(int argc, char **argv)
 	bool p_ok = false, r_ok = false, s_ok = false;
 	int rc, sig;
 
-	if ((rc = rd_parse(&rd.o, argc, argv)))
+	if ((rc = runner_daemon_parse(&rd.o, argc, argv)))
 		return rc;
 	log_init("runner", LOG_LEVEL_INFO, true);
 	h = home_dir();
@@ -610,16 +610,16 @@ runner_cmd_daemon(int argc, char **argv)
 	struct runner_opts ro = { .home = rd.home, .driver = rd.o.driver,
 	    .port_base = rd.o.port_base, .stop_grace_sec = rd.o.grace,
 	    .cancel = &rd.stopping,
-	    .on_event = rd_on_event, .on_log = rd_on_log, .ctx = &rd };
+	    .on_event = runner_on_event, .on_log = runner_on_log, .ctx = &rd };
 	if (runner_open(&rd.r, &ro) < 0) {
 		rc = cmdline_fail(argv[0]);
 		goto out;
 	}
 	log_info("driver %s, home %s, proxy %s", runner_driver_name(
 	    runner_driver(rd.r)), rd.home, rd.o.proxy_ctl);
-	r_ok = pthread_create(&reporter, NULL, rd_reporter, &rd) == 0;
-	s_ok = pthread_create(&shipper, NULL, rd_shipper, &rd) == 0;
-	p_ok = pthread_create(&poller, NULL, rd_poller, &rd) == 0;
+	r_ok = pthread_create(&reporter, NULL, runner_reporter, &rd) == 0;
+	s_ok = pthread_create(&shipper, NULL, runner_shipper, &rd) == 0;
+	p_ok = pthread_create(&poller, NULL, runner_poller, &rd) == 0;
 	if (!r_ok || !s_ok || !p_ok) {
 		log_warnx("cannot start the daemon's threads");
 		rc = 1;
@@ -652,7 +652,7 @@ runner_cmd_daemon(int argc, char **argv)
 		pthread_join(shipper, NULL);
 out:
 	runner_close(rd.r);
-	rd_free(&rd);
+	runner_daemon_free(&rd);
 	free(proxy_default);
 	return rc;
 }

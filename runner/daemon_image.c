@@ -26,11 +26,11 @@
 #include "slipway/fs.h"
 #include "slipway/image.h"
 #include "slipway/log.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 /* runner/images/<hex>/config.json for digest. */
 static char *
-rd_config_path(struct rd *rd, const char *digest)
+runner_config_path(struct runner_daemon *rd, const char *digest)
 {
 	const char *colon = strchr(digest, ':');
 
@@ -39,9 +39,10 @@ rd_config_path(struct rd *rd, const char *digest)
 }
 
 static int
-rd_config_read(struct image_config **out, struct rd *rd, const char *digest)
+runner_config_read(struct image_config **out, struct runner_daemon *rd,
+    const char *digest)
 {
-	char *path = rd_config_path(rd, digest);
+	char *path = runner_config_path(rd, digest);
 	struct buf b;
 	int rc;
 
@@ -56,7 +57,7 @@ rd_config_read(struct image_config **out, struct rd *rd, const char *digest)
 
 /* Pull digest into a fresh layout, unpack it, keep its config. */
 static int
-rd_pull(struct rd *rd, const char *image, const char *digest)
+runner_pull(struct runner_daemon *rd, const char *image, const char *digest)
 {
 	struct registry_client_opts co = { .retries = -1 };
 	struct registry_ref ref = { 0 }, src = { 0 };
@@ -113,7 +114,7 @@ rd_pull(struct rd *rd, const char *image, const char *digest)
 	if ((rc = image_layout_blob_read(&cb, l, &m->config,
 	    IMAGE_CONFIG_MAX)) < 0)
 		goto done;
-	cfgpath = rd_config_path(rd, digest);
+	cfgpath = runner_config_path(rd, digest);
 	rc = fs_write_atomic(cfgpath, cb.ptr ? cb.ptr : "", cb.len, 0644);
 	if (rc == 0)
 		log_info("image %s unpacked (%zu layer%s, %d blob%s fetched)",
@@ -138,8 +139,8 @@ done:
 }
 
 int
-rd_image_ensure(struct image_config **out, struct rd *rd, const char *image,
-    const char *digest)
+runner_image_ensure(struct image_config **out, struct runner_daemon *rd,
+    const char *image, const char *digest)
 {
 	char *rootfs = NULL;
 	int rc;
@@ -151,14 +152,14 @@ rd_image_ensure(struct image_config **out, struct rd *rd, const char *image,
 	 * rather than fetch it twice. */
 	pthread_mutex_lock(&rd->imgmu);
 	if (runner_image_path(&rootfs, rd->home, digest) == 0 &&
-	    rd_config_read(out, rd, digest) == 0) {
+	    runner_config_read(out, rd, digest) == 0) {
 		rc = 0;
 		goto done;
 	}
 	err_clear();
-	if ((rc = rd_pull(rd, image, digest)) < 0)
+	if ((rc = runner_pull(rd, image, digest)) < 0)
 		goto done;
-	rc = rd_config_read(out, rd, digest);
+	rc = runner_config_read(out, rd, digest);
 done:
 	pthread_mutex_unlock(&rd->imgmu);
 	free(rootfs);
@@ -166,7 +167,7 @@ done:
 }
 
 void
-rd_images_gc(struct rd *rd)
+runner_daemon_images_gc(struct runner_daemon *rd)
 {
 	struct runner_release_ref *refs = NULL;
 	size_t n = 0;
@@ -175,7 +176,7 @@ rd_images_gc(struct rd *rd)
 
 	pthread_mutex_lock(&rd->mu);
 	for (size_t i = 0; i < rd->napps; i++) {
-		struct rd_app *a = rd->apps[i];
+		struct runner_app *a = rd->apps[i];
 		json_t *e = json_array_get(a->want, 0);
 		refs = xrealloc(refs, (n + a->nhist + 2) * sizeof(*refs));
 		for (size_t k = 0; k < a->nhist; k++)
@@ -183,10 +184,10 @@ rd_images_gc(struct rd *rd)
 			    xstrdup(a->name), (unsigned)a->hist[k].release,
 			    xstrdup(a->hist[k].digest) };
 		/* what is wanted now, even if it is not live yet */
-		if (e && digest_is_valid(rd_json_str(e, "digest")))
+		if (e && digest_is_valid(runner_json_str(e, "digest")))
 			refs[n++] = (struct runner_release_ref){
-			    xstrdup(a->name), (unsigned)rd_json_int(e,
-			    "release", 0), xstrdup(rd_json_str(e, "digest")) };
+			    xstrdup(a->name), (unsigned)runner_json_int(e,
+			    "release", 0), xstrdup(runner_json_str(e, "digest")) };
 	}
 	pthread_mutex_unlock(&rd->mu);
 	/* Under imgmu: a pull in progress (its unpack done, its config not

@@ -6,7 +6,7 @@
  * Threads:
  *   main      waits for a signal, then stops the others in order
  *   poller    registers, long-polls the desired state, hands each app its
- *             part (rd_dispatch)
+ *             part (runner_dispatch)
  *   workers   one per app while it has work: reconcile and roll out
  *             (runner/rollout.c); they come and go
  *   retirers  one per batch of containers on their way out: drain, stop,
@@ -40,7 +40,7 @@ struct apiclient;
 struct image_config;
 
 /* What `slipway runner` was started with.  Times in seconds. */
-struct rd_opts {
+struct runner_daemon_opts {
 	const char *controller;   /* URL */
 	const char *key;          /* server key */
 	const char *group;        /* must match the controller's */
@@ -60,7 +60,7 @@ struct rd_opts {
 };
 
 /* One release an app ran here, for image collection. */
-struct rd_hist {
+struct runner_hist {
 	int64_t release;
 	char *digest;
 };
@@ -73,7 +73,7 @@ struct rd_hist {
  * The outcome fields are what the status report says about the app.
  * Guarded by rd->mu; the outcome by rd->rmu too (the reporter reads it).
  */
-struct rd_app {
+struct runner_app {
 	char *name;
 	json_t *want;
 	uint64_t want_gen, done_gen;
@@ -95,13 +95,13 @@ struct rd_app {
 	 * changes (a new release or restart token) */
 	char *failed_key;
 
-	struct rd_hist *hist;
+	struct runner_hist *hist;
 	size_t nhist;
 };
 
 /* One one-off (runner/daemon_run.c).  Guarded by rd->runmu. */
-struct rd_run {
-	struct rd *rd;
+struct runner_run {
+	struct runner_daemon *rd;
 	char *id;
 	char *app;
 	unsigned index;
@@ -113,15 +113,15 @@ struct rd_run {
 	bool thread;
 };
 
-struct rd {
-	struct rd_opts o;
+struct runner_daemon {
+	struct runner_daemon_opts o;
 	char *home;
 	struct runner *r;
 	atomic_int stopping;          /* set once, by the signal waiter */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* workers ending, want changes */
-	struct rd_app **apps;
+	struct runner_app **apps;
 	size_t napps;
 	size_t workers;               /* worker and run threads alive */
 	char **verified;              /* ids seen healthy since we started */
@@ -140,20 +140,20 @@ struct rd {
 
 	pthread_mutex_t logmu;        /* log queue (leaf) */
 	pthread_cond_t logcv;
-	struct rd_logline *logq;      /* FIFO, a ring of caplog */
+	struct runner_logline *logq;  /* FIFO, a ring of caplog */
 	size_t nlog, caplog, headlog;
 	size_t logbytes;
 	size_t logdropped;            /* lost to the cap, not said yet */
 	uint64_t logseq;              /* seq of the last line queued */
 
 	pthread_mutex_t runmu;        /* one-offs (leaf) */
-	struct rd_run **runs;
+	struct runner_run **runs;
 	size_t nruns;
 
 	pthread_mutex_t imgmu;        /* one pull at a time */
 };
 
-struct rd_logline {
+struct runner_logline {
 	char *app;
 	char *line;                   /* without '\n', valid UTF-8 */
 	uint64_t seq;
@@ -162,26 +162,27 @@ struct rd_logline {
 /* ---- daemon.c -------------------------------------------------------- */
 
 /* A client for the controller with the server key, cancelled on stop. */
-int rd_api_open(struct apiclient **out, struct rd *rd);
+int runner_api_open(struct apiclient **out, struct runner_daemon *rd);
 /* A line from the runner about app, in its log (and shipped), source
  * "slipway". */
-void rd_say(struct rd *rd, const char *app, const char *fmt, ...)
+void runner_say(struct runner_daemon *rd, const char *app, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Sleep up to sec, less when stopping. */
-void rd_sleep(struct rd *rd, double sec);
+void runner_sleep(struct runner_daemon *rd, double sec);
 /* Wake the reporter: something changed. */
-void rd_dirty(struct rd *rd);
+void runner_dirty(struct runner_daemon *rd);
 /* Start a detached thread counted in rd->workers (rd->mu held). */
-int rd_thread_start(struct rd *rd, void *(*fn)(void *), void *arg);
+int runner_thread_start(struct runner_daemon *rd, void *(*fn)(void *),
+    void *arg);
 /* A counted thread ends (call last, with nothing of rd held). */
-void rd_thread_done(struct rd *rd);
+void runner_thread_done(struct runner_daemon *rd);
 
 /* ---- rollout.c, rollout_step.c: one reconcile ---------------------- */
 
 #define REASON_MAX 900
 
 /* One slot of the desired state and what fills it. */
-struct rd_slot {
+struct runner_slot {
 	json_t *e;              /* the controller's entry (borrowed) */
 	const char *type;
 	unsigned index;
@@ -194,7 +195,7 @@ struct rd_slot {
 };
 
 /* A container of the app that fills no slot. */
-struct rd_old {
+struct runner_old {
 	char *id;
 	char *type;
 	unsigned port;
@@ -202,9 +203,9 @@ struct rd_old {
 };
 
 /* Everything one reconcile works with. */
-struct rd_plan {
-	struct rd *rd;
-	struct rd_app *a;
+struct runner_plan {
+	struct runner_daemon *rd;
+	struct runner_app *a;
 	int64_t release;
 	const char *digest, *image, *restart, *restart_type;
 	struct image_config *cfg;
@@ -212,65 +213,66 @@ struct rd_plan {
 	json_t *domains;
 	struct runner_health_opts health;
 	char *health_path;
-	struct rd_slot *slots;
+	struct runner_slot *slots;
 	size_t nslots;
-	struct rd_old *old;     /* other releases, extras, unhealthy */
+	struct runner_old *old; /* other releases, extras, unhealthy */
 	size_t nold;
 	bool deploy;            /* another release runs: all at once */
 	char reason[REASON_MAX];
 };
 
 /* Should the reconcile stop where it is (stopping, or a newer target)? */
-bool rd_cut(struct rd_plan *p);
+bool runner_cut(struct runner_plan *p);
 /* Containers seen healthy by this daemon (rd->mu taken). */
-bool rd_verified_has(struct rd *rd, const char *id);
-void rd_verified_set(struct rd *rd, const char *id, bool on);
+bool runner_verified_has(struct runner_daemon *rd, const char *id);
+void runner_verified_set(struct runner_daemon *rd, const char *id, bool on);
 /* http://APP.<the proxy's domain>[:--proxy-port]/, or NULL. */
-char *rd_app_url(struct rd *rd, const char *app);
+char *runner_app_url(struct runner_daemon *rd, const char *app);
 /* Create and start the new container of slot s (s->nid, s->nport). */
-int rd_start(struct rd_plan *p, struct rd_slot *s);
+int runner_slot_start(struct runner_plan *p, struct runner_slot *s);
 /* Stop (SIGTERM, --grace, SIGKILL) and destroy containers, in parallel;
  * a stop cut short by the runner stopping destroys nothing. */
-void rd_stop_many(struct rd *rd, char **ids, size_t n);
+void runner_stop_many(struct runner_daemon *rd, char **ids, size_t n);
 /* Stop the new containers of a failed attempt, or retire those of a cut
- * one (rd_retire_async). */
-void rd_drop_new(struct rd_plan *p);
+ * one (runner_retire_async). */
+void runner_drop_new(struct runner_plan *p);
 /* Wait until the backends (127.0.0.1:port) have nothing in flight, at
  * most --drain seconds, not past the runner stopping; a port 0 is
  * skipped. */
-void rd_drain(struct rd *rd, const unsigned *ports, size_t n);
+void runner_drain(struct runner_daemon *rd, const unsigned *ports, size_t n);
 /* Wait until container id answers its health check on port and owns the
  * listener; p->reason says why not. */
-int rd_healthy(struct rd_plan *p, const char *id, unsigned port,
+int runner_healthy(struct runner_plan *p, const char *id, unsigned port,
     const char *proc);
 /* One proxy swap: the app's web slots (new container where there is one)
  * and its domains; p->reason says why not. */
-int rd_route(struct rd_plan *p);
+int runner_route(struct runner_plan *p);
 
 /* ---- rollout_retire.c ------------------------------------------------ */
 
 /* Is id owned by a retirer (rd->mu taken)? */
-bool rd_retiring_has(struct rd *rd, const char *id);
+bool runner_retiring_has(struct runner_daemon *rd, const char *id);
 /* Containers ids of app (ports[i]: the port of a web one still to be
  * drained, or 0) go away: marked retiring at once (not restarted, never
  * planned, routed or adopted into a slot again, here or by a runner
  * after a restart), then drained, stopped and destroyed by a retirer
  * thread, after which images are collected.  Ports and images stay
  * held until each is destroyed.  Nothing of ids is kept. */
-void rd_retire_async(struct rd *rd, const char *app, char *const *ids,
-    const unsigned *ports, size_t n);
+void runner_retire_async(struct runner_daemon *rd, const char *app,
+    char *const *ids, const unsigned *ports, size_t n);
 
 /* ---- rollout.c ------------------------------------------------------- */
 
 /* Reconcile app with want: pull, start, health-check, swap, and hand
  * what it replaced to a retirer.  Called by the app's worker without
  * rd->mu. */
-void rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want);
-/* The worker of one app (arg: struct rd_app *, rd in the thread arg). */
-void rd_app_kick(struct rd *rd, struct rd_app *a);
+void runner_reconcile(struct runner_daemon *rd, struct runner_app *a,
+    json_t *want);
+/* The worker of one app (arg: struct runner_app *, rd in the thread arg). */
+void runner_app_kick(struct runner_daemon *rd, struct runner_app *a);
 /* Record the app's outcome for reports (and log it). */
-void rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
-    const char *restart, const char *state, const char *reason,
+void runner_outcome(struct runner_daemon *rd, struct runner_app *a,
+    int64_t release, const char *restart, const char *state, const char *reason,
     const char *url);
 
 /* ---- daemon_image.c -------------------------------------------------- */
@@ -278,38 +280,38 @@ void rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
 /* Make sure the image digest (from image, "HOST/REPO:TAG") is unpacked,
  * pulling it with the runner's credentials if not, and give its config.
  * *out is the caller's (image_config_free). */
-int rd_image_ensure(struct image_config **out, struct rd *rd,
+int runner_image_ensure(struct image_config **out, struct runner_daemon *rd,
     const char *image, const char *digest);
 /* Remove images no app needs: keep the last keep_releases of each app's
  * history and every image a container uses. */
-void rd_images_gc(struct rd *rd);
+void runner_daemon_images_gc(struct runner_daemon *rd);
 
 /* ---- daemon_report.c ------------------------------------------------- */
 
-void *rd_reporter(void *arg);
-void *rd_shipper(void *arg);
+void *runner_reporter(void *arg);
+void *runner_shipper(void *arg);
 /* Queue whole lines of text (each ending in '\n') of app for shipping. */
-void rd_log_queue(struct rd *rd, const char *app, const char *text,
-    size_t len);
+void runner_log_queue(struct runner_daemon *rd, const char *app,
+    const char *text, size_t len);
 /* Runner callbacks. */
-void rd_on_event(const struct runner_container_info *info, void *ctx);
-void rd_on_log(const char *app, const char *text, size_t len, void *ctx);
+void runner_on_event(const struct runner_container_info *info, void *ctx);
+void runner_on_log(const char *app, const char *text, size_t len, void *ctx);
 
 /* ---- daemon_run.c ---------------------------------------------------- */
 
 /* The desired one-offs: start the new ones, forget the ended. */
-void rd_runs_dispatch(struct rd *rd, json_t *runs);
+void runner_runs_dispatch(struct runner_daemon *rd, json_t *runs);
 /* Output lines of one-offs, from the log hook (rd->runmu taken). */
-void rd_runs_capture(struct rd *rd, const char *app, const char *text,
-    size_t len);
+void runner_runs_capture(struct runner_daemon *rd, const char *app,
+    const char *text, size_t len);
 
 /* ---- helpers shared by the files above ------------------------------- */
 
 /* Integer member as int64, or def. */
-int64_t rd_json_int(json_t *o, const char *key, int64_t def);
-const char *rd_json_str(json_t *o, const char *key);
+int64_t runner_json_int(json_t *o, const char *key, int64_t def);
+const char *runner_json_str(json_t *o, const char *key);
 /* "K=V" list from a JSON object of strings (NULL-terminated; free with
  * runner_strv_free). */
-char **rd_env_from_json(json_t *obj);
+char **runner_env_from_json(json_t *obj);
 
 #endif

@@ -10,7 +10,7 @@
  * reads that.
  *
  * Log lines come from the runner core's log hook (container output and
- * its own lines) and from rd_say, into a queue capped at LOGQ_BYTES; the
+ * its own lines) and from runner_say, into a queue capped at LOGQ_BYTES; the
  * shipper sends them in batches of up to LOG_BATCH lines.  While the
  * controller cannot be reached the queue keeps the newest lines; what
  * falls off is counted and said in the runner's own log.  The runner's
@@ -38,28 +38,28 @@
 /* ---- callbacks from the runner core ---------------------------------- */
 
 void
-rd_on_event(const struct runner_container_info *info, void *ctx)
+runner_on_event(const struct runner_container_info *info, void *ctx)
 {
 	(void)info;
-	rd_dirty(ctx);
+	runner_dirty(ctx);
 }
 
 void
-rd_on_log(const char *app, const char *text, size_t len, void *ctx)
+runner_on_log(const char *app, const char *text, size_t len, void *ctx)
 {
-	struct rd *rd = ctx;
+	struct runner_daemon *rd = ctx;
 
-	rd_log_queue(rd, app, text, len);
-	rd_runs_capture(rd, app, text, len);
+	runner_log_queue(rd, app, text, len);
+	runner_runs_capture(rd, app, text, len);
 }
 
 /* ---- the log queue --------------------------------------------------- */
 
 /* With rd->logmu held. */
 static void
-rd_logq_drop_head(struct rd *rd)
+runner_logq_drop_head(struct runner_daemon *rd)
 {
-	struct rd_logline *l = &rd->logq[rd->headlog];
+	struct runner_logline *l = &rd->logq[rd->headlog];
 
 	rd->logbytes -= strlen(l->line) + strlen(l->app);
 	free(l->app);
@@ -70,18 +70,18 @@ rd_logq_drop_head(struct rd *rd)
 
 /* With rd->logmu held. */
 static void
-rd_logq_push(struct rd *rd, const char *app, char *line)
+runner_logq_push(struct runner_daemon *rd, const char *app, char *line)
 {
 	size_t bytes = strlen(line) + strlen(app);
 
 	while (rd->nlog > 0 && (rd->logbytes + bytes > LOGQ_BYTES ||
 	    rd->nlog >= LOGQ_LINES)) {
-		rd_logq_drop_head(rd);
+		runner_logq_drop_head(rd);
 		rd->logdropped++;
 	}
 	if (rd->nlog == rd->caplog) {
 		size_t cap = rd->caplog ? rd->caplog * 2 : 256;
-		struct rd_logline *q = xcalloc(cap, sizeof(*q));
+		struct runner_logline *q = xcalloc(cap, sizeof(*q));
 		for (size_t i = 0; i < rd->nlog; i++)
 			q[i] = rd->logq[(rd->headlog + i) % rd->caplog];
 		free(rd->logq);
@@ -89,14 +89,15 @@ rd_logq_push(struct rd *rd, const char *app, char *line)
 		rd->caplog = cap;
 		rd->headlog = 0;
 	}
-	rd->logq[(rd->headlog + rd->nlog) % rd->caplog] = (struct rd_logline){
+	rd->logq[(rd->headlog + rd->nlog) % rd->caplog] = (struct runner_logline){
 	    xstrdup(app), line, ++rd->logseq };
 	rd->nlog++;
 	rd->logbytes += bytes;
 }
 
 void
-rd_log_queue(struct rd *rd, const char *app, const char *text, size_t len)
+runner_log_queue(struct runner_daemon *rd, const char *app, const char *text,
+    size_t len)
 {
 	pthread_mutex_lock(&rd->logmu);
 	for (size_t i = 0; i < len;) {
@@ -106,7 +107,7 @@ rd_log_queue(struct rd *rd, const char *app, const char *text, size_t len)
 
 		/* JSON wants UTF-8; the app may print anything */
 		utf8_sanitize(line, n);
-		rd_logq_push(rd, app, line);
+		runner_logq_push(rd, app, line);
 		i += n + 1;
 	}
 	pthread_cond_broadcast(&rd->logcv);
@@ -114,13 +115,13 @@ rd_log_queue(struct rd *rd, const char *app, const char *text, size_t len)
 }
 
 void *
-rd_shipper(void *arg)
+runner_shipper(void *arg)
 {
-	struct rd *rd = arg;
+	struct runner_daemon *rd = arg;
 	struct apiclient *api = NULL;
 	double backoff = 1;
 
-	if (rd_api_open(&api, rd) < 0) {
+	if (runner_api_open(&api, rd) < 0) {
 		log_warnx("log shipper: %s", err_last());
 		return NULL;
 	}
@@ -138,10 +139,10 @@ rd_shipper(void *arg)
 		}
 		pthread_mutex_unlock(&rd->logmu);
 		/* let a burst gather into one batch */
-		rd_sleep(rd, 0.2);
+		runner_sleep(rd, 0.2);
 		pthread_mutex_lock(&rd->logmu);
 		for (size_t i = 0; i < rd->nlog && i < LOG_BATCH; i++) {
-			struct rd_logline *l = &rd->logq[(rd->headlog + i) %
+			struct runner_logline *l = &rd->logq[(rd->headlog + i) %
 			    rd->caplog];
 			json_array_append_new(lines, json_pack("{ssss}", "app",
 			    l->app, "line", l->line));
@@ -163,7 +164,7 @@ rd_shipper(void *arg)
 			if (!rd->stopping)
 				log_debug("shipping logs: %s", err_last());
 			json_decref(body);
-			rd_sleep(rd, backoff);
+			runner_sleep(rd, backoff);
 			backoff = backoff * 2 > 10 ? 10 : backoff * 2;
 			continue;
 		}
@@ -173,7 +174,7 @@ rd_shipper(void *arg)
 		 * sequence, not by count. */
 		pthread_mutex_lock(&rd->logmu);
 		while (rd->nlog > 0 && rd->logq[rd->headlog].seq <= upto)
-			rd_logq_drop_head(rd);
+			runner_logq_drop_head(rd);
 		pthread_mutex_unlock(&rd->logmu);
 	}
 	apiclient_free(api);
@@ -183,7 +184,7 @@ rd_shipper(void *arg)
 /* ---- status reports -------------------------------------------------- */
 
 static void
-rd_time(char *out, size_t n, double t)
+runner_time(char *out, size_t n, double t)
 {
 	time_t s = (time_t)t;
 	struct tm tm;
@@ -195,7 +196,8 @@ rd_time(char *out, size_t n, double t)
 /* Check the web containers that run (the reporter's own view of health,
  * shown in ps). */
 static void
-rd_health_refresh(struct rd *rd, struct runner_container_info *v, size_t n)
+runner_health_refresh(struct runner_daemon *rd,
+    struct runner_container_info *v, size_t n)
 {
 	json_t *h = json_object();
 
@@ -237,7 +239,7 @@ rd_health_refresh(struct rd *rd, struct runner_container_info *v, size_t n)
 }
 
 static json_t *
-rd_report(struct rd *rd, bool check_health)
+runner_report(struct runner_daemon *rd, bool check_health)
 {
 	struct runner_container_info *v = NULL;
 	json_t *ctrs = json_array(), *apps = json_object();
@@ -246,7 +248,7 @@ rd_report(struct rd *rd, bool check_health)
 
 	runner_container_list(&v, &n, rd->r);
 	if (check_health)
-		rd_health_refresh(rd, v, n);
+		runner_health_refresh(rd, v, n);
 	pthread_mutex_lock(&rd->rmu);
 	for (size_t i = 0; i < n; i++) {
 		const char *dot = strrchr(v[i].process, '.');
@@ -273,10 +275,10 @@ rd_report(struct rd *rd, bool check_health)
 	pthread_mutex_lock(&rd->mu);
 	pthread_mutex_lock(&rd->rmu);
 	for (size_t i = 0; i < rd->napps; i++) {
-		struct rd_app *a = rd->apps[i];
+		struct runner_app *a = rd->apps[i];
 		if (a->release == 0 || a->state == NULL)
 			continue;
-		rd_time(at, sizeof(at), a->at);
+		runner_time(at, sizeof(at), a->at);
 		json_object_set_new(apps, a->name, json_pack("{sIssssssss?ss?}",
 		    "release", (json_int_t)a->release, "restart", a->restart,
 		    "state", a->state, "at", at, "reason", a->reason,
@@ -289,14 +291,14 @@ rd_report(struct rd *rd, bool check_health)
 }
 
 void *
-rd_reporter(void *arg)
+runner_reporter(void *arg)
 {
-	struct rd *rd = arg;
+	struct runner_daemon *rd = arg;
 	struct apiclient *api = NULL;
 	double next_beat = 0, last_sent = 0, next_health = 0;
 	bool failing = false;
 
-	if (rd_api_open(&api, rd) < 0) {
+	if (runner_api_open(&api, rd) < 0) {
 		log_warnx("reporter: %s", err_last());
 		return NULL;
 	}
@@ -325,14 +327,14 @@ rd_reporter(void *arg)
 		if (rd->stopping)
 			break;
 		if (!due || !registered) {
-			rd_sleep(rd, 0.2);
+			runner_sleep(rd, 0.2);
 			continue;
 		}
 		/* bursts of changes make one report */
 		if (clock_mono() - last_sent < REPORT_GAP)
-			rd_sleep(rd, REPORT_GAP);
+			runner_sleep(rd, REPORT_GAP);
 		now = clock_mono();
-		rep = rd_report(rd, now >= next_health);
+		rep = runner_report(rd, now >= next_health);
 		if (now >= next_health)
 			next_health = now + beat;
 		if (apiclient_call(NULL, api, "POST", "/v1/runner/status",
@@ -341,8 +343,8 @@ rd_reporter(void *arg)
 				log_warnx("status report: %s; retrying",
 				    err_last());
 			failing = true;
-			rd_dirty(rd);
-			rd_sleep(rd, 1);
+			runner_dirty(rd);
+			runner_sleep(rd, 1);
 		} else {
 			if (failing)
 				log_info("status reports go through again");

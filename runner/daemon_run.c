@@ -36,7 +36,7 @@
 #define RUN_KEEPALIVE 10.0      /* seconds between two "running" posts */
 
 static void
-rd_run_free(struct rd_run *run)
+runner_run_free(struct runner_run *run)
 {
 	json_decref(run->spec);
 	free(run->id);
@@ -46,11 +46,12 @@ rd_run_free(struct rd_run *run)
 }
 
 void
-rd_runs_capture(struct rd *rd, const char *app, const char *text, size_t len)
+runner_runs_capture(struct runner_daemon *rd, const char *app,
+    const char *text, size_t len)
 {
 	pthread_mutex_lock(&rd->runmu);
 	for (size_t k = 0; k < rd->nruns; k++) {
-		struct rd_run *run = rd->runs[k];
+		struct runner_run *run = rd->runs[k];
 		size_t sl = strlen(run->source);
 
 		if (run->done || strcmp(run->app, app) != 0)
@@ -83,10 +84,10 @@ rd_runs_capture(struct rd *rd, const char *app, const char *text, size_t len)
 /* Post an update; the output is taken from run->out and put back when
  * the post fails.  ERR_CONFLICT: the controller has ended it. */
 static int
-rd_run_post(struct rd_run *run, struct apiclient *api, const char *state,
-    int exit_code, const char *error)
+runner_run_post(struct runner_run *run, struct apiclient *api,
+    const char *state, int exit_code, const char *error)
 {
-	struct rd *rd = run->rd;
+	struct runner_daemon *rd = run->rd;
 	char *out, *path;
 	size_t n, dropped;
 	json_t *body;
@@ -133,7 +134,7 @@ rd_run_post(struct rd_run *run, struct apiclient *api, const char *state,
 
 /* The container of this run a previous daemon started, if any. */
 static char *
-rd_run_find(struct rd_run *run)
+runner_run_find(struct runner_run *run)
 {
 	struct runner_container_info *v = NULL;
 	size_t n = 0;
@@ -150,36 +151,36 @@ rd_run_find(struct rd_run *run)
 }
 
 static void *
-rd_run_thread(void *arg)
+runner_run_thread(void *arg)
 {
-	struct rd_run *run = arg;
-	struct rd *rd = run->rd;
+	struct runner_run *run = arg;
+	struct runner_daemon *rd = run->rd;
 	struct apiclient *api = NULL;
 	struct image_config *cfg = NULL;
 	char **env = NULL, *id = NULL, rel[24], err[600];
 	double last_post = 0;
 	int rc;
 
-	if (rd_api_open(&api, rd) < 0) {
+	if (runner_api_open(&api, rd) < 0) {
 		log_warnx("one-off %s: %s", run->id, err_last());
 		goto out;
 	}
-	if ((id = rd_run_find(run)) == NULL) {
-		if (rd_image_ensure(&cfg, rd, rd_json_str(run->spec, "image"),
-		    rd_json_str(run->spec, "digest")) < 0) {
+	if ((id = runner_run_find(run)) == NULL) {
+		if (runner_image_ensure(&cfg, rd, runner_json_str(run->spec, "image"),
+		    runner_json_str(run->spec, "digest")) < 0) {
 			snprintf(err, sizeof(err), "cannot get the image: %s",
 			    err_last());
-			rd_run_post(run, api, "failed", -1, err);
+			runner_run_post(run, api, "failed", -1, err);
 			goto out;
 		}
-		snprintf(rel, sizeof(rel), "v%" PRId64, rd_json_int(run->spec,
+		snprintf(rel, sizeof(rel), "v%" PRId64, runner_json_int(run->spec,
 		    "release", 0));
-		env = rd_env_from_json(json_object_get(run->spec, "env"));
+		env = runner_env_from_json(json_object_get(run->spec, "env"));
 		struct runner_container_spec spec = {
 			.app = run->app, .release = rel, .process_type = "run",
 			.index = run->index,
-			.command = rd_json_str(run->spec, "command"),
-			.image = rd_json_str(run->spec, "digest"),
+			.command = runner_json_str(run->spec, "command"),
+			.image = runner_json_str(run->spec, "digest"),
 			.image_env = cfg->env, .env = env,
 			.user = cfg->user && cfg->user[0] ? cfg->user : NULL,
 			.no_restart = true, .label = run->id,
@@ -188,25 +189,25 @@ rd_run_thread(void *arg)
 		    (rc = runner_container_start(rd->r, id)) < 0) {
 			snprintf(err, sizeof(err), "cannot start it: %s",
 			    err_last());
-			rd_run_post(run, api, "failed", -1, err);
+			runner_run_post(run, api, "failed", -1, err);
 			if (id)
 				runner_container_destroy(rd->r, id);
 			goto out;
 		}
-		rd_say(rd, run->app, "one-off run.%u started: %s", run->index,
-		    rd_json_str(run->spec, "command"));
+		runner_say(rd, run->app, "one-off run.%u started: %s", run->index,
+		    runner_json_str(run->spec, "command"));
 	}
-	rd_run_post(run, api, "running", 0, NULL);
+	runner_run_post(run, api, "running", 0, NULL);
 	last_post = clock_mono();
 	for (;;) {
 		struct runner_container_info info;
 		bool ended, has_out;
 
-		rd_sleep(rd, RUN_TICK);
+		runner_sleep(rd, RUN_TICK);
 		if (rd->stopping)
 			goto out;       /* the next daemon takes it up */
 		if (runner_container_get(&info, rd->r, id) < 0) {
-			rd_run_post(run, api, "failed", -1, "its container "
+			runner_run_post(run, api, "failed", -1, "its container "
 			    "disappeared");
 			goto out;
 		}
@@ -217,7 +218,7 @@ rd_run_thread(void *arg)
 		pthread_mutex_unlock(&rd->runmu);
 		if (ended || has_out ||
 		    clock_mono() - last_post >= RUN_KEEPALIVE) {
-			rc = rd_run_post(run, api, ended ? "exited" : "running",
+			rc = runner_run_post(run, api, ended ? "exited" : "running",
 			    info.exit_code, NULL);
 			if (rc == 0)
 				last_post = clock_mono();
@@ -227,7 +228,7 @@ rd_run_thread(void *arg)
 				break;
 			}
 			if (ended && rc == 0) {
-				rd_say(rd, run->app, "one-off run.%u exited "
+				runner_say(rd, run->app, "one-off run.%u exited "
 				    "with status %d", run->index,
 				    info.exit_code);
 				runner_container_info_free(&info);
@@ -246,14 +247,14 @@ out:
 	runner_strv_free(env);
 	free(id);
 	apiclient_free(api);
-	rd_thread_done(rd);
+	runner_thread_done(rd);
 	return NULL;
 }
 
 void
-rd_runs_dispatch(struct rd *rd, json_t *runs)
+runner_runs_dispatch(struct runner_daemon *rd, json_t *runs)
 {
-	struct rd_run **start = xcalloc(json_array_size(runs) + 1,
+	struct runner_run **start = xcalloc(json_array_size(runs) + 1,
 	    sizeof(*start));
 	size_t nstart = 0, i;
 	json_t *x;
@@ -261,33 +262,33 @@ rd_runs_dispatch(struct rd *rd, json_t *runs)
 	pthread_mutex_lock(&rd->runmu);
 	/* forget the ended ones the controller no longer lists */
 	for (size_t k = 0; k < rd->nruns;) {
-		struct rd_run *run = rd->runs[k];
+		struct runner_run *run = rd->runs[k];
 		bool listed = false;
 		json_array_foreach(runs, i, x)
-			listed = listed || (rd_json_str(x, "id") &&
-			    strcmp(rd_json_str(x, "id"), run->id) == 0);
+			listed = listed || (runner_json_str(x, "id") &&
+			    strcmp(runner_json_str(x, "id"), run->id) == 0);
 		if (!listed && run->done && !run->thread) {
-			rd_run_free(run);
+			runner_run_free(run);
 			rd->runs[k] = rd->runs[--rd->nruns];
 			continue;
 		}
 		k++;
 	}
 	json_array_foreach(runs, i, x) {
-		const char *id = rd_json_str(x, "id");
-		const char *app = rd_json_str(x, "app");
-		int64_t index = rd_json_int(x, "index", 0);
+		const char *id = runner_json_str(x, "id");
+		const char *app = runner_json_str(x, "app");
+		int64_t index = runner_json_int(x, "index", 0);
 		bool known = false;
 
 		if (!id || !app || strlen(id) > 64 || index < 1 ||
-		    index > 0x7fffffff || !rd_json_str(x, "command") ||
-		    !rd_json_str(x, "digest") || !rd_json_str(x, "image"))
+		    index > 0x7fffffff || !runner_json_str(x, "command") ||
+		    !runner_json_str(x, "digest") || !runner_json_str(x, "image"))
 			continue;
 		for (size_t k = 0; k < rd->nruns && !known; k++)
 			known = strcmp(rd->runs[k]->id, id) == 0;
 		if (known)
 			continue;
-		struct rd_run *run = xcalloc(1, sizeof(*run));
+		struct runner_run *run = xcalloc(1, sizeof(*run));
 		run->rd = rd;
 		run->id = xstrdup(id);
 		run->app = xstrdup(app);
@@ -305,7 +306,7 @@ rd_runs_dispatch(struct rd *rd, json_t *runs)
 	pthread_mutex_unlock(&rd->runmu);
 	pthread_mutex_lock(&rd->mu);
 	for (i = 0; i < nstart; i++) {
-		if (rd->stopping || rd_thread_start(rd, rd_run_thread,
+		if (rd->stopping || runner_thread_start(rd, runner_run_thread,
 		    start[i]) < 0) {
 			pthread_mutex_lock(&rd->runmu);
 			start[i]->thread = false;

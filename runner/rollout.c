@@ -50,7 +50,7 @@
 
 /* "web.1" -> type and index. */
 static bool
-rd_process_split(char *type, size_t tlen, unsigned *index, const char *proc)
+runner_process_split(char *type, size_t tlen, unsigned *index, const char *proc)
 {
 	const char *dot = strrchr(proc, '.');
 	char *end;
@@ -71,7 +71,7 @@ rd_process_split(char *type, size_t tlen, unsigned *index, const char *proc)
 /* ---- the plan -------------------------------------------------------- */
 
 static void
-rd_plan_free(struct rd_plan *p)
+runner_plan_free(struct runner_plan *p)
 {
 	for (size_t i = 0; i < p->nslots; i++) {
 		free(p->slots[i].cur);
@@ -89,11 +89,11 @@ rd_plan_free(struct rd_plan *p)
 }
 
 static void
-rd_old_add(struct rd_plan *p, const char *id, const char *type,
+runner_old_add(struct runner_plan *p, const char *id, const char *type,
     unsigned port, int64_t release)
 {
 	p->old = xrealloc(p->old, (p->nold + 1) * sizeof(*p->old));
-	p->old[p->nold++] = (struct rd_old){ xstrdup(id), xstrdup(type),
+	p->old[p->nold++] = (struct runner_old){ xstrdup(id), xstrdup(type),
 	    port, release };
 }
 
@@ -102,7 +102,7 @@ rd_old_add(struct rd_plan *p, const char *id, const char *type,
  * the builder wrote it: a path, or {"path","interval","timeout",
  * "deadline"}), which wins over the runner's options. */
 static void
-rd_plan_health(struct rd_plan *p, json_t *env)
+runner_plan_health(struct runner_plan *p, json_t *env)
 {
 	const char *label = p->cfg ? image_config_label(p->cfg,
 	    IMAGE_LABEL_HEALTHCHECK) : NULL;
@@ -116,7 +116,7 @@ rd_plan_health(struct rd_plan *p, json_t *env)
 		path = label;
 	} else if (label && (lj = json_loads(label, 0, NULL)) != NULL) {
 		json_t *v;
-		path = rd_json_str(lj, "path");
+		path = runner_json_str(lj, "path");
 		if (json_is_number(v = json_object_get(lj, "interval")) &&
 		    json_number_value(v) > 0)
 			p->health.interval_sec = json_number_value(v);
@@ -127,9 +127,9 @@ rd_plan_health(struct rd_plan *p, json_t *env)
 		    json_number_value(v) > 0)
 			p->health.deadline_sec = json_number_value(v);
 	}
-	if (rd_json_str(env, "SLIPWAY_HEALTHCHECK_PATH"))
-		path = rd_json_str(env, "SLIPWAY_HEALTHCHECK_PATH");
-	if ((dl = rd_json_str(env, "SLIPWAY_HEALTHCHECK_DEADLINE")) != NULL &&
+	if (runner_json_str(env, "SLIPWAY_HEALTHCHECK_PATH"))
+		path = runner_json_str(env, "SLIPWAY_HEALTHCHECK_PATH");
+	if ((dl = runner_json_str(env, "SLIPWAY_HEALTHCHECK_DEADLINE")) != NULL &&
 	    atof(dl) > 0 && atof(dl) <= 3600)
 		p->health.deadline_sec = atof(dl);
 	p->health_path = xstrdup(path && path[0] == '/' ? path : "/");
@@ -139,28 +139,28 @@ rd_plan_health(struct rd_plan *p, json_t *env)
 
 /* Match the app's containers to the slots. */
 static int
-rd_plan_make(struct rd_plan *p, json_t *want)
+runner_plan_make(struct runner_plan *p, json_t *want)
 {
 	struct runner_container_info *v = NULL;
 	json_t *e0 = json_array_get(want, 0), *x;
 	char **gone = NULL;
 	size_t n = 0, ngone = 0, i;
 
-	p->release = rd_json_int(e0, "release", 0);
-	p->digest = rd_json_str(e0, "digest");
-	p->image = rd_json_str(e0, "image");
-	p->restart = rd_json_str(e0, "restart") ? rd_json_str(e0, "restart") :
+	p->release = runner_json_int(e0, "release", 0);
+	p->digest = runner_json_str(e0, "digest");
+	p->image = runner_json_str(e0, "image");
+	p->restart = runner_json_str(e0, "restart") ? runner_json_str(e0, "restart") :
 	    "";
-	p->restart_type = rd_json_str(e0, "restart_type");
+	p->restart_type = runner_json_str(e0, "restart_type");
 	p->domains = json_object_get(e0, "domains");
 	p->slots = xcalloc(json_array_size(want) + 1, sizeof(*p->slots));
 	json_array_foreach(want, i, x) {
-		struct rd_slot *s = &p->slots[p->nslots];
-		const char *type = rd_json_str(x, "type");
-		int64_t idx = rd_json_int(x, "index", 0);
+		struct runner_slot *s = &p->slots[p->nslots];
+		const char *type = runner_json_str(x, "type");
+		int64_t idx = runner_json_int(x, "index", 0);
 
 		if (type == NULL || idx < 1 || idx > 100000 ||
-		    rd_json_int(x, "release", 0) != p->release)
+		    runner_json_int(x, "release", 0) != p->release)
 			return err_set(ERR_INVALID, "malformed desired entry "
 			    "%zu", i);
 		s->e = x;
@@ -185,11 +185,11 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 				continue;
 			rel = v[i].release[0] == 'v' ?
 			    strtoll(v[i].release + 1, NULL, 10) : 0;
-			if (!rd_process_split(type, sizeof(type), &idx,
+			if (!runner_process_split(type, sizeof(type), &idx,
 			    v[i].process) || rel != p->release)
 				continue;
 			for (size_t k = 0; k < p->nslots; k++) {
-				struct rd_slot *s = &p->slots[k];
+				struct runner_slot *s = &p->slots[k];
 				bool stale = s->rolls &&
 				    strcmp(v[i].label, p->restart) != 0;
 				if (s->cur || s->index != idx ||
@@ -214,18 +214,18 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 		if (v[i].id == NULL)
 			continue;
 		if (strcmp(v[i].app, p->a->name) == 0 && !v[i].no_restart &&
-		    !rd_retiring_has(p->rd, v[i].id)) {
+		    !runner_retiring_has(p->rd, v[i].id)) {
 			if (!v[i].want_up && v[i].pid > 0) {
 				gone = xrealloc(gone, (ngone + 1) *
 				    sizeof(*gone));
 				gone[ngone++] = xstrdup(v[i].id);
 			} else if (!v[i].want_up) {
 				runner_container_destroy(p->rd->r, v[i].id);
-			} else if (rd_process_split(type, sizeof(type), &idx,
+			} else if (runner_process_split(type, sizeof(type), &idx,
 			    v[i].process)) {
 				int64_t rel = strtoll(v[i].release + 1, NULL,
 				    10);
-				rd_old_add(p, v[i].id, type, v[i].port, rel);
+				runner_old_add(p, v[i].id, type, v[i].port, rel);
 				if (rel != p->release)
 					p->deploy = true;
 			}
@@ -234,7 +234,7 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 	}
 	free(v);
 	/* routed out before they were marked: nothing to drain */
-	rd_retire_async(p->rd, p->a->name, gone, NULL, ngone);
+	runner_retire_async(p->rd, p->a->name, gone, NULL, ngone);
 	for (i = 0; i < ngone; i++)
 		free(gone[i]);
 	free(gone);
@@ -246,15 +246,16 @@ rd_plan_make(struct rd_plan *p, json_t *want)
 /* Retire the containers ids (routed out already; ports of the web ones
  * in ports, to drain) in the background. */
 static void
-rd_retire(struct rd_plan *p, char **ids, const unsigned *ports, size_t n)
+runner_retire(struct runner_plan *p, char **ids, const unsigned *ports,
+    size_t n)
 {
-	rd_retire_async(p->rd, p->a->name, ids, ports, n);
+	runner_retire_async(p->rd, p->a->name, ids, ports, n);
 }
 
 /* Web slots that a new container fills in one step; 0 or negative with
  * p->reason set. */
 static int
-rd_web_batch(struct rd_plan *p, bool *routed)
+runner_web_batch(struct runner_plan *p, bool *routed)
 {
 	bool any = false;
 	int rc;
@@ -263,74 +264,74 @@ rd_web_batch(struct rd_plan *p, bool *routed)
 	/* Containers found running but not seen healthy by this daemon
 	 * (it restarted) are checked before they are routed again. */
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		char proc[64];
 		if (strcmp(s->type, "web") || !s->cur ||
-		    rd_verified_has(p->rd, s->cur))
+		    runner_verified_has(p->rd, s->cur))
 			continue;
 		snprintf(proc, sizeof(proc), "web.%u", s->index);
-		if (rd_healthy(p, s->cur, s->cur_port, proc) < 0) {
-			if (rd_cut(p))
+		if (runner_healthy(p, s->cur, s->cur_port, proc) < 0) {
+			if (runner_cut(p))
 				return ERR_CONFLICT;
 			log_warnx("%s: %s; replacing it", p->a->name,
 			    p->reason);
-			rd_old_add(p, s->cur, "web", s->cur_port, p->release);
+			runner_old_add(p, s->cur, "web", s->cur_port, p->release);
 			free(s->cur);
 			s->cur = NULL;
 			s->stale = false;
 		}
 	}
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		if (strcmp(s->type, "web") || (s->cur && !(s->stale &&
 		    p->deploy)))
 			continue;
 		if (!any)
-			rd_outcome(p->rd, p->a, p->release, p->restart,
+			runner_outcome(p->rd, p->a, p->release, p->restart,
 			    "deploying", NULL, NULL);
 		any = true;
-		if ((rc = rd_start(p, s)) < 0) {
+		if ((rc = runner_slot_start(p, s)) < 0) {
 			snprintf(p->reason, sizeof(p->reason), "%s",
 			    err_last());
 			goto fail;
 		}
-		rd_say(p->rd, p->a->name, "v%" PRId64 ": started web.%u on "
+		runner_say(p->rd, p->a->name, "v%" PRId64 ": started web.%u on "
 		    "port %u", p->release, s->index, s->nport);
 	}
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		char proc[64];
 		if (s->nid == NULL)
 			continue;
 		snprintf(proc, sizeof(proc), "web.%u", s->index);
-		if ((rc = rd_healthy(p, s->nid, s->nport, proc)) < 0)
+		if ((rc = runner_healthy(p, s->nid, s->nport, proc)) < 0)
 			goto fail;
 	}
-	if (rd_cut(p)) {
+	if (runner_cut(p)) {
 		rc = ERR_CONFLICT;
 		goto fail;
 	}
 	/* the swap: one atomic step in the proxy */
-	if ((rc = rd_route(p)) < 0)
+	if ((rc = runner_route(p)) < 0)
 		goto fail;
 	*routed = true;
 	return 0;
 fail:
-	rd_drop_new(p);
+	runner_drop_new(p);
 	return rc;
 }
 
 /* After the swap: the new containers are the slots' own; the ones they
  * replace are retired later.  Moves replaced ones into p->old. */
 static void
-rd_slots_commit(struct rd_plan *p)
+runner_slots_commit(struct runner_plan *p)
 {
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		if (s->nid == NULL)
 			continue;
 		if (s->cur)
-			rd_old_add(p, s->cur, s->type, s->cur_port, p->release);
+			runner_old_add(p, s->cur, s->type, s->cur_port, p->release);
 		free(s->cur);
 		s->cur = s->nid;
 		s->cur_port = s->nport;
@@ -341,31 +342,31 @@ rd_slots_commit(struct rd_plan *p)
 
 /* Roll the stale web slots one by one. */
 static int
-rd_web_roll(struct rd_plan *p)
+runner_web_roll(struct runner_plan *p)
 {
 	int rc;
 
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		char proc[64], *old;
 		unsigned oport;
 
-		if (strcmp(s->type, "web") || !s->stale || rd_cut(p))
+		if (strcmp(s->type, "web") || !s->stale || runner_cut(p))
 			continue;
 		snprintf(proc, sizeof(proc), "web.%u", s->index);
-		rd_outcome(p->rd, p->a, p->release, p->restart, "deploying",
+		runner_outcome(p->rd, p->a, p->release, p->restart, "deploying",
 		    NULL, NULL);
-		if ((rc = rd_start(p, s)) < 0) {
+		if ((rc = runner_slot_start(p, s)) < 0) {
 			snprintf(p->reason, sizeof(p->reason), "%s",
 			    err_last());
 			return rc;
 		}
-		if ((rc = rd_healthy(p, s->nid, s->nport, proc)) < 0 ||
-		    (rc = rd_route(p)) < 0) {
-			rd_drop_new(p);
+		if ((rc = runner_healthy(p, s->nid, s->nport, proc)) < 0 ||
+		    (rc = runner_route(p)) < 0) {
+			runner_drop_new(p);
 			return rc;
 		}
-		rd_say(p->rd, p->a->name, "restarted %s (port %u)", proc,
+		runner_say(p->rd, p->a->name, "restarted %s (port %u)", proc,
 		    s->nport);
 		old = s->cur;
 		oport = s->cur_port;
@@ -373,7 +374,7 @@ rd_web_roll(struct rd_plan *p)
 		s->cur_port = s->nport;
 		s->nid = NULL;
 		s->stale = false;
-		rd_retire(p, &old, &oport, 1);
+		runner_retire(p, &old, &oport, 1);
 		free(old);
 	}
 	return 0;
@@ -381,23 +382,23 @@ rd_web_roll(struct rd_plan *p)
 
 /* The other types: start the missing, replace the stale. */
 static int
-rd_others(struct rd_plan *p)
+runner_others(struct runner_plan *p)
 {
 	int rc;
 
 	for (size_t i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		char *old;
 		unsigned zero = 0;
 
 		if (strcmp(s->type, "web") == 0 || (s->cur && !s->stale))
 			continue;
-		if ((rc = rd_start(p, s)) < 0) {
+		if ((rc = runner_slot_start(p, s)) < 0) {
 			snprintf(p->reason, sizeof(p->reason), "%s",
 			    err_last());
 			return rc;
 		}
-		rd_say(p->rd, p->a->name, "v%" PRId64 ": started %s.%u",
+		runner_say(p->rd, p->a->name, "v%" PRId64 ": started %s.%u",
 		    p->release, s->type, s->index);
 		old = s->cur;
 		s->cur = s->nid;
@@ -405,10 +406,10 @@ rd_others(struct rd_plan *p)
 		/* a restart replaces them one at a time; a deploy stops the
 		 * old release's all together after web is live */
 		if (old && !p->deploy) {
-			rd_retire(p, &old, &zero, 1);
+			runner_retire(p, &old, &zero, 1);
 			free(old);
 		} else if (old) {
-			rd_old_add(p, old, s->type, zero, p->release);
+			runner_old_add(p, old, s->type, zero, p->release);
 			free(old);
 		}
 		s->stale = false;
@@ -418,7 +419,7 @@ rd_others(struct rd_plan *p)
 
 /* Retire everything in p->old (web ones routed out already). */
 static void
-rd_retire_old(struct rd_plan *p)
+runner_retire_old(struct runner_plan *p)
 {
 	char **ids = xcalloc(p->nold + 1, sizeof(*ids));
 	unsigned *ports = xcalloc(p->nold + 1, sizeof(*ports));
@@ -428,7 +429,7 @@ rd_retire_old(struct rd_plan *p)
 		ports[i] = strcmp(p->old[i].type, "web") == 0 ?
 		    p->old[i].port : 0;
 	}
-	rd_retire(p, ids, ports, p->nold);
+	runner_retire(p, ids, ports, p->nold);
 	free(ids);
 	free(ports);
 }
@@ -437,59 +438,59 @@ rd_retire_old(struct rd_plan *p)
 
 /* The app should not run here: route out, drain, stop. */
 static void
-rd_reconcile_none(struct rd *rd, struct rd_app *a)
+runner_reconcile_none(struct runner_daemon *rd, struct runner_app *a)
 {
-	struct rd_plan p = { .rd = rd, .a = a };
+	struct runner_plan p = { .rd = rd, .a = a };
 	json_t *none = json_array();
 	bool web = false;
 
-	if (rd_plan_make(&p, none) == 0 && p.nold > 0) {
+	if (runner_plan_make(&p, none) == 0 && p.nold > 0) {
 		for (size_t i = 0; i < p.nold; i++)
 			web = web || strcmp(p.old[i].type, "web") == 0;
-		rd_say(rd, a->name, "stopping %zu container%s: the app no "
+		runner_say(rd, a->name, "stopping %zu container%s: the app no "
 		    "longer runs here", p.nold, p.nold == 1 ? "" : "s");
 		if (web) {
 			int rc = proxy_ctl_route_rm(rd->o.proxy_ctl, a->name);
 			if (rc < 0 && rc != ERR_NOTFOUND)
 				log_warnx("%s: %s", a->name, err_last());
 		}
-		rd_retire_old(&p);
+		runner_retire_old(&p);
 	}
-	rd_plan_free(&p);
+	runner_plan_free(&p);
 	json_decref(none);
 	pthread_mutex_lock(&rd->mu);
 	free(a->failed_key);
 	a->failed_key = NULL;
 	pthread_mutex_unlock(&rd->mu);
-	rd_outcome(rd, a, 0, "", "live", NULL, NULL);
+	runner_outcome(rd, a, 0, "", "live", NULL, NULL);
 }
 
 static void
-rd_hist_add(struct rd *rd, struct rd_app *a, int64_t release,
+runner_hist_add(struct runner_daemon *rd, struct runner_app *a, int64_t release,
     const char *digest)
 {
 	pthread_mutex_lock(&rd->mu);
 	if (a->nhist == 0 || a->hist[a->nhist - 1].release != release) {
 		a->hist = xrealloc(a->hist, (a->nhist + 1) * sizeof(*a->hist));
-		a->hist[a->nhist++] = (struct rd_hist){ release,
+		a->hist[a->nhist++] = (struct runner_hist){ release,
 		    xstrdup(digest) };
 	}
 	pthread_mutex_unlock(&rd->mu);
 }
 
 void
-rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want)
+runner_reconcile(struct runner_daemon *rd, struct runner_app *a, json_t *want)
 {
-	struct rd_plan p = { .rd = rd, .a = a };
+	struct runner_plan p = { .rd = rd, .a = a };
 	char *key = NULL, *url = NULL;
 	bool has_web = false, routed = false, failed_before = false;
 	int rc;
 
 	if (json_array_size(want) == 0) {
-		rd_reconcile_none(rd, a);
+		runner_reconcile_none(rd, a);
 		return;
 	}
-	if ((rc = rd_plan_make(&p, want)) < 0) {
+	if ((rc = runner_plan_make(&p, want)) < 0) {
 		log_warnx("%s: %s", a->name, err_last());
 		goto done;
 	}
@@ -505,15 +506,15 @@ rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want)
 		    "image");
 		goto failed;
 	}
-	if ((rc = rd_image_ensure(&p.cfg, rd, p.image, p.digest)) < 0) {
+	if ((rc = runner_image_ensure(&p.cfg, rd, p.image, p.digest)) < 0) {
 		snprintf(p.reason, sizeof(p.reason), "cannot get image %s: %s",
 		    p.image, err_last());
-		if (rd_cut(&p))
+		if (runner_cut(&p))
 			goto done;
 		goto failed;
 	}
-	p.env = rd_env_from_json(json_object_get(p.slots[0].e, "env"));
-	rd_plan_health(&p, json_object_get(p.slots[0].e, "env"));
+	p.env = runner_env_from_json(json_object_get(p.slots[0].e, "env"));
+	runner_plan_health(&p, json_object_get(p.slots[0].e, "env"));
 	pthread_mutex_lock(&rd->rmu);
 	free(a->health_path);
 	a->health_path = xstrdup(p.health_path);
@@ -523,18 +524,18 @@ rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want)
 
 	/* 1, 2: web */
 	if (has_web) {
-		if ((rc = rd_web_batch(&p, &routed)) < 0) {
-			if (rd_cut(&p))
+		if ((rc = runner_web_batch(&p, &routed)) < 0) {
+			if (runner_cut(&p))
 				goto done;
 			goto failed;
 		}
-		rd_slots_commit(&p);
-		if (!p.deploy && (rc = rd_web_roll(&p)) < 0) {
-			if (rd_cut(&p))
+		runner_slots_commit(&p);
+		if (!p.deploy && (rc = runner_web_roll(&p)) < 0) {
+			if (runner_cut(&p))
 				goto done;
 			goto failed;
 		}
-		url = rd_app_url(rd, a->name);
+		url = runner_app_url(rd, a->name);
 	} else {
 		bool web_old = false;
 		for (size_t i = 0; i < p.nold; i++)
@@ -545,44 +546,44 @@ rd_reconcile(struct rd *rd, struct rd_app *a, json_t *want)
 			log_warnx("%s: %s", a->name, err_last());
 	}
 	/* 3: the other types, once web is live */
-	if ((rc = rd_others(&p)) < 0) {
-		if (rd_cut(&p))
+	if ((rc = runner_others(&p)) < 0) {
+		if (runner_cut(&p))
 			goto done;
 		goto failed;
 	}
 	/* 4: live; then the old ones go */
-	rd_outcome(rd, a, p.release, p.restart, "live", NULL, url);
-	rd_hist_add(rd, a, p.release, p.digest);
-	rd_retire_old(&p);
+	runner_outcome(rd, a, p.release, p.restart, "live", NULL, url);
+	runner_hist_add(rd, a, p.release, p.digest);
+	runner_retire_old(&p);
 	if (!rd->stopping)
-		rd_images_gc(rd);
+		runner_daemon_images_gc(rd);
 	goto done;
 failed:
 	pthread_mutex_lock(&rd->mu);
 	free(a->failed_key);
 	a->failed_key = xstrdup(key ? key : "");
 	pthread_mutex_unlock(&rd->mu);
-	rd_outcome(rd, a, p.release, p.restart, "failed", p.reason, NULL);
+	runner_outcome(rd, a, p.release, p.restart, "failed", p.reason, NULL);
 done:
 	(void)routed;
 	free(url);
 	free(key);
-	rd_plan_free(&p);
+	runner_plan_free(&p);
 }
 
 /* ---- the worker ------------------------------------------------------ */
 
-struct rd_worker_arg {
-	struct rd *rd;
-	struct rd_app *a;
+struct runner_worker_arg {
+	struct runner_daemon *rd;
+	struct runner_app *a;
 };
 
 static void *
-rd_worker(void *arg)
+runner_worker(void *arg)
 {
-	struct rd_worker_arg *w = arg;
-	struct rd *rd = w->rd;
-	struct rd_app *a = w->a;
+	struct runner_worker_arg *w = arg;
+	struct runner_daemon *rd = w->rd;
+	struct runner_app *a = w->a;
 
 	free(w);
 	for (;;) {
@@ -599,20 +600,20 @@ rd_worker(void *arg)
 		gen = a->want_gen;
 		a->abort = 0;
 		pthread_mutex_unlock(&rd->mu);
-		rd_reconcile(rd, a, want);
+		runner_reconcile(rd, a, want);
 		json_decref(want);
 		pthread_mutex_lock(&rd->mu);
 		a->done_gen = gen;
 		pthread_mutex_unlock(&rd->mu);
 	}
-	rd_thread_done(rd);
+	runner_thread_done(rd);
 	return NULL;
 }
 
 void
-rd_app_kick(struct rd *rd, struct rd_app *a)
+runner_app_kick(struct runner_daemon *rd, struct runner_app *a)
 {
-	struct rd_worker_arg *w;
+	struct runner_worker_arg *w;
 
 	if (a->worker || rd->stopping)
 		return;
@@ -620,7 +621,7 @@ rd_app_kick(struct rd *rd, struct rd_app *a)
 	w->rd = rd;
 	w->a = a;
 	a->worker = true;
-	if (rd_thread_start(rd, rd_worker, w) < 0) {
+	if (runner_thread_start(rd, runner_worker, w) < 0) {
 		a->worker = false;
 		free(w);
 		log_warnx("%s: %s", a->name, err_last());

@@ -11,7 +11,7 @@
  *   - The containers are marked retiring in the runner's core first
  *     (runner_container_retire: not restarted when they exit, and the
  *     state file says so), and their ids go into rd->retiring.  A plan
- *     (rd_plan_make) skips every id in rd->retiring: it is not old (not
+ *     (runner_plan_make) skips every id in rd->retiring: it is not old (not
  *     retired twice), fills no slot and so is never routed.  A retiring
  *     container a previous runner left (not in rd->retiring) is handed to
  *     a retirer again, never adopted into a slot.
@@ -33,8 +33,8 @@
 #include "slipway/err.h"
 #include "slipway/log.h"
 
-struct rd_retire {
-	struct rd *rd;
+struct runner_retire {
+	struct runner_daemon *rd;
 	char *app;
 	char **ids;
 	unsigned *ports;
@@ -42,7 +42,7 @@ struct rd_retire {
 };
 
 bool
-rd_retiring_has(struct rd *rd, const char *id)
+runner_retiring_has(struct runner_daemon *rd, const char *id)
 {
 	bool has = false;
 
@@ -55,7 +55,7 @@ rd_retiring_has(struct rd *rd, const char *id)
 
 /* With rd->mu held. */
 static void
-rd_retiring_drop(struct rd *rd, const char *id)
+runner_retiring_drop(struct runner_daemon *rd, const char *id)
 {
 	for (size_t i = 0; i < rd->nretiring; i++) {
 		if (strcmp(rd->retiring[i], id) == 0) {
@@ -67,7 +67,7 @@ rd_retiring_drop(struct rd *rd, const char *id)
 }
 
 static void
-rd_retire_free(struct rd_retire *x)
+runner_retire_free(struct runner_retire *x)
 {
 	for (size_t i = 0; i < x->n; i++)
 		free(x->ids[i]);
@@ -79,18 +79,18 @@ rd_retire_free(struct rd_retire *x)
 
 /* Drain, stop, destroy; then the ids are free and images collected. */
 static void
-rd_retire_run(struct rd_retire *x)
+runner_retire_run(struct runner_retire *x)
 {
-	struct rd *rd = x->rd;
+	struct runner_daemon *rd = x->rd;
 	double t0 = clock_mono();
 
 	if (!rd->stopping)
-		rd_drain(rd, x->ports, x->n);
+		runner_drain(rd, x->ports, x->n);
 	if (!rd->stopping)
-		rd_stop_many(rd, x->ids, x->n);
+		runner_stop_many(rd, x->ids, x->n);
 	pthread_mutex_lock(&rd->mu);
 	for (size_t i = 0; i < x->n; i++)
-		rd_retiring_drop(rd, x->ids[i]);
+		runner_retiring_drop(rd, x->ids[i]);
 	pthread_mutex_unlock(&rd->mu);
 	if (rd->stopping) {
 		log_info("%s: the runner stops; %zu retiring container%s left "
@@ -98,28 +98,28 @@ rd_retire_run(struct rd_retire *x)
 	} else {
 		log_info("%s: retired %zu container%s in %.1fs", x->app, x->n,
 		    x->n == 1 ? "" : "s", clock_mono() - t0);
-		rd_images_gc(rd);
+		runner_daemon_images_gc(rd);
 	}
-	rd_dirty(rd);
+	runner_dirty(rd);
 }
 
 static void *
-rd_retirer(void *arg)
+runner_retirer(void *arg)
 {
-	struct rd_retire *x = arg;
-	struct rd *rd = x->rd;
+	struct runner_retire *x = arg;
+	struct runner_daemon *rd = x->rd;
 
-	rd_retire_run(x);
-	rd_retire_free(x);
-	rd_thread_done(rd);
+	runner_retire_run(x);
+	runner_retire_free(x);
+	runner_thread_done(rd);
 	return NULL;
 }
 
 void
-rd_retire_async(struct rd *rd, const char *app, char *const *ids,
+runner_retire_async(struct runner_daemon *rd, const char *app, char *const *ids,
     const unsigned *ports, size_t n)
 {
-	struct rd_retire *x;
+	struct runner_retire *x;
 	int rc;
 
 	if (n == 0)
@@ -142,20 +142,20 @@ rd_retire_async(struct rd *rd, const char *app, char *const *ids,
 	for (size_t i = 0; i < n; i++) {
 		if (runner_container_retire(rd->r, ids[i]) < 0)
 			log_warnx("%s: %s", app, err_last());
-		rd_say(rd, app, "retiring %s", ids[i]);
+		runner_say(rd, app, "retiring %s", ids[i]);
 	}
 	/* The caller is a counted thread itself: the daemon cannot have
 	 * stopped waiting for threads yet. */
 	pthread_mutex_lock(&rd->mu);
-	rc = rd->stopping ? ERR_CONFLICT : rd_thread_start(rd, rd_retirer, x);
+	rc = rd->stopping ? ERR_CONFLICT : runner_thread_start(rd, runner_retirer, x);
 	pthread_mutex_unlock(&rd->mu);
 	if (rc < 0) {
 		if (!rd->stopping)
 			log_warnx("%s: %s; retiring in the worker", app,
 			    err_last());
 		/* stopping: left marked, as a retirer would leave them */
-		rd_retire_run(x);
-		rd_retire_free(x);
+		runner_retire_run(x);
+		runner_retire_free(x);
 	}
-	rd_dirty(rd);
+	runner_dirty(rd);
 }

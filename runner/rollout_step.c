@@ -25,13 +25,13 @@
 /* ---- helpers --------------------------------------------------- */
 
 bool
-rd_cut(struct rd_plan *p)
+runner_cut(struct runner_plan *p)
 {
 	return p->rd->stopping || p->a->abort;
 }
 
 bool
-rd_verified_has(struct rd *rd, const char *id)
+runner_verified_has(struct runner_daemon *rd, const char *id)
 {
 	bool has = false;
 
@@ -43,7 +43,7 @@ rd_verified_has(struct rd *rd, const char *id)
 }
 
 void
-rd_verified_set(struct rd *rd, const char *id, bool on)
+runner_verified_set(struct runner_daemon *rd, const char *id, bool on)
 {
 	pthread_mutex_lock(&rd->mu);
 	for (size_t i = 0; i < rd->nverified; i++) {
@@ -65,14 +65,14 @@ rd_verified_set(struct rd *rd, const char *id, bool on)
 }
 
 static char *
-rd_backend(unsigned port)
+runner_backend(unsigned port)
 {
 	return xasprintf("127.0.0.1:%u", port);
 }
 
 /* The proxy's domain, asked once. */
 static char *
-rd_domain(struct rd *rd)
+runner_domain(struct runner_daemon *rd)
 {
 	char *text = NULL, *d = NULL;
 	json_t *j;
@@ -85,7 +85,7 @@ rd_domain(struct rd *rd)
 		return d;
 	if ((j = json_loads(text, 0, NULL)) != NULL &&
 	    json_is_string(json_object_get(j, "domain")))
-		d = xstrdup(rd_json_str(j, "domain"));
+		d = xstrdup(runner_json_str(j, "domain"));
 	json_decref(j);
 	free(text);
 	if (d) {
@@ -98,9 +98,9 @@ rd_domain(struct rd *rd)
 }
 
 char *
-rd_app_url(struct rd *rd, const char *app)
+runner_app_url(struct runner_daemon *rd, const char *app)
 {
-	char *d = rd_domain(rd), *u;
+	char *d = runner_domain(rd), *u;
 
 	if (d == NULL)
 		return NULL;
@@ -111,7 +111,7 @@ rd_app_url(struct rd *rd, const char *app)
 }
 
 void
-rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
+runner_outcome(struct runner_daemon *rd, struct runner_app *a, int64_t release,
     const char *restart, const char *state, const char *reason,
     const char *url)
 {
@@ -135,17 +135,17 @@ rd_outcome(struct rd *rd, struct rd_app *a, int64_t release,
 	if (!changed || release == 0)
 		return;
 	if (strcmp(state, "live") == 0)
-		rd_say(rd, a->name, "v%" PRId64 " is live%s%s", release,
+		runner_say(rd, a->name, "v%" PRId64 " is live%s%s", release,
 		    url ? " at " : "", url ? url : "");
 	else if (strcmp(state, "failed") == 0)
-		rd_say(rd, a->name, "v%" PRId64 " failed: %s", release,
+		runner_say(rd, a->name, "v%" PRId64 " failed: %s", release,
 		    reason ? reason : "");
 }
 
 /* ---- containers ------------------------------------------------------ */
 
 int
-rd_start(struct rd_plan *p, struct rd_slot *s)
+runner_slot_start(struct runner_plan *p, struct runner_slot *s)
 {
 	struct runner_container_info info;
 	char rel[24];
@@ -155,7 +155,7 @@ rd_start(struct rd_plan *p, struct rd_slot *s)
 	struct runner_container_spec spec = {
 		.app = p->a->name, .release = rel, .process_type = s->type,
 		.index = s->index,
-		.command = rd_json_str(s->e, "command"),
+		.command = runner_json_str(s->e, "command"),
 		.image = p->digest,
 		.image_env = p->cfg ? p->cfg->env : NULL,
 		.env = p->env,
@@ -180,39 +180,39 @@ rd_start(struct rd_plan *p, struct rd_slot *s)
 }
 
 /* Stop and destroy containers, all at once (each waits its grace). */
-struct rd_stop_arg {
-	struct rd *rd;
+struct runner_stop_arg {
+	struct runner_daemon *rd;
 	char *id;
 	pthread_t t;
 	bool started;
 };
 
 static void *
-rd_stop_one(void *arg)
+runner_stop_one(void *arg)
 {
-	struct rd_stop_arg *s = arg;
+	struct runner_stop_arg *s = arg;
 
 	/* cut short when the runner stops: left for the next one */
 	if (runner_container_stop(s->rd->r, s->id, s->rd->o.grace) < 0)
 		return NULL;
 	if (runner_container_destroy(s->rd->r, s->id) < 0)
 		log_warnx("cannot destroy %s: %s", s->id, err_last());
-	rd_verified_set(s->rd, s->id, false);
+	runner_verified_set(s->rd, s->id, false);
 	return NULL;
 }
 
 void
-rd_stop_many(struct rd *rd, char **ids, size_t n)
+runner_stop_many(struct runner_daemon *rd, char **ids, size_t n)
 {
-	struct rd_stop_arg *v = xcalloc(n + 1, sizeof(*v));
+	struct runner_stop_arg *v = xcalloc(n + 1, sizeof(*v));
 
 	for (size_t i = 0; i < n; i++) {
 		v[i].rd = rd;
 		v[i].id = ids[i];
-		v[i].started = pthread_create(&v[i].t, NULL, rd_stop_one,
+		v[i].started = pthread_create(&v[i].t, NULL, runner_stop_one,
 		    &v[i]) == 0;
 		if (!v[i].started)
-			rd_stop_one(&v[i]);
+			runner_stop_one(&v[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (v[i].started)
@@ -225,7 +225,7 @@ rd_stop_many(struct rd *rd, char **ids, size_t n)
  * target, or the runner stopping): in the background, so the newer
  * target does not wait for them; they were never routed. */
 void
-rd_drop_new(struct rd_plan *p)
+runner_drop_new(struct runner_plan *p)
 {
 	char **ids = xcalloc(p->nslots + 1, sizeof(*ids));
 	size_t n = 0;
@@ -233,10 +233,10 @@ rd_drop_new(struct rd_plan *p)
 	for (size_t i = 0; i < p->nslots; i++)
 		if (p->slots[i].nid)
 			ids[n++] = p->slots[i].nid;
-	if (rd_cut(p))
-		rd_retire_async(p->rd, p->a->name, ids, NULL, n);
+	if (runner_cut(p))
+		runner_retire_async(p->rd, p->a->name, ids, NULL, n);
 	else
-		rd_stop_many(p->rd, ids, n);
+		runner_stop_many(p->rd, ids, n);
 	for (size_t i = 0; i < p->nslots; i++) {
 		free(p->slots[i].nid);
 		p->slots[i].nid = NULL;
@@ -247,7 +247,7 @@ rd_drop_new(struct rd_plan *p)
 /* Wait until backends have no request in flight, or --drain passes, or
  * the runner stops.  A proxy that cannot say is not waited for. */
 void
-rd_drain(struct rd *rd, const unsigned *ports, size_t n)
+runner_drain(struct runner_daemon *rd, const unsigned *ports, size_t n)
 {
 	double end = clock_mono() + rd->o.drain;
 	bool *done = xcalloc(n + 1, sizeof(*done));
@@ -261,7 +261,7 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 				done[i] = true;
 				continue;
 			}
-			b = rd_backend(ports[i]);
+			b = runner_backend(ports[i]);
 			if (proxy_ctl_drain(&inflight, NULL, rd->o.proxy_ctl,
 			    b) < 0 || inflight == 0)
 				done[i] = true;
@@ -281,15 +281,15 @@ rd_drain(struct rd *rd, const unsigned *ports, size_t n)
 	free(done);
 }
 
-struct rd_alive_ctx {
-	struct rd_plan *p;
+struct runner_alive_ctx {
+	struct runner_plan *p;
 	const char *id;
 };
 
 static bool
-rd_alive(void *ctx, char *why, size_t len)
+runner_alive(void *ctx, char *why, size_t len)
 {
-	struct rd_alive_ctx *a = ctx;
+	struct runner_alive_ctx *a = ctx;
 	struct runner_container_info i;
 	bool ok = true;
 
@@ -324,10 +324,10 @@ rd_alive(void *ctx, char *why, size_t len)
  * free can be taken by another program before the app binds it, and its
  * answers must not make a broken release live. */
 int
-rd_healthy(struct rd_plan *p, const char *id, unsigned port,
+runner_healthy(struct runner_plan *p, const char *id, unsigned port,
     const char *proc)
 {
-	struct rd_alive_ctx ac = { p, id };
+	struct runner_alive_ctx ac = { p, id };
 	struct runner_health_opts ho = p->health;
 	double end = clock_mono() + p->health.deadline_sec;
 	bool other = false;
@@ -336,7 +336,7 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 	int rc;
 
 	ho.port = port;
-	ho.alive = rd_alive;
+	ho.alive = runner_alive;
 	ho.ctx = &ac;
 	for (;;) {
 		ho.deadline_sec = end - clock_mono();
@@ -365,16 +365,16 @@ rd_healthy(struct rd_plan *p, const char *id, unsigned port,
 			break;
 		other = other || own == RUNNER_PORT_OTHER;
 		/* not ours (yet): wait, as between two tries */
-		for (double t = 0; t < ho.interval_sec && !rd_cut(p); t += 0.05)
+		for (double t = 0; t < ho.interval_sec && !runner_cut(p); t += 0.05)
 			usleep(50000);
 	}
-	rd_verified_set(p->rd, id, true);
+	runner_verified_set(p->rd, id, true);
 	return 0;
 }
 
 /* Route the web slots: the new container where there is one. */
 int
-rd_route(struct rd_plan *p)
+runner_route(struct runner_plan *p)
 {
 	const char **b = xcalloc(p->nslots + 1, sizeof(*b));
 	const char **d = xcalloc(json_array_size(p->domains) + 1, sizeof(*d));
@@ -384,11 +384,11 @@ rd_route(struct rd_plan *p)
 	int rc;
 
 	for (i = 0; i < p->nslots; i++) {
-		struct rd_slot *s = &p->slots[i];
+		struct runner_slot *s = &p->slots[i];
 		unsigned port = s->nid ? s->nport : s->cur ? s->cur_port : 0;
 		if (strcmp(s->type, "web") != 0 || port == 0)
 			continue;
-		own[nb] = rd_backend(port);
+		own[nb] = runner_backend(port);
 		b[nb] = own[nb];
 		nb++;
 	}

@@ -1,5 +1,5 @@
 /*
- * One-shot containers for builds; see include/slipway/runner_sandbox.h.
+ * One-shot containers for builds; see include/slipway/runner.h.
  *
  * <home>/sandbox/<id>/ is the bundle: config.json from runner_bundle_config
  * (the app containers' spec) with the program's argv in place of the
@@ -27,7 +27,7 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
-#include "slipway/runner_sandbox.h"
+#include "slipway/runner.h"
 
 #define SANDBOX_MEMORY_DEFAULT ((uint64_t)2 << 30)
 #define SANDBOX_PIDS_DEFAULT 1024

@@ -180,7 +180,7 @@ runner_layers_unpack(const char *dir, const char *const *layers,
 }
 
 static int
-image_hex(const char **hex, const char *digest)
+runner_image_hex(const char **hex, const char *digest)
 {
 	enum digest_algo algo;
 
@@ -193,7 +193,7 @@ image_hex(const char **hex, const char *digest)
 /* Take the lock of one digest.  nonblock: ERR_CONFLICT when busy.
  * Returns the locked fd. */
 static int
-image_lock(const char *images, const char *hex, bool nonblock)
+runner_image_lock(const char *images, const char *hex, bool nonblock)
 {
 	char *path = xasprintf("%s/.%s.lock", images, hex);
 	int fd = -1, rc;
@@ -235,7 +235,7 @@ runner_image_path(char **out, const char *home, const char *digest)
 	char *p;
 	int rc;
 
-	if ((rc = image_hex(&hex, digest)) < 0)
+	if ((rc = runner_image_hex(&hex, digest)) < 0)
 		return rc;
 	p = xasprintf("%s/runner/images/%s/rootfs", home, hex);
 	if (!fs_is_dir(p)) {
@@ -257,14 +257,14 @@ runner_image_unpack(char **out_rootfs, const char *home, const char *digest,
 	const char *hex;
 	int lock = -1, rc;
 
-	if ((rc = image_hex(&hex, digest)) < 0)
+	if ((rc = runner_image_hex(&hex, digest)) < 0)
 		return rc;
 	images = xasprintf("%s/runner/images", home);
 	final = xasprintf("%s/%s", images, hex);
 	rootfs = xasprintf("%s/rootfs", final);
 	if ((rc = fs_mkdir_p(images, 0755)) < 0)
 		goto done;
-	if ((rc = lock = image_lock(images, hex, false)) < 0)
+	if ((rc = lock = runner_image_lock(images, hex, false)) < 0)
 		goto done;
 	if (fs_is_dir(rootfs))
 		goto done;	/* unpacked before, or by whom we waited for */
@@ -403,12 +403,12 @@ runner_images_gc(const char *home, char *const *keep, unsigned *removed)
 	runner_strset_init(&hold);
 	for (char *const *p = keep; p && *p; p++) {
 		const char *hex;
-		if (image_hex(&hex, *p) == 0)
+		if (runner_image_hex(&hex, *p) == 0)
 			runner_strset_add(&hold, hex);
 	}
 	for (char **p = inuse; p && *p; p++) {
 		const char *hex;
-		if (image_hex(&hex, *p) == 0)
+		if (runner_image_hex(&hex, *p) == 0)
 			runner_strset_add(&hold, hex);
 	}
 	if ((dir = opendir(images)) == NULL) {
@@ -444,7 +444,7 @@ runner_images_gc(const char *home, char *const *keep, unsigned *removed)
 		if (!hex_is_valid(hex) || (!tmp && runner_strset_has(&hold, hex)))
 			continue;
 		/* An unpack in progress holds the lock: leave it alone. */
-		if ((lock = image_lock(images, hex, true)) < 0)
+		if ((lock = runner_image_lock(images, hex, true)) < 0)
 			continue;
 		path = xasprintf("%s/%s", images, name);
 		gone = xasprintf("%s/.gc-%s", images, name);
@@ -458,7 +458,8 @@ runner_images_gc(const char *home, char *const *keep, unsigned *removed)
 		}
 		if (!tmp) {
 			char *lp = xasprintf("%s/.%s.lock", images, hex);
-			unlink(lp);	/* while we hold it; see image_lock */
+			/* while we hold it; see runner_image_lock */
+			unlink(lp);
 			free(lp);
 		}
 		close(lock);

@@ -12,7 +12,7 @@
  *              builder_release_parse) inside a runc container of the stack
  *              (on the host, with a warning, where runc cannot run)
  *   slug       a reproducible tar.gz (slug/)
- *   image      the slug on the stack as an OCI image (registry/image_*)
+ *   image      the slug on the stack as an OCI image (image/)
  *   push       to the registry as the user, only the blobs it lacks
  *   release    PATCH the build succeeded: the controller makes vN
  *

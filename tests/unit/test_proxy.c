@@ -12,13 +12,13 @@
 #include "slipway/buf.h"
 #include "../../proxy/proxy_int.h"
 
-static struct px_head h;
+static struct proxy_head h;
 
 /* Parse a whole request; returns the parser's result, status in *st. */
 static int
 req(const char *s, int *st)
 {
-	return px_http_parse_request(&h, st, s, strlen(s));
+	return proxy_http_parse_request(&h, st, s, strlen(s));
 }
 
 #define EXPECT_REJECT(want_status, text) do {				\
@@ -38,11 +38,11 @@ TEST(proxy__parse_simple_get)
 	EXPECT_INT(1, req(s, &st));
 	EXPECT_INT(strlen(s) - 4, h.len);
 	EXPECT_INT(1, h.minor);
-	EXPECT_TRUE(px_str_eq(h.method, "get"));
+	EXPECT_TRUE(proxy_str_eq(h.method, "get"));
 	EXPECT_INT(6, h.path.n);
 	EXPECT_TRUE(memcmp(h.path.p, "/a?b=1", 6) == 0);
-	EXPECT_TRUE(px_str_eq(h.host, "web.localhost:8080"));
-	EXPECT_TRUE(px_str_eq(h.request_id, "abc-1"));
+	EXPECT_TRUE(proxy_str_eq(h.host, "web.localhost:8080"));
+	EXPECT_TRUE(proxy_str_eq(h.request_id, "abc-1"));
 	EXPECT_INT(-1, h.content_length);
 	EXPECT_TRUE(!h.chunked);
 	EXPECT_INT(3, h.nhdr);
@@ -55,7 +55,7 @@ TEST(proxy__parse_incomplete_needs_more)
 
 	/* Every prefix is "need more", never an error. */
 	for (size_t n = 0; n < strlen(full); n++)
-		EXPECT_INT(0, px_http_parse_request(&h, &st, full, n));
+		EXPECT_INT(0, proxy_http_parse_request(&h, &st, full, n));
 	EXPECT_INT(1, req(full, &st));
 	EXPECT_INT(3, h.content_length);
 }
@@ -65,8 +65,8 @@ TEST(proxy__parse_absolute_form_and_options)
 	int st;
 
 	EXPECT_INT(1, req("GET http://web.localhost/p HTTP/1.1\r\nHost: other\r\n\r\n", &st));
-	EXPECT_TRUE(px_str_eq(h.host, "web.localhost"));
-	EXPECT_TRUE(px_str_eq(h.path, "/p"));
+	EXPECT_TRUE(proxy_str_eq(h.host, "web.localhost"));
+	EXPECT_TRUE(proxy_str_eq(h.path, "/p"));
 	EXPECT_INT(1, req("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", &st));
 	EXPECT_REJECT(400, "GET * HTTP/1.1\r\nHost: a\r\n\r\n");
 	EXPECT_REJECT(400, "GET http://u@evil/ HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -83,8 +83,8 @@ TEST(proxy__parse_connection_tokens)
 	EXPECT_TRUE(h.conn_keepalive);
 	EXPECT_TRUE(!h.conn_close);
 	EXPECT_INT(1, h.nconn_tokens);
-	EXPECT_TRUE(px_str_eq(h.conn_tokens[0], "x-secret"));
-	EXPECT_TRUE(px_str_eq(h.upgrade, "websocket"));
+	EXPECT_TRUE(proxy_str_eq(h.conn_tokens[0], "x-secret"));
+	EXPECT_TRUE(proxy_str_eq(h.upgrade, "websocket"));
 }
 
 TEST(proxy__smuggling_cl_and_te)
@@ -170,7 +170,7 @@ TEST(proxy__reject_control_bytes)
 	int st;
 	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
 
-	EXPECT_TRUE(px_http_parse_request(&h, &st, nul, sizeof(nul) - 1) < 0);
+	EXPECT_TRUE(proxy_http_parse_request(&h, &st, nul, sizeof(nul) - 1) < 0);
 	EXPECT_INT(400, st);
 	EXPECT_REJECT(400, "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n");
 	EXPECT_REJECT(400, "GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -211,27 +211,27 @@ TEST(proxy__oversize_heads)
 	/* Many fields. */
 	buf_init(&b, 0);
 	buf_puts(&b, "GET / HTTP/1.1\r\nHost: a\r\n");
-	for (int i = 0; i < PX_HEADERS_MAX; i++)
+	for (int i = 0; i < PROXY_HEADERS_MAX; i++)
 		buf_printf(&b, "X-%d: y\r\n", i);
 	buf_puts(&b, "\r\n");
-	EXPECT_TRUE(px_http_parse_request(&h, &st, b.ptr, b.len) < 0);
+	EXPECT_TRUE(proxy_http_parse_request(&h, &st, b.ptr, b.len) < 0);
 	EXPECT_INT(431, st);
 	EXPECT_ERR_HAS("header fields");
 
-	/* One huge field: the head passes PX_HEAD_MAX unfinished. */
+	/* One huge field: the head passes PROXY_HEAD_MAX unfinished. */
 	buf_reset(&b);
 	buf_puts(&b, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
-	while (b.len < PX_HEAD_MAX + 10)
+	while (b.len < PROXY_HEAD_MAX + 10)
 		buf_putc(&b, 'y');
-	EXPECT_TRUE(px_http_parse_request(&h, &st, b.ptr, b.len) < 0);
+	EXPECT_TRUE(proxy_http_parse_request(&h, &st, b.ptr, b.len) < 0);
 	EXPECT_INT(431, st);
 
 	/* A long request line. */
 	buf_reset(&b);
 	buf_puts(&b, "GET /");
-	while (b.len < PX_LINE_MAX + 100)
+	while (b.len < PROXY_LINE_MAX + 100)
 		buf_putc(&b, 'a');
-	EXPECT_TRUE(px_http_parse_request(&h, &st, b.ptr, b.len) < 0);
+	EXPECT_TRUE(proxy_http_parse_request(&h, &st, b.ptr, b.len) < 0);
 	EXPECT_INT(414, st);
 	buf_free(&b);
 }
@@ -240,11 +240,11 @@ TEST(proxy__oversize_heads)
 static ssize_t
 chunks(const char *s, size_t n, bool *done)
 {
-	struct px_chunk c1 = { 0 }, c2 = { 0 };
-	ssize_t whole = px_chunk_scan(&c1, s, n), sum = 0;
+	struct proxy_chunk c1 = { 0 }, c2 = { 0 };
+	ssize_t whole = proxy_chunk_scan(&c1, s, n), sum = 0;
 
 	for (size_t i = 0; i < n && !c2.done; i++) {
-		ssize_t k = px_chunk_scan(&c2, s + i, 1);
+		ssize_t k = proxy_chunk_scan(&c2, s + i, 1);
 		if (k < 0) {
 			sum = k;
 			break;
@@ -292,9 +292,9 @@ TEST(proxy__chunked_malformed)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct px_chunk c = { 0 };
+		struct proxy_chunk c = { 0 };
 
-		if (px_chunk_scan(&c, bad[i], strlen(bad[i])) >= 0)
+		if (proxy_chunk_scan(&c, bad[i], strlen(bad[i])) >= 0)
 			harness_fail(__FILE__, __LINE__, "accepted chunked "
 			    "body #%zu", i);
 	}
@@ -302,14 +302,14 @@ TEST(proxy__chunked_malformed)
 
 TEST(proxy__chunked_extension_cap)
 {
-	struct px_chunk c = { 0 };
+	struct proxy_chunk c = { 0 };
 	struct buf b;
 
 	buf_init(&b, 0);
 	buf_puts(&b, "5;");
-	while (b.len < PX_CHUNK_LINE_MAX + 10)
+	while (b.len < PROXY_CHUNK_LINE_MAX + 10)
 		buf_putc(&b, 'a');
-	EXPECT_TRUE(px_chunk_scan(&c, b.ptr, b.len) < 0);
+	EXPECT_TRUE(proxy_chunk_scan(&c, b.ptr, b.len) < 0);
 	EXPECT_ERR_HAS("extension too long");
 	buf_free(&b);
 }
@@ -318,17 +318,17 @@ TEST(proxy__parse_response)
 {
 	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
 
-	EXPECT_INT(1, px_http_parse_response(&h, ok, strlen(ok)));
+	EXPECT_INT(1, proxy_http_parse_response(&h, ok, strlen(ok)));
 	EXPECT_INT(200, h.status);
 	EXPECT_INT(2, h.content_length);
-	EXPECT_INT(1, px_http_parse_response(&h, "HTTP/1.1 204\r\n\r\n", 16));
+	EXPECT_INT(1, proxy_http_parse_response(&h, "HTTP/1.1 204\r\n\r\n", 16));
 	EXPECT_INT(204, h.status);
-	EXPECT_INT(0, px_http_parse_response(&h, "HTTP/1.1 20", 11));
-	EXPECT_TRUE(px_http_parse_response(&h, "HTTP/2 200 OK\r\n\r\n", 17) < 0);
-	EXPECT_TRUE(px_http_parse_response(&h, "HTTP/1.1 099 X\r\n\r\n", 18) < 0);
-	EXPECT_TRUE(px_http_parse_response(&h, "HTTP/1.1 200 OK\r\nContent-Length: 1"
+	EXPECT_INT(0, proxy_http_parse_response(&h, "HTTP/1.1 20", 11));
+	EXPECT_TRUE(proxy_http_parse_response(&h, "HTTP/2 200 OK\r\n\r\n", 17) < 0);
+	EXPECT_TRUE(proxy_http_parse_response(&h, "HTTP/1.1 099 X\r\n\r\n", 18) < 0);
+	EXPECT_TRUE(proxy_http_parse_response(&h, "HTTP/1.1 200 OK\r\nContent-Length: 1"
 	    "\r\nTransfer-Encoding: chunked\r\n\r\n", 67) < 0);
-	EXPECT_TRUE(px_http_parse_response(&h, "HTTP/1.1 200 OK\nX: y\r\n\r\n", 24) < 0);
+	EXPECT_TRUE(proxy_http_parse_response(&h, "HTTP/1.1 200 OK\nX: y\r\n\r\n", 24) < 0);
 }
 
 /* ---- routes ---- */
@@ -337,143 +337,143 @@ static const char *const two[] = { "127.0.0.1:9001", "127.0.0.1:9002" };
 
 TEST(proxy__route_lookup)
 {
-	struct px_routes r;
+	struct proxy_routes r;
 	const char *dom[] = { "www.example.com" };
 
-	px_routes_init(&r, "localhost");
-	EXPECT_OK(px_routes_set(&r, "web", two, 2, dom, 1));
-	EXPECT_TRUE(px_routes_lookup(&r, "web.localhost", 13) != NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "WEB.LocalHost:8080", 18) != NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "web.localhost.", 14) != NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "www.example.com:80", 18) != NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "example.com", 11) == NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "x.web.localhost", 15) == NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "webx.localhost", 14) == NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "we.localhost", 12) == NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "localhost", 9) == NULL);
-	EXPECT_TRUE(px_routes_lookup(&r, "[::1]:80", 8) == NULL);
-	px_routes_free(&r);
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_set(&r, "web", two, 2, dom, 1));
+	EXPECT_TRUE(proxy_routes_lookup(&r, "web.localhost", 13) != NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "WEB.LocalHost:8080", 18) != NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "web.localhost.", 14) != NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "www.example.com:80", 18) != NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "example.com", 11) == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "x.web.localhost", 15) == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "webx.localhost", 14) == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "we.localhost", 12) == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "localhost", 9) == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&r, "[::1]:80", 8) == NULL);
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__route_round_robin)
 {
-	struct px_routes r;
-	struct px_app *a;
+	struct proxy_routes r;
+	struct proxy_app *a;
 
-	px_routes_init(&r, "localhost");
-	EXPECT_OK(px_routes_set(&r, "web", two, 2, NULL, 0));
-	a = px_routes_app(&r, "web");
-	EXPECT_STR("127.0.0.1:9001", px_app_pick(a)->addr);
-	EXPECT_STR("127.0.0.1:9002", px_app_pick(a)->addr);
-	EXPECT_STR("127.0.0.1:9001", px_app_pick(a)->addr);
-	px_routes_free(&r);
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_set(&r, "web", two, 2, NULL, 0));
+	a = proxy_routes_app(&r, "web");
+	EXPECT_STR("127.0.0.1:9001", proxy_app_pick(a)->addr);
+	EXPECT_STR("127.0.0.1:9002", proxy_app_pick(a)->addr);
+	EXPECT_STR("127.0.0.1:9001", proxy_app_pick(a)->addr);
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__route_rejects_bad_input)
 {
-	struct px_routes r;
+	struct proxy_routes r;
 	const char *bad_be[] = { "localhost:80" }, *v6[] = { "[::1]:8080" };
 	const char *dup[] = { "127.0.0.1:1", "127.0.0.1:01" };
 	const char *d1[] = { "a.localhost" }, *d2[] = { "Bad_Domain" };
 	const char *d3[] = { "shop.example" };
 
-	px_routes_init(&r, "localhost");
-	EXPECT_INT(ERR_INVALID, px_routes_set(&r, "Web", NULL, 0, NULL, 0));
-	EXPECT_INT(ERR_INVALID, px_routes_set(&r, "web", bad_be, 1, NULL, 0));
-	EXPECT_INT(ERR_INVALID, px_routes_set(&r, "web", dup, 2, NULL, 0));
-	EXPECT_INT(ERR_INVALID, px_routes_set(&r, "web", NULL, 0, d1, 1));
+	proxy_routes_init(&r, "localhost");
+	EXPECT_INT(ERR_INVALID, proxy_routes_set(&r, "Web", NULL, 0, NULL, 0));
+	EXPECT_INT(ERR_INVALID, proxy_routes_set(&r, "web", bad_be, 1, NULL, 0));
+	EXPECT_INT(ERR_INVALID, proxy_routes_set(&r, "web", dup, 2, NULL, 0));
+	EXPECT_INT(ERR_INVALID, proxy_routes_set(&r, "web", NULL, 0, d1, 1));
 	EXPECT_ERR_HAS("under the proxy's domain");
-	EXPECT_INT(ERR_INVALID, px_routes_set(&r, "web", NULL, 0, d2, 1));
-	EXPECT_OK(px_routes_set(&r, "web", v6, 1, d3, 1));
-	EXPECT_STR("[::1]:8080", px_routes_app(&r, "web")->backends[0]->addr);
-	EXPECT_INT(ERR_CONFLICT, px_routes_set(&r, "api", NULL, 0, d3, 1));
+	EXPECT_INT(ERR_INVALID, proxy_routes_set(&r, "web", NULL, 0, d2, 1));
+	EXPECT_OK(proxy_routes_set(&r, "web", v6, 1, d3, 1));
+	EXPECT_STR("[::1]:8080", proxy_routes_app(&r, "web")->backends[0]->addr);
+	EXPECT_INT(ERR_CONFLICT, proxy_routes_set(&r, "api", NULL, 0, d3, 1));
 	EXPECT_ERR_HAS("routed to app 'web'");
-	EXPECT_TRUE(px_routes_app(&r, "api") == NULL);
-	EXPECT_INT(ERR_NOTFOUND, px_routes_rm(&r, "api"));
-	px_routes_free(&r);
+	EXPECT_TRUE(proxy_routes_app(&r, "api") == NULL);
+	EXPECT_INT(ERR_NOTFOUND, proxy_routes_rm(&r, "api"));
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__route_swap_keeps_busy_backend)
 {
-	struct px_routes r;
+	struct proxy_routes r;
 	const char *next[] = { "127.0.0.1:9003" };
-	struct px_backend *old;
+	struct proxy_backend *old;
 
-	px_routes_init(&r, "localhost");
-	EXPECT_OK(px_routes_set(&r, "web", two, 2, NULL, 0));
-	old = px_app_pick(px_routes_app(&r, "web"));
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_set(&r, "web", two, 2, NULL, 0));
+	old = proxy_app_pick(proxy_routes_app(&r, "web"));
 	old->inflight++;              /* a request in progress on it */
-	EXPECT_OK(px_routes_set(&r, "web", next, 1, NULL, 0));
-	EXPECT_STR("127.0.0.1:9003", px_app_pick(px_routes_app(&r, "web"))->addr);
+	EXPECT_OK(proxy_routes_set(&r, "web", next, 1, NULL, 0));
+	EXPECT_STR("127.0.0.1:9003", proxy_app_pick(proxy_routes_app(&r, "web"))->addr);
 	/* Unrouted but still counted: drain state stays visible. */
-	EXPECT_TRUE(px_routes_backend(&r, "127.0.0.1:9001") == old);
+	EXPECT_TRUE(proxy_routes_backend(&r, "127.0.0.1:9001") == old);
 	EXPECT_INT(0, old->refs);
-	EXPECT_TRUE(px_routes_backend(&r, "127.0.0.1:9002") == NULL);
+	EXPECT_TRUE(proxy_routes_backend(&r, "127.0.0.1:9002") == NULL);
 	old->inflight--;
-	px_routes_backend_gc(&r, old);
-	EXPECT_TRUE(px_routes_backend(&r, "127.0.0.1:9001") == NULL);
-	px_routes_free(&r);
+	proxy_routes_backend_gc(&r, old);
+	EXPECT_TRUE(proxy_routes_backend(&r, "127.0.0.1:9001") == NULL);
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__route_maintenance_and_rm)
 {
-	struct px_routes r;
+	struct proxy_routes r;
 
-	px_routes_init(&r, "localhost");
-	EXPECT_OK(px_routes_maintenance(&r, "new", true));
-	EXPECT_TRUE(px_routes_app(&r, "new")->maintenance);
-	EXPECT_INT(0, px_routes_app(&r, "new")->nbackends);
-	EXPECT_OK(px_routes_set(&r, "new", two, 1, NULL, 0));
-	EXPECT_TRUE(px_routes_app(&r, "new")->maintenance);
-	EXPECT_OK(px_routes_rm(&r, "new"));
-	EXPECT_TRUE(px_routes_lookup(&r, "new.localhost", 13) == NULL);
-	EXPECT_TRUE(px_routes_backend(&r, "127.0.0.1:9001") == NULL);
-	px_routes_free(&r);
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_maintenance(&r, "new", true));
+	EXPECT_TRUE(proxy_routes_app(&r, "new")->maintenance);
+	EXPECT_INT(0, proxy_routes_app(&r, "new")->nbackends);
+	EXPECT_OK(proxy_routes_set(&r, "new", two, 1, NULL, 0));
+	EXPECT_TRUE(proxy_routes_app(&r, "new")->maintenance);
+	EXPECT_OK(proxy_routes_rm(&r, "new"));
+	EXPECT_TRUE(proxy_routes_lookup(&r, "new.localhost", 13) == NULL);
+	EXPECT_TRUE(proxy_routes_backend(&r, "127.0.0.1:9001") == NULL);
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__routes_file_round_trip)
 {
-	struct px_routes r, r2;
+	struct proxy_routes r, r2;
 	const char *dom[] = { "shop.example" };
 
-	px_routes_init(&r, "localhost");
-	EXPECT_OK(px_routes_set(&r, "web", two, 2, dom, 1));
-	EXPECT_OK(px_routes_maintenance(&r, "web", true));
-	EXPECT_OK(px_routes_save(&r, "routes.json"));
-	px_routes_init(&r2, "localhost");
-	EXPECT_OK(px_routes_load(&r2, "routes.json"));
-	EXPECT_INT(2, px_routes_app(&r2, "web")->nbackends);
-	EXPECT_TRUE(px_routes_app(&r2, "web")->maintenance);
-	EXPECT_TRUE(px_routes_lookup(&r2, "shop.example", 12) != NULL);
-	px_routes_free(&r2);
-	px_routes_free(&r);
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_set(&r, "web", two, 2, dom, 1));
+	EXPECT_OK(proxy_routes_maintenance(&r, "web", true));
+	EXPECT_OK(proxy_routes_save(&r, "routes.json"));
+	proxy_routes_init(&r2, "localhost");
+	EXPECT_OK(proxy_routes_load(&r2, "routes.json"));
+	EXPECT_INT(2, proxy_routes_app(&r2, "web")->nbackends);
+	EXPECT_TRUE(proxy_routes_app(&r2, "web")->maintenance);
+	EXPECT_TRUE(proxy_routes_lookup(&r2, "shop.example", 12) != NULL);
+	proxy_routes_free(&r2);
+	proxy_routes_free(&r);
 
 	{
 		const char *bad = "{\"routes\":[{\"app\":\"x\",\"backends\":[1]}]}";
 
 		harness_write("bad.json", bad, strlen(bad), 0600);
 	}
-	px_routes_init(&r, "localhost");
-	EXPECT_INT(ERR_INVALID, px_routes_load(&r, "bad.json"));
+	proxy_routes_init(&r, "localhost");
+	EXPECT_INT(ERR_INVALID, proxy_routes_load(&r, "bad.json"));
 	EXPECT_ERR_HAS("bad.json");
-	px_routes_free(&r);
+	proxy_routes_free(&r);
 }
 
 /* ---- control protocol ---- */
 
 static char *
-ctl(struct px_routes *r, const char *line, bool *changed)
+ctl(struct proxy_routes *r, const char *line, bool *changed)
 {
-	return px_control_handle(r, line, strlen(line), changed);
+	return proxy_control_handle(r, line, strlen(line), changed);
 }
 
 TEST(proxy__control_protocol)
 {
-	struct px_routes r;
+	struct proxy_routes r;
 	bool changed;
 	char *a;
 
-	px_routes_init(&r, "localhost");
+	proxy_routes_init(&r, "localhost");
 	a = ctl(&r, "{\"op\":\"set\",\"app\":\"web\",\"backends\":[\"127.0.0.1:9001\"]}",
 	    &changed);
 	EXPECT_STR("{\"ok\":true}", a);
@@ -489,14 +489,14 @@ TEST(proxy__control_protocol)
 	a = ctl(&r, "{\"op\":\"maintenance\",\"app\":\"web\",\"on\":true}", &changed);
 	EXPECT_STR("{\"ok\":true}", a);
 	free(a);
-	EXPECT_TRUE(px_routes_app(&r, "web")->maintenance);
+	EXPECT_TRUE(proxy_routes_app(&r, "web")->maintenance);
 	a = ctl(&r, "{\"op\":\"rm\",\"app\":\"web\"}", &changed);
 	EXPECT_STR("{\"ok\":true}", a);
 	free(a);
 	a = ctl(&r, "{\"op\":\"drain\",\"backend\":\"127.0.0.1:9001\"}", &changed);
 	EXPECT_TRUE(strstr(a, "\"routed\":false") != NULL);
 	free(a);
-	px_routes_free(&r);
+	proxy_routes_free(&r);
 }
 
 TEST(proxy__control_rejects_bad_requests)
@@ -515,10 +515,10 @@ TEST(proxy__control_rejects_bad_requests)
 		"{\"op\":\"drain\",\"backend\":\"x\"}",
 		"{\"op\":\"set\",\"op\":\"rm\",\"app\":\"web\"}",
 	};
-	struct px_routes r;
+	struct proxy_routes r;
 	bool changed;
 
-	px_routes_init(&r, "localhost");
+	proxy_routes_init(&r, "localhost");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *a = ctl(&r, bad[i], &changed);
 
@@ -527,7 +527,7 @@ TEST(proxy__control_rejects_bad_requests)
 		free(a);
 	}
 	EXPECT_TRUE(r.apps == NULL);
-	px_routes_free(&r);
+	proxy_routes_free(&r);
 }
 
 static struct sockaddr_storage
@@ -552,52 +552,52 @@ t_sa(const char *ip)
 
 TEST(proxy__sources_cap_each_address)
 {
-	static struct px_sources t;
+	static struct proxy_sources t;
 	struct sockaddr_storage a = t_sa("10.0.0.1"), b = t_sa("10.0.0.2");
 	struct sockaddr_storage mapped = t_sa("::ffff:10.0.0.1");
-	struct px_source *held[3], *other;
+	struct proxy_source *held[3], *other;
 
-	px_sources_init(&t, 42);
-	held[0] = px_source_take(&t, &a, 3);
-	held[1] = px_source_take(&t, &a, 3);
+	proxy_sources_init(&t, 42);
+	held[0] = proxy_source_take(&t, &a, 3);
+	held[1] = proxy_source_take(&t, &a, 3);
 	/* the IPv4-mapped spelling is the same source */
-	held[2] = px_source_take(&t, &mapped, 3);
+	held[2] = proxy_source_take(&t, &mapped, 3);
 	EXPECT_TRUE(held[0] && held[0] == held[1] && held[1] == held[2]);
-	EXPECT_TRUE(px_source_take(&t, &a, 3) == NULL);
+	EXPECT_TRUE(proxy_source_take(&t, &a, 3) == NULL);
 	EXPECT_INT(3, (int)held[0]->n);
 	/* another address has its own count */
-	other = px_source_take(&t, &b, 3);
+	other = proxy_source_take(&t, &b, 3);
 	EXPECT_TRUE(other != NULL && other != held[0]);
 	/* one given back is one to take again */
-	px_source_put(&t, held[2]);
-	held[2] = px_source_take(&t, &a, 3);
+	proxy_source_put(&t, held[2]);
+	held[2] = proxy_source_take(&t, &a, 3);
 	EXPECT_TRUE(held[2] == held[0]);
 	for (int i = 0; i < 3; i++)
-		px_source_put(&t, held[i]);
-	px_source_put(&t, other);
-	px_source_put(&t, NULL);
+		proxy_source_put(&t, held[i]);
+	proxy_source_put(&t, other);
+	proxy_source_put(&t, NULL);
 	/* every entry went with its last connection */
-	for (size_t i = 0; i < PX_SOURCE_BUCKETS; i++)
+	for (size_t i = 0; i < PROXY_SOURCE_BUCKETS; i++)
 		EXPECT_TRUE(t.b[i] == NULL);
-	px_sources_free(&t);
+	proxy_sources_free(&t);
 }
 
 TEST(proxy__sources_ipv6_counts_per_64)
 {
-	static struct px_sources t;
+	static struct proxy_sources t;
 	struct sockaddr_storage a = t_sa("2001:db8:1:2::1");
 	struct sockaddr_storage b = t_sa("2001:db8:1:2:ffff::9");
 	struct sockaddr_storage c = t_sa("2001:db8:1:3::1");
-	struct px_source *s1, *s2, *s3;
+	struct proxy_source *s1, *s2, *s3;
 
-	px_sources_init(&t, 7);
-	s1 = px_source_take(&t, &a, 2);
-	s2 = px_source_take(&t, &b, 2);
+	proxy_sources_init(&t, 7);
+	s1 = proxy_source_take(&t, &a, 2);
+	s2 = proxy_source_take(&t, &b, 2);
 	EXPECT_TRUE(s1 != NULL && s1 == s2);
 	/* a third host of the same /64 is over the cap; the next /64 is not */
-	EXPECT_TRUE(px_source_take(&t, &b, 2) == NULL);
-	s3 = px_source_take(&t, &c, 2);
+	EXPECT_TRUE(proxy_source_take(&t, &b, 2) == NULL);
+	s3 = proxy_source_take(&t, &c, 2);
 	EXPECT_TRUE(s3 != NULL && s3 != s1);
 	/* entries still counting are freed with the table */
-	px_sources_free(&t);
+	proxy_sources_free(&t);
 }

@@ -6,7 +6,7 @@
 #include "harness.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
-#include "slipway/registry_client.h"
+#include "slipway/registry.h"
 
 #include "../../registry/client_int.h"
 
@@ -83,31 +83,33 @@ TEST(registry_client__repo_grammar)
 
 TEST(registry_client__challenge_parse)
 {
-	struct client_challenge ch;
+	struct registry_client_challenge ch;
 
-	EXPECT_OK(client_challenge_parse(&ch, "Bearer realm=\"https://auth."
+	EXPECT_OK(registry_client_challenge_parse(&ch,
+	    "Bearer realm=\"https://auth."
 	    "example.com/token\",service=\"registry.example.com\",scope="
 	    "\"repository:app:pull,push\""));
 	EXPECT_STR("Bearer", ch.scheme);
 	EXPECT_STR("https://auth.example.com/token", ch.realm);
 	EXPECT_STR("registry.example.com", ch.service);
 	EXPECT_STR("repository:app:pull,push", ch.scope);
-	client_challenge_clear(&ch);
+	registry_client_challenge_clear(&ch);
 	/* unquoted values, spaces, escapes, unknown parameters */
-	EXPECT_OK(client_challenge_parse(&ch, "Basic  realm = \"a \\\"b\\\"\" ,"
-	    " charset=UTF-8"));
+	EXPECT_OK(registry_client_challenge_parse(&ch,
+	    "Basic  realm = \"a \\\"b\\\"\" ," " charset=UTF-8"));
 	EXPECT_STR("Basic", ch.scheme);
 	EXPECT_STR("a \"b\"", ch.realm);
 	EXPECT_TRUE(ch.scope == NULL);
-	client_challenge_clear(&ch);
-	EXPECT_OK(client_challenge_parse(&ch, "Bearer realm=http://x/t"));
+	registry_client_challenge_clear(&ch);
+	EXPECT_OK(registry_client_challenge_parse(&ch,
+	    "Bearer realm=http://x/t"));
 	EXPECT_STR("http://x/t", ch.realm);
-	client_challenge_clear(&ch);
+	registry_client_challenge_clear(&ch);
 	/* malformed */
-	EXPECT_INT(ERR_INVALID, client_challenge_parse(&ch, ""));
-	EXPECT_INT(ERR_INVALID, client_challenge_parse(&ch,
+	EXPECT_INT(ERR_INVALID, registry_client_challenge_parse(&ch, ""));
+	EXPECT_INT(ERR_INVALID, registry_client_challenge_parse(&ch,
 	    "Bearer realm=\"unterminated"));
-	EXPECT_INT(ERR_INVALID, client_challenge_parse(&ch,
+	EXPECT_INT(ERR_INVALID, registry_client_challenge_parse(&ch,
 	    "Bearer realm=\"a\x01b\""));
 }
 
@@ -117,22 +119,25 @@ TEST(registry_client__location_resolve)
 	char *u;
 
 	EXPECT_OK(registry_client_new(&c, "127.0.0.1:5000", NULL));
-	u = client_url_resolve(c, "/v2/app/blobs/uploads/abc?_state=x");
+	u = registry_client_url_resolve(c,
+	    "/v2/app/blobs/uploads/abc?_state=x");
 	EXPECT_STR("http://127.0.0.1:5000/v2/app/blobs/uploads/abc?_state=x",
 	    u);
 	free(u);
-	u = client_url_resolve(c, "https://storage.example.com/up/1");
+	u = registry_client_url_resolve(c, "https://storage.example.com/up/1");
 	EXPECT_STR("https://storage.example.com/up/1", u);
 	free(u);
-	EXPECT_TRUE(client_url_resolve(c, "file:///etc/passwd") == NULL);
-	EXPECT_TRUE(client_url_resolve(c, "") == NULL);
-	u = client_url_add_query("http://h/p?a=1", "digest", "sha256:ab");
+	EXPECT_TRUE(registry_client_url_resolve(c,
+	    "file:///etc/passwd") == NULL);
+	EXPECT_TRUE(registry_client_url_resolve(c, "") == NULL);
+	u = registry_client_url_add_query("http://h/p?a=1", "digest",
+	    "sha256:ab");
 	EXPECT_STR("http://h/p?a=1&digest=sha256%3Aab", u);
 	free(u);
 	registry_client_free(c);
 	/* https unless loopback or --insecure */
 	EXPECT_OK(registry_client_new(&c, "registry.example.com", NULL));
-	u = client_url(c, "/v2/");
+	u = registry_client_url(c, "/v2/");
 	EXPECT_STR("https://registry.example.com/v2/", u);
 	free(u);
 	registry_client_free(c);

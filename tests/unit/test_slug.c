@@ -28,7 +28,7 @@
 
 /* git with a fixed identity and clock, and no user or system config. */
 static void
-git_env(void)
+fixed_git_env(void)
 {
 	setenv("HOME", harness_tmpdir(), 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
@@ -44,7 +44,7 @@ git_env(void)
 static void
 make_app_repo(void)
 {
-	git_env();
+	fixed_git_env();
 	SH("git init -q -b main r");
 	harness_write("r/Procfile", "web: ./bin/web\nworker: ./bin/w\n", 31,
 	    0644);
@@ -408,7 +408,7 @@ TEST(slug__tree_empty)
 {
 	struct slug_info info;
 
-	git_env();
+	fixed_git_env();
 	SH("git init -q r && cd r && git commit -q --allow-empty -m empty");
 	info = tree_slug("r", "HEAD", "s.tgz", NULL);
 	EXPECT_INT(1, info.entries);

@@ -16,9 +16,9 @@
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/fs.h"
+#include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/proc.h"
-#include "slipway/sshd.h"
 
 /* The known key's fingerprint, read from the file the test wrote. */
 static int

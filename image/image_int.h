@@ -1,9 +1,9 @@
 /*
- * Private to registry/: the JSON side of descriptors and the layout
- * struct.  Never included from outside registry/.
+ * Private to image/: the JSON side of descriptors and the layout
+ * struct.  Never included from outside image/.
  */
-#ifndef SLIPWAY_REGISTRY_IMAGE_INT_H
-#define SLIPWAY_REGISTRY_IMAGE_INT_H
+#ifndef SLIPWAY_IMAGE_INT_H
+#define SLIPWAY_IMAGE_INT_H
 
 #include <jansson.h>
 
