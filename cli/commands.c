@@ -11,10 +11,11 @@
 #include "slipway/controller.h"
 #include "slipway/hooks.h"
 #include "slipway/image.h"
+#include "slipway/proxy.h"
+#include "slipway/registry.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
-#include "slipway/registry.h"
-#include "slipway/proxy.h"
+#include "slipway/sshd.h"
 
 /* help, version, up and the controller daemon; the client commands come
  * after them. */
@@ -179,7 +180,7 @@ static const struct cmdline_command cli_rest[] = {
 	  "verified, --max-per-source (8) per address, random early drop\n"
 	  "--max-startups (16:30:48) and --unauth-grace (10) seconds.  See\n"
 	  "docs/push.md.\n" },
-	{ "ssh-exec", sshd_cmd_exec, "",
+	{ "ssh-exec", hooks_cmd_ssh_exec, "",
 	  "(run by 'slipway sshd') one SSH command: git or an admin command",
 	  NULL },
 	{ "hook pre-receive", hooks_cmd_pre_receive, "",

@@ -1,6 +1,6 @@
 /*
  * Parsing the command line git's ssh transport sends, strictly: the only
- * forms accepted are what git itself produces.  See sshd_git_command_parse
+ * forms accepted are what git itself produces.  See hooks_git_command_parse
  * in include/slipway/hooks.h.
  */
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "slipway/name.h"
 
 int
-sshd_git_command_parse(const char **service, char **app, const char *cmd)
+hooks_git_command_parse(const char **service, char **app, const char *cmd)
 {
 	static const char *const services[] = { "git-receive-pack",
 	    "git-upload-pack" };

@@ -3,7 +3,7 @@
  * the authenticated user (SLIPWAY_SSH_USER) with that user's session token
  * (SLIPWAY_TOKEN) as its only credential.  SSH_ORIGINAL_COMMAND is never
  * given to a shell: it is either one of git's two commands, parsed
- * strictly (sshd_git_command_parse), or an admin command from a fixed
+ * strictly (hooks_git_command_parse), or an admin command from a fixed
  * table (hooks/ssh_admin.c).
  *
  * git-upload-pack (clone, fetch) needs read access to the app.
@@ -230,7 +230,7 @@ done:
 }
 
 int
-sshd_cmd_exec(int argc, char **argv)
+hooks_cmd_ssh_exec(int argc, char **argv)
 {
 	const char *cmd = getenv("SSH_ORIGINAL_COMMAND");
 	const char *user = getenv("SLIPWAY_SSH_USER");
@@ -248,7 +248,7 @@ sshd_cmd_exec(int argc, char **argv)
 		    "SLIPWAY_HOME and a session SLIPWAY_TOKEN\n");
 		return 2;
 	}
-	rc = sshd_git_command_parse(&service, &app, cmd);
+	rc = hooks_git_command_parse(&service, &app, cmd);
 	if (rc == 0) {
 		rc = exec_git_command(service, app, user, home);
 		free(app);

@@ -1,4 +1,4 @@
-/* Unit tests for the SSH server transport (hooks/sshd*.c), driven by a
+/* Unit tests for the SSH server transport (sshd/sshd*.c), driven by a
  * real OpenSSH client, and for git command parsing. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +19,7 @@
 #include "slipway/hooks.h"
 #include "slipway/name.h"
 #include "slipway/proc.h"
+#include "slipway/sshd.h"
 
 /* The known key's fingerprint, read from the file the test wrote. */
 static int
@@ -334,39 +335,39 @@ TEST(sshd__host_key_kept_across_restarts)
 	EXPECT_INT(ERR_INVALID, sshd_host_key_ensure(&fp1, "k/bad"));
 }
 
-TEST(sshd__git_command_parse)
+TEST(hooks__git_command_parse)
 {
 	const char *svc;
 	char *app;
 
-	EXPECT_OK(sshd_git_command_parse(&svc, &app,
+	EXPECT_OK(hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack 'myapp.git'"));
 	EXPECT_STR("git-receive-pack", svc);
 	EXPECT_STR("myapp", app);
 	free(app);
-	EXPECT_OK(sshd_git_command_parse(&svc, &app,
+	EXPECT_OK(hooks_git_command_parse(&svc, &app,
 	    "git-upload-pack '/my-app.git'"));
 	EXPECT_STR("git-upload-pack", svc);
 	EXPECT_STR("my-app", app);
 	free(app);
-	EXPECT_OK(sshd_git_command_parse(&svc, &app, "git receive-pack 'a'"));
+	EXPECT_OK(hooks_git_command_parse(&svc, &app, "git receive-pack 'a'"));
 	free(app);
-	EXPECT_INT(ERR_NOTFOUND, sshd_git_command_parse(&svc, &app, "ls"));
-	EXPECT_INT(ERR_NOTFOUND, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_NOTFOUND, hooks_git_command_parse(&svc, &app, "ls"));
+	EXPECT_INT(ERR_NOTFOUND, hooks_git_command_parse(&svc, &app,
 	    "git-receive-packx 'a.git'"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack '../other.git'"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack 'foo.git; id'"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack \"$(id)\""));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack 'a/b.git'"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack 'Upper.git'"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack ''"));
-	EXPECT_INT(ERR_INVALID, sshd_git_command_parse(&svc, &app,
+	EXPECT_INT(ERR_INVALID, hooks_git_command_parse(&svc, &app,
 	    "git-receive-pack 'a'\\''b.git'"));
 	EXPECT_TRUE(!name_app_is_valid("a234567890123456789012345678901"));
 	EXPECT_TRUE(name_app_is_valid("a23456789012345678901234567890"));

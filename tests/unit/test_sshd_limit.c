@@ -1,11 +1,11 @@
-/* Unit tests for the SSH server's connection limits (hooks/sshd_limit.c):
+/* Unit tests for the SSH server's connection limits (sshd/sshd_limit.c):
  * the admission policy, the grace, the log throttle and the flag parsers. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
-#include "../../hooks/sshd_int.h"
+#include "../../sshd/sshd_int.h"
 
 static struct in_addr
 t_ip(const char *s)

@@ -27,7 +27,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
-#include "slipway/hooks.h"
+#include "slipway/sshd.h"
 #include "slipway/log.h"
 #include "slipway/name.h"
 #include "sshd_int.h"

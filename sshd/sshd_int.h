@@ -10,7 +10,7 @@
 
 #include <libssh/libssh.h>
 
-#include "slipway/hooks.h"
+#include "slipway/sshd.h"
 #include "slipway/lograte.h"
 
 /* "SHA256:<base64>" of key, as `ssh-keygen -lf` prints it; *out is
