@@ -26,7 +26,7 @@
 #include "slipway/parse.h"
 #include "slipway/registry.h"
 
-#include "client_int.h"
+#include "registry_int.h"
 
 /* Keep a stalled transfer from hanging forever, without capping how long
  * a big blob may take: fail below 1 byte/s for a minute. */

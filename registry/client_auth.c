@@ -19,7 +19,7 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 
-#include "client_int.h"
+#include "registry_int.h"
 
 #define AUTH_PARAM_MAX 2048
 #define AUTH_TOKEN_MAX (64 << 10)

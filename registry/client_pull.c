@@ -17,7 +17,7 @@
 #include "slipway/image.h"
 #include "slipway/registry.h"
 
-#include "client_int.h"
+#include "registry_int.h"
 
 #define PULL_ACCEPT \
 	IMAGE_MT_OCI_MANIFEST ", " IMAGE_MT_OCI_INDEX ", " \

@@ -19,7 +19,7 @@
 #include "slipway/log.h"
 #include "slipway/registry.h"
 
-#include "client_int.h"
+#include "registry_int.h"
 
 /* An upload the registry lost (404 on the session), or one we could not
  * resume: start it over. */

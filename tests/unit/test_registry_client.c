@@ -8,7 +8,7 @@
 #include "slipway/err.h"
 #include "slipway/registry.h"
 
-#include "../../registry/client_int.h"
+#include "../../registry/registry_int.h"
 
 TEST(registry_client__ref_parse)
 {
