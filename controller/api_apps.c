@@ -11,7 +11,6 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"

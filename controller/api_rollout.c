@@ -24,7 +24,6 @@
 #include "ctl_int.h"
 #include "slipway/alloc.h"
 #include "slipway/clock.h"
-#include "slipway/controller.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
