@@ -171,7 +171,7 @@ int builder_stack_rootfs(char **rootfs, const char *home, const char *layout);
  * While the pipeline works, a thread of its own tells the controller
  * every third of the lease that the build is alive ({"status":"running"}
  * renews it), so a long compile or upload keeps its build and a killed
- * builder loses it within a lease (controller/store_builds.c).  The
+ * builder loses it within a lease (store/store_builds.c).  The
  * thread has its own API client: the pipeline's is not shared across
  * threads.  A build already over (failed by the controller after a lost
  * lease) ends the renewals; other failures (a controller restarting) are

@@ -20,88 +20,88 @@
 #include "slipway/err.h"
 #include "slipway/log.h"
 
-struct api_route {
+struct ctl_route {
 	const char *method;
 	const char *pattern;    /* segments after /v1/: name, :param, '*' */
-	api_fn fn;
+	ctl_fn fn;
 };
 
-static void api_health(struct api_call *c);
+static void ctl_health(struct ctl_call *c);
 
-static const struct api_route api_routes[] = {
-	{ "GET", "health", api_health },
-	{ "GET", "me", api_me },
+static const struct ctl_route ctl_routes[] = {
+	{ "GET", "health", ctl_health },
+	{ "GET", "me", ctl_me },
 
-	{ "GET", "users", api_users_list },
-	{ "POST", "users", api_users_create },
-	{ "GET", "users/:user", api_users_get },
-	{ "DELETE", "users/:user", api_users_delete },
-	{ "GET", "tokens", api_tokens_list },
-	{ "POST", "tokens", api_tokens_create },
-	{ "DELETE", "tokens/:id", api_tokens_revoke },
-	{ "GET", "keys", api_keys_list },
-	{ "POST", "keys", api_keys_add },
-	{ "GET", "keys/*", api_keys_get },
-	{ "DELETE", "keys/*", api_keys_remove },
+	{ "GET", "users", ctl_users_list },
+	{ "POST", "users", ctl_users_create },
+	{ "GET", "users/:user", ctl_users_get },
+	{ "DELETE", "users/:user", ctl_users_delete },
+	{ "GET", "tokens", ctl_tokens_list },
+	{ "POST", "tokens", ctl_tokens_create },
+	{ "DELETE", "tokens/:id", ctl_tokens_revoke },
+	{ "GET", "keys", ctl_keys_list },
+	{ "POST", "keys", ctl_keys_add },
+	{ "GET", "keys/*", ctl_keys_get },
+	{ "DELETE", "keys/*", ctl_keys_remove },
 
-	{ "GET", "groups", api_groups_list },
-	{ "POST", "groups", api_groups_create },
-	{ "DELETE", "groups/:group", api_groups_delete },
-	{ "POST", "groups/:group/apps", api_groups_add_app },
-	{ "DELETE", "groups/:group/apps/:app", api_groups_remove_app },
-	{ "POST", "groups/:group/users", api_groups_add_user },
-	{ "DELETE", "groups/:group/users/:user", api_groups_remove_user },
+	{ "GET", "groups", ctl_groups_list },
+	{ "POST", "groups", ctl_groups_create },
+	{ "DELETE", "groups/:group", ctl_groups_delete },
+	{ "POST", "groups/:group/apps", ctl_groups_add_app },
+	{ "DELETE", "groups/:group/apps/:app", ctl_groups_remove_app },
+	{ "POST", "groups/:group/users", ctl_groups_add_user },
+	{ "DELETE", "groups/:group/users/:user", ctl_groups_remove_user },
 
-	{ "GET", "apps", api_apps_list },
-	{ "POST", "apps", api_apps_create },
-	{ "GET", "apps/:app", api_apps_get },
-	{ "PATCH", "apps/:app", api_apps_update },
-	{ "DELETE", "apps/:app", api_apps_destroy },
-	{ "POST", "apps/:app/collaborators", api_collab_add },
-	{ "DELETE", "apps/:app/collaborators/:user", api_collab_remove },
-	{ "GET", "apps/:app/domains", api_domains_list },
-	{ "POST", "apps/:app/domains", api_domains_add },
-	{ "DELETE", "apps/:app/domains/:domain", api_domains_remove },
-	{ "GET", "apps/:app/config", api_config_get },
-	{ "PATCH", "apps/:app/config", api_config_change },
-	{ "GET", "apps/:app/builds", api_builds_list },
-	{ "POST", "apps/:app/builds", api_builds_create },
-	{ "GET", "apps/:app/builds/:build", api_builds_get },
-	{ "PATCH", "apps/:app/builds/:build", api_builds_update },
-	{ "GET", "apps/:app/builds/:build/log", api_builds_log },
-	{ "GET", "apps/:app/access", api_apps_access },
-	{ "GET", "apps/:app/releases", api_releases_list },
-	{ "GET", "apps/:app/releases/:version", api_releases_get },
-	{ "GET", "apps/:app/releases/:version/rollout", api_rollout_get },
-	{ "POST", "apps/:app/rollback", api_rollback },
-	{ "GET", "apps/:app/formation", api_formation_get },
-	{ "PATCH", "apps/:app/formation", api_formation_scale },
-	{ "GET", "apps/:app/ps", api_ps },
-	{ "POST", "apps/:app/ps/restart", api_ps_restart },
-	{ "POST", "apps/:app/runs", api_runs_create },
-	{ "GET", "apps/:app/runs/:run", api_runs_get },
-	{ "GET", "apps/:app/logs", api_logs_get },
+	{ "GET", "apps", ctl_apps_list },
+	{ "POST", "apps", ctl_apps_create },
+	{ "GET", "apps/:app", ctl_apps_get },
+	{ "PATCH", "apps/:app", ctl_apps_update },
+	{ "DELETE", "apps/:app", ctl_apps_destroy },
+	{ "POST", "apps/:app/collaborators", ctl_collab_add },
+	{ "DELETE", "apps/:app/collaborators/:user", ctl_collab_remove },
+	{ "GET", "apps/:app/domains", ctl_domains_list },
+	{ "POST", "apps/:app/domains", ctl_domains_add },
+	{ "DELETE", "apps/:app/domains/:domain", ctl_domains_remove },
+	{ "GET", "apps/:app/config", ctl_config_get },
+	{ "PATCH", "apps/:app/config", ctl_config_change },
+	{ "GET", "apps/:app/builds", ctl_builds_list },
+	{ "POST", "apps/:app/builds", ctl_builds_create },
+	{ "GET", "apps/:app/builds/:build", ctl_builds_get },
+	{ "PATCH", "apps/:app/builds/:build", ctl_builds_update },
+	{ "GET", "apps/:app/builds/:build/log", ctl_builds_log },
+	{ "GET", "apps/:app/access", ctl_apps_access },
+	{ "GET", "apps/:app/releases", ctl_releases_list },
+	{ "GET", "apps/:app/releases/:version", ctl_releases_get },
+	{ "GET", "apps/:app/releases/:version/rollout", ctl_rollout_get },
+	{ "POST", "apps/:app/rollback", ctl_rollback },
+	{ "GET", "apps/:app/formation", ctl_formation_get },
+	{ "PATCH", "apps/:app/formation", ctl_formation_scale },
+	{ "GET", "apps/:app/ps", ctl_ps },
+	{ "POST", "apps/:app/ps/restart", ctl_ps_restart },
+	{ "POST", "apps/:app/runs", ctl_runs_create },
+	{ "GET", "apps/:app/runs/:run", ctl_runs_get },
+	{ "GET", "apps/:app/logs", ctl_logs_get },
 
-	{ "GET", "runners", api_runners_list },
-	{ "POST", "runners", api_runners_create },
-	{ "DELETE", "runners/:runner", api_runners_delete },
-	{ "POST", "runner/register", api_runner_register },
-	{ "POST", "runner/heartbeat", api_runner_heartbeat },
-	{ "GET", "runner/desired", api_runner_desired },
-	{ "POST", "runner/status", api_runner_status },
-	{ "POST", "runner/logs", api_runner_logs },
-	{ "POST", "runner/runs/:run", api_runner_run_update },
+	{ "GET", "runners", ctl_runners_list },
+	{ "POST", "runners", ctl_runners_create },
+	{ "DELETE", "runners/:runner", ctl_runners_delete },
+	{ "POST", "runner/register", ctl_runner_register },
+	{ "POST", "runner/heartbeat", ctl_runner_heartbeat },
+	{ "GET", "runner/desired", ctl_runner_desired },
+	{ "POST", "runner/status", ctl_runner_status },
+	{ "POST", "runner/logs", ctl_runner_logs },
+	{ "POST", "runner/runs/:run", ctl_runner_run_update },
 
-	{ "POST", "ssh/sessions", api_ssh_session_create },
+	{ "POST", "ssh/sessions", ctl_ssh_session_create },
 
-	{ "GET", "registry/token", api_registry_token },
+	{ "GET", "registry/token", ctl_registry_token },
 	{ NULL, NULL, NULL },
 };
 
 /* ---- answers ---- */
 
 void
-api_reply(struct api_call *c, unsigned status, json_t *body)
+ctl_reply(struct ctl_call *c, unsigned status, json_t *body)
 {
 	static const char unencodable[] =
 	    "{\"error\":\"cannot encode the answer\","
@@ -130,7 +130,7 @@ api_reply(struct api_call *c, unsigned status, json_t *body)
 }
 
 void
-api_reply_raw(struct api_call *c, unsigned status, const char *text,
+ctl_reply_raw(struct ctl_call *c, unsigned status, const char *text,
     size_t len)
 {
 	httpd_header(c->req, "Cache-Control", "no-store");
@@ -138,7 +138,7 @@ api_reply_raw(struct api_call *c, unsigned status, const char *text,
 }
 
 void
-api_reply_page(struct api_call *c, const struct ctl_page *page)
+ctl_reply_page(struct ctl_call *c, const struct ctl_page *page)
 {
 	char path[64];
 	int fd;
@@ -157,7 +157,7 @@ api_reply_page(struct api_call *c, const struct ctl_page *page)
 }
 
 void
-api_error(struct api_call *c, unsigned status, const char *code,
+ctl_error(struct ctl_call *c, unsigned status, const char *code,
     const char *fmt, ...)
 {
 	char msg[1024];
@@ -171,41 +171,41 @@ api_error(struct api_call *c, unsigned status, const char *code,
 		    "Bearer realm=\"slipway\"");
 	if (status >= 500)
 		log_warnx("%s %s: %s", c->req->method, c->req->path, msg);
-	api_reply(c, status, json_pack("{ssss}", "error", msg, "code", code));
+	ctl_reply(c, status, json_pack("{ssss}", "error", msg, "code", code));
 }
 
 void
-api_fail(struct api_call *c, int rc)
+ctl_fail(struct ctl_call *c, int rc)
 {
 	const char *msg = err_last()[0] ? err_last() : err_name(rc);
 
 	switch (rc) {
 	case ERR_NOTFOUND:
-		api_error(c, 404, "not_found", "%s", msg);
+		ctl_error(c, 404, "not_found", "%s", msg);
 		break;
 	case ERR_EXISTS:
-		api_error(c, 409, "exists", "%s", msg);
+		ctl_error(c, 409, "exists", "%s", msg);
 		break;
 	case ERR_CONFLICT:
-		api_error(c, 409, "conflict", "%s", msg);
+		ctl_error(c, 409, "conflict", "%s", msg);
 		break;
 	case ERR_INVALID:
-		api_error(c, 422, "invalid", "%s", msg);
+		ctl_error(c, 422, "invalid", "%s", msg);
 		break;
 	case ERR_AUTH:
-		api_error(c, 403, "forbidden", "%s", msg);
+		ctl_error(c, 403, "forbidden", "%s", msg);
 		break;
 	case ERR_TOOBIG:
-		api_error(c, 413, "too_large", "%s", msg);
+		ctl_error(c, 413, "too_large", "%s", msg);
 		break;
 	case ERR_UNSUPPORTED:
-		api_error(c, 422, "unsupported", "%s", msg);
+		ctl_error(c, 422, "unsupported", "%s", msg);
 		break;
 	case ERR_TIMEOUT:
-		api_error(c, 503, "timeout", "%s", msg);
+		ctl_error(c, 503, "timeout", "%s", msg);
 		break;
 	default:
-		api_error(c, 500, "internal", "%s", msg);
+		ctl_error(c, 500, "internal", "%s", msg);
 		break;
 	}
 }
@@ -213,61 +213,61 @@ api_fail(struct api_call *c, int rc)
 /* ---- checks ---- */
 
 bool
-api_need_user(struct api_call *c)
+ctl_need_user(struct ctl_call *c)
 {
 	if (c->actor.user_id != 0)
 		return true;
-	api_error(c, 403, "forbidden", "this needs a user's API token, not a "
+	ctl_error(c, 403, "forbidden", "this needs a user's API token, not a "
 	    "runner key");
 	return false;
 }
 
 bool
-api_need_admin(struct api_call *c)
+ctl_need_admin(struct ctl_call *c)
 {
-	if (!api_need_user(c))
+	if (!ctl_need_user(c))
 		return false;
 	if (c->actor.admin)
 		return true;
-	api_error(c, 403, "forbidden", "only an admin may do this");
+	ctl_error(c, 403, "forbidden", "only an admin may do this");
 	return false;
 }
 
 bool
-api_need_runner(struct api_call *c)
+ctl_need_runner(struct ctl_call *c)
 {
 	if (c->actor.runner_id != 0)
 		return true;
-	api_error(c, 403, "forbidden", "this needs a runner's server key");
+	ctl_error(c, 403, "forbidden", "this needs a runner's server key");
 	return false;
 }
 
 bool
-api_need_body(struct api_call *c)
+ctl_need_body(struct ctl_call *c)
 {
 	if (json_is_object(c->body))
 		return true;
-	api_error(c, 400, "bad_request", "this needs a JSON object as the "
+	ctl_error(c, 400, "bad_request", "this needs a JSON object as the "
 	    "request body");
 	return false;
 }
 
 bool
-api_app_access(struct api_call *c, const char *app, int level,
+ctl_app_access(struct ctl_call *c, const char *app, int level,
     struct store_access *out)
 {
 	struct store_access acc;
 
-	if (!api_need_user(c) ||
-	    !api_check(c, store_app_access(&acc, c->st, &c->actor, app)))
+	if (!ctl_need_user(c) ||
+	    !ctl_check(c, store_app_access(&acc, c->st, &c->actor, app)))
 		return false;
 	if (!acc.read) {
-		api_error(c, 403, "forbidden", "you may not act on app '%s': "
+		ctl_error(c, 403, "forbidden", "you may not act on app '%s': "
 		    "you are neither its owner nor a collaborator", app);
 		return false;
 	}
 	if (level >= 1 && !acc.deploy) {
-		api_error(c, 403, "forbidden", "you may not deploy app '%s': "
+		ctl_error(c, 403, "forbidden", "you may not deploy app '%s': "
 		    "it is deployed to group '%s', which you are not granted",
 		    app, acc.denied_group);
 		return false;
@@ -278,56 +278,56 @@ api_app_access(struct api_call *c, const char *app, int level,
 }
 
 bool
-api_app_read(struct api_call *c, const char *app)
+ctl_app_read(struct ctl_call *c, const char *app)
 {
-	return api_app_access(c, app, 0, NULL);
+	return ctl_app_access(c, app, 0, NULL);
 }
 
 bool
-api_app_deploy(struct api_call *c, const char *app)
+ctl_app_deploy(struct ctl_call *c, const char *app)
 {
-	return api_app_access(c, app, 1, NULL);
+	return ctl_app_access(c, app, 1, NULL);
 }
 
 bool
-api_app_owner(struct api_call *c, const char *app)
+ctl_app_owner(struct ctl_call *c, const char *app)
 {
 	json_t *a;
 	bool ok;
 
-	if (!api_app_read(c, app))
+	if (!ctl_app_read(c, app))
 		return false;
 	if (c->actor.admin)
 		return true;
-	if (!api_check(c, store_app_get(&a, c->st, app)))
+	if (!ctl_check(c, store_app_get(&a, c->st, app)))
 		return false;
 	ok = strcmp(json_string_value(json_object_get(a, "owner")),
 	    c->actor.name) == 0;
 	json_decref(a);
 	if (!ok)
-		api_error(c, 403, "forbidden", "only the owner of app '%s' or "
+		ctl_error(c, 403, "forbidden", "only the owner of app '%s' or "
 		    "an admin may do this", app);
 	return ok;
 }
 
 bool
-api_check(struct api_call *c, int rc)
+ctl_check(struct ctl_call *c, int rc)
 {
 	if (rc >= 0)
 		return true;
-	api_fail(c, rc);
+	ctl_fail(c, rc);
 	return false;
 }
 
 const char *
-api_body_str(struct api_call *c, const char *key, bool *bad)
+ctl_body_str(struct ctl_call *c, const char *key, bool *bad)
 {
 	json_t *v = json_object_get(c->body, key);
 
 	if (v == NULL || json_is_null(v))
 		return NULL;
 	if (!json_is_string(v)) {
-		api_error(c, 422, "invalid", "'%s' must be a string", key);
+		ctl_error(c, 422, "invalid", "'%s' must be a string", key);
 		*bad = true;
 		return NULL;
 	}
@@ -335,37 +335,37 @@ api_body_str(struct api_call *c, const char *key, bool *bad)
 }
 
 bool
-api_body_need(struct api_call *c, const char *key, const char **out)
+ctl_body_need(struct ctl_call *c, const char *key, const char **out)
 {
 	bool bad = false;
 
-	if (!api_need_body(c))
+	if (!ctl_need_body(c))
 		return false;
-	if ((*out = api_body_str(c, key, &bad)) == NULL) {
+	if ((*out = ctl_body_str(c, key, &bad)) == NULL) {
 		if (!bad)
-			api_error(c, 422, "invalid", "'%s' is required", key);
+			ctl_error(c, 422, "invalid", "'%s' is required", key);
 		return false;
 	}
 	return true;
 }
 
 bool
-api_body_fields(struct api_call *c, const struct api_field *f, size_t n)
+ctl_body_fields(struct ctl_call *c, const struct ctl_field *f, size_t n)
 {
 	bool bad = false;
 
-	if (!api_need_body(c))
+	if (!ctl_need_body(c))
 		return false;
 	/* every type first, then what is missing: a wrong type is named
 	 * even when a required field is absent too */
 	for (size_t i = 0; i < n; i++) {
-		*f[i].out = api_body_str(c, f[i].key, &bad);
+		*f[i].out = ctl_body_str(c, f[i].key, &bad);
 		if (bad)
 			return false;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (*f[i].out == NULL && f[i].missing) {
-			api_error(c, 422, "invalid", "%s", f[i].missing);
+			ctl_error(c, 422, "invalid", "%s", f[i].missing);
 			return false;
 		}
 	return true;
@@ -374,19 +374,19 @@ api_body_fields(struct api_call *c, const struct api_field *f, size_t n)
 /* ---- routing ---- */
 
 static void
-api_health(struct api_call *c)
+ctl_health(struct ctl_call *c)
 {
-	api_reply(c, 200, json_pack("{ssss}", "status", "ok", "version",
+	ctl_reply(c, 200, json_pack("{ssss}", "status", "ok", "version",
 	    SLIPWAY_VERSION));
 }
 
-/* Split c->path after "/v1/" into segments, empty ones kept (api_match
+/* Split c->path after "/v1/" into segments, empty ones kept (ctl_match
  * refuses them where a name goes, so "apps//x" is not "apps/x", but a '*'
  * takes them: a key fingerprint is base64 and may hold "//").  The last
  * segment takes whatever is left past API_SEGS_MAX.  False for paths not
  * under /v1/. */
 static bool
-api_split(struct api_call *c)
+ctl_split(struct ctl_call *c)
 {
 	char *p;
 
@@ -409,7 +409,7 @@ api_split(struct api_call *c)
 
 /* Does the route's pattern match the segments?  Fills c->rest for '*'. */
 static bool
-api_match(struct api_call *c, const char *pattern, const char *orig)
+ctl_match(struct ctl_call *c, const char *pattern, const char *orig)
 {
 	char pat[128];
 	char *save = NULL, *tok;
@@ -438,7 +438,7 @@ api_match(struct api_call *c, const char *pattern, const char *orig)
 
 /* The bearer secret from Authorization, or NULL. */
 static const char *
-api_bearer(struct httpd_req *req)
+ctl_bearer(struct httpd_req *req)
 {
 	const char *h = httpd_req_header(req, "Authorization");
 
@@ -451,7 +451,7 @@ api_bearer(struct httpd_req *req)
 }
 
 int
-api_begin(struct httpd_req *req, void *payload)
+ctl_begin(struct httpd_req *req, void *payload)
 {
 	(void)payload;
 	/* Say 401 before reading a body nobody may send; the registry
@@ -472,22 +472,22 @@ api_begin(struct httpd_req *req, void *payload)
 }
 
 static void
-api_dispatch(struct api_call *c, const char *orig)
+ctl_dispatch(struct ctl_call *c, const char *orig)
 {
-	const struct api_route *hit = NULL;
+	const struct ctl_route *hit = NULL;
 	const char *method = c->req->method;
 	bool path_known = false, snapshot = false;
 	int rc;
 
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
-	if (!api_split(c)) {
-		api_error(c, 404, "not_found", "no such endpoint '%.200s'",
+	if (!ctl_split(c)) {
+		ctl_error(c, 404, "not_found", "no such endpoint '%.200s'",
 		    orig);
 		return;
 	}
-	for (const struct api_route *r = api_routes; r->method; r++) {
-		if (!api_match(c, r->pattern, orig))
+	for (const struct ctl_route *r = ctl_routes; r->method; r++) {
+		if (!ctl_match(c, r->pattern, orig))
 			continue;
 		path_known = true;
 		if (strcmp(r->method, method) == 0) {
@@ -497,30 +497,30 @@ api_dispatch(struct api_call *c, const char *orig)
 	}
 	if (hit == NULL) {
 		if (path_known)
-			api_error(c, 405, "method_not_allowed", "%s is not "
+			ctl_error(c, 405, "method_not_allowed", "%s is not "
 			    "allowed on '%.200s'", c->req->method, orig);
 		else
-			api_error(c, 404, "not_found", "no such endpoint "
+			ctl_error(c, 404, "not_found", "no such endpoint "
 			    "'%.200s'", orig);
 		return;
 	}
 	/* match again: the loop may have moved on past a '*' route */
-	api_match(c, hit->pattern, orig);
+	ctl_match(c, hit->pattern, orig);
 	/* A read answers from one snapshot: one read lock for all its
 	 * statements.  Not the long-polls, which wait (and must see what
 	 * changes meanwhile). */
 	snapshot = strcmp(method, "GET") == 0 &&
-	    hit->fn != api_runner_desired && hit->fn != api_rollout_get &&
-	    hit->fn != api_runs_get && hit->fn != api_logs_get &&
+	    hit->fn != ctl_runner_desired && hit->fn != ctl_rollout_get &&
+	    hit->fn != ctl_runs_get && hit->fn != ctl_logs_get &&
 	    store_snapshot_begin(c->st) == 0;
-	if (hit->fn != api_health && hit->fn != api_registry_token) {
-		rc = store_auth(&c->actor, c->st, api_bearer(c->req));
+	if (hit->fn != ctl_health && hit->fn != ctl_registry_token) {
+		rc = store_auth(&c->actor, c->st, ctl_bearer(c->req));
 		if (rc < 0) {
 			if (rc == ERR_AUTH)
-				api_error(c, 401, "unauthorized", "%s",
+				ctl_error(c, 401, "unauthorized", "%s",
 				    err_last());
 			else
-				api_fail(c, rc);
+				ctl_fail(c, rc);
 			goto done;
 		}
 	}
@@ -530,7 +530,7 @@ api_dispatch(struct api_call *c, const char *orig)
 		c->body = json_loadb(c->req->body.ptr, c->req->body.len,
 		    JSON_REJECT_DUPLICATES, &jerr);
 		if (c->body == NULL) {
-			api_error(c, 400, "bad_request", "the body is not "
+			ctl_error(c, 400, "bad_request", "the body is not "
 			    "valid JSON: %s", jerr.text);
 			goto done;
 		}
@@ -542,17 +542,17 @@ done:
 }
 
 void
-api_handle(struct httpd_req *req, void *payload)
+ctl_handle(struct httpd_req *req, void *payload)
 {
-	struct api_call c = { .ctl = payload, .req = req };
+	struct ctl_call c = { .ctl = payload, .req = req };
 	int rc;
 
 	if ((rc = ctl_store_get(&c.st, c.ctl)) < 0) {
-		api_fail(&c, rc);
+		ctl_fail(&c, rc);
 		return;
 	}
 	c.path = xstrdup(req->path);
-	api_dispatch(&c, req->path);
+	ctl_dispatch(&c, req->path);
 	json_decref(c.body);
 	free(c.path);
 	ctl_store_put(c.ctl, c.st);

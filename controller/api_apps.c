@@ -11,7 +11,6 @@
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
@@ -26,7 +25,7 @@
 /* Log the release rel the caller made of the app seg[1] names, and
  * schedule it. */
 static void
-api_release_made(struct api_call *c, json_t *rel)
+ctl_release_made(struct ctl_call *c, json_t *rel)
 {
 	log_info("%s: %s: v%" JSON_INTEGER_FORMAT " %s", c->actor.name,
 	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
@@ -37,21 +36,21 @@ api_release_made(struct api_call *c, json_t *rel)
 /* ---- apps ---- */
 
 void
-api_apps_list(struct api_call *c)
+ctl_apps_list(struct ctl_call *c)
 {
 	json_t *list;
 
-	if (api_need_user(c) &&
-	    api_check(c, store_app_list(&list, c->st, &c->actor)))
-		api_reply(c, 200, list);
+	if (ctl_need_user(c) &&
+	    ctl_check(c, store_app_list(&list, c->st, &c->actor)))
+		ctl_reply(c, 200, list);
 }
 
 void
-api_apps_create(struct api_call *c)
+ctl_apps_create(struct ctl_call *c)
 {
 	const char *groups[APP_GROUPS_MAX];
 	const char *name, *branch, *one;
-	const struct api_field fields[] = {
+	const struct ctl_field fields[] = {
 		{ "name", &name, "'name' is required" },
 		{ "deploy_branch", &branch, NULL },
 		{ "group", &one, NULL },
@@ -60,20 +59,20 @@ api_apps_create(struct api_call *c)
 	size_t ng = 0, i;
 	int rc;
 
-	if (!api_need_user(c) || !api_body_fields(c, fields, 3))
+	if (!ctl_need_user(c) || !ctl_body_fields(c, fields, 3))
 		return;
 	if (one)
 		groups[ng++] = one;
 	if ((gl = json_object_get(c->body, "groups")) != NULL) {
 		if (!json_is_array(gl) || json_array_size(gl) + ng >
 		    APP_GROUPS_MAX) {
-			api_error(c, 422, "invalid", "'groups' is a "
+			ctl_error(c, 422, "invalid", "'groups' is a "
 			    "list of up to %d group names", APP_GROUPS_MAX);
 			return;
 		}
 		json_array_foreach(gl, i, v) {
 			if (!json_is_string(v)) {
-				api_error(c, 422, "invalid", "'groups' "
+				ctl_error(c, 422, "invalid", "'groups' "
 				    "is a list of group names");
 				return;
 			}
@@ -85,17 +84,17 @@ api_apps_create(struct api_call *c)
 	/* A member may only put an app where they may deploy. */
 	for (i = 0; i < ng && !c->actor.admin; i++) {
 		bool in = false;
-		if (!api_check(c, store_group_has_user(&in, c->st, groups[i],
+		if (!ctl_check(c, store_group_has_user(&in, c->st, groups[i],
 		    c->actor.user_id)))
 			return;
 		if (!in) {
-			api_error(c, 403, "forbidden", "you may not "
+			ctl_error(c, 403, "forbidden", "you may not "
 			    "deploy to group '%s'; ask an admin to grant it "
 			    "(groups:add-user)", groups[i]);
 			return;
 		}
 	}
-	if (!api_check(c, store_app_create(c->st, name, c->actor.name,
+	if (!ctl_check(c, store_app_create(c->st, name, c->actor.name,
 	    groups, ng)))
 		return;
 	if (branch && (rc = store_app_set_branch(c->st, name, branch)) < 0) {
@@ -103,37 +102,37 @@ api_apps_create(struct api_call *c)
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s", err_last());
 		store_app_destroy(c->st, name);
-		api_error(c, 422, "invalid", "%s", msg);
+		ctl_error(c, 422, "invalid", "%s", msg);
 		return;
 	}
-	if (!api_check(c, store_app_get(&app, c->st, name)))
+	if (!ctl_check(c, store_app_get(&app, c->st, name)))
 		return;
 	log_info("%s created app '%s'", c->actor.name, name);
-	api_reply(c, 201, app);
+	ctl_reply(c, 201, app);
 }
 
 void
-api_apps_get(struct api_call *c)
+ctl_apps_get(struct ctl_call *c)
 {
 	json_t *app;
 
-	if (api_app_read(c, c->seg[1]) &&
-	    api_check(c, store_app_get(&app, c->st, c->seg[1])))
-		api_reply(c, 200, app);
+	if (ctl_app_read(c, c->seg[1]) &&
+	    ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
+		ctl_reply(c, 200, app);
 }
 
 void
-api_apps_update(struct api_call *c)
+ctl_apps_update(struct ctl_call *c)
 {
 	const char *branch;
-	const struct api_field field = { "deploy_branch", &branch,
+	const struct ctl_field field = { "deploy_branch", &branch,
 	    "only 'deploy_branch' can be changed" };
 	json_t *app;
 
-	if (api_app_deploy(c, c->seg[1]) && api_body_fields(c, &field, 1) &&
-	    api_check(c, store_app_set_branch(c->st, c->seg[1], branch)) &&
-	    api_check(c, store_app_get(&app, c->st, c->seg[1])))
-		api_reply(c, 200, app);
+	if (ctl_app_deploy(c, c->seg[1]) && ctl_body_fields(c, &field, 1) &&
+	    ctl_check(c, store_app_set_branch(c->st, c->seg[1], branch)) &&
+	    ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
+		ctl_reply(c, 200, app);
 }
 
 /* Where the builds push: the hooks' SLIPWAY_REGISTRY, else the
@@ -155,7 +154,7 @@ apps_registry(void)
  * tried; what fails is logged for the operator.
  */
 static void
-apps_purge(struct api_call *c, const char *name, const char *uid)
+apps_purge(struct ctl_call *c, const char *name, const char *uid)
 {
 	char *cache = home_cache_path(c->ctl->home, uid);
 	char *logs = home_builds_dir(c->ctl->home, uid);
@@ -173,21 +172,21 @@ apps_purge(struct api_call *c, const char *name, const char *uid)
 }
 
 void
-api_apps_destroy(struct api_call *c)
+ctl_apps_destroy(struct ctl_call *c)
 {
 	const char *confirm = httpd_req_query(c->req, "confirm");
 	const char *registry = apps_registry();
 	char uid[33];
 	json_t *app = NULL;
 
-	if (!api_app_owner(c, c->seg[1]))
+	if (!ctl_app_owner(c, c->seg[1]))
 		return;
 	if (confirm == NULL || strcmp(confirm, c->seg[1]) != 0) {
-		api_error(c, 422, "invalid", "destroying '%s' needs "
+		ctl_error(c, 422, "invalid", "destroying '%s' needs "
 		    "?confirm=%s", c->seg[1], c->seg[1]);
 		return;
 	}
-	if (!api_check(c, store_app_get(&app, c->st, c->seg[1])))
+	if (!ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
 	snprintf(uid, sizeof(uid), "%s", json_string_value(json_object_get(
 	    app, "uid")) ? json_string_value(json_object_get(app, "uid")) :
@@ -198,101 +197,101 @@ api_apps_destroy(struct api_call *c)
 	if (ctl_registry_purge(c->ctl, registry, c->seg[1]) < 0)
 		log_warnx("app '%s': its images stay in the registry at %s: %s",
 		    c->seg[1], registry, err_last());
-	if (!api_check(c, store_app_destroy(c->st, c->seg[1])))
+	if (!ctl_check(c, store_app_destroy(c->st, c->seg[1])))
 		return;
 	if (strlen(uid) == 32)
 		apps_purge(c, c->seg[1], uid);
 	log_info("%s destroyed app '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));
+	ctl_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));
 }
 
 void
-api_collab_add(struct api_call *c)
+ctl_collab_add(struct ctl_call *c)
 {
 	const char *user;
 
-	if (!api_app_owner(c, c->seg[1]) || !api_body_need(c, "user", &user) ||
-	    !api_check(c, store_app_collaborator_add(c->st, c->seg[1], user)))
+	if (!ctl_app_owner(c, c->seg[1]) || !ctl_body_need(c, "user", &user) ||
+	    !ctl_check(c, store_app_collaborator_add(c->st, c->seg[1], user)))
 		return;
 	log_info("%s shared app '%s' with '%s'", c->actor.name, c->seg[1],
 	    user);
-	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "user", user));
+	ctl_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "user", user));
 }
 
 void
-api_collab_remove(struct api_call *c)
+ctl_collab_remove(struct ctl_call *c)
 {
-	if (!api_app_owner(c, c->seg[1]) ||
-	    !api_check(c, store_app_collaborator_remove(c->st, c->seg[1],
+	if (!ctl_app_owner(c, c->seg[1]) ||
+	    !ctl_check(c, store_app_collaborator_remove(c->st, c->seg[1],
 	    c->seg[3])))
 		return;
-	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
+	ctl_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
 	    c->seg[3]));
 }
 
 /* ---- domains ---- */
 
 void
-api_domains_list(struct api_call *c)
+ctl_domains_list(struct ctl_call *c)
 {
 	json_t *app;
 
-	if (!api_app_read(c, c->seg[1]) ||
-	    !api_check(c, store_app_get(&app, c->st, c->seg[1])))
+	if (!ctl_app_read(c, c->seg[1]) ||
+	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
-	api_reply(c, 200, json_incref(json_object_get(app, "domains")));
+	ctl_reply(c, 200, json_incref(json_object_get(app, "domains")));
 	json_decref(app);
 }
 
 void
-api_domains_add(struct api_call *c)
+ctl_domains_add(struct ctl_call *c)
 {
 	const char *domain;
 
-	if (!api_app_deploy(c, c->seg[1]) ||
-	    !api_body_need(c, "domain", &domain) ||
-	    !api_check(c, store_app_domain_add(c->st, c->seg[1], domain)))
+	if (!ctl_app_deploy(c, c->seg[1]) ||
+	    !ctl_body_need(c, "domain", &domain) ||
+	    !ctl_check(c, store_app_domain_add(c->st, c->seg[1], domain)))
 		return;
 	ctl_schedule_kick(c->ctl, c->st);   /* runners route the domain */
-	api_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "domain",
+	ctl_reply(c, 201, json_pack("{ssss}", "app", c->seg[1], "domain",
 	    domain));
 }
 
 void
-api_domains_remove(struct api_call *c)
+ctl_domains_remove(struct ctl_call *c)
 {
-	if (!api_app_deploy(c, c->seg[1]) ||
-	    !api_check(c, store_app_domain_remove(c->st, c->seg[1],
+	if (!ctl_app_deploy(c, c->seg[1]) ||
+	    !ctl_check(c, store_app_domain_remove(c->st, c->seg[1],
 	    c->seg[3])))
 		return;
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
+	ctl_reply(c, 200, json_pack("{ssss}", "app", c->seg[1], "removed",
 	    c->seg[3]));
 }
 
 /* ---- config ---- */
 
 void
-api_config_get(struct api_call *c)
+ctl_config_get(struct ctl_call *c)
 {
 	json_t *cfg;
 
-	if (api_app_read(c, c->seg[1]) &&
-	    api_check(c, store_config_get(&cfg, c->st, c->seg[1])))
-		api_reply(c, 200, cfg);
+	if (ctl_app_read(c, c->seg[1]) &&
+	    ctl_check(c, store_config_get(&cfg, c->st, c->seg[1])))
+		ctl_reply(c, 200, cfg);
 }
 
 void
-api_config_change(struct api_call *c)
+ctl_config_change(struct ctl_call *c)
 {
 	json_t *rel = NULL, *cfg = NULL;
 	int rc;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_need_body(c))
 		return;
 	if (json_object_size(c->body) == 0) {
-		api_error(c, 422, "invalid", "nothing to change: send "
+		ctl_error(c, 422, "invalid", "nothing to change: send "
 		    "{\"KEY\": \"value\"} (or null to unset)");
 		return;
 	}
@@ -300,24 +299,24 @@ api_config_change(struct api_call *c)
 	    c->actor.name)) < 0 ||
 	    (rc = store_config_get(&cfg, c->st, c->seg[1])) < 0) {
 		json_decref(rel);
-		api_fail(c, rc);
+		ctl_fail(c, rc);
 		return;
 	}
 	if (rel)
-		api_release_made(c, rel);
+		ctl_release_made(c, rel);
 	json_object_set_new(cfg, "release", rel ? rel : json_null());
-	api_reply(c, rel ? 201 : 200, cfg);
+	ctl_reply(c, rel ? 201 : 200, cfg);
 }
 
 /* ---- builds ---- */
 
 static bool
-api_number(struct api_call *c, int64_t *out, const char *s, const char *what)
+ctl_number(struct ctl_call *c, int64_t *out, const char *s, const char *what)
 {
 	unsigned long long v;
 
 	if (parse_uint(&v, s, 1, INT64_MAX) < 0) {
-		api_error(c, 404, "not_found", "no %s '%.40s'", what, s);
+		ctl_error(c, 404, "not_found", "no %s '%.40s'", what, s);
 		return false;
 	}
 	*out = (int64_t)v;
@@ -325,47 +324,47 @@ api_number(struct api_call *c, int64_t *out, const char *s, const char *what)
 }
 
 void
-api_builds_list(struct api_call *c)
+ctl_builds_list(struct ctl_call *c)
 {
 	json_t *list;
 
-	if (api_app_read(c, c->seg[1]) &&
-	    api_check(c, store_build_list(&list, c->st, c->seg[1])))
-		api_reply(c, 200, list);
+	if (ctl_app_read(c, c->seg[1]) &&
+	    ctl_check(c, store_build_list(&list, c->st, c->seg[1])))
+		ctl_reply(c, 200, list);
 }
 
 void
-api_builds_get(struct api_call *c)
+ctl_builds_get(struct ctl_call *c)
 {
 	json_t *b;
 	int64_t n;
 
-	if (api_app_read(c, c->seg[1]) &&
-	    api_number(c, &n, c->seg[3], "build") &&
-	    api_check(c, store_build_get(&b, c->st, c->seg[1], n)))
-		api_reply(c, 200, b);
+	if (ctl_app_read(c, c->seg[1]) &&
+	    ctl_number(c, &n, c->seg[3], "build") &&
+	    ctl_check(c, store_build_get(&b, c->st, c->seg[1], n)))
+		ctl_reply(c, 200, b);
 }
 
 void
-api_builds_update(struct api_call *c)
+ctl_builds_update(struct ctl_call *c)
 {
 	json_t *out;
 	int64_t n;
 
-	if (!api_app_deploy(c, c->seg[1]) ||
-	    !api_number(c, &n, c->seg[3], "build") || !api_need_body(c) ||
-	    !api_check(c, store_build_update(&out, c->st, c->seg[1], n,
+	if (!ctl_app_deploy(c, c->seg[1]) ||
+	    !ctl_number(c, &n, c->seg[3], "build") || !ctl_need_body(c) ||
+	    !ctl_check(c, store_build_update(&out, c->st, c->seg[1], n,
 	    c->body, c->actor.name)))
 		return;
 	if (!json_is_null(json_object_get(out, "release")))
-		api_release_made(c, json_object_get(out, "release"));
-	api_reply(c, 200, out);
+		ctl_release_made(c, json_object_get(out, "release"));
+	ctl_reply(c, 200, out);
 }
 
 /* ---- releases ---- */
 
 void
-api_releases_list(struct api_call *c)
+ctl_releases_list(struct ctl_call *c)
 {
 	const char *q = httpd_req_query(c->req, "limit");
 	int64_t limit = RELEASES_DEFAULT;
@@ -374,13 +373,13 @@ api_releases_list(struct api_call *c)
 	json_t *list;
 	char *text;
 
-	if (!api_app_access(c, c->seg[1], 0, &acc))
+	if (!ctl_app_access(c, c->seg[1], 0, &acc))
 		return;
 	if (q) {
 		unsigned long long v;
 
 		if (parse_uint(&v, q, 1, RELEASES_MAX) < 0) {
-			api_error(c, 422, "invalid", "limit is 1 to %d",
+			ctl_error(c, 422, "invalid", "limit is 1 to %d",
 			    RELEASES_MAX);
 			return;
 		}
@@ -390,116 +389,116 @@ api_releases_list(struct api_call *c)
 	 * in one), so acc.release is the newest release of this list. */
 	page = ctl_page_get(c->ctl, acc.uid, acc.release, limit);
 	if (page == NULL) {
-		if (!api_check(c, store_release_list(&list, c->st, c->seg[1],
+		if (!ctl_check(c, store_release_list(&list, c->st, c->seg[1],
 		    limit)))
 			return;
 		text = json_dumps(list, JSON_COMPACT);
 		json_decref(list);
 		if (text == NULL) {
-			api_error(c, 500, "internal", "cannot encode releases");
+			ctl_error(c, 500, "internal", "cannot encode releases");
 			return;
 		}
 		page = ctl_page_add(c->ctl, acc.uid, acc.release, limit, text,
 		    strlen(text));
 		free(text);
 	}
-	api_reply_page(c, page);
+	ctl_reply_page(c, page);
 	ctl_page_put(c->ctl, page);
 }
 
 void
-api_releases_get(struct api_call *c)
+ctl_releases_get(struct ctl_call *c)
 {
 	json_t *r;
 	int64_t v;
 
-	if (!api_app_read(c, c->seg[1]))
+	if (!ctl_app_read(c, c->seg[1]))
 		return;
 	if (name_release_parse(&v, c->seg[3]) < 0) {
-		api_error(c, 404, "not_found", "%s", err_last());
+		ctl_error(c, 404, "not_found", "%s", err_last());
 		return;
 	}
-	if (api_check(c, store_release_get(&r, c->st, c->seg[1], v)))
-		api_reply(c, 200, r);
+	if (ctl_check(c, store_release_get(&r, c->st, c->seg[1], v)))
+		ctl_reply(c, 200, r);
 }
 
 void
-api_rollback(struct api_call *c)
+ctl_rollback(struct ctl_call *c)
 {
 	json_t *v, *rel;
 	int64_t to = 0;
 
-	if (!api_app_deploy(c, c->seg[1]))
+	if (!ctl_app_deploy(c, c->seg[1]))
 		return;
 	if (c->body) {
-		if (!api_need_body(c))
+		if (!ctl_need_body(c))
 			return;
 		v = json_object_get(c->body, "version");
 		if (json_is_integer(v)) {
 			to = json_integer_value(v);
 			if (to <= 0) {
-				api_error(c, 422, "invalid", "'version' "
+				ctl_error(c, 422, "invalid", "'version' "
 				    "is a release number (1, 2, ...)");
 				return;
 			}
 		} else if (json_is_string(v)) {
 			if (name_release_parse(&to,
 			    json_string_value(v)) < 0) {
-				api_error(c, 422, "invalid", "%s",
+				ctl_error(c, 422, "invalid", "%s",
 				    err_last());
 				return;
 			}
 		} else if (v && !json_is_null(v)) {
-			api_error(c, 422, "invalid", "'version' is a "
+			ctl_error(c, 422, "invalid", "'version' is a "
 			    "release number or \"vN\"");
 			return;
 		}
 	}
-	if (!api_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
+	if (!ctl_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
 	    c->actor.name)))
 		return;
-	api_release_made(c, rel);
-	api_reply(c, 201, rel);
+	ctl_release_made(c, rel);
+	ctl_reply(c, 201, rel);
 }
 
 /* ---- formation and ps ---- */
 
 void
-api_formation_get(struct api_call *c)
+ctl_formation_get(struct ctl_call *c)
 {
 	json_t *f;
 
-	if (api_app_read(c, c->seg[1]) &&
-	    api_check(c, store_formation_get(&f, c->st, c->seg[1])))
-		api_reply(c, 200, f);
+	if (ctl_app_read(c, c->seg[1]) &&
+	    ctl_check(c, store_formation_get(&f, c->st, c->seg[1])))
+		ctl_reply(c, 200, f);
 }
 
 void
-api_formation_scale(struct api_call *c)
+ctl_formation_scale(struct ctl_call *c)
 {
 	json_t *f;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c) ||
-	    !api_check(c, store_formation_scale(&f, c->st, c->seg[1],
+	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_need_body(c) ||
+	    !ctl_check(c, store_formation_scale(&f, c->st, c->seg[1],
 	    c->body)))
 		return;
 	log_info("%s scaled '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, f);
+	ctl_reply(c, 200, f);
 }
 
 void
-api_ps(struct api_call *c)
+ctl_ps(struct ctl_call *c)
 {
 	json_t *f, *list;
 
-	if (!api_app_read(c, c->seg[1]) ||
-	    !api_check(c, store_formation_get(&f, c->st, c->seg[1])))
+	if (!ctl_app_read(c, c->seg[1]) ||
+	    !ctl_check(c, store_formation_get(&f, c->st, c->seg[1])))
 		return;
-	if (!api_check(c, store_schedule_for_app(&list, c->st, c->seg[1]))) {
+	if (!ctl_check(c, store_schedule_for_app(&list, c->st, c->seg[1]))) {
 		json_decref(f);
 		return;
 	}
-	api_reply(c, 200, json_pack("{soso}", "formation", f, "containers",
+	ctl_reply(c, 200, json_pack("{soso}", "formation", f, "containers",
 	    list));
 }

@@ -201,7 +201,7 @@ build_strv_free(char **v)
 /* Start the builder of build number of app (incarnation uid) as the
  * caller.  On failure the build is marked failed with the reason. */
 static int
-build_spawn(struct api_call *c, const char *app, const char *uid,
+build_spawn(struct ctl_call *c, const char *app, const char *uid,
     int64_t number)
 {
 	char token[STORE_TOKEN_LEN], exe[PATH_MAX], num[32], label[100];
@@ -311,7 +311,7 @@ done:
 }
 
 void
-api_builds_create(struct api_call *c)
+ctl_builds_create(struct ctl_call *c)
 {
 	const char *rev = NULL;
 	struct store_access acc;
@@ -320,42 +320,42 @@ api_builds_create(struct api_call *c)
 	int64_t number;
 	int rc;
 
-	if (!api_app_access(c, c->seg[1], 1, &acc))
+	if (!ctl_app_access(c, c->seg[1], 1, &acc))
 		return;
 	if (c->body) {
-		if (!api_need_body(c))
+		if (!ctl_need_body(c))
 			return;
-		rev = api_body_str(c, "rev", &bad);
+		rev = ctl_body_str(c, "rev", &bad);
 		if (bad)
 			return;
 		if ((v = json_object_get(c->body, "run")) != NULL &&
 		    !json_is_null(v)) {
 			if (!json_is_boolean(v)) {
-				api_error(c, 422, "invalid", "'run' is true or "
+				ctl_error(c, 422, "invalid", "'run' is true or "
 				    "false");
 				return;
 			}
 			run = json_is_true(v);
 		}
 	}
-	if (!api_check(c, store_build_create(&b, c->st, c->seg[1], rev,
+	if (!ctl_check(c, store_build_create(&b, c->st, c->seg[1], rev,
 	    c->actor.name)))
 		return;
 	number = json_integer_value(json_object_get(b, "number"));
 	if (!run) {
 		/* An external builder (the push hook) records the build
 		 * first and then moves it along with PATCH itself. */
-		api_reply(c, 201, b);
+		ctl_reply(c, 201, b);
 		return;
 	}
 	if ((rc = build_spawn(c, c->seg[1], acc.uid, number)) < 0) {
 		json_decref(b);
-		api_error(c, 500, "internal", "%s", err_last());
+		ctl_error(c, 500, "internal", "%s", err_last());
 		return;
 	}
 	json_object_set_new(b, "log", json_sprintf("/v1/apps/%s/builds/%lld/"
 	    "log", c->seg[1], (long long)number));
-	api_reply(c, 201, b);
+	ctl_reply(c, 201, b);
 }
 
 /* ---- logs ---- */
@@ -417,7 +417,7 @@ build_parse_uint(long long *out, const char *s, long long max)
 }
 
 void
-api_builds_log(struct api_call *c)
+ctl_builds_log(struct ctl_call *c)
 {
 	struct store_access acc;
 	long long number = 0, offset = 0, wait = 0;
@@ -427,16 +427,16 @@ api_builds_log(struct api_call *c)
 	off_t last_size = -1;
 	int rc;
 
-	if (!api_app_access(c, c->seg[1], 0, &acc))
+	if (!ctl_app_access(c, c->seg[1], 0, &acc))
 		return;
 	if (!build_parse_uint(&number, c->seg[3], INT64_MAX) || number < 1) {
-		api_error(c, 404, "not_found", "no build '%.40s'", c->seg[3]);
+		ctl_error(c, 404, "not_found", "no build '%.40s'", c->seg[3]);
 		return;
 	}
 	if (!build_parse_uint(&offset, httpd_req_query(c->req, "offset"),
 	    INT64_MAX) || !build_parse_uint(&wait,
 	    httpd_req_query(c->req, "wait"), BUILD_LOG_WAIT_MAX)) {
-		api_error(c, 422, "invalid", "offset is a byte count and wait "
+		ctl_error(c, 422, "invalid", "offset is a byte count and wait "
 		    "0 to %d seconds", BUILD_LOG_WAIT_MAX);
 		return;
 	}
@@ -456,7 +456,7 @@ api_builds_log(struct api_call *c)
 		json_decref(b);
 		b = NULL;
 		if ((rc = store_build_get(&b, c->st, c->seg[1], number)) < 0) {
-			api_fail(c, rc);
+			ctl_fail(c, rc);
 			goto out;
 		}
 		status = json_string_value(json_object_get(b, "status"));
@@ -499,7 +499,7 @@ api_builds_log(struct api_call *c)
 			build_text_clean(text, (size_t)n);
 			text[n] = '\0';
 			done = done && offset + n >= sb.st_size;
-			api_reply(c, 200, json_pack("{s:s%, s:I, s:s, s:b}",
+			ctl_reply(c, 200, json_pack("{s:s%, s:I, s:s, s:b}",
 			    "text", text, (size_t)n, "offset",
 			    (json_int_t)(offset + n), "status", status, "done",
 			    done));

@@ -43,7 +43,7 @@ struct logs_seen {
 };
 
 void
-api_runner_logs(struct api_call *c)
+ctl_runner_logs(struct ctl_call *c)
 {
 	struct logs_seen seen[LOG_APPS_MAX];
 	json_t *lines, *x;
@@ -53,11 +53,11 @@ api_runner_logs(struct api_call *c)
 	struct buf text;
 	int rc = 0;
 
-	if (!api_need_runner(c) || !api_need_body(c))
+	if (!ctl_need_runner(c) || !ctl_need_body(c))
 		return;
 	lines = json_object_get(c->body, "lines");
 	if (!json_is_array(lines) || json_array_size(lines) > LOG_BATCH_MAX) {
-		api_error(c, 422, "invalid", "'lines' is a list of at most %d "
+		ctl_error(c, 422, "invalid", "'lines' is a list of at most %d "
 		    "{\"app\", \"line\"}", LOG_BATCH_MAX);
 		return;
 	}
@@ -124,12 +124,12 @@ done:
 	buf_free(&text);
 	free(dir);
 	if (rc < 0) {
-		api_fail(c, rc);
+		ctl_fail(c, rc);
 		return;
 	}
 	if (accepted)
 		ctl_live_notify();
-	api_reply(c, 200, json_pack("{sIsI}", "accepted", (json_int_t)accepted,
+	ctl_reply(c, 200, json_pack("{sIsI}", "accepted", (json_int_t)accepted,
 	    "refused", (json_int_t)refused));
 }
 
@@ -162,7 +162,7 @@ logs_cursor_parse(struct logring_cursor *out, const char *s)
 }
 
 void
-api_logs_get(struct api_call *c)
+ctl_logs_get(struct ctl_call *c)
 {
 	const char *n = httpd_req_query(c->req, "lines");
 	const char *proc = httpd_req_query(c->req, "process");
@@ -176,13 +176,13 @@ api_logs_get(struct api_call *c)
 	long wait;
 	int rc;
 
-	if (!api_app_read(c, c->seg[1]) || !api_wait_param(c, &wait))
+	if (!ctl_app_read(c, c->seg[1]) || !ctl_wait_param(c, &wait))
 		goto out;
 	q.lines = 100;
 	if (n) {
 		unsigned long long v;
 		if (parse_uint(&v, n, 1, 10000) < 0) {
-			api_error(c, 422, "invalid", "lines is 1 to 10000");
+			ctl_error(c, 422, "invalid", "lines is 1 to 10000");
 			goto out;
 		}
 		q.lines = (size_t)v;
@@ -190,12 +190,12 @@ api_logs_get(struct api_call *c)
 	if (proc && (proc[0] == '\0' || strlen(proc) > 40 ||
 	    strspn(proc, "abcdefghijklmnopqrstuvwxyz0123456789_-.") !=
 	    strlen(proc))) {
-		api_error(c, 422, "invalid", "process is a type (web) or a "
+		ctl_error(c, 422, "invalid", "process is a type (web) or a "
 		    "process (web.1)");
 		goto out;
 	}
 	if (cs && !logs_cursor_parse(&cur, cs)) {
-		api_error(c, 422, "invalid", "cursor is what the last answer "
+		ctl_error(c, 422, "invalid", "cursor is what the last answer "
 		    "gave");
 		goto out;
 	}
@@ -208,7 +208,7 @@ api_logs_get(struct api_call *c)
 
 		if ((rc = logring_since(&cur, &gap, dir, &q, cs == NULL,
 		    logs_collect, lines)) < 0) {
-			api_fail(c, rc);
+			ctl_fail(c, rc);
 			goto out;
 		}
 		any_gap = any_gap || gap;
@@ -218,7 +218,7 @@ api_logs_get(struct api_call *c)
 	}
 	snprintf(cbuf, sizeof(cbuf), "%" PRIu64 "-%" PRIu64 "-%" PRIu64,
 	    cur.ino, cur.gen, cur.off);
-	api_reply(c, 200, json_pack("{sOsssb}", "lines", lines, "cursor", cbuf,
+	ctl_reply(c, 200, json_pack("{sOsssb}", "lines", lines, "cursor", cbuf,
 	    "gap", any_gap));
 out:
 	json_decref(lines);

@@ -24,7 +24,6 @@
 #include "ctl_int.h"
 #include "slipway/alloc.h"
 #include "slipway/clock.h"
-#include "slipway/controller.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
@@ -121,7 +120,7 @@ ctl_desired_changed(struct ctl *ctl)
 }
 
 bool
-api_wait_param(struct api_call *c, long *out)
+ctl_wait_param(struct ctl_call *c, long *out)
 {
 	const char *w = httpd_req_query(c->req, "wait");
 	unsigned long long v;
@@ -130,7 +129,7 @@ api_wait_param(struct api_call *c, long *out)
 	if (w == NULL)
 		return true;
 	if (parse_uint(&v, w, 0, CTL_WAIT_MAX) < 0) {
-		api_error(c, 422, "invalid", "wait is 0 to %d seconds",
+		ctl_error(c, 422, "invalid", "wait is 0 to %d seconds",
 		    CTL_WAIT_MAX);
 		return false;
 	}
@@ -297,7 +296,7 @@ out:
 }
 
 void
-api_rollout_get(struct api_call *c)
+ctl_rollout_get(struct ctl_call *c)
 {
 	const char *restart = httpd_req_query(c->req, "restart");
 	json_t *view = NULL, *rel = NULL, *ans = NULL;
@@ -306,22 +305,22 @@ api_rollout_get(struct api_call *c)
 	long wait;
 	int rc;
 
-	if (!api_app_read(c, c->seg[1]))
+	if (!ctl_app_read(c, c->seg[1]))
 		return;
 	if (name_release_parse(&version, c->seg[3]) < 0) {
-		api_error(c, 404, "not_found", "%s", err_last());
+		ctl_error(c, 404, "not_found", "%s", err_last());
 		return;
 	}
-	if (!api_wait_param(c, &wait))
+	if (!ctl_wait_param(c, &wait))
 		return;
 	if (restart && (restart[0] == '\0' ||
 	    strlen(restart) > RESTART_TOKEN_MAX ||
 	    strspn(restart, "0123456789abcdef") != strlen(restart))) {
-		api_error(c, 422, "invalid", "restart is the token "
+		ctl_error(c, 422, "invalid", "restart is the token "
 		    "ps/restart answered");
 		return;
 	}
-	if (!api_check(c, store_release_get(&rel, c->st, c->seg[1], version)))
+	if (!ctl_check(c, store_release_get(&rel, c->st, c->seg[1], version)))
 		return;
 	deadline = clock_mono() + (double)wait;
 	for (;;) {
@@ -336,7 +335,7 @@ api_rollout_get(struct api_call *c)
 		if ((rc = store_rollout_view(&view, c->st, c->seg[1],
 		    ctl_live_after(c->ctl))) < 0) {
 			json_decref(rel);
-			api_fail(c, rc);
+			ctl_fail(c, rc);
 			return;
 		}
 		ans = rollout_answer(c->seg[1], version, restart, view, rel);
@@ -347,7 +346,7 @@ api_rollout_get(struct api_call *c)
 	}
 	json_decref(view);
 	json_decref(rel);
-	api_reply(c, 200, ans);
+	ctl_reply(c, 200, ans);
 }
 
 /* ---- restarts -------------------------------------------------------- */
@@ -373,7 +372,7 @@ restart_set(const char *app, const char *token, const char *type)
 }
 
 void
-api_ps_restart(struct api_call *c)
+ctl_ps_restart(struct ctl_call *c)
 {
 	const char *type = NULL;
 	unsigned char rnd[16];
@@ -381,28 +380,28 @@ api_ps_restart(struct api_call *c)
 	struct store_access acc;
 	bool bad = false;
 
-	if (!api_app_access(c, c->seg[1], 1, &acc))
+	if (!ctl_app_access(c, c->seg[1], 1, &acc))
 		return;
 	if (json_is_object(c->body))
-		type = api_body_str(c, "type", &bad);
+		type = ctl_body_str(c, "type", &bad);
 	else if (c->body) {
-		api_error(c, 400, "bad_request", "the body is a JSON object");
+		ctl_error(c, 400, "bad_request", "the body is a JSON object");
 		return;
 	}
 	if (bad)
 		return;
 	if (type && !name_proc_type_is_valid(type)) {
-		api_error(c, 422, "invalid", "'%.64s' is not a process type",
+		ctl_error(c, 422, "invalid", "'%.64s' is not a process type",
 		    type);
 		return;
 	}
 	if (acc.release == 0) {
-		api_error(c, 409, "conflict", "app '%s' has no release to "
+		ctl_error(c, 409, "conflict", "app '%s' has no release to "
 		    "restart", c->seg[1]);
 		return;
 	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		api_error(c, 500, "internal", "no random bytes");
+		ctl_error(c, 500, "internal", "no random bytes");
 		return;
 	}
 	digest_hex(token, rnd, sizeof(rnd));
@@ -412,7 +411,7 @@ api_ps_restart(struct api_call *c)
 	log_info("%s restarts '%s'%s%s", c->actor.name, c->seg[1],
 	    type ? " type " : "", type ? type : "");
 	ctl_desired_changed(c->ctl);
-	api_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
+	ctl_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
 	    "release", (json_int_t)acc.release, "type", type,
 	    "restart", token));
 }

@@ -27,47 +27,47 @@
 /* ---- admin side ---- */
 
 void
-api_runners_list(struct api_call *c)
+ctl_runners_list(struct ctl_call *c)
 {
 	json_t *list;
 
-	if (api_need_admin(c) && api_check(c, store_runner_list(&list, c->st,
+	if (ctl_need_admin(c) && ctl_check(c, store_runner_list(&list, c->st,
 	    ctl_live_after(c->ctl))))
-		api_reply(c, 200, list);
+		ctl_reply(c, 200, list);
 }
 
 void
-api_runners_create(struct api_call *c)
+ctl_runners_create(struct ctl_call *c)
 {
 	char key[STORE_TOKEN_LEN];
 	const char *name, *group;
-	const struct api_field fields[] = {
+	const struct ctl_field fields[] = {
 		{ "name", &name, "'name' is required" },
 		{ "group", &group, NULL },
 	};
 	json_t *r;
 
-	if (!api_need_admin(c) || !api_body_fields(c, fields, 2))
+	if (!ctl_need_admin(c) || !ctl_body_fields(c, fields, 2))
 		return;
 	if (group == NULL)
 		group = "default";
-	if (!api_check(c, store_runner_create(key, &r, c->st, name, group)))
+	if (!ctl_check(c, store_runner_create(key, &r, c->st, name, group)))
 		return;
 	log_info("%s added runner '%s' to group '%s'", c->actor.name, name,
 	    group);
 	json_object_set_new(r, "server_key", json_string(key));
-	api_reply(c, 201, r);
+	ctl_reply(c, 201, r);
 }
 
 void
-api_runners_delete(struct api_call *c)
+ctl_runners_delete(struct ctl_call *c)
 {
-	if (!api_need_admin(c) ||
-	    !api_check(c, store_runner_delete(c->st, c->seg[1])))
+	if (!ctl_need_admin(c) ||
+	    !ctl_check(c, store_runner_delete(c->st, c->seg[1])))
 		return;
 	log_info("%s removed runner '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
+	ctl_reply(c, 200, json_pack("{ss}", "removed", c->seg[1]));
 }
 
 /* ---- runner side ---- */
@@ -75,38 +75,38 @@ api_runners_delete(struct api_call *c)
 /* Record a runner's sign of life: false after answering when the call
  * is not a runner's or the heartbeat cannot be stored. */
 static bool
-api_runner_alive(struct api_call *c)
+ctl_runner_alive(struct ctl_call *c)
 {
-	return api_need_runner(c) && api_check(c,
+	return ctl_need_runner(c) && ctl_check(c,
 	    store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL)));
 }
 
 void
-api_runner_register(struct api_call *c)
+ctl_runner_register(struct ctl_call *c)
 {
-	if (!api_runner_alive(c))
+	if (!ctl_runner_alive(c))
 		return;
 	log_info("runner '%s' (group '%s') registered", c->actor.name,
 	    c->actor.group);
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, json_pack("{sssssisi}", "runner", c->actor.name,
+	ctl_reply(c, 200, json_pack("{sssssisi}", "runner", c->actor.name,
 	    "group", c->actor.group, "heartbeat_interval",
 	    RUNNER_HEARTBEAT_EVERY, "timeout", c->ctl->runner_timeout));
 }
 
 void
-api_runner_heartbeat(struct api_call *c)
+ctl_runner_heartbeat(struct ctl_call *c)
 {
-	if (!api_runner_alive(c))
+	if (!ctl_runner_alive(c))
 		return;
 	/* a runner that was not live takes slots again */
 	ctl_schedule_kick(c->ctl, c->st);
-	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
+	ctl_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }
 
 /* The runner's desired state with its version (a digest of the rest). */
 static int
-api_desired_doc(json_t **out, struct api_call *c)
+ctl_desired_doc(json_t **out, struct ctl_call *c)
 {
 	char d[DIGEST_STR_MAX], *text;
 	int rc;
@@ -123,7 +123,7 @@ api_desired_doc(json_t **out, struct api_call *c)
 }
 
 void
-api_runner_desired(struct api_call *c)
+ctl_runner_desired(struct ctl_call *c)
 {
 	const char *have = httpd_req_query(c->req, "version");
 	struct ctl *ctl = c->ctl;
@@ -133,7 +133,7 @@ api_runner_desired(struct api_call *c)
 	uint64_t gen;
 	int rc;
 
-	if (!api_need_runner(c) || !api_wait_param(c, &wait))
+	if (!ctl_need_runner(c) || !ctl_wait_param(c, &wait))
 		return;
 	/* Polling for work counts as being alive. */
 	store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL));
@@ -144,8 +144,8 @@ api_runner_desired(struct api_call *c)
 		gen = ctl->sched_gen;
 		pthread_mutex_unlock(&ctl->sched_mu);
 		json_decref(doc);
-		if ((rc = api_desired_doc(&doc, c)) < 0) {
-			api_fail(c, rc);
+		if ((rc = ctl_desired_doc(&doc, c)) < 0) {
+			ctl_fail(c, rc);
 			return;
 		}
 		if (have == NULL || strcmp(have, json_string_value(
@@ -162,29 +162,29 @@ api_runner_desired(struct api_call *c)
 		if (rc != 0 || ctl->stopping)
 			break;  /* timed out: answer with what is */
 	}
-	api_reply(c, 200, doc);
+	ctl_reply(c, 200, doc);
 }
 
 void
-api_runner_status(struct api_call *c)
+ctl_runner_status(struct ctl_call *c)
 {
 	json_t *list;
 
-	if (!api_need_runner(c) || !api_need_body(c))
+	if (!ctl_need_runner(c) || !ctl_need_body(c))
 		return;
 	list = json_object_get(c->body, "containers");
 	if (list && !json_is_array(list)) {
-		api_error(c, 422, "invalid", "'containers' is a list");
+		ctl_error(c, 422, "invalid", "'containers' is a list");
 		return;
 	}
-	if (!api_check(c, store_runner_report(c->st, c->actor.runner_id,
+	if (!ctl_check(c, store_runner_report(c->st, c->actor.runner_id,
 	    c->body, time(NULL))))
 		return;
 	/* a report is a sign of life too: a runner that was not live takes
 	 * its slots again, as on a heartbeat; rollout waiters read it */
 	ctl_schedule_kick(c->ctl, c->st);
 	ctl_live_notify();
-	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
+	ctl_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }
 
 /* ---- registry tokens (Docker token authentication) ---- */
@@ -192,7 +192,7 @@ api_runner_status(struct api_call *c)
 /* The secret from Basic (password = token; the user name is ignored) or
  * Bearer auth, in out (size n).  False when there is none. */
 static bool
-api_token_secret(char *out, size_t n, struct httpd_req *req)
+ctl_token_secret(char *out, size_t n, struct httpd_req *req)
 {
 	const char *h = httpd_req_header(req, "Authorization");
 	struct buf raw;
@@ -219,7 +219,7 @@ api_token_secret(char *out, size_t n, struct httpd_req *req)
 
 /* Is action among the comma-separated actions? */
 static bool
-api_has_action(const char *actions, const char *action)
+ctl_has_action(const char *actions, const char *action)
 {
 	size_t n = strlen(action);
 
@@ -236,7 +236,7 @@ api_has_action(const char *actions, const char *action)
 /* Repository names as OCI distribution allows them (lower-case path
  * components of [a-z0-9] joined by . _ __ - and separated by /). */
 static bool
-api_repo_name_ok(const char *name)
+ctl_repo_name_ok(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -256,7 +256,7 @@ api_repo_name_ok(const char *name)
 
 /* The actions the caller may have on repository name, of those asked. */
 static json_t *
-api_repo_grant(struct api_call *c, const char *name, const char *asked)
+ctl_repo_grant(struct ctl_call *c, const char *name, const char *asked)
 {
 	json_t *granted = json_array(), *app = NULL;
 	bool pull = false, push = false;
@@ -280,11 +280,11 @@ api_repo_grant(struct api_call *c, const char *name, const char *asked)
 		pull = acc.read;
 		push = acc.deploy;
 	}
-	if (pull && api_has_action(asked, "pull"))
+	if (pull && ctl_has_action(asked, "pull"))
 		json_array_append_new(granted, json_string("pull"));
-	if (push && api_has_action(asked, "push"))
+	if (push && ctl_has_action(asked, "push"))
 		json_array_append_new(granted, json_string("push"));
-	if (c->actor.admin && api_has_action(asked, "delete"))
+	if (c->actor.admin && ctl_has_action(asked, "delete"))
 		json_array_append_new(granted, json_string("delete"));
 	return granted;
 }
@@ -292,7 +292,7 @@ api_repo_grant(struct api_call *c, const char *name, const char *asked)
 /* One scope "TYPE:NAME:ACTIONS" (modified in place) into the access
  * claim, with what the caller may have of it. */
 static int
-api_scope_add(json_t *access, struct api_call *c, char *s)
+ctl_scope_add(json_t *access, struct ctl_call *c, char *s)
 {
 	char *first = strchr(s, ':'), *last = strrchr(s, ':');
 	json_t *acts;
@@ -303,16 +303,16 @@ api_scope_add(json_t *access, struct api_call *c, char *s)
 	*first = '\0';
 	*last = '\0';
 	if (strcmp(s, "repository") == 0) {
-		if (!api_repo_name_ok(first + 1))
+		if (!ctl_repo_name_ok(first + 1))
 			return err_set(ERR_INVALID, "bad repository name "
 			    "'%.100s'", first + 1);
-		acts = api_repo_grant(c, first + 1, last + 1);
+		acts = ctl_repo_grant(c, first + 1, last + 1);
 	} else {
 		/* registry:catalog:* and the like: admins only */
 		acts = json_array();
 		if (c->actor.admin && strcmp(s, "registry") == 0 &&
 		    strcmp(first + 1, "catalog") == 0 &&
-		    api_has_action(last + 1, "*"))
+		    ctl_has_action(last + 1, "*"))
 			json_array_append_new(acts, json_string("*"));
 	}
 	/* Per the token spec a scope not granted is left out, not refused:
@@ -330,7 +330,7 @@ api_scope_add(json_t *access, struct api_call *c, char *s)
  * each of which may hold several separated by spaces.  At most
  * SCOPES_MAX in all. */
 static int
-api_scopes(json_t **out, struct api_call *c, const char *const *scopes,
+ctl_scopes(json_t **out, struct ctl_call *c, const char *const *scopes,
     size_t nscopes)
 {
 	json_t *access = json_array();
@@ -345,7 +345,7 @@ api_scopes(json_t **out, struct api_call *c, const char *const *scopes,
 				rc = err_set(ERR_INVALID, "more than %d "
 				    "scopes", SCOPES_MAX);
 			else
-				rc = api_scope_add(access, c, s);
+				rc = ctl_scope_add(access, c, s);
 		}
 		free(copy);
 	}
@@ -358,7 +358,7 @@ api_scopes(json_t **out, struct api_call *c, const char *const *scopes,
 }
 
 void
-api_registry_token(struct api_call *c)
+ctl_registry_token(struct ctl_call *c)
 {
 	char secret[256], issued[32], sub[STORE_NAME_MAX + 16], jti[33];
 	const char *service = httpd_req_query(c->req, "service");
@@ -371,30 +371,30 @@ api_registry_token(struct api_call *c)
 	struct tm tm;
 	int rc;
 
-	if (!api_token_secret(secret, sizeof(secret), c->req) ||
+	if (!ctl_token_secret(secret, sizeof(secret), c->req) ||
 	    store_auth(&c->actor, c->st, secret) < 0) {
 		httpd_header(c->req, "WWW-Authenticate",
 		    "Basic realm=\"slipway\"");
-		api_reply(c, 401, json_pack("{ssss}", "error",
+		ctl_reply(c, 401, json_pack("{ssss}", "error",
 		    "registry tokens need your API token as the password "
 		    "(Basic) or as a Bearer token", "code", "unauthorized"));
 		return;
 	}
 	if (service == NULL || service[0] == '\0' || strlen(service) > 255) {
-		api_error(c, 400, "bad_request", "'service' is required "
+		ctl_error(c, 400, "bad_request", "'service' is required "
 		    "(the registry's name, from its WWW-Authenticate header)");
 		return;
 	}
 	/* one more than allowed, to tell "too many" from "just enough" */
 	nscopes = httpd_req_query_all(c->req, "scope", scopes,
 	    SCOPES_MAX + 1);
-	if ((rc = api_scopes(&access, c, scopes, nscopes)) < 0) {
-		api_error(c, 400, "bad_request", "%s", err_last());
+	if ((rc = ctl_scopes(&access, c, scopes, nscopes)) < 0) {
+		ctl_error(c, 400, "bad_request", "%s", err_last());
 		return;
 	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		json_decref(access);
-		api_error(c, 500, "internal", "no random bytes");
+		ctl_error(c, 500, "internal", "no random bytes");
 		return;
 	}
 	digest_hex(jti, rnd, sizeof(rnd));
@@ -407,7 +407,7 @@ api_registry_token(struct api_call *c)
 	json_decref(claims);
 	if (rc < 0) {
 		json_decref(access);
-		api_fail(c, rc);
+		ctl_fail(c, rc);
 		return;
 	}
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
@@ -418,7 +418,7 @@ api_registry_token(struct api_call *c)
 	json_decref(access);
 	gmtime_r(&now, &tm);
 	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	api_reply(c, 200, json_pack("{sssssiss}", "token", token,
+	ctl_reply(c, 200, json_pack("{sssssiss}", "token", token,
 	    "access_token", token, "expires_in", CTL_REGISTRY_TOKEN_TTL,
 	    "issued_at", issued));
 	free(token);

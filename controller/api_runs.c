@@ -195,31 +195,31 @@ ctl_runs_for_runner(const char *runner)
 }
 
 void
-api_runs_create(struct api_call *c)
+ctl_runs_create(struct ctl_call *c)
 {
 	json_t *target = NULL, *rel, *runner, *cmdv;
 	unsigned char rnd[16];
 	struct ctl_run *r;
 	size_t active = 0;
 
-	if (!api_app_deploy(c, c->seg[1]) || !api_need_body(c))
+	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_need_body(c))
 		return;
 	cmdv = json_object_get(c->body, "command");
 	if (!json_is_string(cmdv) || json_string_length(cmdv) == 0 ||
 	    json_string_length(cmdv) > RUN_COMMAND_MAX ||
 	    strlen(json_string_value(cmdv)) != json_string_length(cmdv)) {
-		api_error(c, 422, "invalid", "'command' is a shell command "
+		ctl_error(c, 422, "invalid", "'command' is a shell command "
 		    "line of 1 to %d bytes without NUL", RUN_COMMAND_MAX);
 		return;
 	}
-	if (!api_check(c, store_run_target(&target, c->st, c->seg[1],
+	if (!ctl_check(c, store_run_target(&target, c->st, c->seg[1],
 	    ctl_live_after(c->ctl))))
 		return;
 	rel = json_object_get(target, "release");
 	runner = json_object_get(target, "runner");
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		json_decref(target);
-		api_error(c, 500, "internal", "no random bytes");
+		ctl_error(c, 500, "internal", "no random bytes");
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
@@ -239,7 +239,7 @@ api_runs_create(struct api_call *c)
 		pthread_mutex_unlock(&runs_mu);
 		run_free(r);
 		json_decref(target);
-		api_error(c, 409, "conflict", "too many one-offs at once "
+		ctl_error(c, 409, "conflict", "too many one-offs at once "
 		    "(%zu running); try again when some have ended", active);
 		return;
 	}
@@ -261,7 +261,7 @@ api_runs_create(struct api_call *c)
 	log_info("%s starts a one-off of '%s' on runner '%s' (%s)",
 	    c->actor.name, r->app, r->runner, r->id);
 	ctl_desired_changed(c->ctl);
-	api_reply(c, 201, json_pack("{sssssOsssIss}", "id", r->id,
+	ctl_reply(c, 201, json_pack("{sssssOsssIss}", "id", r->id,
 	    "app", r->app, "release", json_object_get(rel, "version"),
 	    "runner", r->runner, "index", (json_int_t)r->index,
 	    "state", "pending"));
@@ -303,7 +303,7 @@ run_answer(const struct ctl_run *r, uint64_t offset)
 }
 
 void
-api_runs_get(struct api_call *c)
+ctl_runs_get(struct ctl_call *c)
 {
 	const char *o = httpd_req_query(c->req, "offset");
 	unsigned long long offset = 0;
@@ -311,11 +311,11 @@ api_runs_get(struct api_call *c)
 	double deadline;
 	long wait;
 
-	if (!api_app_read(c, c->seg[1]) || !api_wait_param(c, &wait))
+	if (!ctl_app_read(c, c->seg[1]) || !ctl_wait_param(c, &wait))
 		return;
 	if (o) {
 		if (parse_uint(&offset, o, 0, ~0ULL) < 0) {
-			api_error(c, 422, "invalid", "offset is a byte count");
+			ctl_error(c, 422, "invalid", "offset is a byte count");
 			return;
 		}
 	}
@@ -330,7 +330,7 @@ api_runs_get(struct api_call *c)
 			ctl_desired_changed(c->ctl);
 		if ((r = run_find(c->seg[1], c->seg[3])) == NULL) {
 			pthread_mutex_unlock(&runs_mu);
-			api_error(c, 404, "not_found", "no one-off '%.40s' of "
+			ctl_error(c, 404, "not_found", "no one-off '%.40s' of "
 			    "app '%s' (ended over %.0f minutes ago, or the "
 			    "controller restarted)", c->seg[3], c->seg[1],
 			    RUN_KEEP_SECS / 60);
@@ -343,39 +343,39 @@ api_runs_get(struct api_call *c)
 		if (more || !ctl_live_wait(c->ctl, gen, deadline))
 			break;
 	}
-	api_reply(c, 200, ans);
+	ctl_reply(c, 200, ans);
 }
 
 void
-api_runner_run_update(struct api_call *c)
+ctl_runner_run_update(struct ctl_call *c)
 {
 	const char *state, *error;
 	json_t *out, *code;
 	struct ctl_run *r;
 	bool bad = false, ended = false;
 
-	if (!api_need_runner(c) || !api_need_body(c))
+	if (!ctl_need_runner(c) || !ctl_need_body(c))
 		return;
-	state = api_body_str(c, "state", &bad);
-	error = bad ? NULL : api_body_str(c, "error", &bad);
+	state = ctl_body_str(c, "state", &bad);
+	error = bad ? NULL : ctl_body_str(c, "error", &bad);
 	if (bad)
 		return;
 	out = json_object_get(c->body, "output");
 	code = json_object_get(c->body, "exit_code");
 	if ((out && !json_is_string(out) && !json_is_null(out)) ||
 	    (code && !json_is_integer(code) && !json_is_null(code))) {
-		api_error(c, 422, "invalid", "'output' is a string and "
+		ctl_error(c, 422, "invalid", "'output' is a string and "
 		    "'exit_code' an integer");
 		return;
 	}
 	if (state == NULL || (strcmp(state, "running") &&
 	    strcmp(state, "exited") && strcmp(state, "failed"))) {
-		api_error(c, 422, "invalid", "'state' is running, exited or "
+		ctl_error(c, 422, "invalid", "'state' is running, exited or "
 		    "failed");
 		return;
 	}
 	if (strcmp(state, "exited") == 0 && !json_is_integer(code)) {
-		api_error(c, 422, "invalid", "an exited one-off needs its "
+		ctl_error(c, 422, "invalid", "an exited one-off needs its "
 		    "'exit_code'");
 		return;
 	}
@@ -383,13 +383,13 @@ api_runner_run_update(struct api_call *c)
 	r = run_find(NULL, c->seg[2]);
 	if (r == NULL || strcmp(r->runner, c->actor.name) != 0) {
 		pthread_mutex_unlock(&runs_mu);
-		api_error(c, 404, "not_found", "no one-off '%.40s' for this "
+		ctl_error(c, 404, "not_found", "no one-off '%.40s' for this "
 		    "runner", c->seg[2]);
 		return;
 	}
 	if (!run_active(r)) {
 		pthread_mutex_unlock(&runs_mu);
-		api_error(c, 409, "conflict", "one-off '%s' has ended (%s)",
+		ctl_error(c, 409, "conflict", "one-off '%s' has ended (%s)",
 		    r->id, run_state_names[r->state]);
 		return;
 	}
@@ -418,5 +418,5 @@ api_runner_run_update(struct api_call *c)
 	ctl_live_notify();
 	if (ended)
 		ctl_desired_changed(c->ctl);
-	api_reply(c, 200, json_pack("{ss}", "status", "ok"));
+	ctl_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }

@@ -24,22 +24,22 @@
 #define SSH_SESSION_TTL_DEFAULT 3600
 
 void
-api_ssh_session_create(struct api_call *c)
+ctl_ssh_session_create(struct ctl_call *c)
 {
 	char token[STORE_TOKEN_LEN], label[128];
 	const char *fp, *user;
-	const struct api_field field = { "fingerprint", &fp,
+	const struct ctl_field field = { "fingerprint", &fp,
 	    "'fingerprint' is required (SHA256:...)" };
 	json_int_t ttl = SSH_SESSION_TTL_DEFAULT;
 	json_t *key = NULL, *t = NULL;
 
-	if (!api_need_admin(c) || !api_body_fields(c, &field, 1) ||
-	    !api_body_ttl(c, &ttl) ||
-	    !api_check(c, store_key_get(&key, c->st, fp)))
+	if (!ctl_need_admin(c) || !ctl_body_fields(c, &field, 1) ||
+	    !ctl_body_ttl(c, &ttl) ||
+	    !ctl_check(c, store_key_get(&key, c->st, fp)))
 		return;
 	user = json_string_value(json_object_get(key, "user"));
 	snprintf(label, sizeof(label), "ssh session %.80s", fp);
-	if (!api_check(c, store_token_create_ttl(token, &t, c->st, user, label,
+	if (!ctl_check(c, store_token_create_ttl(token, &t, c->st, user, label,
 	    ttl))) {
 		json_decref(key);
 		return;
@@ -51,25 +51,25 @@ api_ssh_session_create(struct api_call *c)
 	json_object_set_new(t, "token", json_string(token));
 	json_object_set_new(t, "fingerprint", json_string(fp));
 	json_decref(key);
-	api_reply(c, 201, t);
+	ctl_reply(c, 201, t);
 }
 
 void
-api_apps_access(struct api_call *c)
+ctl_apps_access(struct ctl_call *c)
 {
 	struct store_access acc;
 	json_t *app;
 	bool owner;
 
-	if (!api_need_user(c) ||
-	    !api_check(c, store_app_access(&acc, c->st, &c->actor, c->seg[1])) ||
-	    !api_check(c, store_app_get(&app, c->st, c->seg[1])))
+	if (!ctl_need_user(c) ||
+	    !ctl_check(c, store_app_access(&acc, c->st, &c->actor, c->seg[1])) ||
+	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
 	owner = c->actor.admin || strcmp(json_string_value(json_object_get(app,
 	    "owner")), c->actor.name) == 0;
 	/* What the app is (uid, branch, groups) only to those who may read
 	 * it. */
-	api_reply(c, 200, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?, s:s?, "
+	ctl_reply(c, 200, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?, s:s?, "
 	    "s:s?}", "app", c->seg[1], "user", c->actor.name, "read", acc.read,
 	    "deploy", acc.deploy, "owner", owner && acc.read, "uid",
 	    acc.read ? acc.uid : NULL, "deploy_branch", acc.read ?

@@ -111,7 +111,7 @@ time_t ctl_live_after(const struct ctl *ctl);
 
 /* One API call.  seg[] are the path's segments after "/v1/" (pointing
  * into a copy owned by the call); body is the parsed JSON body or NULL. */
-struct api_call {
+struct ctl_call {
 	struct ctl *ctl;
 	struct httpd_req *req;
 	struct store *st;
@@ -123,50 +123,50 @@ struct api_call {
 	const char *rest;       /* the path from a '*' pattern segment on */
 };
 
-typedef void (*api_fn)(struct api_call *c);
+typedef void (*ctl_fn)(struct ctl_call *c);
 
 /* The HTTP handler given to httpd (controller/api.c). */
-void api_handle(struct httpd_req *req, void *payload);
-int api_begin(struct httpd_req *req, void *payload);
+void ctl_handle(struct httpd_req *req, void *payload);
+int ctl_begin(struct httpd_req *req, void *payload);
 
-/* Answers.  api_reply takes the reference to body; api_reply_raw sends
- * len bytes of JSON text as they are; api_reply_page a cached page. */
-void api_reply(struct api_call *c, unsigned status, json_t *body);
-void api_reply_raw(struct api_call *c, unsigned status, const char *text,
+/* Answers.  ctl_reply takes the reference to body; ctl_reply_raw sends
+ * len bytes of JSON text as they are; ctl_reply_page a cached page. */
+void ctl_reply(struct ctl_call *c, unsigned status, json_t *body);
+void ctl_reply_raw(struct ctl_call *c, unsigned status, const char *text,
     size_t len);
-void api_reply_page(struct api_call *c, const struct ctl_page *page);
-void api_error(struct api_call *c, unsigned status, const char *code,
+void ctl_reply_page(struct ctl_call *c, const struct ctl_page *page);
+void ctl_error(struct ctl_call *c, unsigned status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Answer with the status for rc and err_last() as the message. */
-void api_fail(struct api_call *c, int rc);
+void ctl_fail(struct ctl_call *c, int rc);
 
 /* Checks that answer (403, 404, 422) and return false when they fail. */
-bool api_need_user(struct api_call *c);
-bool api_need_admin(struct api_call *c);
-bool api_need_runner(struct api_call *c);
-bool api_need_body(struct api_call *c);
+bool ctl_need_user(struct ctl_call *c);
+bool ctl_need_admin(struct ctl_call *c);
+bool ctl_need_runner(struct ctl_call *c);
+bool ctl_need_body(struct ctl_call *c);
 /* May the caller read / deploy app (seg by name)?  Admins may do all;
  * members may read their apps (owner, collaborator) and deploy them only
  * when granted in every group the app is in. */
-bool api_app_read(struct api_call *c, const char *app);
-/* As api_app_read (level 0) or api_app_deploy (level 1), also giving
+bool ctl_app_read(struct ctl_call *c, const char *app);
+/* As ctl_app_read (level 0) or ctl_app_deploy (level 1), also giving
  * what the check learnt about the app. */
-bool api_app_access(struct api_call *c, const char *app, int level,
+bool ctl_app_access(struct ctl_call *c, const char *app, int level,
     struct store_access *out);
-bool api_app_deploy(struct api_call *c, const char *app);
+bool ctl_app_deploy(struct ctl_call *c, const char *app);
 /* Owner or admin (destroy, collaborators). */
-bool api_app_owner(struct api_call *c, const char *app);
+bool ctl_app_owner(struct ctl_call *c, const char *app);
 
 /* A string member of the body: NULL when absent; answers 422 and sets
  * *bad when present and not a string. */
-const char *api_body_str(struct api_call *c, const char *key, bool *bad);
+const char *ctl_body_str(struct ctl_call *c, const char *key, bool *bad);
 /* A string member the JSON object body must have, into *out: false after
  * answering 400 (no object body) or 422 (absent, or not a string). */
-bool api_body_need(struct api_call *c, const char *key, const char **out);
+bool ctl_body_need(struct ctl_call *c, const char *key, const char **out);
 
 /* One string member of a request body: where it goes (NULL when absent)
  * and, for a required one, the 422 message when it is absent. */
-struct api_field {
+struct ctl_field {
 	const char *key;
 	const char **out;
 	const char *missing;    /* NULL: optional */
@@ -174,77 +174,77 @@ struct api_field {
 /* Read n string members of the JSON object body, in order.  False after
  * answering 400 when there is no object body, 422 for the first present
  * and not a string or, failing that, the first required one absent. */
-bool api_body_fields(struct api_call *c, const struct api_field *f,
+bool ctl_body_fields(struct ctl_call *c, const struct ctl_field *f,
     size_t n);
 
 /* A token's "ttl" in the body (seconds, 1 to STORE_TOKEN_TTL_MAX) into
  * *out, left alone when absent or null; false after answering 422. */
-bool api_body_ttl(struct api_call *c, json_int_t *out);
+bool ctl_body_ttl(struct ctl_call *c, json_int_t *out);
 
 /* What handlers do with a store call's result: false, after answering
- * with rc's status and message (api_fail), when rc is an error. */
-bool api_check(struct api_call *c, int rc);
+ * with rc's status and message (ctl_fail), when rc is an error. */
+bool ctl_check(struct ctl_call *c, int rc);
 
 /* Handlers, by resource (controller/api_*.c). */
-void api_me(struct api_call *c);
-void api_users_list(struct api_call *c);
-void api_users_create(struct api_call *c);
-void api_users_get(struct api_call *c);
-void api_users_delete(struct api_call *c);
-void api_tokens_list(struct api_call *c);
-void api_tokens_create(struct api_call *c);
-void api_tokens_revoke(struct api_call *c);
-void api_keys_list(struct api_call *c);
-void api_keys_add(struct api_call *c);
-void api_keys_get(struct api_call *c);
-void api_keys_remove(struct api_call *c);
-void api_groups_list(struct api_call *c);
-void api_groups_create(struct api_call *c);
-void api_groups_delete(struct api_call *c);
-void api_groups_add_app(struct api_call *c);
-void api_groups_remove_app(struct api_call *c);
-void api_groups_add_user(struct api_call *c);
-void api_groups_remove_user(struct api_call *c);
+void ctl_me(struct ctl_call *c);
+void ctl_users_list(struct ctl_call *c);
+void ctl_users_create(struct ctl_call *c);
+void ctl_users_get(struct ctl_call *c);
+void ctl_users_delete(struct ctl_call *c);
+void ctl_tokens_list(struct ctl_call *c);
+void ctl_tokens_create(struct ctl_call *c);
+void ctl_tokens_revoke(struct ctl_call *c);
+void ctl_keys_list(struct ctl_call *c);
+void ctl_keys_add(struct ctl_call *c);
+void ctl_keys_get(struct ctl_call *c);
+void ctl_keys_remove(struct ctl_call *c);
+void ctl_groups_list(struct ctl_call *c);
+void ctl_groups_create(struct ctl_call *c);
+void ctl_groups_delete(struct ctl_call *c);
+void ctl_groups_add_app(struct ctl_call *c);
+void ctl_groups_remove_app(struct ctl_call *c);
+void ctl_groups_add_user(struct ctl_call *c);
+void ctl_groups_remove_user(struct ctl_call *c);
 
-void api_apps_list(struct api_call *c);
-void api_apps_create(struct api_call *c);
-void api_apps_get(struct api_call *c);
-void api_apps_update(struct api_call *c);
-void api_apps_destroy(struct api_call *c);
-void api_collab_add(struct api_call *c);
-void api_collab_remove(struct api_call *c);
-void api_domains_list(struct api_call *c);
-void api_domains_add(struct api_call *c);
-void api_domains_remove(struct api_call *c);
-void api_config_get(struct api_call *c);
-void api_config_change(struct api_call *c);
-void api_builds_list(struct api_call *c);
-void api_builds_create(struct api_call *c);
-void api_builds_get(struct api_call *c);
-void api_builds_update(struct api_call *c);
-void api_releases_list(struct api_call *c);
-void api_releases_get(struct api_call *c);
-void api_rollback(struct api_call *c);
-void api_formation_get(struct api_call *c);
-void api_formation_scale(struct api_call *c);
-void api_ps(struct api_call *c);
+void ctl_apps_list(struct ctl_call *c);
+void ctl_apps_create(struct ctl_call *c);
+void ctl_apps_get(struct ctl_call *c);
+void ctl_apps_update(struct ctl_call *c);
+void ctl_apps_destroy(struct ctl_call *c);
+void ctl_collab_add(struct ctl_call *c);
+void ctl_collab_remove(struct ctl_call *c);
+void ctl_domains_list(struct ctl_call *c);
+void ctl_domains_add(struct ctl_call *c);
+void ctl_domains_remove(struct ctl_call *c);
+void ctl_config_get(struct ctl_call *c);
+void ctl_config_change(struct ctl_call *c);
+void ctl_builds_list(struct ctl_call *c);
+void ctl_builds_create(struct ctl_call *c);
+void ctl_builds_get(struct ctl_call *c);
+void ctl_builds_update(struct ctl_call *c);
+void ctl_releases_list(struct ctl_call *c);
+void ctl_releases_get(struct ctl_call *c);
+void ctl_rollback(struct ctl_call *c);
+void ctl_formation_get(struct ctl_call *c);
+void ctl_formation_scale(struct ctl_call *c);
+void ctl_ps(struct ctl_call *c);
 
-void api_rollout_get(struct api_call *c);
-void api_ps_restart(struct api_call *c);
-void api_runs_create(struct api_call *c);
-void api_runs_get(struct api_call *c);
-void api_logs_get(struct api_call *c);
+void ctl_rollout_get(struct ctl_call *c);
+void ctl_ps_restart(struct ctl_call *c);
+void ctl_runs_create(struct ctl_call *c);
+void ctl_runs_get(struct ctl_call *c);
+void ctl_logs_get(struct ctl_call *c);
 
-void api_runners_list(struct api_call *c);
-void api_runners_create(struct api_call *c);
-void api_runners_delete(struct api_call *c);
-void api_runner_register(struct api_call *c);
-void api_runner_heartbeat(struct api_call *c);
-void api_runner_desired(struct api_call *c);
-void api_runner_status(struct api_call *c);
-void api_registry_token(struct api_call *c);
-void api_runner_logs(struct api_call *c);
-void api_runner_run_update(struct api_call *c);
+void ctl_runners_list(struct ctl_call *c);
+void ctl_runners_create(struct ctl_call *c);
+void ctl_runners_delete(struct ctl_call *c);
+void ctl_runner_register(struct ctl_call *c);
+void ctl_runner_heartbeat(struct ctl_call *c);
+void ctl_runner_desired(struct ctl_call *c);
+void ctl_runner_status(struct ctl_call *c);
+void ctl_registry_token(struct ctl_call *c);
+void ctl_runner_logs(struct ctl_call *c);
+void ctl_runner_run_update(struct ctl_call *c);
 
 /* ---- rollouts, one-offs, logs (controller/api_rollout.c, api_runs.c) */
 
@@ -271,11 +271,11 @@ void ctl_rollout_retry(struct ctl *ctl, struct store *s);
 /* The one-offs runner should run now (specs, a new array). */
 json_t *ctl_runs_for_runner(const char *runner);
 /* ?wait=S (0 to CTL_WAIT_MAX; 0 when absent); false after answering 422. */
-bool api_wait_param(struct api_call *c, long *out);
+bool ctl_wait_param(struct ctl_call *c, long *out);
 
 /* controller/api_builds.c, api_ssh.c (the builder and the SSH server) */
-void api_builds_log(struct api_call *c);
-void api_apps_access(struct api_call *c);
-void api_ssh_session_create(struct api_call *c);
+void ctl_builds_log(struct ctl_call *c);
+void ctl_apps_access(struct ctl_call *c);
+void ctl_ssh_session_create(struct ctl_call *c);
 
 #endif

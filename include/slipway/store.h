@@ -14,12 +14,16 @@
  * What a json_t **out returns belongs to the caller (json_decref).
  *
  * A struct store is one SQLite connection: use it from one thread at a time.
- * The controller keeps one per request thread.
+ * The controller keeps one per request thread. *
+ * The release rules (store/release.c) and the scheduler (store/scheduler.c)
+ * are pure functions (no I/O, no clock), declared here because the store
+ * applies them inside its transactions.
  */
 #ifndef SLIPWAY_STORE_H
 #define SLIPWAY_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -236,7 +240,7 @@ int store_landing_list(json_t **out, struct store *s);
 	"the builder stopped reporting (lease expired)"
 /* Fail every pending or running build of any app not updated (each
  * update renews a build's lease) for more than lease seconds before now,
- * with the error STORE_BUILD_LEASE_EXPIRED (controller/store_builds.c).
+ * with the error STORE_BUILD_LEASE_EXPIRED (store/store_builds.c).
  * *out (may be NULL) is what was failed, [{"app":..,"number":..}], []
  * when nothing was overdue. */
 int store_build_expire(json_t **out, struct store *s, time_t now,
@@ -260,6 +264,38 @@ int store_formation_get(json_t **out, struct store *s, const char *app);
 int store_formation_scale(json_t **out, struct store *s, const char *app,
     json_t *quantities);
 
+/* ---- release rules (store/release.c: pure, no I/O) ---- */
+
+/* Longest summary kept; longer ones end in "... (+N more)". */
+#define STORE_RELEASE_SUMMARY_MAX 200
+
+/* Apply changes (object KEY -> string sets, KEY -> null unsets) to values
+ * (object KEY -> string, not modified).  *out is the new object (caller
+ * owns); *changed says whether it differs from values.  A key that is not
+ * ^[A-Za-z_][A-Za-z0-9_]*$, a value that is not a string or null, a value
+ * over STORE_ENV_VALUE_MAX or with a NUL, or more than STORE_ENV_MAX keys
+ * in the result: ERR_INVALID naming the key, *out untouched. */
+int store_release_config_apply(json_t **out, bool *changed, json_t *values,
+    json_t *changes);
+
+/* One-line summary of a config change as it will read in `releases`:
+ * "set FOO, BAR", "unset FOO", "set FOO; unset BAR".  Only keys whose
+ * value differs from values (the config before) are named, in the order
+ * given.  Caller frees. */
+char *store_release_summary_config(json_t *values, json_t *changes);
+/* "deploy 3f2a9c1" (the first 7 characters of rev; "deploy" alone when
+ * rev is empty).  Caller frees. */
+char *store_release_summary_deploy(const char *rev);
+/* "rollback to v4".  Caller frees. */
+char *store_release_summary_rollback(int64_t target);
+
+/* Which release a rollback copies: requested (0: the one before current)
+ * must be a release that exists, below current.  ERR_INVALID when there is
+ * nothing to roll back to or requested is current, ERR_NOTFOUND when it is
+ * above current. */
+int store_release_rollback_target(int64_t *out, int64_t current,
+    int64_t requested);
+
 /* ---- runners ---- */
 
 /* Add runner name in group; its server key "slr_<64 hex>" is written to
@@ -277,7 +313,7 @@ int store_runner_report(struct store *s, int64_t runner_id, json_t *report,
 
 /* ---- the schedule ---- */
 
-/* Recompute the schedule (controller/scheduler.c) from formations, app
+/* Recompute the schedule (store/scheduler.c) from formations, app
  * groups, current releases and live runners, and store it if it changed.
  * *changed (may be NULL) says whether it did. */
 int store_schedule_refresh(bool *changed, struct store *s, time_t live_after);
@@ -289,7 +325,58 @@ int store_schedule_for_runner(json_t **out, struct store *s,
 /* The assignments of one app, with each runner's last report of them. */
 int store_schedule_for_app(json_t **out, struct store *s, const char *app);
 
-/* ---- rollouts, one-offs, logs (controller/store_rollout.c) ---- */
+/* ---- the scheduler (store/scheduler.c: pure, no I/O) ---- */
+
+struct store_sched_proc {
+	const char *type;
+	int quantity;
+};
+
+/* An app as the scheduler sees it: its groups and its formation.  An app
+ * without a release to run has nprocs == 0. */
+struct store_sched_app {
+	const char *name;
+	const char *const *groups;
+	size_t ngroups;
+	const struct store_sched_proc *procs;
+	size_t nprocs;
+};
+
+struct store_sched_runner {
+	const char *name;
+	const char *group;
+	bool live;      /* heartbeat within the deadline */
+};
+
+/* One container to run: app's process type, instance index (1-based), in
+ * group, on runner (NULL: no live runner in the group can take it). */
+struct store_sched_slot {
+	char *app;
+	char *type;
+	int index;
+	char *group;
+	char *runner;
+};
+
+/*
+ * Decide where every container runs.  Each group an app is in runs the
+ * app's whole formation on that group's live runners, never elsewhere.
+ * Containers are spread: first by how many of the same app a runner has,
+ * then by its total load, then by name.  A slot keeps the runner it had in
+ * prev while that runner is live, in the group and not over its fair
+ * share, so a healthy schedule does not churn; a runner that is not live
+ * loses its slots to the others in its group.
+ *
+ * *out (caller frees with store_sched_slots_free) is sorted by group, app,
+ * type, index.  Pure: the same input gives the same output.
+ */
+void store_sched_plan(struct store_sched_slot **out, size_t *nout,
+    const struct store_sched_app *apps, size_t napps,
+    const struct store_sched_runner *runners, size_t nrunners,
+    const struct store_sched_slot *prev, size_t nprev);
+void store_sched_slots_free(struct store_sched_slot *slots, size_t n);
+
+/* ---- rollouts, one-offs, logs (store/store_rollout.c) ---- */
 
 /* The current releases that a live runner (heartbeat at or after
  * live_after) reports failed: [{"app", "release", "runner", "reason",

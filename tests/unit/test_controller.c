@@ -25,7 +25,7 @@ static void
 expect_summary(const char *want, const char *before, const char *changes)
 {
 	json_t *b = J(before), *c = J(changes);
-	char *got = release_summary_config(b, c);
+	char *got = store_release_summary_config(b, c);
 
 	if (strcmp(want, got) != 0)
 		harness_fail(__FILE__, __LINE__, "summary: expected \"%s\", "
@@ -42,7 +42,7 @@ TEST(controller__config_apply_sets_and_unsets)
 	json_t *out = NULL;
 	bool changed = false;
 
-	EXPECT_OK(release_config_apply(&out, &changed, values, changes));
+	EXPECT_OK(store_release_config_apply(&out, &changed, values, changes));
 	EXPECT_TRUE(changed);
 	EXPECT_STR("9", json_string_value(json_object_get(out, "FOO")));
 	EXPECT_TRUE(json_object_get(out, "BAR") == NULL);
@@ -61,7 +61,7 @@ TEST(controller__config_apply_unchanged)
 	json_t *out = NULL;
 	bool changed = true;
 
-	EXPECT_OK(release_config_apply(&out, &changed, values, changes));
+	EXPECT_OK(store_release_config_apply(&out, &changed, values, changes));
 	EXPECT_TRUE(!changed);
 	EXPECT_TRUE(json_equal(out, values));
 	json_decref(out);
@@ -82,7 +82,7 @@ TEST(controller__config_apply_refuses_bad_keys_and_values)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *c = J(bad[i]), *out = NULL;
 		bool changed;
-		int rc = release_config_apply(&out, &changed, values, c);
+		int rc = store_release_config_apply(&out, &changed, values, c);
 
 		if (rc != ERR_INVALID)
 			harness_fail(__FILE__, __LINE__, "%s: expected "
@@ -102,14 +102,16 @@ TEST(controller__config_apply_caps)
 	memset(big, 'x', STORE_ENV_VALUE_MAX + 1);
 	big[STORE_ENV_VALUE_MAX + 1] = '\0';
 	json_object_set_new(c, "BIG", json_string(big));
-	EXPECT_INT(ERR_TOOBIG, release_config_apply(&out, &changed, values, c));
+	EXPECT_INT(ERR_TOOBIG,
+	    store_release_config_apply(&out, &changed, values, c));
 	json_object_clear(c);
 	for (int i = 0; i <= STORE_ENV_MAX; i++) {
 		char k[32];
 		snprintf(k, sizeof(k), "K%d", i);
 		json_object_set_new(c, k, json_string("v"));
 	}
-	EXPECT_INT(ERR_TOOBIG, release_config_apply(&out, &changed, values, c));
+	EXPECT_INT(ERR_TOOBIG,
+	    store_release_config_apply(&out, &changed, values, c));
 	EXPECT_TRUE(out == NULL);
 	free(big);
 	json_decref(c);
@@ -127,13 +129,14 @@ TEST(controller__summaries)
 	/* keys whose value does not change are not named */
 	expect_summary("set BAR", "{\"FOO\":\"1\"}",
 	    "{\"FOO\":\"1\",\"BAR\":\"2\",\"GONE\":null}");
-	s = release_summary_deploy("3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c");
+	s = store_release_summary_deploy(
+	    "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c");
 	EXPECT_STR("deploy 3f2a9c1", s);
 	free(s);
-	s = release_summary_deploy("main");
+	s = store_release_summary_deploy("main");
 	EXPECT_STR("deploy main", s);
 	free(s);
-	s = release_summary_rollback(4);
+	s = store_release_summary_rollback(4);
 	EXPECT_STR("rollback to v4", s);
 	free(s);
 }
@@ -148,8 +151,8 @@ TEST(controller__summary_is_capped)
 		snprintf(k, sizeof(k), "SOME_LONG_KEY_%d", i);
 		json_object_set_new(c, k, json_string("v"));
 	}
-	s = release_summary_config(b, c);
-	EXPECT_TRUE(strlen(s) <= RELEASE_SUMMARY_MAX);
+	s = store_release_summary_config(b, c);
+	EXPECT_TRUE(strlen(s) <= STORE_RELEASE_SUMMARY_MAX);
 	EXPECT_TRUE(strncmp(s, "set SOME_LONG_KEY_0, ", 21) == 0);
 	EXPECT_TRUE(strstr(s, " more)") != NULL);
 	free(s);
@@ -161,17 +164,17 @@ TEST(controller__rollback_target)
 {
 	int64_t to = 0;
 
-	EXPECT_OK(release_rollback_target(&to, 5, 0));
+	EXPECT_OK(store_release_rollback_target(&to, 5, 0));
 	EXPECT_INT(4, to);
-	EXPECT_OK(release_rollback_target(&to, 5, 2));
+	EXPECT_OK(store_release_rollback_target(&to, 5, 2));
 	EXPECT_INT(2, to);
-	EXPECT_INT(ERR_INVALID, release_rollback_target(&to, 5, 5));
+	EXPECT_INT(ERR_INVALID, store_release_rollback_target(&to, 5, 5));
 	EXPECT_ERR_HAS("current release");
-	EXPECT_INT(ERR_NOTFOUND, release_rollback_target(&to, 5, 6));
-	EXPECT_INT(ERR_INVALID, release_rollback_target(&to, 1, 0));
+	EXPECT_INT(ERR_NOTFOUND, store_release_rollback_target(&to, 5, 6));
+	EXPECT_INT(ERR_INVALID, store_release_rollback_target(&to, 1, 0));
 	EXPECT_ERR_HAS("first release");
-	EXPECT_INT(ERR_INVALID, release_rollback_target(&to, 0, 0));
-	EXPECT_INT(ERR_INVALID, release_rollback_target(&to, 5, -1));
+	EXPECT_INT(ERR_INVALID, store_release_rollback_target(&to, 0, 0));
+	EXPECT_INT(ERR_INVALID, store_release_rollback_target(&to, 5, -1));
 }
 
 TEST(controller__version_parse)
@@ -196,7 +199,7 @@ static const char *const G_PROD[] = { "production" };
 static const char *const G_BOTH[] = { "default", "production" };
 
 static size_t
-count_on(const struct sched_slot *s, size_t n, const char *runner,
+count_on(const struct store_sched_slot *s, size_t n, const char *runner,
     const char *app)
 {
 	size_t c = 0;
@@ -210,14 +213,14 @@ count_on(const struct sched_slot *s, size_t n, const char *runner,
 
 TEST(controller__sched_spreads_across_runners)
 {
-	struct sched_proc procs[] = { { "web", 4 }, { "worker", 2 } };
-	struct sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 2 } };
-	struct sched_runner runners[] = { { "r2", "default", true },
+	struct store_sched_proc procs[] = { { "web", 4 }, { "worker", 2 } };
+	struct store_sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 2 } };
+	struct store_sched_runner runners[] = { { "r2", "default", true },
 	    { "r1", "default", true } };
-	struct sched_slot *plan;
+	struct store_sched_slot *plan;
 	size_t n;
 
-	sched_plan(&plan, &n, apps, 1, runners, 2, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 1, runners, 2, NULL, 0);
 	EXPECT_INT(6, n);
 	EXPECT_INT(3, count_on(plan, n, "r1", NULL));
 	EXPECT_INT(3, count_on(plan, n, "r2", NULL));
@@ -232,38 +235,38 @@ TEST(controller__sched_spreads_across_runners)
 		if (!strcmp(plan[i].type, "web") && !strcmp(plan[i].runner, "r1"))
 			web_r1++;
 	EXPECT_INT(2, web_r1);
-	sched_slots_free(plan, n);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_spreads_apps_before_load)
 {
-	struct sched_proc one[] = { { "web", 1 } };
-	struct sched_app apps[] = { { "a", G_DEFAULT, 1, one, 1 },
+	struct store_sched_proc one[] = { { "web", 1 } };
+	struct store_sched_app apps[] = { { "a", G_DEFAULT, 1, one, 1 },
 	    { "b", G_DEFAULT, 1, one, 1 }, { "c", G_DEFAULT, 1, one, 1 } };
-	struct sched_runner runners[] = { { "r1", "default", true },
+	struct store_sched_runner runners[] = { { "r1", "default", true },
 	    { "r2", "default", true }, { "r3", "default", true } };
-	struct sched_slot *plan;
+	struct store_sched_slot *plan;
 	size_t n;
 
-	sched_plan(&plan, &n, apps, 3, runners, 3, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 3, runners, 3, NULL, 0);
 	EXPECT_INT(3, n);
 	EXPECT_INT(1, count_on(plan, n, "r1", NULL));
 	EXPECT_INT(1, count_on(plan, n, "r2", NULL));
 	EXPECT_INT(1, count_on(plan, n, "r3", NULL));
-	sched_slots_free(plan, n);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_keeps_to_groups)
 {
-	struct sched_proc procs[] = { { "web", 2 } };
-	struct sched_app apps[] = { { "prod-app", G_PROD, 1, procs, 1 },
+	struct store_sched_proc procs[] = { { "web", 2 } };
+	struct store_sched_app apps[] = { { "prod-app", G_PROD, 1, procs, 1 },
 	    { "both", G_BOTH, 2, procs, 1 } };
-	struct sched_runner runners[] = { { "d1", "default", true },
+	struct store_sched_runner runners[] = { { "d1", "default", true },
 	    { "p1", "production", true }, { "s1", "staging", true } };
-	struct sched_slot *plan;
+	struct store_sched_slot *plan;
 	size_t n;
 
-	sched_plan(&plan, &n, apps, 2, runners, 3, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 2, runners, 3, NULL, 0);
 	/* both: 2 in default + 2 in production; prod-app: 2 in production */
 	EXPECT_INT(6, n);
 	for (size_t i = 0; i < n; i++) {
@@ -275,43 +278,43 @@ TEST(controller__sched_keeps_to_groups)
 	}
 	EXPECT_INT(0, count_on(plan, n, "s1", NULL));
 	EXPECT_INT(0, count_on(plan, n, "d1", "prod-app"));
-	sched_slots_free(plan, n);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_group_without_live_runner_leaves_slots_unplaced)
 {
-	struct sched_proc procs[] = { { "web", 2 } };
-	struct sched_app apps[] = { { "shop", G_PROD, 1, procs, 1 } };
-	struct sched_runner runners[] = { { "d1", "default", true },
+	struct store_sched_proc procs[] = { { "web", 2 } };
+	struct store_sched_app apps[] = { { "shop", G_PROD, 1, procs, 1 } };
+	struct store_sched_runner runners[] = { { "d1", "default", true },
 	    { "p1", "production", false } };
-	struct sched_slot *plan;
+	struct store_sched_slot *plan;
 	size_t n;
 
-	sched_plan(&plan, &n, apps, 1, runners, 2, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 1, runners, 2, NULL, 0);
 	EXPECT_INT(2, n);
 	EXPECT_TRUE(plan[0].runner == NULL && plan[1].runner == NULL);
-	sched_slots_free(plan, n);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_dead_runner_loses_slots_to_its_group)
 {
-	struct sched_proc procs[] = { { "web", 3 } };
-	struct sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
-	struct sched_runner runners[] = { { "r1", "default", true },
+	struct store_sched_proc procs[] = { { "web", 3 } };
+	struct store_sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
+	struct store_sched_runner runners[] = { { "r1", "default", true },
 	    { "r2", "default", true }, { "r3", "default", true },
 	    { "x1", "production", true } };
-	struct sched_slot *plan, *next;
+	struct store_sched_slot *plan, *next;
 	size_t n, m;
 	char *had_r1 = NULL;
 
-	sched_plan(&plan, &n, apps, 1, runners, 4, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 1, runners, 4, NULL, 0);
 	EXPECT_INT(3, n);
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(plan[i].runner, "r2"))
 			had_r1 = plan[i].type;  /* any slot r2 has */
 	EXPECT_TRUE(had_r1 != NULL);
 	runners[1].live = false;        /* r2 stops heartbeating */
-	sched_plan(&next, &m, apps, 1, runners, 4, plan, n);
+	store_sched_plan(&next, &m, apps, 1, runners, 4, plan, n);
 	EXPECT_INT(3, m);
 	EXPECT_INT(0, count_on(next, m, "r2", NULL));
 	EXPECT_INT(0, count_on(next, m, "x1", NULL));
@@ -321,55 +324,55 @@ TEST(controller__sched_dead_runner_loses_slots_to_its_group)
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(plan[i].runner, "r2") != 0)
 			EXPECT_STR(plan[i].runner, next[i].runner);
-	sched_slots_free(next, m);
-	sched_slots_free(plan, n);
+	store_sched_slots_free(next, m);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_is_stable_and_rebalances_a_new_runner)
 {
-	struct sched_proc procs[] = { { "web", 4 } };
-	struct sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
-	struct sched_runner runners[] = { { "r1", "default", true },
+	struct store_sched_proc procs[] = { { "web", 4 } };
+	struct store_sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
+	struct store_sched_runner runners[] = { { "r1", "default", true },
 	    { "r2", "default", true } };
-	struct sched_slot *plan, *again, *grown;
+	struct store_sched_slot *plan, *again, *grown;
 	size_t n, m, k, moved = 0;
 
-	sched_plan(&plan, &n, apps, 1, runners, 1, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 1, runners, 1, NULL, 0);
 	EXPECT_INT(4, count_on(plan, n, "r1", NULL));
-	sched_plan(&again, &m, apps, 1, runners, 1, plan, n);
+	store_sched_plan(&again, &m, apps, 1, runners, 1, plan, n);
 	for (size_t i = 0; i < n; i++)
 		EXPECT_STR(plan[i].runner, again[i].runner);
 	/* r2 arrives: half move to it, the rest stay on r1 */
-	sched_plan(&grown, &k, apps, 1, runners, 2, plan, n);
+	store_sched_plan(&grown, &k, apps, 1, runners, 2, plan, n);
 	EXPECT_INT(2, count_on(grown, k, "r1", NULL));
 	EXPECT_INT(2, count_on(grown, k, "r2", NULL));
 	for (size_t i = 0; i < k; i++)
 		moved += strcmp(grown[i].runner, "r1") != 0;
 	EXPECT_INT(2, moved);
-	sched_slots_free(grown, k);
-	sched_slots_free(again, m);
-	sched_slots_free(plan, n);
+	store_sched_slots_free(grown, k);
+	store_sched_slots_free(again, m);
+	store_sched_slots_free(plan, n);
 }
 
 TEST(controller__sched_scale_down_drops_high_indexes)
 {
-	struct sched_proc procs[] = { { "web", 3 } };
-	struct sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
-	struct sched_runner runners[] = { { "r1", "default", true } };
-	struct sched_slot *plan, *next;
+	struct store_sched_proc procs[] = { { "web", 3 } };
+	struct store_sched_app apps[] = { { "shop", G_DEFAULT, 1, procs, 1 } };
+	struct store_sched_runner runners[] = { { "r1", "default", true } };
+	struct store_sched_slot *plan, *next;
 	size_t n, m;
 
-	sched_plan(&plan, &n, apps, 1, runners, 1, NULL, 0);
+	store_sched_plan(&plan, &n, apps, 1, runners, 1, NULL, 0);
 	procs[0].quantity = 1;
-	sched_plan(&next, &m, apps, 1, runners, 1, plan, n);
+	store_sched_plan(&next, &m, apps, 1, runners, 1, plan, n);
 	EXPECT_INT(1, m);
 	EXPECT_INT(1, next[0].index);
 	procs[0].quantity = 0;
-	sched_slots_free(next, m);
-	sched_plan(&next, &m, apps, 1, runners, 1, plan, n);
+	store_sched_slots_free(next, m);
+	store_sched_plan(&next, &m, apps, 1, runners, 1, plan, n);
 	EXPECT_INT(0, m);
-	sched_slots_free(next, m);
-	sched_slots_free(plan, n);
+	store_sched_slots_free(next, m);
+	store_sched_slots_free(plan, n);
 }
 
 /* ---- the home bootstrap ---- */

@@ -14,15 +14,15 @@
 #include "../../controller/ctl_int.h"
 
 /* An answer json_dumps refuses: a string that is not UTF-8, made without
- * jansson's check, so api_reply takes its "cannot encode" path. */
+ * jansson's check, so ctl_reply takes its "cannot encode" path. */
 static void
 t_handle_unencodable(struct httpd_req *req, void *payload)
 {
-	struct api_call c = { .req = req };
+	struct ctl_call c = { .req = req };
 	json_t *body = json_object();
 
 	json_object_set_new(body, "bad", json_string_nocheck("\xff\xfe"));
-	api_reply(&c, 200, body);
+	ctl_reply(&c, 200, body);
 }
 
 TEST(controller__reply_that_cannot_be_encoded_is_500)

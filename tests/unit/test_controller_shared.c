@@ -15,7 +15,7 @@
 #include "slipway/fs.h"
 #include "slipway/store.h"
 #include "../../client/client_int.h"
-#include "../../controller/store_int.h"
+#include "../../store/store_int.h"
 
 static struct store *
 open_store(void)

@@ -1,7 +1,7 @@
 /*
  * The store's connection: opening in WAL mode, the prepared-statement
  * cache, rows as JSON, transactions, names and secrets.  See
- * include/slipway/store.h and controller/store_int.h.
+ * include/slipway/store.h and store/store_int.h.
  */
 #include <pthread.h>
 #include <stdarg.h>

@@ -9,7 +9,6 @@
 
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
 #include "slipway/parse.h"
@@ -27,7 +26,7 @@ release_key_changes(json_t *values, const char *key, json_t *change)
 }
 
 int
-release_config_apply(json_t **out, bool *changed, json_t *values,
+store_release_config_apply(json_t **out, bool *changed, json_t *values,
     json_t *changes)
 {
 	const char *key;
@@ -84,7 +83,7 @@ release_summary_key(struct buf *b, const char *sep, bool first,
 	size_t add = strlen(key) + (first ? 0 : strlen(sep));
 
 	/* Room is kept for " ... (+NNNN more)". */
-	if (*more || b->len + add > RELEASE_SUMMARY_MAX - 20) {
+	if (*more || b->len + add > STORE_RELEASE_SUMMARY_MAX - 20) {
 		(*more)++;
 		return;
 	}
@@ -94,7 +93,7 @@ release_summary_key(struct buf *b, const char *sep, bool first,
 }
 
 char *
-release_summary_config(json_t *values, json_t *changes)
+store_release_summary_config(json_t *values, json_t *changes)
 {
 	struct buf b;
 	const char *key;
@@ -102,7 +101,7 @@ release_summary_config(json_t *values, json_t *changes)
 	size_t more = 0;
 	int pass, n;
 
-	buf_init(&b, RELEASE_SUMMARY_MAX + 1);
+	buf_init(&b, STORE_RELEASE_SUMMARY_MAX + 1);
 	/* Pass 0 names the keys set, pass 1 the keys unset. */
 	for (pass = 0; pass < 2; pass++) {
 		n = 0;
@@ -128,7 +127,7 @@ release_summary_config(json_t *values, json_t *changes)
 }
 
 char *
-release_summary_deploy(const char *rev)
+store_release_summary_deploy(const char *rev)
 {
 	if (rev == NULL || rev[0] == '\0')
 		return xstrdup("deploy");
@@ -136,13 +135,13 @@ release_summary_deploy(const char *rev)
 }
 
 char *
-release_summary_rollback(int64_t target)
+store_release_summary_rollback(int64_t target)
 {
 	return xasprintf("rollback to v%" PRId64, target);
 }
 
 int
-release_rollback_target(int64_t *out, int64_t current, int64_t requested)
+store_release_rollback_target(int64_t *out, int64_t current, int64_t requested)
 {
 	if (requested < 0)
 		return err_set(ERR_INVALID, "v%" PRId64 " is not a release",

@@ -1,7 +1,7 @@
 /*
  * Runners (name, group, hashed server key, heartbeat, last report) and the
  * stored schedule: the assignments table is the last plan of
- * controller/scheduler.c, recomputed by store_schedule_refresh.
+ * store/scheduler.c, recomputed by store_schedule_refresh.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "slipway/alloc.h"
-#include "slipway/controller.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
 #include "store_int.h"
@@ -108,15 +107,15 @@ store_runner_report(struct store *s, int64_t runner_id, json_t *report,
 
 /* What the scheduler reads, with the strings it points at. */
 struct sched_input {
-	struct sched_app *apps;
+	struct store_sched_app *apps;
 	size_t napps;
-	struct sched_runner *runners;
+	struct store_sched_runner *runners;
 	size_t nrunners;
-	struct sched_slot *prev;
+	struct store_sched_slot *prev;
 	size_t nprev;
 	char **strings;         /* everything the structs point at */
 	size_t nstrings;
-	struct sched_proc *procs;
+	struct store_sched_proc *procs;
 	const char **groups;
 };
 
@@ -259,7 +258,7 @@ sched_input_load(struct sched_input *in, struct store *s, time_t live_after)
 	    " ORDER BY g.name, a.name, x.type, x.idx", NULL)) < 0)
 		goto done;
 	while ((rc = store_step(s, st)) > 0) {
-		struct sched_slot *p;
+		struct store_sched_slot *p;
 		in->prev = xrealloc(in->prev,
 		    (in->nprev + 1) * sizeof(*in->prev));
 		p = &in->prev[in->nprev++];
@@ -284,8 +283,8 @@ sched_str_eq(const char *a, const char *b)
 }
 
 static bool
-sched_same(const struct sched_slot *a, size_t na, const struct sched_slot *b,
-    size_t nb)
+sched_same(const struct store_sched_slot *a, size_t na,
+    const struct store_sched_slot *b, size_t nb)
 {
 	if (na != nb)
 		return false;
@@ -303,7 +302,7 @@ int
 store_schedule_refresh(bool *changed, struct store *s, time_t live_after)
 {
 	struct sched_input in;
-	struct sched_slot *plan = NULL;
+	struct store_sched_slot *plan = NULL;
 	size_t n = 0;
 	int rc;
 
@@ -313,7 +312,7 @@ store_schedule_refresh(bool *changed, struct store *s, time_t live_after)
 		return rc;
 	if ((rc = sched_input_load(&in, s, live_after)) < 0)
 		goto done;
-	sched_plan(&plan, &n, in.apps, in.napps, in.runners, in.nrunners,
+	store_sched_plan(&plan, &n, in.apps, in.napps, in.runners, in.nrunners,
 	    in.prev, in.nprev);
 	if (sched_same(plan, n, in.prev, in.nprev))
 		goto done;
@@ -332,7 +331,7 @@ store_schedule_refresh(bool *changed, struct store *s, time_t live_after)
 	if (changed)
 		*changed = true;
 done:
-	sched_slots_free(plan, n);
+	store_sched_slots_free(plan, n);
 	sched_input_free(&in);
 	return store_tx_end(s, rc);
 }

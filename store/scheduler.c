@@ -1,7 +1,7 @@
 /*
  * The scheduler: which runner runs which container.  A pure function of
  * the apps (groups, formation), the runners (group, live) and the previous
- * plan; no I/O, no clock.  See sched_plan in include/slipway/controller.h.
+ * plan; no I/O, no clock.  See store_sched_plan in include/slipway/store.h.
  *
  * Within one group with m live runners and n containers, every runner ends
  * with at most ceil(n/m) containers, and at most ceil(k/m) of an app that
@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "slipway/alloc.h"
-#include "slipway/controller.h"
+#include "slipway/store.h"
 
 static int
 sched_slot_cmp(const void *a, const void *b)
 {
-	const struct sched_slot *x = a, *y = b;
+	const struct store_sched_slot *x = a, *y = b;
 	int c;
 
 	if ((c = strcmp(x->group, y->group)) != 0)
@@ -32,22 +32,24 @@ sched_slot_cmp(const void *a, const void *b)
 static int
 sched_slot_pcmp(const void *a, const void *b)
 {
-	return sched_slot_cmp(*(const struct sched_slot *const *)a,
-	    *(const struct sched_slot *const *)b);
+	return sched_slot_cmp(*(const struct store_sched_slot *const *)a,
+	    *(const struct store_sched_slot *const *)b);
 }
 
 static int
 sched_runner_pcmp(const void *a, const void *b)
 {
-	const struct sched_runner *x = *(const struct sched_runner *const *)a;
-	const struct sched_runner *y = *(const struct sched_runner *const *)b;
+	const struct store_sched_runner *x =
+	    *(const struct store_sched_runner *const *)a;
+	const struct store_sched_runner *y =
+	    *(const struct store_sched_runner *const *)b;
 	int c = strcmp(x->group, y->group);
 
 	return c ? c : strcmp(x->name, y->name);
 }
 
 void
-sched_slots_free(struct sched_slot *slots, size_t n)
+store_sched_slots_free(struct store_sched_slot *slots, size_t n)
 {
 	if (slots == NULL)
 		return;
@@ -61,10 +63,10 @@ sched_slots_free(struct sched_slot *slots, size_t n)
 }
 
 /* Every container the apps want, sorted, with no runner yet. */
-static struct sched_slot *
-sched_wanted(size_t *nout, const struct sched_app *apps, size_t napps)
+static struct store_sched_slot *
+sched_wanted(size_t *nout, const struct store_sched_app *apps, size_t napps)
 {
-	struct sched_slot *slots = NULL;
+	struct store_sched_slot *slots = NULL;
 	size_t n = 0, cap = 0;
 
 	for (size_t a = 0; a < napps; a++) {
@@ -84,7 +86,7 @@ sched_wanted(size_t *nout, const struct sched_app *apps, size_t napps)
 						slots = xrealloc(slots,
 						    cap * sizeof(*slots));
 					}
-					slots[n++] = (struct sched_slot){
+					slots[n++] = (struct store_sched_slot){
 						.app = xstrdup(apps[a].name),
 						.type = xstrdup(
 						    apps[a].procs[p].type),
@@ -104,11 +106,11 @@ sched_wanted(size_t *nout, const struct sched_app *apps, size_t napps)
 
 /* The runner prev gave this slot, or NULL. */
 static const char *
-sched_prev_runner(const struct sched_slot *slot,
-    const struct sched_slot *const *prev, size_t nprev)
+sched_prev_runner(const struct store_sched_slot *slot,
+    const struct store_sched_slot *const *prev, size_t nprev)
 {
-	const struct sched_slot *key = slot;
-	const struct sched_slot *const *hit;
+	const struct store_sched_slot *key = slot;
+	const struct store_sched_slot *const *hit;
 
 	if (nprev == 0)
 		return NULL;
@@ -118,9 +120,9 @@ sched_prev_runner(const struct sched_slot *slot,
 
 /* Place the slots [lo, hi) of one group on its m live runners. */
 static void
-sched_place_group(struct sched_slot *slots, size_t lo, size_t hi,
-    const struct sched_runner *const *runners, size_t m,
-    const struct sched_slot *const *prev, size_t nprev)
+sched_place_group(struct store_sched_slot *slots, size_t lo, size_t hi,
+    const struct store_sched_runner *const *runners, size_t m,
+    const struct store_sched_slot *const *prev, size_t nprev)
 {
 	size_t n = hi - lo, napps = 0, cap;
 	size_t *load, *app_of, *app_cap, *counts;
@@ -191,14 +193,15 @@ sched_place_group(struct sched_slot *slots, size_t lo, size_t hi,
 }
 
 void
-sched_plan(struct sched_slot **out, size_t *nout,
-    const struct sched_app *apps, size_t napps,
-    const struct sched_runner *runners, size_t nrunners,
-    const struct sched_slot *prev, size_t nprev)
+store_sched_plan(struct store_sched_slot **out, size_t *nout,
+    const struct store_sched_app *apps, size_t napps,
+    const struct store_sched_runner *runners, size_t nrunners,
+    const struct store_sched_slot *prev, size_t nprev)
 {
-	const struct sched_runner **live = xcalloc(nrunners + 1, sizeof(*live));
-	const struct sched_slot **pv = xcalloc(nprev + 1, sizeof(*pv));
-	struct sched_slot *slots;
+	const struct store_sched_runner **live =
+	    xcalloc(nrunners + 1, sizeof(*live));
+	const struct store_sched_slot **pv = xcalloc(nprev + 1, sizeof(*pv));
+	struct store_sched_slot *slots;
 	size_t n, nlive = 0, np = 0, lo, hi, r0, r1;
 
 	slots = sched_wanted(&n, apps, napps);

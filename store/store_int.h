@@ -1,5 +1,5 @@
 /*
- * Private to the store (controller/store*.c): the connection, its cache of
+ * Private to the store (store/store*.c): the connection, its cache of
  * prepared statements, and the helpers every store file uses.
  */
 #ifndef SLIPWAY_STORE_INT_H
@@ -108,7 +108,7 @@ int store_group_id(int64_t *out, struct store *s, const char *name);
 /* The app's newest release number (0: none yet). */
 int store_app_last_release(int64_t *out, struct store *s, int64_t app_id);
 
-/* The migrations (controller/store_schema.c): migration i (1-based) takes
+/* The migrations (store/store_schema.c): migration i (1-based) takes
  * the schema from version i-1 to i. */
 int store_schema_migrate(struct store *s);
 

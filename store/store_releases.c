@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "slipway/alloc.h"
-#include "slipway/controller.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
@@ -168,7 +167,8 @@ store_config_change(json_t **out, struct store *s, const char *app,
 
 	*out = NULL;
 	/* Refuse bad input before taking the write lock. */
-	if ((rc = release_config_apply(&next, &changed, NULL, changes)) < 0)
+	if ((rc = store_release_config_apply(&next, &changed, NULL,
+	    changes)) < 0)
 		return rc;
 	json_decref(next);
 	next = NULL;
@@ -176,10 +176,10 @@ store_config_change(json_t **out, struct store *s, const char *app,
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
 	    (rc = store_current_get(&cur, s, aid)) < 0 ||
-	    (rc = release_config_apply(&next, &changed, cur.values,
+	    (rc = store_release_config_apply(&next, &changed, cur.values,
 	    changes)) < 0 || !changed)
 		goto done;
-	summary = release_summary_config(cur.values, changes);
+	summary = store_release_summary_config(cur.values, changes);
 	vars = json_dumps(next, JSON_COMPACT | JSON_SORT_KEYS);
 	if ((rc = store_query_int(&cversion, s, "UPDATE apps SET last_config ="
 	    " last_config + 1 WHERE id = ? RETURNING last_config", "i",
@@ -406,7 +406,7 @@ store_build_release(json_t **out, struct store *s, int64_t aid, int64_t bid,
 
 	if ((rc = store_current_get(&cur, s, aid)) < 0)
 		goto done;
-	summary = release_summary_deploy(json_string_value(
+	summary = store_release_summary_deploy(json_string_value(
 	    json_object_get(build, "rev")));
 	if ((rc = store_release_insert(&version, s, aid, bid, cur.config_id,
 	    "deploy", 0, summary, who ? who : json_string_value(
@@ -643,7 +643,7 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
 	    (rc = store_app_last_release(&current, s, aid)) < 0 ||
-	    (rc = release_rollback_target(&to, current, target)) < 0)
+	    (rc = store_release_rollback_target(&to, current, target)) < 0)
 		goto done;
 	if ((rc = store_prep(&st, s, "SELECT coalesce(build_id, 0),"
 	    " coalesce(config_id, 0) FROM releases"
@@ -658,7 +658,7 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 		rc = err_set(ERR_NOTFOUND, "no release v%" PRId64, to);
 	if (rc < 0)
 		goto done;
-	summary = release_summary_rollback(to);
+	summary = store_release_summary_rollback(to);
 	if ((rc = store_release_insert(&version, s, aid, build_id, config_id,
 	    "rollback", to, summary, who)) < 0)
 		goto done;
