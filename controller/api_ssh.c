@@ -21,7 +21,7 @@
 
 /* Longest a session may run before its token dies: a push with a 15 min
  * build, its image push and the rollout fit well inside. */
-#define SSH_SESSION_TTL_DEFAULT 3600
+#define CTL_SSH_SESSION_TTL_DEFAULT 3600
 
 void
 ctl_ssh_session_create(struct ctl_call *c)
@@ -30,7 +30,7 @@ ctl_ssh_session_create(struct ctl_call *c)
 	const char *fp, *user;
 	const struct ctl_field field = { "fingerprint", &fp,
 	    "'fingerprint' is required (SHA256:...)" };
-	json_int_t ttl = SSH_SESSION_TTL_DEFAULT;
+	json_int_t ttl = CTL_SSH_SESSION_TTL_DEFAULT;
 	json_t *key = NULL, *t = NULL;
 
 	if (!ctl_need_admin(c) || !ctl_body_fields(c, &field, 1) ||
