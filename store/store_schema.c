@@ -5,7 +5,7 @@
  * leaves the file at the last complete version.  A migration, once
  * shipped, is never edited: change the schema by adding one.
  *
- * tests/fixtures/controller/store-v1.sql is a file written by version 1;
+ * tests/fixtures/store/store-v1.sql is a file written by version 1;
  * the unit tests open it and check the upgrade keeps every row.
  */
 #include <stdio.h>

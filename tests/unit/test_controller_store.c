@@ -162,7 +162,7 @@ TEST(store__upgrades_a_version_1_file)
 	char *msg = NULL;
 
 	buf_init(&sql, 0);
-	EXPECT_OK(fs_read_file(&sql, fixture("controller/store-v1.sql"),
+	EXPECT_OK(fs_read_file(&sql, fixture("store/store-v1.sql"),
 	    1 << 20));
 	EXPECT_INT(SQLITE_OK, sqlite3_open("slipway.db", &db));
 	if (sqlite3_exec(db, sql.ptr, NULL, NULL, &msg) != SQLITE_OK)
