@@ -26,3 +26,38 @@ up_stop() {
 
 # Processes whose command line names this test's home (the services).
 services() { pgrep -f -- "$SLIPWAY_HOME" | grep -v "^$UP_PID\$" || true; }
+
+# git over OpenSSH with the key up made the admin's, and an author.
+export GIT_SSH_COMMAND="ssh -i $HOME/.ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
+export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+
+# Containers outlive their runner by design: stop up, then remove the
+# containers, runc's state and the mounts under this test's home (for
+# at_exit in tests that deploy).
+up_cleanup() {
+	local id m pid
+	pid=$(cat up.pid 2>/dev/null)
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	[ -n "$pid" ] && wait_for "! kill -0 $pid" 15
+	for id in $(ls "$SLIPWAY_HOME/runner/containers" 2>/dev/null); do
+		slipway runner destroy "$id" >/dev/null 2>&1
+	done
+	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/runner/runc" ]; then
+		for id in $(runc --root "$SLIPWAY_HOME/runner/runc" list -q 2>/dev/null); do
+			runc --root "$SLIPWAY_HOME/runner/runc" delete --force "$id"
+		done
+	fi
+	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
+		umount -l "$m"
+	done
+}
+# up_start for tests that deploy: up.log, the cleanup above at exit, and
+# SLIPWAY_URL and SLIPWAY_TOKEN for the client commands.
+up_start_deploy() {
+	at_exit up_cleanup
+	up_start up.log || { cat up.log; return 1; }
+	export SLIPWAY_URL=http://127.0.0.1:$CP
+	SLIPWAY_TOKEN=$(sed -n 's/^  admin API token: //p' up.log)
+	export SLIPWAY_TOKEN
+}
