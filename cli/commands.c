@@ -24,8 +24,16 @@ static const struct cmdline_command cli_first[] = {
 	  "show the commands, or one command's usage", NULL },
 	{ "version", cli_cmd_version, "",
 	  "print slipway's version", NULL },
-	{ "up", cli_cmd_up, "",
-	  "run every service on this machine (all-in-one supervisor)", NULL },
+	{ "up", cli_cmd_up,
+	  "[--home DIR] [--host ADDR] [--controller-port N] [--registry-port N] "
+	  "[--ssh-port N] [--proxy-port N] [--domain DOMAIN] "
+	  "[--driver runc|process]",
+	  "run every service on this machine (all-in-one supervisor)",
+	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway).  The\n"
+	  "services listen on ADDR (127.0.0.1): the controller on port 7070,\n"
+	  "the registry on 5000, sshd on 2222 and the proxy on 8080, which\n"
+	  "routes APP.DOMAIN (localhost) to the app.  The runner's driver is\n"
+	  "runc as root with runc, else the process driver.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--runner-timeout SECS] "
 	  "[--max-conns N] [--max-conns-per-ip N]",

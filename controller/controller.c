@@ -456,8 +456,9 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 	ctl->ticker_started = true;
 	if ((rc = httpd_start(&ctl->httpd, &o)) < 0)
 		goto done;
-	log_info("listening on %s:%u (store %s, runner timeout %ds)",
-	    strncmp(listen, "localhost", 9) ? "127.0.0.1" : "localhost",
+	/* The host it was told (httpd_start checked it), the port it got. */
+	log_info("listening on %.*s:%u (store %s, runner timeout %ds)",
+	    (int)(strrchr(listen, ':') - listen), listen,
 	    (unsigned)httpd_port(ctl->httpd), ctl->db_path,
 	    ctl->runner_timeout);
 	sig = net_signal_wait();

@@ -11,6 +11,14 @@ expect_success 'help lists commands' '
 expect_success 'COMMAND --help prints its usage' '
 	out=$(slipway version --help) && expect_contains "$out" "usage: slipway version"
 '
+expect_success 'up --help lists every option of up, with the defaults' '
+	out=$(slipway up --help) &&
+	for o in --home --host --controller-port --registry-port --ssh-port \
+		--proxy-port --domain --driver; do
+		expect_contains "$out" "[$o " || exit 1
+	done &&
+	expect_contains "$out" "the proxy on 8080"
+'
 expect_failure 'an unknown command fails' 'slipway no-such-command'
 expect_success 'an unknown command names itself on stderr' '
 	out=$(slipway no-such-command 2>&1 >/dev/null); expect_contains "$out" "no-such-command"
