@@ -162,9 +162,9 @@ ctl_builds_expire(struct store *s)
 }
 
 /* The builder's environment: ours without any credential or controller
- * address of our own, plus its own. */
+ * address of our own, plus its own; it reaches us where we listen. */
 static char **
-build_env(const char *home, unsigned port, const char *token)
+build_env(const char *home, const char *self_addr, const char *token)
 {
 	static const char *const drop[] = { "SLIPWAY_TOKEN=", "SLIPWAY_URL=",
 	    "SLIPWAY_CONFIG=", "SLIPWAY_HOME=", NULL };
@@ -183,7 +183,7 @@ build_env(const char *home, unsigned port, const char *token)
 			env[k++] = xstrdup(environ[i]);
 	}
 	env[k++] = xasprintf("SLIPWAY_HOME=%s", home);
-	env[k++] = xasprintf("SLIPWAY_URL=http://127.0.0.1:%u", port);
+	env[k++] = xasprintf("SLIPWAY_URL=http://%s", self_addr);
 	env[k++] = xasprintf("SLIPWAY_TOKEN=%s", token);
 	/* never fall back to a config file's (maybe admin) token */
 	env[k++] = xstrdup("SLIPWAY_CONFIG=/dev/null");
@@ -239,7 +239,7 @@ build_spawn(struct ctl_call *c, const char *app, const char *uid,
 	if ((rc = store_token_create_ttl(token, &tj, c->st, c->actor.name,
 	    label, BUILD_TOKEN_TTL)) < 0)
 		goto done;
-	env = build_env(c->ctl->home, httpd_port(c->ctl->httpd), token);
+	env = build_env(c->ctl->home, c->ctl->self_addr, token);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

@@ -457,10 +457,17 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 	if ((rc = httpd_start(&ctl->httpd, &o)) < 0)
 		goto done;
 	/* The host it was told (httpd_start checked it), the port it got. */
-	log_info("listening on %.*s:%u (store %s, runner timeout %ds)",
-	    (int)(strrchr(listen, ':') - listen), listen,
-	    (unsigned)httpd_port(ctl->httpd), ctl->db_path,
-	    ctl->runner_timeout);
+	{
+		int hlen = (int)(strrchr(listen, ':') - listen);
+		bool any = hlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0;
+
+		snprintf(ctl->self_addr, sizeof(ctl->self_addr), "%.*s:%u",
+		    any ? 9 : hlen, any ? "127.0.0.1" : listen,
+		    (unsigned)httpd_port(ctl->httpd));
+		log_info("listening on %.*s:%u (store %s, runner timeout %ds)",
+		    hlen, listen, (unsigned)httpd_port(ctl->httpd),
+		    ctl->db_path, ctl->runner_timeout);
+	}
 	sig = net_signal_wait();
 	log_info("signal %d: stopping", sig);
 done:

@@ -74,6 +74,9 @@ struct ctl {
 	uint64_t pages_clock;
 
 	struct httpd *httpd;
+	/* How the builds it runs reach it back: the host it listens on
+	 * (0.0.0.0: loopback), "HOST:PORT" once listening. */
+	char self_addr[96];
 };
 
 /* The cached page for the key with a reference taken, or NULL. */

@@ -2,17 +2,19 @@
 # lib.sh:  ctl_start [ARGS...]  starts `slipway controller` on a free port
 # in $SLIPWAY_HOME, waits for it (call it outside test bodies: a daemon
 # started in one would hold the body's captured output open), and sets CTL_PID, CTL_PORT, CTL_URL,
-# CTL_LOG; on a fresh store ADMIN gets the token it printed.  The client
+# CTL_LOG; on a fresh store ADMIN gets the token it printed.  It listens on
+# $CTL_HOST (default 127.0.0.1).  The client
 # commands find it through SLIPWAY_URL / SLIPWAY_TOKEN (exported here).
 CTL_PID= CTL_PORT= CTL_URL= CTL_LOG=
 ctl_start() {
+	local host=${CTL_HOST:-127.0.0.1}
 	CTL_PORT=$(free_port) || return 1
 	CTL_LOG=$T_DIR/controller.$CTL_PORT.log
-	slipway controller --listen "127.0.0.1:$CTL_PORT" "$@" >>"$CTL_LOG" 2>&1 &
+	slipway controller --listen "$host:$CTL_PORT" "$@" >>"$CTL_LOG" 2>&1 &
 	CTL_PID=$!
 	at_exit "kill $CTL_PID"
-	wait_port "$CTL_PORT" 20 || { cat "$CTL_LOG"; return 1; }
-	CTL_URL=http://127.0.0.1:$CTL_PORT
+	wait_port "$CTL_PORT" 20 "$host" || { cat "$CTL_LOG"; return 1; }
+	CTL_URL=http://$host:$CTL_PORT
 	export SLIPWAY_URL=$CTL_URL
 	local t
 	t=$(sed -n 's/.*shown only now, save it): \(slw_[0-9a-f]*\)$/\1/p' "$CTL_LOG")

@@ -87,13 +87,13 @@ free_port() {
 }
 
 # Wait until a TCP port accepts connections (up to $2 seconds, default 10).
-wait_port() {
-	local i n=$(( ${2:-10} * 20 ))
+wait_port() { # PORT [SECONDS, default 10] [HOST, default 127.0.0.1]
+	local i n=$(( ${2:-10} * 20 )) h=${3:-127.0.0.1}
 	for i in $(seq 1 "$n"); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		(exec 3<>"/dev/tcp/$h/$1") 2>/dev/null && return 0
 		sleep 0.05
 	done
-	echo "nothing listens on 127.0.0.1:$1"; return 1
+	echo "nothing listens on $h:$1"; return 1
 }
 
 # Wait until a command succeeds: wait_for 'CMD' [SECONDS, default 30].

@@ -11,6 +11,10 @@
 
 push_need_clients
 
+# The controller on a loopback address other than 127.0.0.1: nothing may
+# assume it is there (builds the controller runs once called it back at
+# 127.0.0.1, whatever it listened on).
+CTL_HOST=127.0.0.2
 push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }
 push_user alice && push_user bob || ctl_start_failed
 app_init app
