@@ -108,6 +108,7 @@ who_pid() {
 	local l
 	case $1 in
 	hook) push_pid "slipway hook p[a-z]*-receive";;
+	pre-receive) push_pid "slipway hook pre-receive";;
 	ssh-exec) push_pid "slipway ssh-exec";;
 	sshd-conn) # the listener's child that serves the push
 		l=$(svc_pid sshd) || return 1
@@ -140,14 +141,21 @@ expect_success 'the first push ends live' '
 # The page that serves now (test bodies run in subshells: a file).
 echo first >serving
 
-# kill_case WHO PHASE: push a commit whose page names it; when PHASE
+# kill_case WHO PHASE [MB]: push a commit whose page names it (and MB of
+# noise); when PHASE
 # matches the push's output (or, as log:PATTERN, a line `up` logs from
-# now on), kill -9 WHO: hook (the running git hook), controller,
+# now on), kill -9 WHO: hook (the running git hook), pre-receive (that
+# hook only, the instant PHASE shows), controller,
 # registry, sshd (the listener), sshd-conn (its process serving the
 # push), ssh-exec, runner, proxy, or proxy-down (the proxy, and again
 # as soon as up brings it back, so it is down when the runner swaps).
 kill_case() {
 	local who=$1 pat=$2 name=k$KILLS pid rev rc said landed src="cat push.out"
+	# MB of noise (that does not compress) in the app: a longer upload
+	if [ -n "${3:-}" ]; then
+		head -c "$3"M /dev/urandom >app/public/noise.bin &&
+			git -C app add public/noise.bin || return 1
+	fi
 	commit "$name" || return 1
 	rev=$(git -C app rev-parse HEAD)
 	case $pat in log:*)
@@ -155,10 +163,25 @@ kill_case() {
 		src="tail -n +$(($(wc -l <up.log) + 1)) up.log";;
 	esac
 	(cd app && exec git push "$REMOTE" main >../push.out 2>&1; ) & local gp=$!
-	wait_for "$src | grep -q -- \"$pat\"" 120 || { kill $gp; cat push.out; return 1; }
-	# (a hook may be between two: git runs post-receive after pre-receive)
-	wait_for "who_pid $who >/dev/null" 5
-	pid=$(who_pid "$who")
+	if [ "$who" = hook ]; then
+		wait_for "$src | grep -q -- \"$pat\"" 120 || { kill $gp; cat push.out; return 1; }
+		# (it may be between two: git runs post-receive after
+		# pre-receive)
+		wait_for "who_pid $who >/dev/null" 5
+		pid=$(who_pid "$who")
+	else
+		# Some phases last milliseconds (a hook's last lines, a small
+		# image's upload): know the pid beforehand, and look for the
+		# phase without a pause.
+		wait_for "who_pid $who >/dev/null" 60 || { kill $gp; cat push.out; return 1; }
+		pid=$(who_pid "$who")
+		local end=$((SECONDS + 120))
+		until eval "$src" | grep -q -- "$pat"; do
+			[ $SECONDS -lt $end ] || { echo "no '$pat' in 120 s"; kill $gp; cat push.out; return 1; }
+			sleep 0.005
+		done
+		kill -0 "$pid" 2>/dev/null || { echo "the $who ended before '$pat'"; return 1; }
+	fi
 	[ -n "$pid" ] || { echo "no $who process to kill"; kill $gp; return 1; }
 	local args=$(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null | cut -c1-60)
 	kill -9 "$pid"
@@ -168,11 +191,12 @@ kill_case() {
 	fi
 	wait $gp; rc=$?
 	said=$(grep -o '\[remote rejected\]\|main -> main' push.out | head -1)
-	echo "at '$pat': killed $args; git said ${said:-nothing} ($rc)" >>kills.log
+	{ echo "at '$pat': killed $args; git said ${said:-nothing} ($rc)"
+	  grep -v "^remote:  *[a-z]" push.out | sed 's/^/    /'; } >>kills.log
 	echo "git push exit $rc:"; tail -n 6 push.out
 	# A daemon of up is back (with a new pid) before anything is judged.
 	case $who in
-	hook|ssh-exec|sshd-conn) ;;
+	hook|pre-receive|ssh-exec|sshd-conn) ;;
 	*)	wait_for "who_pid $who | grep -qv '^$pid\$'" 60 ||
 			{ echo "up did not restart the $who"; return 1; }
 		grep -q "^${who%-down} *| killed by signal 9; restarting" up.log ||
@@ -211,16 +235,17 @@ kill_case() {
 # The next push after a kill: it must go through and serve.
 push_next() {
 	local out
+	if [ -e app/public/noise.bin ]; then git -C app rm -q public/noise.bin || return 1; fi
 	commit "$1" && out=$(cd app && git push "$REMOTE" main 2>&1) ||
 		{ echo "$out" | tail -5; return 1; }
 	wait_for "serves $1" 60 && echo "$1" >serving
 }
 # One case and the push after it.
 KILLS=0
-kill_test() { # WHO PHASE
+kill_test() { # WHO PHASE [MB]
 	KILLS=$((KILLS + 1))
 	expect_success "kill -9 of the $1 at '${2#log:}': git and slipway agree, the old release serves, no build runs on" "
-		kill_case $1 '$2'
+		kill_case $1 '$2' ${3:-}
 	"
 	expect_success "after it, the next push succeeds" "push_next n$KILLS"
 }

@@ -13,7 +13,7 @@
 # made and its rollout followed (post-receive), the runner starting the
 # new release (the proxy is next).
 kill_test hook "compiling"
-kill_test hook "Process types"
+kill_test pre-receive "Process types"
 kill_test hook "released once git has moved"
 kill_test hook "Release v"
 kill_test controller "compiling"
