@@ -98,7 +98,7 @@ push_pid() {
 # The processes a push leaves behind, if any.
 push_left() {
 	local p
-	for p in $(pgrep -f -- "git-receive-pack|slipway hook|slipway ssh-exec"); do
+	for p in $(pgrep -f -- "^git-receive-pack|slipway hook|slipway ssh-exec"); do
 		mine "$p" && echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-80)"
 	done
 	return 0
