@@ -20,42 +20,11 @@ for p in git ssh ssh-keygen curl jq pgrep; do
 	command -v "$p" >/dev/null || skip_all "$p is not installed"
 done
 
-CP=$(free_port) RP=$(free_port) SP=$(free_port) PP=$(free_port)
-export HOME=$T_DIR/user
-mkdir -p "$HOME/.ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
-export GIT_SSH_COMMAND="ssh -i $HOME/.ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
-export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+. "$SLIPWAY_TOP/tests/integration/up-lib.sh"
 # A builder killed with its hook stops renewing its build's lease: the
 # controller fails the build this many seconds later.
 export SLIPWAY_BUILD_LEASE=4
-
-( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
-	--proxy-port $PP >up.log 2>&1 & echo $! >up.pid; wait ) &
-wait_for "[ -s up.pid ]" 30 || exit 1
-UP_PID=$(cat up.pid)
-up_cleanup() {
-	local id m
-	kill "$UP_PID" 2>/dev/null
-	for _ in $(seq 1 150); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
-	for id in $(ls "$SLIPWAY_HOME/runner/containers" 2>/dev/null); do
-		slipway runner destroy "$id" >/dev/null 2>&1
-	done
-	if command -v runc >/dev/null && [ -d "$SLIPWAY_HOME/runner/runc" ]; then
-		for id in $(runc --root "$SLIPWAY_HOME/runner/runc" list -q 2>/dev/null); do
-			runc --root "$SLIPWAY_HOME/runner/runc" delete --force "$id"
-		done
-	fi
-	for m in $(awk -v h="$SLIPWAY_HOME" 'index($2, h) == 1 { print $2 }' /proc/mounts); do
-		umount -l "$m"
-	done
-}
-at_exit up_cleanup
-wait_port $CP 30 && wait_port $RP 30 && wait_port $SP 30 && wait_port $PP 30 ||
-	{ cat up.log; exit 1; }
-export SLIPWAY_URL=http://127.0.0.1:$CP
-export SLIPWAY_TOKEN=$(sed -n 's/^  admin API token: //p' up.log)
+up_start_deploy || exit 1
 
 # The shell buildpack runs the app's build.sh: a build with a compile
 # phase long enough to be killed in.
