@@ -23,6 +23,7 @@
 #include "slipway/alloc.h"
 #include "slipway/apiclient.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -170,19 +171,20 @@ sshd_token_read(char **out, const char *path)
 }
 
 /* The service token must work and be an admin's: say so at start rather
- * than refuse every key later. */
+ * than refuse every key later.  A controller that does not answer yet
+ * (slipway up starts them together) is waited for, up to
+ * SSHD_CONTROLLER_WAIT seconds; a token it refuses fails at once. */
+#define SSHD_CONTROLLER_WAIT 30
+
 static int
-sshd_token_check(struct sshd_ctl *ctl)
+sshd_token_check_once(struct apiclient *api, const char *url)
 {
-	struct apiclient *api = NULL;
 	json_t *me = NULL;
 	int rc;
 
-	if ((rc = apiclient_open_with(&api, ctl->url, ctl->token)) < 0)
-		return rc;
 	if ((rc = apiclient_call(&me, api, "GET", "/v1/me", NULL)) < 0) {
 		rc = err_wrap(rc, "the service token does not work with %s",
-		    ctl->url);
+		    url);
 	} else if (strcmp(json_string_value(json_object_get(me, "role")) ?
 	    json_string_value(json_object_get(me, "role")) : "", "admin")) {
 		rc = err_set(ERR_AUTH, "the service token is user '%s''s, who "
@@ -190,6 +192,26 @@ sshd_token_check(struct sshd_ctl *ctl)
 		    "name")));
 	}
 	json_decref(me);
+	return rc;
+}
+
+static int
+sshd_token_check(struct sshd_ctl *ctl)
+{
+	struct apiclient *api = NULL;
+	double deadline = clock_mono() + SSHD_CONTROLLER_WAIT;
+	bool said = false;
+	int rc;
+
+	if ((rc = apiclient_open_with(&api, ctl->url, ctl->token)) < 0)
+		return rc;
+	while ((rc = sshd_token_check_once(api, ctl->url)) == ERR_IO &&
+	    clock_mono() < deadline) {
+		if (!said)
+			log_info("waiting for the controller at %s", ctl->url);
+		said = true;
+		usleep(200 * 1000);
+	}
 	apiclient_free(api);
 	return rc;
 }

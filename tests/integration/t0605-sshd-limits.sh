@@ -90,4 +90,25 @@ expect_success 'and the address may connect again' '
 	python3 hold.py "$SSH_PORT" 1 "$ATTACKER" nowait >again.out 2>&1 &&
 	expect_contains "$(cat again.out)" "admitted=1 refused=0"
 '
+
+# slipway up starts sshd and the controller together: an sshd whose
+# controller does not answer yet waits for it (it once exited, and up
+# restarted it, on every start).
+ctl_stop
+P2=$(free_port)
+slipway sshd --listen "127.0.0.1:$P2" --controller "$CTL_URL" \
+	--registry "$REG" >sshd2.log 2>&1 &
+SSHD2=$!
+at_exit "kill $SSHD2"
+wait_for "grep -q 'waiting for the controller' sshd2.log" 30
+slipway controller --listen "127.0.0.1:$CTL_PORT" >>"$CTL_LOG" 2>&1 &
+at_exit "kill $!"
+expect_success 'an sshd started before its controller waits for it, then serves' '
+	wait_for "grep -q \"listening on 127.0.0.1:$P2\" sshd2.log" 30 &&
+	kill -0 $SSHD2 &&
+	out=$(ssh -p "$P2" -i "$T_DIR/keys/alice" -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+		-o IdentitiesOnly=yes -o LogLevel=ERROR git@127.0.0.1 help 2>&1) &&
+	expect_contains "$out" "apps:create"
+'
 test_done
