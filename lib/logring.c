@@ -37,15 +37,14 @@ static void
 logring_time_format(char *out, size_t len, double wall)
 {
 	time_t sec = (time_t)wall;
-	int ms = (int)((wall - (double)sec) * 1000);
+	double frac = (wall - (double)sec) * 1000;
+	unsigned ms = frac < 0 ? 0 : frac > 999 ? 999 : (unsigned)frac;
 	struct tm tm;
+	size_t n;
 
-	if (ms > 999)
-		ms = 999;
 	gmtime_r(&sec, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ms);
+	n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, len - n, ".%03uZ", ms);
 }
 
 void
