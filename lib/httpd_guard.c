@@ -10,8 +10,9 @@
  * resets, so a slowloris sending a header byte every few seconds used to
  * hold a thread and a slot for good, and one address could hold them all.
  *
- * The caps are checked in the accept policy callback, against a table of
- * the open connections kept from MHD's connection notifications; both run
+ * The caps are checked in the accept policy callback, against the counts
+ * per source (lib/sources.c, the proxy's too) kept from MHD's connection
+ * notifications; both run
  * in the thread that accepts, one connection after the other, so a count
  * cannot be overtaken by the connection it admits.  (MHD has
  * MHD_OPTION_PER_IP_CONNECTION_LIMIT, but its refusal says nothing: this
@@ -27,11 +28,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -40,6 +43,7 @@
 #include "slipway/err.h"
 #include "slipway/log.h"
 #include "slipway/lograte.h"
+#include "slipway/sources.h"
 #include "httpd_int.h"
 
 #define HTTPD_GUARD_TICK_MS 100
@@ -48,7 +52,8 @@
 /* One open connection, from MHD's STARTED notification to its CLOSED. */
 struct httpd_conn {
 	int fd;
-	struct in_addr src;      /* 0.0.0.0 for a non-IPv4 peer */
+	struct in_addr src;      /* for logs; 0.0.0.0 for a non-IPv4 peer */
+	struct sources_entry *counted;
 	double head_by;          /* monotonic; 0 while no head is awaited */
 	struct httpd_conn *next, *prev;
 };
@@ -65,6 +70,7 @@ struct httpd_guard {
 	unsigned n;
 	bool stopping;
 	struct lograte refused, cut;
+	struct sources srcs;     /* the connections of conns, per source */
 	pthread_t thread;
 };
 
@@ -89,8 +95,7 @@ httpd_guard_admit(void *cls, const struct sockaddr *addr, socklen_t len)
 
 	(void)len;
 	pthread_mutex_lock(&g->mu);
-	for (struct httpd_conn *c = g->conns; c; c = c->next)
-		from_src += c->src.s_addr == src.s_addr;
+	from_src = sources_count(&g->srcs, addr);
 	if (g->n >= g->conn_max)
 		snprintf(why, sizeof(why), "%u connections are open "
 		    "(--max-conns)", g->n);
@@ -130,6 +135,8 @@ httpd_guard_notify(void *cls, struct MHD_Connection *mc,
 		c->src = httpd_src(ci ? ci->client_addr : NULL);
 		c->head_by = clock_mono() + g->head_sec;
 		pthread_mutex_lock(&g->mu);
+		c->counted = sources_take(&g->srcs, ci ? ci->client_addr : NULL,
+		    UINT_MAX);
 		c->next = g->conns;
 		if (c->next)
 			c->next->prev = c;
@@ -149,6 +156,7 @@ httpd_guard_notify(void *cls, struct MHD_Connection *mc,
 	if (c->next)
 		c->next->prev = c->prev;
 	g->n--;
+	sources_put(&g->srcs, c->counted);
 	pthread_mutex_unlock(&g->mu);
 	free(c);
 	*socket_context = NULL;
@@ -250,7 +258,11 @@ httpd_guard_new(struct httpd_guard **out, const char *name,
 {
 	struct httpd_guard *g = xcalloc(1, sizeof(*g));
 	pthread_condattr_t ca;
+	uint64_t seed = 0;
 
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)(clock_mono() * 1e9);
+	sources_init(&g->srcs, seed);
 	g->name = name;
 	g->conn_max = conn_max;
 	g->per_ip_max = per_ip_max;
@@ -264,6 +276,7 @@ httpd_guard_new(struct httpd_guard **out, const char *name,
 	if (pthread_create(&g->thread, NULL, httpd_guard_main, g) != 0) {
 		pthread_cond_destroy(&g->cv);
 		pthread_mutex_destroy(&g->mu);
+		sources_free(&g->srcs);
 		free(g);
 		return err_set(ERR_IO, "%s: cannot start the connection "
 		    "watchdog thread", name);
@@ -286,5 +299,6 @@ httpd_guard_free(struct httpd_guard *g)
 	 * notification: the table is empty */
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
+	sources_free(&g->srcs);
 	free(g);
 }

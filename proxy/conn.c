@@ -76,7 +76,7 @@ void
 proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 {
 	struct proxy_client *c;
-	struct proxy_source *src;
+	struct sources_entry *src;
 	char ip[48];
 	int one = 1;
 
@@ -87,7 +87,8 @@ proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 		    proxy_srv.nclients);
 		return;
 	}
-	src = proxy_source_take(&proxy_srv.sources, sa, proxy_srv.o->max_conns_per_ip);
+	src = sources_take(&proxy_srv.sources, (const struct sockaddr *)sa,
+	    proxy_srv.o->max_conns_per_ip);
 	if (src == NULL) {
 		proxy_client_refuse(fd, ip, "503 Service Unavailable: too many "
 		    "connections from your address\n", "%u connections from "
@@ -109,7 +110,7 @@ proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 	c->deadline = proxy_srv.now_ms + proxy_srv.o->header_timeout;
 	if (proxy_sock_add(&c->s) < 0) {
 		log_warnx("%s", err_last());
-		proxy_source_put(&proxy_srv.sources, src);
+		sources_put(&proxy_srv.sources, src);
 		close(fd);
 		free(c->s.in);
 		free(c);
@@ -175,7 +176,7 @@ proxy_client_close(struct proxy_client *c)
 	c->dead_next = proxy_srv.dead_clients;
 	proxy_srv.dead_clients = c;
 	proxy_srv.nclients--;
-	proxy_source_put(&proxy_srv.sources, c->src);
+	sources_put(&proxy_srv.sources, c->src);
 	c->src = NULL;
 }
 

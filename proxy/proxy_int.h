@@ -20,6 +20,7 @@
 #include "slipway/buf.h"
 #include "slipway/lograte.h"
 #include "slipway/name.h"
+#include "slipway/sources.h"
 
 /* ---- limits ---------------------------------------------------------- */
 
@@ -225,33 +226,6 @@ int proxy_routes_save(struct proxy_routes *r, const char *path);
 
 bool proxy_domain_valid(const char *s);
 
-/* ---- connections per source (source.c) ------------------------------ */
-
-#define PROXY_SOURCE_BUCKETS 4096
-
-/* One source (an IPv4 address or an IPv6 /64) with n > 0 connections. */
-struct proxy_source {
-	uint8_t key[16];         /* IPv4-mapped, or the /64 then zeros */
-	unsigned n;
-	size_t bucket;
-	struct proxy_source *next;
-};
-
-struct proxy_sources {
-	struct proxy_source *b[PROXY_SOURCE_BUCKETS];
-	uint64_t seed;           /* random: chains cannot be aimed at */
-};
-
-void proxy_sources_init(struct proxy_sources *t, uint64_t seed);
-void proxy_sources_free(struct proxy_sources *t);
-/* Count one more connection from sa's source, unless it has max already:
- * then NULL and nothing changed.  Give the entry back to proxy_source_put
- * when the connection ends. */
-struct proxy_source *proxy_source_take(struct proxy_sources *t,
-    const struct sockaddr_storage *sa, unsigned max);
-/* One connection fewer (s may be NULL). */
-void proxy_source_put(struct proxy_sources *t, struct proxy_source *s);
-
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
 
 struct proxy_opts;
@@ -329,7 +303,7 @@ struct proxy_client {
 	struct proxy_sock s;
 	enum proxy_cstate state;
 	char ip[48];
-	struct proxy_source *src;   /* counted for --max-conns-per-ip */
+	struct sources_entry *src;  /* counted for --max-conns-per-ip */
 	uint64_t deadline;
 	struct proxy_client *next, *prev;
 	struct proxy_client *dead_next;
@@ -392,7 +366,7 @@ struct proxy_server {
 	struct proxy_routes routes;
 	struct proxy_client *clients;
 	unsigned nclients;
-	struct proxy_sources sources;
+	struct sources sources;
 	struct lograte refused;  /* log lines of refused connections */
 	struct proxy_control_conn *ctls;
 	unsigned nctls;

@@ -390,7 +390,7 @@ proxy_run(const struct proxy_opts *o)
 	}
 	if (getrandom(&proxy_srv.rid_seed, sizeof(proxy_srv.rid_seed), 0) < 0)
 		proxy_srv.rid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	proxy_sources_init(&proxy_srv.sources, proxy_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
+	sources_init(&proxy_srv.sources, proxy_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
 	proxy_srv.refused.every = 10;
 	if (o->routes_file && access(o->routes_file, F_OK) == 0 &&
 	    (rc = proxy_routes_load(&proxy_srv.routes, o->routes_file)) < 0)
@@ -487,7 +487,7 @@ done:
 	if (proxy_srv.ep >= 0)
 		close(proxy_srv.ep);
 	buf_free(&proxy_srv.alog);
-	proxy_sources_free(&proxy_srv.sources);
+	sources_free(&proxy_srv.sources);
 	proxy_routes_free(&proxy_srv.routes);
 	return rc;
 }
