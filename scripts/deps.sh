@@ -13,7 +13,7 @@ pkgs=(
 	git runc busybox-static openssh-client
 	# test peers and benchmarks
 	curl skopeo umoci docker-registry wrk nginx-light hyperfine jq sqlite3 bc
-	openssh-server procps iproute2 ca-certificates python3
+	openssh-server procps iproute2 ca-certificates python3 time
 )
 
 missing=()
