@@ -65,8 +65,10 @@ slug_blob_from_git(git_repository *repo, const git_oid *id, uint64_t size,
     const char *path, unsigned char *chunk, slug_sink_fn fn, void *payload)
 {
 	char hex[GIT_OID_HEXSZ + 1];
-	char *argv[] = { "git", "--git-dir", (char *)git_repository_path(repo),
-	    "cat-file", "blob", hex, NULL };
+	/* git streams a packed blob only over core.bigFileThreshold (512 MiB
+	 * by default) and reads a smaller one whole: ours are over 1 MiB. */
+	char *argv[] = { "git", "-c", "core.bigFileThreshold=1m", "--git-dir",
+	    (char *)git_repository_path(repo), "cat-file", "blob", hex, NULL };
 	struct proc_opts po = { .flags = PROC_PIPE_OUT | PROC_NULL_IN };
 	struct proc p;
 	uint64_t left = size;

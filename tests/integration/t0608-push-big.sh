@@ -60,6 +60,16 @@ expect_success "a $BIG sparse file under the caps streams: the builder's memory 
 	echo "builder peak: $peak KiB with the $BIG file, $base KiB without" &&
 	test $((peak - base)) -lt 24576
 '
+# A push of 100 objects or more stays a pack on the server (git's
+# receive.unpackLimit), and git reads a packed blob under its
+# core.bigFileThreshold (512 MiB) whole unless told otherwise.
+expect_success "the same file packed, as a big app's push arrives: still flat" '
+	small=$(git -C app rev-parse HEAD~1) &&
+	git --git-dir="$SLIPWAY_HOME/git/shop.git" repack -adq &&
+	base=$(build_peak "$small") && peak=$(build_peak "$(git -C app rev-parse HEAD)") &&
+	echo "builder peak: $peak KiB with the $BIG file packed, $base KiB without" &&
+	test $((peak - base)) -lt 24576
+'
 expect_success 'one file past SLIPWAY_PUSH_MAX_FILE is refused with one line' '
 	old=$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse main) &&
 	commit big 70M && ! push >out && cat out &&
