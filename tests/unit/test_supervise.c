@@ -58,19 +58,27 @@ TEST(supervise__merges_output_and_restarts)
 	free(starts);
 }
 
-TEST(supervise__kills_what_ignores_sigterm)
+/* Supervise one service running argv for 0.5 s (grace secs to stop it);
+ * what the merged log says, malloc'd. */
+static char *
+t_supervise_one(char **argv, const char *name, double grace)
 {
-	char *a[] = { "sh", "-c", "trap '' TERM; echo ready; "
-	    "while :; do sleep 0.1; done", NULL };
-	struct supervise_svc svcs[1] = { { .name = "stubborn", .argv = a } };
-	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 0.5 };
+	struct supervise_svc svcs[1] = { { .name = name, .argv = argv } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = grace };
 	FILE *log = fopen("log", "w");
-	char *out;
 
 	o.log = log;
 	EXPECT_OK(supervise_run(svcs, 1, &o));
 	fclose(log);
-	out = t_read("log");
+	return t_read("log");
+}
+
+TEST(supervise__kills_what_ignores_sigterm)
+{
+	char *a[] = { "sh", "-c", "trap '' TERM; echo ready; "
+	    "while :; do sleep 0.1; done", NULL };
+	char *out = t_supervise_one(a, "stubborn", 0.5);
+
 	EXPECT_TRUE(strstr(out, "did not stop") != NULL);
 	free(out);
 }
@@ -82,15 +90,8 @@ TEST(supervise__escapes_control_bytes_of_children)
 {
 	char *a[] = { "sh", "-c", "printf 'a\\033[2Jb\\rc\\000d\\177e\\377f "
 	    "\\342\\202\\254\\n'; sleep 100", NULL };
-	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
-	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
-	FILE *log = fopen("log", "w");
-	char *out;
+	char *out = t_supervise_one(a, "web", 1);
 
-	o.log = log;
-	EXPECT_OK(supervise_run(svcs, 1, &o));
-	fclose(log);
-	out = t_read("log");
 	EXPECT_TRUE(strstr(out, "web        | a\\x1b[2Jb\\rc\\x00d\\x7fe\\xfff "
 	    "\xe2\x82\xac\n") != NULL);
 	for (const char *p = out; *p; p++)
@@ -103,16 +104,9 @@ TEST(supervise__long_line_loses_nothing)
 {
 	char *a[] = { "sh", "-c", "head -c 20000 /dev/zero | tr '\\000' x; "
 	    "echo; sleep 100", NULL };
-	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
-	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
-	FILE *log = fopen("log", "w");
+	char *out = t_supervise_one(a, "web", 1);
 	size_t xs = 0;
-	char *out;
 
-	o.log = log;
-	EXPECT_OK(supervise_run(svcs, 1, &o));
-	fclose(log);
-	out = t_read("log");
 	for (const char *p = out; *p; p++)
 		xs += *p == 'x';
 	EXPECT_INT(20000, xs);
