@@ -15,36 +15,7 @@
 
 #include "slipway/builder.h"
 #include "slipway/slug.h"
-
-/* ---- yaml.c ---- */
-
-enum builder_yaml_kind {
-	BUILDER_YAML_SCALAR,
-	BUILDER_YAML_SEQ,
-	BUILDER_YAML_MAP,
-};
-
-/* One node.  A map's items alternate key (always a scalar) and value;
- * keys are distinct.  line is 1-based. */
-struct builder_yaml {
-	enum builder_yaml_kind kind;
-	unsigned line;
-	char *value;            /* scalars: NUL-free text */
-	size_t len;
-	bool plain;             /* unquoted: "~", "null" and "" mean null */
-	struct builder_yaml **items;
-	size_t n;
-};
-
-/* Parse one YAML document of text; what names it in messages
- * ("slipway.yml").  *out is NULL for an empty stream. */
-int builder_yaml_load(struct builder_yaml **out, const char *what,
-    const char *text, size_t len);
-void builder_yaml_free(struct builder_yaml *n);
-bool builder_yaml_is_null(const struct builder_yaml *n);
-/* The value under key in a map, or NULL. */
-const struct builder_yaml *builder_yaml_get(const struct builder_yaml *map,
-    const char *key);
+#include "slipway/yml.h"
 
 /* ---- out.c: what the person sees, and the log ---- */
 

@@ -24,7 +24,7 @@
 #define BUILDPACK_REF_MAX 1024
 
 static int
-bad(const char *what, const struct builder_yaml *n, const char *fmt, ...)
+bad(const char *what, const struct yml *n, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -37,12 +37,12 @@ bad(const char *what, const struct builder_yaml *n, const char *fmt, ...)
 }
 
 static const char *
-kind_name(const struct builder_yaml *n)
+kind_name(const struct yml *n)
 {
-	if (builder_yaml_is_null(n))
+	if (yml_is_null(n))
 		return "nothing";
-	return n->kind == BUILDER_YAML_MAP ? "a mapping" :
-	    n->kind == BUILDER_YAML_SEQ ? "a list" : "a value";
+	return n->kind == YML_MAP ? "a mapping" :
+	    n->kind == YML_SEQ ? "a list" : "a value";
 }
 
 /* A one-line printable value (no control characters). */
@@ -72,17 +72,17 @@ proc_type_is_valid(const char *s)
 /* A mapping of process type to command into *out (a procfile). */
 static int
 parse_procs(struct slug_procfile **out, const char *what,
-    const struct builder_yaml *map, const char *key)
+    const struct yml *map, const char *key)
 {
 	struct slug_procfile *pf = xcalloc(1, sizeof(*pf));
 	int rc = 0;
 
 	*out = NULL;
-	if (builder_yaml_is_null(map)) {
+	if (yml_is_null(map)) {
 		*out = pf;
 		return 0;
 	}
-	if (map->kind != BUILDER_YAML_MAP) {
+	if (map->kind != YML_MAP) {
 		rc = bad(what, map, "'%s' must be a mapping of process type to "
 		    "command, not %s", key, kind_name(map));
 		goto done;
@@ -94,7 +94,7 @@ parse_procs(struct slug_procfile **out, const char *what,
 	}
 	pf->procs = xcalloc(map->n / 2 + 1, sizeof(*pf->procs));
 	for (size_t i = 0; i + 1 < map->n; i += 2) {
-		const struct builder_yaml *t = map->items[i], *c = map->items[i + 1];
+		const struct yml *t = map->items[i], *c = map->items[i + 1];
 
 		if (!proc_type_is_valid(t->value)) {
 			rc = bad(what, t, "'%.60s' is not a process type: "
@@ -102,7 +102,7 @@ parse_procs(struct slug_procfile **out, const char *what,
 			    SLUG_PROC_TYPE_MAX);
 			goto done;
 		}
-		if (c->kind != BUILDER_YAML_SCALAR || builder_yaml_is_null(c) ||
+		if (c->kind != YML_SCALAR || yml_is_null(c) ||
 		    c->len == 0) {
 			rc = bad(what, c, "process type '%s' needs a command",
 			    t->value);
@@ -126,12 +126,12 @@ done:
 }
 
 static int
-parse_seconds(unsigned *out, const struct builder_yaml *n, const char *key,
+parse_seconds(unsigned *out, const struct yml *n, const char *key,
     unsigned max)
 {
 	unsigned long long v;
 
-	if (n->kind != BUILDER_YAML_SCALAR || !n->plain || n->len == 0)
+	if (n->kind != YML_SCALAR || !n->plain || n->len == 0)
 		return bad(MANIFEST, n, "healthcheck '%s' must be a number of "
 		    "seconds", key);
 	if (parse_uint(&v, n->value, 1, max) < 0)
@@ -142,20 +142,20 @@ parse_seconds(unsigned *out, const struct builder_yaml *n, const char *key,
 }
 
 static int
-parse_health(struct builder_manifest *m, const struct builder_yaml *h)
+parse_health(struct builder_manifest *m, const struct yml *h)
 {
 	int rc;
 
-	if (builder_yaml_is_null(h))
+	if (yml_is_null(h))
 		return 0;
-	if (h->kind != BUILDER_YAML_MAP)
+	if (h->kind != YML_MAP)
 		return bad(MANIFEST, h, "'healthcheck' must be a mapping (path, "
 		    "interval, timeout, deadline), not %s", kind_name(h));
 	for (size_t i = 0; i + 1 < h->n; i += 2) {
-		const struct builder_yaml *k = h->items[i], *v = h->items[i + 1];
+		const struct yml *k = h->items[i], *v = h->items[i + 1];
 
 		if (strcmp(k->value, "path") == 0) {
-			if (v->kind != BUILDER_YAML_SCALAR || v->value[0] != '/'
+			if (v->kind != YML_SCALAR || v->value[0] != '/'
 			    || v->len > HEALTH_PATH_MAX ||
 			    strpbrk(v->value, " #") || !text_is_line(v->value))
 				return bad(MANIFEST, v, "healthcheck 'path' is "
@@ -187,11 +187,11 @@ parse_health(struct builder_manifest *m, const struct builder_yaml *h)
 }
 
 static int
-parse_buildpacks(struct builder_manifest *m, const struct builder_yaml *l)
+parse_buildpacks(struct builder_manifest *m, const struct yml *l)
 {
-	if (builder_yaml_is_null(l))
+	if (yml_is_null(l))
 		return 0;
-	if (l->kind != BUILDER_YAML_SEQ)
+	if (l->kind != YML_SEQ)
 		return bad(MANIFEST, l, "'buildpacks' must be a list, not %s",
 		    kind_name(l));
 	if (l->n > BUILDER_BUILDPACKS_MAX)
@@ -199,8 +199,8 @@ parse_buildpacks(struct builder_manifest *m, const struct builder_yaml *l)
 		    BUILDER_BUILDPACKS_MAX);
 	m->buildpacks = xcalloc(l->n + 1, sizeof(*m->buildpacks));
 	for (size_t i = 0; i < l->n; i++) {
-		const struct builder_yaml *v = l->items[i];
-		if (v->kind != BUILDER_YAML_SCALAR || v->len == 0 ||
+		const struct yml *v = l->items[i];
+		if (v->kind != YML_SCALAR || v->len == 0 ||
 		    v->len > BUILDPACK_REF_MAX || !text_is_line(v->value) ||
 		    strchr(v->value, ' ') || v->value[0] == '-')
 			return bad(MANIFEST, v, "a buildpack is a directory, a "
@@ -231,7 +231,7 @@ builder_manifest_parse(struct builder_manifest **out, const char *text,
     size_t len)
 {
 	struct builder_manifest *m = xcalloc(1, sizeof(*m));
-	struct builder_yaml *root = NULL;
+	struct yml *root = NULL;
 	int rc;
 
 	*out = NULL;
@@ -240,22 +240,22 @@ builder_manifest_parse(struct builder_manifest **out, const char *text,
 		    BUILDER_YAML_MAX);
 		goto done;
 	}
-	if ((rc = builder_yaml_load(&root, MANIFEST, text, len)) < 0)
+	if ((rc = yml_load(&root, MANIFEST, text, len)) < 0)
 		goto done;
-	if (builder_yaml_is_null(root))
+	if (yml_is_null(root))
 		goto ok;
-	if (root->kind != BUILDER_YAML_MAP) {
+	if (root->kind != YML_MAP) {
 		rc = bad(MANIFEST, root, "the top level must be a mapping "
 		    "(deploy_branch, buildpacks, healthcheck, processes), not "
 		    "%s", kind_name(root));
 		goto done;
 	}
 	for (size_t i = 0; i + 1 < root->n; i += 2) {
-		const struct builder_yaml *k = root->items[i];
-		const struct builder_yaml *v = root->items[i + 1];
+		const struct yml *k = root->items[i];
+		const struct yml *v = root->items[i + 1];
 
 		if (strcmp(k->value, "deploy_branch") == 0) {
-			if (v->kind != BUILDER_YAML_SCALAR ||
+			if (v->kind != YML_SCALAR ||
 			    !branch_is_valid(v->value)) {
 				rc = bad(MANIFEST, v, "'deploy_branch' must be "
 				    "a branch name");
@@ -284,7 +284,7 @@ ok:
 	m = NULL;
 	rc = 0;
 done:
-	builder_yaml_free(root);
+	yml_free(root);
 	builder_manifest_free(m);
 	return rc;
 }
@@ -333,8 +333,8 @@ builder_release_parse(struct builder_release **out, const char *text,
     size_t len)
 {
 	struct builder_release *r = xcalloc(1, sizeof(*r));
-	struct builder_yaml *root = NULL;
-	const struct builder_yaml *v;
+	struct yml *root = NULL;
+	const struct yml *v;
 	int rc;
 
 	*out = NULL;
@@ -343,26 +343,26 @@ builder_release_parse(struct builder_release **out, const char *text,
 		    "bytes", BUILDER_YAML_MAX);
 		goto done;
 	}
-	if ((rc = builder_yaml_load(&root, RELEASE, text, len)) < 0)
+	if ((rc = yml_load(&root, RELEASE, text, len)) < 0)
 		goto done;
-	if (!builder_yaml_is_null(root) && root->kind != BUILDER_YAML_MAP) {
+	if (!yml_is_null(root) && root->kind != YML_MAP) {
 		rc = bad(RELEASE, root, "the output must be a YAML mapping "
 		    "(default_process_types, ...), not %s", kind_name(root));
 		goto done;
 	}
 	if ((rc = parse_procs(&r->default_process_types, RELEASE,
-	    builder_yaml_get(root, "default_process_types"),
+	    yml_get(root, "default_process_types"),
 	    "default_process_types")) < 0)
 		goto done;
-	if ((v = builder_yaml_get(root, "addons")) && !builder_yaml_is_null(v))
-		r->addons = v->kind == BUILDER_YAML_SEQ ? v->n : 1;
-	if ((v = builder_yaml_get(root, "config_vars")) &&
-	    !builder_yaml_is_null(v))
-		r->config_vars = v->kind == BUILDER_YAML_MAP ? v->n / 2 : 1;
+	if ((v = yml_get(root, "addons")) && !yml_is_null(v))
+		r->addons = v->kind == YML_SEQ ? v->n : 1;
+	if ((v = yml_get(root, "config_vars")) &&
+	    !yml_is_null(v))
+		r->config_vars = v->kind == YML_MAP ? v->n / 2 : 1;
 	*out = r;
 	r = NULL;
 done:
-	builder_yaml_free(root);
+	yml_free(root);
 	builder_release_free(r);
 	return rc;
 }

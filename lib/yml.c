@@ -1,7 +1,7 @@
 /*
- * A small YAML tree over libyaml's event parser, for the two YAML documents
- * a build reads: the app's slipway.yml and a buildpack's bin/release
- * output.  Both come from people we do not control, so the tree is capped
+ * A small YAML tree over libyaml's event parser; see include/slipway/yml.h.
+ * An app's slipway.yml and a buildpack's bin/release output come from
+ * people we do not control, so the tree is capped
  * (nodes, depth, scalar size), aliases are refused (no billion laughs),
  * a second document is an error, and duplicate mapping keys are errors
  * naming their line.
@@ -13,37 +13,37 @@
 
 #include <yaml.h>
 
-#include "builder_int.h"
+#include "slipway/yml.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 
-#define BUILDER_YAML_NODES_MAX 4096
-#define BUILDER_YAML_DEPTH_MAX 16
-#define BUILDER_YAML_SCALAR_MAX 8192
+#define YML_NODES_MAX 4096
+#define YML_DEPTH_MAX 16
+#define YML_SCALAR_MAX 8192
 
 void
-builder_yaml_free(struct builder_yaml *n)
+yml_free(struct yml *n)
 {
 	if (n == NULL)
 		return;
 	for (size_t i = 0; i < n->n; i++)
-		builder_yaml_free(n->items[i]);
+		yml_free(n->items[i]);
 	free(n->items);
 	free(n->value);
 	free(n);
 }
 
 bool
-builder_yaml_is_null(const struct builder_yaml *n)
+yml_is_null(const struct yml *n)
 {
-	return n == NULL || (n->kind == BUILDER_YAML_SCALAR && n->plain &&
+	return n == NULL || (n->kind == YML_SCALAR && n->plain &&
 	    (n->len == 0 || strcmp(n->value, "~") == 0 ||
 	    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
 	    strcmp(n->value, "NULL") == 0));
 }
 
 static void
-builder_yaml_append(struct builder_yaml *parent, struct builder_yaml *child)
+yml_append(struct yml *parent, struct yml *child)
 {
 	parent->items = xrealloc(parent->items, (parent->n + 1) *
 	    sizeof(*parent->items));
@@ -51,7 +51,7 @@ builder_yaml_append(struct builder_yaml *parent, struct builder_yaml *child)
 }
 
 static int
-builder_yaml_fail(const char *what, unsigned line, const char *fmt, ...)
+yml_fail(const char *what, unsigned line, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -64,13 +64,13 @@ builder_yaml_fail(const char *what, unsigned line, const char *fmt, ...)
 
 /* A key of map (its items alternate key, value) that is already there? */
 static bool
-builder_yaml_key_taken(const struct builder_yaml *map,
-    const struct builder_yaml *key)
+yml_key_taken(const struct yml *map,
+    const struct yml *key)
 {
-	if (key->kind != BUILDER_YAML_SCALAR)
+	if (key->kind != YML_SCALAR)
 		return false;
 	for (size_t i = 0; i + 1 < map->n; i += 2)
-		if (map->items[i]->kind == BUILDER_YAML_SCALAR &&
+		if (map->items[i]->kind == YML_SCALAR &&
 		    map->items[i]->len == key->len &&
 		    memcmp(map->items[i]->value, key->value, key->len) == 0)
 			return true;
@@ -78,10 +78,10 @@ builder_yaml_key_taken(const struct builder_yaml *map,
 }
 
 int
-builder_yaml_load(struct builder_yaml **out, const char *what,
+yml_load(struct yml **out, const char *what,
     const char *text, size_t len)
 {
-	struct builder_yaml *stack[BUILDER_YAML_DEPTH_MAX + 1], *root = NULL,
+	struct yml *stack[YML_DEPTH_MAX + 1], *root = NULL,
 	    *node;
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -97,7 +97,7 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 		unsigned line;
 
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = builder_yaml_fail(what,
+			rc = yml_fail(what,
 			    (unsigned)p.problem_mark.line + 1, "%s%s%s",
 			    p.problem ? p.problem : "not valid YAML",
 			    p.context ? " " : "", p.context ? p.context : "");
@@ -111,28 +111,28 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)
-				rc = builder_yaml_fail(what, line,
+				rc = yml_fail(what, line,
 				    "only one YAML document is allowed");
 			break;
 		case YAML_ALIAS_EVENT:
-			rc = builder_yaml_fail(what, line,
+			rc = yml_fail(what, line,
 			    "aliases (*name) are not allowed");
 			break;
 		case YAML_SCALAR_EVENT:
-			if (ev.data.scalar.length > BUILDER_YAML_SCALAR_MAX) {
-				rc = builder_yaml_fail(what, line,
+			if (ev.data.scalar.length > YML_SCALAR_MAX) {
+				rc = yml_fail(what, line,
 				    "a value is longer than %d bytes",
-				    BUILDER_YAML_SCALAR_MAX);
+				    YML_SCALAR_MAX);
 				break;
 			}
 			if (memchr(ev.data.scalar.value, '\0',
 			    ev.data.scalar.length)) {
-				rc = builder_yaml_fail(what, line,
+				rc = yml_fail(what, line,
 				    "a value has a NUL character");
 				break;
 			}
 			node = xcalloc(1, sizeof(*node));
-			node->kind = BUILDER_YAML_SCALAR;
+			node->kind = YML_SCALAR;
 			node->value = xstrndup((const char *)
 			    ev.data.scalar.value, ev.data.scalar.length);
 			node->len = ev.data.scalar.length;
@@ -143,7 +143,7 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 		case YAML_MAPPING_START_EVENT:
 			node = xcalloc(1, sizeof(*node));
 			node->kind = ev.type == YAML_SEQUENCE_START_EVENT ?
-			    BUILDER_YAML_SEQ : BUILDER_YAML_MAP;
+			    YML_SEQ : YML_MAP;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -154,63 +154,63 @@ builder_yaml_load(struct builder_yaml **out, const char *what,
 		}
 		if (rc == 0 && node) {
 			node->line = line;
-			if (++nodes > BUILDER_YAML_NODES_MAX) {
-				rc = builder_yaml_fail(what, line,
+			if (++nodes > YML_NODES_MAX) {
+				rc = yml_fail(what, line,
 				    "more than %d values",
-				    BUILDER_YAML_NODES_MAX);
+				    YML_NODES_MAX);
 			} else if (depth == 0) {
 				root = node;
 				node = NULL;
 			} else {
-				struct builder_yaml *parent = stack[depth - 1];
+				struct yml *parent = stack[depth - 1];
 				/* a map's items: key, value, key, value ... */
-				if (parent->kind == BUILDER_YAML_MAP &&
+				if (parent->kind == YML_MAP &&
 				    parent->n % 2 == 0 &&
-				    node->kind != BUILDER_YAML_SCALAR)
-					rc = builder_yaml_fail(what, line,
+				    node->kind != YML_SCALAR)
+					rc = yml_fail(what, line,
 					    "a key must be a plain value");
-				else if (parent->kind == BUILDER_YAML_MAP &&
+				else if (parent->kind == YML_MAP &&
 				    parent->n % 2 == 0 &&
-				    builder_yaml_key_taken(parent, node))
-					rc = builder_yaml_fail(what, line,
+				    yml_key_taken(parent, node))
+					rc = yml_fail(what, line,
 					    "'%.60s' is given twice",
 					    node->value);
 				if (rc == 0) {
-					builder_yaml_append(parent, node);
+					yml_append(parent, node);
 					node = NULL;
 				}
 			}
 			if (rc == 0 && (ev.type == YAML_SEQUENCE_START_EVENT ||
 			    ev.type == YAML_MAPPING_START_EVENT)) {
-				struct builder_yaml *c = depth == 0 ? root :
+				struct yml *c = depth == 0 ? root :
 				    stack[depth - 1]->items[stack[depth -
 				    1]->n - 1];
-				if (depth == BUILDER_YAML_DEPTH_MAX)
-					rc = builder_yaml_fail(what, line,
+				if (depth == YML_DEPTH_MAX)
+					rc = yml_fail(what, line,
 					    "nested deeper than %d levels",
-					    BUILDER_YAML_DEPTH_MAX);
+					    YML_DEPTH_MAX);
 				else
 					stack[depth++] = c;
 			}
 		}
-		builder_yaml_free(node);
+		yml_free(node);
 		yaml_event_delete(&ev);
 		if (rc < 0)
 			break;
 	}
 	yaml_parser_delete(&p);
 	if (rc < 0) {
-		builder_yaml_free(root);
+		yml_free(root);
 		return rc;
 	}
 	*out = root;
 	return 0;
 }
 
-const struct builder_yaml *
-builder_yaml_get(const struct builder_yaml *map, const char *key)
+const struct yml *
+yml_get(const struct yml *map, const char *key)
 {
-	if (map == NULL || map->kind != BUILDER_YAML_MAP)
+	if (map == NULL || map->kind != YML_MAP)
 		return NULL;
 	for (size_t i = 0; i + 1 < map->n; i += 2)
 		if (strcmp(map->items[i]->value, key) == 0)
