@@ -31,6 +31,7 @@
 #include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/registry.h"
+#include "slipway/url.h"
 #include "slipway/rollout.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
@@ -452,19 +453,24 @@ build_push(struct build_state *b, struct builder_ctx *bc,
 	struct image_layout *l = NULL;
 	struct registry_ref dst = { 0 };
 	char tag[32], size[32], *layout = fs_join(bc->work, "image");
+	char *hostport = NULL;
+	bool plain;
 	int rc;
 
+	/* Image references name the registry without its scheme. */
+	if ((rc = url_service_parse(&hostport, &plain, o->registry)) < 0)
+		goto done;
 	snprintf(tag, sizeof(tag), "v%lld", (long long)b->number);
-	b->image_ref = xasprintf("%s/%s:%s", o->registry, o->app, tag);
+	b->image_ref = xasprintf("%s/%s:%s", hostport, o->app, tag);
 	builder_say(bc->bo, "Pushing image %s", b->image_ref);
 	builder_stage_begin(bc->bo);
-	dst.registry = (char *)o->registry;
+	dst.registry = hostport;
 	dst.repo = (char *)o->app;
 	dst.tag = tag;
 	if ((rc = image_layout_open(&l, layout)) < 0 ||
 	    (rc = registry_client_new(&rc_, o->registry, &ro)) < 0 ||
 	    (rc = registry_client_push(&st, rc_, l, tag, &dst, NULL)) < 0) {
-		rc = err_wrap(rc, "cannot push the image to '%s'", o->registry);
+		rc = err_wrap(rc, "cannot push the image to '%s'", hostport);
 		goto done;
 	}
 	builder_size_format(size, sizeof(size), (uint64_t)st.bytes);
@@ -475,6 +481,7 @@ done:
 	registry_xfer_stats_clear(&st);
 	registry_client_free(rc_);
 	image_layout_free(l);
+	free(hostport);
 	free(layout);
 	return rc;
 }
@@ -549,7 +556,7 @@ build_open(struct build_state *b, const struct builder_opts *o)
 
 	if (o->registry == NULL || o->registry[0] == '\0')
 		return err_set(ERR_INVALID, "no registry to push to: set "
-		    "SLIPWAY_REGISTRY (host:port)");
+		    "SLIPWAY_REGISTRY (its URL, http://HOST:PORT or https://HOST:PORT)");
 	if ((rc = slug_repo_open(&b->repo, o->repo, o->alt_odb)) < 0 ||
 	    (rc = slug_rev_resolve(&b->commit, b->repo, o->rev)) < 0)
 		return rc;

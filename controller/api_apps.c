@@ -135,16 +135,6 @@ ctl_apps_update(struct ctl_call *c)
 		ctl_reply(c, 200, app);
 }
 
-/* Where the builds push: the hooks' SLIPWAY_REGISTRY, else the
- * all-in-one default. */
-static const char *
-apps_registry(void)
-{
-	const char *r = getenv("SLIPWAY_REGISTRY");
-
-	return r && r[0] ? r : "127.0.0.1:5000";
-}
-
 /*
  * What a destroyed app leaves on disk and in the registry goes with it,
  * so that nothing of it reaches the next owner of the name: its images
@@ -175,7 +165,7 @@ void
 ctl_apps_destroy(struct ctl_call *c)
 {
 	const char *confirm = httpd_req_query(c->req, "confirm");
-	const char *registry = apps_registry();
+	const char *registry = c->ctl->registry_url;
 	char uid[33];
 	json_t *app = NULL;
 

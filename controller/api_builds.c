@@ -164,16 +164,16 @@ ctl_builds_expire(struct store *s)
 /* The builder's environment: ours without any credential or controller
  * address of our own, plus its own; it reaches us where we listen. */
 static char **
-build_env(const char *home, const char *self_addr, const char *token)
+build_env(const struct ctl *ctl, const char *token)
 {
 	static const char *const drop[] = { "SLIPWAY_TOKEN=", "SLIPWAY_URL=",
-	    "SLIPWAY_CONFIG=", "SLIPWAY_HOME=", NULL };
+	    "SLIPWAY_CONFIG=", "SLIPWAY_HOME=", "SLIPWAY_REGISTRY=", NULL };
 	size_t n = 0, k = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	env = xcalloc(n + 5, sizeof(*env));
+	env = xcalloc(n + 6, sizeof(*env));
 	for (size_t i = 0; i < n; i++) {
 		bool skip = false;
 		for (int d = 0; drop[d]; d++)
@@ -182,8 +182,9 @@ build_env(const char *home, const char *self_addr, const char *token)
 		if (!skip)
 			env[k++] = xstrdup(environ[i]);
 	}
-	env[k++] = xasprintf("SLIPWAY_HOME=%s", home);
-	env[k++] = xasprintf("SLIPWAY_URL=http://%s", self_addr);
+	env[k++] = xasprintf("SLIPWAY_HOME=%s", ctl->home);
+	env[k++] = xasprintf("SLIPWAY_URL=%s", ctl->self_url);
+	env[k++] = xasprintf("SLIPWAY_REGISTRY=%s", ctl->registry_url);
 	env[k++] = xasprintf("SLIPWAY_TOKEN=%s", token);
 	/* never fall back to a config file's (maybe admin) token */
 	env[k++] = xstrdup("SLIPWAY_CONFIG=/dev/null");
@@ -239,7 +240,7 @@ build_spawn(struct ctl_call *c, const char *app, const char *uid,
 	if ((rc = store_token_create_ttl(token, &tj, c->st, c->actor.name,
 	    label, BUILD_TOKEN_TTL)) < 0)
 		goto done;
-	env = build_env(c->ctl->home, c->ctl->self_addr, token);
+	env = build_env(c->ctl, token);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

@@ -30,6 +30,7 @@
 #include "slipway/parse.h"
 #include "slipway/proc.h"
 #include "slipway/repo.h"
+#include "slipway/url.h"
 
 #define CTL_TICK_SECS 1
 /* A push whose repository is not in our home (an sshd with another
@@ -461,12 +462,18 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 		int hlen = (int)(strrchr(listen, ':') - listen);
 		bool any = hlen == 7 && strncmp(listen, "0.0.0.0", 7) == 0;
 
-		snprintf(ctl->self_addr, sizeof(ctl->self_addr), "%.*s:%u",
-		    any ? 9 : hlen, any ? "127.0.0.1" : listen,
-		    (unsigned)httpd_port(ctl->httpd));
-		log_info("listening on %.*s:%u (store %s, runner timeout %ds)",
-		    hlen, listen, (unsigned)httpd_port(ctl->httpd),
-		    ctl->db_path, ctl->runner_timeout);
+		if (ctl->url)
+			snprintf(ctl->self_url, sizeof(ctl->self_url), "%s",
+			    ctl->url);
+		else
+			snprintf(ctl->self_url, sizeof(ctl->self_url),
+			    "http://%.*s:%u", any ? 9 : hlen,
+			    any ? "127.0.0.1" : listen,
+			    (unsigned)httpd_port(ctl->httpd));
+		log_info("listening on %.*s:%u, reached at %s (store %s, "
+		    "registry %s, runner timeout %ds)", hlen, listen,
+		    (unsigned)httpd_port(ctl->httpd), ctl->self_url,
+		    ctl->db_path, ctl->registry_url, ctl->runner_timeout);
 	}
 	sig = net_signal_wait();
 	log_info("signal %d: stopping", sig);
@@ -482,6 +489,31 @@ done:
 	return rc;
 }
 
+/* --url is http(s)://HOST[:PORT] (builds and runners are handed it as
+ * is); --registry as url_service_parse takes it. */
+static int
+ctl_urls_check(const char *name, const struct ctl *ctl)
+{
+	char *hostport = NULL;
+	bool plain;
+	int rc = 0;
+
+	if (ctl->url && (strlen(ctl->url) >= sizeof(ctl->self_url) ||
+	    (strncmp(ctl->url, "http://", 7) != 0 &&
+	    strncmp(ctl->url, "https://", 8) != 0) ||
+	    url_service_parse(&hostport, &plain, ctl->url) < 0))
+		rc = cmdline_usage_error(name, "--url is http://HOST:PORT or "
+		    "https://HOST:PORT, how builds and runners reach the "
+		    "controller");
+	free(hostport);
+	hostport = NULL;
+	if (rc == 0 && url_service_parse(&hostport, &plain,
+	    ctl->registry_url) < 0)
+		rc = cmdline_usage_error(name, "--registry: %s", err_last());
+	free(hostport);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 controller_cmd_run(int argc, char **argv)
 {
@@ -491,6 +523,8 @@ controller_cmd_run(int argc, char **argv)
 		{ "runner-timeout", required_argument, NULL, 't' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "max-conns-per-ip", required_argument, NULL, 'M' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "registry", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_conn_caps caps = { 512, 64 };
@@ -499,8 +533,15 @@ controller_cmd_run(int argc, char **argv)
 	struct ctl ctl = { .runner_timeout = 30 };
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "l:H:t:m:M:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:H:t:m:M:u:r:", opts, NULL)) !=
+	    -1) {
 		switch (c) {
+		case 'u':
+			ctl.url = optarg;
+			break;
+		case 'r':
+			ctl.registry_url = optarg;
+			break;
 		case 'l':
 			listen = optarg;
 			break;
@@ -528,6 +569,12 @@ controller_cmd_run(int argc, char **argv)
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
+	if (ctl.registry_url == NULL || ctl.registry_url[0] == '\0')
+		ctl.registry_url = getenv("SLIPWAY_REGISTRY");
+	if (ctl.registry_url == NULL || ctl.registry_url[0] == '\0')
+		ctl.registry_url = "http://127.0.0.1:5000";
+	if (ctl_urls_check(argv[0], &ctl) < 0)
+		return 2;
 	log_init("controller", LOG_LEVEL_INFO, true);
 	ctl.home = xstrdup(home_dir_option(home));
 	ctl.db_path = home_store_path(ctl.home);

@@ -74,9 +74,14 @@ struct ctl {
 	uint64_t pages_clock;
 
 	struct httpd *httpd;
-	/* How the builds it runs reach it back: the host it listens on
-	 * (0.0.0.0: loopback), "HOST:PORT" once listening. */
-	char self_addr[96];
+	/* How the builds it runs reach it back: --url, else http:// and the
+	 * host it listens on (0.0.0.0: loopback), set once listening. */
+	char self_url[256];
+	const char *url;          /* --url, or NULL */
+	/* Where builds push and destroyed apps' images are deleted: --registry,
+	 * else SLIPWAY_REGISTRY, else http://127.0.0.1:5000 (a URL as
+	 * url_service_parse takes it). */
+	const char *registry_url;
 };
 
 /* The cached page for the key with a reference taken, or NULL. */

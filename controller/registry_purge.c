@@ -21,6 +21,7 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/registry.h"
+#include "slipway/url.h"
 
 #define PURGE_BODY_MAX (4 << 20)
 #define PURGE_HEADER_MAX 1024
@@ -198,12 +199,17 @@ done:
 int
 ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
 {
-	char *base = xasprintf("http://%s", registry), *token = NULL;
+	char *base, *token = NULL, *hostport;
 	json_t *tags = NULL, *t;
 	struct purge_resp r;
+	bool plain;
 	size_t i;
 	int rc;
 
+	if ((rc = url_service_parse(&hostport, &plain, registry)) < 0)
+		return rc;
+	base = xasprintf("%s://%s", plain ? "http" : "https", hostport);
+	free(hostport);
 	if ((rc = purge_list(&tags, &token, ctl, base, name)) < 0 ||
 	    tags == NULL)
 		goto done;

@@ -81,3 +81,29 @@ name_release_parse(int64_t *out, const char *s)
 	*out = (int64_t)v;
 	return 0;
 }
+
+bool
+name_domain_is_valid(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char c = s[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-'))
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		label++;
+	}
+	return true;
+}

@@ -224,8 +224,6 @@ json_t *proxy_routes_json(struct proxy_routes *r);
 int proxy_routes_load(struct proxy_routes *r, const char *path);
 int proxy_routes_save(struct proxy_routes *r, const char *path);
 
-bool proxy_domain_valid(const char *s);
-
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
 
 struct proxy_opts;

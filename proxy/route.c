@@ -73,33 +73,6 @@ proxy_routes_free(struct proxy_routes *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Lower-case DNS names: labels of [a-z0-9-], 1-63 bytes, no edge hyphen. */
-bool
-proxy_domain_valid(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		char c = s[i];
-
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		label++;
-	}
-	return true;
-}
-
 int
 proxy_backend_parse(struct proxy_backend *b, const char *s)
 {
@@ -338,7 +311,7 @@ proxy_routes_set(struct proxy_routes *r, const char *app,
 		size_t n = strlen(d), dn = strlen(r->domain);
 		struct proxy_app *owner;
 
-		if (!proxy_domain_valid(d))
+		if (!name_domain_is_valid(d))
 			return err_set(ERR_INVALID, "'%s' is not a domain name "
 			    "(lower-case DNS name)", d);
 		if (strcmp(d, r->domain) == 0 || (n > dn &&

@@ -25,6 +25,7 @@
 #include "slipway/alloc.h"
 #include "slipway/err.h"
 #include "slipway/log.h"
+#include "slipway/name.h"
 #include "slipway/proxy.h"
 #include "proxy_int.h"
 
@@ -383,7 +384,7 @@ proxy_run(const struct proxy_opts *o)
 	proxy_routes_init(&proxy_srv.routes, o->domain);
 	proxy_srv.routes.on_unrouted = proxy_backend_unrouted;
 	buf_init(&proxy_srv.alog, 1 << 20);
-	if (!proxy_domain_valid(o->domain)) {
+	if (!name_domain_is_valid(o->domain)) {
 		rc = err_set(ERR_INVALID, "'%s' is not a domain name",
 		    o->domain);
 		goto done;

@@ -25,6 +25,7 @@
 #include "slipway/log.h"
 #include "slipway/parse.h"
 #include "slipway/registry.h"
+#include "slipway/url.h"
 
 #include "registry_int.h"
 
@@ -75,35 +76,6 @@ registry_repo_is_valid(const char *name)
 	}
 }
 
-/* host[:port], a name or an IPv4 address, or [IPv6][:port].  No userinfo,
- * no path, nothing a URL parser could read another way. */
-static bool
-registry_client_registry_is_valid(const char *s)
-{
-	const char *p = s;
-
-	if (*p == '\0' || strlen(s) > 253)
-		return false;
-	if (*p == '[') {
-		for (p++; *p && *p != ']'; p++)
-			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
-				return false;
-		if (*p++ != ']')
-			return false;
-	} else {
-		for (; *p && *p != ':'; p++)
-			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
-				return false;
-		if (p == s)
-			return false;
-	}
-	if (*p == ':') {
-		unsigned port;
-		return parse_port(&port, p + 1) == 0;
-	}
-	return *p == '\0';
-}
-
 void
 registry_ref_clear(struct registry_ref *r)
 {
@@ -128,7 +100,7 @@ registry_ref_parse(struct registry_ref *out, const char *s)
 		return err_set(ERR_INVALID, "'%.200s' is not REGISTRY/REPO[:TAG]",
 		    s);
 	out->registry = xstrndup(s, (size_t)(slash - s));
-	if (!registry_client_registry_is_valid(out->registry)) {
+	if (!url_hostport_is_valid(out->registry)) {
 		rc = err_set(ERR_INVALID, "'%.200s' is not a registry host[:port]",
 		    out->registry);
 		goto done;
@@ -167,38 +139,32 @@ done:
 	return rc;
 }
 
-/* Loopback registries are spoken to in plain http (as docker does):
- * there is nobody on the wire to protect against. */
-static bool
-registry_client_is_loopback(const char *registry)
-{
-	return strncmp(registry, "127.", 4) == 0 ||
-	    strncmp(registry, "localhost", 9) == 0 ||
-	    strncmp(registry, "[::1]", 5) == 0;
-}
-
 int
 registry_client_new(struct registry_client **out, const char *registry,
     const struct registry_client_opts *opts)
 {
 	static const struct registry_client_opts none = { .retries = -1 };
 	struct registry_client *c;
+	char *hostport;
+	bool plain;
+	int rc;
 
 	if (opts == NULL)
 		opts = &none;
-	if (!registry_client_registry_is_valid(registry))
-		return err_set(ERR_INVALID, "'%.200s' is not a registry "
-		    "host[:port]", registry);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if ((rc = url_service_parse(&hostport, &plain, registry)) < 0)
+		return rc;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(hostport);
 		return err_set(ERR_IO, "cannot start libcurl");
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->curl = curl_easy_init();
 	if (c->curl == NULL)
 		abort();
-	c->registry = xstrdup(registry);
-	c->insecure = opts->insecure || registry_client_is_loopback(registry);
+	c->registry = hostport;
+	c->insecure = opts->insecure || plain;
 	c->base = xasprintf("%s://%s", c->insecure ? "http" : "https",
-	    registry);
+	    hostport);
 	if (opts->user) {
 		c->user = xstrdup(opts->user);
 		c->pass = xstrdup(opts->password ? opts->password : "");

@@ -30,6 +30,8 @@
 #include "slipway/net.h"
 #include "slipway/parse.h"
 #include "slipway/proxy.h"
+#include "slipway/registry.h"
+#include "slipway/url.h"
 
 #define POLL_WAIT 25            /* seconds per desired-state long-poll */
 #define BACKOFF_MAX 10.0
@@ -507,9 +509,15 @@ runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 	if (strncmp(o->key, "slr_", 4) != 0)
 		return cmdline_usage_error(name, "--key is a runner's server key "
 		    "(slr_...), as runners:add printed it");
-	if (o->registry && (strchr(o->registry, '/') ||
-	    strlen(o->registry) > 255))
-		return cmdline_usage_error(name, "--registry is HOST[:PORT]");
+	if (o->registry) {
+		char *hostport;
+		bool plain;
+
+		if (url_service_parse(&hostport, &plain, o->registry) < 0)
+			return cmdline_usage_error(name, "--registry: %s",
+			    err_last());
+		free(hostport);
+	}
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "slipway/image.h"
 #include "slipway/log.h"
 #include "slipway/registry.h"
+#include "slipway/url.h"
 
 /* runner/images/<hex>/config.json for digest. */
 static char *
@@ -67,6 +68,8 @@ runner_pull(struct runner_daemon *rd, const char *image, const char *digest)
 	struct image_manifest *m = NULL;
 	const char **layers = NULL;
 	char **paths = NULL, *dir = NULL, *s = NULL, *cfgpath = NULL;
+	char *hostport = NULL;
+	bool plain = false;
 	unsigned char rnd[4];
 	char hex[9];
 	struct buf cb = { 0 };
@@ -76,8 +79,13 @@ runner_pull(struct runner_daemon *rd, const char *image, const char *digest)
 		err_wrap(rc, "the release's image");
 		goto done;
 	}
-	s = xasprintf("%s/%s@%s", rd->o.registry ? rd->o.registry :
-	    ref.registry, ref.repo, digest);
+	/* The registry we were told (its scheme a deliberate setting), else
+	 * the one the image names. */
+	if (rd->o.registry && (rc = url_service_parse(&hostport, &plain,
+	    rd->o.registry)) < 0)
+		goto done;
+	s = xasprintf("%s/%s@%s", hostport ? hostport : ref.registry,
+	    ref.repo, digest);
 	if ((rc = registry_ref_parse(&src, s)) < 0)
 		goto done;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
@@ -91,7 +99,7 @@ runner_pull(struct runner_daemon *rd, const char *image, const char *digest)
 	co.user = rd->runner_name ? xstrdup(rd->runner_name) : NULL;
 	pthread_mutex_unlock(&rd->rmu);
 	co.password = rd->o.key;
-	co.insecure = rd->o.registry_insecure;
+	co.insecure = rd->o.registry_insecure || plain;
 	rc = registry_client_new(&c, src.registry, &co);
 	free((char *)co.user);
 	if (rc < 0 || (rc = image_layout_init(&l, dir)) < 0)
@@ -132,6 +140,7 @@ done:
 	registry_xfer_stats_clear(&st);
 	registry_ref_clear(&src);
 	registry_ref_clear(&ref);
+	free(hostport);
 	free(cfgpath);
 	free(dir);
 	free(s);

@@ -48,7 +48,8 @@ struct runner_daemon_opts {
 	enum runner_driver driver;
 	const char *proxy_ctl;    /* proxy control socket */
 	unsigned proxy_port;      /* public port of the proxy, for URLs */
-	const char *registry;     /* HOST:PORT instead of the image's; NULL */
+	const char *registry;     /* URL to pull from instead of the image's
+	                           * registry; NULL */
 	unsigned keep_releases;   /* images kept per app */
 	double health_interval, health_timeout, health_deadline;
 	double drain;             /* wait for in-flight requests */

@@ -31,6 +31,7 @@
 #include "slipway/sshd.h"
 #include "slipway/log.h"
 #include "slipway/name.h"
+#include "slipway/url.h"
 #include "sshd_int.h"
 
 #define SSHD_TOKEN_FILE_MAX 4096
@@ -275,8 +276,15 @@ sshd_cmd_run(int argc, char **argv)
 		url = "http://127.0.0.1:7070";
 	if (registry == NULL || registry[0] == '\0')
 		registry = "127.0.0.1:5000";
-	if (strchr(registry, '/') || strpbrk(registry, " \t\n"))
-		return cmdline_usage_error(argv[0], "--registry is HOST:PORT");
+	{
+		char *hostport;
+		bool plain;
+
+		if (url_service_parse(&hostport, &plain, registry) < 0)
+			return cmdline_usage_error(argv[0], "--registry: %s",
+			    err_last());
+		free(hostport);
+	}
 	tf = tokfile ? xstrdup(tokfile) : xasprintf("%s/ssh/service-token",
 	    home);
 	hk = hostkey ? xstrdup(hostkey) : xasprintf("%s/ssh/host_ed25519_key",

@@ -180,39 +180,13 @@ store_app_collaborator_remove(struct store *s, const char *app,
 	return rc;
 }
 
-static bool
-store_domain_is_valid(const char *d)
-{
-	size_t n = strlen(d), label = 0;
-
-	if (n == 0 || n > STORE_DOMAIN_MAX || d[0] == '.' || d[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = d[i];
-		if (c == '.') {
-			if (label == 0 || d[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
-			return false;
-		if (c == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return d[n - 1] != '-';
-}
-
 int
 store_app_domain_add(struct store *s, const char *app, const char *domain)
 {
 	int64_t aid;
 	int rc;
 
-	if (!store_domain_is_valid(domain))
+	if (!name_domain_is_valid(domain))
 		return err_set(ERR_INVALID, "invalid domain '%.80s': use "
 		    "lower-case labels of a-z 0-9 - separated by dots",
 		    domain);

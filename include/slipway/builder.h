@@ -119,7 +119,7 @@ struct builder_opts {
 	const char *const *alt_odb; /* git's quarantine object dirs, or NULL */
 	const char *rev;           /* what to build: a commit id or a ref */
 	int64_t build;             /* a recorded build to run; 0: record one */
-	const char *registry;      /* "host:port" */
+	const char *registry;      /* its URL (url_service_parse) */
 	struct apiclient *api;     /* the controller, as the user */
 	const char *user;          /* the user (registry auth) */
 	const char *token;         /* their session token (registry auth) */

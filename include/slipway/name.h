@@ -28,6 +28,10 @@
 /* An app: ^[a-z][a-z0-9-]{0,29}$ */
 bool name_app_is_valid(const char *s);
 
+/* A lower-case DNS name: labels of [a-z0-9-], 1-63 bytes, no edge
+ * hyphen, at most 253 bytes in all. */
+bool name_domain_is_valid(const char *s);
+
 /* A deployment group: the app rule, ^[a-z][a-z0-9-]{0,29}$ */
 bool name_group_is_valid(const char *s);
 

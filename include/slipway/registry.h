@@ -136,7 +136,7 @@ bool registry_repo_is_valid(const char *name);
 struct registry_client_opts {
 	const char *user;       /* basic credentials; NULL: anonymous */
 	const char *password;
-	bool insecure;          /* plain http (loopback registries always) */
+	bool insecure;          /* plain http whatever the URL says */
 	size_t chunk_size;      /* 0: REGISTRY_CHUNK_DEFAULT */
 	int retries;            /* < 0: REGISTRY_RETRIES_DEFAULT */
 	bool progress;          /* draw progress on stderr */
@@ -145,8 +145,9 @@ struct registry_client_opts {
 
 struct registry_client;
 
-/* A client for one registry (host[:port]).  opts may be NULL.  Strings
- * are copied. */
+/* A client for one registry, named as url_service_parse takes it.  opts
+ * may be NULL; opts->insecure also makes it plain http.  Strings are
+ * copied. */
 int registry_client_new(struct registry_client **out, const char *registry,
     const struct registry_client_opts *opts);
 void registry_client_free(struct registry_client *c);
