@@ -25,18 +25,51 @@ static const struct cmdline_command cli_first[] = {
 	{ "version", cli_cmd_version, "",
 	  "print slipway's version", NULL },
 	{ "up", cli_cmd_up,
-	  "[--home DIR] [--host ADDR] [--controller-port N] [--registry-port N] "
-	  "[--ssh-port N] [--proxy-port N] [--domain DOMAIN] "
-	  "[--driver runc|process]",
+	  "[--config FILE] [--home DIR] [--host ADDR] [--private-host ADDR] "
+	  "[--domain DOMAIN] [options] [--show-config [--json]]",
 	  "run every service on this machine (all-in-one supervisor)",
-	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway).  The\n"
-	  "services listen on ADDR (127.0.0.1): the controller on port 7070,\n"
-	  "the registry on 5000, sshd on 2222 and the proxy on 8080, which\n"
-	  "routes APP.DOMAIN (localhost) to the app.  The runner's driver is\n"
-	  "runc as root with runc, else the process driver.\n" },
+	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway).  Settings\n"
+	  "come from the embedded defaults, then DIR/slipway.conf (or --config\n"
+	  "FILE, YAML), then the flags; --show-config prints the result as a\n"
+	  "slipway.conf and exits.  Each flag and its key in the file:\n"
+	  "  --hostname NAME         hostname            public name for remotes "
+	  "(the address)\n"
+	  "  --domain DOMAIN         domain              apps are APP.DOMAIN "
+	  "(localhost)\n"
+	  "  --host ADDR             public.address      the proxy and sshd "
+	  "listen here (127.0.0.1)\n"
+	  "  --proxy-port N          public.http_port    the proxy (8080)\n"
+	  "  --https-port N          public.https_port   TLS: not built yet, "
+	  "0 (0)\n"
+	  "  --ssh-port N            public.ssh_port     sshd (2222)\n"
+	  "  --private-host ADDR     private.address     the controller and "
+	  "the registry (127.0.0.1)\n"
+	  "  --controller-host ADDR  controller.address  (the private "
+	  "address)\n"
+	  "  --controller-port N     controller.port     (7070)\n"
+	  "  --controller-url URL    controller.url      how the others reach "
+	  "it (http://ADDR:PORT)\n"
+	  "  --registry-host ADDR    registry.address    (the private "
+	  "address)\n"
+	  "  --registry-port N       registry.port       (5000)\n"
+	  "  --registry-url URL      registry.url        how the others reach "
+	  "it (http://ADDR:PORT)\n"
+	  "  --driver D              runner.driver       auto, runc or process "
+	  "(auto: runc as root\n"
+	  "                                              with runc, else "
+	  "process)\n"
+	  "  --publish-ports         runner.publish_ports  leave container "
+	  "ports unguarded (false)\n"
+	  "  --log-dir DIR           logs.dir            the services' log, '-' "
+	  "for stdout (DIR/logs)\n"
+	  "  --log-max-size SIZE     logs.max_size       rotate at (10M)\n"
+	  "  --log-keep N            logs.keep           rotated files kept "
+	  "(5)\n"
+	  "Only the proxy and sshd face the world; the API and the registry\n"
+	  "stay on the private address.  See docs/server.md.\n" },
 	{ "controller", controller_cmd_run,
-	  "[--listen HOST:PORT] [--home DIR] [--runner-timeout SECS] "
-	  "[--max-conns N] [--max-conns-per-ip N]",
+	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
+	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N]",
 	  "run the controller: the store and the HTTP API (default "
 	  "127.0.0.1:7070)",
 	  "The store is DIR/slipway.db (DIR: --home, $SLIPWAY_HOME or\n"
@@ -45,7 +78,10 @@ static const struct cmdline_command cli_first[] = {
 	  "heartbeat for SECS (default 30) loses its containers to the others\n"
 	  "in its group.  Connections: --max-conns (512) at once, of which\n"
 	  "--max-conns-per-ip (64) from one address; a request head must be\n"
-	  "in within 10 s.  See docs/security-http.md.\n" },
+	  "in within 10 s.  Builds it runs reach it at --url (default\n"
+	  "http:// and the --listen address) and push to --registry (a URL;\n"
+	  "default SLIPWAY_REGISTRY, else http://127.0.0.1:5000), where it\n"
+	  "also deletes a destroyed app's images.  See docs/security-http.md.\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -89,7 +125,7 @@ static const struct cmdline_command cli_rest[] = {
 	{ "runner", runner_cmd_daemon,
 	  "--controller URL --group G --key KEY [--name N] "
 	  "[--driver runc|process|auto] [--proxy-control PATH] "
-	  "[--proxy-port N] [--registry HOST:PORT] [options]",
+	  "[--proxy-port N] [--registry URL] [options]",
 	  "run the runner daemon: the containers the controller schedules "
 	  "here, with zero-downtime rollouts",
 	  "The key (slr_...) may come from SLIPWAY_RUNNER_KEY instead.\n"
@@ -106,6 +142,7 @@ static const struct cmdline_command cli_rest[] = {
 	  "after (30)\n"
 	  "  --registry-insecure      plain http to a registry that is not "
 	  "on loopback\n"
+	  "                           (or say http:// in --registry)\n"
 	  "  --proxy-port N           the proxy's public port, for URLs "
 	  "(8080)\n"
 	  "Containers keep running when it stops; the next start adopts them.\n"
@@ -171,7 +208,7 @@ static const struct cmdline_command cli_rest[] = {
 	  "printing) if the Procfile is malformed.\n" },
 	{ "sshd", sshd_cmd_run,
 	  "[--listen HOST:PORT] [--controller URL] [--token-file FILE] "
-	  "[--registry HOST:PORT] [--host-key FILE] [--max-conns N] "
+	  "[--registry URL] [--host-key FILE] [--max-conns N] "
 	  "[--reserved-auth N] [--max-per-source N] "
 	  "[--max-startups START:RATE:FULL] [--unauth-grace SECS]",
 	  "serve git push/clone and admin commands over SSH (default "
@@ -183,7 +220,7 @@ static const struct cmdline_command cli_rest[] = {
 	  "session a short-lived token of the key's user.  The host key is\n"
 	  "made on first start ($SLIPWAY_HOME/ssh/host_ed25519_key).  Builds\n"
 	  "push images to --registry (else SLIPWAY_REGISTRY, else\n"
-	  "127.0.0.1:5000).  Connections: --max-conns (64), of which\n"
+	  "127.0.0.1:5000; http://HOST:PORT for a plain-http one).  Connections: --max-conns (64), of which\n"
 	  "--reserved-auth (16) only for authenticated users; before a key is\n"
 	  "verified, --max-per-source (8) per address, random early drop\n"
 	  "--max-startups (16:30:48) and --unauth-grace (10) seconds.  See\n"

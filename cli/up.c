@@ -69,11 +69,20 @@ up_self(void)
 	return xstrdup(path);
 }
 
+/* "HOST:PORT" for --listen. */
+static char *
+up_listen(const char *host, unsigned port)
+{
+	return xasprintf("%s:%u", host, port);
+}
+
 /* The table of services, in start order: the controller before the
- * registry (whose token realm it is). */
+ * registry (whose token realm it is).  Each is handed the addresses
+ * up_config derived: where it listens, and the URLs it reaches the
+ * others by. */
 static size_t
 up_services(struct supervise_svc *svcs, struct up_svc_args *args,
-    const struct up_config *c, const struct up_state *st, char *self)
+    const struct up_config *c, char *self)
 {
 	size_t n = 0;
 	struct up_svc_args *a;
@@ -82,9 +91,13 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, self);
 	up_arg(a, "controller");
 	up_arg(a, "--listen");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->controller_port));
+	up_arg_own(a, up_listen(c->controller_host, c->controller_port));
+	up_arg(a, "--url");
+	up_arg(a, c->controller_url);
+	up_arg(a, "--registry");
+	up_arg(a, c->registry_url);
 	up_arg(a, "--home");
-	up_arg(a, (char *)c->home);
+	up_arg(a, c->home);
 	svcs[n++] = (struct supervise_svc){ .name = "controller",
 	    .argv = a->argv };
 
@@ -92,12 +105,11 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, self);
 	up_arg(a, "registry");
 	up_arg(a, "--listen");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
+	up_arg_own(a, up_listen(c->registry_host, c->registry_port));
 	up_arg(a, "--root");
 	up_arg_own(a, home_registry_dir(c->home));
 	up_arg(a, "--realm");
-	up_arg_own(a, xasprintf("http://%s:%u/v1/registry/token", c->host,
-	    c->controller_port));
+	up_arg_own(a, xasprintf("%s/v1/registry/token", c->controller_url));
 	svcs[n++] = (struct supervise_svc){ .name = "registry",
 	    .argv = a->argv };
 
@@ -105,11 +117,11 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, self);
 	up_arg(a, "proxy");
 	up_arg(a, "--listen");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->proxy_port));
+	up_arg_own(a, up_listen(c->public_host, c->http_port));
 	up_arg(a, "--control");
 	up_arg_own(a, home_proxy_socket_path(c->home));
 	up_arg(a, "--domain");
-	up_arg(a, (char *)c->domain);
+	up_arg(a, c->domain);
 	up_arg(a, "--routes");
 	up_arg_own(a, fs_join(c->home, "proxy-routes.json"));
 	svcs[n++] = (struct supervise_svc){ .name = "proxy",
@@ -119,13 +131,13 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, self);
 	up_arg(a, "sshd");
 	up_arg(a, "--listen");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->ssh_port));
+	up_arg_own(a, up_listen(c->public_host, c->ssh_port));
 	up_arg(a, "--controller");
-	up_arg_own(a, xasprintf("http://%s:%u", c->host, c->controller_port));
+	up_arg(a, c->controller_url);
 	up_arg(a, "--token-file");
 	up_arg_own(a, fs_join(c->home, "up/service.token"));
 	up_arg(a, "--registry");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
+	up_arg(a, c->registry_url);
 	svcs[n++] = (struct supervise_svc){ .name = "sshd", .argv = a->argv };
 
 	/* The runner's key goes in its environment (SLIPWAY_RUNNER_KEY, set
@@ -134,24 +146,51 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, self);
 	up_arg(a, "runner");
 	up_arg(a, "--controller");
-	up_arg_own(a, xasprintf("http://%s:%u", c->host, c->controller_port));
+	up_arg(a, c->controller_url);
 	up_arg(a, "--group");
 	up_arg(a, "default");
 	up_arg(a, "--name");
 	up_arg(a, "local");
 	up_arg(a, "--registry");
-	up_arg_own(a, xasprintf("%s:%u", c->host, c->registry_port));
+	up_arg(a, c->registry_url);
 	up_arg(a, "--proxy-control");
 	up_arg_own(a, home_proxy_socket_path(c->home));
 	up_arg(a, "--proxy-port");
-	up_arg_own(a, xasprintf("%u", c->proxy_port));
-	if (c->driver) {
-		up_arg(a, "--driver");
-		up_arg(a, (char *)c->driver);
-	}
+	up_arg_own(a, xasprintf("%u", c->http_port));
+	up_arg(a, "--driver");
+	up_arg(a, c->driver);
 	svcs[n++] = (struct supervise_svc){ .name = "runner", .argv = a->argv };
-	(void)st;
 	return n;
+}
+
+/* Loopback, RFC 1918, CGNAT (100.64/10) or link-local: not the internet. */
+static bool
+up_addr_is_private(const char *host)
+{
+	unsigned a, b;
+
+	if (sscanf(host, "%u.%u.", &a, &b) != 2)
+		return false;
+	return a == 127 || a == 10 || (a == 172 && b >= 16 && b <= 31) ||
+	    (a == 192 && b == 168) || (a == 100 && b >= 64 && b <= 127) ||
+	    (a == 169 && b == 254);
+}
+
+/* The API and the registry are meant to be private (docs/server.md):
+ * say so when the configuration puts one on a public address. */
+static void
+up_warn_exposure(const struct up_config *c)
+{
+	if (!up_addr_is_private(c->controller_host))
+		fprintf(stderr, "up: warning: the controller API listens on "
+		    "%s, which may face the internet; set controller.address "
+		    "(--controller-host) to a private address\n",
+		    c->controller_host);
+	if (!up_addr_is_private(c->registry_host))
+		fprintf(stderr, "up: warning: the registry listens on %s, "
+		    "which may face the internet; set registry.address "
+		    "(--registry-host) to a private address\n",
+		    c->registry_host);
 }
 
 static void
@@ -162,9 +201,9 @@ up_print_next_steps(const struct up_config *c, const struct up_state *st)
 	    "slipway is up. This is shown once; keep the token.\n"
 	    "\n"
 	    "  admin API token: %s\n"
-	    "  slipway login http://%s:%u %s\n"
+	    "  slipway login %s %s\n"
 	    "\n",
-	    st->admin_token, c->host, c->controller_port, st->admin_token);
+	    st->admin_token, c->controller_url, st->admin_token);
 	if (st->keys_added == 0)
 		fprintf(stderr, "  No ~/.ssh/id_*.pub was found: add a key "
 		    "with\n  slipway keys:add ~/.ssh/id_ed25519.pub\n\n");
@@ -173,89 +212,54 @@ up_print_next_steps(const struct up_config *c, const struct up_state *st)
 	    "  git remote add deploy ssh://git@%s:%u/hello.git\n"
 	    "  git push deploy main\n"
 	    "  curl http://hello.%s:%u/\n\n",
-	    c->host, c->ssh_port, c->domain, c->proxy_port);
-}
-
-static int
-up_port(unsigned *out, const char *s, const char *name)
-{
-	if (parse_port(out, s) < 0)
-		return cmdline_usage_error(name, "%s", err_last());
-	return 0;
+	    c->hostname, c->ssh_port, c->domain, c->http_port);
 }
 
 int
 cli_cmd_up(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "host", required_argument, NULL, 'h' },
-		{ "controller-port", required_argument, NULL, 'c' },
-		{ "registry-port", required_argument, NULL, 'r' },
-		{ "ssh-port", required_argument, NULL, 's' },
-		{ "proxy-port", required_argument, NULL, 'p' },
-		{ "domain", required_argument, NULL, 'd' },
-		{ "driver", required_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct up_config c = { .host = "127.0.0.1", .controller_port = 7070,
-	    .registry_port = 5000, .ssh_port = 2222, .proxy_port = 8080,
-	    .domain = "localhost" };
 	struct supervise_svc svcs[UP_MAX_SVCS];
 	struct up_svc_args args[UP_MAX_SVCS];
 	struct supervise_opts so = { 0 };
+	struct up_request req;
+	struct up_config c;
 	struct up_state st;
 	char *self, *home;
 	size_t n;
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'H': c.home = optarg; break;
-		case 'h': c.host = optarg; break;
-		case 'c':
-			if (up_port(&c.controller_port, optarg, argv[0]))
-				return 2;
-			break;
-		case 'r':
-			if (up_port(&c.registry_port, optarg, argv[0]))
-				return 2;
-			break;
-		case 's':
-			if (up_port(&c.ssh_port, optarg, argv[0]))
-				return 2;
-			break;
-		case 'p':
-			if (up_port(&c.proxy_port, optarg, argv[0]))
-				return 2;
-			break;
-		case 'd': c.domain = optarg; break;
-		case 'D': c.driver = optarg; break;
-		default: return cmdline_usage_error(argv[0], "unknown option");
-		}
+	if ((rc = up_config_load(&c, &req, argc, argv)) != 0) {
+		up_config_free(&c);
+		return rc;
 	}
-	if (optind != argc)
-		return cmdline_usage_error(argv[0], "unexpected '%s'", argv[optind]);
-	c.home = home_dir_option(c.home);
+	if (req.show) {
+		up_config_print(&c, req.json, stdout);
+		up_config_free(&c);
+		return 0;
+	}
 	/* Children get absolute paths: they may run from anywhere. */
 	home = realpath(c.home, NULL);
 	if (home == NULL) {
 		if (fs_mkdir_p(c.home, 0755) < 0 ||
-		    (home = realpath(c.home, NULL)) == NULL)
+		    (home = realpath(c.home, NULL)) == NULL) {
+			up_config_free(&c);
 			return cmdline_fail(argv[0]);
+		}
 	}
+	free(c.home);
 	c.home = home;
 	setenv("SLIPWAY_HOME", home, 1);
+	up_warn_exposure(&c);
 
 	if ((rc = up_state_init(&st, &c)) < 0) {
-		free(home);
+		up_config_free(&c);
 		return cmdline_fail(argv[0]);
 	}
 	setenv("SLIPWAY_RUNNER_KEY", st.runner_key, 1);
 	memset(svcs, 0, sizeof(svcs));
 	memset(args, 0, sizeof(args));
 	self = up_self();
-	n = up_services(svcs, args, &c, &st, self);
+	n = up_services(svcs, args, &c, self);
 	fprintf(stderr, "up: starting %zu services in %s (Ctrl-C stops them "
 	    "all)\n", n, home);
 	if (st.first_start)
@@ -264,6 +268,6 @@ cli_cmd_up(int argc, char **argv)
 	up_args_free(args, n);
 	up_state_free(&st);
 	free(self);
-	free(home);
+	up_config_free(&c);
 	return rc < 0 ? cmdline_fail(argv[0]) : 0;
 }

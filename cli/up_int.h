@@ -3,16 +3,57 @@
 #define SLIPWAY_CLI_UP_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
-/* Where every service listens and where state lives.  Strings are owned
- * by the command (argv or static). */
+/*
+ * The server's configuration: embedded defaults, then
+ * $SLIPWAY_HOME/slipway.conf (or --config FILE), then flags.  Every key of
+ * the file has a flag; up_config.c has the one table of both.  Strings
+ * are owned (up_config_free).  After up_config_load, every address and
+ * URL is filled in: the services are handed these, and none of them
+ * guesses one.
+ */
 struct up_config {
-	const char *home;
-	const char *host;        /* loopback unless told otherwise */
-	unsigned controller_port, registry_port, ssh_port, proxy_port;
-	const char *domain;
-	const char *driver;      /* runner driver, NULL: the runner's choice */
+	char *home;
+	char *file;              /* the config file read, or NULL */
+	char *hostname;          /* public name: SSH remotes, what up prints */
+	char *domain;            /* apps are APP.domain */
+	char *public_host;       /* the proxy and sshd listen here */
+	unsigned http_port, https_port, ssh_port;
+	char *private_host;      /* the controller and the registry, by default */
+	char *controller_host, *controller_url;
+	unsigned controller_port;
+	char *registry_host, *registry_url;
+	unsigned registry_port;
+	char *driver;            /* runner driver, NULL: the runner's choice */
+	bool publish_ports;      /* runner: leave container ports unguarded */
+	char *log_dir;           /* "-": stdout */
+	uint64_t log_max_size;
+	unsigned log_keep;
 };
+
+/* What `up` was asked beside the configuration. */
+struct up_request {
+	bool show;               /* --show-config: print it and exit */
+	bool json;               /* ... as JSON */
+};
+
+/* Defaults, the file, the flags (argv as cli_cmd_up got it), then the
+ * derived addresses, all checked.  Returns 0, or 2 after a usage line on
+ * stderr (a bad flag or value: one line naming the file and line), or 1
+ * after a failure line. */
+int up_config_load(struct up_config *c, struct up_request *req, int argc,
+    char **argv);
+void up_config_free(struct up_config *c);
+
+/* The effective configuration as slipway.conf takes it (YAML; it can be
+ * saved as the file) or as JSON, on out. */
+void up_config_print(const struct up_config *c, bool json, FILE *out);
+
+/* The flags, each with its key and default, for `up --help` (tests check
+ * the help text names every one). */
+size_t up_config_flags(const char *const **flags);
 
 /* What the first start made and later starts read back, all under
  * HOME/up/ (0700): the services' admin token and the local runner's key. */
