@@ -67,6 +67,23 @@ static const struct cmdline_command cli_first[] = {
 	  "(5)\n"
 	  "Only the proxy and sshd face the world; the API and the registry\n"
 	  "stay on the private address.  See docs/server.md.\n" },
+	{ "install", cli_cmd_install,
+	  "[--root DIR] [--no-start] [--home DIR] [up's options]",
+	  "install slipway as a systemd service (root)",
+	  "Copies this binary to /usr/local/bin/slipway, makes the state\n"
+	  "directory (--home, default /var/lib/slipway), writes its\n"
+	  "slipway.conf from the file already there and up's options given\n"
+	  "here (only those keys; a changed file is kept as slipway.conf.old)\n"
+	  "and /etc/systemd/system/slipway.service, then enables and starts it\n"
+	  "(--no-start: enables only).  Logs go to the journal (journalctl -u\n"
+	  "slipway); 'systemctl reload slipway' restarts the services.\n"
+	  "--root DIR writes all of it under DIR and enables the unit there.\n"
+	  "See docs/server.md.\n" },
+	{ "uninstall", cli_cmd_uninstall, "[--root DIR] [--home DIR] [--purge]",
+	  "stop and remove the systemd service; the state stays",
+	  "Disables and stops slipway.service, removes the unit and\n"
+	  "/usr/local/bin/slipway.  The state directory stays unless --purge,\n"
+	  "which destroys the containers the runner left and removes it.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
 	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N]",

@@ -233,7 +233,7 @@ cli_cmd_up(int argc, char **argv)
 		return rc;
 	}
 	if (req.show) {
-		up_config_print(&c, req.json, stdout);
+		up_config_print(&c, req.json, false, stdout);
 		up_config_free(&c);
 		return 0;
 	}

@@ -79,6 +79,7 @@ static const struct up_key up_keys[] = {
 	{ "logs.keep", "log-keep", UP_COUNT, UP_AT(log_keep) },
 };
 #define UP_NKEYS (sizeof(up_keys) / sizeof(up_keys[0]))
+_Static_assert(UP_NKEYS <= 32, "up_config.given has a bit per key");
 
 /* Options that are not configuration keys. */
 enum { UP_OPT_HOME = 1000, UP_OPT_CONFIG, UP_OPT_SHOW, UP_OPT_JSON,
@@ -212,6 +213,16 @@ up_set(struct up_config *c, const struct up_key *k, const char *v)
 	return 0;
 }
 
+static int
+up_set_given(struct up_config *c, const struct up_key *k, const char *v)
+{
+	int rc = up_set(c, k, v);
+
+	if (rc == 0)
+		c->given |= 1u << (k - up_keys);
+	return rc;
+}
+
 static const struct up_key *
 up_key_find(const char *key)
 {
@@ -294,7 +305,7 @@ up_file_value(struct up_config *c, const char *file, const char *key,
 		return err_set(ERR_INVALID, "%s line %u: %s takes one value, "
 		    "not a %s", file, line, key, v->kind == YML_MAP ? "section" :
 		    "list");
-	if ((rc = up_set(c, k, v->value)) < 0)
+	if ((rc = up_set_given(c, k, v->value)) < 0)
 		return err_wrap(rc, "%s line %u: %s", file, line, key);
 	return 0;
 }
@@ -463,7 +474,7 @@ up_config_load(struct up_config *c, struct up_request *req, int argc,
 		return cmdline_fail(argv[0]);
 	}
 	for (size_t i = 0; i < ngiven; i++)
-		if (up_set(c, given[i].k, given[i].v) < 0) {
+		if (up_set_given(c, given[i].k, given[i].v) < 0) {
 			rc = cmdline_usage_error(argv[0], "--%s: %s",
 			    given[i].k->flag, err_last());
 			free(given);
@@ -580,7 +591,8 @@ up_print_json(const struct up_config *c, FILE *out)
 }
 
 void
-up_config_print(const struct up_config *c, bool json, FILE *out)
+up_config_print(const struct up_config *c, bool json, bool given_only,
+    FILE *out)
 {
 	const char *section = NULL;
 	size_t slen = 0;
@@ -589,13 +601,21 @@ up_config_print(const struct up_config *c, bool json, FILE *out)
 		up_print_json(c, out);
 		return;
 	}
-	fprintf(out, "# slipway.conf: the effective configuration%s%s\n",
-	    c->file ? ", read from " : " (embedded defaults and flags)",
-	    c->file ? c->file : "");
+	if (given_only)
+		fprintf(out, "# slipway.conf, written by slipway install: only "
+		    "what it was told;\n# 'slipway up --show-config' shows "
+		    "every key.\n");
+	else
+		fprintf(out, "# slipway.conf: the effective configuration%s%s\n",
+		    c->file ? ", read from " : " (embedded defaults and flags)",
+		    c->file ? c->file : "");
 	for (size_t i = 0; i < UP_NKEYS; i++) {
 		const struct up_key *k = &up_keys[i];
 		const char *dot = strchr(k->key, '.'), *str;
 		char num[32];
+
+		if (given_only && !(c->given & (1u << i)))
+			continue;
 
 		if (dot && (section == NULL || slen != (size_t)(dot - k->key) ||
 		    strncmp(section, k->key, slen) != 0)) {

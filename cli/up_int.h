@@ -31,6 +31,8 @@ struct up_config {
 	char *log_dir;           /* "-": stdout */
 	uint64_t log_max_size;
 	unsigned log_keep;
+	uint32_t given;          /* keys set by the file or a flag (bit: the
+	                          * key's row in up_config.c's table) */
 };
 
 /* What `up` was asked beside the configuration. */
@@ -48,8 +50,11 @@ int up_config_load(struct up_config *c, struct up_request *req, int argc,
 void up_config_free(struct up_config *c);
 
 /* The effective configuration as slipway.conf takes it (YAML; it can be
- * saved as the file) or as JSON, on out. */
-void up_config_print(const struct up_config *c, bool json, FILE *out);
+ * saved as the file) or as JSON, on out.  given_only: only the keys the
+ * file or a flag set (what `slipway install` writes, so that derived
+ * values stay derived). */
+void up_config_print(const struct up_config *c, bool json, bool given_only,
+    FILE *out);
 
 /* The flags, each with its key and default, for `up --help` (tests check
  * the help text names every one). */

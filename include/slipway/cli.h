@@ -28,5 +28,7 @@ const char *cli_synopsis(const char *name);
 int cli_cmd_help(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_up(int argc, char **argv);
+int cli_cmd_install(int argc, char **argv);
+int cli_cmd_uninstall(int argc, char **argv);
 
 #endif
