@@ -27,13 +27,20 @@ static const struct cmdline_command cli_first[] = {
 	{ "up", cli_cmd_up,
 	  "[--home DIR] [--host ADDR] [--controller-port N] [--registry-port N] "
 	  "[--ssh-port N] [--proxy-port N] [--domain DOMAIN] "
-	  "[--driver runc|process]",
+	  "[--driver runc|process] [--log-dir DIR|-] [--log-max-size SIZE] "
+	  "[--log-keep N]",
 	  "run every service on this machine (all-in-one supervisor)",
 	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway).  The\n"
 	  "services listen on ADDR (127.0.0.1): the controller on port 7070,\n"
 	  "the registry on 5000, sshd on 2222 and the proxy on 8080, which\n"
 	  "routes APP.DOMAIN (localhost) to the app.  The runner's driver is\n"
-	  "runc as root with runc, else the process driver.\n" },
+	  "runc as root with runc, else the process driver.\n"
+	  "The services' merged log goes to --log-dir (the state's logs/)\n"
+	  "as slipway.log, renamed slipway.log.1 once it reaches\n"
+	  "--log-max-size (10M; K, M, G), with --log-keep (5) older files\n"
+	  "kept, and echoed on stdout when that is a terminal.  It goes to\n"
+	  "stdout alone with --log-dir - or under systemd (JOURNAL_STREAM\n"
+	  "set: the journal rotates it).\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--runner-timeout SECS] "
 	  "[--max-conns N] [--max-conns-per-ip N]",

@@ -196,11 +196,14 @@ cli_cmd_up(int argc, char **argv)
 		{ "proxy-port", required_argument, NULL, 'p' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "driver", required_argument, NULL, 'D' },
+		{ "log-dir", required_argument, NULL, 'L' },
+		{ "log-max-size", required_argument, NULL, 'M' },
+		{ "log-keep", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct up_config c = { .host = "127.0.0.1", .controller_port = 7070,
 	    .registry_port = 5000, .ssh_port = 2222, .proxy_port = 8080,
-	    .domain = "localhost" };
+	    .domain = "localhost", .log_max_size = 10 << 20, .log_keep = 5 };
 	struct supervise_svc svcs[UP_MAX_SVCS];
 	struct up_svc_args args[UP_MAX_SVCS];
 	struct supervise_opts so = { 0 };
@@ -231,6 +234,15 @@ cli_cmd_up(int argc, char **argv)
 			break;
 		case 'd': c.domain = optarg; break;
 		case 'D': c.driver = optarg; break;
+		case 'L': c.log_dir = optarg; break;
+		case 'M':
+			if (up_log_size(&c.log_max_size, optarg, argv[0]))
+				return 2;
+			break;
+		case 'K':
+			if (up_log_keep(&c.log_keep, optarg, argv[0]))
+				return 2;
+			break;
 		default: return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}
@@ -247,7 +259,9 @@ cli_cmd_up(int argc, char **argv)
 	c.home = home;
 	setenv("SLIPWAY_HOME", home, 1);
 
-	if ((rc = up_state_init(&st, &c)) < 0) {
+	if (up_log_open(&so.log, &c) < 0 ||
+	    (rc = up_state_init(&st, &c)) < 0) {
+		supervise_log_free(so.log);
 		free(home);
 		return cmdline_fail(argv[0]);
 	}
@@ -258,9 +272,11 @@ cli_cmd_up(int argc, char **argv)
 	n = up_services(svcs, args, &c, &st, self);
 	fprintf(stderr, "up: starting %zu services in %s (Ctrl-C stops them "
 	    "all)\n", n, home);
+	up_log_say_where(so.log, &c);
 	if (st.first_start)
 		up_print_next_steps(&c, &st);
 	rc = supervise_run(svcs, n, &so);
+	supervise_log_free(so.log);
 	up_args_free(args, n);
 	up_state_free(&st);
 	free(self);

@@ -12,6 +12,9 @@ struct up_config {
 	unsigned controller_port, registry_port, ssh_port, proxy_port;
 	const char *domain;
 	const char *driver;      /* runner driver, NULL: the runner's choice */
+	const char *log_dir;     /* NULL: HOME/logs; "-": stdout */
+	unsigned long long log_max_size;  /* bytes, > 0 */
+	unsigned log_keep;       /* rotated files kept */
 };
 
 /* What the first start made and later starts read back, all under
@@ -31,5 +34,19 @@ struct up_state {
  * stderr. */
 int up_state_init(struct up_state *out, const struct up_config *cfg);
 void up_state_free(struct up_state *st);
+
+struct supervise_log;
+
+/* --log-max-size (a size, K/M/G, more than 0) and --log-keep (0 to
+ * 1000): 0, or 2 after a usage error on stderr (cmd names the command). */
+int up_log_size(unsigned long long *out, const char *s, const char *cmd);
+int up_log_keep(unsigned *out, const char *s, const char *cmd);
+
+/* Open the merged log as cfg says (supervise_log_open: HOME/logs unless
+ * log_dir, stdout for the journal or "-"); fails with a message. */
+int up_log_open(struct supervise_log **out, const struct up_config *cfg);
+/* The one line on stderr saying where the log is. */
+void up_log_say_where(const struct supervise_log *lg,
+    const struct up_config *cfg);
 
 #endif
