@@ -1,4 +1,5 @@
 /* Unit tests for lib/supervise.c with shell children. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,4 +232,41 @@ TEST(supervise__a_busy_service_rotates_the_log)
 	s = t_read("logs/slipway.log");
 	EXPECT_TRUE(strstr(s, "up         | stopping\n") != NULL);
 	free(s);
+}
+
+/* On a terminal (here a pty as stdout) the lines go to the file and are
+ * echoed there too, for a person watching `slipway up`. */
+TEST(supervise__log_is_echoed_on_a_terminal)
+{
+	char *a[] = { "sh", "-c", "echo hello; sleep 100", NULL };
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
+	char seen[4096], *s;
+	int m, pts, saved;
+	ssize_t n;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	EXPECT_TRUE(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+	pts = open(ptsname(m), O_RDWR | O_NOCTTY);
+	EXPECT_TRUE(pts >= 0);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(pts, 1);
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&o.log, "logs", 1 << 20, 1));
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	supervise_log_free(o.log);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	n = read(m, seen, sizeof(seen) - 1);
+	EXPECT_TRUE(n > 0);
+	seen[n] = '\0';
+	EXPECT_TRUE(strstr(seen, "web        | hello") != NULL);
+	s = t_read("logs/slipway.log");
+	EXPECT_TRUE(strstr(s, "web        | hello\n") != NULL);
+	free(s);
+	close(pts);
+	close(m);
 }
