@@ -24,14 +24,15 @@ no_sanitizer_report() {
 	! { cat "$@"; up_log_all; } | grep -E "Sanitizer|runtime error"
 }
 
-# Runs up in the background, its own output (stdout and stderr) to $1,
-# the services' to the merged log (not the journal, whatever the
-# environment says): up.pid has its pid (and UP_PID), up.rc its exit
-# status once it ends; waits for every port.
+# Runs up in the background with more options in $2..., its own output
+# (stdout and stderr) to $1, the services' to the merged log (not the
+# journal, whatever the environment says; UP_ENV may add NAME=VALUE
+# words to it): up.pid has its pid (and UP_PID), up.rc its exit status
+# once it ends; waits for every port.
 up_start() {
 	rm -f up.pid up.rc
 	UP_LOG_FROM=$(up_log_all | wc -l)
-	( env -u JOURNAL_STREAM slipway up --controller-port $CP \
+	( env -u JOURNAL_STREAM ${UP_ENV:-} slipway up --controller-port $CP \
 		--registry-port $RP --ssh-port $SP --proxy-port $PP "${@:2}" \
 		>"$1" 2>&1 & echo $! >up.pid; wait $!
 	  echo $? >up.rc ) 2>/dev/null &
