@@ -75,14 +75,15 @@ logfile_prune(struct logfile *lf)
 
 /* Open NAME in the directory: appending, never through a symlink, a
  * regular file only (O_NONBLOCK so that a fifo put there cannot hang
- * the writer). */
+ * the writer).  Read as well as written, for its last byte. */
 static int
 logfile_open_file(struct logfile *lf)
 {
 	struct stat st;
+	char last;
 	int rc = 0;
 
-	lf->fd = openat(lf->dirfd, lf->name, O_WRONLY | O_APPEND | O_CREAT |
+	lf->fd = openat(lf->dirfd, lf->name, O_RDWR | O_APPEND | O_CREAT |
 	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
 	if (lf->fd < 0 && errno == ELOOP)
 		rc = err_set(ERR_INVALID, "'%s' is a symlink, not a log file",
@@ -105,7 +106,10 @@ logfile_open_file(struct logfile *lf)
 	}
 	fcntl(lf->fd, F_SETFL, O_APPEND);
 	lf->size = (unsigned long long)st.st_size;
-	lf->partial = false;
+	/* A file that ends inside a line (a write cut short, here or by a
+	 * writer killed before us): the next line must not be glued to it. */
+	lf->partial = st.st_size > 0 && (pread(lf->fd, &last, 1,
+	    st.st_size - 1) != 1 || last != '\n');
 	return 0;
 }
 
@@ -211,7 +215,6 @@ int
 logfile_write(struct logfile *lf, const char *line, size_t n)
 {
 	double now = clock_mono();
-	bool cut;
 	int rc;
 
 	if (now >= lf->check_at) {
@@ -228,8 +231,7 @@ logfile_write(struct logfile *lf, const char *line, size_t n)
 		return logfile_fail(lf, rc);
 	/* The end of a line cut short is lost with it; the next line starts
 	 * a line of its own. */
-	cut = lf->partial;
-	if ((cut && (rc = logfile_put(lf, "\n", 1)) < 0) ||
+	if ((lf->partial && (rc = logfile_put(lf, "\n", 1)) < 0) ||
 	    (rc = logfile_put(lf, line, n)) < 0)
 		return logfile_fail(lf, rc);
 	if (lf->failing) {

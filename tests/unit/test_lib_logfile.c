@@ -300,3 +300,20 @@ TEST(lib_logfile__a_failing_write_is_reported_once)
 	free(err);
 	logfile_free(lf);
 }
+
+/* A file that ends inside a line (a writer killed mid-line, a write cut
+ * short) gets the rest of that line ended before the next is written. */
+TEST(lib_logfile__a_cut_line_is_ended_before_the_next)
+{
+	struct logfile *lf;
+	char *s;
+
+	harness_write("logs/slipway.log", "whole\ncut sh", 12, 0640);
+	EXPECT_OK(logfile_open(&lf, "logs", "slipway.log", 1000, 2));
+	t_line(lf, 1);
+	t_line(lf, 2);
+	s = t_read("logs/slipway.log");
+	EXPECT_STR("whole\ncut sh\nline 0001\nline 0002\n", s);
+	free(s);
+	logfile_free(lf);
+}
