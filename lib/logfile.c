@@ -226,7 +226,8 @@ logfile_write(struct logfile *lf, const char *line, size_t n)
 		lf->lost++;
 		return ERR_IO;
 	}
-	if (lf->size > 0 && lf->size + n > lf->max &&
+	/* (the newline that ends a cut line counts: the cap holds) */
+	if (lf->size > 0 && lf->size + lf->partial + n > lf->max &&
 	    (rc = logfile_rotate(lf)) < 0)
 		return logfile_fail(lf, rc);
 	/* The end of a line cut short is lost with it; the next line starts

@@ -316,4 +316,12 @@ TEST(lib_logfile__a_cut_line_is_ended_before_the_next)
 	EXPECT_STR("whole\ncut sh\nline 0001\nline 0002\n", s);
 	free(s);
 	logfile_free(lf);
+
+	/* the newline that ends it counts against the cap: 6 + 1 + 10 > 16 */
+	harness_write("logs/slipway.log", "cut sh", 6, 0640);
+	EXPECT_OK(logfile_open(&lf, "logs", "slipway.log", 16, 2));
+	t_line(lf, 3);
+	EXPECT_INT(10, t_size("logs/slipway.log"));
+	EXPECT_INT(6, t_size("logs/slipway.log.1"));
+	logfile_free(lf);
 }
