@@ -251,7 +251,9 @@ cli_cmd_up(int argc, char **argv)
 	setenv("SLIPWAY_HOME", home, 1);
 	up_warn_exposure(&c);
 
-	if ((rc = up_state_init(&st, &c)) < 0) {
+	if (up_log_open(&so.log, &c) < 0 ||
+	    (rc = up_state_init(&st, &c)) < 0) {
+		supervise_log_free(so.log);
 		up_config_free(&c);
 		return cmdline_fail(argv[0]);
 	}
@@ -262,9 +264,11 @@ cli_cmd_up(int argc, char **argv)
 	n = up_services(svcs, args, &c, self);
 	fprintf(stderr, "up: starting %zu services in %s (Ctrl-C stops them "
 	    "all)\n", n, home);
+	up_log_say_where(so.log, &c);
 	if (st.first_start)
 		up_print_next_steps(&c, &st);
 	rc = supervise_run(svcs, n, &so);
+	supervise_log_free(so.log);
 	up_args_free(args, n);
 	up_state_free(&st);
 	free(self);

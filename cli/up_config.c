@@ -29,7 +29,8 @@
 
 #define UP_CONF_NAME "slipway.conf"
 #define UP_CONF_MAX (64 << 10)
-#define UP_LOG_KEEP_MAX 100
+/* More rotated files than anyone reads; a typo of 50000 is refused. */
+#define UP_LOG_KEEP_MAX 1000
 
 enum up_kind {
 	UP_ADDR,        /* an IPv4 address to listen on */
@@ -202,9 +203,9 @@ up_set(struct up_config *c, const struct up_key *k, const char *v)
 		*(uint64_t *)((char *)c + k->off) = n;
 		return 0;
 	case UP_COUNT:
-		if (parse_uint(&n, v, 1, UP_LOG_KEEP_MAX) < 0)
+		if (parse_uint(&n, v, 0, UP_LOG_KEEP_MAX) < 0)
 			return err_set(ERR_INVALID, "'%.100s' is not a number "
-			    "from 1 to %d", v, UP_LOG_KEEP_MAX);
+			    "from 0 to %d", v, UP_LOG_KEEP_MAX);
 		*(unsigned *)((char *)c + k->off) = (unsigned)n;
 		return 0;
 	}
@@ -518,6 +519,22 @@ up_print_scalar(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+void
+up_size_text(char *out, size_t len, uint64_t n)
+{
+	static const char units[] = "KMG";
+	int u = -1;
+
+	while (u < 2 && n >= 1024 && n % 1024 == 0) {
+		n /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, len, "%llu", (unsigned long long)n);
+	else
+		snprintf(out, len, "%llu%c", (unsigned long long)n, units[u]);
+}
+
 static void
 up_value_text(const struct up_config *c, const struct up_key *k, char *buf,
     size_t len, const char **str)
@@ -532,19 +549,9 @@ up_value_text(const struct up_config *c, const struct up_key *k, char *buf,
 	case UP_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
 		break;
-	case UP_SIZE: {
-		uint64_t v = *(const uint64_t *)p;
-		const char *unit = "KMG";
-		int u = -1;
-
-		while (u < 2 && v && v % 1024 == 0) {
-			v /= 1024;
-			u++;
-		}
-		snprintf(buf, len, "%llu%.*s", (unsigned long long)v,
-		    u >= 0 ? 1 : 0, u >= 0 ? unit + u : "");
+	case UP_SIZE:
+		up_size_text(buf, len, *(const uint64_t *)p);
 		break;
-	}
 	default:
 		*str = *(char *const *)p;
 		break;

@@ -60,6 +60,19 @@ void up_config_print(const struct up_config *c, bool json, bool given_only,
  * the help text names every one). */
 size_t up_config_flags(const char *const **flags);
 
+/* 10485760 -> "10M", 1536 -> "1536": the largest unit that divides. */
+void up_size_text(char *out, size_t len, uint64_t n);
+
+struct supervise_log;
+
+/* Open the merged log as cfg says (supervise_log_open: cfg->log_dir, "-"
+ * for stdout, stdout too when the journal is ours); fails with a
+ * message. */
+int up_log_open(struct supervise_log **out, const struct up_config *cfg);
+/* The one line on stderr saying where the log is. */
+void up_log_say_where(const struct supervise_log *lg,
+    const struct up_config *cfg);
+
 /* What the first start made and later starts read back, all under
  * HOME/up/ (0700): the services' admin token and the local runner's key. */
 struct up_state {

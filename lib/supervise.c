@@ -21,6 +21,7 @@
 #include "slipway/log.h"
 #include "slipway/proc.h"
 #include "slipway/supervise.h"
+#include "supervise_int.h"
 
 #define SUPERVISE_LINE_MAX 8192
 #define SUPERVISE_STABLE_SEC 60.0
@@ -35,21 +36,27 @@ supervise_backoff(unsigned restarts, double max)
 	return d < max ? d : max;
 }
 
+/* One line of the merged log, made whole before it is written: a
+ * rotated file takes lines, not pieces. */
 static void
-supervise_say(FILE *log, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+supervise_say(struct supervise_log *log, const char *name, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static void
-supervise_say(FILE *log, const char *name, const char *fmt, ...)
+supervise_say(struct supervise_log *log, const char *name, const char *fmt,
+    ...)
 {
+	struct buf line;
 	va_list ap;
 
-	fprintf(log, "%-10s | ", name);
+	buf_init(&line, 0);
+	buf_printf(&line, "%-10s | ", name);
 	va_start(ap, fmt);
-	vfprintf(log, fmt, ap);
+	buf_vprintf(&line, fmt, ap);
 	va_end(ap);
-	fputc('\n', log);
-	fflush(log);
+	buf_putc(&line, '\n');
+	supervise_log_put(log, line.ptr, line.len);
+	buf_free(&line);
 }
 
 /* One line a child wrote, escaped (log_escape): whatever a service prints,
@@ -57,7 +64,8 @@ supervise_say(FILE *log, const char *name, const char *fmt, ...)
  * send control sequences to the operator's terminal.  A service that logs
  * through log.c has escaped its line already; that changes nothing here. */
 static void
-supervise_line(FILE *log, const char *name, const char *s, size_t n)
+supervise_line(struct supervise_log *log, const char *name, const char *s,
+    size_t n)
 {
 	char *esc = xmalloc(4 * n + 1);
 
@@ -78,7 +86,7 @@ supervise_line(FILE *log, const char *name, const char *s, size_t n)
  * what PR_SET_PDEATHSIG watches.
  */
 static int
-supervise_start(struct supervise_svc *s, FILE *log)
+supervise_start(struct supervise_svc *s, struct supervise_log *log)
 {
 	struct proc_opts o = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
 	    PROC_NULL_IN | PROC_NEW_SESSION | PROC_DIE_WITH_PARENT };
@@ -100,7 +108,8 @@ supervise_start(struct supervise_svc *s, FILE *log)
 /* Copy complete lines from the child to the log, each prefixed; a line
  * longer than the buffer goes out in pieces. */
 static void
-supervise_drain(struct supervise_svc *s, FILE *log, bool eof)
+supervise_drain(struct supervise_svc *s, struct supervise_log *log,
+    bool eof)
 {
 	char chunk[4096], *nl;
 	ssize_t n;
@@ -128,8 +137,8 @@ supervise_drain(struct supervise_svc *s, FILE *log, bool eof)
 }
 
 static void
-supervise_reap(struct supervise_svc *svcs, size_t n, FILE *log,
-    double backoff_max, bool stopping)
+supervise_reap(struct supervise_svc *svcs, size_t n,
+    struct supervise_log *log, double backoff_max, bool stopping)
 {
 	int st;
 	pid_t pid;
@@ -174,8 +183,8 @@ supervise_running(const struct supervise_svc *svcs, size_t n)
 
 /* SIGTERM every child's group, wait up to grace, then SIGKILL. */
 static void
-supervise_stop_all(struct supervise_svc *svcs, size_t n, FILE *log,
-    double grace, int sfd)
+supervise_stop_all(struct supervise_svc *svcs, size_t n,
+    struct supervise_log *log, double grace, int sfd)
 {
 	double deadline = clock_mono() + grace;
 	struct signalfd_siginfo si;
@@ -214,7 +223,7 @@ int
 supervise_run(struct supervise_svc *svcs, size_t n,
     const struct supervise_opts *opts)
 {
-	FILE *log = opts && opts->log ? opts->log : stdout;
+	struct supervise_log *log = opts ? opts->log : NULL;
 	double grace = opts && opts->grace_sec ? opts->grace_sec : 10;
 	double bmax = opts && opts->backoff_max_sec ? opts->backoff_max_sec :
 	    30;

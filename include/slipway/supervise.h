@@ -12,7 +12,7 @@
 #define SLIPWAY_SUPERVISE_H
 
 #include <stdbool.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "slipway/buf.h"
@@ -32,8 +32,27 @@ struct supervise_svc {
 	int last_status;
 };
 
+/* Where the merged log goes. */
+struct supervise_log;
+
+/* Open the merged log's destination by these rules: stdout when
+ * JOURNAL_STREAM is set (systemd's journal keeps and rotates the lines)
+ * or dir is NULL or "-"; else dir/slipway.log, rotated at max_bytes with
+ * keep older files (lib/logfile.c), and echoed to stdout as well when
+ * stdout is a terminal.  Fails with a message, leaving nothing open,
+ * when the file cannot be opened (a file in place of dir, no
+ * permission).  *out is the caller's, for supervise_log_free. */
+int supervise_log_open(struct supervise_log **out, const char *dir,
+    unsigned long long max_bytes, unsigned keep);
+
+/* Where the lines go, for a line saying so: the file's path, or
+ * "stdout".  Owned by lg. */
+const char *supervise_log_where(const struct supervise_log *lg);
+
+void supervise_log_free(struct supervise_log *lg);
+
 struct supervise_opts {
-	FILE *log;              /* where merged lines go; NULL: stdout */
+	struct supervise_log *log;  /* NULL: stdout; not owned */
 	double grace_sec;       /* SIGTERM to SIGKILL; 0: 10 */
 	double backoff_max_sec; /* 0: 30 */
 	/* Called once all services have been started the first time (for

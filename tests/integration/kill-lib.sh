@@ -129,7 +129,7 @@ kill_case() {
 	rev=$(git -C app rev-parse HEAD)
 	case $pat in log:*)
 		pat=${pat#log:}
-		src="tail -n +$(($(wc -l <up.log) + 1)) up.log";;
+		src="up_log | tail -n +$(($(up_log | wc -l) + 1))";;
 	esac
 	(cd app && exec git push "$REMOTE" main >../push.out 2>&1; ) & local gp=$!
 	if [ "$who" = hook ]; then
@@ -168,8 +168,8 @@ kill_case() {
 	hook|pre-receive|ssh-exec|sshd-conn) ;;
 	*)	wait_for "who_pid $who | grep -qv '^$pid\$'" 60 ||
 			{ echo "up did not restart the $who"; return 1; }
-		grep -q "^${who%-down} *| killed by signal 9; restarting" up.log ||
-			{ echo "up.log does not say up restarted the $who"; return 1; }
+		up_log | grep -q "^${who%-down} *| killed by signal 9; restarting" ||
+			{ echo "the log does not say up restarted the $who"; return 1; }
 	esac
 	wait_for ctl_up 60 && wait_port $SP 30 || return 1
 	# The push is over on the server too: no git or hook of it runs on.
@@ -222,7 +222,7 @@ kill_test() { # WHO PHASE [MB]
 kill_done() {
 	if [ -n "${T0606_DEBUG:-}" ]; then
 		cat kills.log
-		grep -E "failed|cannot|landed|did not land|killed" up.log
+		up_log | grep -E "failed|cannot|landed|did not land|killed"
 	fi
 	# A runner killed while it started or swapped a release leaves no
 	# container behind: in the end each process of the app runs once.
@@ -232,7 +232,7 @@ kill_done() {
 		[ -n "$(containers)" ]
 	'
 	expect_success 'no daemon reported a sanitizer error' '
-		! grep -E "Sanitizer|runtime error" up.log
+		no_sanitizer_report up.log
 	'
 	test_done
 }

@@ -14,7 +14,7 @@ expect_success 'COMMAND --help prints its usage' '
 expect_success 'up --help lists every option of up, with the defaults' '
 	out=$(slipway up --help) &&
 	for o in --home --host --controller-port --registry-port --ssh-port \
-		--proxy-port --domain --driver; do
+		--proxy-port --domain --driver --log-dir --log-max-size --log-keep; do
 		expect_contains "$out" "[$o " || exit 1
 	done &&
 	expect_contains "$out" "the proxy on 8080"

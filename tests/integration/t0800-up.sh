@@ -40,7 +40,7 @@ expect_success 'secrets are private' '
 expect_success 'a service killed with -9 is restarted' '
 	pid=$(pgrep -f -- "proxy --listen 127.0.0.1:$PP") &&
 	kill -9 $pid &&
-	wait_for "grep -q \"proxy      | killed by signal 9; restarting in 1s\" up1.log" 20 &&
+	wait_for "up_log | grep -q \"proxy      | killed by signal 9; restarting in 1s\"" 20 &&
 	wait_port $PP 20 &&
 	code=$(curl -s -o /dev/null -w %{http_code} -H "Host: x.localhost" http://127.0.0.1:$PP/) &&
 	expect_eq 404 "$code"
@@ -48,7 +48,7 @@ expect_success 'a service killed with -9 is restarted' '
 expect_success 'SIGTERM stops every service, cleanly' '
 	expect_eq 0 "$(up_stop)" "exit status of up" &&
 	expect_eq "" "$(services)" "services left running" &&
-	! grep -E "Sanitizer|runtime error" up1.log
+	no_sanitizer_report up1.log
 '
 
 up_start up2.log

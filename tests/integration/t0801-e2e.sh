@@ -72,7 +72,7 @@ expect_success 'a push with a broken build is rejected and v4 keeps serving' '
 expect_success 'kill -9 of the runner: up restarts it and the app answers' '
 	pid=$(pgrep -f -- "runner --controller http://127.0.0.1:$CP") &&
 	kill -9 $pid &&
-	wait_for "grep -q \"runner     | killed by signal 9\" up.log" 20 &&
+	wait_for "up_log | grep -q \"runner     | killed by signal 9\"" 20 &&
 	wait_for "pgrep -f -- \"runner --controller http://127.0.0.1:$CP\"" 30 &&
 	wait_for "get / | grep -q \"hello from slipway\"" 30
 '

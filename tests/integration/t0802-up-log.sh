@@ -11,8 +11,10 @@ export HOME=$T_DIR/user
 mkdir -p "$HOME/.ssh"
 ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
 
-( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
-	--proxy-port $PP >up.log 2>&1 & echo $! >up.pid; wait $! ) &
+# up's own output in up.out; the services' lines in the merged log
+LOG=$SLIPWAY_HOME/logs/slipway.log
+( env -u JOURNAL_STREAM slipway up --controller-port $CP --registry-port $RP \
+	--ssh-port $SP --proxy-port $PP >up.out 2>&1 & echo $! >up.pid; wait $! ) &
 while [ ! -s up.pid ]; do sleep 0.05; done
 UP_PID=$(cat up.pid)
 at_exit "kill $UP_PID"
@@ -25,8 +27,8 @@ sshx() {
 }
 # Wait until the merged log has a line matching $1 (up to 20 s).
 wait_log() {
-	for i in $(seq 1 200); do grep -q -- "$1" up.log && return 0; sleep 0.1; done
-	echo "no line matching '$1' in up.log:"; tail -n 20 up.log; return 1
+	for i in $(seq 1 200); do grep -q -- "$1" "$LOG" && return 0; sleep 0.1; done
+	echo "no line matching '$1' in $LOG:"; tail -n 20 "$LOG"; return 1
 }
 
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -36,15 +38,15 @@ sshx "$forged" >ssh.out 2>ssh.err
 
 expect_success 'the exec string is logged as one escaped line' '
 	wait_log "SHA256:FORGED" &&
-	expect_eq 1 "$(grep -c "SHA256:FORGED" up.log)" "lines naming the key" &&
-	line=$(grep "SHA256:FORGED" up.log) &&
+	expect_eq 1 "$(grep -c "SHA256:FORGED" "$LOG")" "lines naming the key" &&
+	line=$(grep "SHA256:FORGED" "$LOG") &&
 	expect_contains "$line" "sshd: user '"'"'admin'"'"' runs '"'"'x\\n$stamp info  sshd: user" &&
 	expect_contains "$line" "SHA256:FORGED\\x1b[2J\\x1b]0;pwned\\x07" &&
 	case $line in "sshd       | "*) ;; *) echo "not an sshd line: $line"; false;; esac
 '
 expect_success 'no control byte reaches the merged log' '
-	! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <up.log) ||
-	{ LC_ALL=C grep -n "[[:cntrl:]]" up.log | cat -v | head -5; false; }
+	! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <"$LOG") ||
+	{ LC_ALL=C grep -n "[[:cntrl:]]" "$LOG" | cat -v | head -5; false; }
 '
 
 # quoted or not, a control byte is refused by the command splitter, and
@@ -70,6 +72,6 @@ expect_success 'up stops cleanly, with no sanitizer report' '
 	kill -TERM $UP_PID &&
 	for i in $(seq 1 300); do kill -0 $UP_PID 2>/dev/null || break; sleep 0.1; done &&
 	! kill -0 $UP_PID 2>/dev/null &&
-	! grep -E "Sanitizer|runtime error" up.log
+	! grep -E "Sanitizer|runtime error" up.out "$LOG"
 '
 test_done

@@ -36,14 +36,14 @@ expect_success 'a new up on the same ports comes up' '
 	expect_contains "$h" "realm=\"http://127.0.0.1:$CP/v1/registry/token\""
 '
 expect_success 'and no service of it is crash-looping' '
-	! grep -E "exited with status|killed by signal|cannot start" up2.log ||
-		{ cat up2.log; exit 1; }
+	! up_log | grep -E "exited with status|killed by signal|cannot start" ||
+		{ cat up2.log; up_log; exit 1; }
 '
 expect_success 'it stops cleanly' '
 	kill -TERM $UP_PID &&
 	wait_for "[ -s up.rc ]" 30 &&
 	expect_eq 0 "$(cat up.rc)" &&
 	expect_eq "" "$(services)" "services left running" &&
-	! grep -E "Sanitizer|runtime error" up1.log up2.log
+	no_sanitizer_report up1.log up2.log
 '
 test_done

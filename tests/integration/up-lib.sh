@@ -5,12 +5,36 @@ export HOME=$T_DIR/user
 mkdir -p "$HOME/.ssh"
 ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
 
-# Runs up in the background, its output to $1: up.pid has its pid (and
-# UP_PID), up.rc its exit status once it ends; waits for every port.
+# The services' merged log: every file of it (up rotates it by size),
+# oldest first; up_log, only what came since the last up_start.
+UP_LOGS=$SLIPWAY_HOME/logs
+up_log_all() {
+	local k
+	for k in $(ls "$UP_LOGS" 2>/dev/null | sed -n 's/^slipway\.log\.\([0-9]*\)$/\1/p' | sort -rn); do
+		cat "$UP_LOGS/slipway.log.$k"
+	done
+	cat "$UP_LOGS/slipway.log" 2>/dev/null
+	return 0
+}
+UP_LOG_FROM=0
+up_log() { up_log_all | tail -n +$((UP_LOG_FROM + 1)); }
+# No sanitizer report in up's own output (the files named) nor in any
+# service's (the merged log).
+no_sanitizer_report() {
+	! { cat "$@"; up_log_all; } | grep -E "Sanitizer|runtime error"
+}
+
+# Runs up in the background with more options in $2..., its own output
+# (stdout and stderr) to $1, the services' to the merged log (not the
+# journal, whatever the environment says; UP_ENV may add NAME=VALUE
+# words to it): up.pid has its pid (and UP_PID), up.rc its exit status
+# once it ends; waits for every port.
 up_start() {
 	rm -f up.pid up.rc
-	( slipway up --controller-port $CP --registry-port $RP --ssh-port $SP \
-		--proxy-port $PP >"$1" 2>&1 & echo $! >up.pid; wait $!
+	UP_LOG_FROM=$(up_log_all | wc -l)
+	( env -u JOURNAL_STREAM ${UP_ENV:-} slipway up --controller-port $CP \
+		--registry-port $RP --ssh-port $SP --proxy-port $PP "${@:2}" \
+		>"$1" 2>&1 & echo $! >up.pid; wait $!
 	  echo $? >up.rc ) 2>/dev/null &
 	wait_for "[ -s up.pid ]" 30 || return 1
 	UP_PID=$(cat up.pid)
@@ -52,7 +76,7 @@ up_cleanup() {
 		umount -l "$m"
 	done
 }
-# up_start for tests that deploy: up.log, the cleanup above at exit, and
+# up_start for tests that deploy: up's output in up.log, the cleanup above at exit, and
 # SLIPWAY_URL and SLIPWAY_TOKEN for the client commands.
 up_start_deploy() {
 	at_exit up_cleanup

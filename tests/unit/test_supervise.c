@@ -1,4 +1,5 @@
 /* Unit tests for lib/supervise.c with shell children. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,18 @@ t_read(const char *path)
 	return buf_detach(&b, NULL);
 }
 
+/* The merged log as `up` has it by default: logs/slipway.log. */
+static struct supervise_log *
+t_log_open(void)
+{
+	struct supervise_log *lg;
+
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&lg, "logs", 1 << 20, 1));
+	EXPECT_STR("logs/slipway.log", supervise_log_where(lg));
+	return lg;
+}
+
 TEST(supervise__backoff_doubles_to_max)
 {
 	EXPECT_INT(1, (int)supervise_backoff(1, 30));
@@ -38,13 +51,12 @@ TEST(supervise__merges_output_and_restarts)
 	struct supervise_svc svcs[2] = { { .name = "alpha", .argv = a },
 	    { .name = "beta", .argv = b } };
 	struct supervise_opts o = { .run_for_sec = 2.5, .grace_sec = 2 };
-	FILE *log = fopen("log", "w");
 	char *out, *starts;
 
-	o.log = log;
+	o.log = t_log_open();
 	EXPECT_OK(supervise_run(svcs, 2, &o));
-	fclose(log);
-	out = t_read("log");
+	supervise_log_free(o.log);
+	out = t_read("logs/slipway.log");
 	EXPECT_TRUE(strstr(out, "alpha      | hello from a\n") != NULL);
 	EXPECT_TRUE(strstr(out, "alpha      | err\n") != NULL);
 	EXPECT_TRUE(strstr(out, "beta       | exited with status 3; "
@@ -65,12 +77,11 @@ t_supervise_one(char **argv, const char *name, double grace)
 {
 	struct supervise_svc svcs[1] = { { .name = name, .argv = argv } };
 	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = grace };
-	FILE *log = fopen("log", "w");
 
-	o.log = log;
+	o.log = t_log_open();
 	EXPECT_OK(supervise_run(svcs, 1, &o));
-	fclose(log);
-	return t_read("log");
+	supervise_log_free(o.log);
+	return t_read("logs/slipway.log");
 }
 
 TEST(supervise__kills_what_ignores_sigterm)
@@ -146,7 +157,7 @@ TEST(supervise__services_die_with_a_killed_supervisor)
 	if ((sup = fork()) == 0) {
 		struct supervise_svc svcs[1] = { { .name = "svc", .argv = a } };
 		struct supervise_opts o = { .run_for_sec = 60 };
-		o.log = fopen("log", "w");
+		o.log = t_log_open();
 		supervise_run(svcs, 1, &o);
 		_exit(0);
 	}
@@ -162,4 +173,100 @@ TEST(supervise__services_die_with_a_killed_supervisor)
 	st = t_wait_gone(svc, 5);
 	EXPECT_TRUE(st != -1);
 	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* Where the merged log goes: the file, unless the journal takes stdout
+ * (JOURNAL_STREAM) or "-" (or no directory) asks for stdout. */
+TEST(supervise__log_goes_to_a_file_unless_stdout_is_the_journal)
+{
+	struct supervise_log *lg;
+
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&lg, "-", 100, 1));
+	EXPECT_STR("stdout", supervise_log_where(lg));
+	supervise_log_free(lg);
+	EXPECT_OK(supervise_log_open(&lg, NULL, 100, 1));
+	EXPECT_STR("stdout", supervise_log_where(lg));
+	supervise_log_free(lg);
+	EXPECT_TRUE(!fs_exists("logs"));
+
+	EXPECT_OK(supervise_log_open(&lg, "logs", 100, 1));
+	EXPECT_STR("logs/slipway.log", supervise_log_where(lg));
+	supervise_log_free(lg);
+	EXPECT_TRUE(fs_exists("logs/slipway.log"));
+
+	setenv("JOURNAL_STREAM", "8:12345", 1);
+	EXPECT_OK(supervise_log_open(&lg, "other", 100, 1));
+	EXPECT_STR("stdout", supervise_log_where(lg));
+	supervise_log_free(lg);
+	EXPECT_TRUE(!fs_exists("other"));
+	unsetenv("JOURNAL_STREAM");
+
+	harness_write("afile", "x", 1, 0644);
+	lg = NULL;
+	EXPECT_TRUE(supervise_log_open(&lg, "afile", 100, 1) < 0);
+	EXPECT_ERR_HAS("'afile' exists and is not a directory");
+	EXPECT_TRUE(lg == NULL);
+}
+
+/* With a small cap, the supervisor's lines rotate like any other: whole
+ * lines, keep + 1 files. */
+TEST(supervise__a_busy_service_rotates_the_log)
+{
+	char *a[] = { "sh", "-c", "i=0; while [ $i -lt 300 ]; do "
+	    "echo line $i; i=$((i+1)); done; sleep 100", NULL };
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 1, .grace_sec = 1 };
+	char *s;
+
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&o.log, "logs", 1000, 2));
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	supervise_log_free(o.log);
+	EXPECT_TRUE(fs_exists("logs/slipway.log.2"));
+	EXPECT_TRUE(!fs_exists("logs/slipway.log.3"));
+	s = t_read("logs/slipway.log.1");
+	EXPECT_TRUE(strncmp(s, "web        | line ", 18) == 0);
+	EXPECT_TRUE(strlen(s) <= 1000 && s[strlen(s) - 1] == '\n');
+	free(s);
+	s = t_read("logs/slipway.log");
+	EXPECT_TRUE(strstr(s, "up         | stopping\n") != NULL);
+	free(s);
+}
+
+/* On a terminal (here a pty as stdout) the lines go to the file and are
+ * echoed there too, for a person watching `slipway up`. */
+TEST(supervise__log_is_echoed_on_a_terminal)
+{
+	char *a[] = { "sh", "-c", "echo hello; sleep 100", NULL };
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a } };
+	struct supervise_opts o = { .run_for_sec = 0.5, .grace_sec = 1 };
+	char seen[4096], *s;
+	int m, pts, saved;
+	ssize_t n;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	EXPECT_TRUE(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+	pts = open(ptsname(m), O_RDWR | O_NOCTTY);
+	EXPECT_TRUE(pts >= 0);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(pts, 1);
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&o.log, "logs", 1 << 20, 1));
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	supervise_log_free(o.log);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	n = read(m, seen, sizeof(seen) - 1);
+	EXPECT_TRUE(n > 0);
+	seen[n] = '\0';
+	EXPECT_TRUE(strstr(seen, "web        | hello") != NULL);
+	s = t_read("logs/slipway.log");
+	EXPECT_TRUE(strstr(s, "web        | hello\n") != NULL);
+	free(s);
+	close(pts);
+	close(m);
 }
