@@ -13,11 +13,15 @@ expect_success 'COMMAND --help prints its usage' '
 '
 expect_success 'up --help lists every option of up, with the defaults' '
 	out=$(slipway up --help) &&
-	for o in --home --host --controller-port --registry-port --ssh-port \
-		--proxy-port --domain --driver --log-dir --log-max-size --log-keep; do
-		expect_contains "$out" "[$o " || exit 1
+	for o in --config --home --show-config --json; do
+		expect_contains "$out" "[$o" || exit 1
 	done &&
-	expect_contains "$out" "the proxy on 8080"
+	for o in --host --private-host --controller-port --registry-port \
+		--ssh-port --proxy-port --https-port --domain --hostname --driver \
+		--controller-url --registry-url --log-dir --log-max-size --log-keep; do
+		expect_contains "$out" "  $o " || exit 1
+	done &&
+	expect_contains "$out" "the proxy (8080)"
 '
 expect_failure 'an unknown command fails' 'slipway no-such-command'
 expect_success 'an unknown command names itself on stderr' '
