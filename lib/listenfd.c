@@ -95,6 +95,27 @@ listenfd_find(const struct listenfd_set *set, const char *name)
 }
 
 int
+listenfd_take_one(int *out, const char *name)
+{
+	struct listenfd_set set;
+	int rc;
+
+	*out = -1;
+	if ((rc = listenfd_take(&set)) < 0)
+		return rc;
+	if (set.n == 0)
+		return 0;
+	if ((*out = listenfd_find(&set, name)) < 0 && set.n == 1)
+		*out = set.fd[0];
+	if (*out < 0)
+		return err_set(ERR_INVALID, "of the %zu sockets handed over "
+		    "(LISTEN_FDNAMES), none is named '%s'", set.n, name);
+	if ((rc = listenfd_check(*out, name)) < 0)
+		*out = -1;
+	return rc;
+}
+
+int
 listenfd_check(int fd, const char *what)
 {
 	int type = 0, acc = 0, dom = 0;

@@ -31,6 +31,13 @@ struct listenfd_set {
  * are malformed or name more than LISTENFD_MAX. */
 int listenfd_take(struct listenfd_set *out);
 
+/* For a server with one listener: take what was handed over
+ * (listenfd_take) and put in *out the socket named name, or the only one
+ * when one was handed over; -1 when none was.  The socket is checked
+ * (listenfd_check).  ERR_INVALID when several came and none is named
+ * name, or when it is not a listening TCP socket. */
+int listenfd_take_one(int *out, const char *name);
+
 /* The descriptor named name in set, or -1. */
 int listenfd_find(const struct listenfd_set *set, const char *name);
 
