@@ -204,6 +204,7 @@ cli_cmd_up(int argc, char **argv)
 	struct supervise_svc svcs[UP_MAX_SVCS];
 	struct up_svc_args args[UP_MAX_SVCS];
 	struct supervise_opts so = { 0 };
+	struct up_listen ls;
 	struct up_state st;
 	char *self, *home;
 	size_t n;
@@ -247,7 +248,9 @@ cli_cmd_up(int argc, char **argv)
 	c.home = home;
 	setenv("SLIPWAY_HOME", home, 1);
 
-	if ((rc = up_state_init(&st, &c)) < 0) {
+	if ((rc = up_listen_open(&ls, &c)) < 0 ||
+	    (rc = up_state_init(&st, &c)) < 0) {
+		up_listen_close(&ls);
 		free(home);
 		return cmdline_fail(argv[0]);
 	}
@@ -256,11 +259,13 @@ cli_cmd_up(int argc, char **argv)
 	memset(args, 0, sizeof(args));
 	self = up_self();
 	n = up_services(svcs, args, &c, &st, self);
+	up_listen_attach(svcs, n, &ls);
 	fprintf(stderr, "up: starting %zu services in %s (Ctrl-C stops them "
 	    "all)\n", n, home);
 	if (st.first_start)
 		up_print_next_steps(&c, &st);
 	rc = supervise_run(svcs, n, &so);
+	up_listen_close(&ls);
 	up_args_free(args, n);
 	up_state_free(&st);
 	free(self);

@@ -28,6 +28,7 @@
 #include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/listenfd.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "sshd_int.h"
@@ -277,6 +278,8 @@ sshd_run(const struct sshd_opts *opts)
 	    lim.unauth_grace);
 	if (opts->on_listen)
 		opts->on_listen(bound, fp, opts->ctx);
+	/* A reload under `slipway up` stops the sshd before us now. */
+	listenfd_ready();
 
 	while (!(opts->stop && *opts->stop)) {
 		size_t n = 0;
