@@ -77,6 +77,7 @@ expect_success 'a third SIGHUP' '
 expect_success 'through three reloads: no refused connection, no error' '
 	load_check hup.out
 '
+echo "# SIGHUP x3: $(cat hup.out)"
 
 load_start kill.out
 expect_success 'kill -9 of the proxy: up restarts it on the socket it holds' '
@@ -90,6 +91,7 @@ expect_success 'through the proxy killed: no refused connection, no non-2xx' '
 	load_check kill.out ||
 	case $out in *" non2xx=0 refused=0 "*" timeout=0 other=0 "*) ;; *) false;; esac
 '
+echo "# proxy kill -9: $(cat kill.out)"
 
 # Stop and start of up itself: only a holder of the sockets across the
 # gap makes that refuse nothing (systemd's slipway.socket; here sockhold).
@@ -115,6 +117,7 @@ expect_success 'up stopped and started three times under the holder' '
 expect_success 'through three stops and starts: no refused connection, no error' '
 	load_check hold.out
 '
+echo "# up stop+start x3 under the holder: $(cat hold.out)"
 expect_success 'a bad socket handed over is one clear line' '
 	out=$(LISTEN_PID=$$ LISTEN_FDS=1 slipway proxy --listen-fd 0 2>&1); rc=$?
 	expect_eq 1 $rc && expect_eq 1 "$(echo "$out" | wc -l)" &&
