@@ -25,6 +25,10 @@
 #define SUPERVISE_LINE_MAX 8192
 #define SUPERVISE_STABLE_SEC 60.0
 #define SUPERVISE_LISTEN_MAX 8
+/* An old process told to stop in a reload drains first (the proxy for up
+ * to 10 s, its own cut-off): a little longer than grace before SIGKILL,
+ * so that its own cut-off comes first. */
+#define SUPERVISE_STOP_SLACK_SEC 5.0
 
 double
 supervise_backoff(unsigned restarts, double max)
@@ -249,7 +253,7 @@ supervise_reload_begin(struct supervise_svc *s, FILE *log, double grace)
 	}
 	kill(s->old_pid, SIGTERM);
 	s->reload = SUPERVISE_RELOAD_STOPPING;
-	s->reload_deadline = clock_mono() + grace;
+	s->reload_deadline = clock_mono() + grace + SUPERVISE_STOP_SLACK_SEC;
 	return;
 }
 
@@ -271,7 +275,7 @@ supervise_ready_event(struct supervise_svc *s, double grace)
 	if (n > 0 && s->reload == SUPERVISE_RELOAD_STARTING) {
 		kill(s->old_pid, SIGTERM);
 		s->reload = SUPERVISE_RELOAD_STOPPING;
-		s->reload_deadline = clock_mono() + grace;
+		s->reload_deadline = clock_mono() + grace + SUPERVISE_STOP_SLACK_SEC;
 	}
 }
 

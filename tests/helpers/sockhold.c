@@ -78,9 +78,8 @@ start(char **cmd, const int *fds, int n, const char *names,
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		/* fds were made first, so they sit below 3 + n only if the
-		 * holder had fewer open; dup2 onto 3.. in order is safe as
-		 * each fds[i] >= 3 + i. */
+		/* main moved every socket above 3 + MAXSOCK, so no dup2
+		 * below lands on a socket still to be moved */
 		for (int i = 0; i < n; i++)
 			if (dup2(fds[i], 3 + i) < 0)
 				_exit(127);
@@ -119,8 +118,8 @@ main(int argc, char **argv)
 
 	if (argc < 5)
 		goto usage;
-	/* Descriptors 3.. may be free or not: take 3 + MAXSOCK first so the
-	 * sockets land above the targets they are moved to. */
+	/* Each socket goes above 3 + MAXSOCK, out of the way of the
+	 * descriptors 3.. the child gets them at. */
 	for (i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (n == MAXSOCK || (fds[n] = bind_one(argv[i], name,
 		    sizeof(name))) < 0)
