@@ -57,7 +57,9 @@ void up_listen_close(struct up_listen *l);
 /* The systemd units for `slipway install` (up_units.c), as text (caller
  * frees).  The service runs `BIN up --home HOME` with the two sockets;
  * up_unit_socket is the unit UP_UNIT_HTTP (name "http", listen the
- * proxy's "ADDR:PORT") or UP_UNIT_SSH (name "ssh", sshd's). */
+ * proxy's "ADDR:PORT") or UP_UNIT_SSH (name "ssh", sshd's).  Give sshd an
+ * IPv4 address: on a dual-stack socket (a bare port) its per-source
+ * limits would see every client as one. */
 #define UP_UNIT_SERVICE "slipway.service"
 #define UP_UNIT_HTTP "slipway-http.socket"
 #define UP_UNIT_SSH "slipway-ssh.socket"
