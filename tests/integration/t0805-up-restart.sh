@@ -74,6 +74,11 @@ expect_success 'an upgrade: the binary replaced on disk, then SIGHUP' '
 expect_success 'a third SIGHUP' '
 	kill -HUP $UP_PID && wait_for "[ \$(reloads) -ge 3 ]" 120
 '
+expect_success 'each new proxy took the control socket over, with the routes' '
+	expect_eq 3 "$(grep -c "proxy      | .*took the control socket" up.log)" &&
+	out=$(slipway proxy routes --control "$SLIPWAY_HOME/proxy.sock") &&
+	expect_contains "$out" hello
+'
 expect_success 'through three reloads: no refused connection, no error' '
 	load_check hup.out
 '
