@@ -30,7 +30,6 @@
 
 #define INSTALL_BIN "/usr/local/bin/slipway"
 #define INSTALL_UNIT_DIR "/etc/systemd/system"
-#define INSTALL_UNIT "slipway.service"
 #define INSTALL_BIN_MAX (512 << 20)
 
 /* install's own options; the rest are up's. */
@@ -110,62 +109,63 @@ install_systemd_runs(void)
 	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* systemctl [--root=DIR] ARGS...; its output goes to ours. */
+/* systemctl [--root=DIR] VERB [--now] and the three units; its output
+ * goes into the error when it fails. */
 static int
-install_systemctl(const struct install_opts *o, const char *a1,
-    const char *a2, const char *a3)
+install_systemctl(const struct install_opts *o, const char *verb, bool now,
+    bool units)
 {
 	char *rootarg = o->root ? xasprintf("--root=%s", o->root) : NULL;
-	char *argv[6];
+	char *argv[8];
 	struct buf out;
 	int n = 0, rc;
 
 	argv[n++] = "systemctl";
 	if (rootarg)
 		argv[n++] = rootarg;
-	argv[n++] = (char *)a1;
-	if (a2)
-		argv[n++] = (char *)a2;
-	if (a3)
-		argv[n++] = (char *)a3;
+	argv[n++] = (char *)verb;
+	if (now)
+		argv[n++] = "--now";
+	if (units) {
+		argv[n++] = UP_UNIT_HTTP;
+		argv[n++] = UP_UNIT_SSH;
+		argv[n++] = UP_UNIT_SERVICE;
+	}
 	argv[n] = NULL;
 	rc = proc_run(&out, argv, PROC_ERR_TO_OUT | PROC_NULL_IN, 64 << 10);
 	if (rc > 0)
-		rc = err_set(ERR_IO, "systemctl %s %s failed (%d): %.*s", a1,
-		    a2 ? a2 : "", rc, (int)(out.len && out.ptr[out.len - 1] ==
-		    '\n' ? out.len - 1 : out.len), out.ptr ? out.ptr : "");
+		rc = err_set(ERR_IO, "systemctl %s failed (%d): %.*s", verb, rc,
+		    (int)(out.len && out.ptr[out.len - 1] == '\n' ? out.len - 1 :
+		    out.len), out.ptr ? out.ptr : "");
 	buf_free(&out);
 	free(rootarg);
 	return rc;
 }
 
-/* The service unit: `up` with the state directory, reloaded with SIGHUP. */
-static char *
-install_unit_text(const char *bin, const char *home)
+/* The three units under dir: the service and its two sockets, on the
+ * public address (an IPv4 address: see up_unit_socket). */
+static int
+install_units(const char *dir, const struct up_config *c)
 {
-	return xasprintf(
-	    "# Written by slipway install; slipway uninstall removes it.\n"
-	    "[Unit]\n"
-	    "Description=slipway: git push deployments (controller, registry, "
-	    "proxy, sshd, runner)\n"
-	    "After=network-online.target\n"
-	    "Wants=network-online.target\n"
-	    "\n"
-	    "[Service]\n"
-	    "Type=simple\n"
-	    "Environment=SLIPWAY_HOME=%s\n"
-	    "ExecStart=%s up --home %s\n"
-	    "ExecReload=/bin/kill -HUP $MAINPID\n"
-	    "# up stops its services itself (drain, then SIGTERM); runc's\n"
-	    "# containers live in their own cgroups and outlive it by design.\n"
-	    "KillMode=mixed\n"
-	    "TimeoutStopSec=60\n"
-	    "Restart=on-failure\n"
-	    "RestartSec=2\n"
-	    "LimitNOFILE=65536\n"
-	    "\n"
-	    "[Install]\n"
-	    "WantedBy=multi-user.target\n", home, bin, home);
+	char *listen, *text, *path;
+	int rc;
+
+	text = up_unit_service(INSTALL_BIN, c->home);
+	path = fs_join(dir, UP_UNIT_SERVICE);
+	rc = fs_write_atomic(path, text, strlen(text), 0644);
+	free(path);
+	free(text);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		listen = xasprintf("%s:%u", c->public_host, i == 0 ?
+		    c->http_port : c->ssh_port);
+		text = up_unit_socket(i == 0 ? "http" : "ssh", listen);
+		path = fs_join(dir, i == 0 ? UP_UNIT_HTTP : UP_UNIT_SSH);
+		rc = fs_write_atomic(path, text, strlen(text), 0644);
+		free(path);
+		free(text);
+		free(listen);
+	}
+	return rc;
 }
 
 /* Copy this binary to dst (atomically), unless it is dst already. */
@@ -237,8 +237,7 @@ cli_cmd_install(int argc, char **argv)
 	struct install_opts o;
 	struct up_request req;
 	struct up_config c;
-	char *bin = NULL, *home = NULL, *conf, *unitdir = NULL;
-	char *unit = NULL, *text = NULL, *confpath;
+	char *bin = NULL, *home = NULL, *conf, *unitdir = NULL, *confpath;
 	int rc;
 
 	if ((rc = install_args(&o, argc, argv, true)) != 0) {
@@ -270,29 +269,27 @@ cli_cmd_install(int argc, char **argv)
 	bin = install_path(&o, INSTALL_BIN);
 	home = install_path(&o, c.home);
 	unitdir = install_path(&o, INSTALL_UNIT_DIR);
-	unit = xasprintf("%s/%s", unitdir, INSTALL_UNIT);
-	text = install_unit_text(INSTALL_BIN, c.home);
 	if ((rc = install_binary(bin)) < 0 ||
 	    (rc = fs_mkdir_p(home, 0755)) < 0 ||
 	    (rc = install_config(&c, conf)) < 0 ||
 	    (rc = fs_mkdir_p(unitdir, 0755)) < 0 ||
-	    (rc = fs_write_atomic(unit, text, strlen(text), 0644)) < 0) {
+	    (rc = install_units(unitdir, &c)) < 0) {
 		rc = cmdline_fail(argv[0]);
 		goto done;
 	}
-	fprintf(stderr, "install: %s, %s, %s\n", bin, conf, unit);
+	fprintf(stderr, "install: %s, %s, %s/{%s,%s,%s}\n", bin, conf, unitdir,
+	    UP_UNIT_SERVICE, UP_UNIT_HTTP, UP_UNIT_SSH);
 	if (o.root) {
 		/* An offline tree: enabled there, started when it boots. */
-		if (install_systemctl(&o, "enable", INSTALL_UNIT, NULL) < 0) {
+		if (install_systemctl(&o, "enable", false, true) < 0) {
 			rc = cmdline_fail(argv[0]);
 			goto done;
 		}
 	} else if (!install_systemd_runs()) {
 		fprintf(stderr, "install: systemd does not run here; start "
 		    "slipway with: %s up --home %s\n", INSTALL_BIN, c.home);
-	} else if (install_systemctl(&o, "daemon-reload", NULL, NULL) < 0 ||
-	    install_systemctl(&o, "enable", o.no_start ? INSTALL_UNIT :
-	    "--now", o.no_start ? NULL : INSTALL_UNIT) < 0) {
+	} else if (install_systemctl(&o, "daemon-reload", false, false) < 0 ||
+	    install_systemctl(&o, "enable", !o.no_start, true) < 0) {
 		rc = cmdline_fail(argv[0]);
 		goto done;
 	} else {
@@ -302,8 +299,6 @@ cli_cmd_install(int argc, char **argv)
 	}
 	rc = 0;
 done:
-	free(text);
-	free(unit);
 	free(unitdir);
 	free(conf);
 	free(home);
@@ -382,18 +377,23 @@ cli_cmd_uninstall(int argc, char **argv)
 		free(o.up_argv);
 		return rc;
 	}
-	unit = install_path(&o, INSTALL_UNIT_DIR "/" INSTALL_UNIT);
+	unit = install_path(&o, INSTALL_UNIT_DIR "/" UP_UNIT_SERVICE);
 	bin = install_path(&o, INSTALL_BIN);
 	home = install_path(&o, install_home(&o));
 	rc = 0;
 	if (access(unit, F_OK) == 0) {
 		if (o.root || install_systemd_runs())
-			rc = install_systemctl(&o, "disable", o.root ? INSTALL_UNIT
-			    : "--now", o.root ? NULL : INSTALL_UNIT);
-		if (rc == 0 && unlink(unit) < 0)
-			rc = err_sys("cannot remove '%s'", unit);
+			rc = install_systemctl(&o, "disable", !o.root, true);
+		for (int i = 0; rc == 0 && i < 3; i++) {
+			char *p = install_path(&o, i == 0 ? INSTALL_UNIT_DIR "/"
+			    UP_UNIT_SERVICE : i == 1 ? INSTALL_UNIT_DIR "/"
+			    UP_UNIT_HTTP : INSTALL_UNIT_DIR "/" UP_UNIT_SSH);
+			if (unlink(p) < 0 && errno != ENOENT)
+				rc = err_sys("cannot remove '%s'", p);
+			free(p);
+		}
 		if (rc == 0 && !o.root && install_systemd_runs())
-			rc = install_systemctl(&o, "daemon-reload", NULL, NULL);
+			rc = install_systemctl(&o, "daemon-reload", false, false);
 	} else {
 		fprintf(stderr, "uninstall: %s is not there\n", unit);
 	}

@@ -221,6 +221,7 @@ cli_cmd_up(int argc, char **argv)
 	struct supervise_svc svcs[UP_MAX_SVCS];
 	struct up_svc_args args[UP_MAX_SVCS];
 	struct supervise_opts so = { 0 };
+	struct up_listen ls = { -1, -1, false };
 	struct up_request req;
 	struct up_config c;
 	struct up_state st;
@@ -252,7 +253,9 @@ cli_cmd_up(int argc, char **argv)
 	up_warn_exposure(&c);
 
 	if (up_log_open(&so.log, &c) < 0 ||
+	    up_listen_open(&ls, &c) < 0 ||
 	    (rc = up_state_init(&st, &c)) < 0) {
+		up_listen_close(&ls);
 		supervise_log_free(so.log);
 		up_config_free(&c);
 		return cmdline_fail(argv[0]);
@@ -262,12 +265,14 @@ cli_cmd_up(int argc, char **argv)
 	memset(args, 0, sizeof(args));
 	self = up_self();
 	n = up_services(svcs, args, &c, self);
+	up_listen_attach(svcs, n, &ls);
 	fprintf(stderr, "up: starting %zu services in %s (Ctrl-C stops them "
 	    "all)\n", n, home);
 	up_log_say_where(so.log, &c);
 	if (st.first_start)
 		up_print_next_steps(&c, &st);
 	rc = supervise_run(svcs, n, &so);
+	up_listen_close(&ls);
 	supervise_log_free(so.log);
 	up_args_free(args, n);
 	up_state_free(&st);

@@ -3,8 +3,11 @@
 #define SLIPWAY_CLI_UP_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct supervise_svc;
 
 /*
  * The server's configuration: embedded defaults, then
@@ -90,5 +93,36 @@ struct up_state {
  * stderr. */
 int up_state_init(struct up_state *out, const struct up_config *cfg);
 void up_state_free(struct up_state *st);
+
+/* The public listening sockets `up` holds for its services (up_listen.c):
+ * the proxy's and sshd's, each -1 until opened. */
+struct up_listen {
+	int http, ssh;
+	bool from_systemd;       /* handed over by socket activation */
+};
+
+/* Take the sockets systemd handed over (LISTEN_FDS, named "http" and
+ * "ssh"; the variables are unset either way) and bind the missing ones
+ * on cfg's public address and ports (SO_REUSEADDR, backlog 4096).  One
+ * line naming the socket when it cannot. */
+int up_listen_open(struct up_listen *out, const struct up_config *cfg);
+/* Give the services named "proxy" and "sshd" their socket, and have
+ * them say when they accept, so a reload starts the new one first.  svcs
+ * keep pointers into l. */
+void up_listen_attach(struct supervise_svc *svcs, size_t n,
+    const struct up_listen *l);
+void up_listen_close(struct up_listen *l);
+
+/* The systemd units for `slipway install` (up_units.c), as text (caller
+ * frees).  The service runs `BIN up --home HOME` with the two sockets;
+ * up_unit_socket is the unit UP_UNIT_HTTP (name "http", listen the
+ * proxy's "ADDR:PORT") or UP_UNIT_SSH (name "ssh", sshd's).  Give sshd an
+ * IPv4 address: on a dual-stack socket (a bare port) its per-source
+ * limits would see every client as one. */
+#define UP_UNIT_SERVICE "slipway.service"
+#define UP_UNIT_HTTP "slipway-http.socket"
+#define UP_UNIT_SSH "slipway-ssh.socket"
+char *up_unit_service(const char *bin, const char *home);
+char *up_unit_socket(const char *name, const char *listen);
 
 #endif

@@ -11,9 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slipway/alloc.h"
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/proc.h"
+
+#define PROC_PASS_MAX 16
+#define PROC_PID_KEY "LISTEN_PID="
 
 extern char **environ;
 
@@ -43,10 +47,121 @@ proc_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static bool
+proc_env_is(const char *entry, const char *name_eq)
+{
+	return strncmp(entry, name_eq, strlen(name_eq)) == 0;
+}
+
+/* Whether the base environment's entry is replaced in the child. */
+static bool
+proc_env_dropped(const char *entry, const struct proc_opts *o)
+{
+	if (o->nlisten && (proc_env_is(entry, PROC_PID_KEY) ||
+	    proc_env_is(entry, "LISTEN_FDS=") ||
+	    proc_env_is(entry, "LISTEN_FDNAMES=")))
+		return true;
+	for (char *const *a = o->env_add; a && *a; a++) {
+		const char *eq = strchr(*a, '=');
+		size_t n = eq ? (size_t)(eq - *a) + 1 : strlen(*a);
+		if (strncmp(entry, *a, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The child's environment when opts adds to it (listening sockets,
+ * env_add), built before fork: the child may not allocate.  *pid_slot is
+ * the LISTEN_PID entry the child completes.  NULL when nothing is added.
+ * Free with proc_env_free.
+ */
+static char **
+proc_env_build(const struct proc_opts *o, char **pid_slot)
+{
+	char *const *base = o->env ? o->env : environ;
+	size_t nb = 0, na = 0, k = 0;
+	char **env;
+
+	*pid_slot = NULL;
+	if (o->nlisten == 0 && o->env_add == NULL)
+		return NULL;
+	while (base[nb])
+		nb++;
+	while (o->env_add && o->env_add[na])
+		na++;
+	env = xcalloc(nb + na + 4, sizeof(*env));
+	for (size_t i = 0; i < nb; i++)
+		if (!proc_env_dropped(base[i], o))
+			env[k++] = xstrdup(base[i]);
+	for (size_t i = 0; i < na; i++)
+		env[k++] = xstrdup(o->env_add[i]);
+	if (o->nlisten) {
+		env[k++] = xasprintf("LISTEN_FDS=%zu", o->nlisten);
+		env[k++] = xasprintf("LISTEN_FDNAMES=%s",
+		    o->listen_names ? o->listen_names : "");
+		/* room for the digits of any pid */
+		*pid_slot = env[k++] = xasprintf("%s%24s", PROC_PID_KEY, "");
+	}
+	return env;
+}
+
+static void
+proc_env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* In the child: put pass_fds at 3, 4, ... open across exec, and move the
+ * report pipe (*report) above them first so no target lands on it.
+ * -1 (errno set) on failure. */
+static int
+proc_child_fds(const struct proc_opts *o, int *report)
+{
+	int tmp[PROC_PASS_MAX], above = 3 + (int)o->npass_fds, r;
+
+	if (o->npass_fds == 0)
+		return 0;
+	if ((r = fcntl(*report, F_DUPFD_CLOEXEC, above)) < 0)
+		return -1;
+	close(*report);
+	*report = r;
+	for (size_t i = 0; i < o->npass_fds; i++)
+		if ((tmp[i] = fcntl(o->pass_fds[i], F_DUPFD_CLOEXEC, above)) < 0)
+			return -1;
+	for (size_t i = 0; i < o->npass_fds; i++) {
+		/* dup2 leaves the new descriptor open across exec */
+		if (dup2(tmp[i], 3 + (int)i) < 0)
+			return -1;
+		close(tmp[i]);
+	}
+	return 0;
+}
+
+/* The child's pid in decimal into slot (async-signal-safe). */
+static void
+proc_child_pid(char *slot)
+{
+	char digits[24];
+	int n = 0;
+	unsigned long v = (unsigned long)getpid();
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(digits));
+	slot += strlen(PROC_PID_KEY);
+	while (n)
+		*slot++ = digits[--n];
+	*slot = '\0';
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
-    int pout[2], int perr[2], int report, pid_t parent)
+    int pout[2], int perr[2], int report, pid_t parent, char *const *env,
+    char *pid_slot)
 {
 	sigset_t none;
 	int e;
@@ -90,10 +205,14 @@ proc_child(char *const argv[], const struct proc_opts *o, int pin[2],
 		if (pout[i] > 2) close(pout[i]);
 		if (perr[i] > 2) close(perr[i]);
 	}
+	if (proc_child_fds(o, &report) < 0)
+		goto fail;
+	if (pid_slot)
+		proc_child_pid(pid_slot);
 	if (o->cwd && chdir(o->cwd) < 0)
 		goto fail;
-	if (o->env)
-		execvpe(argv[0], argv, o->env);
+	if (env)
+		execvpe(argv[0], argv, env);
 	else
 		execvp(argv[0], argv);
 fail:
@@ -110,10 +229,15 @@ proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int rep[2] = { -1, -1 }, e = 0, rc;
 	pid_t pid, self = getpid();
+	char **env = NULL, *pid_slot;
 	ssize_t n;
 
 	out->pid = -1;
 	out->in = out->out = out->err = -1;
+	if (o->npass_fds > PROC_PASS_MAX || o->nlisten > o->npass_fds)
+		return err_set(ERR_INVALID, "cannot pass %zu descriptors (%zu "
+		    "listening) to '%s'", o->npass_fds, o->nlisten, argv[0]);
+	env = proc_env_build(o, &pid_slot);
 	if (((o->flags & PROC_PIPE_IN) && pipe2(pin, O_CLOEXEC) < 0) ||
 	    ((o->flags & PROC_PIPE_OUT) && pipe2(pout, O_CLOEXEC) < 0) ||
 	    ((o->flags & PROC_PIPE_ERR) && pipe2(perr, O_CLOEXEC) < 0) ||
@@ -126,7 +250,10 @@ proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
 		goto fail;
 	}
 	if (pid == 0)
-		proc_child(argv, o, pin, pout, perr, rep[1], self);
+		proc_child(argv, o, pin, pout, perr, rep[1], self,
+		    env ? env : o->env, pid_slot);
+	proc_env_free(env);
+	env = NULL;
 	proc_close(&rep[1]);
 	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
 		;
@@ -149,6 +276,7 @@ proc_spawn(struct proc *out, char *const argv[], const struct proc_opts *opts)
 	proc_close(&perr[1]);
 	return 0;
 fail:
+	proc_env_free(env);
 	for (int i = 0; i < 2; i++) {
 		proc_close(&pin[i]);
 		proc_close(&pout[i]);

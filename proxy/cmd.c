@@ -13,6 +13,7 @@
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/listenfd.h"
 #include "slipway/log.h"
 #include "slipway/parse.h"
 #include "slipway/proxy.h"
@@ -42,11 +43,23 @@ proxy_parse_count(unsigned *out, const char *s, unsigned max)
 	return 0;
 }
 
+static int
+proxy_parse_fd(int *out, const char *s)
+{
+	unsigned long long v;
+
+	if (parse_uint(&v, s, 0, 1 << 20) < 0)
+		return err_set(ERR_INVALID, "'%s' is not a descriptor number", s);
+	*out = (int)v;
+	return 0;
+}
+
 int
 proxy_cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-fd", required_argument, NULL, 'L' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "routes", required_argument, NULL, 'r' },
@@ -70,6 +83,7 @@ proxy_cmd_serve(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': o.listen = optarg; break;
+		case 'L': rc = proxy_parse_fd(&o.listen_fd, optarg); break;
 		case 'c': o.control = optarg; break;
 		case 'd': o.domain = optarg; break;
 		case 'r': o.routes_file = optarg; break;
@@ -96,6 +110,14 @@ proxy_cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
+	/* --listen-fd N, or the socket named "http" handed over by the
+	 * systemd protocol (`slipway up`, a .socket unit); else --listen. */
+	if (o.listen_fd >= 0)
+		rc = listenfd_check(o.listen_fd, "--listen-fd");
+	else
+		rc = listenfd_take_one(&o.listen_fd, "http");
+	if (rc < 0)
+		return cmdline_fail(argv[0]);
 	if (o.control == NULL)
 		o.control = ctl = proxy_ctl_default_path();
 	log_init("proxy", LOG_LEVEL_INFO, true);

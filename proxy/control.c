@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -196,9 +197,12 @@ proxy_control_open(const char *path)
 		return rc;
 	}
 	free(lock);
-	if (flock(proxy_srv.ctl_lock, LOCK_EX | LOCK_NB) < 0)
-		return err_set(ERR_EXISTS, "another proxy uses the control "
+	if (flock(proxy_srv.ctl_lock, LOCK_EX | LOCK_NB) < 0) {
+		close(proxy_srv.ctl_lock);
+		proxy_srv.ctl_lock = -1;
+		return err_set(ERR_CONFLICT, "another proxy uses the control "
 		    "socket '%s'", path);
+	}
 	/* A socket file left by a proxy that died is removed; one a live
 	 * proxy answers on is not. */
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -223,6 +227,81 @@ proxy_control_open(const char *path)
 		return rc;
 	}
 	return fd;
+}
+
+/*
+ * Open the control socket and watch it.  A proxy handed its listener
+ * (a restart under `slipway up`) may start while the one before it still
+ * drains and holds the control socket: it serves at once with the routes
+ * file as it was, and proxy_control_retry takes the socket when the old
+ * one lets go.  Anyone else gets the error: two proxies on one socket are
+ * a mistake.
+ */
+int
+proxy_control_take(bool may_wait)
+{
+	int fd = proxy_control_open(proxy_srv.o->control), rc;
+
+	if (fd == ERR_CONFLICT && may_wait) {
+		if (!proxy_srv.ctl_waiting)
+			log_info("the proxy before this one still holds '%s': "
+			    "serving, and taking it when that one stops",
+			    proxy_srv.o->control);
+		proxy_srv.ctl_waiting = true;
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	proxy_sock_init(&proxy_srv.csock, PROXY_K_CTL_LISTEN, fd, false);
+	if ((rc = proxy_sock_add(&proxy_srv.csock)) < 0)
+		return rc;
+	return 0;
+}
+
+/*
+ * Waiting for the control socket: try again (a few times a second).  Once
+ * it is ours, the routes file is read again: the proxy before this one
+ * may have changed routes after we loaded it, and saved each change
+ * before it let go (proxy_control_release), so the file is now the truth.
+ */
+void
+proxy_control_retry(void)
+{
+	const char *file = proxy_srv.o->routes_file;
+
+	if (!proxy_srv.ctl_waiting)
+		return;
+	if (proxy_control_take(true) < 0) {
+		log_warnx("cannot take the control socket: %s", err_last());
+		return;
+	}
+	if (proxy_srv.csock.fd < 0)
+		return;
+	proxy_srv.ctl_waiting = false;
+	if (file && access(file, F_OK) == 0 &&
+	    proxy_routes_load(&proxy_srv.routes, file, true) < 0)
+		log_warnx("routes file not read again: %s", err_last());
+	log_info("took the control socket %s", proxy_srv.o->control);
+}
+
+/* Stopping: give the control socket up now, not when the last request
+ * has drained, so that the proxy after this one takes it at once.  From
+ * here on this proxy changes no route. */
+void
+proxy_control_release(void)
+{
+	if (proxy_srv.csock.fd >= 0) {
+		epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL, proxy_srv.csock.fd, NULL);
+		close(proxy_srv.csock.fd);
+		proxy_srv.csock.fd = -1;
+		unlink(proxy_srv.o->control);
+	}
+	proxy_control_close_all();
+	if (proxy_srv.ctl_lock >= 0) {
+		close(proxy_srv.ctl_lock);
+		proxy_srv.ctl_lock = -1;
+	}
+	proxy_srv.ctl_waiting = false;
 }
 
 static void

@@ -23,6 +23,7 @@
 
 #define PROXY_CTL_ANSWER_MAX ((size_t)8 << 20)
 #define PROXY_CTL_TIMEOUT_MS 10000
+#define PROXY_CTL_HANDOVER_MS 1000
 
 char *
 proxy_ctl_default_path(void)
@@ -42,6 +43,32 @@ proxy_code(const char *word)
 		if (strcmp(word, err_name(codes[i])) == 0)
 			return codes[i];
 	return ERR_IO;
+}
+
+/*
+ * Connect to the control socket.  While one proxy hands over to the next
+ * (docs/upgrade.md) the socket is missing or refuses for a moment (the old
+ * one let go at its SIGTERM, the new one takes it within ~100 ms): that is
+ * tried again for PROXY_CTL_HANDOVER_MS before it counts as no proxy.
+ */
+static int
+proxy_ctl_connect(const struct sockaddr_un *sa)
+{
+	for (int waited = 0;; waited += 50) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return fd;
+		e = errno;
+		close(fd);
+		errno = e;
+		if ((e != ENOENT && e != ECONNREFUSED) ||
+		    waited >= PROXY_CTL_HANDOVER_MS)
+			return -1;
+		usleep(50 * 1000);
+	}
 }
 
 /*
@@ -66,8 +93,7 @@ proxy_ctl_call(json_t **out, const char *ctl, json_t *req)
 		goto done;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if ((fd = proxy_ctl_connect(&sa)) < 0) {
 		rc = err_sys("cannot reach the proxy at '%s' (is 'slipway "
 		    "proxy' running?)", ctl);
 		rc = ERR_IO;

@@ -220,8 +220,9 @@ int proxy_backend_parse(struct proxy_backend *b, const char *s);
 json_t *proxy_routes_json(struct proxy_routes *r);
 
 /* Load and save the table as {"routes":[{app,backends,domains,
- * maintenance}]} (the --routes file). */
-int proxy_routes_load(struct proxy_routes *r, const char *path);
+ * maintenance}]} (the --routes file).  With prune, the apps the file
+ * does not name are removed (a reload over a live table). */
+int proxy_routes_load(struct proxy_routes *r, const char *path, bool prune);
 int proxy_routes_save(struct proxy_routes *r, const char *path);
 
 /* ---- the server (server.c, conn.c, upstream.c, control.c) ------------ */
@@ -380,6 +381,8 @@ struct proxy_server {
 	struct buf alog;
 	int alog_fd;             /* -1: no access log */
 	int ctl_lock;            /* flock'd "<control>.lock", or -1 */
+	bool ctl_waiting;        /* handed a listener while the proxy before
+	                          * us still holds the control socket */
 	uint64_t rid_seed, rid_count;
 };
 
@@ -434,6 +437,9 @@ void proxy_upstream_free(struct proxy_upstream *u);
 
 /* control.c */
 int proxy_control_open(const char *path);
+int proxy_control_take(bool may_wait);
+void proxy_control_retry(void);
+void proxy_control_release(void);
 void proxy_control_accept(void);
 void proxy_control_event(struct proxy_control_conn *k, uint32_t ev);
 void proxy_control_close_all(void);

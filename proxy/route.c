@@ -454,8 +454,23 @@ proxy_routes_apply_json(struct proxy_routes *r, json_t *o)
 	return 0;
 }
 
+/* Whether routes (a JSON array of route objects) names app. */
+static bool
+proxy_routes_json_has(json_t *routes, const char *app)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(routes, i, o) {
+		const char *name = json_string_value(json_object_get(o, "app"));
+		if (name && strcmp(name, app) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
-proxy_routes_load(struct proxy_routes *r, const char *path)
+proxy_routes_load(struct proxy_routes *r, const char *path, bool prune)
 {
 	struct buf b;
 	json_t *root = NULL, *routes, *o;
@@ -472,6 +487,11 @@ proxy_routes_load(struct proxy_routes *r, const char *path)
 		rc = err_set(ERR_INVALID, "'%s' is not a routes file: %s",
 		    path, root ? "no \"routes\" array" : je.text);
 		goto done;
+	}
+	for (struct proxy_app *a = r->apps, *next; prune && a; a = next) {
+		next = a->next;
+		if (!proxy_routes_json_has(routes, a->name))
+			proxy_routes_rm(r, a->name);
 	}
 	json_array_foreach(routes, i, o) {
 		if ((rc = proxy_routes_apply_json(r, o)) < 0) {

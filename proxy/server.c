@@ -24,6 +24,7 @@
 
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/listenfd.h"
 #include "slipway/log.h"
 #include "slipway/name.h"
 #include "slipway/proxy.h"
@@ -42,6 +43,7 @@ proxy_opts_default(struct proxy_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->listen = "127.0.0.1:8080";
+	o->listen_fd = -1;
 	o->domain = "localhost";
 	o->access_log = "-";
 	o->max_conns = 10000;
@@ -268,6 +270,7 @@ proxy_sweep(void)
 {
 	struct proxy_client *c, *next;
 
+	proxy_control_retry();
 	if (proxy_srv.accept_paused && proxy_srv.now_ms >= proxy_srv.accept_resume) {
 		proxy_srv.accept_paused = false;
 		proxy_sock_add(&proxy_srv.lsock);
@@ -329,20 +332,30 @@ proxy_stop_begin(void)
 	if (!proxy_srv.accept_paused)
 		epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL, proxy_srv.lsock.fd, NULL);
 	proxy_srv.accept_paused = false;
+	/* A listener handed over is closed here, in this process only: the
+	 * socket lives on in its holder, and the connections queued on it
+	 * wait for the proxy after this one. */
 	close(proxy_srv.lsock.fd);
 	proxy_srv.lsock.fd = -1;
+	proxy_control_release();
 	log_info("stopping: %u connection%s open", proxy_srv.nclients,
 	    proxy_srv.nclients == 1 ? "" : "s");
 	return 0;
 }
 
-/* While stopping: close what is idle; true when nothing is left. */
+/*
+ * While stopping: close what is idle; true when nothing is left.  Idle
+ * is a keep-alive connection between requests.  A connection that has not
+ * begun its first request is not idle: accepted just before the stop, its
+ * client has sent (or is sending) a request, and closing it unread would
+ * reset that request; it gets its answer or its header timeout.
+ */
 static bool
 proxy_stop_done(void)
 {
 	for (struct proxy_client *c = proxy_srv.clients, *next; c; c = next) {
 		next = c->next;
-		if (c->state == CS_HEAD && c->s.ib == c->s.ie) {
+		if (c->state == CS_HEAD && c->s.ib == c->s.ie && c->nreq > 0) {
 			c->t_start = 0;
 			proxy_client_close(c);
 		}
@@ -374,13 +387,16 @@ proxy_run(const struct proxy_opts *o)
 	struct epoll_event events[PROXY_EVENTS];
 	struct sigaction sa;
 	uint64_t last_sweep = 0;
-	int rc = 0, lfd = -1, cfd = -1;
+	char laddr[64];
+	int rc = 0, lfd = -1;
 
 	memset(&proxy_srv, 0, sizeof(proxy_srv));
 	proxy_srv.o = o;
 	proxy_srv.ep = -1;
 	proxy_srv.alog_fd = -1;
 	proxy_srv.ctl_lock = -1;
+	proxy_srv.csock.fd = -1;
+	proxy_srv.lsock.fd = -1;
 	proxy_routes_init(&proxy_srv.routes, o->domain);
 	proxy_srv.routes.on_unrouted = proxy_backend_unrouted;
 	buf_init(&proxy_srv.alog, 1 << 20);
@@ -394,7 +410,8 @@ proxy_run(const struct proxy_opts *o)
 	sources_init(&proxy_srv.sources, proxy_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
 	proxy_srv.refused.every = 10;
 	if (o->routes_file && access(o->routes_file, F_OK) == 0 &&
-	    (rc = proxy_routes_load(&proxy_srv.routes, o->routes_file)) < 0)
+	    (rc = proxy_routes_load(&proxy_srv.routes, o->routes_file,
+	    false)) < 0)
 		goto done;
 	if (o->access_log && strcmp(o->access_log, "-") == 0) {
 		proxy_srv.alog_fd = STDERR_FILENO;
@@ -414,16 +431,17 @@ proxy_run(const struct proxy_opts *o)
 	}
 	/* The control socket first: once the port answers, routes can be
 	 * set (tests and the runner wait for the port). */
-	if ((cfd = proxy_control_open(o->control)) < 0) {
-		rc = cfd;
+	if ((rc = proxy_control_take(o->listen_fd >= 0)) < 0)
 		goto done;
-	}
-	proxy_sock_init(&proxy_srv.csock, PROXY_K_CTL_LISTEN, cfd, false);
-	if ((rc = proxy_sock_add(&proxy_srv.csock)) < 0)
-		goto done;
-	if ((lfd = proxy_listen(o->listen)) < 0) {
+	if (o->listen_fd >= 0) {
+		lfd = o->listen_fd;
+		fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+		listenfd_addr(laddr, sizeof(laddr), lfd);
+	} else if ((lfd = proxy_listen(o->listen)) < 0) {
 		rc = lfd;
 		goto done;
+	} else {
+		snprintf(laddr, sizeof(laddr), "%s", o->listen);
 	}
 	proxy_sock_init(&proxy_srv.lsock, PROXY_K_LISTEN, lfd, false);
 	if ((rc = proxy_sock_add(&proxy_srv.lsock)) < 0)
@@ -434,8 +452,9 @@ proxy_run(const struct proxy_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("listening on %s (domain %s, control %s)", o->listen,
-	    o->domain, o->control);
+	log_info("listening on %s%s (domain %s, control %s)", laddr,
+	    o->listen_fd >= 0 ? ", handed over" : "", o->domain, o->control);
+	listenfd_ready();
 
 	for (;;) {
 		int n;
@@ -477,14 +496,9 @@ done:
 		if (proxy_srv.alog_fd != STDERR_FILENO)
 			close(proxy_srv.alog_fd);
 	}
-	if (cfd >= 0) {
-		close(cfd);
-		unlink(o->control);
-	}
+	proxy_control_release();
 	if (proxy_srv.lsock.fd >= 0 && lfd >= 0)
 		close(lfd);
-	if (proxy_srv.ctl_lock >= 0)
-		close(proxy_srv.ctl_lock);
 	if (proxy_srv.ep >= 0)
 		close(proxy_srv.ep);
 	buf_free(&proxy_srv.alog);

@@ -28,6 +28,7 @@
 #include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/listenfd.h"
 #include "slipway/log.h"
 #include "slipway/net.h"
 #include "sshd_int.h"
@@ -248,6 +249,11 @@ sshd_run(const struct sshd_opts *opts)
 		    opts->host_key, ssh_get_error(bind));
 		goto done;
 	}
+	/* libssh listens on a socket it is given instead of binding one
+	 * ("app-provided bind socket"); it closes it in ssh_bind_free, this
+	 * process's copy only. */
+	if (opts->listen_fd >= 3)
+		ssh_bind_set_fd(bind, opts->listen_fd);
 	if (ssh_bind_listen(bind) < 0) {
 		rc = err_set(ERR_IO, "cannot listen on '%s': %s", opts->listen,
 		    ssh_get_error(bind));
@@ -263,7 +269,8 @@ sshd_run(const struct sshd_opts *opts)
 		if (getsockname(lfd, (struct sockaddr *)&got, &len) == 0)
 			bound = ntohs(got.sin_port);
 	}
-	log_info("listening on %s:%u, host key %s", host, bound, fp);
+	log_info("listening on %s:%u%s, host key %s", host, bound,
+	    opts->listen_fd >= 3 ? " (handed over)" : "", fp);
 	log_info("limits: %u connections, %u of them kept for authenticated "
 	    "users; unauthenticated: %u per address, start:rate:full "
 	    "%u:%u:%u, %u s to authenticate", lim.max_conns,
@@ -271,6 +278,8 @@ sshd_run(const struct sshd_opts *opts)
 	    lim.unauth_grace);
 	if (opts->on_listen)
 		opts->on_listen(bound, fp, opts->ctx);
+	/* A reload under `slipway up` stops the sshd before us now. */
+	listenfd_ready();
 
 	while (!(opts->stop && *opts->stop)) {
 		size_t n = 0;

@@ -28,6 +28,7 @@
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/home.h"
+#include "slipway/listenfd.h"
 #include "slipway/sshd.h"
 #include "slipway/log.h"
 #include "slipway/name.h"
@@ -270,6 +271,12 @@ sshd_cmd_run(int argc, char **argv)
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
+	/* The socket named "ssh" handed over by `slipway up` or a .socket
+	 * unit, before anything else may start a child. */
+	if (listenfd_take_one(&o.listen_fd, "ssh") < 0)
+		return cmdline_fail(argv[0]);
+	if (o.listen_fd < 0)
+		o.listen_fd = 0;
 	log_init("sshd", LOG_LEVEL_INFO, true);
 	home = home_dir();
 	if (url == NULL || url[0] == '\0')

@@ -34,6 +34,22 @@ struct proc_opts {
 	                           * (a file it shares; still the caller's) */
 	volatile sig_atomic_t *stop; /* proc_run_lines: set (by a signal)
 	                           * to end the run now; may be NULL */
+	/* Descriptors the child gets as 3, 4, ... in this order, open
+	 * across its exec (the caller's copies stay as they are, so they
+	 * may be close-on-exec: no other child gets them). */
+	const int *pass_fds;
+	size_t npass_fds;
+	/* The first nlisten of pass_fds are listening sockets handed over
+	 * by the systemd protocol (slipway/listenfd.h): the child's
+	 * environment gets LISTEN_FDS, LISTEN_FDNAMES (listen_names, names
+	 * joined by ':') and LISTEN_PID, its own pid, written between fork
+	 * and exec, the only place it is known.  Any LISTEN_* the parent
+	 * has is not passed on. */
+	size_t nlisten;
+	const char *listen_names;
+	/* "NAME=VALUE" entries added to the child's environment (over env
+	 * or environ), NULL-terminated; may be NULL. */
+	char *const *env_add;
 };
 
 /* Invariant: pid > 0 while the child has not been waited for; each fd is

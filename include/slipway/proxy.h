@@ -14,6 +14,9 @@
 /* What `slipway proxy` runs with.  Times are in milliseconds. */
 struct proxy_opts {
 	const char *listen;          /* "127.0.0.1:8080" */
+	int listen_fd;               /* a listening socket handed over (by
+	                              * LISTEN_FDS or --listen-fd), used instead
+	                              * of binding listen; -1: none */
 	const char *control;         /* unix socket path */
 	const char *domain;          /* "localhost": APP.localhost */
 	const char *routes_file;     /* loaded at start, saved on change; or NULL */
@@ -36,7 +39,8 @@ void proxy_opts_default(struct proxy_opts *o);
 
 /* Run the proxy until SIGINT or SIGTERM.  Fails (before serving) when the
  * listen address or control socket cannot be set up or the routes file is
- * bad; returns 0 after a clean stop. */
+ * bad; returns 0 after a clean stop.  Once it accepts it tells whoever
+ * waits for that (listenfd_ready). */
 int proxy_run(const struct proxy_opts *o);
 
 /* ---- control client -------------------------------------------------- */

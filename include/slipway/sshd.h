@@ -46,6 +46,9 @@ typedef void (*sshd_session_end_fn)(void *session, void *ctx);
 
 struct sshd_opts {
 	const char *listen;          /* "127.0.0.1:2222" */
+	int listen_fd;               /* >= 3: a listening socket handed over
+	                              * (LISTEN_FDS), used instead of binding
+	                              * listen; 0: none */
 	const char *host_key;        /* path; made (ed25519, 0600) if missing */
 	sshd_key_lookup_fn lookup;
 	void *lookup_ctx;

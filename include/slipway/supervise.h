@@ -6,7 +6,8 @@
  * a grace period, then SIGKILL) when the supervisor gets SIGINT or SIGTERM.
  * A supervisor that dies without stopping them (kill -9) takes them with
  * it: each gets SIGKILL (the services only, not their own children).
- * `slipway up` is built on it.
+ * SIGHUP reloads: every service is started again from its program as it
+ * is now on disk, one at a time (below).  `slipway up` is built on it.
  */
 #ifndef SLIPWAY_SUPERVISE_H
 #define SLIPWAY_SUPERVISE_H
@@ -17,15 +18,45 @@
 
 #include "slipway/buf.h"
 
-/* One row of the table.  name and argv are the caller's and are not
- * copied; the rest is the supervisor's state. */
+#define SUPERVISE_READY_SEC 30.0
+
+/* Where a service is in a reload. */
+enum supervise_reload {
+	SUPERVISE_RELOAD_NONE = 0,
+	SUPERVISE_RELOAD_STARTING,  /* the new process runs beside the old
+	                             * one, which serves until it is ready */
+	SUPERVISE_RELOAD_STOPPING,  /* the old process was told to stop:
+	                             * then the new one starts (no ready) or
+	                             * the reload of this service is over */
+};
+
+/* One row of the table.  name, argv and the listening sockets are the
+ * caller's and are not copied; the rest is the supervisor's state. */
 struct supervise_svc {
 	const char *name;
 	char **argv;
+	/* Listening sockets every process of the service gets at 3, 4, ...
+	 * by the systemd protocol (proc_opts.nlisten), with their names
+	 * joined by ':'.  They live in the caller, so that a service that
+	 * dies or restarts refuses no connection: they queue meanwhile. */
+	const int *listen_fds;
+	size_t nlisten;
+	const char *listen_names;
+	/* The service says when it accepts (listenfd_ready, through
+	 * SLIPWAY_READY_FD): a reload starts the new process beside the old
+	 * one and stops the old one once the new one is ready.  Without it,
+	 * a reload stops the old process, then starts the new one. */
+	bool ready_signal;
 	/* state, zero-initialise */
 	pid_t pid;
 	int fd;                 /* merged stdout+stderr of the child, or -1 */
 	struct buf line;        /* a partial output line */
+	enum supervise_reload reload;
+	pid_t old_pid;          /* the process being replaced, or 0 */
+	int old_fd;             /* its output, or -1 */
+	struct buf old_line;
+	int ready_fd;           /* the new process's readiness pipe, or -1 */
+	double reload_deadline; /* then the new one or the old one is killed */
 	unsigned restarts;
 	double started;         /* monotonic seconds */
 	double restart_at;      /* when to start again, 0: not waiting */
@@ -64,7 +95,16 @@ struct supervise_opts {
 };
 
 /* Run until SIGINT/SIGTERM (or run_for_sec).  Returns 0 after a clean
- * stop, negative when the supervisor itself cannot work (signals, pipes). */
+ * stop, negative when the supervisor itself cannot work (signals, pipes).
+ *
+ * SIGHUP reloads the services in table order, one at a time, each from
+ * its argv[0] as it is on disk now (an upgrade replaces the file, then
+ * sends SIGHUP).  The old process gets SIGTERM, to itself only: what it
+ * started (an SSH session's git push) finishes on its own.  A new
+ * process that exits, or is not ready within SUPERVISE_READY_SEC, is
+ * killed and the old one keeps running.  A SIGHUP during a reload makes
+ * another once this one ends.  "up | reloaded" goes to the log at the
+ * end. */
 int supervise_run(struct supervise_svc *svcs, size_t n,
     const struct supervise_opts *opts);
 

@@ -23,7 +23,11 @@ expect_success 'install writes the binary, the state, the config and the unit, a
 	expect_eq 755 "$(stat -c %a $R/usr/local/bin/slipway)" &&
 	expect_eq 640 "$(stat -c %a $C)" && expect_eq 644 "$(stat -c %a $U)" &&
 	[ -L $R/etc/systemd/system/multi-user.target.wants/slipway.service ] &&
-	expect_contains "$(cat $U)" "ExecStart=/usr/local/bin/slipway up --home /var/lib/slipway"
+	[ -L $R/etc/systemd/system/sockets.target.wants/slipway-http.socket ] &&
+	[ -L $R/etc/systemd/system/sockets.target.wants/slipway-ssh.socket ] &&
+	expect_contains "$(cat $U)" "ExecStart=/usr/local/bin/slipway up --home /var/lib/slipway" &&
+	expect_contains "$(cat $R/etc/systemd/system/slipway-http.socket)" "ListenStream=10.1.2.3:8080" &&
+	expect_contains "$(cat $R/etc/systemd/system/slipway-ssh.socket)" "ListenStream=10.1.2.3:2222"
 '
 expect_success 'the config holds only what install was told, and up reads it' '
 	expect_eq 2 "$(grep -c "# --" $C)" "keys written" &&
@@ -35,7 +39,8 @@ expect_success 'the config holds only what install was told, and up reads it' '
 expect_success 'the unit passes systemd-analyze verify' '
 	command -v systemd-analyze >/dev/null || { echo "no systemd-analyze"; return 1; }
 	mkdir -p v && sed "s|/usr/local/bin/slipway|$R/usr/local/bin/slipway|" $U >v/slipway.service &&
-	systemd-analyze verify v/slipway.service
+	cp $R/etc/systemd/system/slipway-*.socket v/ &&
+	systemd-analyze verify v/slipway.service v/slipway-http.socket v/slipway-ssh.socket
 '
 expect_success 'a second install keeps the file'\''s keys, adds the new ones, keeps the old file' '
 	slipway install --root $R --proxy-port 80 2>log &&
@@ -58,6 +63,8 @@ expect_success 'install without root is refused plainly' '
 expect_success 'uninstall removes the unit and the binary, keeps the state' '
 	mkdir -p $R/var/lib/slipway/git && slipway uninstall --root $R 2>log &&
 	[ ! -e $U ] && [ ! -e $R/etc/systemd/system/multi-user.target.wants/slipway.service ] &&
+	! ls $R/etc/systemd/system | grep -q slipway &&
+	! ls $R/etc/systemd/system/sockets.target.wants 2>/dev/null | grep -q slipway &&
 	[ ! -e $R/usr/local/bin/slipway ] && [ -f $C ] &&
 	expect_contains "$(cat log)" "--purge"
 '

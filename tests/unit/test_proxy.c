@@ -441,7 +441,7 @@ TEST(proxy__routes_file_round_trip)
 	EXPECT_OK(proxy_routes_maintenance(&r, "web", true));
 	EXPECT_OK(proxy_routes_save(&r, "routes.json"));
 	proxy_routes_init(&r2, "localhost");
-	EXPECT_OK(proxy_routes_load(&r2, "routes.json"));
+	EXPECT_OK(proxy_routes_load(&r2, "routes.json", false));
 	EXPECT_INT(2, proxy_routes_app(&r2, "web")->nbackends);
 	EXPECT_TRUE(proxy_routes_app(&r2, "web")->maintenance);
 	EXPECT_TRUE(proxy_routes_lookup(&r2, "shop.example", 12) != NULL);
@@ -454,8 +454,28 @@ TEST(proxy__routes_file_round_trip)
 		harness_write("bad.json", bad, strlen(bad), 0600);
 	}
 	proxy_routes_init(&r, "localhost");
-	EXPECT_INT(ERR_INVALID, proxy_routes_load(&r, "bad.json"));
+	EXPECT_INT(ERR_INVALID, proxy_routes_load(&r, "bad.json", false));
 	EXPECT_ERR_HAS("bad.json");
+	proxy_routes_free(&r);
+}
+
+/* The proxy that takes the control socket over reads the file again over
+ * its live table: the file's routes win, apps it no longer names go. */
+TEST(proxy__routes_reload_prunes_what_the_file_dropped)
+{
+	struct proxy_routes r, live;
+
+	proxy_routes_init(&r, "localhost");
+	EXPECT_OK(proxy_routes_set(&r, "web", two, 1, NULL, 0));
+	EXPECT_OK(proxy_routes_save(&r, "routes.json"));
+	proxy_routes_init(&live, "localhost");
+	EXPECT_OK(proxy_routes_set(&live, "web", two, 2, NULL, 0));
+	EXPECT_OK(proxy_routes_set(&live, "gone", two, 1, NULL, 0));
+	EXPECT_OK(proxy_routes_load(&live, "routes.json", true));
+	EXPECT_INT(1, proxy_routes_app(&live, "web")->nbackends);
+	EXPECT_TRUE(proxy_routes_app(&live, "gone") == NULL);
+	EXPECT_TRUE(proxy_routes_lookup(&live, "gone.localhost", 14) == NULL);
+	proxy_routes_free(&live);
 	proxy_routes_free(&r);
 }
 

@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "slipway/buf.h"
 #include "slipway/fs.h"
+#include "slipway/listenfd.h"
 #include "slipway/supervise.h"
 
 static char *
@@ -269,4 +270,117 @@ TEST(supervise__log_is_echoed_on_a_terminal)
 	free(s);
 	close(pts);
 	close(m);
+}
+
+/* ---- reload (SIGHUP) ---- */
+
+/* on_started: SIGHUP to the supervisor after delay_ms, from a child
+ * (the supervisor reaps it as a stranger), first making file ctx. */
+static void
+t_hup_soon(struct supervise_svc *svcs, size_t n, void *ctx)
+{
+	pid_t sup = getpid();
+
+	(void)svcs;
+	(void)n;
+	if (fork() == 0) {
+		usleep(400 * 1000);
+		if (ctx)
+			harness_write((const char *)ctx, "", 0, 0644);
+		kill(sup, SIGHUP);
+		_exit(0);
+	}
+}
+
+/* Each start appends "start PID FDS NAMES" to log.d, each SIGTERM "term
+ * PID"; with SLIPWAY_READY_FD it says it is ready after 0.2 s; with the
+ * file "fail" it exits 3 at once. */
+static char t_svc_script[] =
+    "[ -e fail ] && exit 3; echo start $$ $LISTEN_FDS $LISTEN_FDNAMES >> "
+    "events; trap 'echo term $$ >> events; exit 0' TERM; "
+    "if [ -n \"$SLIPWAY_READY_FD\" ]; then sleep 0.2; "
+    "echo ready >&\"$SLIPWAY_READY_FD\"; fi; "
+    "while :; do sleep 0.05; done";
+
+static char *
+t_reload(bool ready, const char *fail_file, char **events)
+{
+	char *a[] = { "sh", "-c", t_svc_script, NULL };
+	int l = listenfd_bind("127.0.0.1:0");
+	struct supervise_svc svcs[1] = { { .name = "web", .argv = a,
+	    .listen_fds = &l, .nlisten = 1, .listen_names = "http",
+	    .ready_signal = ready } };
+	struct supervise_opts o = { .run_for_sec = 2.5, .grace_sec = 2,
+	    .on_started = t_hup_soon, .ctx = (void *)fail_file };
+
+	EXPECT_OK(l);
+	unsetenv("JOURNAL_STREAM");
+	EXPECT_OK(supervise_log_open(&o.log, "rlogs", 1 << 20, 1));
+	EXPECT_OK(supervise_run(svcs, 1, &o));
+	supervise_log_free(o.log);
+	close(l);
+	*events = t_read("events");
+	return t_read("rlogs/slipway.log");
+}
+
+/* pid of the Nth "start" line in events (from 1). */
+static int
+t_start_pid(const char *events, int nth)
+{
+	const char *p = events;
+	int pid = 0;
+
+	for (int i = 0; i < nth && (p = strstr(p, "start ")); i++, p++)
+		pid = atoi(p + 6);
+	return p ? pid : 0;
+}
+
+TEST(supervise__reload_with_ready_starts_the_new_before_stopping_the_old)
+{
+	char *ev, *out = t_reload(true, NULL, &ev), want[128];
+	int a = t_start_pid(ev, 1), b = t_start_pid(ev, 2);
+
+	EXPECT_TRUE(a > 0 && b > 0 && a != b);
+	/* the socket reaches both; b started before a was told to stop */
+	snprintf(want, sizeof(want), "start %d 1 http\nstart %d 1 http\n"
+	    "term %d\n", a, b, a);
+	EXPECT_TRUE(strncmp(ev, want, strlen(want)) == 0);
+	EXPECT_TRUE(strstr(out, "web        | reloaded\n") != NULL);
+	EXPECT_TRUE(strstr(out, "up         | reloaded\n") != NULL);
+	free(ev);
+	free(out);
+}
+
+TEST(supervise__reload_without_ready_stops_the_old_first)
+{
+	char *ev, *out = t_reload(false, NULL, &ev), want[128];
+	int a = t_start_pid(ev, 1), b = t_start_pid(ev, 2);
+
+	EXPECT_TRUE(a > 0 && b > 0 && a != b);
+	snprintf(want, sizeof(want), "start %d 1 http\nterm %d\n"
+	    "start %d 1 http\n", a, a, b);
+	EXPECT_TRUE(strncmp(ev, want, strlen(want)) == 0);
+	EXPECT_TRUE(strstr(out, "web        | reloaded\n") != NULL);
+	free(ev);
+	free(out);
+}
+
+/* A new program that cannot start leaves the old process serving: it is
+ * not stopped, and not counted as a crash. */
+TEST(supervise__reload_keeps_the_old_when_the_new_fails)
+{
+	char *ev, *out = t_reload(true, "fail", &ev), want[64];
+	int a = t_start_pid(ev, 1);
+
+	EXPECT_TRUE(a > 0);
+	EXPECT_INT(0, t_start_pid(ev, 2));
+	snprintf(want, sizeof(want), "term %d\n", a);
+	/* its only SIGTERM is the final stop */
+	EXPECT_TRUE(strstr(ev, want) != NULL);
+	EXPECT_TRUE(strstr(out, "web        | reload: the new process exited "
+	    "with status 3 before it was ready; the old one keeps running\n")
+	    != NULL);
+	EXPECT_TRUE(strstr(out, "restarting in") == NULL);
+	free(ev);
+	free(out);
 }
