@@ -52,7 +52,7 @@ load_check() {
 	case $out in *" non2xx=0 refused=0 reset=0 timeout=0 other=0 "*) ;;
 		*) return 1;; esac
 }
-reloads() { grep -c "^up         | reloaded" up.log; }
+reloads() { up_log_all | grep -c "^up         | reloaded"; }
 proxy_pid() { pgrep -f -- "proxy --listen 127.0.0.1:$PP" | head -1; }
 
 load_start hup.out
@@ -75,7 +75,7 @@ expect_success 'a third SIGHUP' '
 	kill -HUP $UP_PID && wait_for "[ \$(reloads) -ge 3 ]" 120
 '
 expect_success 'each new proxy took the control socket over, with the routes' '
-	expect_eq 3 "$(grep -c "proxy      | .*took the control socket" up.log)" &&
+	expect_eq 3 "$(up_log_all | grep -c "proxy      | .*took the control socket")" &&
 	out=$(slipway proxy routes --control "$SLIPWAY_HOME/proxy.sock") &&
 	expect_contains "$out" hello
 '
@@ -87,7 +87,7 @@ echo "# SIGHUP x3: $(cat hup.out)"
 load_start kill.out
 expect_success 'kill -9 of the proxy: up restarts it on the socket it holds' '
 	kill -9 $(proxy_pid) &&
-	wait_for "grep -q \"proxy      | killed by signal 9\" up.log" 20 &&
+	wait_for "up_log_all | grep -q \"proxy      | killed by signal 9\"" 20 &&
 	wait_for "[ -n \"\$(proxy_pid)\" ]" 30 && wait_for "get | grep -q hello" 30
 '
 # Requests the killed process had in hand are lost with it (resets);
