@@ -255,6 +255,8 @@ restore_read(struct restore *r)
 		goto done;
 	}
 	r->progress->total_entries = r->list.n;
+	for (size_t i = 0; i < r->list.n; i++)
+		r->progress->total_bytes += r->list.v[i].size;
 	for (size_t i = 0; i < r->list.n && rc == 0; i++)
 		rc = restore_entry(r, &r->list.v[i]);
 	if (rc < 0)
