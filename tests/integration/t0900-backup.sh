@@ -138,6 +138,7 @@ expect_success 'hostile archives (../x, an absolute path, a symlink out) are ref
 expect_success 'restore onto the fresh home' '
 	slipway restore "$T_DIR/b.tar" && [ -s "$SLIPWAY_HOME/slipway.db" ] &&
 	[ ! -e "$SLIPWAY_HOME/runner" ] &&
+	git --git-dir="$SLIPWAY_HOME/git/hello.git" fsck --no-dangling &&
 	! slipway restore "$T_DIR/b.tar" 2>err && cat err &&
 	expect_eq 1 "$(wc -l <err)" && expect_contains "$(cat err)" "not empty"
 '

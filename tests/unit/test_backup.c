@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -422,4 +424,62 @@ TEST(backup__restore_refuses_a_plain_tar)
 	EXPECT_TRUE(backup_restore(&sum, "junk", "new", &o) < 0);
 	EXPECT_ERR_HAS("truncated or corrupt");
 	EXPECT_TRUE(!fs_exists("new"));
+}
+
+/* A writer committing ten rows per transaction for as long as it runs. */
+static pid_t
+store_writer_start(const char *db)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sqlite3 *s;
+
+		if (sqlite3_open(db, &s) != SQLITE_OK)
+			_exit(1);
+		sqlite3_busy_timeout(s, 5000);
+		/* Everything stays in the WAL: a copy of the main file
+		 * alone would miss it all. */
+		sqlite3_exec(s, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
+		for (;;) {
+			sqlite3_exec(s, "WITH RECURSIVE c(i) AS (SELECT 1 "
+			    "UNION ALL SELECT i + 1 FROM c WHERE i < 10) INSERT "
+			    "INTO t SELECT randomblob(4000) FROM c;", NULL, NULL,
+			    NULL);
+		}
+	}
+	EXPECT_TRUE(pid > 0);
+	return pid;
+}
+
+TEST(backup__store_is_one_committed_state_while_a_writer_writes)
+{
+	struct backup_summary sum;
+	struct backup_opts o = { 0 };
+	sqlite3 *s;
+	sqlite3_stmt *q;
+	pid_t w;
+	int status;
+
+	home_make("home");
+	w = store_writer_start("home/slipway.db");
+	usleep(200 * 1000);
+	EXPECT_OK(backup_create(&sum, "home", "b.tar", &o));
+	kill(w, SIGKILL);
+	waitpid(w, &status, 0);
+	EXPECT_OK(backup_restore(&sum, "b.tar", "new", &o));
+	EXPECT_INT(SQLITE_OK, sqlite3_open("new/slipway.db", &s));
+	EXPECT_INT(SQLITE_OK, sqlite3_prepare_v2(s, "PRAGMA integrity_check",
+	    -1, &q, NULL));
+	EXPECT_INT(SQLITE_ROW, sqlite3_step(q));
+	EXPECT_STR("ok", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	/* 1 row from home_make, then whole transactions of 10 */
+	EXPECT_INT(SQLITE_OK, sqlite3_prepare_v2(s, "SELECT count(*) FROM t",
+	    -1, &q, NULL));
+	EXPECT_INT(SQLITE_ROW, sqlite3_step(q));
+	EXPECT_TRUE(sqlite3_column_int64(q, 0) > 1);
+	EXPECT_INT(1, sqlite3_column_int64(q, 0) % 10);
+	sqlite3_finalize(q);
+	sqlite3_close(s);
 }
