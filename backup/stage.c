@@ -11,7 +11,7 @@
  *      digest;
  *   3. the apps' repositories (stage_git.c), refs before objects;
  *   4. the small files and trees: secret, ssh/, up/, stacks, buildpacks,
- *      certs, the proxy's routes.
+ *      certs, and the proxy's routes without their backends.
  *
  * The store comes first because everything it names (images, commits)
  * was written before the store named it, so whatever was taken after it
@@ -29,9 +29,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "slipway/alloc.h"
+#include "slipway/buf.h"
 #include "slipway/digest.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
@@ -41,6 +43,7 @@
 
 #define STAGE_IO_BUF (256 * 1024)
 #define STAGE_STORE_BUSY_MS 10000
+#define STAGE_ROUTES_MAX ((size_t)64 << 20)
 
 int
 backup_hash_file(char out[65], uint64_t *size, const char *path)
@@ -487,14 +490,64 @@ backup_stage_rel(const struct backup_stage *st, char *abs)
 	return rel;
 }
 
+/*
+ * The proxy's routes, with every backend list emptied: the apps, their
+ * domains and maintenance flags travel, the addresses of this machine's
+ * containers do not.  Restored as they were, they would send an app's
+ * requests to whatever listens on those ports on the new machine until
+ * the runner's first rollout replaced them; empty, the app answers 502
+ * until then.  A file that is not a routes file is left out, with a line.
+ */
+static int
+stage_proxy_routes(struct backup_stage *st)
+{
+	char *src = home_proxy_routes_path(st->home);
+	char *rel = backup_stage_rel(st, home_proxy_routes_path(st->home));
+	char *dst = fs_join(st->dir, rel), *text = NULL;
+	json_t *root = NULL, *routes, *o;
+	struct stat sb;
+	struct buf b;
+	size_t i;
+	int rc;
+
+	if (lstat(src, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		rc = 0;
+		goto done;
+	}
+	if ((rc = fs_read_file(&b, src, STAGE_ROUTES_MAX)) < 0)
+		goto done;
+	root = json_loadb(b.ptr, b.len, 0, NULL);
+	buf_free(&b);
+	routes = json_object_get(root, "routes");
+	if (!json_is_array(routes)) {
+		fprintf(stderr, "backup: leaving out '%s': not a routes file\n",
+		    rel);
+		goto done;
+	}
+	json_array_foreach(routes, i, o)
+		if (json_is_object(o))
+			json_object_set_new(o, "backends", json_array());
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL)
+		abort();        /* only on allocation failure */
+	if ((rc = fs_write_atomic(dst, text, strlen(text), 0600)) == 0)
+		rc = stage_record_file(st, rel, sb.st_mode, false);
+done:
+	json_decref(root);
+	free(text);
+	free(dst);
+	free(rel);
+	free(src);
+	return rc;
+}
+
 /* 4. Small files and trees.  Runtime state is not among them: the
  * runner's images, containers and runc state, sockets, locks, logs,
  * build logs and caches (docs/backup.md). */
 static int
 stage_rest(struct backup_stage *st)
 {
-	char *files[] = { backup_stage_rel(st, home_secret_path(st->home)),
-	    backup_stage_rel(st, home_proxy_routes_path(st->home)) };
+	char *files[] = { backup_stage_rel(st, home_secret_path(st->home)) };
 	char *trees[] = { backup_stage_rel(st, home_ssh_dir(st->home)),
 	    backup_stage_rel(st, home_up_dir(st->home)),
 	    backup_stage_rel(st, home_buildpacks_dir(st->home)),
@@ -508,6 +561,8 @@ stage_rest(struct backup_stage *st)
 		rc = backup_stage_tree(st, trees[i], stage_take_copy);
 	if (rc == 0)
 		rc = backup_stage_tree(st, stacks, stage_take_stack);
+	if (rc == 0)
+		rc = stage_proxy_routes(st);
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++)
 		free(files[i]);
 	for (size_t i = 0; i < sizeof(trees) / sizeof(*trees); i++)

@@ -40,10 +40,11 @@ static const struct cmdline_command cli_first[] = {
 	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway): the store\n"
 	  "(through SQLite's online backup), the registry's blobs and\n"
 	  "manifests, the apps' repositories, the secrets, stacks, buildpacks,\n"
-	  "certificates and the proxy's routes; never the runner's containers,\n"
-	  "logs or caches.  FILE is a tar (zstd, else gzip) with a manifest of\n"
-	  "every entry's sha256, written as FILE.tmp and renamed, mode 0600.\n"
-	  "Progress goes to stderr on a terminal.  See docs/backup.md.\n" },
+	  "certificates and the proxy's routes (not their backends); never the\n"
+	  "runner's containers, logs or caches.  FILE is a tar (zstd, else\n"
+	  "gzip) with a manifest of every entry's sha256, written as FILE.tmp\n"
+	  "and renamed, mode 0600.  Progress goes to stderr on a terminal.\n"
+	  "See docs/backup.md.\n" },
 	{ "restore", backup_cmd_restore, "FILE [--home DIR] [--json]",
 	  "restore a backup onto an empty or absent home",
 	  "Every entry is checked against the backup's manifest, and the\n"

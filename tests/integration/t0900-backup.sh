@@ -139,6 +139,8 @@ expect_success 'restore onto the fresh home' '
 	slipway restore "$T_DIR/b.tar" && [ -s "$SLIPWAY_HOME/slipway.db" ] &&
 	[ ! -e "$SLIPWAY_HOME/runner" ] &&
 	git --git-dir="$SLIPWAY_HOME/git/hello.git" fsck --no-dangling &&
+	jq -e "[.routes[] | select(.app == \"hello\")] | length == 1" "$SLIPWAY_HOME/proxy-routes.json" &&
+	jq -e "[.routes[].backends[]] | length == 0" "$SLIPWAY_HOME/proxy-routes.json" &&
 	! slipway restore "$T_DIR/b.tar" 2>err && cat err &&
 	expect_eq 1 "$(wc -l <err)" && expect_contains "$(cat err)" "not empty"
 '

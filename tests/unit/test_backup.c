@@ -483,3 +483,31 @@ TEST(backup__store_is_one_committed_state_while_a_writer_writes)
 	sqlite3_finalize(q);
 	sqlite3_close(s);
 }
+
+TEST(backup__proxy_routes_travel_without_this_machines_backends)
+{
+	static const char routes[] = "{\"domain\":\"localhost\",\"routes\":"
+	    "[{\"app\":\"hello\",\"backends\":[{\"addr\":\"127.0.0.1:20001\","
+	    "\"idle\":0,\"inflight\":0}],\"domains\":[\"shop.example\"],"
+	    "\"maintenance\":true}]}";
+	struct backup_summary sum;
+	struct backup_opts o = { 0 };
+	struct buf b;
+
+	home_make("home");
+	EXPECT_OK(fs_write_atomic("home/proxy-routes.json", routes,
+	    strlen(routes), 0600));
+	EXPECT_OK(backup_create(&sum, "home", "b.tar", &o));
+	EXPECT_OK(backup_restore(&sum, "b.tar", "new", &o));
+	EXPECT_OK(fs_read_file(&b, "new/proxy-routes.json", 65536));
+	EXPECT_TRUE(strstr(b.ptr, "127.0.0.1:20001") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "\"backends\": []") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "\"app\": \"hello\"") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "shop.example") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "\"maintenance\": true") != NULL);
+	buf_free(&b);
+	/* the home's own file is untouched */
+	EXPECT_OK(fs_read_file(&b, "home/proxy-routes.json", 65536));
+	EXPECT_STR(routes, b.ptr);
+	buf_free(&b);
+}
