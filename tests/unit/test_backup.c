@@ -511,3 +511,51 @@ TEST(backup__proxy_routes_travel_without_this_machines_backends)
 	EXPECT_STR(routes, b.ptr);
 	buf_free(&b);
 }
+
+TEST(backup__repositories_without_quarantines_or_locks)
+{
+	struct backup_summary sum;
+	struct backup_opts o = { 0 };
+
+	home_make("home");
+	SH("git init -q --bare home/git/shop.git && git init -q -b main w && "
+	    "git -C w -c user.name=a -c user.email=a@b commit -q "
+	    "--allow-empty -m one && git -C w push -q ../home/git/shop.git "
+	    "main && mkdir -p home/git/shop.git/objects/incoming-abc && "
+	    "echo x >home/git/shop.git/objects/incoming-abc/o && "
+	    "echo x >home/git/shop.git/objects/tmp_obj_x && "
+	    "echo x >home/git/shop.git/HEAD.lock && touch home/git/shop.lock");
+	EXPECT_OK(backup_create(&sum, "home", "b.tar", &o));
+	EXPECT_OK(backup_restore(&sum, "b.tar", "new", &o));
+	SH("git --git-dir=new/git/shop.git fsck --no-dangling && "
+	    "test \"$(git --git-dir=new/git/shop.git rev-parse main)\" = "
+	    "\"$(git -C w rev-parse main)\"");
+	EXPECT_TRUE(!fs_exists("new/git/shop.git/objects/incoming-abc"));
+	EXPECT_TRUE(!fs_exists("new/git/shop.git/objects/tmp_obj_x"));
+	EXPECT_TRUE(!fs_exists("new/git/shop.git/HEAD.lock"));
+	EXPECT_TRUE(!fs_exists("new/git/shop.lock"));
+}
+
+TEST(backup__refuses_a_damaged_registry_and_leaves_no_file)
+{
+	struct backup_summary sum;
+	struct backup_opts o = { 0 };
+
+	home_make("home");
+	/* a blob whose bytes are not its digest */
+	SH("mkdir -p home/registry/blobs/sha256/aa && echo bad >home/registry/"
+	    "blobs/sha256/aa/aa00000000000000000000000000000000000000000000000"
+	    "00000000000000");
+	EXPECT_TRUE(backup_create(&sum, "home", "b.tar", &o) < 0);
+	EXPECT_ERR_HAS("does not match its digest");
+	EXPECT_TRUE(!fs_exists("b.tar") && !fs_exists("b.tar.tmp"));
+	SH("! ls -a home | grep -q backup");
+	/* a revision whose manifest blob is missing */
+	SH("rm -r home/registry/blobs/sha256/aa && mkdir -p home/registry/"
+	    "repositories/shop/_manifests/revisions/sha256 && echo t >home/"
+	    "registry/repositories/shop/_manifests/revisions/sha256/"
+	    "bb00000000000000000000000000000000000000000000000000000000000000");
+	EXPECT_TRUE(backup_create(&sum, "home", "b.tar", &o) < 0);
+	EXPECT_ERR_HAS("has no blob of it");
+	EXPECT_TRUE(!fs_exists("b.tar") && !fs_exists("b.tar.tmp"));
+}
