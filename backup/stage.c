@@ -278,9 +278,11 @@ backup_stage_tree(struct backup_stage *st, const char *rel,
 	if ((rc = backup_stage_dir(st, rel)) < 0)
 		goto done;
 	if ((d = opendir(src)) == NULL) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			st->vanished = errno == ENOENT;
-		else
+		/* Gone since its parent was listed, or never there (a tree
+		 * that is optional: only the git passes read vanished). */
+		if (errno == ENOENT)
+			st->vanished = true;
+		else if (errno != ENOTDIR)
 			rc = err_sys("cannot list '%s'", src);
 		goto done;
 	}

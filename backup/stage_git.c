@@ -145,10 +145,16 @@ static int
 stage_git_repo(struct backup_stage *st, const char *rel, const char *app)
 {
 	char *objects = fs_join(rel, "objects"), *path = fs_join(st->dir, rel);
+	char *src = fs_join(st->home, objects);
 	int rc, pass;
 
 	if ((rc = backup_stage_tree(st, rel, stage_take_git_meta)) < 0)
 		goto done;
+	if (!fs_is_dir(src)) {
+		rc = err_set(ERR_INVALID, "app '%s': '%s' has no objects: it is "
+		    "not a git repository", app, rel);
+		goto done;
+	}
 	for (pass = 0; pass < STAGE_GIT_PASSES; pass++) {
 		st->vanished = false;
 		if ((rc = backup_stage_tree(st, objects,
@@ -166,6 +172,7 @@ stage_git_repo(struct backup_stage *st, const char *rel, const char *app)
 	else
 		err_wrap(rc, "cannot back up the repository");
 done:
+	free(src);
 	free(path);
 	free(objects);
 	return rc;

@@ -559,3 +559,16 @@ TEST(backup__refuses_a_damaged_registry_and_leaves_no_file)
 	EXPECT_ERR_HAS("has no blob of it");
 	EXPECT_TRUE(!fs_exists("b.tar") && !fs_exists("b.tar.tmp"));
 }
+
+TEST(backup__refuses_a_repository_with_no_objects)
+{
+	struct backup_summary sum;
+	struct backup_opts o = { 0 };
+
+	home_make("home");
+	SH("mkdir -p home/git/shop.git && echo 'ref: refs/heads/main' "
+	    ">home/git/shop.git/HEAD");
+	EXPECT_TRUE(backup_create(&sum, "home", "b.tar", &o) < 0);
+	EXPECT_ERR_HAS("app 'shop': 'git/shop.git' has no objects");
+	EXPECT_TRUE(!fs_exists("b.tar"));
+}
