@@ -10,8 +10,8 @@
  *      before the manifest naming them), each blob checked against its
  *      digest;
  *   3. the apps' repositories (stage_git.c), refs before objects;
- *   4. the small files and trees: secret, ssh/, up/, stacks, buildpacks,
- *      certs, and the proxy's routes without their backends.
+ *   4. the small files and trees: secret, slipway.conf, ssh/, up/, stacks,
+ *      buildpacks, certs, and the proxy's routes without their backends.
  *
  * The store comes first because everything it names (images, commits)
  * was written before the store named it, so whatever was taken after it
@@ -549,7 +549,8 @@ done:
 static int
 stage_rest(struct backup_stage *st)
 {
-	char *files[] = { backup_stage_rel(st, home_secret_path(st->home)) };
+	char *files[] = { backup_stage_rel(st, home_secret_path(st->home)),
+	    backup_stage_rel(st, home_config_path(st->home)) };
 	char *trees[] = { backup_stage_rel(st, home_ssh_dir(st->home)),
 	    backup_stage_rel(st, home_up_dir(st->home)),
 	    backup_stage_rel(st, home_buildpacks_dir(st->home)),

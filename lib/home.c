@@ -157,6 +157,12 @@ home_proxy_routes_path(const char *home)
 }
 
 char *
+home_config_path(const char *home)
+{
+	return fs_join(home, "slipway.conf");
+}
+
+char *
 home_backup_stage_template(const char *home)
 {
 	return fs_join(home, ".backup.XXXXXX");

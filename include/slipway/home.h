@@ -15,6 +15,7 @@
  *   ssh/                     sshd's host key and service token
  *   up/                      `slipway up`'s service token and runner key
  *   proxy-routes.json        the proxy's saved routes
+ *   slipway.conf             `slipway up`'s configuration
  *   .backup.XXXXXX/          a running backup's snapshot (backup/)
  *
  * Each path function takes the home it is under (a daemon's --home may
@@ -59,12 +60,14 @@ char *home_build_log_path(const char *home, const char *uid, int64_t number,
 char *home_stacks_dir(const char *home);
 char *home_stack_path(const char *home, const char *name);
 
-/* buildpacks/, certs/, ssh/, up/ and proxy-routes.json (above). */
+/* buildpacks/, certs/, ssh/, up/, proxy-routes.json and slipway.conf
+ * (above). */
 char *home_buildpacks_dir(const char *home);
 char *home_certs_dir(const char *home);
 char *home_ssh_dir(const char *home);
 char *home_up_dir(const char *home);
 char *home_proxy_routes_path(const char *home);
+char *home_config_path(const char *home);
 
 /* The mkdtemp template of a backup's snapshot directory: inside the home,
  * so that it may hard-link the home's immutable files. */

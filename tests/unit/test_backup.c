@@ -176,6 +176,9 @@ home_make(const char *home)
 	p = fs_join(home, "secret");
 	EXPECT_OK(fs_write_atomic(p, "s3cret\n", 7, 0600));
 	free(p);
+	p = fs_join(home, "slipway.conf");
+	EXPECT_OK(fs_write_atomic(p, "domain: apps.example.com\n", 25, 0644));
+	free(p);
 	SH("mkdir -p %s/stacks/default/blobs/sha256 %s/runner/containers/c1 "
 	    "%s/logs && echo log >%s/logs/x.log && echo state "
 	    ">%s/runner/containers/c1/state.json && ln -s ../secret "
@@ -223,6 +226,7 @@ TEST(backup__round_trip_leaves_runtime_state_out)
 	sqlite3_finalize(q);
 	sqlite3_close(s);
 	EXPECT_TRUE(fs_exists("out/new/stacks/default/index.json"));
+	EXPECT_TRUE(fs_exists("out/new/slipway.conf"));
 	EXPECT_TRUE(fs_exists("out/new/stacks/link"));
 	EXPECT_TRUE(!fs_exists("out/new/runner"));
 	EXPECT_TRUE(!fs_exists("out/new/logs"));

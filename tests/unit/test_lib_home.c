@@ -79,6 +79,7 @@ TEST(lib_home__paths_a_backup_takes)
 	EXPECT_PATH("/h/ssh", home_ssh_dir("/h"));
 	EXPECT_PATH("/h/up", home_up_dir("/h"));
 	EXPECT_PATH("/h/proxy-routes.json", home_proxy_routes_path("/h"));
+	EXPECT_PATH("/h/slipway.conf", home_config_path("/h"));
 	EXPECT_PATH("/h/.backup.XXXXXX", home_backup_stage_template("/h/"));
 }
 
