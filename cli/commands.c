@@ -6,6 +6,7 @@
  */
 #include <stddef.h>
 
+#include "slipway/backup.h"
 #include "slipway/cli.h"
 #include "slipway/client.h"
 #include "slipway/controller.h"
@@ -17,8 +18,8 @@
 #include "slipway/slug.h"
 #include "slipway/sshd.h"
 
-/* help, version, up and the controller daemon; the client commands come
- * after them. */
+/* help, version, up, backup and restore and the controller daemon; the
+ * client commands come after them. */
 static const struct cmdline_command cli_first[] = {
 	{ "help", cli_cmd_help, "[COMMAND]",
 	  "show the commands, or one command's usage", NULL },
@@ -84,6 +85,23 @@ static const struct cmdline_command cli_first[] = {
 	  "Disables and stops slipway.service, removes the unit and\n"
 	  "/usr/local/bin/slipway.  The state directory stays unless --purge,\n"
 	  "which destroys the containers the runner left and removes it.\n" },
+	{ "backup", backup_cmd_backup, "FILE [--home DIR] [--json]",
+	  "write a consistent backup of the state while everything runs",
+	  "The state is DIR ($SLIPWAY_HOME or /var/lib/slipway): the store\n"
+	  "(through SQLite's online backup), the registry's blobs and\n"
+	  "manifests, the apps' repositories, the secrets, stacks, buildpacks,\n"
+	  "certificates and the proxy's routes (not their backends); never the\n"
+	  "runner's containers, logs or caches.  FILE is a tar (zstd, else\n"
+	  "gzip) with a manifest of every entry's sha256, written as FILE.tmp\n"
+	  "and renamed, mode 0600.  Progress goes to stderr on a terminal.\n"
+	  "See docs/backup.md.\n" },
+	{ "restore", backup_cmd_restore, "FILE [--home DIR] [--json]",
+	  "restore a backup onto an empty or absent home",
+	  "Every entry is checked against the backup's manifest, and the\n"
+	  "manifest against its trailer, in a directory beside DIR that\n"
+	  "becomes DIR only when all is whole: a truncated or corrupt FILE\n"
+	  "leaves nothing behind.  Then 'slipway up' on DIR brings every app\n"
+	  "back.  See docs/backup.md.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
 	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N]",

@@ -246,7 +246,7 @@ cli_cmd_install(int argc, char **argv)
 	}
 	/* The configuration is checked before anything is written: the
 	 * tree's slipway.conf if there is one, and what we are told over it. */
-	confpath = fs_join(install_home(&o), "slipway.conf");
+	confpath = home_config_path(install_home(&o));
 	conf = install_path(&o, confpath);
 	free(confpath);
 	if (access(conf, F_OK) == 0) {

@@ -123,7 +123,7 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, "--domain");
 	up_arg(a, c->domain);
 	up_arg(a, "--routes");
-	up_arg_own(a, fs_join(c->home, "proxy-routes.json"));
+	up_arg_own(a, home_proxy_routes_path(c->home));
 	svcs[n++] = (struct supervise_svc){ .name = "proxy",
 	    .argv = a->argv };
 
@@ -135,7 +135,7 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, "--controller");
 	up_arg(a, c->controller_url);
 	up_arg(a, "--token-file");
-	up_arg_own(a, fs_join(c->home, "up/service.token"));
+	up_arg_own(a, up_service_token_path(c->home));
 	up_arg(a, "--registry");
 	up_arg(a, c->registry_url);
 	svcs[n++] = (struct supervise_svc){ .name = "sshd", .argv = a->argv };

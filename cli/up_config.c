@@ -27,7 +27,6 @@
 #include "slipway/yml.h"
 #include "up_int.h"
 
-#define UP_CONF_NAME "slipway.conf"
 #define UP_CONF_MAX (64 << 10)
 /* More rotated files than anyone reads; a typo of 50000 is refused. */
 #define UP_LOG_KEEP_MAX 1000
@@ -467,7 +466,7 @@ up_config_load(struct up_config *c, struct up_request *req, int argc,
 		    "--show-config");
 	}
 	c->home = xstrdup(home_dir_option(home));
-	path = file ? xstrdup(file) : fs_join(c->home, UP_CONF_NAME);
+	path = file ? xstrdup(file) : home_config_path(c->home);
 	rc = up_file_load(c, path, file != NULL);
 	free(path);
 	if (rc < 0) {

@@ -48,6 +48,15 @@ up_secret_write(const char *path, const char *value)
 	return rc;
 }
 
+char *
+up_service_token_path(const char *home)
+{
+	char *dir = home_up_dir(home), *path = fs_join(dir, "service.token");
+
+	free(dir);
+	return path;
+}
+
 /* The services' admin token: made once, kept in HOME/up/service.token. */
 static int
 up_service_token_ensure(struct up_state *st, struct store *s,
@@ -155,7 +164,7 @@ up_stack_ensure(const char *home)
 int
 up_state_init(struct up_state *out, const struct up_config *cfg)
 {
-	char *dir = fs_join(cfg->home, "up");
+	char *dir = home_up_dir(cfg->home);
 	char *db = home_store_path(cfg->home);
 	struct controller_home ch = { 0 };
 	struct up_state st = { 0 };

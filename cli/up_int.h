@@ -93,6 +93,8 @@ struct up_state {
  * stderr. */
 int up_state_init(struct up_state *out, const struct up_config *cfg);
 void up_state_free(struct up_state *st);
+/* HOME/up/service.token, which sshd reads the token from. */
+char *up_service_token_path(const char *home);
 
 /* The public listening sockets `up` holds for its services (up_listen.c):
  * the proxy's and sshd's, each -1 until opened. */

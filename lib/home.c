@@ -125,3 +125,45 @@ home_stack_path(const char *home, const char *name)
 	free(dir);
 	return path;
 }
+
+char *
+home_buildpacks_dir(const char *home)
+{
+	return fs_join(home, "buildpacks");
+}
+
+char *
+home_certs_dir(const char *home)
+{
+	return fs_join(home, "certs");
+}
+
+char *
+home_ssh_dir(const char *home)
+{
+	return fs_join(home, "ssh");
+}
+
+char *
+home_up_dir(const char *home)
+{
+	return fs_join(home, "up");
+}
+
+char *
+home_proxy_routes_path(const char *home)
+{
+	return fs_join(home, "proxy-routes.json");
+}
+
+char *
+home_config_path(const char *home)
+{
+	return fs_join(home, "slipway.conf");
+}
+
+char *
+home_backup_stage_template(const char *home)
+{
+	return fs_join(home, ".backup.XXXXXX");
+}

@@ -296,3 +296,21 @@ done:
 	registry_store_free(s);
 	return rc;
 }
+
+int
+registry_gc_hold(int *out, const char *root)
+{
+	struct registry_store *s = NULL;
+	int rc;
+
+	if (!fs_is_dir(root))
+		return err_set(ERR_NOTFOUND, "no registry in '%s'", root);
+	if ((rc = registry_store_open(&s, root)) < 0)
+		return rc;
+	rc = registry_store_lock(s, false);
+	registry_store_free(s);
+	if (rc < 0)
+		return rc;
+	*out = rc;
+	return 0;
+}

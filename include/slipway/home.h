@@ -10,6 +10,13 @@
  *   cache/<uid>/             an app's build cache
  *   builds/<uid>/<N>.log     an app's build logs (.log.part while written)
  *   stacks/<name>/           a stack's OCI image layout
+ *   buildpacks/<name>/       an installed buildpack
+ *   certs/                   TLS certificates, when there are any
+ *   ssh/                     sshd's host key and service token
+ *   up/                      `slipway up`'s service token and runner key
+ *   proxy-routes.json        the proxy's saved routes
+ *   slipway.conf             `slipway up`'s configuration
+ *   .backup.XXXXXX/          a running backup's snapshot (backup/)
  *
  * Each path function takes the home it is under (a daemon's --home may
  * differ from the environment), joins with fs_join (one '/', even after a
@@ -52,5 +59,18 @@ char *home_build_log_path(const char *home, const char *uid, int64_t number,
 /* stacks/, and stacks/<name>: a stack's OCI image layout. */
 char *home_stacks_dir(const char *home);
 char *home_stack_path(const char *home, const char *name);
+
+/* buildpacks/, certs/, ssh/, up/, proxy-routes.json and slipway.conf
+ * (above). */
+char *home_buildpacks_dir(const char *home);
+char *home_certs_dir(const char *home);
+char *home_ssh_dir(const char *home);
+char *home_up_dir(const char *home);
+char *home_proxy_routes_path(const char *home);
+char *home_config_path(const char *home);
+
+/* The mkdtemp template of a backup's snapshot directory: inside the home,
+ * so that it may hard-link the home's immutable files. */
+char *home_backup_stage_template(const char *home);
 
 #endif

@@ -107,6 +107,11 @@ struct registry_gc_report {
 int registry_gc(struct registry_gc_report *out, const char *root,
     const struct registry_gc_opts *opts);
 
+/* Hold gc off the store at root until *fd is closed (the gc lock, shared:
+ * pushes go on): for a reader that must find every blob the manifests it
+ * has read name (a backup).  ERR_NOTFOUND when root is no registry. */
+int registry_gc_hold(int *fd, const char *root);
+
 /* client.c */
 
 /* Longest repository name with its registry (as clients commonly cap). */

@@ -72,6 +72,17 @@ TEST(lib_home__stack_paths)
 	EXPECT_PATH("/h/stacks/default", home_stack_path("/h", "default"));
 }
 
+TEST(lib_home__paths_a_backup_takes)
+{
+	EXPECT_PATH("/h/buildpacks", home_buildpacks_dir("/h"));
+	EXPECT_PATH("/h/certs", home_certs_dir("/h"));
+	EXPECT_PATH("/h/ssh", home_ssh_dir("/h"));
+	EXPECT_PATH("/h/up", home_up_dir("/h"));
+	EXPECT_PATH("/h/proxy-routes.json", home_proxy_routes_path("/h"));
+	EXPECT_PATH("/h/slipway.conf", home_config_path("/h"));
+	EXPECT_PATH("/h/.backup.XXXXXX", home_backup_stage_template("/h/"));
+}
+
 TEST(lib_home__one_slash_after_a_home_that_ends_in_one)
 {
 	EXPECT_PATH("/h/slipway.db", home_store_path("/h/"));
