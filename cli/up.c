@@ -149,6 +149,8 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 		up_arg(a, "--driver");
 		up_arg(a, (char *)c->driver);
 	}
+	if (c->publish_ports)
+		up_arg(a, "--publish-ports");
 	svcs[n++] = (struct supervise_svc){ .name = "runner", .argv = a->argv };
 	(void)st;
 	return n;
@@ -196,6 +198,7 @@ cli_cmd_up(int argc, char **argv)
 		{ "proxy-port", required_argument, NULL, 'p' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "driver", required_argument, NULL, 'D' },
+		{ "publish-ports", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct up_config c = { .host = "127.0.0.1", .controller_port = 7070,
@@ -231,6 +234,7 @@ cli_cmd_up(int argc, char **argv)
 			break;
 		case 'd': c.domain = optarg; break;
 		case 'D': c.driver = optarg; break;
+		case 'U': c.publish_ports = true; break;
 		default: return cmdline_usage_error(argv[0], "unknown option");
 		}
 	}

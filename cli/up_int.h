@@ -12,6 +12,7 @@ struct up_config {
 	unsigned controller_port, registry_port, ssh_port, proxy_port;
 	const char *domain;
 	const char *driver;      /* runner driver, NULL: the runner's choice */
+	bool publish_ports;      /* runner: leave container ports unguarded */
 };
 
 /* What the first start made and later starts read back, all under
