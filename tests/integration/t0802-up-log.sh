@@ -16,6 +16,8 @@ ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
 while [ ! -s up.pid ]; do sleep 0.05; done
 UP_PID=$(cat up.pid)
 at_exit "kill $UP_PID"
+# the runner's firewall table outlives it
+at_exit "wait_for '! kill -0 $UP_PID' 15; slipway runner firewall --remove"
 wait_port $CP 30 && wait_port $SP 30 && wait_port $PP 30
 
 sshx() {
