@@ -48,9 +48,10 @@ vps ip link set swfv$$ up && inet ip link set swfn$$ up ||
 # and a relay stands in for the proxy's and sshd's public listeners.
 RELAYS=
 if slipway up --help 2>&1 | grep -q -- --private-host; then
-	UP_ARGS="--host $VPS_IP"
+	UP_ARGS="--host $VPS_IP" LISTEN_IP=$VPS_IP
 else
-	UP_ARGS=
+	# the relay listens at once: wait for what it relays to
+	UP_ARGS= LISTEN_IP=127.0.0.1
 	cat >relay.py <<'EOF'
 import asyncio, sys
 async def pipe(r, w):
@@ -93,10 +94,11 @@ vps_up() {
 	  wait $!; echo $? >up.rc ) 2>/dev/null &
 	wait_for "[ -s up.pid ]" 30 || return 1
 	UP_PID=$(cat up.pid)
-	wait_for "vps bash -c 'exec 3<>/dev/tcp/$VPS_IP/$PP'" 60 &&
-	wait_for "vps bash -c 'exec 3<>/dev/tcp/$VPS_IP/$SP'" 60 &&
-	wait_for "grep -q 'container ports' $log" 60
+	wait_for "vps bash -c 'exec 3<>/dev/tcp/$LISTEN_IP/$PP'" 60 &&
+	wait_for "vps bash -c 'exec 3<>/dev/tcp/$LISTEN_IP/$SP'" 60
 }
+# The runner's line about its ports, once it has started.
+ports_line() { wait_for "grep -q 'container ports' $1" 60 && grep 'container ports' "$1"; }
 vps_down() {
 	kill -TERM "$UP_PID" && wait_for "[ -s up.rc ]" 30
 }
@@ -131,7 +133,7 @@ expect_success 'on the VPS, the container answers on 127.0.0.1 and on its own ad
 	expect_contains "$(vps curl -s --max-time 5 http://$VPS_IP:$PORT/)" "hello from slipway"
 '
 expect_success 'the runner logs its table; it is in the VPS namespace only, one rule for its ports' '
-	expect_contains "$(cat up1.log)" "firewall: table inet $TABLE drops connections to container ports 20000-20999" &&
+	expect_contains "$(ports_line up1.log)" "firewall: table inet $TABLE drops connections to container ports 20000-20999" &&
 	rules=$(vps nft list table inet $TABLE) &&
 	expect_eq 1 "$(echo "$rules" | grep -c drop)" &&
 	expect_contains "$rules" "tcp dport 20000-20999" &&
@@ -146,7 +148,7 @@ expect_success 'the table stays when up stops: the container still answers on th
 vps_up up2.log --publish-ports; UP2=$?
 expect_success 'up --publish-ports says so, drops the table, and the port answers from the internet' '
 	[ $UP2 = 0 ] || { cat up2.log; false; } &&
-	expect_contains "$(cat up2.log)" "--publish-ports: container ports 20000-20999 are reachable from every interface, as asked" &&
+	expect_contains "$(ports_line up2.log)" "--publish-ports: container ports 20000-20999 are reachable from every interface, as asked" &&
 	! vps nft list table inet $TABLE 2>/dev/null &&
 	expect_contains "$(direct $VPS_IP)" "hello from slipway" &&
 	expect_contains "$(direct "[$VPS_IP6]")" "hello from slipway"
@@ -154,6 +156,7 @@ expect_success 'up --publish-ports says so, drops the table, and the port answer
 vps_down; vps_up up3.log; UP3=$?
 expect_success 'the next start puts the table back, replaced whole' '
 	[ $UP3 = 0 ] || { cat up3.log; false; } &&
+	expect_contains "$(ports_line up3.log)" "firewall: table inet $TABLE" &&
 	expect_eq 1 "$(vps nft list table inet $TABLE | grep -c drop)" &&
 	! direct $VPS_IP && wait_for "get | grep -q \"hello from slipway\"" 30
 '
