@@ -172,7 +172,8 @@ static const struct cmdline_command cli_rest[] = {
 	  "(60)\n"
 	  "  --drain SECS             wait for in-flight requests (30)\n"
 	  "  --grace SECS             SIGTERM to SIGKILL (10)\n"
-	  "  --port-base N            first container port (20000)\n"
+	  "  --port-base N            first of the 1000 container ports "
+	  "(20000)\n"
 	  "  --orphan-delay SECS      stop an app no longer scheduled here "
 	  "after (30)\n"
 	  "  --registry-insecure      plain http to a registry that is not "
@@ -180,6 +181,10 @@ static const struct cmdline_command cli_rest[] = {
 	  "                           (or say http:// in --registry)\n"
 	  "  --proxy-port N           the proxy's public port, for URLs "
 	  "(8080)\n"
+	  "  --publish-ports          leave container ports reachable from "
+	  "every\n"
+	  "                           interface (no firewall; see "
+	  "docs/runner.md)\n"
 	  "Containers keep running when it stops; the next start adopts them.\n"
 	  "See docs/rollout.md.\n" },
 	{ "runner run-local", runner_cmd_run_local,
@@ -206,6 +211,13 @@ static const struct cmdline_command cli_rest[] = {
 	{ "runner destroy", runner_cmd_destroy, "ID...",
 	  "stop containers and remove their bundles and ephemeral files",
 	  NULL },
+	{ "runner firewall", runner_cmd_firewall, "[--remove] [--port-base N]",
+	  "print the nftables table the runner installs, or remove it",
+	  "As root, the runner daemon installs one table (inet slipway_<hash of\n"
+	  "SLIPWAY_HOME>) that drops connections to its container ports\n"
+	  "(--port-base N to N+999) arriving on any interface but lo; it stays\n"
+	  "when the runner exits, as the containers do.  --remove deletes it.\n"
+	  "See docs/runner.md.\n" },
 	{ "runner gc", runner_cmd_gc, "[--keep DIGEST,...]",
 	  "remove unpacked images not kept and not used by a container", NULL },
 	{ "slug create", slug_cmd_create,

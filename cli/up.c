@@ -159,6 +159,8 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg_own(a, xasprintf("%u", c->http_port));
 	up_arg(a, "--driver");
 	up_arg(a, c->driver);
+	if (c->publish_ports)
+		up_arg(a, "--publish-ports");
 	svcs[n++] = (struct supervise_svc){ .name = "runner", .argv = a->argv };
 	return n;
 }

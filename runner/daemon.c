@@ -438,6 +438,7 @@ runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 		{ "port-base", required_argument, NULL, 'B' },
 		{ "orphan-delay", required_argument, NULL, 'O' },
 		{ "registry-insecure", no_argument, NULL, 'i' },
+		{ "publish-ports", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = argv[0];
@@ -452,6 +453,7 @@ runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 		case 'P': o->proxy_ctl = optarg; break;
 		case 'r': o->registry = optarg; break;
 		case 'i': o->registry_insecure = true; break;
+		case 'U': o->publish_ports = true; break;
 		case 'D':
 			if (runner_driver_parse(&o->driver, optarg) < 0)
 				return cmdline_usage_error(name, "%s", err_last());
@@ -625,6 +627,7 @@ runner_cmd_daemon(int argc, char **argv)
 	}
 	log_info("driver %s, home %s, proxy %s", runner_driver_name(
 	    runner_driver(rd.r)), rd.home, rd.o.proxy_ctl);
+	runner_firewall_start(rd.home, rd.o.port_base, rd.o.publish_ports);
 	r_ok = pthread_create(&reporter, NULL, runner_reporter, &rd) == 0;
 	s_ok = pthread_create(&shipper, NULL, runner_shipper, &rd) == 0;
 	p_ok = pthread_create(&poller, NULL, runner_poller, &rd) == 0;

@@ -55,6 +55,7 @@ struct runner_daemon_opts {
 	double drain;             /* wait for in-flight requests */
 	double grace;             /* SIGTERM to SIGKILL */
 	unsigned port_base;
+	bool publish_ports;       /* no firewall on the container ports */
 	bool registry_insecure;
 	double orphan_delay;      /* an app gone from the desired state is
 	                           * stopped after this long */

@@ -229,9 +229,12 @@ int
 runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
     size_t n)
 {
+	unsigned last;
+
 	if (base == 0)
-		base = 20000;
-	for (unsigned p = base; p < 65536; p++) {
+		base = RUNNER_PORT_BASE;
+	last = runner_port_last(base);
+	for (unsigned p = base; p <= last; p++) {
 		bool used = false;
 		for (size_t i = 0; i < n && !used; i++)
 			used = taken[i] == p;
@@ -241,7 +244,7 @@ runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
 		*out = p;
 		return 0;
 	}
-	return err_set(ERR_CONFLICT, "no free port from %u up", base);
+	return err_set(ERR_CONFLICT, "no free port in %u-%u", base, last);
 }
 
 /* ---- who listens on a port ------------------------------------------- */

@@ -441,7 +441,8 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	r->images_dir = xasprintf("%s/runner/images", r->home);
 	r->ctrs_dir = xasprintf("%s/runner/containers", r->home);
 	r->runc_root = xasprintf("%s/runner/runc", r->home);
-	r->port_base = opts->port_base ? opts->port_base : 20000;
+	r->port_base = opts->port_base ? opts->port_base :
+	    RUNNER_PORT_BASE;
 	r->backoff_max = opts->backoff_max_sec > 0 ? opts->backoff_max_sec : 30;
 	r->grace = opts->stop_grace_sec > 0 ? opts->stop_grace_sec : 10;
 	r->log_max = opts->log_max;

@@ -10,7 +10,7 @@ pkgs=(
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
 	libssl-dev libdeflate-dev
 	# run
-	git runc busybox-static openssh-client
+	git runc busybox-static openssh-client nftables
 	# test peers and benchmarks
 	curl skopeo umoci docker-registry wrk nginx-light hyperfine jq sqlite3 bc
 	openssh-server procps iproute2 ca-certificates python3 time

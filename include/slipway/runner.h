@@ -270,10 +270,54 @@ int runner_container_list_home(struct runner_container_info **out,
 
 /* ---- ports ----------------------------------------------------------- */
 
-/* The first port from base upward (below 65536) that is not in taken[n]
- * and that nothing listens on (a bind test on 0.0.0.0 and [::]). */
+/* A runner hands out container ports base .. runner_port_last(base):
+ * RUNNER_PORT_SPAN of them, fewer where 65535 cuts the range.  The
+ * firewall (firewall.c) covers exactly that range. */
+#define RUNNER_PORT_BASE 20000
+#define RUNNER_PORT_SPAN 1000
+
+/* The last port of the range from base (0: RUNNER_PORT_BASE). */
+unsigned runner_port_last(unsigned base);
+
+/* The first port from base (0: RUNNER_PORT_BASE) to runner_port_last
+ * that is not in taken[n] and that nothing listens on (a bind test on
+ * 0.0.0.0 and [::]); ERR_CONFLICT when every one is used. */
 int runner_port_find(unsigned *out, unsigned base, const unsigned *taken,
     size_t n);
+
+/* ---- the firewall (firewall.c) --------------------------------------- */
+
+/* "slipway_" and 12 hex digits, and the NUL. */
+#define RUNNER_FIREWALL_NAME_MAX 21
+
+/* The name of the nftables table (family inet) of the runner over home
+ * (an absolute path, as the runner opens it): "slipway_" and the first
+ * 12 hex digits of sha256(home).  One runner per home (runner/lock), so
+ * two runners on one host never share a table. */
+void runner_firewall_name(char out[RUNNER_FIREWALL_NAME_MAX],
+    const char *home);
+
+/* The nft script that replaces the table of home with one dropping new
+ * TCP connections to ports first..last that do not arrive on lo, in one
+ * transaction (caller frees).  remove: the script that deletes it, a
+ * no-op when it is not there. */
+char *runner_firewall_script(const char *home, unsigned first,
+    unsigned last);
+char *runner_firewall_remove_script(const char *home);
+
+/* Run the script through `nft -f -` (atomically).  ERR_NOTFOUND when nft
+ * is not installed, ERR_IO with nft's first line of output when it
+ * refuses. */
+int runner_firewall_install(const char *home, unsigned base);
+int runner_firewall_remove(const char *home);
+
+/* What the runner daemon does at start: as root, install the table for
+ * its port range (base, 0: RUNNER_PORT_BASE) and log one line saying
+ * so; with publish, remove any table a previous start left and say the
+ * ports are public as asked; otherwise (not root, no nft, nft refused)
+ * one warning line saying the ports are reachable from every interface
+ * and what to do.  Never fails: the runner runs either way. */
+void runner_firewall_start(const char *home, unsigned base, bool publish);
 
 /* ---- logs ------------------------------------------------------------ */
 
@@ -404,6 +448,8 @@ int runner_cmd_logs(int argc, char **argv);
 int runner_cmd_gc(int argc, char **argv);
 int runner_cmd_supervise(int argc, char **argv);
 int runner_cmd_destroy(int argc, char **argv);
+/* `slipway runner firewall --remove` (runner/firewall.c). */
+int runner_cmd_firewall(int argc, char **argv);
 /* The daemon: `slipway runner --controller URL --group G --key KEY`
  * (runner/daemon.c; docs/rollout.md). */
 int runner_cmd_daemon(int argc, char **argv);

@@ -47,6 +47,8 @@ rl_cleanup() {
 		for _ in $(seq 1 150); do kill -0 "$RL_RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$RL_RUNNER_PID" 2>/dev/null
 	fi
+	# its firewall table outlives it, as its containers do
+	SLIPWAY_HOME=$RL_RHOME slipway runner firewall --remove >/dev/null 2>&1
 	if [ -d "$RL_RHOME/runner/containers" ]; then
 		for id in $(ls "$RL_RHOME/runner/containers"); do
 			SLIPWAY_HOME=$RL_RHOME slipway runner destroy "$id" >/dev/null 2>&1

@@ -244,10 +244,11 @@ expect_success 'parallel readers of a big release page all get the same bytes' '
 	expect_contains "$out" "Content-Length: $(stat -c %s page.1)"
 '
 
-expect_success 'the controller logs the address it listens on, not a guess' '
+expect_success 'the controller logs the address it listens on and the URL it is reached at' '
 	p=$(free_port) &&
-	{ slipway controller --listen "127.0.0.2:$p" --home "$T_DIR/h2" 2>h2.log & } &&
-	h2=$! && wait_for "grep -q \"listening on 127.0.0.2:$p \" h2.log" 30; rc=$?
+	{ slipway controller --listen "127.0.0.2:$p" --home "$T_DIR/h2" \
+	    --url http://ctl.example.com:$p 2>h2.log & } &&
+	h2=$! && wait_for "grep -q \"listening on 127.0.0.2:$p, reached at http://ctl.example.com:$p \" h2.log" 30; rc=$?
 	kill $h2; wait $h2 2>/dev/null
 	[ $rc = 0 ] || { cat h2.log; false; }
 '

@@ -18,6 +18,8 @@ LOG=$SLIPWAY_HOME/logs/slipway.log
 while [ ! -s up.pid ]; do sleep 0.05; done
 UP_PID=$(cat up.pid)
 at_exit "kill $UP_PID"
+# the runner's firewall table outlives it
+at_exit "wait_for '! kill -0 $UP_PID' 15; slipway runner firewall --remove"
 wait_port $CP 30 && wait_port $SP 30 && wait_port $PP 30
 
 sshx() {

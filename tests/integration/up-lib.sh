@@ -39,6 +39,7 @@ up_start() {
 	wait_for "[ -s up.pid ]" 30 || return 1
 	UP_PID=$(cat up.pid)
 	at_exit "kill $UP_PID"
+	at_exit up_firewall_remove
 	wait_port $CP 60 && wait_port $RP 60 && wait_port $SP 60 && wait_port $PP 60
 }
 # SIGTERM to up; prints its exit status.
@@ -46,6 +47,14 @@ up_stop() {
 	kill -TERM $UP_PID
 	wait_for "[ -s up.rc ]" 30
 	cat up.rc
+}
+
+# The runner's firewall table stays when the runner exits, as its
+# containers do: once up is gone, remove this home's, so that a test
+# leaves nothing in the host's ruleset.
+up_firewall_remove() {
+	wait_for "! kill -0 $UP_PID" 15
+	slipway runner firewall --remove >/dev/null 2>&1
 }
 
 # Processes whose command line names this test's home (the services).
