@@ -75,4 +75,22 @@ expect_success 'a runner cannot push' '
 	denied skopeo copy --dest-tls-verify=false --dest-creds "r1:$RK" oci:img:v1 "docker://$REG/other:v2"
 '
 
+# A mount asks for pull on its source: the controller grants it to who
+# may read the source, and a client refused it uploads instead.
+slipway users:add carol >/dev/null
+CAROL=$(slipway tokens:create --user carol 2>/dev/null)
+SLIPWAY_TOKEN=$ALICE slipway apps:create shop2 >/dev/null
+SLIPWAY_TOKEN=$CAROL slipway apps:create carols >/dev/null
+expect_success 'a push to another app of the owner mounts from the first' '
+	out=$(slipway image push --json --user "alice:$ALICE" --from shop img:v1 "$REG/shop2:v1") &&
+	expect_eq 2 "$(echo "$out" | jq -r .blobs.mounted)" "$out" &&
+	expect_eq 0 "$(echo "$out" | jq -r .blobs.uploaded)"
+'
+expect_success 'a user who may not read the source uploads instead, and succeeds' '
+	out=$(slipway image push --json --user "carol:$CAROL" --from shop img:v1 "$REG/carols:v1") &&
+	expect_eq 0 "$(echo "$out" | jq -r .blobs.mounted)" "$out" &&
+	expect_eq 2 "$(echo "$out" | jq -r .blobs.uploaded)" &&
+	denied pull "carol:$CAROL" shop
+'
+
 test_done
