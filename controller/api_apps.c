@@ -31,6 +31,7 @@ ctl_release_made(struct ctl_call *c, json_t *rel)
 	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
 	    json_string_value(json_object_get(rel, "summary")));
 	ctl_schedule_kick(c->ctl, c->st);
+	ctl_retain_kick(c->ctl);
 }
 
 /* ---- apps ---- */
@@ -444,7 +445,8 @@ ctl_rollback(struct ctl_call *c)
 			return;
 		}
 	}
-	if (!ctl_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
+	if (!ctl_retain_rollback_ok(c, c->seg[1], to) ||
+	    !ctl_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
 	    c->actor.name)))
 		return;
 	ctl_release_made(c, rel);

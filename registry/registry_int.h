@@ -291,6 +291,12 @@ struct registry {
 	struct registry_upload *uploads;
 	size_t nuploads;
 	time_t swept;                   /* last sweep of stale uploads */
+	/* the scheduled gc (server_gc.c); gc_mu guards gc_stopping */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	bool gc_stopping;
+	bool gc_started;
+	pthread_t gc_thread;
 };
 
 enum registry_route {
@@ -365,6 +371,11 @@ void registry_upload_handle(struct httpd_req *req, struct registry_req *rr);
 /* End the request's hold on its session (idempotent). */
 void registry_upload_end(struct registry_req *rr);
 void registry_uploads_free(struct registry *reg);
+
+/* server_gc.c: run registry_gc every o.gc_interval seconds (0: never)
+ * in a thread; stop waits for a gc in progress to end. */
+int registry_gc_start(struct registry *reg);
+void registry_gc_stop(struct registry *reg);
 
 /* server_manifest.c */
 

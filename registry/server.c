@@ -505,6 +505,8 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 	if (reg->o.upload_age == 0)
 		reg->o.upload_age = REGISTRY_UPLOAD_AGE_DEFAULT;
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->gc_mu, NULL);
+	pthread_cond_init(&reg->gc_cv, NULL);
 	if ((rc = net_addr_parse(&addr, opts->listen)) < 0)
 		goto fail;
 	if ((rc = registry_store_open(&reg->store, opts->root)) < 0)
@@ -546,6 +548,8 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 		net_addr_format(host, sizeof(host), &addr);
 		reg->realm = xasprintf("http://%s/token", host);
 	}
+	if ((rc = registry_gc_start(reg)) < 0)
+		goto fail;
 	*out = reg;
 	return 0;
 fail:
@@ -558,11 +562,14 @@ registry_stop(struct registry *reg)
 {
 	if (reg == NULL)
 		return;
+	registry_gc_stop(reg);
 	httpd_stop(reg->httpd);
 	registry_uploads_free(reg);
 	registry_htpasswd_free(reg->users);
 	registry_store_free(reg->store);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->gc_mu);
+	pthread_cond_destroy(&reg->gc_cv);
 	free(reg->realm);
 	free(reg);
 }

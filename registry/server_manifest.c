@@ -357,7 +357,11 @@ done:
 }
 
 /* DELETE by digest: the revision, the tags naming it, its referrer
- * entry.  The bytes stay until gc. */
+ * entry.  The bytes stay until gc, and at least for its grace: the
+ * manifest's blob and every blob it names are touched before the
+ * revision goes, so a pull that read the manifest a moment ago still
+ * finds its config and layers (a gc that marks before the removal keeps
+ * them as named, one that marks after sees them young). */
 static int
 manifest_delete_digest(struct registry_req *rr)
 {
@@ -376,6 +380,10 @@ manifest_delete_digest(struct registry_req *rr)
 		buf_free(&b);
 	}
 	free(mt);
+	registry_blob_touch(s, rr->ref);
+	for (size_t i = 0; m && i < m->nrefs; i++)
+		if (m->refs[i].kind == REF_BLOB && !m->refs[i].foreign)
+			registry_blob_touch(s, m->refs[i].digest);
 	if ((rc = registry_revision_remove(s, rr->name, rr->ref)) < 0)
 		goto done;
 	if (registry_tag_list(&tags, s, rr->name) == 0) {
