@@ -139,6 +139,15 @@ bool ctl_reg_tag_ok(const char *tag);
 int ctl_reg_tag_digest(char out[CTL_DIGEST_MAX], struct ctl_reg *r,
     const char *tag);
 int ctl_reg_delete(struct ctl_reg *r, const char *digest);
+/* The bytes of the distinct blobs (manifests included) the tagged
+ * manifests of repository name take in the registry (0 when it does not
+ * know the repository). */
+int ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
+    const char *name);
+/* app_disk.c: {"images": N, "repository": N, "cache": N} for app of
+ * incarnation uid (may be NULL), each in bytes or null when it could not
+ * be measured (new reference). */
+json_t *ctl_app_disk(struct ctl *ctl, const char *app, const char *uid);
 /* Delete every tag and manifest of repository name (the blobs go at the
  * registry's next gc).  A repository the registry does not know is
  * fine. */

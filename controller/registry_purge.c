@@ -268,6 +268,91 @@ ctl_reg_delete(struct ctl_reg *r, const char *digest)
 	return 0;
 }
 
+/* Add descriptor d's size to *sum unless its digest was seen. */
+static void
+reg_desc_bytes(uint64_t *sum, json_t *seen, json_t *d)
+{
+	const char *digest = json_string_value(json_object_get(d, "digest"));
+	json_t *size = json_object_get(d, "size");
+
+	if (digest == NULL || !json_is_integer(size) ||
+	    json_integer_value(size) < 0 || json_object_get(seen, digest))
+		return;
+	json_object_set_new(seen, digest, json_true());
+	*sum += (uint64_t)json_integer_value(size);
+}
+
+/* Add the sizes of manifest digest, its config and its layers to *sum,
+ * each digest once (seen).  An index's children are not followed: the
+ * images builds push are single manifests. */
+static int
+reg_manifest_bytes(uint64_t *sum, json_t *seen, struct ctl_reg *r,
+    const char *digest)
+{
+	struct purge_resp resp;
+	char *url = xasprintf("%s/v2/%s/manifests/%s", r->base, r->name,
+	    digest);
+	json_t *m = NULL, *d;
+	size_t i;
+	int rc = purge_do(&resp, "GET", url, r->token);
+
+	free(url);
+	if (rc < 0)
+		return rc;
+	if (resp.status == 404)
+		goto done;      /* deleted since the tag was read */
+	if (resp.status != 200 || (m = json_loadb(resp.body.ptr ?
+	    resp.body.ptr : "", resp.body.len, 0, NULL)) == NULL) {
+		rc = err_set(ERR_IO, "the registry answered %ld for manifest "
+		    "%s", resp.status, digest);
+		goto done;
+	}
+	json_object_set_new(seen, digest, json_true());
+	*sum += resp.body.len;
+	reg_desc_bytes(sum, seen, json_object_get(m, "config"));
+	json_array_foreach(json_object_get(m, "layers"), i, d)
+		reg_desc_bytes(sum, seen, d);
+done:
+	json_decref(m);
+	buf_free(&resp.body);
+	return rc;
+}
+
+int
+ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
+    const char *name)
+{
+	char digest[CTL_DIGEST_MAX];
+	json_t *tags = NULL, *seen = json_object(), *t;
+	struct ctl_reg r;
+	size_t i;
+	int rc;
+
+	*out = 0;
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) < 0 ||
+	    tags == NULL)
+		goto done;
+	json_array_foreach(tags, i, t) {
+		const char *tag = json_string_value(t);
+
+		if (!ctl_reg_tag_ok(tag))
+			continue;
+		rc = ctl_reg_tag_digest(digest, &r, tag);
+		if (rc == ERR_NOTFOUND || (rc == 0 &&
+		    json_object_get(seen, digest)))
+			continue;
+		if (rc < 0 || (rc = reg_manifest_bytes(out, seen, &r,
+		    digest)) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	json_decref(seen);
+	json_decref(tags);
+	ctl_reg_close(&r);
+	return rc;
+}
+
 int
 ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
 {
