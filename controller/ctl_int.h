@@ -158,17 +158,13 @@ int ctl_registry_purge(struct ctl *ctl, const char *registry,
  * joined by ctl_retain_stop) that, every CTL_RETAIN_SECS and when kicked
  * (after a release), deletes from the registry the images of each app
  * that its last keep_releases releases do not point at
- * (store_app_kept_builds); the registry's gc then frees their blobs.
+ * (store_app_builds_kept); the registry's gc then frees their blobs.
  * keep_releases 0: keep everything, no thread. */
 #define CTL_RETAIN_SECS 600
 #define CTL_KEEP_RELEASES_DEFAULT 10
 int ctl_retain_start(struct ctl *ctl);
 void ctl_retain_kick(struct ctl *ctl);
 void ctl_retain_stop(struct ctl *ctl);
-/* One pass over app (exposed for apps:info and tests): how many
- * manifests were deleted into *deleted. */
-int ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
-    const char *app);
 struct ctl_call;
 /* May app roll back to release to (> 0)?  Its image must still be kept;
  * when not, answers 409 with one line saying so and returns false.  A

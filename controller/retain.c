@@ -8,18 +8,24 @@
  * to land): its image is in the registry before its release is in the
  * store.
  *
+ * What goes is only ever the image of a build that fell out: the digest
+ * the store recorded for it, and what its own tag ("v<number>", as
+ * builds tag) names; a tag no build of the app accounts for (an image
+ * pushed by hand, or ahead of the build that will name it) is left
+ * alone, and so is a digest a kept build names too.
+ *
  * One pass over an app, ordered so that a build racing it is never
  * deleted:
  *   1. list the registry's tags of the app's repository;
- *   2. read the kept builds from the store (a build's row is made before
- *      its image is pushed, so every listed tag's build is in the store
- *      by now, and a build made after 1 is not listed);
- *   3. the kept digests: the kept builds' recorded digests, and what
- *      their tags ("v<number>", as builds tag) name now;
- *   4. delete by digest every listed tag's manifest not kept.
- * An app with no build at all is left alone (what its repository holds
- * was pushed by hand).  A failure anywhere stops the pass for that app
- * with nothing more deleted; the next pass starts over.  The blobs go at the registry's
+ *   2. read the app's builds, kept or not, from the store (a build's row
+ *      is made before its image is pushed, so every listed tag's build
+ *      is in the store by now; one made after 1 is newer than any
+ *      release, so kept);
+ *   3. what each listed tag names now;
+ *   4. delete by digest each dropped build's image that a listed tag
+ *      still names and no kept build needs.
+ * A failure anywhere stops the pass for that app with nothing more
+ * deleted; the next pass starts over.  The blobs go at the registry's
  * gc, which spares those of a just-deleted manifest for its grace, so a
  * pull that read the manifest a moment before still gets its layers.
  */
@@ -47,42 +53,39 @@ retain_has(json_t *list, const char *digest)
 	return false;
 }
 
-/* The digests the kept builds mean (step 3), into a new array. */
-static int
-retain_digests(json_t **out, struct ctl_reg *r, json_t *builds)
+static void
+retain_add(json_t *list, const char *digest)
 {
-	char digest[CTL_DIGEST_MAX], tag[32];
-	json_t *keep = json_array(), *b;
-	size_t i;
-	int rc;
-
-	json_array_foreach(builds, i, b) {
-		const char *d = json_string_value(json_object_get(b, "digest"));
-
-		if (d && !retain_has(keep, d))
-			json_array_append_new(keep, json_string(d));
-		snprintf(tag, sizeof(tag), "v%" JSON_INTEGER_FORMAT,
-		    json_integer_value(json_object_get(b, "number")));
-		rc = ctl_reg_tag_digest(digest, r, tag);
-		if (rc == ERR_NOTFOUND)
-			continue;
-		if (rc < 0) {
-			json_decref(keep);
-			return rc;
-		}
-		if (!retain_has(keep, digest))
-			json_array_append_new(keep, json_string(digest));
-	}
-	*out = keep;
-	return 0;
+	if (digest && !retain_has(list, digest))
+		json_array_append_new(list, json_string(digest));
 }
 
-int
+/* The build tag names ("v<number>", as builds tag), or NULL for another
+ * tag. */
+static json_t *
+retain_build_of(json_t *builds, const char *tag)
+{
+	json_t *b;
+	size_t i;
+
+	if (tag[0] != 'v' || tag[1] < '1' || tag[1] > '9' ||
+	    strspn(tag + 1, "0123456789") != strlen(tag + 1) ||
+	    strlen(tag) > 19)
+		return NULL;
+	json_array_foreach(builds, i, b)
+		if (json_integer_value(json_object_get(b, "number")) ==
+		    strtoll(tag + 1, NULL, 10))
+			return b;
+	return NULL;
+}
+
+/* One pass over app: how many manifests were deleted into *deleted. */
+static int
 ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
     const char *app)
 {
 	char digest[CTL_DIGEST_MAX];
-	json_t *tags = NULL, *builds = NULL, *keep = NULL, *gone, *t;
+	json_t *tags = NULL, *builds = NULL, *named, *keep, *drop, *b, *t, *x;
 	struct ctl_reg r;
 	size_t i;
 	int rc;
@@ -90,18 +93,17 @@ ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
 	*deleted = 0;
 	if ((rc = ctl_reg_open(&r, &tags, ctl, ctl->registry_url, app)) < 0)
 		return rc;
-	gone = json_array();
+	named = json_object();  /* tag -> digest, of the listed tags */
+	keep = json_array();
+	drop = json_array();
 	if (tags == NULL || json_array_size(tags) == 0)
 		goto done;
-	if ((rc = store_app_kept_builds(&builds, s, app,
+	if ((rc = store_app_builds_kept(&builds, s, app,
 	    ctl->keep_releases)) < 0)
 		goto done;
-	/* No build at all: what is there was pushed by hand, not ours to
-	 * judge. */
-	if (json_array_size(builds) == 0)
-		goto done;
-	if ((rc = retain_digests(&keep, &r, builds)) < 0)
-		goto done;
+	json_array_foreach(builds, i, b)
+		retain_add(json_is_true(json_object_get(b, "kept")) ? keep :
+		    drop, json_string_value(json_object_get(b, "digest")));
 	json_array_foreach(tags, i, t) {
 		const char *tag = json_string_value(t);
 
@@ -114,16 +116,30 @@ ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
 		}
 		if (rc < 0)
 			goto done;
-		if (retain_has(keep, digest) || retain_has(gone, digest))
-			continue;
-		if ((rc = ctl_reg_delete(&r, digest)) < 0)
+		json_object_set_new(named, tag, json_string(digest));
+		/* what a build's own tag names goes with the build */
+		if ((b = retain_build_of(builds, tag)) != NULL)
+			retain_add(json_is_true(json_object_get(b, "kept")) ?
+			    keep : drop, digest);
+	}
+	json_array_foreach(drop, i, x) {
+		const char *d = json_string_value(x);
+		const char *tag;
+		json_t *v;
+		bool listed = false;
+
+		json_object_foreach(named, tag, v)
+			listed = listed || strcmp(json_string_value(v), d) == 0;
+		if (!listed || retain_has(keep, d))
+			continue;       /* gone already, or still needed */
+		if ((rc = ctl_reg_delete(&r, d)) < 0)
 			goto done;
-		json_array_append_new(gone, json_string(digest));
 		(*deleted)++;
 	}
 done:
-	json_decref(gone);
+	json_decref(drop);
 	json_decref(keep);
+	json_decref(named);
 	json_decref(builds);
 	json_decref(tags);
 	ctl_reg_close(&r);
@@ -239,12 +255,13 @@ ctl_retain_rollback_ok(struct ctl_call *c, const char *app, int64_t to)
 		ok = true;      /* a config release before any build */
 		goto done;
 	}
-	if (!ctl_check(c, store_app_kept_builds(&kept, c->st, app,
+	if (!ctl_check(c, store_app_builds_kept(&kept, c->st, app,
 	    c->ctl->keep_releases)))
 		goto done;      /* answered */
 	json_array_foreach(kept, i, x)
 		if (json_integer_value(json_object_get(x, "number")) ==
-		    json_integer_value(build))
+		    json_integer_value(build) &&
+		    json_is_true(json_object_get(x, "kept")))
 			ok = true;
 	if (!ok)
 		ctl_error(c, 409, "conflict", "cannot roll back '%s' to v%"

@@ -134,5 +134,19 @@ expect_success 'config changes point at the current image: older ones go' '
 	wait_for "[ \$(revisions) = 2 ]" 30 &&
 	expect_eq 2 "$(ntags)"
 '
+expect_success 'v30 falls out with one more change; an image no build names (by hand, or ahead of its build) stays' '
+	head -c 4096 /dev/urandom >layer.bin && l=$(blob_put layer.bin) &&
+	c=$(blob_put config.json) &&
+	jq -n --arg c "$c" --arg l "$l" --argjson cs "$(stat -c %s config.json)" \
+		"{schemaVersion:2,mediaType:\"application/vnd.oci.image.manifest.v1+json\",
+		  config:{mediaType:\"application/vnd.oci.image.config.v1+json\",digest:\$c,size:\$cs},
+		  layers:[{mediaType:\"application/vnd.oci.image.layer.v1.tar+gzip\",digest:\$l,size:4096}]}" >hand.json &&
+	curl -sS -o /dev/null -X PUT -H "Authorization: Bearer $TOK" \
+		-H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary @hand.json \
+		"http://$REG/v2/shop/manifests/v99" &&
+	slipway config:set shop K=last >/dev/null &&
+	wait_for "[ \$(revisions) = 2 ]" 30 &&
+	expect_eq "v25 v99" "$(curl -sS -H "Authorization: Bearer $TOK" "http://$REG/v2/shop/tags/list" | jq -r ".tags | sort | join(\" \")")"
+'
 
 test_done

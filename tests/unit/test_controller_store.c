@@ -1219,13 +1219,14 @@ kept(struct store *s, const char *app, int64_t keep)
 	json_t *l, *x;
 	size_t i, off = 0;
 
-	if (store_app_kept_builds(&l, s, app, keep) < 0)
+	if (store_app_builds_kept(&l, s, app, keep) < 0)
 		harness_fail(__FILE__, __LINE__, "kept: %s", err_last());
 	text[0] = '\0';
 	json_array_foreach(l, i, x)
-		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s%lld",
-		    off ? " " : "", (long long)json_integer_value(
-		    json_object_get(x, "number")));
+		if (json_is_true(json_object_get(x, "kept")))
+			off += (size_t)snprintf(text + off, sizeof(text) - off,
+			    "%s%lld", off ? " " : "", (long long)
+			    json_integer_value(json_object_get(x, "number")));
 	json_decref(l);
 	return text;
 }
@@ -1239,13 +1240,22 @@ TEST(store__kept_builds_follow_the_last_releases)
 
 	EXPECT_OK(store_user_create(s, "alice", false));
 	make_app(s, "shop", "alice");
-	EXPECT_INT(ERR_INVALID, store_app_kept_builds(&l, s, "shop", 0));
-	EXPECT_INT(ERR_NOTFOUND, store_app_kept_builds(&l, s, "nope", 3));
+	EXPECT_INT(ERR_INVALID, store_app_builds_kept(&l, s, "shop", 0));
+	EXPECT_INT(ERR_NOTFOUND, store_app_builds_kept(&l, s, "nope", 3));
 	EXPECT_STR("", kept(s, "shop", 3));
 	for (int i = 0; i < 5; i++)
 		deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
 	EXPECT_INT(5, v);
 	EXPECT_STR("3 4 5", kept(s, "shop", 3));
+	/* every build is listed, kept or not */
+	EXPECT_OK(store_app_builds_kept(&l, s, "shop", 3));
+	EXPECT_INT(5, (int)json_array_size(l));
+	EXPECT_TRUE(json_is_false(json_object_get(json_array_get(l, 0),
+	    "kept")));
+	EXPECT_STR("sha256:0000000000000000000000000000000000000000000000000000"
+	    "000000000007", json_string_value(json_object_get(json_array_get(l,
+	    0), "digest")));
+	json_decref(l);
 	/* config changes point at the build before them: fewer images */
 	EXPECT_INT(6, config_change(s, "shop", "{\"A\":\"1\"}", sum,
 	    sizeof(sum)));
