@@ -92,5 +92,20 @@ expect_success 'a user who may not read the source uploads instead, and succeeds
 	expect_eq 2 "$(echo "$out" | jq -r .blobs.uploaded)" &&
 	denied pull "carol:$CAROL" shop
 '
+expect_success 'a client that follows the 401 of a mount gets pull on the source from the controller, and mounts' '
+	layer=$(jq -r ".layers[0].digest" "img/blobs/sha256/$(jq -r ".manifests[0].digest" img/index.json | cut -d: -f2)") &&
+	SLIPWAY_TOKEN=$ALICE slipway apps:create shop3 >/dev/null &&
+	url="http://$REG/v2/shop3/blobs/uploads/?mount=$layer&from=shop" &&
+	ch=$(curl -s -o /dev/null -D - -X POST "$url" | tr -d "\r" | sed -n "s/^[Ww][Ww][Ww]-[Aa]uthenticate: //p") &&
+	scope=$(echo "$ch" | sed -n "s/.*scope=\"\([^\"]*\)\".*/\1/p") &&
+	expect_eq "repository:shop3:pull,push repository:shop:pull" "$scope" &&
+	tok=$(curl -s -G -u "alice:$ALICE" --data-urlencode service=slipway-registry \
+		--data-urlencode "scope=$scope" "$CTL_URL/v1/registry/token" | jq -r .token) &&
+	expect_eq 201 "$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $tok" "$url")" &&
+	tok=$(curl -s -G -u "carol:$CAROL" --data-urlencode service=slipway-registry \
+		--data-urlencode "scope=repository:carols:pull,push repository:shop:pull" "$CTL_URL/v1/registry/token" | jq -r .token) &&
+	expect_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $tok" \
+		"http://$REG/v2/carols/blobs/uploads/?mount=$layer&from=shop")"
+'
 
 test_done
