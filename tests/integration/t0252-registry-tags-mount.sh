@@ -3,7 +3,8 @@
 # on checks: tags with a manifest push by digest (?tag=a&tag=b, answered
 # with OCI-Tag), and a cross-repository mount whose 401 asks for pull on
 # the source repository too, so a client that follows challenges mounts
-# instead of uploading.
+# instead of uploading; and a manifest delete that leaves its blobs the
+# gc grace, for a pull that read the manifest just before.
 . "$(dirname "$0")/lib.sh"
 
 for p in curl skopeo umoci jq; do
@@ -159,6 +160,31 @@ expect_success 'skopeo copy between two repositories mounts the layer: never rea
 	expect_contains "$new" "POST /v2/app5/blobs/uploads/ 201" &&
 	! expect_contains "$new" "GET /v2/app/blobs/$LAYER" >/dev/null &&
 	expect_eq 200 "$(req HEAD "/v2/app5/blobs/$LAYER" -H "$(auth "$(slipway registry token --repo app5 --actions pull)")")"
+'
+
+# ---- a delete leaves the blobs their grace ----
+expect_success 'a pull that read a manifest before its delete still gets the layers across gc' '
+	DEL=$(slipway registry token --repo del --actions pull,push,delete) &&
+	head -c 4096 /dev/urandom >del-layer && printf "{\"del\":1}" >del-config &&
+	for f in del-layer del-config; do
+		expect_eq 201 "$(req POST "/v2/del/blobs/uploads/?digest=$(sha $f)" -H "$(auth "$DEL")" \
+			-H "Content-Type: application/octet-stream" --data-binary @$f)" || exit 1
+	done &&
+	jq -n --arg c "$(sha del-config)" --arg l "$(sha del-layer)" \
+		"{schemaVersion:2,mediaType:\"$MT\",
+		  config:{mediaType:\"application/vnd.oci.image.config.v1+json\",digest:\$c,size:9},
+		  layers:[{mediaType:\"application/vnd.oci.image.layer.v1.tar\",digest:\$l,size:4096}]}" >del.json &&
+	expect_eq 201 "$(req PUT /v2/del/manifests/v1 -H "$(auth "$DEL")" -H "Content-Type: $MT" --data-binary @del.json)" &&
+	expect_eq 200 "$(req GET /v2/del/manifests/v1 -H "$(auth "$DEL")")" &&
+	for d in $(sha del-layer) $(sha del-config) $(sha del.json); do
+		touch -d "3 hours ago" "$ROOT/blobs/sha256/${d:7:2}/${d#sha256:}" || exit 1
+	done &&
+	expect_eq 202 "$(req DELETE "/v2/del/manifests/$(sha del.json)" -H "$(auth "$DEL")")" &&
+	slipway registry gc --root "$ROOT" >/dev/null &&
+	for d in $(sha del-config) $(sha del-layer); do
+		expect_eq 200 "$(req GET "/v2/del/blobs/$d" -H "$(auth "$DEL")")" "blob $d" || exit 1
+	done &&
+	expect_eq 404 "$(req GET /v2/del/manifests/v1 -H "$(auth "$DEL")")"
 '
 
 test_done
