@@ -235,7 +235,7 @@ int
 client_cmd_apps_info(int argc, char **argv)
 {
 	static const struct client_view v = {
-		.path = "/v1/apps/%s", .nargs = 1, .what = "APP",
+		.path = "/v1/apps/%s?disk=1", .nargs = 1, .what = "APP",
 		.print = cmd_print_app,
 	};
 

@@ -120,8 +120,12 @@ ctl_apps_get(struct ctl_call *c)
 	if (!ctl_app_read(c, c->seg[1]) ||
 	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
 		return;
-	json_object_set_new(app, "disk", ctl_app_disk(c->ctl, c->seg[1],
-	    json_string_value(json_object_get(app, "uid"))));
+	/* only when asked (apps:info): the push path reads the app too, and
+	 * measuring asks the registry and walks two trees */
+	if (httpd_req_query(c->req, "disk"))
+		json_object_set_new(app, "disk", ctl_app_disk(c->ctl,
+		    c->seg[1], json_string_value(json_object_get(app,
+		    "uid"))));
 	ctl_reply(c, 200, app);
 }
 

@@ -213,6 +213,8 @@ ctl_retain_start(struct ctl *ctl)
 {
 	if (ctl->keep_releases == 0)
 		return 0;
+	/* a first pass at start: the setting may have come down */
+	ctl->retain_kicked = true;
 	if (pthread_create(&ctl->retainer, NULL, retain_thread, ctl) != 0)
 		return err_set(ERR_IO, "cannot start the retention thread");
 	ctl->retainer_started = true;

@@ -92,14 +92,15 @@ expect_success 'the blob directory shrinks back to the 10 images after gc' '
 	[ "$(blob_bytes)" -lt $((11 * 66 * 1024)) ] &&
 	grep -q "gc removed" "$T_DIR/registry.log"
 '
-expect_success 'apps:info shows the disk the app takes: its 10 images, repository, cache' '
+expect_success 'apps:info shows the disk the app takes: its 10 images, repository, cache (only when asked)' '
 	j=$(slipway apps:info shop --json) &&
 	img=$(echo "$j" | jq .disk.images) &&
 	[ "$img" -gt $((10 * 64 * 1024)) ] && [ "$img" -lt $((10 * 66 * 1024)) ] &&
 	expect_eq 0 "$(echo "$j" | jq .disk.repository)" &&
 	expect_eq 0 "$(echo "$j" | jq .disk.cache)" &&
 	expect_contains "$(slipway apps:info shop)" "disk:           images 6" &&
-	expect_contains "$(slipway apps:info shop)" " kB, repository 0 B, cache 0 B"
+	expect_contains "$(slipway apps:info shop)" " kB, repository 0 B, cache 0 B" &&
+	expect_eq null "$(api GET /v1/apps/shop | sed "\$d" | jq .disk)"
 '
 expect_success 'v1 went while its layer was being pulled, and that pull completed whole' '
 	kill -0 $PULL &&
