@@ -104,7 +104,8 @@ static const struct cmdline_command cli_first[] = {
 	  "back.  See docs/backup.md.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
-	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N]",
+	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N] "
+	  "[--keep-releases N]",
 	  "run the controller: the store and the HTTP API (default "
 	  "127.0.0.1:7070)",
 	  "The store is DIR/slipway.db (DIR: --home, $SLIPWAY_HOME or\n"
@@ -116,7 +117,9 @@ static const struct cmdline_command cli_first[] = {
 	  "in within 10 s.  Builds it runs reach it at --url (default\n"
 	  "http:// and the --listen address) and push to --registry (a URL;\n"
 	  "default SLIPWAY_REGISTRY, else http://127.0.0.1:5000), where it\n"
-	  "also deletes a destroyed app's images.  See docs/security-http.md.\n" },
+	  "also deletes a destroyed app's images and those of each app's\n"
+	  "releases but the last --keep-releases (default 10; 0 keeps all).\n"
+	  "See docs/security-http.md.\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -289,8 +292,8 @@ static const struct cmdline_command cli_rest[] = {
 	{ "registry", registry_cmd_serve,
 	  "[--listen HOST:PORT] [--root DIR] [--anonymous-pull] [--realm URL] "
 	  "[--service NAME] [--htpasswd FILE] [--max-blob SIZE] "
-	  "[--upload-age SECS] [--sendfile] [--max-conns N] "
-	  "[--max-conns-per-ip N]",
+	  "[--upload-age SECS] [--gc-interval SECS] [--sendfile] "
+	  "[--max-conns N] [--max-conns-per-ip N]",
 	  "serve the OCI registry (Distribution API v1.1, token auth)",
 	  "Serves /v2/ on --listen (default 127.0.0.1:5000) from --root\n"
 	  "(default $SLIPWAY_HOME/registry).  Requests need a Bearer token\n"
@@ -300,7 +303,9 @@ static const struct cmdline_command cli_rest[] = {
 	  "checks HTTP Basic against --htpasswd, a file of lines\n"
 	  "'user:<sha256 hex of the password>').  --max-blob caps one blob\n"
 	  "(default 10G); sessions idle for --upload-age seconds (default\n"
-	  "3600) are stale and removed.  Blobs are sent by copying through\n"
+	  "3600) are stale and removed.  Every --gc-interval seconds\n"
+	  "(default 3600; 0: never) unreferenced blobs older than that go\n"
+	  "(as 'slipway registry gc').  Blobs are sent by copying through\n"
 	  "a 1 MiB buffer; --sendfile uses sendfile(2) instead (faster on\n"
 	  "some hosts: measure).  Connections: --max-conns (512) at once, of\n"
 	  "which --max-conns-per-ip (64) from one address; a request head\n"

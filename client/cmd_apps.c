@@ -166,6 +166,40 @@ client_cmd_apps_destroy(int argc, char **argv)
 	return rc;
 }
 
+/* "12.3 MB" for bytes, "?" when the controller could not measure it. */
+static void
+cmd_disk_size(char *out, size_t len, json_t *v)
+{
+	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
+	double x = (double)json_integer_value(v);
+	size_t u = 0;
+
+	if (!json_is_integer(v)) {
+		snprintf(out, len, "?");
+		return;
+	}
+	while (x >= 1000 && u < 4) {
+		x /= 1000;
+		u++;
+	}
+	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+}
+
+/* disk: images 12.3 MB, repository 40.0 kB, cache 0 B */
+static void
+cmd_print_disk(json_t *disk)
+{
+	char img[32], repo[32], cache[32];
+
+	if (!json_is_object(disk))
+		return;
+	cmd_disk_size(img, sizeof(img), json_object_get(disk, "images"));
+	cmd_disk_size(repo, sizeof(repo), json_object_get(disk, "repository"));
+	cmd_disk_size(cache, sizeof(cache), json_object_get(disk, "cache"));
+	printf("disk:           images %s, repository %s, cache %s\n", img,
+	    repo, cache);
+}
+
 static void
 cmd_print_app(json_t *a, char **args)
 {
@@ -194,13 +228,14 @@ cmd_print_app(json_t *a, char **args)
 	}
 	printf("%s\n", n ? "" : " -");
 	client_print_record(a, 16, tail, 2);
+	cmd_print_disk(json_object_get(a, "disk"));
 }
 
 int
 client_cmd_apps_info(int argc, char **argv)
 {
 	static const struct client_view v = {
-		.path = "/v1/apps/%s", .nargs = 1, .what = "APP",
+		.path = "/v1/apps/%s?disk=1", .nargs = 1, .what = "APP",
 		.print = cmd_print_app,
 	};
 

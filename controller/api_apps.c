@@ -31,6 +31,7 @@ ctl_release_made(struct ctl_call *c, json_t *rel)
 	    c->seg[1], json_integer_value(json_object_get(rel, "version")),
 	    json_string_value(json_object_get(rel, "summary")));
 	ctl_schedule_kick(c->ctl, c->st);
+	ctl_retain_kick(c->ctl);
 }
 
 /* ---- apps ---- */
@@ -116,9 +117,16 @@ ctl_apps_get(struct ctl_call *c)
 {
 	json_t *app;
 
-	if (ctl_app_read(c, c->seg[1]) &&
-	    ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
-		ctl_reply(c, 200, app);
+	if (!ctl_app_read(c, c->seg[1]) ||
+	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
+		return;
+	/* only when asked (apps:info): the push path reads the app too, and
+	 * measuring asks the registry and walks two trees */
+	if (httpd_req_query(c->req, "disk"))
+		json_object_set_new(app, "disk", ctl_app_disk(c->ctl,
+		    c->seg[1], json_string_value(json_object_get(app,
+		    "uid"))));
+	ctl_reply(c, 200, app);
 }
 
 void
@@ -444,7 +452,8 @@ ctl_rollback(struct ctl_call *c)
 			return;
 		}
 	}
-	if (!ctl_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
+	if (!ctl_retain_rollback_ok(c, c->seg[1], to) ||
+	    !ctl_check(c, store_release_rollback(&rel, c->st, c->seg[1], to,
 	    c->actor.name)))
 		return;
 	ctl_release_made(c, rel);

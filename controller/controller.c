@@ -398,6 +398,7 @@ ctl_free(struct ctl *ctl)
 	pthread_mutex_destroy(&ctl->wlock);
 	pthread_mutex_destroy(&ctl->sched_mu);
 	pthread_cond_destroy(&ctl->sched_cv);
+	pthread_cond_destroy(&ctl->retain_cv);
 	pthread_mutex_destroy(&ctl->pages_mu);
 }
 
@@ -455,6 +456,8 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 		goto done;
 	}
 	ctl->ticker_started = true;
+	if ((rc = ctl_retain_start(ctl)) < 0)
+		goto done;
 	if ((rc = httpd_start(&ctl->httpd, &o)) < 0)
 		goto done;
 	/* The host it was told (httpd_start checked it), the port it got. */
@@ -485,6 +488,7 @@ done:
 	httpd_stop(ctl->httpd);
 	if (ctl->ticker_started)
 		pthread_join(ctl->ticker, NULL);
+	ctl_retain_stop(ctl);
 	ctl_store_put(ctl, s);
 	return rc;
 }
@@ -525,17 +529,27 @@ controller_cmd_run(int argc, char **argv)
 		{ "max-conns-per-ip", required_argument, NULL, 'M' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "registry", required_argument, NULL, 'r' },
+		{ "keep-releases", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_conn_caps caps = { 512, 64 };
 	unsigned long long v;
 	const char *listen = "127.0.0.1:7070", *home = NULL;
-	struct ctl ctl = { .runner_timeout = 30 };
+	struct ctl ctl = { .runner_timeout = 30,
+	    .keep_releases = CTL_KEEP_RELEASES_DEFAULT };
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "l:H:t:m:M:u:r:", opts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(argc, argv, "l:H:t:m:M:u:r:k:", opts,
+	    NULL)) != -1) {
 		switch (c) {
+		case 'k':
+			if (parse_uint(&v, optarg, 0, 100000) < 0)
+				return cmdline_usage_error(argv[0],
+				    "--keep-releases is how many releases' "
+				    "images each app keeps, 1 to 100000 (0: "
+				    "all, never delete)");
+			ctl.keep_releases = (unsigned)v;
+			break;
 		case 'u':
 			ctl.url = optarg;
 			break;
@@ -582,6 +596,7 @@ controller_cmd_run(int argc, char **argv)
 	pthread_mutex_init(&ctl.wlock, NULL);
 	pthread_mutex_init(&ctl.sched_mu, NULL);
 	pthread_cond_init(&ctl.sched_cv, NULL);
+	pthread_cond_init(&ctl.retain_cv, NULL);
 	pthread_mutex_init(&ctl.pages_mu, NULL);
 	rc = ctl_run(&ctl, listen, &caps);
 	ctl_free(&ctl);

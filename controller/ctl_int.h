@@ -82,6 +82,14 @@ struct ctl {
 	 * else SLIPWAY_REGISTRY, else http://127.0.0.1:5000 (a URL as
 	 * url_service_parse takes it). */
 	const char *registry_url;
+	/* Retention (retain.c): the releases whose images each app keeps
+	 * (--keep-releases; 0: all), and its thread, woken through
+	 * retain_cv (under sched_mu) when retain_kicked is set. */
+	unsigned keep_releases;
+	pthread_t retainer;
+	bool retainer_started;
+	bool retain_kicked;
+	pthread_cond_t retain_cv;
 };
 
 /* The cached page for the key with a reference taken, or NULL. */
@@ -108,12 +116,60 @@ void ctl_schedule_kick(struct ctl *ctl, struct store *s);
  * logged: the next tick tries again. */
 void ctl_builds_expire(struct store *s);
 
-/* registry_purge.c: delete every tag and manifest of repository name
- * from the registry at host:port (the blobs go at its next gc).  A
- * repository the registry does not know is fine; an unreachable registry
- * or a refusal is ERR_IO. */
+/* registry_purge.c: the controller's registry client for deletes.
+ * ctl_reg_open lists repository name's tags at registry (a URL as
+ * url_service_parse takes it) into *tags (a new reference; NULL when the
+ * registry does not know the repository), with a pull,delete token it
+ * mints itself when the registry asks for one; *out is then the session
+ * for the calls below, closed with ctl_reg_close (also after a failure).
+ * ctl_reg_tag_digest: the digest a tag names now (ERR_NOTFOUND: gone).
+ * ctl_reg_delete: the manifest by digest, with every tag naming it (gone
+ * already is fine).  An unreachable registry or a refusal is ERR_IO. */
+#define CTL_DIGEST_MAX 72
+struct ctl_reg {
+	char *base;             /* http[s]://host:port */
+	char *name;
+	char *token;            /* NULL: the registry asked for none */
+};
+int ctl_reg_open(struct ctl_reg *out, json_t **tags, struct ctl *ctl,
+    const char *registry, const char *name);
+void ctl_reg_close(struct ctl_reg *r);
+/* A tag as the registry lists them (anything else is skipped). */
+bool ctl_reg_tag_ok(const char *tag);
+int ctl_reg_tag_digest(char out[CTL_DIGEST_MAX], struct ctl_reg *r,
+    const char *tag);
+int ctl_reg_delete(struct ctl_reg *r, const char *digest);
+/* The bytes of the distinct blobs (manifests included) the tagged
+ * manifests of repository name take in the registry (0 when it does not
+ * know the repository). */
+int ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
+    const char *name);
+/* app_disk.c: {"images": N, "repository": N, "cache": N} for app of
+ * incarnation uid (may be NULL), each in bytes or null when it could not
+ * be measured (new reference). */
+json_t *ctl_app_disk(struct ctl *ctl, const char *app, const char *uid);
+/* Delete every tag and manifest of repository name (the blobs go at the
+ * registry's next gc).  A repository the registry does not know is
+ * fine. */
 int ctl_registry_purge(struct ctl *ctl, const char *registry,
     const char *name);
+
+/* retain.c: the retention job.  A thread (started by ctl_retain_start,
+ * joined by ctl_retain_stop) that, every CTL_RETAIN_SECS and when kicked
+ * (after a release), deletes from the registry the images of each app
+ * that its last keep_releases releases do not point at
+ * (store_app_builds_kept); the registry's gc then frees their blobs.
+ * keep_releases 0: keep everything, no thread. */
+#define CTL_RETAIN_SECS 600
+#define CTL_KEEP_RELEASES_DEFAULT 10
+int ctl_retain_start(struct ctl *ctl);
+void ctl_retain_kick(struct ctl *ctl);
+void ctl_retain_stop(struct ctl *ctl);
+struct ctl_call;
+/* May app roll back to release to (> 0)?  Its image must still be kept;
+ * when not, answers 409 with one line saying so and returns false.  A
+ * release that does not exist is left to the rollback to refuse. */
+bool ctl_retain_rollback_ok(struct ctl_call *c, const char *app, int64_t to);
 /* Heartbeats at or after this time are live. */
 time_t ctl_live_after(const struct ctl *ctl);
 

@@ -1,11 +1,12 @@
 /*
- * A destroyed app's images leave the registry with it: its repository
- * is named after the app, and the next owner of the name gets pull
- * tokens for that repository.  The controller mints itself a short
- * token (it holds the signing key) for the service the registry names
- * in its 401, lists the tags, and deletes each tagged manifest by digest
- * (the revision and every tag naming it); the blobs go at the registry's
- * next gc, as after any delete.
+ * The controller as a registry client, for deleting images: a destroyed
+ * app's (its repository is named after the app, and the next owner of
+ * the name gets pull tokens for that repository) and those past an app's
+ * retention (retain.c).  The controller mints itself a short token (it
+ * holds the signing key) for the service the registry names in its 401,
+ * lists the tags, and deletes tagged manifests by digest (the revision
+ * and every tag naming it); the blobs go at the registry's next gc, as
+ * after any delete.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,20 +145,24 @@ purge_service(char *out, size_t len, const char *challenge)
 	return true;
 }
 
-/* The repository's tags (a JSON array, possibly empty) and the token to
- * use; *tags NULL when the registry does not know the repository. */
-static int
-purge_list(json_t **tags, char **token, struct ctl *ctl, const char *base,
-    const char *name)
+int
+ctl_reg_open(struct ctl_reg *out, json_t **tags, struct ctl *ctl,
+    const char *registry, const char *name)
 {
-	char *url = xasprintf("%s/v2/%s/tags/list?n=100000", base, name);
-	char service[256];
+	char *url, *hostport, service[256];
 	struct purge_resp r;
 	json_t *j = NULL;
+	bool plain;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	*tags = NULL;
-	*token = NULL;
+	if ((rc = url_service_parse(&hostport, &plain, registry)) < 0)
+		return rc;
+	out->base = xasprintf("%s://%s", plain ? "http" : "https", hostport);
+	out->name = xstrdup(name);
+	free(hostport);
+	url = xasprintf("%s/v2/%s/tags/list?n=100000", out->base, name);
 	if ((rc = purge_do(&r, "GET", url, NULL)) < 0)
 		goto done;
 	if (r.status == 401) {
@@ -168,12 +173,12 @@ purge_list(json_t **tags, char **token, struct ctl *ctl, const char *base,
 			    "service slipway knows ('%.100s')", r.auth);
 			goto done;
 		}
-		if ((rc = registry_token_mint(token, ctl->key, ctl->keylen,
-		    service, "controller", &acc, 1, PURGE_TOKEN_TTL,
-		    time(NULL))) < 0)
+		if ((rc = registry_token_mint(&out->token, ctl->key,
+		    ctl->keylen, service, "controller", &acc, 1,
+		    PURGE_TOKEN_TTL, time(NULL))) < 0)
 			goto done;
 		buf_free(&r.body);
-		if ((rc = purge_do(&r, "GET", url, *token)) < 0)
+		if ((rc = purge_do(&r, "GET", url, out->token)) < 0)
 			goto done;
 	}
 	if (r.status == 404)
@@ -193,62 +198,187 @@ done:
 	json_decref(j);
 	buf_free(&r.body);
 	free(url);
+	if (rc < 0)
+		ctl_reg_close(out);
+	return rc;
+}
+
+void
+ctl_reg_close(struct ctl_reg *r)
+{
+	if (r == NULL)
+		return;
+	free(r->base);
+	free(r->token);
+	free(r->name);
+	memset(r, 0, sizeof(*r));
+}
+
+bool
+ctl_reg_tag_ok(const char *tag)
+{
+	return tag && tag[0] && strlen(tag) <= 128 && strspn(tag,
+	    "abcdefghijklmnopqrstuvwxyz" "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.-") == strlen(tag);
+}
+
+int
+ctl_reg_tag_digest(char out[CTL_DIGEST_MAX], struct ctl_reg *r,
+    const char *tag)
+{
+	struct purge_resp resp;
+	char *url;
+	int rc;
+
+	out[0] = '\0';
+	if (!ctl_reg_tag_ok(tag))
+		return err_set(ERR_INVALID, "'%.40s' is not a tag", tag);
+	url = xasprintf("%s/v2/%s/manifests/%s", r->base, r->name, tag);
+	rc = purge_do(&resp, "HEAD", url, r->token);
+	free(url);
+	buf_free(&resp.body);
+	if (rc < 0)
+		return rc;
+	if (resp.status == 404)
+		return ERR_NOTFOUND;    /* gone with an earlier digest */
+	if (resp.status != 200 || strncmp(resp.digest, "sha256:", 7) != 0 ||
+	    strlen(resp.digest) != 71 ||
+	    strspn(resp.digest + 7, "0123456789abcdef") != 64)
+		return err_set(ERR_IO, "the registry answered %ld with no "
+		    "digest for tag '%s'", resp.status, tag);
+	memcpy(out, resp.digest, 72);   /* "sha256:" + 64 hex + NUL */
+	return 0;
+}
+
+int
+ctl_reg_delete(struct ctl_reg *r, const char *digest)
+{
+	struct purge_resp resp;
+	char *url = xasprintf("%s/v2/%s/manifests/%s", r->base, r->name,
+	    digest);
+	int rc = purge_do(&resp, "DELETE", url, r->token);
+
+	free(url);
+	buf_free(&resp.body);
+	if (rc < 0)
+		return rc;
+	if (resp.status != 202 && resp.status != 200 && resp.status != 404)
+		return err_set(ERR_IO, "the registry answered %ld to the "
+		    "delete of %s", resp.status, digest);
+	return 0;
+}
+
+/* Add descriptor d's size to *sum unless its digest was seen. */
+static void
+reg_desc_bytes(uint64_t *sum, json_t *seen, json_t *d)
+{
+	const char *digest = json_string_value(json_object_get(d, "digest"));
+	json_t *size = json_object_get(d, "size");
+
+	if (digest == NULL || !json_is_integer(size) ||
+	    json_integer_value(size) < 0 || json_object_get(seen, digest))
+		return;
+	json_object_set_new(seen, digest, json_true());
+	*sum += (uint64_t)json_integer_value(size);
+}
+
+/* Add the sizes of manifest digest, its config and its layers to *sum,
+ * each digest once (seen).  An index's children are not followed: the
+ * images builds push are single manifests. */
+static int
+reg_manifest_bytes(uint64_t *sum, json_t *seen, struct ctl_reg *r,
+    const char *digest)
+{
+	struct purge_resp resp;
+	char *url = xasprintf("%s/v2/%s/manifests/%s", r->base, r->name,
+	    digest);
+	json_t *m = NULL, *d;
+	size_t i;
+	int rc = purge_do(&resp, "GET", url, r->token);
+
+	free(url);
+	if (rc < 0)
+		return rc;
+	if (resp.status == 404)
+		goto done;      /* deleted since the tag was read */
+	if (resp.status != 200 || (m = json_loadb(resp.body.ptr ?
+	    resp.body.ptr : "", resp.body.len, 0, NULL)) == NULL) {
+		rc = err_set(ERR_IO, "the registry answered %ld for manifest "
+		    "%s", resp.status, digest);
+		goto done;
+	}
+	json_object_set_new(seen, digest, json_true());
+	*sum += resp.body.len;
+	reg_desc_bytes(sum, seen, json_object_get(m, "config"));
+	json_array_foreach(json_object_get(m, "layers"), i, d)
+		reg_desc_bytes(sum, seen, d);
+done:
+	json_decref(m);
+	buf_free(&resp.body);
+	return rc;
+}
+
+int
+ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
+    const char *name)
+{
+	char digest[CTL_DIGEST_MAX];
+	json_t *tags = NULL, *seen = json_object(), *t;
+	struct ctl_reg r;
+	size_t i;
+	int rc;
+
+	*out = 0;
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) < 0 ||
+	    tags == NULL)
+		goto done;
+	json_array_foreach(tags, i, t) {
+		const char *tag = json_string_value(t);
+
+		if (!ctl_reg_tag_ok(tag))
+			continue;
+		rc = ctl_reg_tag_digest(digest, &r, tag);
+		if (rc == ERR_NOTFOUND || (rc == 0 &&
+		    json_object_get(seen, digest)))
+			continue;
+		if (rc < 0 || (rc = reg_manifest_bytes(out, seen, &r,
+		    digest)) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	json_decref(seen);
+	json_decref(tags);
+	ctl_reg_close(&r);
 	return rc;
 }
 
 int
 ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
 {
-	char *base, *token = NULL, *hostport;
+	char digest[CTL_DIGEST_MAX];
+	struct ctl_reg r;
 	json_t *tags = NULL, *t;
-	struct purge_resp r;
-	bool plain;
 	size_t i;
 	int rc;
 
-	if ((rc = url_service_parse(&hostport, &plain, registry)) < 0)
-		return rc;
-	base = xasprintf("%s://%s", plain ? "http" : "https", hostport);
-	free(hostport);
-	if ((rc = purge_list(&tags, &token, ctl, base, name)) < 0 ||
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) < 0 ||
 	    tags == NULL)
 		goto done;
 	json_array_foreach(tags, i, t) {
 		const char *tag = json_string_value(t);
-		char *url;
 
-		if (tag == NULL || strspn(tag, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(tag))
+		if (!ctl_reg_tag_ok(tag))
 			continue;
-		url = xasprintf("%s/v2/%s/manifests/%s", base, name, tag);
-		rc = purge_do(&r, "HEAD", url, token);
-		free(url);
-		buf_free(&r.body);
-		if (rc < 0)
+		rc = ctl_reg_tag_digest(digest, &r, tag);
+		if (rc == ERR_NOTFOUND)
+			continue;
+		if (rc < 0 || (rc = ctl_reg_delete(&r, digest)) < 0)
 			goto done;
-		if (r.status == 404)
-			continue;       /* gone with an earlier digest */
-		if (r.status != 200 || strncmp(r.digest, "sha256:", 7) != 0 ||
-		    strspn(r.digest + 7, "0123456789abcdef") != 64) {
-			rc = err_set(ERR_IO, "the registry answered %ld with no "
-			    "digest for tag '%s'", r.status, tag);
-			goto done;
-		}
-		url = xasprintf("%s/v2/%s/manifests/%s", base, name, r.digest);
-		rc = purge_do(&r, "DELETE", url, token);
-		free(url);
-		buf_free(&r.body);
-		if (rc < 0)
-			goto done;
-		if (r.status != 202 && r.status != 200 && r.status != 404) {
-			rc = err_set(ERR_IO, "the registry answered %ld to the "
-			    "delete of tag '%s'", r.status, tag);
-			goto done;
-		}
 	}
+	rc = 0;
 done:
 	json_decref(tags);
-	free(token);
-	free(base);
+	ctl_reg_close(&r);
 	return rc;
 }

@@ -22,7 +22,8 @@
 #include "slipway/net.h"
 #include "httpd_int.h"
 
-#define HTTPD_HEADERS_MAX 16
+/* room for the registry's OCI-Tag per tag of a manifest push (64) */
+#define HTTPD_HEADERS_MAX 80
 
 struct httpd {
 	struct MHD_Daemon *mhd;

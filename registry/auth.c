@@ -301,10 +301,12 @@ done:
 }
 
 /* WWW-Authenticate for a request needing want on type:name (type NULL:
- * the base endpoint, no scope). */
+ * the base endpoint, no scope), and pull on repository from when it is
+ * not NULL (a mount's source), in the same scope parameter separated by
+ * a space, as Distribution asks. */
 static void
 auth_challenge(struct httpd_req *req, struct registry *reg, const char *type,
-    const char *name, unsigned want, const char *error)
+    const char *name, unsigned want, const char *from, const char *error)
 {
 	char acts[32], *hdr;
 	struct buf b;
@@ -316,7 +318,10 @@ auth_challenge(struct httpd_req *req, struct registry *reg, const char *type,
 		/* Docker clients ask pull with push, as distribution does */
 		registry_actions_format(acts, sizeof(acts),
 		    want & ACT_PUSH ? want | ACT_PULL : want);
-		buf_printf(&b, ",scope=\"%s:%s:%s\"", type, name, acts);
+		buf_printf(&b, ",scope=\"%s:%s:%s", type, name, acts);
+		if (from)
+			buf_printf(&b, " repository:%s:pull", from);
+		buf_printf(&b, "\"");
 	}
 	if (error)
 		buf_printf(&b, ",error=\"%s\"", error);
@@ -334,6 +339,11 @@ registry_auth_request(struct httpd_req *req, struct registry_req *rr,
 	bool anon_ok = reg->o.anonymous_pull && (type == NULL ||
 	    (strcmp(type, "repository") == 0 && want == ACT_PULL) ||
 	    strcmp(type, "registry") == 0);
+	/* a mount's source must be readable too, or the client is told to
+	 * get a token that reads it (it falls back to an upload when it
+	 * cannot) */
+	const char *from = type && !reg->o.anonymous_pull ? rr->mount_from :
+	    NULL;
 	const char *error = NULL, *msg = "authentication required";
 	json_t *detail = NULL;
 	char acts[32];
@@ -344,8 +354,10 @@ registry_auth_request(struct httpd_req *req, struct registry_req *rr,
 		    time(NULL)) < 0) {
 			error = "invalid_token";
 			msg = err_last();
-		} else if (type == NULL || registry_grants_allow(rr->grants,
-		    type, name, want) || anon_ok) {
+		} else if (type == NULL || anon_ok ||
+		    (registry_grants_allow(rr->grants, type, name, want) &&
+		    (from == NULL || registry_grants_allow(rr->grants,
+		    "repository", from, ACT_PULL)))) {
 			return true;
 		} else {
 			error = "insufficient_scope";
@@ -354,11 +366,15 @@ registry_auth_request(struct httpd_req *req, struct registry_req *rr,
 	} else if (anon_ok) {
 		return true;
 	}
-	auth_challenge(req, reg, type, name, want, error);
+	auth_challenge(req, reg, type, name, want, from, error);
 	if (type) {
 		registry_actions_format(acts, sizeof(acts), want);
 		detail = json_pack("[{s:s,s:s,s:s}]", "Type", type, "Name",
 		    name, "Action", acts);
+		if (from)
+			json_array_append_new(detail, json_pack("{s:s,s:s,s:s}",
+			    "Type", "repository", "Name", from, "Action",
+			    "pull"));
 	}
 	registry_error(req, 401, "UNAUTHORIZED", msg, detail);
 	return false;

@@ -243,7 +243,21 @@ push_upload(struct push_ctx *p, const struct image_desc *d, int fd,
 	}
 	registry_client_req_init(&r, "POST", url);
 	r.retry = true;
-	if ((rc = registry_client_do(&resp, p->c, &r)) < 0)
+	rc = registry_client_do(&resp, p->c, &r);
+	if (rc == ERR_AUTH && p->from) {
+		/* The registry asks for pull on the source (as Distribution
+		 * does) and the realm did not grant it: upload instead, and
+		 * try no more mounts from there. */
+		p->from = NULL;
+		registry_client_resp_clear(&resp);
+		free(url);
+		url = registry_client_url(p->c, "/v2/%s/blobs/uploads/",
+		    p->repo);
+		registry_client_req_init(&r, "POST", url);
+		r.retry = true;
+		rc = registry_client_do(&resp, p->c, &r);
+	}
+	if (rc < 0)
 		goto done;
 	if (p->from && resp.status == 201) {
 		*mounted = true;

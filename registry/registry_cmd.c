@@ -66,13 +66,14 @@ registry_cmd_serve(int argc, char **argv)
 		{ "htpasswd", required_argument, NULL, 'p' },
 		{ "max-blob", required_argument, NULL, 'm' },
 		{ "upload-age", required_argument, NULL, 'u' },
+		{ "gc-interval", required_argument, NULL, 'g' },
 		{ "sendfile", no_argument, NULL, 'S' },
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "max-conns-per-ip", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct registry_opts o = { .listen = "127.0.0.1:5000",
-	    .access_log = true };
+	    .access_log = true, .gc_interval = REGISTRY_GC_INTERVAL_DEFAULT };
 	struct registry *reg = NULL;
 	unsigned long long size, v;
 	unsigned char *key = NULL;
@@ -107,6 +108,13 @@ registry_cmd_serve(int argc, char **argv)
 			    0)
 				return cmdline_usage_error(argv[0], "%s",
 				    err_last());
+			break;
+		case 'g':
+			if (parse_uint(&v, optarg, 0, 30 * 86400) < 0)
+				return cmdline_usage_error(argv[0], "--gc-interval "
+				    "is seconds between gc runs, 0 (never) to "
+				    "2592000");
+			o.gc_interval = (unsigned)v;
 			break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
@@ -220,6 +228,7 @@ registry_cmd_gc(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "upload-age", required_argument, NULL, 'u' },
+		{ "gc-interval", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};

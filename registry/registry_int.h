@@ -37,6 +37,8 @@ struct httpd_req;
 
 #define REGISTRY_NAME_MAX 255           /* spec: fewer than 256 chars */
 #define REGISTRY_TAG_MAX 128
+/* ?tag= on one manifest PUT: the spec asks for at least 10; more is 414 */
+#define REGISTRY_PUT_TAGS_MAX 64
 #define REGISTRY_UUID_LEN 32            /* 16 random bytes as hex */
 #define REGISTRY_MANIFEST_MAX ((size_t)4 << 20)
 #define REGISTRY_UPLOADS_MAX 1024       /* sessions in memory at once */
@@ -289,6 +291,12 @@ struct registry {
 	struct registry_upload *uploads;
 	size_t nuploads;
 	time_t swept;                   /* last sweep of stale uploads */
+	/* the scheduled gc (server_gc.c); gc_mu guards gc_stopping */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	bool gc_stopping;
+	bool gc_started;
+	pthread_t gc_thread;
 };
 
 enum registry_route {
@@ -312,6 +320,10 @@ struct registry_req {
 	char *ref;                      /* tag, digest or uuid */
 	struct registry_grants *grants; /* NULL: anonymous */
 	struct buf body;                /* manifest PUT, capped */
+	struct registry_strv tags;      /* its ?tag= values, checked */
+	const char *mount_from;         /* POST ?mount=&from=: the source
+	                                 * repository (a valid name, not this
+	                                 * one), into req's query; or NULL */
 	/* uploads being written by this request */
 	struct registry_upload *up;
 	int fd;
@@ -360,7 +372,19 @@ void registry_upload_handle(struct httpd_req *req, struct registry_req *rr);
 void registry_upload_end(struct registry_req *rr);
 void registry_uploads_free(struct registry *reg);
 
+/* server_gc.c: run registry_gc every o.gc_interval seconds (0: never)
+ * in a thread; stop waits for a gc in progress to end. */
+int registry_gc_start(struct registry *reg);
+void registry_gc_stop(struct registry *reg);
+
 /* server_manifest.c */
+
+/* The n values of ?tag= on a manifest PUT into out, once each, in the
+ * order given: every one must be a valid tag, and n at most
+ * REGISTRY_PUT_TAGS_MAX (ERR_TOOBIG past it; ERR_INVALID naming the
+ * first bad tag).  Nothing is added to out on failure. */
+int registry_put_tags_parse(struct registry_strv *out,
+    const char *const *vals, size_t n);
 int registry_manifest_begin(struct httpd_req *req, struct registry_req *rr);
 void registry_manifest_handle(struct httpd_req *req, struct registry_req *rr);
 void registry_referrers_handle(struct httpd_req *req,

@@ -267,6 +267,22 @@ route_ref_ok(struct httpd_req *req, struct registry_req *rr)
 	}
 }
 
+/* The repository a POST .../uploads/?mount=D&from=R mounts from: R when
+ * D is a digest and R a valid name other than the request's, else NULL
+ * (no mount to authorize: the POST starts an upload). */
+static const char *
+mount_source(struct httpd_req *req, const struct registry_req *rr)
+{
+	const char *mount = httpd_req_query(req, "mount");
+	const char *from = httpd_req_query(req, "from");
+
+	if (rr->route != ROUTE_UPLOADS || strcmp(req->method, "POST") != 0 ||
+	    mount == NULL || from == NULL || !digest_is_valid(mount) ||
+	    !registry_name_valid(from) || strcmp(from, rr->name) == 0)
+		return NULL;
+	return from;
+}
+
 static void
 server_done(struct httpd_req *req, bool completed, void *ctx)
 {
@@ -275,6 +291,7 @@ server_done(struct httpd_req *req, bool completed, void *ctx)
 	registry_blob_done(rr, completed);
 	registry_grants_free(rr->grants);
 	buf_free(&rr->body);
+	registry_strv_free(&rr->tags);
 	free(rr->ref);
 	free(rr);
 	req->app = NULL;
@@ -328,6 +345,7 @@ server_begin(struct httpd_req *req, void *payload)
 	}
 	if (!route_ref_ok(req, rr))
 		return 0;
+	rr->mount_from = mount_source(req, rr);
 	if (!registry_auth_request(req, rr, "repository", rr->name,
 	    route_action(rr->route, req->method)))
 		return 0;
@@ -487,6 +505,8 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 	if (reg->o.upload_age == 0)
 		reg->o.upload_age = REGISTRY_UPLOAD_AGE_DEFAULT;
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->gc_mu, NULL);
+	pthread_cond_init(&reg->gc_cv, NULL);
 	if ((rc = net_addr_parse(&addr, opts->listen)) < 0)
 		goto fail;
 	if ((rc = registry_store_open(&reg->store, opts->root)) < 0)
@@ -528,6 +548,8 @@ registry_start(struct registry **out, const struct registry_opts *opts)
 		net_addr_format(host, sizeof(host), &addr);
 		reg->realm = xasprintf("http://%s/token", host);
 	}
+	if ((rc = registry_gc_start(reg)) < 0)
+		goto fail;
 	*out = reg;
 	return 0;
 fail:
@@ -540,11 +562,14 @@ registry_stop(struct registry *reg)
 {
 	if (reg == NULL)
 		return;
+	registry_gc_stop(reg);
 	httpd_stop(reg->httpd);
 	registry_uploads_free(reg);
 	registry_htpasswd_free(reg->users);
 	registry_store_free(reg->store);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->gc_mu);
+	pthread_cond_destroy(&reg->gc_cv);
 	free(reg->realm);
 	free(reg);
 }

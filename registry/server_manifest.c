@@ -7,6 +7,12 @@
  * type it was pushed with, and the tag, if any, pointing at its digest.
  * The order of writes (blob, revision, referrer, tag) means a reader
  * following a tag always finds the revision and the bytes.
+ *
+ * A PUT by digest may name tags too (?tag=a&tag=b, distribution-spec
+ * 1.1): all are checked before anything is written, each is answered
+ * with an OCI-Tag header, and when one cannot be written the ones set
+ * before it get back what they named, so the request makes all its tags
+ * or none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,67 @@ manifest_too_big(struct httpd_req *req)
 	    (json_int_t)REGISTRY_MANIFEST_MAX));
 }
 
+static bool
+ref_is_digest(const char *ref)
+{
+	return strchr(ref, ':') != NULL;
+}
+
+int
+registry_put_tags_parse(struct registry_strv *out, const char *const *vals,
+    size_t n)
+{
+	struct registry_strv l = { 0 };
+
+	if (n > REGISTRY_PUT_TAGS_MAX)
+		return err_set(ERR_TOOBIG, "more than %d tags in one manifest "
+		    "push", REGISTRY_PUT_TAGS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+
+		if (!registry_tag_valid(vals[i])) {
+			registry_strv_free(&l);
+			return err_set(ERR_INVALID, "'%.*s' is not a valid tag "
+			    "([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})", 128,
+			    vals[i]);
+		}
+		for (size_t j = 0; j < l.n && !dup; j++)
+			dup = strcmp(l.v[j], vals[i]) == 0;
+		if (!dup)
+			registry_strv_push(&l, vals[i]);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		registry_strv_push(out, l.v[i]);
+	registry_strv_free(&l);
+	return 0;
+}
+
+/* ?tag= into rr->tags; answers (400, 414) and returns false when bad. */
+static bool
+manifest_tags_take(struct httpd_req *req, struct registry_req *rr)
+{
+	const char *vals[REGISTRY_PUT_TAGS_MAX + 1];
+	size_t n = httpd_req_query_all(req, "tag", vals,
+	    REGISTRY_PUT_TAGS_MAX + 1);
+	int rc;
+
+	if (n == 0)
+		return true;
+	if (!ref_is_digest(rr->ref)) {
+		registry_error(req, 400, "MANIFEST_INVALID", "tag= goes with "
+		    "a push by digest, not by tag", NULL);
+		return false;
+	}
+	if ((rc = registry_put_tags_parse(&rr->tags, vals, n)) == 0)
+		return true;
+	if (rc == ERR_TOOBIG)
+		registry_error(req, 414, "UNSUPPORTED", err_last(),
+		    json_pack("{s:i}", "limit", REGISTRY_PUT_TAGS_MAX));
+	else
+		registry_error(req, 400, "TAG_INVALID", err_last(), NULL);
+	return false;
+}
+
 int
 registry_manifest_begin(struct httpd_req *req, struct registry_req *rr)
 {
@@ -42,18 +109,14 @@ registry_manifest_begin(struct httpd_req *req, struct registry_req *rr)
 
 	if (strcmp(req->method, "PUT") != 0)
 		return 0;
+	if (!manifest_tags_take(req, rr))
+		return 0;
 	if (cl && strtoull(cl, NULL, 10) > REGISTRY_MANIFEST_MAX) {
 		manifest_too_big(req);
 		return 0;
 	}
 	httpd_req_stream(req, manifest_stream, rr);
 	return 0;
-}
-
-static bool
-ref_is_digest(const char *ref)
-{
-	return strchr(ref, ':') != NULL;
 }
 
 static void
@@ -160,7 +223,41 @@ manifest_refs_check(struct registry_req *rr, const struct registry_manifest *m)
 	return errs;
 }
 
-/* Store an accepted manifest: blob, revision, referrer entry, tag. */
+/* Point every ?tag= at digest, or none: a failure puts back what the
+ * tags set so far named before (or removes them when new). */
+static int
+manifest_tags_set(struct registry_req *rr, const char *digest)
+{
+	struct registry_store *s = rr->reg->store;
+	char (*old)[DIGEST_STR_MAX] = xcalloc(rr->tags.n + 1, sizeof(*old));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < rr->tags.n; i++) {
+		if (registry_tag_get(old[i], s, rr->name, rr->tags.v[i]) < 0)
+			old[i][0] = '\0';
+		if ((rc = registry_tag_set(s, rr->name, rr->tags.v[i],
+		    digest)) < 0)
+			break;
+	}
+	if (rc < 0) {
+		char *why = xstrdup(err_last());
+
+		while (i-- > 0) {
+			if (old[i][0])
+				registry_tag_set(s, rr->name, rr->tags.v[i],
+				    old[i]);
+			else
+				registry_tag_remove(s, rr->name, rr->tags.v[i]);
+		}
+		err_set(rc, "%s", why);
+		free(why);
+	}
+	free(old);
+	return rc;
+}
+
+/* Store an accepted manifest: blob, revision, referrer entry, tags. */
 static int
 manifest_store(struct registry_req *rr, const struct registry_manifest *m,
     const char *digest)
@@ -190,7 +287,7 @@ manifest_store(struct registry_req *rr, const struct registry_manifest *m,
 	}
 	if (!ref_is_digest(rr->ref))
 		return registry_tag_set(s, rr->name, rr->ref, digest);
-	return 0;
+	return manifest_tags_set(rr, digest);
 }
 
 static void
@@ -250,6 +347,8 @@ manifest_put(struct httpd_req *req, struct registry_req *rr)
 	httpd_header(req, "Docker-Content-Digest", digest);
 	if (m->subject[0])
 		httpd_header(req, "OCI-Subject", m->subject);
+	for (size_t i = 0; i < rr->tags.n; i++)
+		httpd_header(req, "OCI-Tag", rr->tags.v[i]);
 	httpd_respond(req, 201, NULL, NULL, 0);
 done:
 	registry_store_unlock(lk);
@@ -258,7 +357,11 @@ done:
 }
 
 /* DELETE by digest: the revision, the tags naming it, its referrer
- * entry.  The bytes stay until gc. */
+ * entry.  The bytes stay until gc, and at least for its grace: the
+ * manifest's blob and every blob it names are touched before the
+ * revision goes, so a pull that read the manifest a moment ago still
+ * finds its config and layers (a gc that marks before the removal keeps
+ * them as named, one that marks after sees them young). */
 static int
 manifest_delete_digest(struct registry_req *rr)
 {
@@ -277,6 +380,10 @@ manifest_delete_digest(struct registry_req *rr)
 		buf_free(&b);
 	}
 	free(mt);
+	registry_blob_touch(s, rr->ref);
+	for (size_t i = 0; m && i < m->nrefs; i++)
+		if (m->refs[i].kind == REF_BLOB && !m->refs[i].foreign)
+			registry_blob_touch(s, m->refs[i].digest);
 	if ((rc = registry_revision_remove(s, rr->name, rr->ref)) < 0)
 		goto done;
 	if (registry_tag_list(&tags, s, rr->name) == 0) {

@@ -37,6 +37,8 @@ struct image_layout;
 #define REGISTRY_TOKEN_ISSUER "slipway"
 #define REGISTRY_BLOB_MAX_DEFAULT ((uint64_t)10 << 30)
 #define REGISTRY_UPLOAD_AGE_DEFAULT 3600
+/* `slipway registry` collects garbage this often (seconds) by default */
+#define REGISTRY_GC_INTERVAL_DEFAULT 3600
 
 struct registry;
 
@@ -51,6 +53,7 @@ struct registry_opts {
 	bool anonymous_pull;        /* pulls need no token */
 	uint64_t blob_max;          /* 0: REGISTRY_BLOB_MAX_DEFAULT */
 	unsigned upload_age;        /* stale upload, seconds; 0: default */
+	unsigned gc_interval;       /* gc every this many seconds; 0: never */
 	bool access_log;
 	bool sendfile;              /* blobs with sendfile, not a 1 MiB copy */
 	unsigned conn_max;          /* connections at once; 0: 512 */

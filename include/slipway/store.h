@@ -248,6 +248,13 @@ int store_build_expire(json_t **out, struct store *s, time_t now,
 
 int store_release_list(json_t **out, struct store *s, const char *app,
     int64_t limit);
+/* Every build of app with whether its image is kept
+ * (store/store_retain.c): [{"number": N, "digest": "sha256:..." or null,
+ * "kept": true|false}] by number.  Kept are those the last keep releases
+ * point at and those newer than any release points at (still building,
+ * or waiting to land).  ERR_INVALID when keep < 1. */
+int store_app_builds_kept(json_t **out, struct store *s, const char *app,
+    int64_t keep);
 int store_release_get(json_t **out, struct store *s, const char *app,
     int64_t version);
 /* Make vN+1 with vK's build and config ("rollback to vK").  target 0 means

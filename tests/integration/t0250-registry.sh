@@ -292,10 +292,15 @@ expect_success 'cross-repository mount: 201 when the caller may pull from' '
 	expect_eq "/v2/app2/blobs/$BLOB" "$(header Location)" &&
 	expect_eq 200 "$(req GET /v2/app2/blobs/$BLOB -H "$(auth "$OTHER")")"
 '
-expect_success 'mount without pull on from: 202, a new session, nothing linked' '
-	expect_eq 202 "$(req POST "/v2/app2/blobs/uploads/?mount=$EMPTY&from=app" -H "$(auth "$OTHER")")" &&
+expect_success 'mount without pull on from: 401 asking for it, nothing linked' '
+	expect_eq 401 "$(req POST "/v2/app2/blobs/uploads/?mount=$EMPTY&from=app" -H "$(auth "$OTHER")")" &&
+	expect_contains "$(header WWW-Authenticate)" "repository:app2:pull,push repository:app:pull" &&
+	expect_eq 404 "$(req HEAD /v2/app2/blobs/$EMPTY -H "$(auth "$OTHER")")"
+'
+expect_success 'mount of a blob from lacks: 202, a new session, nothing linked' '
+	expect_eq 202 "$(req POST "/v2/app2/blobs/uploads/?mount=$MISSING&from=app" -H "$(auth "$MOUNT")")" &&
 	loc=$(header Location) && expect_contains "$loc" /v2/app2/blobs/uploads/ &&
-	expect_eq 404 "$(req HEAD /v2/app2/blobs/$EMPTY -H "$(auth "$OTHER")")" &&
+	expect_eq 404 "$(req HEAD /v2/app2/blobs/$MISSING -H "$(auth "$OTHER")")" &&
 	expect_eq 204 "$(req DELETE "$loc" -H "$(auth "$OTHER")")"
 '
 expect_success 'blob DELETE unlinks it from the repository' '

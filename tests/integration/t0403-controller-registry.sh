@@ -75,4 +75,37 @@ expect_success 'a runner cannot push' '
 	denied skopeo copy --dest-tls-verify=false --dest-creds "r1:$RK" oci:img:v1 "docker://$REG/other:v2"
 '
 
+# A mount asks for pull on its source: the controller grants it to who
+# may read the source, and a client refused it uploads instead.
+slipway users:add carol >/dev/null
+CAROL=$(slipway tokens:create --user carol 2>/dev/null)
+SLIPWAY_TOKEN=$ALICE slipway apps:create shop2 >/dev/null
+SLIPWAY_TOKEN=$CAROL slipway apps:create carols >/dev/null
+expect_success 'a push to another app of the owner mounts from the first' '
+	out=$(slipway image push --json --user "alice:$ALICE" --from shop img:v1 "$REG/shop2:v1") &&
+	expect_eq 2 "$(echo "$out" | jq -r .blobs.mounted)" "$out" &&
+	expect_eq 0 "$(echo "$out" | jq -r .blobs.uploaded)"
+'
+expect_success 'a user who may not read the source uploads instead, and succeeds' '
+	out=$(slipway image push --json --user "carol:$CAROL" --from shop img:v1 "$REG/carols:v1") &&
+	expect_eq 0 "$(echo "$out" | jq -r .blobs.mounted)" "$out" &&
+	expect_eq 2 "$(echo "$out" | jq -r .blobs.uploaded)" &&
+	denied pull "carol:$CAROL" shop
+'
+expect_success 'a client that follows the 401 of a mount gets pull on the source from the controller, and mounts' '
+	layer=$(jq -r ".layers[0].digest" "img/blobs/sha256/$(jq -r ".manifests[0].digest" img/index.json | cut -d: -f2)") &&
+	SLIPWAY_TOKEN=$ALICE slipway apps:create shop3 >/dev/null &&
+	url="http://$REG/v2/shop3/blobs/uploads/?mount=$layer&from=shop" &&
+	ch=$(curl -s -o /dev/null -D - -X POST "$url" | tr -d "\r" | sed -n "s/^[Ww][Ww][Ww]-[Aa]uthenticate: //p") &&
+	scope=$(echo "$ch" | sed -n "s/.*scope=\"\([^\"]*\)\".*/\1/p") &&
+	expect_eq "repository:shop3:pull,push repository:shop:pull" "$scope" &&
+	tok=$(curl -s -G -u "alice:$ALICE" --data-urlencode service=slipway-registry \
+		--data-urlencode "scope=$scope" "$CTL_URL/v1/registry/token" | jq -r .token) &&
+	expect_eq 201 "$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $tok" "$url")" &&
+	tok=$(curl -s -G -u "carol:$CAROL" --data-urlencode service=slipway-registry \
+		--data-urlencode "scope=repository:carols:pull,push repository:shop:pull" "$CTL_URL/v1/registry/token" | jq -r .token) &&
+	expect_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $tok" \
+		"http://$REG/v2/carols/blobs/uploads/?mount=$layer&from=shop")"
+'
+
 test_done

@@ -1210,3 +1210,66 @@ TEST(store__schedule_follows_groups_and_heartbeats)
 	json_decref(j);
 	store_close(s);
 }
+
+/* The numbers of the builds app keeps, as "1 2 3". */
+static const char *
+kept(struct store *s, const char *app, int64_t keep)
+{
+	static char text[256];
+	json_t *l, *x;
+	size_t i, off = 0;
+
+	if (store_app_builds_kept(&l, s, app, keep) < 0)
+		harness_fail(__FILE__, __LINE__, "kept: %s", err_last());
+	text[0] = '\0';
+	json_array_foreach(l, i, x)
+		if (json_is_true(json_object_get(x, "kept")))
+			off += (size_t)snprintf(text + off, sizeof(text) - off,
+			    "%s%lld", off ? " " : "", (long long)
+			    json_integer_value(json_object_get(x, "number")));
+	json_decref(l);
+	return text;
+}
+
+TEST(store__kept_builds_follow_the_last_releases)
+{
+	struct store *s = open_store();
+	char sum[128];
+	json_t *b, *l;
+	int64_t v;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	EXPECT_INT(ERR_INVALID, store_app_builds_kept(&l, s, "shop", 0));
+	EXPECT_INT(ERR_NOTFOUND, store_app_builds_kept(&l, s, "nope", 3));
+	EXPECT_STR("", kept(s, "shop", 3));
+	for (int i = 0; i < 5; i++)
+		deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	EXPECT_INT(5, v);
+	EXPECT_STR("3 4 5", kept(s, "shop", 3));
+	/* every build is listed, kept or not */
+	EXPECT_OK(store_app_builds_kept(&l, s, "shop", 3));
+	EXPECT_INT(5, (int)json_array_size(l));
+	EXPECT_TRUE(json_is_false(json_object_get(json_array_get(l, 0),
+	    "kept")));
+	EXPECT_STR("sha256:0000000000000000000000000000000000000000000000000000"
+	    "000000000007", json_string_value(json_object_get(json_array_get(l,
+	    0), "digest")));
+	json_decref(l);
+	/* config changes point at the build before them: fewer images */
+	EXPECT_INT(6, config_change(s, "shop", "{\"A\":\"1\"}", sum,
+	    sizeof(sum)));
+	EXPECT_INT(7, config_change(s, "shop", "{\"A\":\"2\"}", sum,
+	    sizeof(sum)));
+	EXPECT_STR("5", kept(s, "shop", 3));
+	EXPECT_STR("4 5", kept(s, "shop", 4));
+	/* a rollback to v1 keeps build 1 again while it is listed */
+	EXPECT_INT(8, rollback(s, "shop", 1, sum, sizeof(sum)));
+	EXPECT_STR("1 5", kept(s, "shop", 3));
+	/* a build still running (no release yet) is kept */
+	EXPECT_OK(store_build_create(&b, s, "shop", NULL, "tester"));
+	json_decref(b);
+	EXPECT_STR("1 5 6", kept(s, "shop", 3));
+	EXPECT_STR("1 6", kept(s, "shop", 1));
+	store_close(s);
+}

@@ -77,6 +77,47 @@ TEST(registry__tag_and_uuid_valid)
 	EXPECT_TRUE(!registry_uuid_valid("../456789abcdef0123456789abcdef0"));
 }
 
+TEST(registry__put_tags_parse)
+{
+	const char *ok[] = { "v1", "latest", "v1", "1.2.3" };
+	const char *bad[] = { "v1", "-x" };
+	const char *many[REGISTRY_PUT_TAGS_MAX + 1];
+	struct registry_strv l = { 0 };
+
+	/* in order, once each */
+	EXPECT_OK(registry_put_tags_parse(&l, ok, 4));
+	EXPECT_INT(3, (int)l.n);
+	EXPECT_STR("v1", l.v[0]);
+	EXPECT_STR("latest", l.v[1]);
+	EXPECT_STR("1.2.3", l.v[2]);
+	registry_strv_free(&l);
+	memset(&l, 0, sizeof(l));
+	/* one bad tag: nothing taken, the message names it */
+	EXPECT_INT(ERR_INVALID, registry_put_tags_parse(&l, bad, 2));
+	EXPECT_ERR_HAS("'-x' is not a valid tag");
+	EXPECT_INT(0, (int)l.n);
+	bad[1] = "";
+	EXPECT_INT(ERR_INVALID, registry_put_tags_parse(&l, bad, 2));
+	bad[1] = "a/b";
+	EXPECT_INT(ERR_INVALID, registry_put_tags_parse(&l, bad, 2));
+	bad[1] = "a\nb";
+	EXPECT_INT(ERR_INVALID, registry_put_tags_parse(&l, bad, 2));
+	EXPECT_INT(0, (int)l.n);
+	/* the cap, and one past it */
+	for (size_t i = 0; i <= REGISTRY_PUT_TAGS_MAX; i++)
+		many[i] = "t";
+	EXPECT_OK(registry_put_tags_parse(&l, many, REGISTRY_PUT_TAGS_MAX));
+	EXPECT_INT(1, (int)l.n);
+	registry_strv_free(&l);
+	memset(&l, 0, sizeof(l));
+	EXPECT_INT(ERR_TOOBIG, registry_put_tags_parse(&l, many,
+	    REGISTRY_PUT_TAGS_MAX + 1));
+	EXPECT_INT(0, (int)l.n);
+	/* none at all is fine */
+	EXPECT_OK(registry_put_tags_parse(&l, many, 0));
+	EXPECT_INT(0, (int)l.n);
+}
+
 static enum registry_route
 t_route(const char *path, char *name, char **ref)
 {
