@@ -55,6 +55,8 @@ static const struct cmdline_command cli_first[] = {
 	  "  --registry-port N       registry.port       (5000)\n"
 	  "  --registry-url URL      registry.url        how the others reach "
 	  "it (http://ADDR:PORT)\n"
+	  "  --keep-releases N       registry.keep_releases  images kept per "
+	  "app, 0: all (10)\n"
 	  "  --driver D              runner.driver       auto, runc or process "
 	  "(auto: runc as root\n"
 	  "                                              with runc, else "

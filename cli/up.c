@@ -96,6 +96,8 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, c->controller_url);
 	up_arg(a, "--registry");
 	up_arg(a, c->registry_url);
+	up_arg(a, "--keep-releases");
+	up_arg_own(a, xasprintf("%u", c->keep_releases));
 	up_arg(a, "--home");
 	up_arg(a, c->home);
 	svcs[n++] = (struct supervise_svc){ .name = "controller",

@@ -71,6 +71,8 @@ static const struct up_key up_keys[] = {
 	{ "registry.address", "registry-host", UP_ADDR, UP_AT(registry_host) },
 	{ "registry.port", "registry-port", UP_PORT, UP_AT(registry_port) },
 	{ "registry.url", "registry-url", UP_URL, UP_AT(registry_url) },
+	{ "registry.keep_releases", "keep-releases", UP_COUNT,
+	    UP_AT(keep_releases) },
 	{ "runner.driver", "driver", UP_DRIVER, UP_AT(driver) },
 	{ "runner.publish_ports", "publish-ports", UP_BOOL,
 	    UP_AT(publish_ports) },
@@ -102,6 +104,7 @@ up_defaults(struct up_config *c)
 	c->ssh_port = 2222;
 	c->controller_port = 7070;
 	c->registry_port = 5000;
+	c->keep_releases = 10;
 	c->driver = xstrdup("auto");
 	c->log_max_size = 10 << 20;
 	c->log_keep = 5;

@@ -29,6 +29,7 @@ struct up_config {
 	unsigned controller_port;
 	char *registry_host, *registry_url;
 	unsigned registry_port;
+	unsigned keep_releases;  /* images kept per app (0: all) */
 	char *driver;            /* runner driver, NULL: the runner's choice */
 	bool publish_ports;      /* runner: leave container ports unguarded */
 	char *log_dir;           /* "-": stdout */
