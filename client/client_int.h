@@ -163,6 +163,8 @@ int client_cmd_groups_remove_user(int argc, char **argv);
 int client_cmd_runners(int argc, char **argv);
 int client_cmd_runners_add(int argc, char **argv);
 int client_cmd_runners_remove(int argc, char **argv);
+/* In client/cmd_git.c. */
+int client_cmd_git_set(int argc, char **argv);
 /* In client/cmd_rollout.c. */
 int client_cmd_releases_wait(int argc, char **argv);
 int client_cmd_ps_restart(int argc, char **argv);

@@ -27,6 +27,11 @@ const struct cmdline_command client_commands[] = {
 	  "make USER a collaborator on APP", NULL },
 	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",
 	  "remove a collaborator from APP", NULL },
+	{ "git:set", client_cmd_git_set, "APP deploy-branch BRANCH [--json]",
+	  "make BRANCH the one whose pushes deploy APP",
+	  "A push of another branch is refused, with this command in the\n"
+	  "message.  An app with no code yet takes main or master, whichever\n"
+	  "its first push brings.\n" },
 	{ "domains", client_cmd_domains, "APP [--json]",
 	  "list an app's domains", NULL },
 	{ "domains:add", client_cmd_domains_add, "APP DOMAIN",
