@@ -137,23 +137,29 @@ static const struct cmdline_command ssh_keys_add = {
 	"add an OpenSSH public key read from stdin", NULL,
 };
 
-/* The commands a key may run over SSH, in help order: the client row of
- * the same name, or form when set.  Every one without a form opens no
- * path it is given (t0406 tries each with one). */
+/* The client rows that do not run over SSH as they are: each is a form
+ * there, or (form NULL) not offered.  Every other row is, in the CLI's
+ * order: the SSH command set is the CLI's, from this one table, and the
+ * controller decides what the session's user may do, as for the CLI.
+ * Every row offered opens no path it is given (t0406 tries each with
+ * one). */
 static const struct {
 	const char *name;
 	const struct cmdline_command *form;
-} ssh_table[] = {
-	{ "apps", NULL }, { "apps:create", NULL }, { "apps:info", NULL },
-	{ "apps:destroy", NULL },
-	{ "config", NULL }, { "config:set", NULL }, { "config:unset", NULL },
-	{ "releases", NULL }, { "releases:info", NULL }, { "rollback", NULL },
-	{ "ps", NULL }, { "ps:scale", NULL }, { "ps:restart", NULL },
-	{ "releases:wait", NULL }, { "run", NULL }, { "logs", NULL },
-	{ "keys", NULL }, { "keys:add", &ssh_keys_add },
-	{ "keys:remove", NULL },
-	{ "builds", NULL }, { "builds:info", NULL }, { "builds:create", NULL },
+} ssh_forms[] = {
+	{ "login", NULL },      /* writes the CLI's config file */
+	{ "keys:add", &ssh_keys_add },
 };
+
+/* Row c as it runs over SSH: itself, its form, or NULL. */
+static const struct cmdline_command *
+ssh_row(const struct cmdline_command *c)
+{
+	for (size_t i = 0; i < sizeof(ssh_forms) / sizeof(ssh_forms[0]); i++)
+		if (strcmp(ssh_forms[i].name, c->name) == 0)
+			return ssh_forms[i].form;
+	return c;
+}
 
 const struct cmdline_command *
 client_command_find(const char *name)
@@ -167,20 +173,18 @@ client_command_find(const char *name)
 const struct cmdline_command *
 client_ssh_at(size_t i)
 {
-	if (i >= sizeof(ssh_table) / sizeof(ssh_table[0]))
-		return NULL;
-	if (ssh_table[i].form)
-		return ssh_table[i].form;
-	return client_command_find(ssh_table[i].name);
+	for (const struct cmdline_command *c = client_commands; c->name; c++) {
+		const struct cmdline_command *r = ssh_row(c);
+		if (r && i-- == 0)
+			return r;
+	}
+	return NULL;
 }
 
 const struct cmdline_command *
 client_ssh_find(const char *name)
 {
-	const struct cmdline_command *c;
+	const struct cmdline_command *c = client_command_find(name);
 
-	for (size_t i = 0; (c = client_ssh_at(i)) != NULL; i++)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
+	return c ? ssh_row(c) : NULL;
 }

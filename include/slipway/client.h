@@ -18,7 +18,8 @@ extern const struct cmdline_command client_commands[];
 const struct cmdline_command *client_command_find(const char *name);
 
 /*
- * The commands a key may run over SSH, as they run there.  A command
+ * The commands a key may run over SSH, as they run there: every client
+ * command but login, in the same order.  A command
  * there runs as the server's user for a remote one, so it reads only the
  * channel's stdin and never opens a path the client names: where the
  * CLI's command may open a file given as an argument, its SSH row is a
