@@ -133,6 +133,7 @@ int client_cmd_domains_remove(int argc, char **argv);
 int client_cmd_config(int argc, char **argv);
 int client_cmd_config_set(int argc, char **argv);
 int client_cmd_config_unset(int argc, char **argv);
+int client_cmd_config_get(int argc, char **argv);
 int client_cmd_releases(int argc, char **argv);
 int client_cmd_releases_info(int argc, char **argv);
 int client_cmd_rollback(int argc, char **argv);
@@ -165,6 +166,7 @@ int client_cmd_runners_add(int argc, char **argv);
 int client_cmd_runners_remove(int argc, char **argv);
 /* In client/cmd_git.c. */
 int client_cmd_git_set(int argc, char **argv);
+int client_cmd_git_remote(int argc, char **argv);
 /* In client/cmd_rollout.c. */
 int client_cmd_releases_wait(int argc, char **argv);
 int client_cmd_ps_restart(int argc, char **argv);

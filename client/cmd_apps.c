@@ -304,6 +304,35 @@ client_cmd_config(int argc, char **argv)
 	return client_show(argc, argv, &v);
 }
 
+/* One config var's value alone, for scripts ($(slipway config:get APP
+ * KEY)); unset: nothing printed, exit 1 (as Dokku's). */
+int
+client_cmd_config_get(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *cfg = NULL, *v;
+	bool json;
+	int rc;
+
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and KEY")))
+		return rc;
+	rc = 1;
+	if (client_call(&cfg, c, argv[0], "GET", NULL, "/v1/apps/%s/config",
+	    argv[optind])) {
+		v = json_object_get(json_object_get(cfg, "values"),
+		    argv[optind + 1]);
+		if (json)
+			client_print_json(v ? v : json_null());
+		else if (v)
+			printf("%s\n", json_string_value(v));
+		rc = v ? 0 : 1;
+	}
+	json_decref(cfg);
+	apiclient_free(c);
+	return rc;
+}
+
 /* A config var to set, KEY=VALUE, into changes; 2 after a usage error. */
 static int
 cmd_config_var(json_t *changes, const char *name, const char *item)

@@ -376,6 +376,7 @@ client_cmd_logs(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "lines", required_argument, NULL, 'n' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "tail", no_argument, NULL, 'f' },    /* Heroku's name */
 		{ "process", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -387,7 +388,7 @@ client_cmd_logs(int argc, char **argv)
 	bool follow = false;
 	int ch, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "n:fp:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:ftp:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (parse_uint(&lines, optarg, 1, 10000) < 0)
@@ -395,6 +396,7 @@ client_cmd_logs(int argc, char **argv)
 				    "10000 lines");
 			break;
 		case 'f':
+		case 't':
 			follow = true;
 			break;
 		case 'p':

@@ -32,6 +32,9 @@ const struct cmdline_command client_commands[] = {
 	  "A push of another branch is refused, with this command in the\n"
 	  "message.  An app with no code yet takes main or master, whichever\n"
 	  "its first push brings.\n" },
+	{ "git:remote", client_cmd_git_remote, "APP [-r REMOTE]",
+	  "add (or point) git remote REMOTE (default deploy) of the current "
+	  "repository at APP", NULL },
 	{ "domains", client_cmd_domains, "APP [--json]",
 	  "list an app's domains", NULL },
 	{ "domains:add", client_cmd_domains_add, "APP DOMAIN",
@@ -40,6 +43,8 @@ const struct cmdline_command client_commands[] = {
 	  "stop routing DOMAIN to APP", NULL },
 	{ "config", client_cmd_config, "APP [--json]",
 	  "show an app's config vars as KEY=VALUE", NULL },
+	{ "config:get", client_cmd_config_get, "APP KEY [--json]",
+	  "print one config var's value (exit 1 when it is not set)", NULL },
 	{ "config:set", client_cmd_config_set, "APP KEY=VALUE...",
 	  "set config vars (one new release)", NULL },
 	{ "config:unset", client_cmd_config_unset, "APP KEY...",
@@ -48,9 +53,11 @@ const struct cmdline_command client_commands[] = {
 	  "list an app's releases, newest first", NULL },
 	{ "releases:info", client_cmd_releases_info, "APP vN [--json]",
 	  "show one release with its config", NULL },
-	{ "rollback", client_cmd_rollback, "APP [vN]",
+	{ "releases:rollback", client_cmd_rollback, "APP [vN]",
 	  "make a new release with vN's build and config (default: the one "
 	  "before)", NULL },
+	{ "rollback", client_cmd_rollback, "APP [vN]",
+	  "the same as releases:rollback", NULL },
 	{ "ps", client_cmd_ps, "APP [--json]",
 	  "show an app's formation and where its containers run", NULL },
 	{ "ps:scale", client_cmd_ps_scale, "APP TYPE=N...",
@@ -73,7 +80,7 @@ const struct cmdline_command client_commands[] = {
 	  "output",
 	  "Exits with the command's status.  One word is a shell command\n"
 	  "line ('echo $PORT'); several are a command and its arguments.\n" },
-	{ "logs", client_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	{ "logs", client_cmd_logs, "APP [-n N] [-f|--tail] [--process TYPE]",
 	  "show an app's logs (last N lines, default 100); -f follows",
 	  "--process web shows every web.N; web.1 only that one.\n" },
 	{ "builds", client_cmd_builds, "APP [--json]",
@@ -148,6 +155,7 @@ static const struct {
 	const struct cmdline_command *form;
 } ssh_forms[] = {
 	{ "login", NULL },      /* writes the CLI's config file */
+	{ "git:remote", NULL }, /* runs git in the caller's repository */
 	{ "keys:add", &ssh_keys_add },
 };
 

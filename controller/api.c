@@ -376,8 +376,12 @@ ctl_body_fields(struct ctl_call *c, const struct ctl_field *f, size_t n)
 static void
 ctl_health(struct ctl_call *c)
 {
-	ctl_reply(c, 200, json_pack("{ssss}", "status", "ok", "version",
-	    SLIPWAY_VERSION));
+	json_t *j = json_pack("{ssss}", "status", "ok", "version",
+	    SLIPWAY_VERSION);
+
+	if (c->ctl->git_url)
+		json_object_set_new(j, "git_url", json_string(c->ctl->git_url));
+	ctl_reply(c, 200, j);
 }
 
 /* Split c->path after "/v1/" into segments, empty ones kept (ctl_match

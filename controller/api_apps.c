@@ -116,9 +116,13 @@ ctl_apps_get(struct ctl_call *c)
 {
 	json_t *app;
 
-	if (ctl_app_read(c, c->seg[1]) &&
-	    ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
-		ctl_reply(c, 200, app);
+	if (!ctl_app_read(c, c->seg[1]) ||
+	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
+		return;
+	if (c->ctl->git_url)
+		json_object_set_new(app, "git_url", json_sprintf("%s/%s.git",
+		    c->ctl->git_url, c->seg[1]));
+	ctl_reply(c, 200, app);
 }
 
 void

@@ -82,6 +82,10 @@ struct ctl {
 	 * else SLIPWAY_REGISTRY, else http://127.0.0.1:5000 (a URL as
 	 * url_service_parse takes it). */
 	const char *registry_url;
+	/* Where people push, ssh://git@HOST:PORT (--git-url), or NULL: apps'
+	 * answers carry git_url = this/APP.git (`git:remote`, and the CLI
+	 * finding the app from a repository's remote). */
+	const char *git_url;
 };
 
 /* The cached page for the key with a reference taken, or NULL. */

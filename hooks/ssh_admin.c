@@ -225,6 +225,7 @@ int
 hooks_admin_run(const char *line, const char *user, const char *home)
 {
 	const struct cmdline_command *cmd;
+	struct client_app_args args;
 	char **words = NULL, **argv = NULL;
 	size_t n = 0;
 	int rc;
@@ -267,8 +268,12 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 		}
 	}
 	cmdline_set_synopsis(admin_synopsis);
+	/* -a APP as from the CLI; no remote to read here */
+	if ((rc = client_app_args(&args, (int)n, argv, cmd, false)))
+		goto done;
 	optind = 0;
-	rc = cmd->run((int)n, argv);
+	rc = cmd->run(args.argc, args.argv);
+	client_app_args_free(&args);
 	fflush(stdout);
 	/* A destroyed app's code goes with it. */
 	if (rc == 0 && strcmp(cmd->name, "apps:destroy") == 0 && n >= 2 &&

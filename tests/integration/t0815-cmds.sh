@@ -54,4 +54,60 @@ expect_success 'run over SSH takes the rest of the line to the container'"'"'s s
 	expect_eq "--help" "$out"
 '
 
+expect_success 'git:remote adds the remote deploy, and points it again' '
+	out=$(cd app && slipway git:remote hello) &&
+	expect_eq "set git remote deploy to ssh://git@127.0.0.1:$SP/hello.git" "$out" &&
+	expect_eq "ssh://git@127.0.0.1:$SP/hello.git" "$(git -C app remote get-url deploy)" &&
+	out=$(cd app && slipway git:remote -a hello -r other) &&
+	expect_eq "ssh://git@127.0.0.1:$SP/hello.git" "$(git -C app remote get-url other)" &&
+	git -C app remote set-url other nowhere &&
+	(cd app && slipway git:remote hello -r other >/dev/null) &&
+	expect_eq "ssh://git@127.0.0.1:$SP/hello.git" "$(git -C app remote get-url other)" &&
+	git -C app remote remove other &&
+	! out=$(cd "$T_DIR" && slipway git:remote hello 2>&1) &&
+	expect_contains "$out" "cannot set git remote"
+'
+expect_success 'in the repository the app comes from its remote' '
+	(cd app && slipway config:set GREETING=bonjour >/dev/null) &&
+	out=$(cd app && slipway config:get GREETING) && expect_eq bonjour "$out" &&
+	out=$(cd app/public && slipway ps) && expect_contains "$out" "web" &&
+	out=$(cd app && slipway releases --limit 1) && expect_contains "$out" "v2" &&
+	out=$(cd app && slipway releases:info v1) && expect_contains "$out" "v1" &&
+	! out=$(cd "$T_DIR" && slipway config:get GREETING 2>&1) &&
+	expect_contains "$out" "usage: slipway config:get APP KEY"
+'
+expect_success 'a remote named deploy wins; several others and none named deploy say -a' '
+	slipway apps:create other >/dev/null &&
+	git -C app remote add x "ssh://git@127.0.0.1:$SP/other.git" &&
+	out=$(cd app && slipway config:get GREETING) && expect_eq bonjour "$out" &&
+	git -C app remote rename deploy y &&
+	! out=$(cd app && slipway config:get GREETING 2>&1) &&
+	expect_contains "$out" "several apps here and none named deploy: give -a APP" &&
+	out=$(cd app && slipway config:get -a hello GREETING) && expect_eq bonjour "$out" &&
+	git -C app remote remove x && git -C app remote rename y deploy &&
+	git -C app remote add gh "git@github.com:someone/hello.git" &&
+	out=$(cd app && slipway config:get GREETING) && expect_eq bonjour "$out"
+'
+expect_success '-a APP on app commands, from the CLI and over SSH' '
+	out=$(slipway config:get -a hello GREETING) && expect_eq bonjour "$out" &&
+	out=$(slipway config:get GREETING --app=hello) && expect_eq bonjour "$out" &&
+	out=$(sshx config:get -a hello GREETING </dev/null) && expect_eq bonjour "$out" &&
+	out=$(sshx run -a hello -- echo \$GREETING </dev/null 2>/dev/null) && expect_eq bonjour "$out" &&
+	! out=$(slipway apps -a hello 2>&1) && expect_contains "$out" "takes no app"
+'
+expect_success 'config:get of an unset var prints nothing and exits 1' '
+	! out=$(slipway config:get hello NOPE) && expect_eq "" "$out" &&
+	out=$(slipway config:get hello GREETING --json) && expect_eq "\"bonjour\"" "$out"
+'
+expect_success 'releases:rollback is Heroku'"'"'s rollback' '
+	out=$(slipway releases:rollback hello v1) && expect_contains "$out" "v3" &&
+	! slipway config:get hello GREETING &&
+	out=$(cd app && slipway releases:rollback v2) && expect_contains "$out" "v4" &&
+	expect_eq bonjour "$(slipway config:get hello GREETING)"
+'
+expect_success 'logs --tail follows' '
+	timeout 5 slipway logs hello --tail >tail.out 2>&1; rc=$? &&
+	expect_eq 124 "$rc" && [ -s tail.out ]
+'
+
 test_done
