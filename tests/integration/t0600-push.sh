@@ -252,8 +252,12 @@ expect_success 'an app made again under the name starts with no code' '
 	expect_contains "$out" "no code yet"
 '
 expect_success 'commands outside the table are refused, never run' '
-	! out=$(sshx alice users:add mallory 2>&1) &&
+	! out=$(sshx alice runner 2>&1) &&
 	expect_contains "$out" "is not a command here" &&
+	! out=$(sshx alice login http://127.0.0.1:1 x 2>&1) &&
+	expect_contains "$out" "is not a command here" &&
+	! out=$(sshx alice users:add mallory 2>&1) &&
+	expect_contains "$out" "only an admin may do this" &&
 	! out=$(sshx alice "\$(id)" 2>&1) && ! expect_contains "$out" "uid=" >/dev/null &&
 	! out=$(sshx alice "apps; id" 2>&1) && ! expect_contains "$out" "uid=" >/dev/null &&
 	! out=$(sshx alice "config:set blog \"A=\$(id)" 2>&1) &&
