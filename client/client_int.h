@@ -33,6 +33,9 @@ int client_opts_user(bool *json, const char **user, int argc, char **argv);
 /* Exactly want positional arguments after options, or a usage error. */
 int client_nargs(int argc, char **argv, int want, const char *what);
 
+/* --timeout SECS (1 to 86400) into *out, or a usage error (2). */
+int client_parse_timeout(unsigned *out, const char *name, const char *s);
+
 /* An app name as the controller will take it, or a usage error (2). */
 int client_check_app(const char *name, const char *app);
 
@@ -170,7 +173,9 @@ int client_cmd_git_remote(int argc, char **argv);
 /* In client/cmd_rollout.c. */
 int client_cmd_releases_wait(int argc, char **argv);
 int client_cmd_ps_restart(int argc, char **argv);
-int client_cmd_run(int argc, char **argv);
 int client_cmd_logs(int argc, char **argv);
+/* In client/cmd_run.c. */
+int client_cmd_run(int argc, char **argv);
+int client_cmd_run_output(int argc, char **argv);
 
 #endif

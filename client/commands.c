@@ -75,11 +75,19 @@ const struct cmdline_command client_commands[] = {
 	  "Exits 1 with the reason when the release failed (the health\n"
 	  "check's last answer), was superseded, or is not live in SECS\n"
 	  "(default 300).\n" },
-	{ "run", client_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	{ "run", client_cmd_run,
+	  "[--timeout SECS] [--detach] APP -- COMMAND...",
 	  "run a one-off container of the current release and stream its "
 	  "output",
 	  "Exits with the command's status.  One word is a shell command\n"
-	  "line ('echo $PORT'); several are a command and its arguments.\n" },
+	  "line ('echo $PORT'); several are a command and its arguments.\n"
+	  "--detach prints the one-off's id and returns; run:output shows\n"
+	  "its output.\n" },
+	{ "run:detached", client_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	  "the same as run --detach", NULL },
+	{ "run:output", client_cmd_run_output, "APP ID [--timeout SECS]",
+	  "print a one-off's output from the start, following it until it "
+	  "ends", NULL },
 	{ "logs", client_cmd_logs, "APP [-n N] [-f|--tail] [--process TYPE]",
 	  "show an app's logs (last N lines, default 100); -f follows",
 	  "--process web shows every web.N; web.1 only that one.\n" },

@@ -55,7 +55,8 @@ admin_is_control(unsigned char c)
 }
 
 /*
- * Have the words of a `run` line (w[0] is "run") reached the command?
+ * Have the words of a `run` line (w[0] is "run" or "run:detached")
+ * reached the command?
  * They have after APP, the first word that is not an option of run's or
  * an option's value, and after a "--" that follows it.
  */
@@ -233,8 +234,9 @@ hooks_admin_run(const char *line, const char *user, const char *home)
 	const char *first = line + strspn(line, " \t");
 	/* run takes the rest of the line as its command, as Dokku's: the
 	 * container's shell reads it, not us. */
-	bool run = strncmp(first, "run", 3) == 0 &&
-	    (first[3] == ' ' || first[3] == '\t' || first[3] == '\0');
+	size_t w0 = strcspn(first, " \t");
+	bool run = (w0 == 3 && strncmp(first, "run", 3) == 0) ||
+	    (w0 == 12 && strncmp(first, "run:detached", 12) == 0);
 
 	if (admin_split(&words, &n, line, ADMIN_WORDS_MAX, run) < 0) {
 		hooks_say_error("cannot read the command: %s", err_last());

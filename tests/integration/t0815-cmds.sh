@@ -110,4 +110,16 @@ expect_success 'logs --tail follows' '
 	expect_eq 124 "$rc" && [ -s tail.out ]
 '
 
+expect_success 'run --detach prints the id and returns; run:output shows the output' '
+	id=$(slipway run --detach hello -- "sleep 1; echo later" 2>err.txt) &&
+	expect_contains "$(cat err.txt)" "detached" &&
+	expect_contains "$(cat err.txt)" "slipway run:output hello $id" &&
+	out=$(slipway run:output hello "$id" 2>/dev/null) && expect_eq later "$out" &&
+	id=$(sshx run:detached hello -- echo \$PORT\; exit 3 </dev/null 2>/dev/null) &&
+	! out=$(cd app && slipway run:output "$id" 2>&1) &&
+	expect_contains "$out" "Exited with status 3" &&
+	! out=$(slipway run:output hello nothex 2>&1) &&
+	expect_contains "$out" "is not a one-off"
+'
+
 test_done
