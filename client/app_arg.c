@@ -37,12 +37,6 @@ struct app_syn {
 	char opts[SYN_OPTS_MAX][32];    /* options that take a value */
 };
 
-static bool
-syn_is_placeholder(const char *w)
-{
-	return w[0] >= 'A' && w[0] <= 'Z';
-}
-
 static void
 syn_parse(struct app_syn *s, const char *args)
 {
@@ -66,7 +60,7 @@ syn_parse(struct app_syn *s, const char *args)
 			s->dashdash = true;
 		} else if (t[0] == '-') {
 			prev_opt = closes ? NULL : t;
-		} else if (prev_opt && syn_is_placeholder(t)) {
+		} else if (prev_opt) {          /* its value: N, router|app */
 			if (s->nopts < SYN_OPTS_MAX)
 				snprintf(s->opts[s->nopts++], sizeof(s->opts[0]),
 				    "%s", prev_opt);

@@ -225,17 +225,18 @@ client_cmd_logs(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "tail", no_argument, NULL, 'f' },    /* Heroku's name */
 		{ "process", required_argument, NULL, 'p' },
+		{ "source", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apiclient *c = NULL;
 	json_t *ans = NULL;
-	const char *proc = NULL;
-	char *eproc = NULL, *cursor = NULL;
+	const char *proc = NULL, *source = NULL;
+	char *eproc = NULL, *cursor = NULL, *filters = NULL;
 	unsigned long long lines = 100;
 	bool follow = false;
 	int ch, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "n:ftp:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:ftp:s:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (parse_uint(&lines, optarg, 1, 10000) < 0)
@@ -248,6 +249,13 @@ client_cmd_logs(int argc, char **argv)
 			break;
 		case 'p':
 			proc = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "router") && strcmp(optarg, "app"))
+				return cmdline_usage_error(argv[0], "--source is "
+				    "router (the proxy's lines) or app (the app's "
+				    "own)");
+			source = optarg;
 			break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
@@ -264,10 +272,12 @@ client_cmd_logs(int argc, char **argv)
 	if (!client_open(&c, argv[0]))
 		return 1;
 	eproc = proc ? apiclient_escape(proc) : NULL;
+	/* source is one of two words: nothing in it needs escaping */
+	filters = xasprintf("%s%s%s%s", eproc ? "&process=" : "",
+	    eproc ? eproc : "", source ? "&source=" : "", source ? source : "");
 	rc = 1;
 	if (!client_call(&ans, c, argv[0], "GET", NULL,
-	    "/v1/apps/%s/logs?lines=%d%r%r", argv[optind], (int)lines,
-	    eproc ? "&process=" : "", eproc ? eproc : ""))
+	    "/v1/apps/%s/logs?lines=%d%r", argv[optind], (int)lines, filters))
 		goto done;
 	logs_print(ans);
 	if (follow) {
@@ -284,9 +294,8 @@ client_cmd_logs(int argc, char **argv)
 		json_decref(ans);
 		ans = NULL;
 		/* the app name was checked: nothing in it needs escaping */
-		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s%s",
-		    argv[optind], cursor, ROLLOUT_POLL_SECS, eproc ? "&process=" : "",
-		    eproc ? eproc : "");
+		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s",
+		    argv[optind], cursor, ROLLOUT_POLL_SECS, filters);
 		r = apiclient_call(&ans, c, "GET", path, NULL);
 		free(path);
 		free(cursor);
@@ -303,6 +312,7 @@ client_cmd_logs(int argc, char **argv)
 done:
 	free(cursor);
 	free(eproc);
+	free(filters);
 	json_decref(ans);
 	apiclient_free(c);
 	return rc;

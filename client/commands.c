@@ -88,9 +88,12 @@ const struct cmdline_command client_commands[] = {
 	{ "run:output", client_cmd_run_output, "APP ID [--timeout SECS]",
 	  "print a one-off's output from the start, following it until it "
 	  "ends", NULL },
-	{ "logs", client_cmd_logs, "APP [-n N] [-f|--tail] [--process TYPE]",
+	{ "logs", client_cmd_logs,
+	  "APP [-n N] [-f|--tail] [--process TYPE] [--source router|app]",
 	  "show an app's logs (last N lines, default 100); -f follows",
-	  "--process web shows every web.N; web.1 only that one.\n" },
+	  "--process web shows every web.N; web.1 only that one.\n"
+	  "--source router shows the proxy's line for each request (method,\n"
+	  "path, status, bytes, service time); app only the app's output.\n" },
 	{ "builds", client_cmd_builds, "APP [--json]",
 	  "list an app's builds", NULL },
 	{ "builds:info", client_cmd_builds_info, "APP BUILD [--json]",

@@ -585,8 +585,8 @@ runner_cmd_daemon(int argc, char **argv)
 	} };
 	const char *h;
 	char real[PATH_MAX], *proxy_default = NULL;
-	pthread_t poller, reporter, shipper;
-	bool p_ok = false, r_ok = false, s_ok = false;
+	pthread_t poller, reporter, shipper, router;
+	bool p_ok = false, r_ok = false, s_ok = false, router_ok = false;
 	int rc, sig;
 
 	if ((rc = runner_daemon_parse(&rd.o, argc, argv)))
@@ -628,6 +628,11 @@ runner_cmd_daemon(int argc, char **argv)
 	r_ok = pthread_create(&reporter, NULL, runner_reporter, &rd) == 0;
 	s_ok = pthread_create(&shipper, NULL, runner_shipper, &rd) == 0;
 	p_ok = pthread_create(&poller, NULL, runner_poller, &rd) == 0;
+	/* router lines are a nicety: without the thread, none, and no more */
+	if (pthread_create(&router, NULL, runner_router, &rd) == 0)
+		router_ok = true;
+	else
+		log_warnx("cannot start the router lines' thread");
 	if (!r_ok || !s_ok || !p_ok) {
 		log_warnx("cannot start the daemon's threads");
 		rc = 1;
@@ -658,6 +663,8 @@ runner_cmd_daemon(int argc, char **argv)
 		pthread_join(reporter, NULL);
 	if (s_ok)
 		pthread_join(shipper, NULL);
+	if (router_ok)
+		pthread_join(router, NULL);
 out:
 	runner_close(rd.r);
 	runner_daemon_free(&rd);

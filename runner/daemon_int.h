@@ -294,6 +294,11 @@ void *runner_shipper(void *arg);
 /* Queue whole lines of text (each ending in '\n') of app for shipping. */
 void runner_log_queue(struct runner_daemon *rd, const char *app,
     const char *text, size_t len);
+/* ---- daemon_router.c ------------------------------------------------ */
+
+/* The thread that writes the proxy's router lines to the apps' logs. */
+void *runner_router(void *arg);
+
 /* Runner callbacks. */
 void runner_on_event(const struct runner_container_info *info, void *ctx);
 void runner_on_log(const char *app, const char *text, size_t len, void *ctx);

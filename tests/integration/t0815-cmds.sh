@@ -122,4 +122,21 @@ expect_success 'run --detach prints the id and returns; run:output shows the out
 	expect_contains "$out" "is not a one-off"
 '
 
+get() { curl -s -H "Host: hello.localhost" "http://127.0.0.1:$PP$1"; }
+expect_success 'each request is a router line in the app'"'"'s log; --source selects' '
+	get /router-probe >/dev/null &&
+	wait_for "slipway logs hello --source router | grep -q router-probe" 20 &&
+	out=$(slipway logs hello --source router | grep router-probe) &&
+	expect_contains "$out" " router: at=info method=GET path=\"/router-probe\" host=hello.localhost" &&
+	expect_contains "$out" "status=404" &&
+	expect_contains "$out" "fwd=\"127.0.0.1\"" &&
+	printf "%s\n" "$out" | grep -Eq "service=[0-9]+ms" &&
+	printf "%s\n" "$out" | grep -Eq "bytes=[0-9]+" &&
+	! slipway logs hello --source router -n 1000 | grep -v " router: " &&
+	! slipway logs hello --source app -n 1000 | grep -E " (router|slipway[^ ]*): " &&
+	out=$(sshx logs hello --source router </dev/null) && expect_contains "$out" router-probe &&
+	! out=$(slipway logs hello --source nginx 2>&1) &&
+	expect_contains "$out" "--source is router"
+'
+
 test_done

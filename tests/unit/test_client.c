@@ -156,6 +156,8 @@ TEST(client__app_option_moves_to_the_first_argument)
 	EXPECT_APP_ARGS("ps shop", 0, "ps", "-ashop");
 	/* an option's value is not the first argument */
 	EXPECT_APP_ARGS("logs -n 10 shop", 0, "logs", "-n", "10", "-a", "shop");
+	EXPECT_APP_ARGS("logs --source router shop", 0, "logs", "--source",
+	    "router", "-a", "shop");
 	EXPECT_APP_ARGS("releases:info shop v2", 0, "releases:info", "v2",
 	    "-a", "shop");
 	/* run: before the "--", and -a after it is the command's */
