@@ -167,6 +167,10 @@ int client_cmd_groups_remove_user(int argc, char **argv);
 int client_cmd_runners(int argc, char **argv);
 int client_cmd_runners_add(int argc, char **argv);
 int client_cmd_runners_remove(int argc, char **argv);
+/* In client/cmd_maint.c. */
+int client_cmd_maintenance(int argc, char **argv);
+int client_cmd_maintenance_on(int argc, char **argv);
+int client_cmd_maintenance_off(int argc, char **argv);
 /* In client/cmd_git.c. */
 int client_cmd_git_set(int argc, char **argv);
 int client_cmd_git_remote(int argc, char **argv);

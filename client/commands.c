@@ -27,6 +27,12 @@ const struct cmdline_command client_commands[] = {
 	  "make USER a collaborator on APP", NULL },
 	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",
 	  "remove a collaborator from APP", NULL },
+	{ "maintenance", client_cmd_maintenance, "APP [--json]",
+	  "say whether APP is in maintenance mode", NULL },
+	{ "maintenance:on", client_cmd_maintenance_on, "APP [--json]",
+	  "answer APP's requests with a 503 maintenance page", NULL },
+	{ "maintenance:off", client_cmd_maintenance_off, "APP [--json]",
+	  "pass APP's requests to it again", NULL },
 	{ "git:set", client_cmd_git_set, "APP deploy-branch BRANCH [--json]",
 	  "make BRANCH the one whose pushes deploy APP",
 	  "A push of another branch is refused, with this command in the\n"

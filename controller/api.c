@@ -70,6 +70,8 @@ static const struct ctl_route ctl_routes[] = {
 	{ "PATCH", "apps/:app/builds/:build", ctl_builds_update },
 	{ "GET", "apps/:app/builds/:build/log", ctl_builds_log },
 	{ "GET", "apps/:app/access", ctl_apps_access },
+	{ "GET", "apps/:app/maintenance", ctl_maintenance_get },
+	{ "PUT", "apps/:app/maintenance", ctl_maintenance_set },
 	{ "GET", "apps/:app/releases", ctl_releases_list },
 	{ "GET", "apps/:app/releases/:version", ctl_releases_get },
 	{ "GET", "apps/:app/releases/:version/rollout", ctl_rollout_get },

@@ -276,6 +276,9 @@ void ctl_desired_changed(struct ctl *ctl);
  * container's "restart" token and "restart_type", and "runs", the
  * one-offs it should run. */
 void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
+/* api_maint.c */
+void ctl_maintenance_get(struct ctl_call *c);
+void ctl_maintenance_set(struct ctl_call *c);
 /* Roll out again, with a restart token, an app's current release that a
  * runner failed for a reason not the app's (the proxy or the registry
  * was down), a few times with growing delays (the ticker calls it). */

@@ -372,6 +372,7 @@ runner_poller(void *arg)
 			version = xstrdup(v);
 			json_decref(last);
 			last = json_incref(doc);
+			runner_maint_want(rd, doc);
 			pending = runner_dispatch(rd, doc);
 		} else if (pending && last) {
 			pending = runner_dispatch(rd, last);
@@ -524,6 +525,8 @@ runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 static void
 runner_daemon_free(struct runner_daemon *rd)
 {
+	json_decref(rd->maint_want);
+	rd->maint_want = NULL;
 	for (size_t i = 0; i < rd->napps; i++) {
 		struct runner_app *a = rd->apps[i];
 		json_decref(a->want);
@@ -609,6 +612,7 @@ runner_cmd_daemon(int argc, char **argv)
 	pthread_mutex_init(&rd.rmu, NULL);
 	pthread_cond_init(&rd.rcv, NULL);
 	pthread_mutex_init(&rd.logmu, NULL);
+	pthread_mutex_init(&rd.maintmu, NULL);
 	pthread_cond_init(&rd.logcv, NULL);
 	pthread_mutex_init(&rd.runmu, NULL);
 	pthread_mutex_init(&rd.imgmu, NULL);

@@ -3,7 +3,8 @@
  * logs: twice a second the proxy's queue is taken over its control socket
  * and each line written to the app's ring with source "router" and the
  * time the proxy answered, then shipped with the app's other lines, so
- * `slipway logs` shows them where Heroku shows its router's.
+ * `slipway logs` shows them where Heroku shows its router's.  The same
+ * turn keeps the proxy's maintenance flags (daemon_maint.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ runner_router(void *arg)
 		size_t i;
 
 		runner_sleep(rd, ROUTER_EVERY_SECS);
+		runner_maint_apply(rd);
 		/* no proxy (yet, or any more): nothing to take */
 		if (proxy_ctl_router(&ans, rd->o.proxy_ctl) < 0)
 			continue;

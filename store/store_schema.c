@@ -172,6 +172,13 @@ static const char store_v6[] =
 	"CREATE INDEX landings_waiting ON landings (state)"
 	"  WHERE state = 'waiting';";
 
+/* Version 7: an app's maintenance flag (`maintenance:on`, issue 16): its
+ * runners turn their proxies' maintenance on for it, which answers 503
+ * with a page of its own instead of passing requests to the app. */
+static const char store_v7[] =
+	"ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (maintenance IN (0, 1));";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -179,6 +186,7 @@ static const char *const store_migrations[] = {
 	store_v4,
 	store_v5,
 	store_v6,
+	store_v7,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -139,4 +139,25 @@ expect_success 'each request is a router line in the app'"'"'s log; --source sel
 	expect_contains "$out" "--source is router"
 '
 
+code() { curl -s -o /dev/null -w "%{http_code}" -H "Host: hello.localhost" "http://127.0.0.1:$PP/"; }
+expect_success 'maintenance:on answers 503 with the page; :off serves again' '
+	expect_eq 200 "$(code)" && expect_eq off "$(slipway maintenance hello)" &&
+	out=$(slipway maintenance:on hello) && expect_eq "Maintenance mode on for hello" "$out" &&
+	expect_eq on "$(slipway maintenance hello)" &&
+	wait_for "[ \"\$(code)\" = 503 ]" 10 &&
+	expect_contains "$(get /)" "maintenance" &&
+	out=$(cd app && sshx maintenance:off -a hello </dev/null) &&
+	expect_eq "Maintenance mode off for hello" "$out" &&
+	wait_for "[ \"\$(code)\" = 200 ]" 10 &&
+	expect_eq "{\"app\":\"hello\",\"maintenance\":false}" "$(slipway maintenance hello --json | jq -c .)"
+'
+expect_success 'maintenance stays on across a new release' '
+	slipway maintenance:on hello >/dev/null &&
+	wait_for "[ \"\$(code)\" = 503 ]" 10 &&
+	slipway config:set hello M=1 >/dev/null && slipway releases:wait hello >/dev/null &&
+	expect_eq 503 "$(code)" &&
+	slipway maintenance:off hello >/dev/null &&
+	wait_for "[ \"\$(code)\" = 200 ]" 10
+'
+
 test_done
