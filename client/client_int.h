@@ -142,6 +142,8 @@ int client_cmd_releases_info(int argc, char **argv);
 int client_cmd_rollback(int argc, char **argv);
 int client_cmd_ps(int argc, char **argv);
 int client_cmd_ps_scale(int argc, char **argv);
+int client_cmd_ps_stop(int argc, char **argv);
+int client_cmd_ps_start(int argc, char **argv);
 int client_cmd_builds(int argc, char **argv);
 int client_cmd_builds_info(int argc, char **argv);
 int client_cmd_builds_create(int argc, char **argv);

@@ -615,13 +615,24 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 	return 0;
 }
 
+/* "Scaled shop: web=2 worker=1" */
+static void
+cmd_print_formation(const char *done, const char *app, json_t *f)
+{
+	const char *type;
+	json_t *v;
+
+	printf("%s %s:", done, app);
+	json_object_foreach(f, type, v)
+		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(v));
+	printf("\n");
+}
+
 int
 client_cmd_ps_scale(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	json_t *q = json_object(), *f = NULL;
-	const char *type;
-	json_t *v;
 	int rc;
 
 	if ((rc = cmd_app_items(q, argc, argv, "TYPE=N", cmd_scale_item)))
@@ -633,11 +644,7 @@ client_cmd_ps_scale(int argc, char **argv)
 	rc = 1;
 	if (client_call(&f, c, argv[0], "PATCH", q, "/v1/apps/%s/formation",
 	    argv[optind])) {
-		printf("Scaled %s:", argv[optind]);
-		json_object_foreach(f, type, v)
-			printf(" %s=%" JSON_INTEGER_FORMAT, type,
-			    json_integer_value(v));
-		printf("\n");
+		cmd_print_formation("Scaled", argv[optind], f);
 		rc = 0;
 	}
 done:
@@ -645,6 +652,44 @@ done:
 	json_decref(q);
 	apiclient_free(c);
 	return rc;
+}
+
+/* ps:stop and ps:start: POST .../ps/stop or start, and the counts. */
+static int
+cmd_ps_stop_start(int argc, char **argv, const char *what, const char *done)
+{
+	struct apiclient *c = NULL;
+	json_t *f = NULL;
+	bool json;
+	int rc;
+
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 1, "APP")))
+		return rc;
+	rc = 1;
+	if (client_call(&f, c, argv[0], "POST", NULL, "/v1/apps/%s/ps/%r",
+	    argv[optind], what)) {
+		if (json)
+			client_print_json(f);
+		else
+			cmd_print_formation(done, argv[optind], f);
+		rc = 0;
+	}
+	json_decref(f);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+client_cmd_ps_stop(int argc, char **argv)
+{
+	return cmd_ps_stop_start(argc, argv, "stop", "Stopped");
+}
+
+int
+client_cmd_ps_start(int argc, char **argv)
+{
+	return cmd_ps_stop_start(argc, argv, "start", "Started");
 }
 
 /* ---- builds ---- */

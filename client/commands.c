@@ -68,6 +68,10 @@ const struct cmdline_command client_commands[] = {
 	  "show an app's formation and where its containers run", NULL },
 	{ "ps:scale", client_cmd_ps_scale, "APP TYPE=N...",
 	  "set how many processes of each type run", NULL },
+	{ "ps:stop", client_cmd_ps_stop, "APP [--json]",
+	  "stop every process of APP, keeping the counts for ps:start", NULL },
+	{ "ps:start", client_cmd_ps_start, "APP [--json]",
+	  "start APP's processes again with the counts ps:stop kept", NULL },
 	{ "ps:restart", client_cmd_ps_restart,
 	  "APP [TYPE] [--timeout SECS] [--no-wait]",
 	  "restart an app's containers one by one, each new one healthy "

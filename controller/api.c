@@ -80,6 +80,8 @@ static const struct ctl_route ctl_routes[] = {
 	{ "PATCH", "apps/:app/formation", ctl_formation_scale },
 	{ "GET", "apps/:app/ps", ctl_ps },
 	{ "POST", "apps/:app/ps/restart", ctl_ps_restart },
+	{ "POST", "apps/:app/ps/stop", ctl_ps_stop },
+	{ "POST", "apps/:app/ps/start", ctl_ps_start },
 	{ "POST", "apps/:app/runs", ctl_runs_create },
 	{ "GET", "apps/:app/runs/:run", ctl_runs_get },
 	{ "GET", "apps/:app/logs", ctl_logs_get },

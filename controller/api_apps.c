@@ -481,6 +481,35 @@ ctl_formation_scale(struct ctl_call *c)
 	ctl_reply(c, 200, f);
 }
 
+/* POST .../ps/stop and .../ps/start: every process off, and back with
+ * the counts it had (store_ps.c); then as a scale. */
+static void
+ps_stop_start(struct ctl_call *c, bool stop)
+{
+	json_t *f;
+
+	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_check(c, stop ?
+	    store_ps_stop(&f, c->st, c->seg[1]) :
+	    store_ps_start(&f, c->st, c->seg[1])))
+		return;
+	log_info("%s %s '%s'", c->actor.name, stop ? "stopped" : "started",
+	    c->seg[1]);
+	ctl_schedule_kick(c->ctl, c->st);
+	ctl_reply(c, 200, f);
+}
+
+void
+ctl_ps_stop(struct ctl_call *c)
+{
+	ps_stop_start(c, true);
+}
+
+void
+ctl_ps_start(struct ctl_call *c)
+{
+	ps_stop_start(c, false);
+}
+
 void
 ctl_ps(struct ctl_call *c)
 {

@@ -164,6 +164,12 @@ int store_app_maintenance_get(bool *on, struct store *s, const char *app);
 int store_app_maintenance_set(struct store *s, const char *app, bool on);
 int store_maintenance_for_runner(json_t **out, struct store *s,
     int64_t runner_id);
+/* store_ps.c: ps:stop scales every type to 0 and keeps the counts it
+ * ended (*out: those); ERR_CONFLICT when stopped already, ERR_INVALID
+ * when nothing runs.  ps:start gives each type still at 0 its kept count
+ * (*out: the formation now); ERR_CONFLICT when the app is not stopped. */
+int store_ps_stop(json_t **out, struct store *s, const char *app);
+int store_ps_start(json_t **out, struct store *s, const char *app);
 int store_app_collaborator_add(struct store *s, const char *app,
     const char *user);
 int store_app_collaborator_remove(struct store *s, const char *app,

@@ -160,4 +160,17 @@ expect_success 'maintenance stays on across a new release' '
 	wait_for "[ \"\$(code)\" = 200 ]" 10
 '
 
+ncont() { slipway ps hello --json | jq ".containers | length"; }
+expect_success 'ps:stop scales every type to 0 and ps:start brings the counts back' '
+	slipway ps:scale hello web=2 >/dev/null &&
+	out=$(slipway ps:stop hello) && expect_eq "Stopped hello: web=2" "$out" &&
+	expect_eq 0 "$(slipway ps hello --json | jq .formation.web)" &&
+	wait_for "[ \"\$(ncont)\" = 0 ]" 30 &&
+	! out=$(slipway ps:stop hello 2>&1) && expect_contains "$out" "stopped already; ps:start starts it" &&
+	out=$(cd app && slipway ps:start) && expect_eq "Started hello: web=2" "$out" &&
+	! out=$(slipway ps:start hello 2>&1) && expect_contains "$out" "is not stopped" &&
+	wait_for "[ \"\$(code)\" = 200 ]" 30 &&
+	slipway ps:scale hello web=1 >/dev/null
+'
+
 test_done
