@@ -176,6 +176,7 @@ int client_cmd_maintenance_off(int argc, char **argv);
 /* In client/cmd_git.c. */
 int client_cmd_git_set(int argc, char **argv);
 int client_cmd_git_remote(int argc, char **argv);
+int client_cmd_apps_rename(int argc, char **argv);
 /* In client/cmd_rollout.c. */
 int client_cmd_releases_wait(int argc, char **argv);
 int client_cmd_ps_restart(int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
- * Client commands for an app's repository: git:set (Dokku's name: Heroku
- * has no deploy branch to set) and git:remote (Heroku's).
+ * Client commands for an app's repository and name: git:set (Dokku's
+ * name: Heroku has no deploy branch to set), git:remote and apps:rename
+ * (Heroku's).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -125,6 +126,35 @@ client_cmd_git_remote(int argc, char **argv)
 	rc = 0;
 done:
 	json_decref(app);
+	apiclient_free(c);
+	return rc;
+}
+
+/* apps:rename (Heroku's): APP NEWNAME, for an app with no build yet
+ * (controller/api_apps.c, ctl_apps_rename). */
+int
+client_cmd_apps_rename(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *body;
+	bool json;
+	int rc;
+
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = client_nargs(argc, argv, 2, "APP and NEWNAME")) ||
+	    (rc = client_check_app(argv[0], argv[optind])) ||
+	    (rc = client_check_app(argv[0], argv[optind + 1])))
+		return rc;
+	if (!client_open(&c, argv[0]))
+		return 1;
+	body = json_pack("{s:s}", "name", argv[optind + 1]);
+	rc = 1;
+	if (client_call(NULL, c, argv[0], "POST", body, "/v1/apps/%s/rename",
+	    argv[optind])) {
+		printf("Renamed %s to %s\n", argv[optind], argv[optind + 1]);
+		rc = 0;
+	}
+	json_decref(body);
 	apiclient_free(c);
 	return rc;
 }

@@ -23,6 +23,10 @@ const struct cmdline_command client_commands[] = {
 	  "destroy an app with its config, builds and releases", NULL },
 	{ "apps:info", client_cmd_apps_info, "APP [--json]",
 	  "show an app", NULL },
+	{ "apps:rename", client_cmd_apps_rename, "APP NEWNAME",
+	  "rename an app that has no build yet",
+	  "An app's images are in the registry repository named after it,\n"
+	  "which cannot be renamed yet: an app with builds keeps its name.\n" },
 	{ "apps:share", client_cmd_apps_share, "APP USER",
 	  "make USER a collaborator on APP", NULL },
 	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",

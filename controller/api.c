@@ -57,6 +57,7 @@ static const struct ctl_route ctl_routes[] = {
 	{ "GET", "apps/:app", ctl_apps_get },
 	{ "PATCH", "apps/:app", ctl_apps_update },
 	{ "DELETE", "apps/:app", ctl_apps_destroy },
+	{ "POST", "apps/:app/rename", ctl_apps_rename },
 	{ "POST", "apps/:app/collaborators", ctl_collab_add },
 	{ "DELETE", "apps/:app/collaborators/:user", ctl_collab_remove },
 	{ "GET", "apps/:app/domains", ctl_domains_list },

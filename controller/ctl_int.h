@@ -240,6 +240,7 @@ void ctl_rollback(struct ctl_call *c);
 void ctl_formation_get(struct ctl_call *c);
 void ctl_formation_scale(struct ctl_call *c);
 void ctl_ps(struct ctl_call *c);
+void ctl_apps_rename(struct ctl_call *c);
 void ctl_ps_stop(struct ctl_call *c);
 void ctl_ps_start(struct ctl_call *c);
 

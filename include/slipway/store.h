@@ -157,6 +157,10 @@ int store_app_list(json_t **out, struct store *s,
     const struct store_actor *actor);
 int store_app_set_branch(struct store *s, const char *app,
     const char *branch);
+/* store_rename.c: rename app to name; ERR_CONFLICT (saying what to do)
+ * once a build made an image (or one runs), ERR_EXISTS when name is
+ * taken. */
+int store_app_rename(struct store *s, const char *app, const char *name);
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
  * maintenance that have a slot on the runner. */
