@@ -157,7 +157,8 @@ static int
 admin_split(char ***out, size_t *nout, const char *line, size_t max,
     bool run_rest)
 {
-	char **w = xcalloc(max + 2, sizeof(*w));
+	/* room for run's "--" and command, and the NULL */
+	char **w = xcalloc(max + 3, sizeof(*w));
 	const char *p = line;
 	struct buf cur;
 	size_t n = 0;
