@@ -17,6 +17,7 @@ sshx() { ssh $GIT_SSH_COMMAND_OPTS -p "$SP" git@127.0.0.1 "$@"; }
 GIT_SSH_COMMAND_OPTS=${GIT_SSH_COMMAND#ssh }
 
 expect_success 'hello deploys' '
+	wait_for "slipway runners --json | jq -e \".[0].live and .[0].reported_at != null\"" 30 &&
 	out=$(cd app && git push "$REMOTE" main 2>&1) &&
 	expect_contains "$out" "Live at http://hello.localhost:$PP/"
 '
@@ -185,6 +186,12 @@ expect_success 'apps:rename renames an app without builds, refuses one with imag
 	! out=$(slipway apps:rename newer other 2>&1) && expect_contains "$out" "an app named '"'"'other'"'"' exists" &&
 	! out=$(slipway apps:rename newer "Bad/Name" 2>&1) && expect_contains "$out" "invalid app name" &&
 	expect_eq 200 "$(code)"
+'
+
+expect_success 'Dokku'"'"'s names where they differ: apps:list, config:show, logs -t' '
+	expect_eq "$(slipway apps)" "$(slipway apps:list)" &&
+	expect_eq "$(slipway config hello)" "$(sshx config:show hello </dev/null)" &&
+	timeout 3 slipway logs hello -t >t.out 2>&1; expect_eq 124 $? && [ -s t.out ]
 '
 
 test_done
