@@ -151,6 +151,30 @@ long_word:
 	    ADMIN_WORD_MAX);
 }
 
+static int admin_split(char ***out, size_t *nout, const char *line,
+    size_t max, bool run_rest);
+
+/* run's command from the rest of the line: as it came, for the
+ * container's shell to read; but a rest that is one quoted word is that
+ * word (the CLI's rule: one word is a command line), so `run app --
+ * 'echo $PORT'` sent with its quotes runs the echo, not a program named
+ * "echo $PORT". */
+static char *
+admin_run_command(const char *rest)
+{
+	char **w = NULL, *cmd;
+	size_t n = 0;
+
+	if (admin_split(&w, &n, rest, 2, false) == 0 && n == 1) {
+		cmd = w[0];
+		w[0] = NULL;
+	} else {
+		cmd = xstrdup(rest);
+	}
+	hooks_words_free(w);
+	return cmd;
+}
+
 /* Split line into words; with run_rest, `run`'s own words only, and the
  * rest of the line after them (and after a "--") as one last word. */
 static int
@@ -187,7 +211,7 @@ admin_split(char ***out, size_t *nout, const char *line, size_t max,
 			if (strcmp(w[n - 1], "--") != 0)
 				w[n++] = xstrdup("--");
 			if (*p)
-				w[n++] = xstrdup(p);
+				w[n++] = admin_run_command(p);
 			rc = 0;
 			break;
 		}

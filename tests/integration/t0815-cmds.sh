@@ -52,7 +52,9 @@ expect_success 'run over SSH takes the rest of the line to the container'"'"'s s
 	out=$(sshx "run hello echo \"a  b\" | tr a x" </dev/null 2>/dev/null) &&
 	expect_eq "x  b" "$out" &&
 	out=$(sshx run --timeout 30 hello -- "echo --help" </dev/null 2>/dev/null) &&
-	expect_eq "--help" "$out"
+	expect_eq "--help" "$out" &&
+	out=$(sshx "run hello -- '"'"'echo one; echo two'"'"'" </dev/null 2>/dev/null) &&
+	expect_eq "one two" "$(echo $out)"
 '
 
 expect_success 'git:remote adds the remote deploy, and points it again' '
