@@ -106,8 +106,8 @@ static const struct cmdline_command cli_first[] = {
 	  "back.  See docs/backup.md.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
-	  "[--runner-timeout SECS] [--max-conns N] [--max-conns-per-ip N] "
-	  "[--keep-releases N]",
+	  "[--git-url ssh://git@HOST:PORT] [--runner-timeout SECS] "
+	  "[--max-conns N] [--max-conns-per-ip N] [--keep-releases N]",
 	  "run the controller: the store and the HTTP API (default "
 	  "127.0.0.1:7070)",
 	  "The store is DIR/slipway.db (DIR: --home, $SLIPWAY_HOME or\n"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "slipway/cli.h"
+#include "slipway/client.h"
 #include "slipway/cmdline.h"
 #include "slipway/log.h"
 
@@ -113,6 +114,17 @@ main(int argc, char **argv)
 	if (cli_wants_help(argc, argv)) {
 		cmdline_print_usage(cmd);
 		return 0;
+	}
+	if (client_command_find(cmd->name) == cmd) {
+		struct client_app_args a;
+		int rc;
+
+		if ((rc = client_app_args(&a, argc, argv, cmd, true)))
+			return rc;
+		optind = 0;
+		rc = cmd->run(a.argc, a.argv);
+		client_app_args_free(&a);
+		return rc;
 	}
 	optind = 0;
 	return cmd->run(argc, argv);

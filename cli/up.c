@@ -100,6 +100,8 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg_own(a, xasprintf("%u", c->keep_releases));
 	up_arg(a, "--home");
 	up_arg(a, c->home);
+	up_arg(a, "--git-url");
+	up_arg_own(a, xasprintf("ssh://git@%s:%u", c->hostname, c->ssh_port));
 	svcs[n++] = (struct supervise_svc){ .name = "controller",
 	    .argv = a->argv };
 

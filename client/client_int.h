@@ -33,6 +33,9 @@ int client_opts_user(bool *json, const char **user, int argc, char **argv);
 /* Exactly want positional arguments after options, or a usage error. */
 int client_nargs(int argc, char **argv, int want, const char *what);
 
+/* --timeout SECS (1 to 86400) into *out, or a usage error (2). */
+int client_parse_timeout(unsigned *out, const char *name, const char *s);
+
 /* An app name as the controller will take it, or a usage error (2). */
 int client_check_app(const char *name, const char *app);
 
@@ -133,11 +136,14 @@ int client_cmd_domains_remove(int argc, char **argv);
 int client_cmd_config(int argc, char **argv);
 int client_cmd_config_set(int argc, char **argv);
 int client_cmd_config_unset(int argc, char **argv);
+int client_cmd_config_get(int argc, char **argv);
 int client_cmd_releases(int argc, char **argv);
 int client_cmd_releases_info(int argc, char **argv);
 int client_cmd_rollback(int argc, char **argv);
 int client_cmd_ps(int argc, char **argv);
 int client_cmd_ps_scale(int argc, char **argv);
+int client_cmd_ps_stop(int argc, char **argv);
+int client_cmd_ps_start(int argc, char **argv);
 int client_cmd_builds(int argc, char **argv);
 int client_cmd_builds_info(int argc, char **argv);
 int client_cmd_builds_create(int argc, char **argv);
@@ -163,10 +169,20 @@ int client_cmd_groups_remove_user(int argc, char **argv);
 int client_cmd_runners(int argc, char **argv);
 int client_cmd_runners_add(int argc, char **argv);
 int client_cmd_runners_remove(int argc, char **argv);
+/* In client/cmd_maint.c. */
+int client_cmd_maintenance(int argc, char **argv);
+int client_cmd_maintenance_on(int argc, char **argv);
+int client_cmd_maintenance_off(int argc, char **argv);
+/* In client/cmd_git.c. */
+int client_cmd_git_set(int argc, char **argv);
+int client_cmd_git_remote(int argc, char **argv);
+int client_cmd_apps_rename(int argc, char **argv);
 /* In client/cmd_rollout.c. */
 int client_cmd_releases_wait(int argc, char **argv);
 int client_cmd_ps_restart(int argc, char **argv);
-int client_cmd_run(int argc, char **argv);
 int client_cmd_logs(int argc, char **argv);
+/* In client/cmd_run.c. */
+int client_cmd_run(int argc, char **argv);
+int client_cmd_run_output(int argc, char **argv);
 
 #endif

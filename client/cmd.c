@@ -14,6 +14,7 @@
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
 #include "slipway/name.h"
+#include "slipway/parse.h"
 
 bool
 client_open(struct apiclient **out, const char *name)
@@ -127,6 +128,17 @@ client_nargs(int argc, char **argv, int want, const char *what)
 	if (argc - optind > want)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind + want]);
+	return 0;
+}
+
+int
+client_parse_timeout(unsigned *out, const char *name, const char *s)
+{
+	unsigned long long v;
+
+	if (parse_uint(&v, s, 1, 86400) < 0)
+		return cmdline_usage_error(name, "--timeout is 1 to 86400 seconds");
+	*out = (unsigned)v;
 	return 0;
 }
 

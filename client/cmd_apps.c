@@ -339,6 +339,35 @@ client_cmd_config(int argc, char **argv)
 	return client_show(argc, argv, &v);
 }
 
+/* One config var's value alone, for scripts ($(slipway config:get APP
+ * KEY)); unset: nothing printed, exit 1 (as Dokku's). */
+int
+client_cmd_config_get(int argc, char **argv)
+{
+	struct apiclient *c = NULL;
+	json_t *cfg = NULL, *v;
+	bool json;
+	int rc;
+
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 2, "APP and KEY")))
+		return rc;
+	rc = 1;
+	if (client_call(&cfg, c, argv[0], "GET", NULL, "/v1/apps/%s/config",
+	    argv[optind])) {
+		v = json_object_get(json_object_get(cfg, "values"),
+		    argv[optind + 1]);
+		if (json)
+			client_print_json(v ? v : json_null());
+		else if (v)
+			printf("%s\n", json_string_value(v));
+		rc = v ? 0 : 1;
+	}
+	json_decref(cfg);
+	apiclient_free(c);
+	return rc;
+}
+
 /* A config var to set, KEY=VALUE, into changes; 2 after a usage error. */
 static int
 cmd_config_var(json_t *changes, const char *name, const char *item)
@@ -621,13 +650,24 @@ cmd_scale_item(json_t *q, const char *name, const char *item)
 	return 0;
 }
 
+/* "Scaled shop: web=2 worker=1" */
+static void
+cmd_print_formation(const char *done, const char *app, json_t *f)
+{
+	const char *type;
+	json_t *v;
+
+	printf("%s %s:", done, app);
+	json_object_foreach(f, type, v)
+		printf(" %s=%" JSON_INTEGER_FORMAT, type, json_integer_value(v));
+	printf("\n");
+}
+
 int
 client_cmd_ps_scale(int argc, char **argv)
 {
 	struct apiclient *c = NULL;
 	json_t *q = json_object(), *f = NULL;
-	const char *type;
-	json_t *v;
 	int rc;
 
 	if ((rc = cmd_app_items(q, argc, argv, "TYPE=N", cmd_scale_item)))
@@ -639,11 +679,7 @@ client_cmd_ps_scale(int argc, char **argv)
 	rc = 1;
 	if (client_call(&f, c, argv[0], "PATCH", q, "/v1/apps/%s/formation",
 	    argv[optind])) {
-		printf("Scaled %s:", argv[optind]);
-		json_object_foreach(f, type, v)
-			printf(" %s=%" JSON_INTEGER_FORMAT, type,
-			    json_integer_value(v));
-		printf("\n");
+		cmd_print_formation("Scaled", argv[optind], f);
 		rc = 0;
 	}
 done:
@@ -651,6 +687,44 @@ done:
 	json_decref(q);
 	apiclient_free(c);
 	return rc;
+}
+
+/* ps:stop and ps:start: POST .../ps/stop or start, and the counts. */
+static int
+cmd_ps_stop_start(int argc, char **argv, const char *what, const char *done)
+{
+	struct apiclient *c = NULL;
+	json_t *f = NULL;
+	bool json;
+	int rc;
+
+	if ((rc = client_opts_json(&json, argc, argv)) ||
+	    (rc = cmd_app_open(&c, argc, argv, 1, "APP")))
+		return rc;
+	rc = 1;
+	if (client_call(&f, c, argv[0], "POST", NULL, "/v1/apps/%s/ps/%r",
+	    argv[optind], what)) {
+		if (json)
+			client_print_json(f);
+		else
+			cmd_print_formation(done, argv[optind], f);
+		rc = 0;
+	}
+	json_decref(f);
+	apiclient_free(c);
+	return rc;
+}
+
+int
+client_cmd_ps_stop(int argc, char **argv)
+{
+	return cmd_ps_stop_start(argc, argv, "stop", "Stopped");
+}
+
+int
+client_cmd_ps_start(int argc, char **argv)
+{
+	return cmd_ps_stop_start(argc, argv, "start", "Started");
 }
 
 /* ---- builds ---- */

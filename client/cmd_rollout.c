@@ -36,17 +36,6 @@ wait_progress(json_t *ans, void *ctx)
 		fprintf(stderr, "waiting: %s\n", why ? why : "deploying");
 }
 
-static int
-parse_timeout(unsigned *out, const char *name, const char *s)
-{
-	unsigned long long v;
-
-	if (parse_uint(&v, s, 1, 86400) < 0)
-		return cmdline_usage_error(name, "--timeout is 1 to 86400 seconds");
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Print what rollout_wait ended with: the URLs, or the reason. */
 static int
 wait_report(const char *name, int rc, json_t *ans, const char *app,
@@ -92,7 +81,7 @@ client_cmd_releases_wait(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'j')
 			json = true;
-		else if (ch != 't' || (rc = parse_timeout(&timeout, argv[0],
+		else if (ch != 't' || (rc = client_parse_timeout(&timeout, argv[0],
 		    optarg)))
 			return ch == 't' ? rc : cmdline_usage_error(argv[0],
 			    "unknown option");
@@ -152,7 +141,7 @@ client_cmd_ps_restart(int argc, char **argv)
 		} else if (ch != 't') {
 			rc = cmdline_usage_error(argv[0], "unknown option");
 			goto done;
-		} else if ((rc = parse_timeout(&timeout, argv[0], optarg))) {
+		} else if ((rc = client_parse_timeout(&timeout, argv[0], optarg))) {
 			goto done;
 		}
 	}
@@ -201,148 +190,6 @@ done:
 	return rc;
 }
 
-/* ---- run ------------------------------------------------------------- */
-
-/* One word as sh reads it back: as it is when plain, else single-quoted. */
-static void
-shell_quote(struct buf *b, const char *w)
-{
-	if (w[0] && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
-	    "UVWXYZ0123456789-_./=:,+@%") == strlen(w)) {
-		buf_puts(b, w);
-		return;
-	}
-	buf_putc(b, '\'');
-	for (const char *p = w; *p; p++) {
-		if (*p == '\'')
-			buf_puts(b, "'\\''");
-		else
-			buf_putc(b, *p);
-	}
-	buf_putc(b, '\'');
-}
-
-int
-client_cmd_run(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct apiclient *c = NULL;
-	json_t *body = NULL, *r = NULL, *ans = NULL;
-	unsigned timeout = 0;
-	unsigned long long offset = 0;
-	const char *app, *id, *state = "pending";
-	struct buf cmd;
-	double end;
-	int ch, rc, first;
-
-	buf_init(&cmd, 8192);
-	/* "+": options end at APP, so the command keeps its own */
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		if (ch != 't') {
-			rc = cmdline_usage_error(argv[0], "unknown option");
-			goto done;
-		}
-		if ((rc = parse_timeout(&timeout, argv[0], optarg)))
-			goto done;
-	}
-	if (argc - optind < 2) {
-		rc = cmdline_usage_error(argv[0], "give APP -- COMMAND");
-		goto done;
-	}
-	app = argv[optind];
-	if ((rc = client_check_app(argv[0], app)))
-		goto done;
-	first = optind + 1;
-	if (strcmp(argv[first], "--") == 0)
-		first++;
-	if (first >= argc) {
-		rc = cmdline_usage_error(argv[0], "give the COMMAND after --");
-		goto done;
-	}
-	/* One word is a shell command line (as Heroku's run); several are
-	 * a command and its arguments, quoted so sh sees them as given. */
-	if (first == argc - 1) {
-		buf_puts(&cmd, argv[first]);
-	} else {
-		for (int i = first; i < argc; i++) {
-			if (i > first)
-				buf_putc(&cmd, ' ');
-			shell_quote(&cmd, argv[i]);
-		}
-	}
-	if (cmd.len == 0 || cmd.len >= 8192) {
-		rc = cmdline_usage_error(argv[0], "the command is empty or over "
-		    "8 KiB");
-		goto done;
-	}
-	body = json_pack("{ss}", "command", cmd.ptr);
-	rc = 1;
-	if (!client_open(&c, argv[0]) ||
-	    !client_call(&r, c, argv[0], "POST", body, "/v1/apps/%s/runs", app))
-		goto done;
-	id = json_string_value(json_object_get(r, "id"));
-	fprintf(stderr, "Running '%s' on %s v%" JSON_INTEGER_FORMAT
-	    " (runner %s, run.%s)\n", cmd.ptr, app, json_integer_value(
-	    json_object_get(r, "release")), client_str(r, "runner"),
-	    client_str(r, "index"));
-	end = clock_mono() + (timeout ? timeout : 3600);
-	for (;;) {
-		char path[256];
-		const char *outp;
-		json_t *o;
-
-		snprintf(path, sizeof(path), "/v1/apps/%s/runs/%s?offset=%llu"
-		    "&wait=%d", app, id, offset, ROLLOUT_POLL_SECS);
-		json_decref(ans);
-		ans = NULL;
-		if (apiclient_call(&ans, c, "GET", path, NULL) < 0) {
-			cmdline_fail(argv[0]);
-			goto done;
-		}
-		o = json_object_get(ans, "output");
-		outp = json_string_value(o);
-		if (json_integer_value(json_object_get(ans, "skipped")) > 0)
-			fprintf(stderr, "(%" JSON_INTEGER_FORMAT " bytes of "
-			    "output were dropped)\n", json_integer_value(
-			    json_object_get(ans, "skipped")));
-		if (outp && json_string_length(o) > 0) {
-			fwrite(outp, 1, json_string_length(o), stdout);
-			fflush(stdout);
-		}
-		offset = (unsigned long long)json_integer_value(
-		    json_object_get(ans, "offset"));
-		state = json_string_value(json_object_get(ans, "state"));
-		if (state && (strcmp(state, "exited") == 0 ||
-		    strcmp(state, "failed") == 0) &&
-		    json_string_length(o) == 0)
-			break;
-		if (clock_mono() >= end) {
-			fprintf(stderr, "slipway %s: gave up waiting after "
-			    "%us; the one-off %s goes on\n", argv[0],
-			    timeout ? timeout : 3600, id);
-			goto done;
-		}
-	}
-	if (strcmp(state, "failed") == 0) {
-		fprintf(stderr, "slipway %s: the one-off failed: %s\n",
-		    argv[0], client_str(ans, "error"));
-		goto done;
-	}
-	ch = (int)json_integer_value(json_object_get(ans, "exit_code"));
-	fprintf(stderr, "Exited with status %d\n", ch);
-	rc = ch < 0 ? 1 : ch > 255 ? 255 : ch;
-done:
-	buf_free(&cmd);
-	json_decref(body);
-	json_decref(r);
-	json_decref(ans);
-	apiclient_free(c);
-	return rc;
-}
-
 /* ---- logs ------------------------------------------------------------ */
 
 static atomic_int logs_stop;   /* lock-free: safe in a handler */
@@ -376,18 +223,20 @@ client_cmd_logs(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "lines", required_argument, NULL, 'n' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "tail", no_argument, NULL, 'f' },    /* Heroku's name */
 		{ "process", required_argument, NULL, 'p' },
+		{ "source", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apiclient *c = NULL;
 	json_t *ans = NULL;
-	const char *proc = NULL;
-	char *eproc = NULL, *cursor = NULL;
+	const char *proc = NULL, *source = NULL;
+	char *eproc = NULL, *cursor = NULL, *filters = NULL;
 	unsigned long long lines = 100;
 	bool follow = false;
 	int ch, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "n:fp:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:ftp:s:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (parse_uint(&lines, optarg, 1, 10000) < 0)
@@ -395,10 +244,18 @@ client_cmd_logs(int argc, char **argv)
 				    "10000 lines");
 			break;
 		case 'f':
+		case 't':
 			follow = true;
 			break;
 		case 'p':
 			proc = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "router") && strcmp(optarg, "app"))
+				return cmdline_usage_error(argv[0], "--source is "
+				    "router (the proxy's lines) or app (the app's "
+				    "own)");
+			source = optarg;
 			break;
 		default:
 			return cmdline_usage_error(argv[0], "unknown option");
@@ -415,10 +272,12 @@ client_cmd_logs(int argc, char **argv)
 	if (!client_open(&c, argv[0]))
 		return 1;
 	eproc = proc ? apiclient_escape(proc) : NULL;
+	/* source is one of two words: nothing in it needs escaping */
+	filters = xasprintf("%s%s%s%s", eproc ? "&process=" : "",
+	    eproc ? eproc : "", source ? "&source=" : "", source ? source : "");
 	rc = 1;
 	if (!client_call(&ans, c, argv[0], "GET", NULL,
-	    "/v1/apps/%s/logs?lines=%d%r%r", argv[optind], (int)lines,
-	    eproc ? "&process=" : "", eproc ? eproc : ""))
+	    "/v1/apps/%s/logs?lines=%d%r", argv[optind], (int)lines, filters))
 		goto done;
 	logs_print(ans);
 	if (follow) {
@@ -435,9 +294,8 @@ client_cmd_logs(int argc, char **argv)
 		json_decref(ans);
 		ans = NULL;
 		/* the app name was checked: nothing in it needs escaping */
-		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s%s",
-		    argv[optind], cursor, ROLLOUT_POLL_SECS, eproc ? "&process=" : "",
-		    eproc ? eproc : "");
+		path = xasprintf("/v1/apps/%s/logs?cursor=%s&wait=%d%s",
+		    argv[optind], cursor, ROLLOUT_POLL_SECS, filters);
 		r = apiclient_call(&ans, c, "GET", path, NULL);
 		free(path);
 		free(cursor);
@@ -454,6 +312,7 @@ client_cmd_logs(int argc, char **argv)
 done:
 	free(cursor);
 	free(eproc);
+	free(filters);
 	json_decref(ans);
 	apiclient_free(c);
 	return rc;

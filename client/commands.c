@@ -16,6 +16,8 @@ const struct cmdline_command client_commands[] = {
 	  "0600).  SLIPWAY_URL and SLIPWAY_TOKEN, when set, override it.\n" },
 	{ "apps", client_cmd_apps, "[--json]",
 	  "list the apps you may see", NULL },
+	{ "apps:list", client_cmd_apps, "[--json]",
+	  "the same as apps (Dokku's name)", NULL },
 	{ "apps:create", client_cmd_apps_create,
 	  "NAME [--group G]... [--branch B]",
 	  "create an app (in group default unless --group)", NULL },
@@ -23,10 +25,28 @@ const struct cmdline_command client_commands[] = {
 	  "destroy an app with its config, builds and releases", NULL },
 	{ "apps:info", client_cmd_apps_info, "APP [--json]",
 	  "show an app", NULL },
+	{ "apps:rename", client_cmd_apps_rename, "APP NEWNAME",
+	  "rename an app that has no build yet",
+	  "An app's images are in the registry repository named after it,\n"
+	  "which cannot be renamed yet: an app with builds keeps its name.\n" },
 	{ "apps:share", client_cmd_apps_share, "APP USER",
 	  "make USER a collaborator on APP", NULL },
 	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",
 	  "remove a collaborator from APP", NULL },
+	{ "maintenance", client_cmd_maintenance, "APP [--json]",
+	  "say whether APP is in maintenance mode", NULL },
+	{ "maintenance:on", client_cmd_maintenance_on, "APP [--json]",
+	  "answer APP's requests with a 503 maintenance page", NULL },
+	{ "maintenance:off", client_cmd_maintenance_off, "APP [--json]",
+	  "pass APP's requests to it again", NULL },
+	{ "git:set", client_cmd_git_set, "APP deploy-branch BRANCH [--json]",
+	  "make BRANCH the one whose pushes deploy APP",
+	  "A push of another branch is refused, with this command in the\n"
+	  "message.  An app with no code yet takes main or master, whichever\n"
+	  "its first push brings.\n" },
+	{ "git:remote", client_cmd_git_remote, "APP [-r REMOTE]",
+	  "add (or point) git remote REMOTE (default deploy) of the current "
+	  "repository at APP", NULL },
 	{ "domains", client_cmd_domains, "APP [--json]",
 	  "list an app's domains", NULL },
 	{ "domains:add", client_cmd_domains_add, "APP DOMAIN",
@@ -35,6 +55,10 @@ const struct cmdline_command client_commands[] = {
 	  "stop routing DOMAIN to APP", NULL },
 	{ "config", client_cmd_config, "APP [--json]",
 	  "show an app's config vars as KEY=VALUE", NULL },
+	{ "config:show", client_cmd_config, "APP [--json]",
+	  "the same as config (Dokku's name)", NULL },
+	{ "config:get", client_cmd_config_get, "APP KEY [--json]",
+	  "print one config var's value (exit 1 when it is not set)", NULL },
 	{ "config:set", client_cmd_config_set, "APP KEY=VALUE...",
 	  "set config vars (one new release)", NULL },
 	{ "config:unset", client_cmd_config_unset, "APP KEY...",
@@ -43,13 +67,19 @@ const struct cmdline_command client_commands[] = {
 	  "list an app's releases, newest first", NULL },
 	{ "releases:info", client_cmd_releases_info, "APP vN [--json]",
 	  "show one release with its config", NULL },
-	{ "rollback", client_cmd_rollback, "APP [vN]",
+	{ "releases:rollback", client_cmd_rollback, "APP [vN]",
 	  "make a new release with vN's build and config (default: the one "
 	  "before)", NULL },
+	{ "rollback", client_cmd_rollback, "APP [vN]",
+	  "the same as releases:rollback", NULL },
 	{ "ps", client_cmd_ps, "APP [--json]",
 	  "show an app's formation and where its containers run", NULL },
 	{ "ps:scale", client_cmd_ps_scale, "APP TYPE=N...",
 	  "set how many processes of each type run", NULL },
+	{ "ps:stop", client_cmd_ps_stop, "APP [--json]",
+	  "stop every process of APP, keeping the counts for ps:start", NULL },
+	{ "ps:start", client_cmd_ps_start, "APP [--json]",
+	  "start APP's processes again with the counts ps:stop kept", NULL },
 	{ "ps:restart", client_cmd_ps_restart,
 	  "APP [TYPE] [--timeout SECS] [--no-wait]",
 	  "restart an app's containers one by one, each new one healthy "
@@ -63,14 +93,25 @@ const struct cmdline_command client_commands[] = {
 	  "Exits 1 with the reason when the release failed (the health\n"
 	  "check's last answer), was superseded, or is not live in SECS\n"
 	  "(default 300).\n" },
-	{ "run", client_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	{ "run", client_cmd_run,
+	  "[--timeout SECS] [--detach] APP -- COMMAND...",
 	  "run a one-off container of the current release and stream its "
 	  "output",
 	  "Exits with the command's status.  One word is a shell command\n"
-	  "line ('echo $PORT'); several are a command and its arguments.\n" },
-	{ "logs", client_cmd_logs, "APP [-n N] [-f] [--process TYPE]",
+	  "line ('echo $PORT'); several are a command and its arguments.\n"
+	  "--detach prints the one-off's id and returns; run:output shows\n"
+	  "its output.\n" },
+	{ "run:detached", client_cmd_run, "[--timeout SECS] APP -- COMMAND...",
+	  "the same as run --detach", NULL },
+	{ "run:output", client_cmd_run_output, "APP ID [--timeout SECS]",
+	  "print a one-off's output from the start, following it until it "
+	  "ends", NULL },
+	{ "logs", client_cmd_logs,
+	  "APP [-n N] [-f|--tail] [--process TYPE] [--source router|app]",
 	  "show an app's logs (last N lines, default 100); -f follows",
-	  "--process web shows every web.N; web.1 only that one.\n" },
+	  "--process web shows every web.N; web.1 only that one.\n"
+	  "--source router shows the proxy's line for each request (method,\n"
+	  "path, status, bytes, service time); app only the app's output.\n" },
 	{ "builds", client_cmd_builds, "APP [--json]",
 	  "list an app's builds", NULL },
 	{ "builds:info", client_cmd_builds_info, "APP BUILD [--json]",
@@ -132,23 +173,30 @@ static const struct cmdline_command ssh_keys_add = {
 	"add an OpenSSH public key read from stdin", NULL,
 };
 
-/* The commands a key may run over SSH, in help order: the client row of
- * the same name, or form when set.  Every one without a form opens no
- * path it is given (t0406 tries each with one). */
+/* The client rows that do not run over SSH as they are: each is a form
+ * there, or (form NULL) not offered.  Every other row is, in the CLI's
+ * order: the SSH command set is the CLI's, from this one table, and the
+ * controller decides what the session's user may do, as for the CLI.
+ * Every row offered opens no path it is given (t0406 tries each with
+ * one). */
 static const struct {
 	const char *name;
 	const struct cmdline_command *form;
-} ssh_table[] = {
-	{ "apps", NULL }, { "apps:create", NULL }, { "apps:info", NULL },
-	{ "apps:destroy", NULL },
-	{ "config", NULL }, { "config:set", NULL }, { "config:unset", NULL },
-	{ "releases", NULL }, { "releases:info", NULL }, { "rollback", NULL },
-	{ "ps", NULL }, { "ps:scale", NULL }, { "ps:restart", NULL },
-	{ "releases:wait", NULL }, { "run", NULL }, { "logs", NULL },
-	{ "keys", NULL }, { "keys:add", &ssh_keys_add },
-	{ "keys:remove", NULL },
-	{ "builds", NULL }, { "builds:info", NULL }, { "builds:create", NULL },
+} ssh_forms[] = {
+	{ "login", NULL },      /* writes the CLI's config file */
+	{ "git:remote", NULL }, /* runs git in the caller's repository */
+	{ "keys:add", &ssh_keys_add },
 };
+
+/* Row c as it runs over SSH: itself, its form, or NULL. */
+static const struct cmdline_command *
+ssh_row(const struct cmdline_command *c)
+{
+	for (size_t i = 0; i < sizeof(ssh_forms) / sizeof(ssh_forms[0]); i++)
+		if (strcmp(ssh_forms[i].name, c->name) == 0)
+			return ssh_forms[i].form;
+	return c;
+}
 
 const struct cmdline_command *
 client_command_find(const char *name)
@@ -162,20 +210,18 @@ client_command_find(const char *name)
 const struct cmdline_command *
 client_ssh_at(size_t i)
 {
-	if (i >= sizeof(ssh_table) / sizeof(ssh_table[0]))
-		return NULL;
-	if (ssh_table[i].form)
-		return ssh_table[i].form;
-	return client_command_find(ssh_table[i].name);
+	for (const struct cmdline_command *c = client_commands; c->name; c++) {
+		const struct cmdline_command *r = ssh_row(c);
+		if (r && i-- == 0)
+			return r;
+	}
+	return NULL;
 }
 
 const struct cmdline_command *
 client_ssh_find(const char *name)
 {
-	const struct cmdline_command *c;
+	const struct cmdline_command *c = client_command_find(name);
 
-	for (size_t i = 0; (c = client_ssh_at(i)) != NULL; i++)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
+	return c ? ssh_row(c) : NULL;
 }

@@ -57,6 +57,7 @@ static const struct ctl_route ctl_routes[] = {
 	{ "GET", "apps/:app", ctl_apps_get },
 	{ "PATCH", "apps/:app", ctl_apps_update },
 	{ "DELETE", "apps/:app", ctl_apps_destroy },
+	{ "POST", "apps/:app/rename", ctl_apps_rename },
 	{ "POST", "apps/:app/collaborators", ctl_collab_add },
 	{ "DELETE", "apps/:app/collaborators/:user", ctl_collab_remove },
 	{ "GET", "apps/:app/domains", ctl_domains_list },
@@ -70,6 +71,8 @@ static const struct ctl_route ctl_routes[] = {
 	{ "PATCH", "apps/:app/builds/:build", ctl_builds_update },
 	{ "GET", "apps/:app/builds/:build/log", ctl_builds_log },
 	{ "GET", "apps/:app/access", ctl_apps_access },
+	{ "GET", "apps/:app/maintenance", ctl_maintenance_get },
+	{ "PUT", "apps/:app/maintenance", ctl_maintenance_set },
 	{ "GET", "apps/:app/releases", ctl_releases_list },
 	{ "GET", "apps/:app/releases/:version", ctl_releases_get },
 	{ "GET", "apps/:app/releases/:version/rollout", ctl_rollout_get },
@@ -78,6 +81,8 @@ static const struct ctl_route ctl_routes[] = {
 	{ "PATCH", "apps/:app/formation", ctl_formation_scale },
 	{ "GET", "apps/:app/ps", ctl_ps },
 	{ "POST", "apps/:app/ps/restart", ctl_ps_restart },
+	{ "POST", "apps/:app/ps/stop", ctl_ps_stop },
+	{ "POST", "apps/:app/ps/start", ctl_ps_start },
 	{ "POST", "apps/:app/runs", ctl_runs_create },
 	{ "GET", "apps/:app/runs/:run", ctl_runs_get },
 	{ "GET", "apps/:app/logs", ctl_logs_get },
@@ -376,8 +381,12 @@ ctl_body_fields(struct ctl_call *c, const struct ctl_field *f, size_t n)
 static void
 ctl_health(struct ctl_call *c)
 {
-	ctl_reply(c, 200, json_pack("{ssss}", "status", "ok", "version",
-	    SLIPWAY_VERSION));
+	json_t *j = json_pack("{ssss}", "status", "ok", "version",
+	    SLIPWAY_VERSION);
+
+	if (c->ctl->git_url)
+		json_object_set_new(j, "git_url", json_string(c->ctl->git_url));
+	ctl_reply(c, 200, j);
 }
 
 /* Split c->path after "/v1/" into segments, empty ones kept (ctl_match

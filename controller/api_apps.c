@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_int.h"
 #include "slipway/alloc.h"
@@ -126,6 +127,9 @@ ctl_apps_get(struct ctl_call *c)
 		json_object_set_new(app, "disk", ctl_app_disk(c->ctl,
 		    c->seg[1], json_string_value(json_object_get(app,
 		    "uid"))));
+	if (c->ctl->git_url)
+		json_object_set_new(app, "git_url", json_sprintf("%s/%s.git",
+		    c->ctl->git_url, c->seg[1]));
 	ctl_reply(c, 200, app);
 }
 
@@ -202,6 +206,46 @@ ctl_apps_destroy(struct ctl_call *c)
 	log_info("%s destroyed app '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	ctl_reply(c, 200, json_pack("{ss}", "destroyed", c->seg[1]));
+}
+
+/*
+ * POST /v1/apps/APP/rename {"name"}: the store first (it refuses an app
+ * with builds, whose images carry the name), then the repository moves
+ * to the new name under the app's lock.  A kill between the two leaves
+ * an app without code whose old repository nobody reads: its first push
+ * under the new name makes a new one.
+ */
+void
+ctl_apps_rename(struct ctl_call *c)
+{
+	const char *name;
+	char *repo = NULL, *to = NULL;
+	int lock = -1, rc;
+
+	if (!ctl_app_owner(c, c->seg[1]) || !ctl_body_need(c, "name", &name))
+		return;
+	if ((rc = repo_lock(&lock, c->ctl->home, c->seg[1],
+	    c->actor.name)) < 0) {
+		ctl_fail(c, rc);
+		return;
+	}
+	if (!ctl_check(c, store_app_rename(c->st, c->seg[1], name)))
+		goto done;
+	to = home_repo_path(c->ctl->home, name);
+	repo = home_repo_path(c->ctl->home, c->seg[1]);
+	/* what is at the new name is a destroyed app's: not ours to keep */
+	if (fs_exists(repo) && (fs_remove_tree(to) < 0 ||
+	    rename(repo, to) < 0))
+		log_warnx("app '%s' renamed '%s'; its repository stays at %s",
+		    c->seg[1], name, repo);
+	log_info("%s renamed app '%s' to '%s'", c->actor.name, c->seg[1],
+	    name);
+	ctl_schedule_kick(c->ctl, c->st);
+	ctl_reply(c, 200, json_pack("{ssss}", "app", name, "was", c->seg[1]));
+done:
+	close(lock);
+	free(repo);
+	free(to);
 }
 
 void
@@ -484,6 +528,35 @@ ctl_formation_scale(struct ctl_call *c)
 	log_info("%s scaled '%s'", c->actor.name, c->seg[1]);
 	ctl_schedule_kick(c->ctl, c->st);
 	ctl_reply(c, 200, f);
+}
+
+/* POST .../ps/stop and .../ps/start: every process off, and back with
+ * the counts it had (store_ps.c); then as a scale. */
+static void
+ps_stop_start(struct ctl_call *c, bool stop)
+{
+	json_t *f;
+
+	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_check(c, stop ?
+	    store_ps_stop(&f, c->st, c->seg[1]) :
+	    store_ps_start(&f, c->st, c->seg[1])))
+		return;
+	log_info("%s %s '%s'", c->actor.name, stop ? "stopped" : "started",
+	    c->seg[1]);
+	ctl_schedule_kick(c->ctl, c->st);
+	ctl_reply(c, 200, f);
+}
+
+void
+ctl_ps_stop(struct ctl_call *c)
+{
+	ps_stop_start(c, true);
+}
+
+void
+ctl_ps_start(struct ctl_call *c)
+{
+	ps_stop_start(c, false);
 }
 
 void

@@ -167,6 +167,7 @@ ctl_logs_get(struct ctl_call *c)
 	const char *n = httpd_req_query(c->req, "lines");
 	const char *proc = httpd_req_query(c->req, "process");
 	const char *cs = httpd_req_query(c->req, "cursor");
+	const char *src = httpd_req_query(c->req, "source");
 	struct logring_query q = { .app = c->seg[1], .process = proc };
 	struct logring_cursor cur = { 0, 0, 0 };
 	json_t *lines = json_array();
@@ -192,6 +193,15 @@ ctl_logs_get(struct ctl_call *c)
 	    strlen(proc))) {
 		ctl_error(c, 422, "invalid", "process is a type (web) or a "
 		    "process (web.1)");
+		goto out;
+	}
+	if (src && strcmp(src, "router") == 0) {
+		q.source = LOGRING_SOURCE_ROUTER;
+	} else if (src && strcmp(src, "app") == 0) {
+		q.source = LOGRING_SOURCE_APP;
+	} else if (src) {
+		ctl_error(c, 422, "invalid", "source is router (the proxy's "
+		    "lines) or app (the app's own)");
 		goto out;
 	}
 	if (cs && !logs_cursor_parse(&cur, cs)) {

@@ -111,9 +111,19 @@ ctl_desired_doc(json_t **out, struct ctl_call *c)
 	char d[DIGEST_STR_MAX], *text;
 	int rc;
 
+	json_t *maint = NULL;
+
 	if ((rc = store_schedule_for_runner(out, c->st,
 	    c->actor.runner_id)) < 0)
 		return rc;
+	/* the apps in maintenance: the runner's proxy answers for them */
+	if ((rc = store_maintenance_for_runner(&maint, c->st,
+	    c->actor.runner_id)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
+	json_object_set_new(*out, "maintenance", maint);
 	ctl_desired_extend(c->ctl, *out, c->actor.name);
 	text = json_dumps(*out, JSON_COMPACT | JSON_SORT_KEYS);
 	digest_buf(d, DIGEST_SHA256, text, strlen(text));

@@ -515,6 +515,14 @@ ctl_urls_check(const char *name, const struct ctl *ctl)
 	    ctl->registry_url) < 0)
 		rc = cmdline_usage_error(name, "--registry: %s", err_last());
 	free(hostport);
+	/* It goes into git remotes as it is: nothing a shell or git would
+	 * read as more than a URL. */
+	if (rc == 0 && ctl->git_url && (strncmp(ctl->git_url, "ssh://", 6) ||
+	    strlen(ctl->git_url) > 200 ||
+	    strcspn(ctl->git_url, " \t\n'\"\\") != strlen(ctl->git_url) ||
+	    ctl->git_url[strlen(ctl->git_url) - 1] == '/'))
+		rc = cmdline_usage_error(name, "--git-url is ssh://git@HOST:PORT, "
+		    "where people push");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -530,6 +538,7 @@ controller_cmd_run(int argc, char **argv)
 		{ "url", required_argument, NULL, 'u' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "keep-releases", required_argument, NULL, 'k' },
+		{ "git-url", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_conn_caps caps = { 512, 64 };
@@ -539,7 +548,7 @@ controller_cmd_run(int argc, char **argv)
 	    .keep_releases = CTL_KEEP_RELEASES_DEFAULT };
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "l:H:t:m:M:u:r:k:", opts,
+	while ((c = getopt_long(argc, argv, "l:H:t:m:M:u:r:k:g:", opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -555,6 +564,9 @@ controller_cmd_run(int argc, char **argv)
 			break;
 		case 'r':
 			ctl.registry_url = optarg;
+			break;
+		case 'g':
+			ctl.git_url = optarg;
 			break;
 		case 'l':
 			listen = optarg;

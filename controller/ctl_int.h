@@ -90,6 +90,10 @@ struct ctl {
 	bool retainer_started;
 	bool retain_kicked;
 	pthread_cond_t retain_cv;
+	/* Where people push, ssh://git@HOST:PORT (--git-url), or NULL: apps'
+	 * answers carry git_url = this/APP.git (`git:remote`, and the CLI
+	 * finding the app from a repository's remote). */
+	const char *git_url;
 };
 
 /* The cached page for the key with a reference taken, or NULL. */
@@ -292,6 +296,9 @@ void ctl_rollback(struct ctl_call *c);
 void ctl_formation_get(struct ctl_call *c);
 void ctl_formation_scale(struct ctl_call *c);
 void ctl_ps(struct ctl_call *c);
+void ctl_apps_rename(struct ctl_call *c);
+void ctl_ps_stop(struct ctl_call *c);
+void ctl_ps_start(struct ctl_call *c);
 
 void ctl_rollout_get(struct ctl_call *c);
 void ctl_ps_restart(struct ctl_call *c);
@@ -328,6 +335,9 @@ void ctl_desired_changed(struct ctl *ctl);
  * container's "restart" token and "restart_type", and "runs", the
  * one-offs it should run. */
 void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
+/* api_maint.c */
+void ctl_maintenance_get(struct ctl_call *c);
+void ctl_maintenance_set(struct ctl_call *c);
 /* Roll out again, with a restart token, an app's current release that a
  * runner failed for a reason not the app's (the proxy or the registry
  * was down), a few times with growing delays (the ticker calls it). */

@@ -5,7 +5,8 @@
  *                              git-receive-pack, which ssh-exec runs:
  *                              stdin has one "OLD NEW REF" line per ref.
  *                              Only the app's deploy branch builds;
- *                              deleting it is refused; other refs pass
+ *                              deleting it, or pushing another branch,
+ *                              is refused (hooks/branch.c); tags pass
  *                              untouched.  Exiting non-zero rejects the
  *                              whole push: no ref moves.  A build that
  *                              succeeds is not released here: git has
@@ -133,6 +134,7 @@ hooks_cmd_pre_receive(int argc, char **argv)
 	char *repo = NULL, path[128];
 	struct apiclient *api = NULL;
 	struct builder_result res;
+	struct hooks_ref_update *ups = NULL;
 	json_t *a = NULL;
 	unsigned nrefs = 0;
 	int rc = 1;
@@ -150,14 +152,12 @@ hooks_cmd_pre_receive(int argc, char **argv)
 	snprintf(path, sizeof(path), "/v1/apps/%s", app);
 	if (apiclient_call(&a, api, "GET", path, NULL) < 0)
 		goto fail;
-	deploy_ref = xasprintf("refs/heads/%s", json_string_value(
-	    json_object_get(a, "deploy_branch")) ? json_string_value(
-	    json_object_get(a, "deploy_branch")) : "main");
+	repo = home_repo_path(home, app);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		char *old, *new, *ref;
 		size_t n = strlen(line);
 
-		if (n == 0 || line[n - 1] != '\n' || ++nrefs > HOOK_REFS_MAX) {
+		if (n == 0 || line[n - 1] != '\n' || nrefs >= HOOK_REFS_MAX) {
 			err_set(ERR_INVALID, "git gave a malformed ref update");
 			goto fail;
 		}
@@ -167,24 +167,30 @@ hooks_cmd_pre_receive(int argc, char **argv)
 			    "'%.100s'", line);
 			goto fail;
 		}
-		if (strcmp(ref, deploy_ref) != 0) {
-			fprintf(stderr, "-----> %s is not the deploy branch "
-			    "(%s): not built\n", ref, deploy_ref + 11);
+		ups = xrealloc(ups, (nrefs + 1) * sizeof(*ups));
+		memcpy(ups[nrefs].old, old, 41);
+		memcpy(ups[nrefs].new, new, 41);
+		ups[nrefs].ref = xstrdup(ref);
+		ups[nrefs++].deletes = strcmp(new, HOOK_ZERO) == 0;
+	}
+	if (hooks_deploy_ref(&deploy_ref, api, app, repo, json_string_value(
+	    json_object_get(a, "deploy_branch")), ups, nrefs) < 0)
+		goto fail;
+	for (unsigned i = 0; i < nrefs; i++) {
+		if (strcmp(ups[i].ref, deploy_ref) != 0)
 			continue;
-		}
-		if (strcmp(new, HOOK_ZERO) == 0) {
+		if (ups[i].deletes) {
 			err_set(ERR_INVALID, "deleting the deploy branch '%s' "
 			    "is not allowed", deploy_ref + 11);
 			goto fail;
 		}
 		free(target);
-		target = xstrdup(new);
+		target = xstrdup(ups[i].new);
 	}
 	if (target == NULL) {
 		rc = 0;
 		goto done;
 	}
-	repo = home_repo_path(home, app);
 	hook_alt_odb(alt);
 	{
 		struct builder_opts o = {
@@ -204,6 +210,9 @@ fail:
 done:
 	json_decref(a);
 	apiclient_free(api);
+	for (unsigned i = 0; i < nrefs; i++)
+		free(ups[i].ref);
+	free(ups);
 	free(deploy_ref);
 	free(target);
 	free(repo);

@@ -3,7 +3,10 @@
 #ifndef SLIPWAY_HOOKS_INT_H
 #define SLIPWAY_HOOKS_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct apiclient;
 
 /* " !     message" on stderr (what a git or ssh user reads). */
 void hooks_say_error(const char *fmt, ...)
@@ -21,5 +24,22 @@ void hooks_words_free(char **words);
 /* Run an admin command line (apps:create NAME, config:set ...) from the
  * fixed table as the session's user.  Returns the exit status. */
 int hooks_admin_run(const char *line, const char *user, const char *home);
+
+/* One ref a push updates (a pre-receive line). */
+struct hooks_ref_update {
+	char old[41], new[41];
+	char *ref;              /* refs/heads/main, refs/tags/v1, ... */
+	bool deletes;           /* new is all zeros */
+};
+
+/* The ref that deploys for a push of the n updates u (hooks/branch.c):
+ * "refs/heads/" and the app's deploy branch (app_branch), or, for an app
+ * with no code yet in repo whose deploy branch is main or master, the
+ * other of the two when the push brings it (then made the app's, said on
+ * stderr).  ERR_INVALID, with the commands that fix it, when the push
+ * brings a branch that does not deploy.  *out is the caller's. */
+int hooks_deploy_ref(char **out, struct apiclient *api, const char *app,
+    const char *repo, const char *app_branch,
+    const struct hooks_ref_update *u, size_t n);
 
 #endif

@@ -105,30 +105,52 @@ done:
 
 /* ---- reading ------------------------------------------------------------ */
 
-/* Does the line's source ("web.1" or "slipway[web.1]") match filter? */
+/* Does the line's source ("web.1", "slipway[web.1]", "router") match
+ * process, a type ("web": every web.N) or a process ("web.1"), NULL or ""
+ * for all? */
 static bool
-log_line_matches(const char *line, const char *filter)
+log_process_matches(const char *src, size_t n, const char *process)
+{
+	size_t fl;
+
+	if (process == NULL || process[0] == '\0')
+		return true;
+	if (n > 9 && strncmp(src, "slipway[", 8) == 0 && src[n - 1] == ']') {
+		src += 8;
+		n -= 9;
+	}
+	fl = strlen(process);
+	if (n == fl && strncmp(src, process, n) == 0)
+		return true;
+	/* "web" matches every web.N */
+	return strchr(process, '.') == NULL && n > fl + 1 &&
+	    strncmp(src, process, fl) == 0 && src[fl] == '.';
+}
+
+/* Does the line's source match the query's process and source? */
+static bool
+log_line_matches(const char *line, const struct logring_query *q)
 {
 	const char *sp, *end, *src;
-	size_t n, fl;
+	bool router, platform;
+	size_t n;
 
-	if (filter == NULL || filter[0] == '\0')
+	if ((q->process == NULL || q->process[0] == '\0') &&
+	    q->source == LOGRING_SOURCE_ALL)
 		return true;
 	if ((sp = strchr(line, ' ')) == NULL ||
 	    (end = strstr(sp + 1, ": ")) == NULL)
 		return false;
 	src = sp + 1;
 	n = (size_t)(end - src);
-	if (n > 9 && strncmp(src, "slipway[", 8) == 0 && src[n - 1] == ']') {
-		src += 8;
-		n -= 9;
-	}
-	fl = strlen(filter);
-	if (n == fl && strncmp(src, filter, n) == 0)
-		return true;
-	/* "web" matches every web.N */
-	return strchr(filter, '.') == NULL && n > fl + 1 &&
-	    strncmp(src, filter, fl) == 0 && src[fl] == '.';
+	router = n == 6 && strncmp(src, "router", 6) == 0;
+	platform = n >= 7 && strncmp(src, "slipway", 7) == 0 &&
+	    (n == 7 || src[7] == '[');
+	if (q->source == LOGRING_SOURCE_ROUTER && !router)
+		return false;
+	if (q->source == LOGRING_SOURCE_APP && (router || platform))
+		return false;
+	return log_process_matches(src, n, q->process);
 }
 
 struct logring_lines {
@@ -154,7 +176,7 @@ ring_push(struct logring_lines *r, const char *line)
 /* Read the complete lines of f from where it stands; a last line without
  * newline is left for later (the writer may be in the middle of it). */
 static int
-log_scan(FILE *f, const char *filter, struct logring_lines *ring,
+log_scan(FILE *f, const struct logring_query *q, struct logring_lines *ring,
     logring_fn fn, void *ctx)
 {
 	char *line = NULL;
@@ -171,7 +193,7 @@ log_scan(FILE *f, const char *filter, struct logring_lines *ring,
 			break;
 		}
 		line[--n] = '\0';
-		if (!log_line_matches(line, filter))
+		if (!log_line_matches(line, q))
 			continue;
 		if (ring)
 			ring_push(ring, line);
@@ -205,12 +227,12 @@ logring_read(const char *dir, const struct logring_query *q, logring_fn fn,
 	path = xasprintf("%s/%s.log", dir, q->app);
 	old = xasprintf("%s.1", path);
 	if ((o = fopen(old, "re")) != NULL) {
-		log_scan(o, q->process, &ring, NULL, NULL);
+		log_scan(o, q, &ring, NULL, NULL);
 		fclose(o);
 	}
 	f = fopen(path, "re");
 	if (f)
-		log_scan(f, q->process, &ring, NULL, NULL);
+		log_scan(f, q, &ring, NULL, NULL);
 	else if (!q->follow && ring.count == 0) {
 		rc = err_set(ERR_NOTFOUND, "app '%s' has no logs yet", q->app);
 		goto done;
@@ -222,19 +244,19 @@ logring_read(const char *dir, const struct logring_query *q, logring_fn fn,
 	}
 	while (q->follow && !(q->stop && *q->stop)) {
 		poll(NULL, 0, LOGRING_FOLLOW_MS);
-		if (f && log_scan(f, q->process, NULL, fn, ctx) < 0)
+		if (f && log_scan(f, q, NULL, fn, ctx) < 0)
 			break;
 		/* Rotated (or made): finish the old file, then the new one
 		 * from its start. */
 		if (stat(path, &st) == 0 && (f == NULL ||
 		    (fstat(fileno(f), &cur) == 0 && cur.st_ino != st.st_ino))) {
 			if (f) {
-				if (log_scan(f, q->process, NULL, fn, ctx) < 0)
+				if (log_scan(f, q, NULL, fn, ctx) < 0)
 					break;
 				fclose(f);
 			}
 			if ((f = fopen(path, "re")) != NULL &&
-			    log_scan(f, q->process, NULL, fn, ctx) < 0)
+			    log_scan(f, q, NULL, fn, ctx) < 0)
 				break;
 		}
 	}
@@ -254,7 +276,8 @@ done:
 /* Hand the matching whole lines of f from off on to fn, at most *left of
  * them; *off is moved past every whole line consumed (matching or not). */
 static int
-log_scan_from(FILE *f, uint64_t *off, const char *filter, size_t *left,
+log_scan_from(FILE *f, uint64_t *off, const struct logring_query *q,
+    size_t *left,
     logring_fn fn, void *ctx)
 {
 	char *line = NULL;
@@ -271,7 +294,7 @@ log_scan_from(FILE *f, uint64_t *off, const char *filter, size_t *left,
 			break;  /* the writer is in the middle of it */
 		*off += (uint64_t)n;
 		line[--n] = '\0';
-		if (!log_line_matches(line, filter))
+		if (!log_line_matches(line, q))
 			continue;
 		(*left)--;
 		if (fn(line, (size_t)n, ctx) < 0) {
@@ -346,10 +369,10 @@ logring_since(struct logring_cursor *cur, bool *gap, const char *dir,
 
 		ring.lines = xcalloc(ring.cap, sizeof(*ring.lines));
 		if (o)
-			log_scan(o, q->process, &ring, NULL, NULL);
+			log_scan(o, q, &ring, NULL, NULL);
 		cur->ino = cur->gen = cur->off = 0;
 		if (f) {
-			log_scan(f, q->process, &ring, NULL, NULL);
+			log_scan(f, q, &ring, NULL, NULL);
 			cur->ino = st.ino;
 			cur->gen = st.gen;
 			cur->off = (uint64_t)ftello(f);
@@ -367,7 +390,7 @@ logring_since(struct logring_cursor *cur, bool *gap, const char *dir,
 	if (cur->ino != 0 && !(f && log_cursor_in(cur, &st))) {
 		/* Rotated since: finish the old file, then the new one. */
 		if (o && log_cursor_in(cur, &ost)) {
-			if ((rc = log_scan_from(o, &cur->off, q->process, &left,
+			if ((rc = log_scan_from(o, &cur->off, q, &left,
 			    fn, ctx)) < 0 || left == 0)
 				goto done;
 			/* the old file is done only when nothing is left */
@@ -382,7 +405,7 @@ logring_since(struct logring_cursor *cur, bool *gap, const char *dir,
 		goto done;
 	cur->ino = st.ino;
 	cur->gen = st.gen;
-	rc = log_scan_from(f, &cur->off, q->process, &left, fn, ctx);
+	rc = log_scan_from(f, &cur->off, q, &left, fn, ctx);
 done:
 	if (f)
 		fclose(f);

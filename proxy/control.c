@@ -121,6 +121,8 @@ proxy_control_handle(struct proxy_routes *r, const char *line, size_t n,
 		ans = proxy_answer_err(ERR_INVALID, "\"op\" is missing");
 	} else if (strcmp(op, "routes") == 0) {
 		ans = proxy_answer(proxy_routes_json(r));
+	} else if (strcmp(op, "router") == 0) {
+		ans = proxy_answer(proxy_router_take());
 	} else if (strcmp(op, "drain") == 0) {
 		ans = proxy_op_drain(r, json_string_value(json_object_get(req,
 		    "backend")));

@@ -240,6 +240,12 @@ proxy_ctl_drain_wait(unsigned *out, const char *ctl, const char *backend,
 }
 
 int
+proxy_ctl_router(json_t **out, const char *ctl)
+{
+	return proxy_ctl_call(out, ctl, json_pack("{s:s}", "op", "router"));
+}
+
+int
 proxy_ctl_routes(char **out, const char *ctl)
 {
 	json_t *o = NULL;

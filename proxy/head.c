@@ -271,6 +271,7 @@ proxy_access_log(struct proxy_client *c)
 	struct timespec ts;
 	double total, conn, head;
 
+	proxy_router_note(c);
 	if (proxy_srv.alog_fd < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);

@@ -397,6 +397,14 @@ ssize_t proxy_sock_send(struct proxy_sock *s, struct buf *head,
 void proxy_now_update(void);
 void proxy_access_flush(void);
 
+/* router.c: the apps' router lines, queued for the runner */
+/* Queue c's line, when c was routed to an app and answered. */
+void proxy_router_note(const struct proxy_client *c);
+/* {"lines":[[APP, WALL, TEXT], ...], "dropped": N} of what was queued
+ * since the last call, which empties the queue.  Caller decrefs. */
+json_t *proxy_router_take(void);
+void proxy_router_free(void);
+
 /* conn.c */
 void proxy_client_accept(int fd, const struct sockaddr_storage *sa);
 void proxy_client_run(struct proxy_client *c);

@@ -502,6 +502,7 @@ done:
 	if (proxy_srv.ep >= 0)
 		close(proxy_srv.ep);
 	buf_free(&proxy_srv.alog);
+	proxy_router_free();
 	sources_free(&proxy_srv.sources);
 	proxy_routes_free(&proxy_srv.routes);
 	return rc;

@@ -372,6 +372,7 @@ runner_poller(void *arg)
 			version = xstrdup(v);
 			json_decref(last);
 			last = json_incref(doc);
+			runner_maint_want(rd, doc);
 			pending = runner_dispatch(rd, doc);
 		} else if (pending && last) {
 			pending = runner_dispatch(rd, last);
@@ -526,6 +527,8 @@ runner_daemon_parse(struct runner_daemon_opts *o, int argc, char **argv)
 static void
 runner_daemon_free(struct runner_daemon *rd)
 {
+	json_decref(rd->maint_want);
+	rd->maint_want = NULL;
 	for (size_t i = 0; i < rd->napps; i++) {
 		struct runner_app *a = rd->apps[i];
 		json_decref(a->want);
@@ -587,8 +590,8 @@ runner_cmd_daemon(int argc, char **argv)
 	} };
 	const char *h;
 	char real[PATH_MAX], *proxy_default = NULL;
-	pthread_t poller, reporter, shipper;
-	bool p_ok = false, r_ok = false, s_ok = false;
+	pthread_t poller, reporter, shipper, router;
+	bool p_ok = false, r_ok = false, s_ok = false, router_ok = false;
 	int rc, sig;
 
 	if ((rc = runner_daemon_parse(&rd.o, argc, argv)))
@@ -611,6 +614,7 @@ runner_cmd_daemon(int argc, char **argv)
 	pthread_mutex_init(&rd.rmu, NULL);
 	pthread_cond_init(&rd.rcv, NULL);
 	pthread_mutex_init(&rd.logmu, NULL);
+	pthread_mutex_init(&rd.maintmu, NULL);
 	pthread_cond_init(&rd.logcv, NULL);
 	pthread_mutex_init(&rd.runmu, NULL);
 	pthread_mutex_init(&rd.imgmu, NULL);
@@ -631,6 +635,11 @@ runner_cmd_daemon(int argc, char **argv)
 	r_ok = pthread_create(&reporter, NULL, runner_reporter, &rd) == 0;
 	s_ok = pthread_create(&shipper, NULL, runner_shipper, &rd) == 0;
 	p_ok = pthread_create(&poller, NULL, runner_poller, &rd) == 0;
+	/* router lines are a nicety: without the thread, none, and no more */
+	if (pthread_create(&router, NULL, runner_router, &rd) == 0)
+		router_ok = true;
+	else
+		log_warnx("cannot start the router lines' thread");
 	if (!r_ok || !s_ok || !p_ok) {
 		log_warnx("cannot start the daemon's threads");
 		rc = 1;
@@ -661,6 +670,8 @@ runner_cmd_daemon(int argc, char **argv)
 		pthread_join(reporter, NULL);
 	if (s_ok)
 		pthread_join(shipper, NULL);
+	if (router_ok)
+		pthread_join(router, NULL);
 out:
 	runner_close(rd.r);
 	runner_daemon_free(&rd);

@@ -121,6 +121,10 @@ struct runner_daemon {
 	struct runner *r;
 	atomic_int stopping;          /* set once, by the signal waiter */
 
+	pthread_mutex_t maintmu;
+	json_t *maint_want;           /* app names in maintenance (the
+	                               * controller's last word), or NULL */
+
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* workers ending, want changes */
 	struct runner_app **apps;
@@ -295,6 +299,20 @@ void *runner_shipper(void *arg);
 /* Queue whole lines of text (each ending in '\n') of app for shipping. */
 void runner_log_queue(struct runner_daemon *rd, const char *app,
     const char *text, size_t len);
+/* ---- daemon_router.c ------------------------------------------------ */
+
+/* The thread that writes the proxy's router lines to the apps' logs, and
+ * keeps the proxy's maintenance flags as the controller wants them. */
+void *runner_router(void *arg);
+
+/* ---- daemon_maint.c -------------------------------------------------- */
+
+/* Take the desired state's "maintenance" list as what is wanted. */
+void runner_maint_want(struct runner_daemon *rd, json_t *doc);
+/* Turn the proxy's maintenance on or off where it differs from what is
+ * wanted, for the apps it routes (router thread). */
+void runner_maint_apply(struct runner_daemon *rd);
+
 /* Runner callbacks. */
 void runner_on_event(const struct runner_container_info *info, void *ctx);
 void runner_on_log(const char *app, const char *text, size_t len, void *ctx);

@@ -169,14 +169,6 @@ sshd_refuse_pty(ssh_session s, ssh_channel ch, const char *term, int w,
 }
 
 static int
-sshd_refuse_shell(ssh_session s, ssh_channel ch, void *ud)
-{
-	(void)s; (void)ch; (void)ud;
-	log_info("refused a shell request");
-	return -1;
-}
-
-static int
 sshd_refuse_subsystem(ssh_session s, ssh_channel ch, const char *name,
     void *ud)
 {
@@ -274,6 +266,14 @@ sshd_channel_exec(ssh_session s, ssh_channel ch, const char *command,
 	return 0;
 }
 
+/* `ssh git@HOST` with no command: there is no shell, but the empty
+ * help (hooks/ssh_admin.c) beats "shell request failed on channel 0". */
+static int
+sshd_channel_shell(ssh_session s, ssh_channel ch, void *userdata)
+{
+	return sshd_channel_exec(s, ch, "help", userdata);
+}
+
 static ssh_channel
 sshd_channel_open(ssh_session session, void *userdata)
 {
@@ -288,7 +288,7 @@ sshd_channel_open(ssh_session session, void *userdata)
 	c->ccb.channel_eof_function = sshd_channel_eof;
 	c->ccb.channel_close_function = sshd_channel_close;
 	c->ccb.channel_pty_request_function = sshd_refuse_pty;
-	c->ccb.channel_shell_request_function = sshd_refuse_shell;
+	c->ccb.channel_shell_request_function = sshd_channel_shell;
 	c->ccb.channel_subsystem_request_function = sshd_refuse_subsystem;
 	c->ccb.channel_env_request_function = sshd_refuse_env;
 	/* Agent and X11 requests have no callback, so libssh refuses them. */

@@ -172,6 +172,16 @@ static const char store_v6[] =
 	"CREATE INDEX landings_waiting ON landings (state)"
 	"  WHERE state = 'waiting';";
 
+/* Version 7 (issue 16): an app's maintenance flag (`maintenance:on`):
+ * its runners turn their proxies' maintenance on for it, which answers
+ * 503 with a page of its own instead of passing requests to the app; and
+ * the formation `ps:stop` stopped, which `ps:start` brings back (NULL:
+ * not stopped). */
+static const char store_v7[] =
+	"ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (maintenance IN (0, 1));"
+	"ALTER TABLE apps ADD COLUMN stopped_formation TEXT;";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -179,6 +189,7 @@ static const char *const store_migrations[] = {
 	store_v4,
 	store_v5,
 	store_v6,
+	store_v7,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -35,10 +35,19 @@ int logring_append(const char *dir, const char *app, const char *text,
  * reader (the client went away). */
 typedef int (*logring_fn)(const char *line, size_t len, void *ctx);
 
+/* Whose lines: every source; the proxy's router lines (source "router");
+ * or the app's own output (neither router nor slipway's messages). */
+enum logring_source {
+	LOGRING_SOURCE_ALL = 0,
+	LOGRING_SOURCE_ROUTER,
+	LOGRING_SOURCE_APP,
+};
+
 struct logring_query {
 	const char *app;
 	size_t lines;            /* the last N lines; 0: 100; capped 10000 */
 	const char *process;     /* "web" (every web.N) or "web.1"; NULL: all */
+	enum logring_source source;
 	bool follow;             /* then wait for more until *stop */
 	atomic_int *stop;        /* may be NULL (then follow never ends) */
 };

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* What `slipway proxy` runs with.  Times are in milliseconds. */
 struct proxy_opts {
 	const char *listen;          /* "127.0.0.1:8080" */
@@ -75,6 +77,9 @@ int proxy_ctl_drain_wait(unsigned *out, const char *ctl, const char *backend,
 /* The route table as the JSON text the proxy sends ("routes" op);
  * caller frees. */
 int proxy_ctl_routes(char **out, const char *ctl);
+/* The router lines the proxy queued since the last call (proxy/router.c):
+ * {"lines":[[APP, WALL, TEXT], ...], "dropped": N}.  Caller decrefs. */
+int proxy_ctl_router(json_t **out, const char *ctl);
 
 /* ---- commands (cli/commands.c) --------------------------------------- */
 

@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -157,6 +157,23 @@ int store_app_list(json_t **out, struct store *s,
     const struct store_actor *actor);
 int store_app_set_branch(struct store *s, const char *app,
     const char *branch);
+/* store_rename.c: rename app to name; ERR_CONFLICT (saying what to do)
+ * once a build made an image (or one runs), ERR_EXISTS when name is
+ * taken. */
+int store_app_rename(struct store *s, const char *app, const char *name);
+/* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
+ * such app.  for_runner: the names (a JSON array) of the apps in
+ * maintenance that have a slot on the runner. */
+int store_app_maintenance_get(bool *on, struct store *s, const char *app);
+int store_app_maintenance_set(struct store *s, const char *app, bool on);
+int store_maintenance_for_runner(json_t **out, struct store *s,
+    int64_t runner_id);
+/* store_ps.c: ps:stop scales every type to 0 and keeps the counts it
+ * ended (*out: those); ERR_CONFLICT when stopped already, ERR_INVALID
+ * when nothing runs.  ps:start gives each type still at 0 its kept count
+ * (*out: the formation now); ERR_CONFLICT when the app is not stopped. */
+int store_ps_stop(json_t **out, struct store *s, const char *app);
+int store_ps_start(json_t **out, struct store *s, const char *app);
 int store_app_collaborator_add(struct store *s, const char *app,
     const char *user);
 int store_app_collaborator_remove(struct store *s, const char *app,

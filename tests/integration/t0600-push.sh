@@ -113,22 +113,47 @@ expect_success 'a clone of an app nobody pushed to, or of no app, says so' '
 	! out=$(as alice git clone -q "$(app_url nothere)" e 2>&1) &&
 	expect_contains "$out" "no such app '"'"'nothere'"'"'"
 '
-expect_success 'a push of another branch builds nothing' '
+expect_success 'a push of another branch is refused with the commands that fix it' '
 	(cd app && as alice git pull -q --no-rebase "$(app_url shop)" main) &&
 	(cd app && git checkout -q -b feature && echo f >f.txt && git add f.txt && git commit -q -m f) &&
-	out=$(cd app && as alice git push "$(app_url shop)" feature 2>&1) &&
-	expect_contains "$out" "refs/heads/feature is not the deploy branch (main): not built" &&
+	! out=$(cd app && as alice git push "$(app_url shop)" feature 2>&1) &&
+	expect_contains "$out" "'"'"'feature'"'"' is not the deploy branch of '"'"'shop'"'"', '"'"'main'"'"' is: push it with '"'"'git push REMOTE feature:main'"'"', or deploy '"'"'feature'"'"' with '"'"'slipway git:set shop deploy-branch feature'"'"'" &&
+	expect_contains "$out" "[remote rejected] feature -> feature" &&
 	! expect_contains "$out" "Building" >/dev/null &&
 	expect_eq 3 "$(rel shop version)" &&
-	expect_eq "$(git -C app rev-parse feature)" "$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse feature)" &&
+	! git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse -q --verify feature >/dev/null &&
 	(cd app && git checkout -q main)
+'
+expect_success 'a tag goes in untouched, and builds nothing' '
+	(cd app && git tag t1 && as alice git push -q "$(app_url shop)" t1 2>/dev/null) &&
+	expect_eq "$(git -C app rev-parse t1)" "$(git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse t1)" &&
+	expect_eq 3 "$(rel shop version)"
 '
 expect_success 'deleting the deploy branch is refused, another branch may go' '
 	! out=$(cd app && as alice git push "$(app_url shop)" :main 2>&1) &&
 	expect_contains "$out" "deleting the deploy branch '"'"'main'"'"' is not allowed" &&
 	git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse -q --verify main >/dev/null &&
+	git --git-dir="$SLIPWAY_HOME/git/shop.git" update-ref refs/heads/feature main &&
 	(cd app && as alice git push -q "$(app_url shop)" :feature 2>/dev/null) &&
 	! git --git-dir="$SLIPWAY_HOME/git/shop.git" rev-parse -q --verify feature >/dev/null
+'
+expect_success 'a new app takes master when its first push brings master, and says so' '
+	app_init ms && (cd ms && git branch -q -m master) &&
+	out=$(cd ms && as alice git push "$(app_url mast)" master 2>&1) &&
+	expect_contains "$out" "App '"'"'mast'"'"' has no code yet: its deploy branch is now '"'"'master'"'"' (was '"'"'main'"'"')" &&
+	expect_contains "$out" "remote: -----> Release v1" &&
+	expect_eq master "$(api GET /v1/apps/mast | sed "\$d" | jq -r .deploy_branch)" &&
+	expect_eq refs/heads/master "$(git --git-dir="$SLIPWAY_HOME/git/mast.git" symbolic-ref HEAD)" &&
+	! out=$(cd ms && as alice git push "$(app_url mast)" master:main 2>&1) &&
+	expect_contains "$out" "'"'"'main'"'"' is not the deploy branch of '"'"'mast'"'"', '"'"'master'"'"' is"
+'
+expect_success 'git:set moves the deploy branch, and that branch then deploys' '
+	out=$(SLIPWAY_TOKEN=$ADMIN slipway git:set mast deploy-branch main) &&
+	expect_eq "Deploy branch of mast is now main" "$out" &&
+	out=$(cd ms && as alice git push "$(app_url mast)" master:main 2>&1) &&
+	expect_contains "$out" "remote: -----> Release v2" &&
+	! out=$(SLIPWAY_TOKEN=$ADMIN slipway git:set mast branch x 2>&1) &&
+	expect_contains "$out" "'"'"'branch'"'"' is not a setting"
 '
 expect_success 'a push without a Procfile or buildpack is declined with the reason' '
 	app_init np && (cd np && git rm -q Procfile && git commit -q -m noproc) &&
@@ -227,8 +252,12 @@ expect_success 'an app made again under the name starts with no code' '
 	expect_contains "$out" "no code yet"
 '
 expect_success 'commands outside the table are refused, never run' '
-	! out=$(sshx alice users:add mallory 2>&1) &&
+	! out=$(sshx alice runner 2>&1) &&
 	expect_contains "$out" "is not a command here" &&
+	! out=$(sshx alice login http://127.0.0.1:1 x 2>&1) &&
+	expect_contains "$out" "is not a command here" &&
+	! out=$(sshx alice users:add mallory 2>&1) &&
+	expect_contains "$out" "only an admin may do this" &&
 	! out=$(sshx alice "\$(id)" 2>&1) && ! expect_contains "$out" "uid=" >/dev/null &&
 	! out=$(sshx alice "apps; id" 2>&1) && ! expect_contains "$out" "uid=" >/dev/null &&
 	! out=$(sshx alice "config:set blog \"A=\$(id)" 2>&1) &&

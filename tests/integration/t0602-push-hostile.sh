@@ -93,11 +93,12 @@ expect_success 'a password login is refused' '
 		-o PreferredAuthentications=password,keyboard-interactive git@127.0.0.1 apps 2>&1) &&
 	expect_contains "$out" "Permission denied"
 '
-expect_success 'a shell request is refused' '
-	! out=$(sshx alice </dev/null 2>&1) &&
+expect_success 'a shell request gets no shell, but the help' '
+	out=$(sshx alice </dev/null 2>&1) &&
 	! expect_contains "$out" "\$ " >/dev/null &&
-	expect_contains "$out" "shell request failed" &&
-	wait_for "grep -q \"refused a shell request\" $SSHD_LOG" 10
+	! expect_contains "$out" "shell request failed" >/dev/null &&
+	expect_contains "$out" "Commands (ssh git@HOST COMMAND" &&
+	wait_for "grep -q \"user .alice. runs .help.\" $SSHD_LOG" 10
 '
 expect_success 'a pty is refused (the command runs without one)' '
 	out=$(sshx alice -tt apps </dev/null 2>&1); true &&

@@ -18,18 +18,25 @@
 TEST(client__ssh_rows_are_client_commands)
 {
 	const struct cmdline_command *s;
-	size_t n = 0;
+	size_t n = 0, all = 0;
 
 	for (size_t i = 0; (s = client_ssh_at(i)) != NULL; i++, n++) {
 		EXPECT_TRUE(client_command_find(s->name) != NULL);
 		EXPECT_TRUE(client_ssh_find(s->name) == s);
 		EXPECT_TRUE(s->run != NULL && s->args && s->summary);
 	}
-	EXPECT_INT(22, n);
-	/* the admin's own commands are not offered over SSH */
-	EXPECT_TRUE(client_ssh_find("users:add") == NULL);
-	EXPECT_TRUE(client_ssh_find("tokens:create") == NULL);
+	/* one table: every client command but login and git:remote, in the
+	 * same order */
+	for (const struct cmdline_command *c = client_commands; c->name; c++)
+		all++;
+	EXPECT_INT((int)all - 2, (int)n);
+	EXPECT_TRUE(client_ssh_at(0) == client_command_find("apps"));
+	EXPECT_TRUE(client_ssh_find("users:add") ==
+	    client_command_find("users:add"));
+	EXPECT_TRUE(client_ssh_find("domains:add") != NULL);
+	EXPECT_TRUE(client_ssh_find("builds:log") != NULL);
 	EXPECT_TRUE(client_ssh_find("login") == NULL);
+	EXPECT_TRUE(client_ssh_find("git:remote") == NULL);
 	EXPECT_TRUE(client_ssh_find("runner") == NULL);
 }
 
@@ -98,4 +105,71 @@ TEST(client__cli_lists_the_client_table_in_place)
 	    client_command_find("keys:add"));
 	EXPECT_TRUE(cli_command_at(n) == NULL);
 	EXPECT_TRUE(cli_command_find("nothing") == NULL);
+}
+
+/* The words client_app_args makes of argv for command name, joined by
+ * blanks ("" after a refusal), and its exit status in *rc. */
+static char *
+app_args_of(int *rc, const char *name, char **argv, int argc)
+{
+	const struct cmdline_command *cmd = client_command_find(name);
+	struct client_app_args a;
+	struct buf b;
+	int saved = dup(2), fd;
+
+	buf_init(&b, 4096);
+	fflush(stderr);
+	fd = open("/dev/null", O_WRONLY);
+	dup2(fd, 2);
+	close(fd);
+	*rc = client_app_args(&a, argc, argv, cmd, false);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	for (int i = 0; *rc == 0 && i < a.argc; i++)
+		buf_printf(&b, "%s%s", i ? " " : "", a.argv[i]);
+	buf_puts(&b, "");
+	if (*rc == 0)
+		client_app_args_free(&a);
+	return buf_detach(&b, NULL);
+}
+
+#define EXPECT_APP_ARGS(want, wantrc, name, ...) do {                     \
+	char *av_[] = { name, __VA_ARGS__, NULL };                        \
+	int rc_;                                                          \
+	char *got_ = app_args_of(&rc_, name, av_,                         \
+	    (int)(sizeof(av_) / sizeof(av_[0])) - 1);                     \
+	EXPECT_INT(wantrc, rc_);                                          \
+	EXPECT_STR(want, got_);                                           \
+	free(got_);                                                       \
+} while (0)
+
+/* -a APP goes where the command's first argument goes. */
+TEST(client__app_option_moves_to_the_first_argument)
+{
+	EXPECT_APP_ARGS("config:set shop K=V", 0, "config:set", "-a", "shop",
+	    "K=V");
+	EXPECT_APP_ARGS("config:set shop K=V", 0, "config:set", "K=V",
+	    "--app", "shop");
+	EXPECT_APP_ARGS("config --json shop", 0, "config", "--app=shop",
+	    "--json");
+	EXPECT_APP_ARGS("ps shop", 0, "ps", "-ashop");
+	/* an option's value is not the first argument */
+	EXPECT_APP_ARGS("logs -n 10 shop", 0, "logs", "-n", "10", "-a", "shop");
+	EXPECT_APP_ARGS("logs --source router shop", 0, "logs", "--source",
+	    "router", "-a", "shop");
+	EXPECT_APP_ARGS("releases:info shop v2", 0, "releases:info", "v2",
+	    "-a", "shop");
+	/* run: before the "--", and -a after it is the command's */
+	EXPECT_APP_ARGS("run --timeout 5 shop -- ls -a x", 0, "run",
+	    "--timeout", "5", "-a", "shop", "--", "ls", "-a", "x");
+	/* without -a, nothing moves */
+	EXPECT_APP_ARGS("config shop", 0, "config", "shop");
+}
+
+TEST(client__app_option_refused_where_no_app_goes)
+{
+	EXPECT_APP_ARGS("", 2, "apps", "-a", "shop");
+	EXPECT_APP_ARGS("", 2, "users", "--app=shop");
+	EXPECT_APP_ARGS("", 2, "config", "-a");
 }

@@ -74,6 +74,46 @@ TEST(runner__logs_ring_filter_rotate)
 	free(home);
 }
 
+/* --source: the proxy's router lines, or the app's own output. */
+TEST(runner__logs_filter_source)
+{
+	char *home = xstrdup(harness_tmpdir());
+	struct logring_query q = { .app = "shop", .lines = 10,
+	    .source = LOGRING_SOURCE_ROUTER };
+	struct buf b;
+
+	EXPECT_OK(runner_log_append(home, "shop", "web.1", "hello", 5, 0));
+	EXPECT_OK(runner_log_append(home, "shop", "router", "at=info "
+	    "status=200", 18, 0));
+	EXPECT_OK(runner_log_append(home, "shop", "slipway", "deployed", 8,
+	    0));
+	EXPECT_OK(runner_log_append(home, "shop", "slipway[web.1]", "up", 2,
+	    0));
+	EXPECT_OK(runner_log_append(home, "shop", "routerx.1", "mine", 4, 0));
+	buf_init(&b, 0);
+	EXPECT_OK(runner_logs_read(home, &q, t_collect, &b));
+	EXPECT_TRUE(strstr(b.ptr, "router: at=info status=200\n") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "hello") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "mine") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "deployed") == NULL);
+	buf_reset(&b);
+	q.source = LOGRING_SOURCE_APP;
+	EXPECT_OK(runner_logs_read(home, &q, t_collect, &b));
+	EXPECT_TRUE(strstr(b.ptr, "web.1: hello\n") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "routerx.1: mine\n") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "router:") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "deployed") == NULL);
+	EXPECT_TRUE(strstr(b.ptr, "slipway[web.1]") == NULL);
+	/* with a process: both filters hold */
+	buf_reset(&b);
+	q.process = "web";
+	EXPECT_OK(runner_logs_read(home, &q, t_collect, &b));
+	EXPECT_TRUE(strstr(b.ptr, "web.1: hello\n") != NULL);
+	EXPECT_TRUE(strstr(b.ptr, "mine") == NULL);
+	buf_free(&b);
+	free(home);
+}
+
 static int
 t_follow(const char *line, size_t len, void *ctx)
 {
