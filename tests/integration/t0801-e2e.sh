@@ -51,11 +51,11 @@ expect_success 'ps:scale web=3 runs three' '
 	wait_for "[ \$(slipway ps hello | grep -c \" up\") -eq 3 ]" 90
 '
 expect_success 'logs show the requests' '
-	out=$(slipway logs hello -n 200) && expect_contains "$out" "response:200"
+	out=$(slipway logs hello -n 200 --source app) && expect_contains "$out" "response:200"
 '
 SSH="$GIT_SSH_COMMAND -p $SP git@127.0.0.1"
 expect_success 'over SSH: logs, releases:wait, and a one-off run passing its exit status' '
-	out=$($SSH logs hello -n 200) && expect_contains "$out" "response:200" &&
+	out=$($SSH logs hello -n 200 --source app) && expect_contains "$out" "response:200" &&
 	out=$($SSH releases:wait hello) && expect_contains "$out" "http://hello.localhost:$PP/" &&
 	out=$($SSH "run hello -- '\''echo one-off \$PORT'\''") && echo "$out" | grep -q "^one-off [0-9]" &&
 	{ $SSH "run hello -- '\''exit 3'\''"; st=$?; } && expect_eq 3 $st
