@@ -162,7 +162,7 @@ sched_input_load(struct sched_input *in, struct store *s, time_t live_after)
 	/* apps with something to run */
 	if ((rc = store_prep(&st, s, "SELECT a.name, f.type, f.quantity"
 	    " FROM apps a JOIN releases r ON r.app_id = a.id"
-	    "  AND r.version = a.last_release"
+	    "  AND r.version = a.target_release"
 	    " JOIN builds b ON b.id = r.build_id"
 	    " JOIN formations f ON f.app_id = a.id AND f.quantity > 0"
 	    " WHERE json_type(b.process_types, '$.\"' || f.type || '\"')"
@@ -367,7 +367,7 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 	    " FROM assignments x JOIN runners rn ON rn.id = x.runner_id"
 	    " JOIN apps a ON a.id = x.app_id"
 	    " JOIN releases rl ON rl.app_id = a.id"
-	    "  AND rl.version = a.last_release"
+	    "  AND rl.version = a.target_release"
 	    " JOIN builds b ON b.id = rl.build_id"
 	    " LEFT JOIN configs c ON c.id = rl.config_id"
 	    " WHERE x.runner_id = ? AND x.group_id = rn.group_id"
@@ -388,7 +388,7 @@ store_schedule_for_app(json_t **out, struct store *s, const char *app)
 		return rc;
 	return store_query_rows(out, s, "SELECT g.name AS \"group\","
 	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
-	    " a.last_release AS release,"
+	    " a.target_release AS release,"
 	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
 	    "  WHERE json_extract(j.value, '$.app') = a.name"
 	    "  AND json_extract(j.value, '$.type') = x.type"

@@ -172,6 +172,28 @@ static const char store_v6[] =
 	"CREATE INDEX landings_waiting ON landings (state)"
 	"  WHERE state = 'waiting';";
 
+/* Version 7: release states (issue 16).  A release is `pending` until
+ * its rollout ends, then `live` or `failed` (with `reason`); only a live
+ * one becomes the app's current release (current_release), and the
+ * runners are given target_release: the newest release unless it failed,
+ * else the current one, so a failed rollout leaves the previous release
+ * serving and nothing revives it.  release_seq grows with every release
+ * made or settled (the key of cached release lists).  Releases made
+ * before this version count as live: the newest was current. */
+static const char store_v7[] =
+	"ALTER TABLE releases ADD COLUMN state TEXT NOT NULL DEFAULT 'live'"
+	"  CHECK (state IN ('pending', 'live', 'failed'));"
+	"ALTER TABLE releases ADD COLUMN reason TEXT;"
+	"ALTER TABLE apps ADD COLUMN current_release INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE apps ADD COLUMN target_release INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE apps ADD COLUMN release_seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE apps SET current_release = last_release,"
+	"  target_release = last_release, release_seq = last_release;"
+	"CREATE INDEX releases_pending ON releases (app_id)"
+	"  WHERE state = 'pending';";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -179,6 +201,7 @@ static const char *const store_migrations[] = {
 	store_v4,
 	store_v5,
 	store_v6,
+	store_v7,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -66,7 +66,8 @@ struct store_actor {
 struct store_access {
 	int64_t app_id;
 	char uid[33];   /* the app's incarnation (changes if re-created) */
-	int64_t release; /* its current release version, 0 for none */
+	int64_t release; /* its target release (store_app_target_release) */
+	int64_t release_seq; /* grows with every release made or settled */
 	bool read;      /* admin, owner or collaborator */
 	bool deploy;    /* read, and granted in every group the app is in */
 	char denied_group[STORE_NAME_MAX + 1]; /* why deploy is false */
@@ -251,11 +252,20 @@ int store_release_list(json_t **out, struct store *s, const char *app,
 int store_release_get(json_t **out, struct store *s, const char *app,
     int64_t version);
 /* Make vN+1 with vK's build and config ("rollback to vK").  target 0 means
- * the release before the current one.  ERR_NOTFOUND for a vK that never
- * existed, ERR_INVALID for the current release or when there is nothing
- * to roll back to. */
+ * the live release before the current (live) one.  ERR_NOTFOUND for a vK
+ * that never existed, ERR_INVALID for the current release, a release that
+ * never went live, or when there is nothing to roll back to. */
 int store_release_rollback(json_t **out, struct store *s, const char *app,
     int64_t target, const char *who);
+
+/* A release's rollout ended: version of app becomes live (the app's
+ * current release) or failed with reason (the app's runners go back to
+ * its current release).  Only a pending release changes; *changed says
+ * whether it did.  Its own transaction. */
+int store_release_settle(bool *changed, struct store *s, const char *app,
+    int64_t version, bool live, const char *reason);
+/* The apps whose target release is pending: [{"app", "release"}]. */
+int store_release_pending(json_t **out, struct store *s);
 
 /* {"web":2,...} */
 int store_formation_get(json_t **out, struct store *s, const char *app);
@@ -382,7 +392,8 @@ void store_sched_slots_free(struct store_sched_slot *slots, size_t n);
  * live_after) reports failed: [{"app", "release", "runner", "reason",
  * "restart" (the restart token it has done)}]. */
 int store_rollout_failed(json_t **out, struct store *s, time_t live_after);
-/* How an app's rollout stands: {"release": current version, "slots":
+/* How an app's rollout stands: {"release": its target release, "serving":
+ * its current (live) release when that has a build, else 0, "slots":
  * [{"group","type","index","runner" (null: unplaced),"live","report"
  * (the runner's report of this app, or null),"reported_at"}]}. */
 int store_rollout_view(json_t **out, struct store *s, const char *app,
