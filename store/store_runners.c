@@ -374,6 +374,35 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 	    " ORDER BY a.name, x.type, x.idx", "i", runner_id)) < 0)
 		goto done;
 	json_object_set_new(*out, "containers", containers);
+	/* The apps this runner says it runs that run nowhere in its group
+	 * now (scaled to nothing, destroyed, taken out of the group): it
+	 * stops them at once.  An app that only moved to another runner is
+	 * not here, nor is any app when the runner is thought dead (its
+	 * slots stay in the group, unplaced): those wait out the runner's
+	 * orphan delay.  From its own report, so no name of another group
+	 * reaches it. */
+	containers = NULL;
+	if ((rc = store_query_rows(&containers, s, "SELECT u.n AS app FROM ("
+	    " SELECT json_extract(j.value, '$.app') AS n"
+	    "  FROM runners rn, json_each(rn.report, '$.containers') j"
+	    "  WHERE rn.id = ?1"
+	    "   AND coalesce(json_extract(j.value, '$.one_off'), 0) = 0"
+	    " UNION SELECT j.key FROM runners rn,"
+	    "  json_each(rn.report, '$.apps') j WHERE rn.id = ?1) u"
+	    " WHERE u.n IS NOT NULL AND NOT EXISTS (SELECT 1"
+	    "  FROM assignments x JOIN apps a ON a.id = x.app_id"
+	    "  JOIN runners rn ON rn.id = ?1"
+	    "  WHERE a.name = u.n AND x.group_id = rn.group_id)"
+	    " ORDER BY u.n", "i", runner_id)) < 0)
+		goto done;
+	{
+		json_t *names = json_array(), *x;
+		size_t i;
+		json_array_foreach(containers, i, x)
+			json_array_append(names, json_object_get(x, "app"));
+		json_object_set_new(*out, "stop", names);
+		json_decref(containers);
+	}
 done:
 	return store_tx_end_json(s, rc, out);
 }
