@@ -391,12 +391,20 @@ cmd_print_releases(json_t *list, char **args)
 	size_t i;
 	json_t *r;
 
-	client_table_init(&t, 4, "VERSION", "SUMMARY", "BY", "WHEN");
+	client_table_init(&t, 5, "VERSION", "SUMMARY", "BY", "WHEN", "STATE");
 	json_array_foreach(list, i, r) {
-		char v[32];
+		char v[32], *st;
 		snprintf(v, sizeof(v), "v%s", client_str(r, "version"));
+		/* last, since a failure's reason is long */
+		st = json_is_true(json_object_get(r, "current")) ?
+		    xstrdup("live (current)") :
+		    json_is_string(json_object_get(r, "reason")) ?
+		    xasprintf("%s: %s", client_str(r, "state"),
+		    client_str(r, "reason")) : xstrdup(client_str(r, "state"));
 		client_table_row(&t, v, client_str(r, "summary"),
-		    client_str(r, "created_by"), client_str(r, "created_at"));
+		    client_str(r, "created_by"), client_str(r, "created_at"),
+		    st);
+		free(st);
 	}
 	client_table_print(&t);
 }
@@ -445,7 +453,8 @@ cmd_print_release(json_t *r, char **args)
 	static const struct client_field fields[] = {
 		{ "summary", "summary" }, { "kind", "kind" },
 		{ "build", "build" }, { "rev", "rev" }, { "image", "image" },
-		{ "digest", "digest" },
+		{ "digest", "digest" }, { "state", "state" },
+		{ "reason", "reason" },
 	}, who[] = {
 		{ "by", "created_by" }, { "when", "created_at" },
 	};
@@ -453,7 +462,7 @@ cmd_print_release(json_t *r, char **args)
 	json_t *v;
 
 	printf("=== %s v%s\n", args[0], client_str(r, "version"));
-	client_print_record(r, 10, fields, 6);
+	client_print_record(r, 10, fields, 8);
 	printf("config:   version %s\n", client_str(r, "config_version"));
 	client_print_record(r, 10, who, 2);
 	json_object_foreach(json_object_get(r, "config"), key, v)
