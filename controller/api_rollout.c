@@ -198,6 +198,13 @@ rollout_runner_state(const char **why, json_t *rep, int64_t version,
 	return "pending";
 }
 
+/* Is v the string s? */
+static bool
+rollout_is(json_t *v, const char *s)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
 /* The answer for version from a store_rollout_view. */
 static json_t *
 rollout_answer(const char *app, int64_t version, const char *restart,
@@ -211,7 +218,7 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 	char *why_buf = NULL;
 	size_t i;
 
-	if (json_equal(json_object_get(rel, "state"), json_string("failed"))) {
+	if (rollout_is(json_object_get(rel, "state"), "failed")) {
 		state = "failed";
 		reason = json_string_value(json_object_get(rel, "reason"));
 		goto out;
@@ -591,8 +598,8 @@ rollout_failed_transient(json_t *ans)
 	size_t i;
 
 	json_array_foreach(json_object_get(ans, "runners"), i, x)
-		if (json_equal(json_object_get(x, "state"),
-		    json_string("failed")) && retry_reason_is_transient(
+		if (rollout_is(json_object_get(x, "state"), "failed") &&
+		    retry_reason_is_transient(
 		    json_string_value(json_object_get(x, "reason"))))
 			return true;
 	return false;
