@@ -542,7 +542,7 @@ cmd_print_ps(json_t *ps, char **args)
 	client_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
 	    "STATE");
 	json_array_foreach(json_object_get(ps, "containers"), i, x) {
-		char proc[64], rel[64];
+		char proc[64], rel[64], state[96];
 		json_t *rep = json_object_get(x, "reported");
 		json_t *rr = json_object_get(rep, "release");
 		snprintf(proc, sizeof(proc), "%s.%s", client_str(x, "type"),
@@ -556,10 +556,20 @@ cmd_print_ps(json_t *ps, char **args)
 			    client_str(x, "release"));
 		else
 			snprintf(rel, sizeof(rel), "v%s", client_str(x, "release"));
+		/* a crash loop, with what a person needs to look into it */
+		if (json_is_true(json_object_get(rep, "crashed")))
+			snprintf(state, sizeof(state), "crashed (%"
+			    JSON_INTEGER_FORMAT " restarts, last exit %"
+			    JSON_INTEGER_FORMAT ")", json_integer_value(
+			    json_object_get(rep, "restarts")),
+			    json_integer_value(json_object_get(rep,
+			    "exit_code")));
+		else
+			snprintf(state, sizeof(state), "%s", json_is_object(rep)
+			    ? client_str(rep, "state") : "-");
 		client_table_row(&t, proc, client_str(x, "group"),
 		    json_is_string(json_object_get(x, "runner")) ?
-		    client_str(x, "runner") : "(no live runner)", rel,
-		    json_is_object(rep) ? client_str(rep, "state") : "-");
+		    client_str(x, "runner") : "(no live runner)", rel, state);
 	}
 	client_table_print(&t);
 }

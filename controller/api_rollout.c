@@ -205,6 +205,36 @@ rollout_is(json_t *v, const char *s)
 	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
 }
 
+/* A runner that reports version live is not when a process of it there
+ * crash-loops: "failed", *why (in *buf, freed by the caller) naming it;
+ * else "live".  slots[from...] are the runner's (sorted by runner). */
+static const char *
+rollout_runner_crashed(const char **why, char **buf, json_t *slots,
+    size_t from, const char *runner, int64_t version)
+{
+	for (size_t k = from; k < json_array_size(slots); k++) {
+		json_t *x = json_array_get(slots, k);
+		json_t *ctr = json_object_get(x, "container");
+
+		if (!rollout_is(json_object_get(x, "runner"), runner))
+			break;
+		if (!json_is_true(json_object_get(ctr, "crashed")) ||
+		    json_integer_value(json_object_get(ctr, "release")) !=
+		    version)
+			continue;
+		free(*buf);
+		*buf = xasprintf("%s.%" JSON_INTEGER_FORMAT " keeps crashing "
+		    "(last exit %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+		    " restarts)", json_string_value(json_object_get(x, "type")),
+		    json_integer_value(json_object_get(x, "index")),
+		    json_integer_value(json_object_get(ctr, "exit_code")),
+		    json_integer_value(json_object_get(ctr, "restarts")));
+		*why = *buf;
+		return "failed";
+	}
+	return "live";
+}
+
 /* The answer for version from a store_rollout_view. */
 static json_t *
 rollout_answer(const char *app, int64_t version, const char *restart,
@@ -215,7 +245,7 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 	json_t *slots = json_object_get(view, "slots"), *runners = json_array();
 	json_t *urls = json_array(), *x, *ans;
 	const char *state = "live", *reason = NULL;
-	char *why_buf = NULL;
+	char *why_buf = NULL, *crash_buf = NULL;
 	size_t i;
 
 	if (rollout_is(json_object_get(rel, "state"), "failed")) {
@@ -263,6 +293,9 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 		    runner) == 0)
 			continue;
 		rs = rollout_runner_state(&why, rep, version, restart, live);
+		if (strcmp(rs, "live") == 0)
+			rs = rollout_runner_crashed(&why, &crash_buf, slots, i,
+			    runner, version);
 		json_array_append_new(runners, json_pack("{sssssssbss?ss}",
 		    "runner", runner, "group", group ? group : "",
 		    "state", rs, "live", live, "reason", why,
@@ -308,6 +341,7 @@ out:
 	if (restart)
 		json_object_set_new(ans, "restart", json_string(restart));
 	free(why_buf);
+	free(crash_buf);
 	return ans;
 }
 

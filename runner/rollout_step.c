@@ -306,7 +306,7 @@ runner_alive(void *ctx, char *why, size_t len)
 		return false;
 	}
 	/* down between restarts is alive; a crash loop is not */
-	if (!i.want_up || i.restarts >= 3) {
+	if (!i.want_up || i.restarts >= RUNNER_CRASH_STREAK) {
 		char last[300] = "";
 		runner_container_last_line(last, sizeof(last), a->p->rd->r,
 		    a->id);

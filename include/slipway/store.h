@@ -395,7 +395,8 @@ int store_rollout_failed(json_t **out, struct store *s, time_t live_after);
 /* How an app's rollout stands: {"release": its target release, "serving":
  * its current (live) release when that has a build, else 0, "slots":
  * [{"group","type","index","runner" (null: unplaced),"live","report"
- * (the runner's report of this app, or null),"reported_at"}]}. */
+ * (the runner's report of this app, or null),"container" (the one it
+ * reports in this slot, or null),"reported_at"}]}. */
 int store_rollout_view(json_t **out, struct store *s, const char *app,
     time_t live_after);
 /* Where a one-off of app runs: {"release": the current release with its

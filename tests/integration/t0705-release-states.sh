@@ -4,7 +4,8 @@
 # release before it stays current and serving, and every later command
 # (ps:scale, config:set) acts on that one; a runner restart does not bring
 # the failed release back.  A new app's first failure says nothing was
-# live before.  Scale to zero and apps:destroy stop the app at once, not
+# live before.  A crash-looping process is crashed in ps and not live.
+# Scale to zero and apps:destroy stop the app at once, not
 # after the runner's 30 s orphan delay.
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +83,16 @@ expect_success 'a new app'\''s first failure says nothing was live before' '
 	out=$(cd app && git push ssh://git@127.0.0.1:$SP/fresh.git main 2>&1); echo "$out" | grep "!" &&
 	expect_contains "$out" "Nothing was live before it" &&
 	! expect_contains "$out" "keeps serving" 2>/dev/null
+'
+expect_success 'a crash-looping worker is crashed in ps, with its restarts and last exit, and not live' '
+	printf "web: busybox httpd -f -p \$PORT -h public\nworker: sh -c \"echo boom; exit 3\"\n" >app/Procfile &&
+	git -C app commit -qam "a worker that crashes" &&
+	(cd app && git push ssh://git@127.0.0.1:$SP/loop.git main >/dev/null 2>&1) &&
+	slipway ps:scale loop worker=1 >/dev/null &&
+	wait_for "slipway ps loop | grep -q \"^worker\.1 .*crashed ([0-9]* restarts, last exit 3)\"" 60 &&
+	slipway ps loop &&
+	! out=$(slipway releases:wait loop --timeout 5 2>&1) && echo "$out" &&
+	expect_contains "$out" "worker.1 keeps crashing (last exit 3, "
 '
 hello_ctrs() { ls "$SLIPWAY_HOME/runner/containers" | grep -c "^hello\." || true; }
 expect_success 'ps:scale web=0 stops the app at once (no 30 s orphan delay)' '
