@@ -93,7 +93,8 @@ done:
 	" (SELECT json_group_object(type, quantity) FROM (SELECT type," \
 	"  quantity FROM formations WHERE app_id = a.id ORDER BY type))" \
 	"  AS formation_json," \
-	" nullif(a.current_release, 0) AS release, a.uid AS uid," \
+	" nullif(a.last_release, 0) AS release," \
+	" nullif(a.current_release, 0) AS current_release, a.uid AS uid," \
 	" " TS("a.created_at") " AS created_at"
 
 int

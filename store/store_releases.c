@@ -100,11 +100,11 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
 	if (v == 0)
 		return err_set(ERR_NOTFOUND, "app %" PRId64 " is gone", app_id);
 	/* A release still rolling out never will now. */
-	snprintf(why, sizeof(why), "v%" PRId64 " was released before it "
+	snprintf(why, sizeof(why), "superseded by v%" PRId64 " before it "
 	    "went live", v);
 	if ((rc = store_exec(s, NULL, "UPDATE releases SET state = 'failed',"
-	    " reason = ? WHERE app_id = ? AND state = 'pending'", "si", why,
-	    app_id)) < 0)
+	    " reason = ?, superseded_by = ? WHERE app_id = ?"
+	    " AND state = 'pending'", "sii", why, v, app_id)) < 0)
 		return rc;
 	/* A release with nothing to run (no build, an empty formation, no
 	 * group) has no rollout to wait for: it is live at once. */
@@ -717,32 +717,31 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
+	/* From what the runners are given: the current release, or the
+	 * one rolling out.  Not to a release that failed its own rollout
+	 * (one superseded before it went live did not). */
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
-	    (rc = store_query_int(&current, s, "SELECT current_release"
-	    " FROM apps WHERE id = ?", "i", aid)) < 0)
+	    (rc = store_app_target_release(&current, s, aid)) < 0)
 		goto done;
-	/* With no version: the live release before the current one. */
-	if (target == 0 && current > 0 && (rc = store_query_int(&target, s,
+	if (target == 0 && current > 1 && (rc = store_query_int(&target, s,
 	    "SELECT coalesce(max(version), 0) FROM releases WHERE app_id = ?"
-	    " AND version < ? AND state = 'live'", "ii", aid, current)) < 0)
+	    " AND version < ? AND (state != 'failed'"
+	    "  OR superseded_by IS NOT NULL)", "ii", aid, current)) < 0)
 		goto done;
 	if (target == 0 && current > 1) {
-		rc = err_set(ERR_INVALID, "nothing to roll back to: no "
-		    "release before v%" PRId64 " went live", current);
+		rc = err_set(ERR_INVALID, "nothing to roll back to: every "
+		    "release before v%" PRId64 " failed", current);
 		goto done;
 	}
-	/* A release that never went live is no place to go back to (it
-	 * may be above the current one: a failed deploy). */
-	if (target > 0 && (rc = store_prep(&st, s, "SELECT state,"
-	    " coalesce(reason, '') FROM releases WHERE app_id = ?"
-	    " AND version = ?", "ii", aid, target)) == 0) {
-		if ((rc = store_step(s, st)) > 0 && strcmp((const char *)
-		    sqlite3_column_text(st, 0), "live") != 0)
-			rc = err_set(ERR_INVALID, "v%" PRId64 " never went "
-			    "live (%.200s): roll back to a release that did",
-			    target, sqlite3_column_type(st, 1) == SQLITE_TEXT &&
-			    sqlite3_column_bytes(st, 1) ? (const char *)
-			    sqlite3_column_text(st, 1) : "it is rolling out");
+	if (target > 0 && (rc = store_prep(&st, s, "SELECT reason"
+	    " FROM releases WHERE app_id = ? AND version = ?"
+	    " AND state = 'failed' AND superseded_by IS NULL", "ii", aid,
+	    target)) == 0) {
+		if ((rc = store_step(s, st)) > 0)
+			rc = err_set(ERR_INVALID, "v%" PRId64 " failed (%.200s): "
+			    "roll back to a release that went live", target,
+			    sqlite3_column_type(st, 0) == SQLITE_TEXT ?
+			    (const char *)sqlite3_column_text(st, 0) : "");
 		store_done(st);
 	}
 	if (rc < 0 ||

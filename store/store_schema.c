@@ -178,12 +178,15 @@ static const char store_v6[] =
  * runners are given target_release: the newest release unless it failed,
  * else the current one, so a failed rollout leaves the previous release
  * serving and nothing revives it.  release_seq grows with every release
- * made or settled (the key of cached release lists).  Releases made
+ * made or settled (the key of cached release lists).  superseded_by is
+ * set on a release that failed only because a newer one came before it
+ * went live (no fault of its own: a rollback may go to it).  Releases made
  * before this version count as live: the newest was current. */
 static const char store_v7[] =
 	"ALTER TABLE releases ADD COLUMN state TEXT NOT NULL DEFAULT 'live'"
 	"  CHECK (state IN ('pending', 'live', 'failed'));"
 	"ALTER TABLE releases ADD COLUMN reason TEXT;"
+	"ALTER TABLE releases ADD COLUMN superseded_by INTEGER;"
 	"ALTER TABLE apps ADD COLUMN current_release INTEGER NOT NULL"
 	"  DEFAULT 0;"
 	"ALTER TABLE apps ADD COLUMN target_release INTEGER NOT NULL"

@@ -252,9 +252,11 @@ int store_release_list(json_t **out, struct store *s, const char *app,
 int store_release_get(json_t **out, struct store *s, const char *app,
     int64_t version);
 /* Make vN+1 with vK's build and config ("rollback to vK").  target 0 means
- * the live release before the current (live) one.  ERR_NOTFOUND for a vK
- * that never existed, ERR_INVALID for the current release, a release that
- * never went live, or when there is nothing to roll back to. */
+ * the newest release before the app's target release (the current one, or
+ * the one rolling out) that did not fail its own rollout.  ERR_NOTFOUND
+ * for a vK that never existed or is above the target, ERR_INVALID for the
+ * target, a release that failed its rollout, or when there is nothing to
+ * roll back to. */
 int store_release_rollback(json_t **out, struct store *s, const char *app,
     int64_t target, const char *who);
 

@@ -842,7 +842,9 @@ TEST(store__release_states)
 	EXPECT_OK(store_app_access(&acc, s, &admin, "shop"));
 	EXPECT_INT(2, acc.release);
 	EXPECT_OK(store_app_get(&app, s, "shop"));
-	EXPECT_INT(2, json_integer_value(json_object_get(app, "release")));
+	EXPECT_INT(2, json_integer_value(json_object_get(app,
+	    "current_release")));
+	EXPECT_INT(3, json_integer_value(json_object_get(app, "release")));
 	json_decref(app);
 	/* a config change makes v4 of v2's build (build 1), not build 2's */
 	EXPECT_INT(4, config_change(s, "shop", "{\"B\":\"2\"}", sum,
@@ -856,7 +858,7 @@ TEST(store__release_states)
 	EXPECT_INT(5, v);
 	EXPECT_OK(store_release_get(&rel, s, "shop", 4));
 	EXPECT_STR("failed", json_string_value(json_object_get(rel, "state")));
-	EXPECT_STR("v5 was released before it went live",
+	EXPECT_STR("superseded by v5 before it went live",
 	    json_string_value(json_object_get(rel, "reason")));
 	json_decref(rel);
 	rollout_ends(s, "shop", true, NULL);
@@ -867,21 +869,31 @@ TEST(store__release_states)
 		    NULL));
 		EXPECT_TRUE(!changed);
 	}
-	/* no rollback to a release that never went live; with no version,
-	 * to the live one before the current */
+	/* no rollback to a release that failed its rollout; one superseded
+	 * before it went live did not fail on its own */
 	EXPECT_INT(ERR_INVALID, store_release_rollback(&rel, s, "shop", 3,
 	    "x"));
-	EXPECT_INT(ERR_INVALID, store_release_rollback(&rel, s, "shop", 4,
-	    "x"));
+	EXPECT_ERR_HAS("v3 failed (runner r1: web.1 never became healthy)");
 	EXPECT_INT(6, rollback(s, "shop", 0, sum, sizeof(sum)));
-	EXPECT_STR("rollback to v2", sum);
+	EXPECT_STR("rollback to v4", sum);
+	rollout_ends(s, "shop", true, NULL);
+	/* with no version: the newest below the target that did not fail
+	 * (v8 failed, above it) */
+	EXPECT_INT(7, rollback(s, "shop", 5, sum, sizeof(sum)));
+	rollout_ends(s, "shop", true, NULL);
+	deploy(s, "shop", "6f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	rollout_ends(s, "shop", false, "runner r1: web.1 never became healthy");
+	EXPECT_INT(9, rollback(s, "shop", 0, sum, sizeof(sum)));
+	EXPECT_STR("rollback to v6", sum);
 	EXPECT_OK(store_release_list(&list, s, "shop", 10));
 	EXPECT_STR("pending", json_string_value(json_object_get(
 	    json_array_get(list, 0), "state")));
-	EXPECT_TRUE(json_is_true(json_object_get(json_array_get(list, 1),
+	EXPECT_STR("failed", json_string_value(json_object_get(
+	    json_array_get(list, 1), "state")));
+	EXPECT_TRUE(json_is_true(json_object_get(json_array_get(list, 2),
 	    "current")));
 	EXPECT_STR("failed", json_string_value(json_object_get(
-	    json_array_get(list, 3), "state")));
+	    json_array_get(list, 6), "state")));
 	json_decref(list);
 	store_close(s);
 }
