@@ -482,12 +482,12 @@ ctl_ps_restart(struct ctl_call *c)
  * the release was still pending. */
 static bool
 release_settle(struct ctl *ctl, struct store *s, const char *app,
-    int64_t version, bool live, const char *reason)
+    int64_t version, enum store_release_end end, const char *reason)
 {
-	bool changed = false;
+	bool changed = false, live = end != STORE_RELEASE_FAILED;
 
 	(void)ctl;
-	if (store_release_settle(&changed, s, app, version, live,
+	if (store_release_settle(&changed, s, app, version, end,
 	    reason) < 0) {
 		log_warnx("%s: cannot record the end of v%lld's rollout: %s",
 		    app, (long long)version, err_last());
@@ -592,7 +592,8 @@ ctl_rollout_retry(struct ctl *ctl, struct store *s)
 			    json_string_value(json_object_get(x, "runner")),
 			    why);
 			pthread_mutex_unlock(&restart_mu);
-			release_settle(ctl, s, app, rel, false, reason);
+			release_settle(ctl, s, app, rel, STORE_RELEASE_FAILED,
+			    reason);
 			pthread_mutex_lock(&restart_mu);
 			free(reason);
 			changed = true;
@@ -667,12 +668,17 @@ ctl_releases_settle(struct ctl *ctl, struct store *s)
 		ans = rollout_answer(app, v, NULL, view, rel);
 		st = json_string_value(json_object_get(ans, "state"));
 		/* idle: scaled to nothing meanwhile, nothing to wait for */
-		if (strcmp(st, "live") == 0 || strcmp(st, "idle") == 0)
-			wake |= release_settle(ctl, s, app, v, true, NULL);
+		if (strcmp(st, "live") == 0)
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_LIVE, NULL);
+		else if (strcmp(st, "idle") == 0)
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_IDLE, NULL);
 		else if (strcmp(st, "failed") == 0 &&
 		    !rollout_failed_transient(ans))
-			wake |= release_settle(ctl, s, app, v, false,
-			    json_string_value(json_object_get(ans, "reason")));
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_FAILED, json_string_value(
+			    json_object_get(ans, "reason")));
 		json_decref(ans);
 		json_decref(view);
 		json_decref(rel);

@@ -83,6 +83,23 @@ store_current_get(struct store_current *out, struct store *s, int64_t app_id)
 	return rc;
 }
 
+/* 1 when a release of build_id (0: none) would run something: the
+ * formation has a process of the build's types and the app a group;
+ * else 0. */
+static int
+store_release_runs(struct store *s, int64_t app_id, int64_t build_id)
+{
+	if (build_id == 0)
+		return 0;
+	return store_query_int(NULL, s, "SELECT 1"
+	    " FROM formations f JOIN builds b ON b.id = ?2"
+	    " WHERE f.app_id = ?1 AND f.quantity > 0"
+	    "  AND json_type(b.process_types, '$.\"' || f.type || '\"')"
+	    "   IS NOT NULL"
+	    "  AND EXISTS (SELECT 1 FROM app_groups WHERE app_id = ?1)",
+	    "ii", app_id, build_id);
+}
+
 int
 store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
     int64_t build_id, int64_t config_id, const char *kind,
@@ -106,17 +123,11 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
 	    " reason = ?, superseded_by = ? WHERE app_id = ?"
 	    " AND state = 'pending'", "sii", why, v, app_id)) < 0)
 		return rc;
-	/* A release with nothing to run (no build, an empty formation, no
-	 * group) has no rollout to wait for: it is live at once. */
-	if (build_id != 0 && (rc = store_query_int(NULL, s, "SELECT 1"
-	    " FROM formations f JOIN builds b ON b.id = ?2"
-	    " WHERE f.app_id = ?1 AND f.quantity > 0"
-	    "  AND json_type(b.process_types, '$.\"' || f.type || '\"')"
-	    "   IS NOT NULL"
-	    "  AND EXISTS (SELECT 1 FROM app_groups WHERE app_id = ?1)",
-	    "ii", app_id, build_id)) < 0)
+	/* A release with nothing to run has no rollout to wait for: it is
+	 * live at once. */
+	if ((rc = store_release_runs(s, app_id, build_id)) < 0)
 		return rc;
-	if (build_id != 0 && rc > 0)
+	if (rc > 0)
 		state = "pending";
 	if ((rc = store_exec(s, NULL, "INSERT INTO releases (app_id, version,"
 	    " build_id, config_id, kind, rollback_of, summary, created_by,"
@@ -136,16 +147,25 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
 
 int
 store_release_settle(bool *changed, struct store *s, const char *app,
-    int64_t version, bool live, const char *reason)
+    int64_t version, enum store_release_end end, const char *reason)
 {
-	int64_t aid;
+	bool live = end != STORE_RELEASE_FAILED;
+	int64_t aid, bid = 0;
 	int n = 0, rc;
 
 	*changed = false;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
-	if ((rc = store_app_id(&aid, s, app)) < 0 ||
-	    (rc = store_exec(s, &n, "UPDATE releases SET state = ?,"
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	/* Nothing ran because nothing is to run, not because the schedule
+	 * has not caught up with a release just made. */
+	if (end == STORE_RELEASE_IDLE && ((rc = store_query_int(&bid, s,
+	    "SELECT coalesce(build_id, 0) FROM releases WHERE app_id = ?"
+	    " AND version = ?", "ii", aid, version)) < 0 ||
+	    (rc = store_release_runs(s, aid, bid)) != 0))
+		goto done;
+	if ((rc = store_exec(s, &n, "UPDATE releases SET state = ?,"
 	    " reason = ? WHERE app_id = ? AND version = ?"
 	    " AND state = 'pending'", "ssii", live ? "live" : "failed",
 	    live ? NULL : reason, aid, version)) < 0 || n == 0)

@@ -260,12 +260,20 @@ int store_release_get(json_t **out, struct store *s, const char *app,
 int store_release_rollback(json_t **out, struct store *s, const char *app,
     int64_t target, const char *who);
 
+/* How a release's rollout ended. */
+enum store_release_end {
+	STORE_RELEASE_LIVE,     /* every runner has it live */
+	STORE_RELEASE_IDLE,     /* nothing runs it: live, if nothing is to */
+	STORE_RELEASE_FAILED,
+};
 /* A release's rollout ended: version of app becomes live (the app's
  * current release) or failed with reason (the app's runners go back to
- * its current release).  Only a pending release changes; *changed says
+ * its current release).  IDLE makes it live only when its build, the
+ * formation and the app's groups run nothing (the schedule may lag a
+ * release just made).  Only a pending release changes; *changed says
  * whether it did.  Its own transaction. */
 int store_release_settle(bool *changed, struct store *s, const char *app,
-    int64_t version, bool live, const char *reason);
+    int64_t version, enum store_release_end end, const char *reason);
 /* The apps whose target release is pending: [{"app", "release"}]. */
 int store_release_pending(json_t **out, struct store *s);
 

@@ -710,8 +710,8 @@ rollout_ends(struct store *s, const char *app, bool live, const char *why)
 	json_array_foreach(pending, i, x)
 		if (strcmp(json_string_value(json_object_get(x, "app")),
 		    app) == 0 && store_release_settle(&changed, s, app,
-		    json_integer_value(json_object_get(x, "release")), live,
-		    why) < 0)
+		    json_integer_value(json_object_get(x, "release")), live ?
+		    STORE_RELEASE_LIVE : STORE_RELEASE_FAILED, why) < 0)
 			harness_fail(__FILE__, __LINE__, "settle: %s",
 			    err_last());
 	json_decref(pending);
@@ -865,8 +865,8 @@ TEST(store__release_states)
 	/* a settled release stays as it is */
 	{
 		bool changed = true;
-		EXPECT_OK(store_release_settle(&changed, s, "shop", 3, true,
-		    NULL));
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 3,
+		    STORE_RELEASE_LIVE, NULL));
 		EXPECT_TRUE(!changed);
 	}
 	/* no rollback to a release that failed its rollout; one superseded
@@ -895,6 +895,22 @@ TEST(store__release_states)
 	EXPECT_STR("failed", json_string_value(json_object_get(
 	    json_array_get(list, 6), "state")));
 	json_decref(list);
+	/* idle while the formation wants a process: the schedule has not
+	 * caught up with the release, nothing is settled; scaled to
+	 * nothing, it is live */
+	{
+		bool changed = true;
+		json_t *f, *q = J("{\"web\":0}");
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 9,
+		    STORE_RELEASE_IDLE, NULL));
+		EXPECT_TRUE(!changed);
+		EXPECT_OK(store_formation_scale(&f, s, "shop", q));
+		json_decref(f);
+		json_decref(q);
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 9,
+		    STORE_RELEASE_IDLE, NULL));
+		EXPECT_TRUE(changed);
+	}
 	store_close(s);
 }
 
