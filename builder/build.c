@@ -613,11 +613,20 @@ build_wait_live(struct builder_out *bo, struct apiclient *api,
 	rc = rollout_wait(&ans, api, app, version, NULL,
 	    (unsigned)timeout, build_rollout_progress, bo);
 	if (rc < 0) {
+		json_t *serving = json_object_get(ans, "serving");
+
 		builder_warn(bo, "Release v%lld is not live: %s", (long long)
 		    version, err_last());
-		builder_warn(bo, "The previous release keeps serving; "
-		    "'slipway releases:wait %s v%lld' follows it", app,
-		    (long long)version);
+		/* A new app's first release has nothing before it. */
+		if (json_is_integer(serving))
+			builder_warn(bo, "v%" JSON_INTEGER_FORMAT " keeps "
+			    "serving", json_integer_value(serving));
+		else if (ans)
+			builder_warn(bo, "Nothing was live before it: the app "
+			    "serves nothing until a release goes live");
+		if (rc == ERR_TIMEOUT)
+			builder_warn(bo, "'slipway releases:wait %s v%lld' "
+			    "follows it", app, (long long)version);
 		json_decref(ans);
 		return rc;
 	}

@@ -455,12 +455,20 @@ cmd_print_releases(json_t *list, char **args)
 	size_t i;
 	json_t *r;
 
-	client_table_init(&t, 4, "VERSION", "SUMMARY", "BY", "WHEN");
+	client_table_init(&t, 5, "VERSION", "SUMMARY", "BY", "WHEN", "STATE");
 	json_array_foreach(list, i, r) {
-		char v[32];
+		char v[32], *st;
 		snprintf(v, sizeof(v), "v%s", client_str(r, "version"));
+		/* last, since a failure's reason is long */
+		st = json_is_true(json_object_get(r, "current")) ?
+		    xstrdup("live (current)") :
+		    json_is_string(json_object_get(r, "reason")) ?
+		    xasprintf("%s: %s", client_str(r, "state"),
+		    client_str(r, "reason")) : xstrdup(client_str(r, "state"));
 		client_table_row(&t, v, client_str(r, "summary"),
-		    client_str(r, "created_by"), client_str(r, "created_at"));
+		    client_str(r, "created_by"), client_str(r, "created_at"),
+		    st);
+		free(st);
 	}
 	client_table_print(&t);
 }
@@ -509,7 +517,8 @@ cmd_print_release(json_t *r, char **args)
 	static const struct client_field fields[] = {
 		{ "summary", "summary" }, { "kind", "kind" },
 		{ "build", "build" }, { "rev", "rev" }, { "image", "image" },
-		{ "digest", "digest" },
+		{ "digest", "digest" }, { "state", "state" },
+		{ "reason", "reason" },
 	}, who[] = {
 		{ "by", "created_by" }, { "when", "created_at" },
 	};
@@ -517,7 +526,7 @@ cmd_print_release(json_t *r, char **args)
 	json_t *v;
 
 	printf("=== %s v%s\n", args[0], client_str(r, "version"));
-	client_print_record(r, 10, fields, 6);
+	client_print_record(r, 10, fields, 8);
 	printf("config:   version %s\n", client_str(r, "config_version"));
 	client_print_record(r, 10, who, 2);
 	json_object_foreach(json_object_get(r, "config"), key, v)
@@ -597,7 +606,7 @@ cmd_print_ps(json_t *ps, char **args)
 	client_table_init(&t, 5, "PROCESS", "GROUP", "RUNNER", "RELEASE",
 	    "STATE");
 	json_array_foreach(json_object_get(ps, "containers"), i, x) {
-		char proc[64], rel[64];
+		char proc[64], rel[64], state[96];
 		json_t *rep = json_object_get(x, "reported");
 		json_t *rr = json_object_get(rep, "release");
 		snprintf(proc, sizeof(proc), "%s.%s", client_str(x, "type"),
@@ -611,10 +620,20 @@ cmd_print_ps(json_t *ps, char **args)
 			    client_str(x, "release"));
 		else
 			snprintf(rel, sizeof(rel), "v%s", client_str(x, "release"));
+		/* a crash loop, with what a person needs to look into it */
+		if (json_is_true(json_object_get(rep, "crashed")))
+			snprintf(state, sizeof(state), "crashed (%"
+			    JSON_INTEGER_FORMAT " restarts, last exit %"
+			    JSON_INTEGER_FORMAT ")", json_integer_value(
+			    json_object_get(rep, "restarts")),
+			    json_integer_value(json_object_get(rep,
+			    "exit_code")));
+		else
+			snprintf(state, sizeof(state), "%s", json_is_object(rep)
+			    ? client_str(rep, "state") : "-");
 		client_table_row(&t, proc, client_str(x, "group"),
 		    json_is_string(json_object_get(x, "runner")) ?
-		    client_str(x, "runner") : "(no live runner)", rel,
-		    json_is_object(rep) ? client_str(rep, "state") : "-");
+		    client_str(x, "runner") : "(no live runner)", rel, state);
 	}
 	client_table_print(&t);
 }

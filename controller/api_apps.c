@@ -428,8 +428,9 @@ ctl_releases_list(struct ctl_call *c)
 		limit = (int64_t)v;
 	}
 	/* The access check and the list read the same snapshot (GETs run
-	 * in one), so acc.release is the newest release of this list. */
-	page = ctl_page_get(c->ctl, acc.uid, acc.release, limit);
+	 * in one), so acc.release_seq names this list: it grows with every
+	 * release made and every state a release reaches. */
+	page = ctl_page_get(c->ctl, acc.uid, acc.release_seq, limit);
 	if (page == NULL) {
 		if (!ctl_check(c, store_release_list(&list, c->st, c->seg[1],
 		    limit)))
@@ -440,7 +441,7 @@ ctl_releases_list(struct ctl_call *c)
 			ctl_error(c, 500, "internal", "cannot encode releases");
 			return;
 		}
-		page = ctl_page_add(c->ctl, acc.uid, acc.release, limit, text,
+		page = ctl_page_add(c->ctl, acc.uid, acc.release_seq, limit, text,
 		    strlen(text));
 		free(text);
 	}

@@ -5,9 +5,11 @@
  * what the desired state adds to the stored schedule (restart tokens and
  * one-offs).
  *
- * Nothing here is stored: a release's rollout is read from the runners'
- * last reports, which say per app which release they run, whether it is
- * live or failed, and why.  A restart request is a token kept in memory
+ * A rollout in progress is read from the runners' last reports, which say
+ * per app which release they run, whether it is live or failed, and why;
+ * its end is stored as the release's state (ctl_releases_settle), so a
+ * failed release stays failed once its runners have gone back to the
+ * release before it.  A restart request is a token kept in memory
  * and handed to the runners in their desired state; a controller restart
  * forgets it (a restart in progress then stops where it is, nothing is
  * restarted twice).  docs/rollout.md has the contract.
@@ -196,6 +198,43 @@ rollout_runner_state(const char **why, json_t *rep, int64_t version,
 	return "pending";
 }
 
+/* Is v the string s? */
+static bool
+rollout_is(json_t *v, const char *s)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+/* A runner that reports version live is not when a process of it there
+ * crash-loops: "failed", *why (in *buf, freed by the caller) naming it;
+ * else "live".  slots[from...] are the runner's (sorted by runner). */
+static const char *
+rollout_runner_crashed(const char **why, char **buf, json_t *slots,
+    size_t from, const char *runner, int64_t version)
+{
+	for (size_t k = from; k < json_array_size(slots); k++) {
+		json_t *x = json_array_get(slots, k);
+		json_t *ctr = json_object_get(x, "container");
+
+		if (!rollout_is(json_object_get(x, "runner"), runner))
+			break;
+		if (!json_is_true(json_object_get(ctr, "crashed")) ||
+		    json_integer_value(json_object_get(ctr, "release")) !=
+		    version)
+			continue;
+		free(*buf);
+		*buf = xasprintf("%s.%" JSON_INTEGER_FORMAT " keeps crashing "
+		    "(last exit %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+		    " restarts)", json_string_value(json_object_get(x, "type")),
+		    json_integer_value(json_object_get(x, "index")),
+		    json_integer_value(json_object_get(ctr, "exit_code")),
+		    json_integer_value(json_object_get(ctr, "restarts")));
+		*why = *buf;
+		return "failed";
+	}
+	return "live";
+}
+
 /* The answer for version from a store_rollout_view. */
 static json_t *
 rollout_answer(const char *app, int64_t version, const char *restart,
@@ -206,9 +245,14 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 	json_t *slots = json_object_get(view, "slots"), *runners = json_array();
 	json_t *urls = json_array(), *x, *ans;
 	const char *state = "live", *reason = NULL;
-	char *why_buf = NULL;
+	char *why_buf = NULL, *crash_buf = NULL;
 	size_t i;
 
+	if (rollout_is(json_object_get(rel, "state"), "failed")) {
+		state = "failed";
+		reason = json_string_value(json_object_get(rel, "reason"));
+		goto out;
+	}
 	if (version < current) {
 		state = "superseded";
 		why_buf = xasprintf("v%" JSON_INTEGER_FORMAT " was released "
@@ -249,6 +293,9 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 		    runner) == 0)
 			continue;
 		rs = rollout_runner_state(&why, rep, version, restart, live);
+		if (strcmp(rs, "live") == 0)
+			rs = rollout_runner_crashed(&why, &crash_buf, slots, i,
+			    runner, version);
 		json_array_append_new(runners, json_pack("{sssssssbss?ss}",
 		    "runner", runner, "group", group ? group : "",
 		    "state", rs, "live", live, "reason", why,
@@ -285,13 +332,16 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 		}
 	}
 out:
-	ans = json_pack("{sssIsIssss?soso}", "app", app,
+	ans = json_pack("{sssIsIssss?sososo}", "app", app,
 	    "release", (json_int_t)version, "current", current,
 	    "state", state, "reason", reason, "urls", urls,
-	    "runners", runners);
+	    "runners", runners, "serving", json_integer_value(json_object_get(
+	    view, "serving")) ? json_incref(json_object_get(view, "serving")) :
+	    json_null());
 	if (restart)
 		json_object_set_new(ans, "restart", json_string(restart));
 	free(why_buf);
+	free(crash_buf);
 	return ans;
 }
 
@@ -302,6 +352,7 @@ ctl_rollout_get(struct ctl_call *c)
 	json_t *view = NULL, *rel = NULL, *ans = NULL;
 	int64_t version;
 	double deadline;
+	bool first = true;
 	long wait;
 	int rc;
 
@@ -332,7 +383,16 @@ ctl_rollout_get(struct ctl_call *c)
 		json_decref(view);
 		json_decref(ans);
 		view = ans = NULL;
-		if ((rc = store_rollout_view(&view, c->st, c->seg[1],
+		/* The release again: its state may have been settled (a
+		 * failed one's runners then report the release before). */
+		rc = 0;
+		if (!first) {
+			json_decref(rel);
+			rel = NULL;
+			rc = store_release_get(&rel, c->st, c->seg[1], version);
+		}
+		first = false;
+		if (rc < 0 || (rc = store_rollout_view(&view, c->st, c->seg[1],
 		    ctl_live_after(c->ctl))) < 0) {
 			json_decref(rel);
 			ctl_fail(c, rc);
@@ -414,6 +474,31 @@ ctl_ps_restart(struct ctl_call *c)
 	ctl_reply(c, 202, json_pack("{sssIss?ss}", "app", c->seg[1],
 	    "release", (json_int_t)acc.release, "type", type,
 	    "restart", token));
+}
+
+/* ---- ending a rollout: the release's state -------------------------- */
+
+/* Store the end of version's rollout and say it in the log; true when
+ * the release was still pending. */
+static bool
+release_settle(struct ctl *ctl, struct store *s, const char *app,
+    int64_t version, enum store_release_end end, const char *reason)
+{
+	bool changed = false, live = end != STORE_RELEASE_FAILED;
+
+	(void)ctl;
+	if (store_release_settle(&changed, s, app, version, end,
+	    reason) < 0) {
+		log_warnx("%s: cannot record the end of v%lld's rollout: %s",
+		    app, (long long)version, err_last());
+		return false;
+	}
+	if (changed && live)
+		log_info("%s: v%lld is live", app, (long long)version);
+	else if (changed)
+		log_info("%s: v%lld failed (%s); the runners go back to the "
+		    "current release", app, (long long)version, reason);
+	return changed;
 }
 
 /* ---- retrying a rollout the runner could not finish ----------------- */
@@ -500,6 +585,20 @@ ctl_rollout_retry(struct ctl *ctl, struct store *s)
 			r->token[0] = '\0';
 			r->next_at = now + retry_delay[0];
 		}
+		/* The last try failed too: the release has failed. */
+		if (r->attempts >= RETRY_MAX && done &&
+		    strcmp(done, r->token) == 0) {
+			char *reason = xasprintf("runner %s: %s",
+			    json_string_value(json_object_get(x, "runner")),
+			    why);
+			pthread_mutex_unlock(&restart_mu);
+			release_settle(ctl, s, app, rel, STORE_RELEASE_FAILED,
+			    reason);
+			pthread_mutex_lock(&restart_mu);
+			free(reason);
+			changed = true;
+			continue;
+		}
 		/* Still failed from before our last try, or out of tries,
 		 * or not yet. */
 		if ((r->token[0] && (done == NULL || strcmp(done, r->token))) ||
@@ -522,4 +621,72 @@ ctl_rollout_retry(struct ctl *ctl, struct store *s)
 	json_decref(failed);
 	if (changed)
 		ctl_desired_changed(ctl);
+}
+
+/* ---- settling rollouts ---------------------------------------------- */
+
+/* Does a runner of ans report a failure that ctl_rollout_retry retries? */
+static bool
+rollout_failed_transient(json_t *ans)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(ans, "runners"), i, x)
+		if (rollout_is(json_object_get(x, "state"), "failed") &&
+		    retry_reason_is_transient(
+		    json_string_value(json_object_get(x, "reason"))))
+			return true;
+	return false;
+}
+
+void
+ctl_releases_settle(struct ctl *ctl, struct store *s)
+{
+	json_t *pending = NULL, *x;
+	bool wake = false;
+	size_t i;
+
+	if (store_release_pending(&pending, s) < 0) {
+		log_warnx("cannot read the releases rolling out: %s",
+		    err_last());
+		return;
+	}
+	json_array_foreach(pending, i, x) {
+		const char *app = json_string_value(json_object_get(x, "app"));
+		int64_t v = json_integer_value(json_object_get(x, "release"));
+		json_t *view = NULL, *rel = NULL, *ans;
+		const char *st;
+
+		if (store_release_get(&rel, s, app, v) < 0 ||
+		    store_rollout_view(&view, s, app, ctl_live_after(ctl)) < 0) {
+			log_warnx("%s: cannot read v%lld's rollout: %s", app,
+			    (long long)v, err_last());
+			json_decref(rel);
+			continue;
+		}
+		ans = rollout_answer(app, v, NULL, view, rel);
+		st = json_string_value(json_object_get(ans, "state"));
+		/* idle: scaled to nothing meanwhile, nothing to wait for */
+		if (strcmp(st, "live") == 0)
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_LIVE, NULL);
+		else if (strcmp(st, "idle") == 0)
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_IDLE, NULL);
+		else if (strcmp(st, "failed") == 0 &&
+		    !rollout_failed_transient(ans))
+			wake |= release_settle(ctl, s, app, v,
+			    STORE_RELEASE_FAILED, json_string_value(
+			    json_object_get(ans, "reason")));
+		json_decref(ans);
+		json_decref(view);
+		json_decref(rel);
+	}
+	json_decref(pending);
+	if (wake) {
+		/* a failed release's runners go back to the current one */
+		ctl_schedule_kick(ctl, s);
+		ctl_live_notify();
+	}
 }

@@ -193,6 +193,7 @@ ctl_runner_status(struct ctl_call *c)
 	/* a report is a sign of life too: a runner that was not live takes
 	 * its slots again, as on a heartbeat; rollout waiters read it */
 	ctl_schedule_kick(c->ctl, c->st);
+	ctl_releases_settle(c->ctl, c->st);
 	ctl_live_notify();
 	ctl_reply(c, 200, json_pack("{ss}", "status", "ok"));
 }

@@ -314,6 +314,7 @@ ctl_ticker(void *arg)
 		ctl_builds_expire(s);
 		ctl_landings_repair(ctl, s);
 		ctl_rollout_retry(ctl, s);
+		ctl_releases_settle(ctl, s);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;

@@ -342,6 +342,13 @@ void ctl_maintenance_set(struct ctl_call *c);
  * runner failed for a reason not the app's (the proxy or the registry
  * was down), a few times with growing delays (the ticker calls it). */
 void ctl_rollout_retry(struct ctl *ctl, struct store *s);
+/* End the rollouts the runners' reports have decided: a pending target
+ * release every runner has live becomes live (the app's current one), one
+ * a runner failed becomes failed with the reason (the runners are woken
+ * to go back to the current one), unless it failed for a reason not the
+ * app's and ctl_rollout_retry still tries it (it settles those when its
+ * tries are spent).  After every runner report and on the ticker. */
+void ctl_releases_settle(struct ctl *ctl, struct store *s);
 /* The one-offs runner should run now (specs, a new array). */
 json_t *ctl_runs_for_runner(const char *runner);
 /* ?wait=S (0 to CTL_WAIT_MAX; 0 when absent); false after answering 422. */

@@ -270,6 +270,11 @@ runner_ctr_info(struct runner_container_info *out, const struct runner_ctr *c)
 	out->want_up = c->want_up;
 	out->retiring = c->retiring;
 	out->no_restart = c->no_restart;
+	/* up again after the crashes, but not for long: still looping */
+	out->crashed = c->want_up && !c->no_restart &&
+	    c->streak >= RUNNER_CRASH_STREAK &&
+	    (c->state != RUNNER_STATE_UP ||
+	    clock_mono() - c->started_mono < RUNNER_STABLE_SEC);
 }
 
 int

@@ -194,14 +194,29 @@ runner_app_want(struct runner_daemon *rd, struct runner_app *a, json_t *want)
 	runner_app_kick(rd, a);
 }
 
+/* Is name one of the strings of list? */
+static bool
+runner_json_has(json_t *list, const char *name)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(list, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Hand each app its part of doc.  An app that left the desired state is
  * stopped only once it has been gone for --orphan-delay: the controller
  * empties a runner's desired state when it thinks the runner is dead (a
  * late heartbeat, the controller's own outage), and stopping at once
  * would take every app down for a blip; an app moved to another runner
- * overlaps a while instead.  True while some app waits to be stopped:
- * call again soon with the same doc.
+ * overlaps a while instead.  An app the controller names in "stop" runs
+ * nowhere in the group now (scaled to nothing, destroyed): it is stopped
+ * at once.  True while some app waits to be stopped: call again soon
+ * with the same doc.
  */
 static bool
 runner_dispatch(struct runner_daemon *rd, json_t *doc)
@@ -240,6 +255,11 @@ runner_dispatch(struct runner_daemon *rd, json_t *doc)
 	json_object_foreach(byapp, app, arr) {
 		struct runner_app *a = runner_app_get(rd, app);
 		if (json_array_size(arr) > 0) {
+			a->gone_since = 0;
+		} else if (runner_json_has(json_object_get(doc, "stop"), app)) {
+			if (json_array_size(a->want) > 0 || a->want == NULL)
+				log_info("%s: runs nowhere now; stopping it",
+				    app);
 			a->gone_since = 0;
 		} else if (json_array_size(a->want) > 0 || a->want == NULL) {
 			if (a->gone_since == 0) {

@@ -27,6 +27,7 @@
 #include "slipway/err.h"
 
 #define HEALTH_LINE_MAX 1024
+#define HEALTH_FIRST_GAP 0.05   /* seconds after the first try */
 
 static int
 health_ms_left(double deadline)
@@ -174,25 +175,40 @@ runner_health_wait(const struct runner_health_opts *o, char *answer,
 {
 	double interval = o->interval_sec > 0 ? o->interval_sec : 1;
 	double total = o->deadline_sec > 0 ? o->deadline_sec : 60;
-	double end = clock_mono() + total;
+	double end = clock_mono() + total, gap = HEALTH_FIRST_GAP;
+	bool connected = false;
 	char why[256];
 
 	snprintf(answer, len, "no check made");
 	for (;;) {
-		double next = clock_mono() + interval;
+		double next;
 		if (o->stop && *o->stop)
 			return err_set(ERR_IO, "health check stopped");
 		if (o->alive && !o->alive(o->ctx, why, sizeof(why))) {
 			snprintf(answer, len, "%s", why);
 			return err_set(ERR_IO, "never became healthy: %s", why);
 		}
+		/* The first try at once, then 50 ms doubling up to the
+		 * interval: an app that binds its port in 100 ms is live
+		 * then, not at the next tick. */
+		if (gap > interval)
+			gap = interval;
+		next = clock_mono() + gap;
+		gap *= 2;
 		if (runner_health_check(o, answer, len) == 0)
 			return 0;
+		connected = connected || strncmp(answer, "cannot connect to ",
+		    18) != 0;
+		if (clock_mono() >= end && !connected)
+			return err_set(ERR_TIMEOUT, "never became healthy in "
+			    "%gs: %s; the app must listen on $PORT (it was "
+			    "given PORT=%u)", total, answer, o->port);
 		if (clock_mono() >= end)
 			return err_set(ERR_TIMEOUT, "never became healthy in "
 			    "%gs: %s", total, answer);
 		while (clock_mono() < next && !(o->stop && *o->stop))
-			poll(NULL, 0, 50);
+			poll(NULL, 0, next - clock_mono() < 0.05 ?
+			    (int)((next - clock_mono()) * 1000) + 1 : 50);
 	}
 }
 

@@ -306,7 +306,7 @@ runner_alive(void *ctx, char *why, size_t len)
 		return false;
 	}
 	/* down between restarts is alive; a crash loop is not */
-	if (!i.want_up || i.restarts >= 3) {
+	if (!i.want_up || i.restarts >= RUNNER_CRASH_STREAK) {
 		char last[300] = "";
 		runner_container_last_line(last, sizeof(last), a->p->rd->r,
 		    a->id);
@@ -331,6 +331,7 @@ runner_healthy(struct runner_plan *p, const char *id, unsigned port,
 	struct runner_health_opts ho = p->health;
 	double end = clock_mono() + p->health.deadline_sec;
 	bool other = false;
+	double gap = 0.05;
 	enum runner_port_owner own;
 	char answer[512];
 	int rc;
@@ -364,9 +365,11 @@ runner_healthy(struct runner_plan *p, const char *id, unsigned port,
 		if (own == RUNNER_PORT_OURS)
 			break;
 		other = other || own == RUNNER_PORT_OTHER;
-		/* not ours (yet): wait, as between two tries */
-		for (double t = 0; t < ho.interval_sec && !runner_cut(p); t += 0.05)
+		/* not ours (yet): wait, as between two tries (50 ms doubling
+		 * up to the interval, as runner_health_wait does) */
+		for (double t = 0; t < gap && !runner_cut(p); t += 0.05)
 			usleep(50000);
+		gap = gap * 2 < ho.interval_sec ? gap * 2 : ho.interval_sec;
 	}
 	runner_verified_set(p->rd, id, true);
 	return 0;

@@ -37,7 +37,6 @@
 #include "slipway/supervise.h"
 
 #define RUNNER_TICK_MS 200
-#define RUNNER_STABLE_SEC 60.0
 
 static const char *const state_names[] = {
 	"initialized", "created", "up", "down", "destroyed",
@@ -89,7 +88,7 @@ json_t *
 runner_container_info_json(const struct runner_container_info *i)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, "
-	    "s:i, s:i, s:f, s:s, s:b, s:b}",
+	    "s:i, s:i, s:f, s:s, s:b, s:b, s:b}",
 	    "id", i->id, "app", i->app, "release", i->release,
 	    "process", i->process, "image", i->image,
 	    "driver", runner_driver_name(i->driver),
@@ -97,7 +96,7 @@ runner_container_info_json(const struct runner_container_info *i)
 	    "pid", (json_int_t)i->pid, "exit_code", i->exit_code,
 	    "restarts", (int)i->restarts, "started_at", i->started_at,
 	    "label", i->label ? i->label : "", "want_up", i->want_up,
-	    "retiring", i->retiring);
+	    "retiring", i->retiring, "crashed", i->crashed);
 }
 
 /* Find runc: an explicit path, or "runc" in PATH. */

@@ -180,6 +180,12 @@ struct runner_ctr {
 	struct buf partial;           /* a line without its newline yet */
 };
 
+/* A process up this long is stable: its crash streak starts again. */
+#define RUNNER_STABLE_SEC 60.0
+/* Crashes in a row (none of them after a stable run) that make a
+ * container crashed: shown so in ps, and not live. */
+#define RUNNER_CRASH_STREAK 3
+
 struct runner {
 	char *home;
 	char *images_dir, *ctrs_dir, *runc_root;

@@ -515,12 +515,12 @@ store_group_id(int64_t *out, struct store *s, const char *name)
 }
 
 int
-store_app_last_release(int64_t *out, struct store *s, int64_t app_id)
+store_app_target_release(int64_t *out, struct store *s, int64_t app_id)
 {
 	int rc;
 
 	*out = 0;
-	rc = store_query_int(out, s, "SELECT last_release FROM apps"
+	rc = store_query_int(out, s, "SELECT target_release FROM apps"
 	    " WHERE id = ?", "i", app_id);
 	return rc < 0 ? rc : 0;
 }

@@ -93,7 +93,8 @@ done:
 	" (SELECT json_group_object(type, quantity) FROM (SELECT type," \
 	"  quantity FROM formations WHERE app_id = a.id ORDER BY type))" \
 	"  AS formation_json," \
-	" nullif(a.last_release, 0) AS release, a.uid AS uid," \
+	" nullif(a.last_release, 0) AS release," \
+	" nullif(a.current_release, 0) AS current_release, a.uid AS uid," \
 	" " TS("a.created_at") " AS created_at"
 
 int
@@ -228,7 +229,7 @@ store_app_access(struct store_access *out, struct store *s,
 	    "  ON g.id = ag.group_id WHERE ag.app_id = a.id AND NOT EXISTS"
 	    "  (SELECT 1 FROM group_users gu WHERE gu.group_id = ag.group_id"
 	    "   AND gu.user_id = ?2) ORDER BY g.name LIMIT 1),"
-	    " a.uid, a.last_release"
+	    " a.uid, a.target_release, a.release_seq"
 	    " FROM apps a WHERE a.name = ?1", "si", app, actor->user_id)) < 0)
 		return rc;
 	rc = store_step(s, st);
@@ -245,6 +246,7 @@ store_app_access(struct store_access *out, struct store *s,
 		snprintf(out->uid, sizeof(out->uid), "%s",
 		    (const char *)sqlite3_column_text(st, 3));
 		out->release = sqlite3_column_int64(st, 4);
+		out->release_seq = sqlite3_column_int64(st, 5);
 		rc = 0;
 	} else if (rc == 0) {
 		rc = err_set(ERR_NOTFOUND, "no such app '%s'", app);

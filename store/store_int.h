@@ -105,8 +105,9 @@ int store_tx_end_json(struct store *s, int rc, json_t **out);
 int store_user_id(int64_t *out, struct store *s, const char *name);
 int store_app_id(int64_t *out, struct store *s, const char *name);
 int store_group_id(int64_t *out, struct store *s, const char *name);
-/* The app's newest release number (0: none yet). */
-int store_app_last_release(int64_t *out, struct store *s, int64_t app_id);
+/* The app's target release: what its runners are to run, the newest
+ * release unless that one failed, else the current (live) one; 0: none. */
+int store_app_target_release(int64_t *out, struct store *s, int64_t app_id);
 
 /* The migrations (store/store_schema.c): migration i (1-based) takes
  * the schema from version i-1 to i. */

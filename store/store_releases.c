@@ -1,8 +1,13 @@
 /*
  * Config versions, builds, releases and formations.
  *
- * The current build and config of an app are those of its latest release:
- * a rollback to vK makes vN+1 point at vK's build and config, so the next
+ * A release is pending until its rollout ends, then live or failed
+ * (store_release_settle); only a live one becomes the app's current
+ * release.  The runners are given the app's target release: the newest
+ * one unless it failed, else the current one.  A new release starts from
+ * the target's build and config: after a failed v10, config:set makes v11
+ * of v9's build, not of the broken one; while v10 rolls out, of v10's.
+ * A rollback to vK makes vN+1 point at vK's build and config, so the next
  * config change starts from what is running.  Numbers (release version,
  * config version, build number) come from counters on the app's row,
  * bumped inside BEGIN IMMEDIATE, so they are dense and never reused even
@@ -26,7 +31,8 @@
 #define BUILD_IMAGE_MAX 512
 #define BUILD_COMMAND_MAX 4096
 
-/* What an app runs now: its latest release's build and config. */
+/* What an app runs now, or is rolling out: its target release's build and
+ * config. */
 struct store_current {
 	int64_t release;        /* 0: none */
 	int64_t build_id;       /* 0: none */
@@ -53,7 +59,7 @@ store_current_get(struct store_current *out, struct store *s, int64_t app_id)
 	if ((rc = store_prep(&st, s, "SELECT r.version, r.build_id,"
 	    " r.config_id, c.version, c.vars, b.process_types"
 	    " FROM apps a JOIN releases r ON r.app_id = a.id"
-	    "  AND r.version = a.last_release"
+	    "  AND r.version = a.target_release"
 	    " LEFT JOIN configs c ON c.id = r.config_id"
 	    " LEFT JOIN builds b ON b.id = r.build_id"
 	    " WHERE a.id = ?", "i", app_id)) < 0)
@@ -77,29 +83,116 @@ store_current_get(struct store_current *out, struct store *s, int64_t app_id)
 	return rc;
 }
 
+/* 1 when a release of build_id (0: none) would run something: the
+ * formation has a process of the build's types and the app a group;
+ * else 0. */
+static int
+store_release_runs(struct store *s, int64_t app_id, int64_t build_id)
+{
+	if (build_id == 0)
+		return 0;
+	return store_query_int(NULL, s, "SELECT 1"
+	    " FROM formations f JOIN builds b ON b.id = ?2"
+	    " WHERE f.app_id = ?1 AND f.quantity > 0"
+	    "  AND json_type(b.process_types, '$.\"' || f.type || '\"')"
+	    "   IS NOT NULL"
+	    "  AND EXISTS (SELECT 1 FROM app_groups WHERE app_id = ?1)",
+	    "ii", app_id, build_id);
+}
+
 int
 store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
     int64_t build_id, int64_t config_id, const char *kind,
     int64_t rollback_of, const char *summary, const char *who)
 {
+	const char *state = "live";
+	char why[64];
 	int64_t v = 0;
 	int rc;
 
 	if ((rc = store_query_int(&v, s, "UPDATE apps SET last_release ="
-	    " last_release + 1 WHERE id = ? RETURNING last_release", "i",
-	    app_id)) < 0)
+	    " last_release + 1, release_seq = release_seq + 1 WHERE id = ?"
+	    " RETURNING last_release", "i", app_id)) < 0)
 		return rc;
 	if (v == 0)
 		return err_set(ERR_NOTFOUND, "app %" PRId64 " is gone", app_id);
+	/* A release still rolling out never will now. */
+	snprintf(why, sizeof(why), "superseded by v%" PRId64 " before it "
+	    "went live", v);
+	if ((rc = store_exec(s, NULL, "UPDATE releases SET state = 'failed',"
+	    " reason = ?, superseded_by = ? WHERE app_id = ?"
+	    " AND state = 'pending'", "sii", why, v, app_id)) < 0)
+		return rc;
+	/* A release with nothing to run has no rollout to wait for: it is
+	 * live at once. */
+	if ((rc = store_release_runs(s, app_id, build_id)) < 0)
+		return rc;
+	if (rc > 0)
+		state = "pending";
 	if ((rc = store_exec(s, NULL, "INSERT INTO releases (app_id, version,"
 	    " build_id, config_id, kind, rollback_of, summary, created_by,"
-	    " created_at) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
-	    " nullif(?, 0), ?, ?, ?)", "iiiisissi", app_id, v, build_id,
+	    " created_at, state) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
+	    " nullif(?, 0), ?, ?, ?, ?)", "iiiisissis", app_id, v, build_id,
 	    config_id, kind, rollback_of, summary, who,
-	    (int64_t)time(NULL))) < 0)
+	    (int64_t)time(NULL), state)) < 0)
+		return rc;
+	if ((rc = store_exec(s, NULL, "UPDATE apps SET target_release = ?1,"
+	    " current_release = CASE WHEN ?2 THEN ?1 ELSE current_release END"
+	    " WHERE id = ?3", "iii", v, (int64_t)(strcmp(state, "live") == 0),
+	    app_id)) < 0)
 		return rc;
 	*out_version = v;
 	return 0;
+}
+
+int
+store_release_settle(bool *changed, struct store *s, const char *app,
+    int64_t version, enum store_release_end end, const char *reason)
+{
+	bool live = end != STORE_RELEASE_FAILED;
+	int64_t aid, bid = 0;
+	int n = 0, rc;
+
+	*changed = false;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	/* Nothing ran because nothing is to run, not because the schedule
+	 * has not caught up with a release just made. */
+	if (end == STORE_RELEASE_IDLE && ((rc = store_query_int(&bid, s,
+	    "SELECT coalesce(build_id, 0) FROM releases WHERE app_id = ?"
+	    " AND version = ?", "ii", aid, version)) < 0 ||
+	    (rc = store_release_runs(s, aid, bid)) != 0))
+		goto done;
+	if ((rc = store_exec(s, &n, "UPDATE releases SET state = ?,"
+	    " reason = ? WHERE app_id = ? AND version = ?"
+	    " AND state = 'pending'", "ssii", live ? "live" : "failed",
+	    live ? NULL : reason, aid, version)) < 0 || n == 0)
+		goto done;
+	/* Live: it is the current release.  Failed: the runners go back
+	 * to the current one, which never stopped serving. */
+	if (live)
+		rc = store_exec(s, NULL, "UPDATE apps SET current_release = ?,"
+		    " release_seq = release_seq + 1 WHERE id = ?", "ii",
+		    version, aid);
+	else
+		rc = store_exec(s, NULL, "UPDATE apps SET target_release ="
+		    " CASE WHEN target_release = ? THEN current_release"
+		    " ELSE target_release END, release_seq = release_seq + 1"
+		    " WHERE id = ?", "ii", version, aid);
+	*changed = rc == 0;
+done:
+	return store_tx_end(s, rc);
+}
+
+int
+store_release_pending(json_t **out, struct store *s)
+{
+	return store_query_rows(out, s, "SELECT a.name AS app,"
+	    " r.version AS release FROM releases r"
+	    " JOIN apps a ON a.id = r.app_id AND a.target_release = r.version"
+	    " WHERE r.state = 'pending' ORDER BY a.name", NULL);
 }
 
 #define RELEASE_COLUMNS \
@@ -107,7 +200,9 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
 	" b.number AS build, b.rev AS rev, b.image AS image," \
 	" b.digest AS digest, c.version AS config_version," \
 	" r.rollback_of AS rollback_of, r.created_by AS created_by," \
-	" " TS("r.created_at") " AS created_at"
+	" " TS("r.created_at") " AS created_at, r.state AS state," \
+	" r.reason AS reason, r.version = (SELECT current_release" \
+	"  FROM apps WHERE id = r.app_id) AS current_bool"
 
 static int
 store_release_json(json_t **out, struct store *s, int64_t app_id,
@@ -408,17 +503,18 @@ store_build_release(json_t **out, struct store *s, int64_t aid, int64_t bid,
 		goto done;
 	summary = store_release_summary_deploy(json_string_value(
 	    json_object_get(build, "rev")));
-	if ((rc = store_release_insert(&version, s, aid, bid, cur.config_id,
-	    "deploy", 0, summary, who ? who : json_string_value(
-	    json_object_get(build, "created_by")))) < 0)
-		goto done;
 	/* First deploy of an app that has a web process: run one, as
-	 * Heroku and Deis do.  Later deploys keep the formation. */
+	 * Heroku and Deis do.  Later deploys keep the formation.  Before
+	 * the release, which is pending only when something runs. */
 	if (json_object_get(json_object_get(build, "process_types"),
 	    "web") && (rc = store_exec(s, NULL, "INSERT INTO formations"
 	    " (app_id, type, quantity) SELECT ?1, 'web', 1 WHERE NOT"
 	    " EXISTS (SELECT 1 FROM formations WHERE app_id = ?1)",
 	    "i", aid)) < 0)
+		goto done;
+	if ((rc = store_release_insert(&version, s, aid, bid, cur.config_id,
+	    "deploy", 0, summary, who ? who : json_string_value(
+	    json_object_get(build, "created_by")))) < 0)
 		goto done;
 	rc = store_release_json(out, s, aid, version, false);
 done:
@@ -641,8 +737,34 @@ store_release_rollback(json_t **out, struct store *s, const char *app,
 	*out = NULL;
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
+	/* From what the runners are given: the current release, or the
+	 * one rolling out.  Not to a release that failed its own rollout
+	 * (one superseded before it went live did not). */
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
-	    (rc = store_app_last_release(&current, s, aid)) < 0 ||
+	    (rc = store_app_target_release(&current, s, aid)) < 0)
+		goto done;
+	if (target == 0 && current > 1 && (rc = store_query_int(&target, s,
+	    "SELECT coalesce(max(version), 0) FROM releases WHERE app_id = ?"
+	    " AND version < ? AND (state != 'failed'"
+	    "  OR superseded_by IS NOT NULL)", "ii", aid, current)) < 0)
+		goto done;
+	if (target == 0 && current > 1) {
+		rc = err_set(ERR_INVALID, "nothing to roll back to: every "
+		    "release before v%" PRId64 " failed", current);
+		goto done;
+	}
+	if (target > 0 && (rc = store_prep(&st, s, "SELECT reason"
+	    " FROM releases WHERE app_id = ? AND version = ?"
+	    " AND state = 'failed' AND superseded_by IS NULL", "ii", aid,
+	    target)) == 0) {
+		if ((rc = store_step(s, st)) > 0)
+			rc = err_set(ERR_INVALID, "v%" PRId64 " failed (%.200s): "
+			    "roll back to a release that went live", target,
+			    sqlite3_column_type(st, 0) == SQLITE_TEXT ?
+			    (const char *)sqlite3_column_text(st, 0) : "");
+		store_done(st);
+	}
+	if (rc < 0 ||
 	    (rc = store_release_rollback_target(&to, current, target)) < 0)
 		goto done;
 	if ((rc = store_prep(&st, s, "SELECT coalesce(build_id, 0),"

@@ -17,14 +17,18 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
     time_t live_after)
 {
 	json_t *slots = NULL;
-	int64_t aid, current = 0;
+	int64_t aid, current = 0, serving = 0;
 	int rc;
 
 	*out = NULL;
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
-	    (rc = store_app_last_release(&current, s, aid)) < 0)
+	    (rc = store_app_target_release(&current, s, aid)) < 0 ||
+	    (rc = store_query_int(&serving, s, "SELECT r.version FROM apps a"
+	    " JOIN releases r ON r.app_id = a.id"
+	    "  AND r.version = a.current_release"
+	    " WHERE a.id = ? AND r.build_id IS NOT NULL", "i", aid)) < 0)
 		goto done;
 	/* One row per slot; the runner's report of this app rides along
 	 * (reports are objects keyed by app under "apps"). */
@@ -33,6 +37,11 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
 	    " coalesce(rn.last_heartbeat >= ?, 0) AS live_bool,"
 	    " json_extract(rn.report, '$.apps.\"' || a.name || '\"')"
 	    "  AS report_json,"
+	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
+	    "  WHERE json_extract(j.value, '$.app') = a.name"
+	    "  AND json_extract(j.value, '$.type') = x.type"
+	    "  AND json_extract(j.value, '$.index') = x.idx LIMIT 1)"
+	    "  AS container_json,"
 	    " " TS("rn.reported_at") " AS reported_at"
 	    " FROM assignments x JOIN apps a ON a.id = x.app_id"
 	    " JOIN deploy_groups g ON g.id = x.group_id"
@@ -40,8 +49,8 @@ store_rollout_view(json_t **out, struct store *s, const char *app,
 	    " WHERE x.app_id = ? ORDER BY rn.name, x.type, x.idx", "ii",
 	    (int64_t)live_after, aid)) < 0)
 		goto done;
-	*out = json_pack("{sIso}", "release", (json_int_t)current, "slots",
-	    slots);
+	*out = json_pack("{sIsIso}", "release", (json_int_t)current,
+	    "serving", (json_int_t)serving, "slots", slots);
 done:
 	return store_tx_end_json(s, rc, out);
 }
@@ -50,14 +59,14 @@ int
 store_rollout_failed(json_t **out, struct store *s, time_t live_after)
 {
 	return store_query_rows(out, s, "SELECT a.name AS app,"
-	    " a.last_release AS release, rn.name AS runner,"
+	    " a.target_release AS release, rn.name AS runner,"
 	    " json_extract(j.value, '$.reason') AS reason,"
 	    " coalesce(json_extract(j.value, '$.restart'), '') AS restart"
 	    " FROM runners rn, json_each(rn.report, '$.apps') j"
 	    " JOIN apps a ON a.name = j.key"
 	    " WHERE rn.last_heartbeat >= ?"
 	    "  AND json_extract(j.value, '$.state') = 'failed'"
-	    "  AND json_extract(j.value, '$.release') = a.last_release"
+	    "  AND json_extract(j.value, '$.release') = a.target_release"
 	    " ORDER BY a.name, rn.name", "i", (int64_t)live_after);
 }
 
@@ -73,7 +82,7 @@ store_run_target(json_t **out, struct store *s, const char *app,
 	if ((rc = store_tx_read(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0 ||
-	    (rc = store_app_last_release(&current, s, aid)) < 0)
+	    (rc = store_app_target_release(&current, s, aid)) < 0)
 		goto done;
 	if (current == 0) {
 		rc = err_set(ERR_CONFLICT, "app '%s' has no release yet: "

@@ -162,7 +162,7 @@ sched_input_load(struct sched_input *in, struct store *s, time_t live_after)
 	/* apps with something to run */
 	if ((rc = store_prep(&st, s, "SELECT a.name, f.type, f.quantity"
 	    " FROM apps a JOIN releases r ON r.app_id = a.id"
-	    "  AND r.version = a.last_release"
+	    "  AND r.version = a.target_release"
 	    " JOIN builds b ON b.id = r.build_id"
 	    " JOIN formations f ON f.app_id = a.id AND f.quantity > 0"
 	    " WHERE json_type(b.process_types, '$.\"' || f.type || '\"')"
@@ -367,13 +367,42 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 	    " FROM assignments x JOIN runners rn ON rn.id = x.runner_id"
 	    " JOIN apps a ON a.id = x.app_id"
 	    " JOIN releases rl ON rl.app_id = a.id"
-	    "  AND rl.version = a.last_release"
+	    "  AND rl.version = a.target_release"
 	    " JOIN builds b ON b.id = rl.build_id"
 	    " LEFT JOIN configs c ON c.id = rl.config_id"
 	    " WHERE x.runner_id = ? AND x.group_id = rn.group_id"
 	    " ORDER BY a.name, x.type, x.idx", "i", runner_id)) < 0)
 		goto done;
 	json_object_set_new(*out, "containers", containers);
+	/* The apps this runner says it runs that run nowhere in its group
+	 * now (scaled to nothing, destroyed, taken out of the group): it
+	 * stops them at once.  An app that only moved to another runner is
+	 * not here, nor is any app when the runner is thought dead (its
+	 * slots stay in the group, unplaced): those wait out the runner's
+	 * orphan delay.  From its own report, so no name of another group
+	 * reaches it. */
+	containers = NULL;
+	if ((rc = store_query_rows(&containers, s, "SELECT u.n AS app FROM ("
+	    " SELECT json_extract(j.value, '$.app') AS n"
+	    "  FROM runners rn, json_each(rn.report, '$.containers') j"
+	    "  WHERE rn.id = ?1"
+	    "   AND coalesce(json_extract(j.value, '$.one_off'), 0) = 0"
+	    " UNION SELECT j.key FROM runners rn,"
+	    "  json_each(rn.report, '$.apps') j WHERE rn.id = ?1) u"
+	    " WHERE u.n IS NOT NULL AND NOT EXISTS (SELECT 1"
+	    "  FROM assignments x JOIN apps a ON a.id = x.app_id"
+	    "  JOIN runners rn ON rn.id = ?1"
+	    "  WHERE a.name = u.n AND x.group_id = rn.group_id)"
+	    " ORDER BY u.n", "i", runner_id)) < 0)
+		goto done;
+	{
+		json_t *names = json_array(), *x;
+		size_t i;
+		json_array_foreach(containers, i, x)
+			json_array_append(names, json_object_get(x, "app"));
+		json_object_set_new(*out, "stop", names);
+		json_decref(containers);
+	}
 done:
 	return store_tx_end_json(s, rc, out);
 }
@@ -388,7 +417,7 @@ store_schedule_for_app(json_t **out, struct store *s, const char *app)
 		return rc;
 	return store_query_rows(out, s, "SELECT g.name AS \"group\","
 	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
-	    " a.last_release AS release,"
+	    " a.target_release AS release,"
 	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
 	    "  WHERE json_extract(j.value, '$.app') = a.name"
 	    "  AND json_extract(j.value, '$.type') = x.type"

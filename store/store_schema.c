@@ -172,12 +172,37 @@ static const char store_v6[] =
 	"CREATE INDEX landings_waiting ON landings (state)"
 	"  WHERE state = 'waiting';";
 
-/* Version 7 (issue 16): an app's maintenance flag (`maintenance:on`):
+/* Version 7: release states (issue 16).  A release is `pending` until
+ * its rollout ends, then `live` or `failed` (with `reason`); only a live
+ * one becomes the app's current release (current_release), and the
+ * runners are given target_release: the newest release unless it failed,
+ * else the current one, so a failed rollout leaves the previous release
+ * serving and nothing revives it.  release_seq grows with every release
+ * made or settled (the key of cached release lists).  superseded_by is
+ * set on a release that failed only because a newer one came before it
+ * went live (no fault of its own: a rollback may go to it).  Releases made
+ * before this version count as live: the newest was current. */
+static const char store_v7[] =
+	"ALTER TABLE releases ADD COLUMN state TEXT NOT NULL DEFAULT 'live'"
+	"  CHECK (state IN ('pending', 'live', 'failed'));"
+	"ALTER TABLE releases ADD COLUMN reason TEXT;"
+	"ALTER TABLE releases ADD COLUMN superseded_by INTEGER;"
+	"ALTER TABLE apps ADD COLUMN current_release INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE apps ADD COLUMN target_release INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE apps ADD COLUMN release_seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE apps SET current_release = last_release,"
+	"  target_release = last_release, release_seq = last_release;"
+	"CREATE INDEX releases_pending ON releases (app_id)"
+	"  WHERE state = 'pending';";
+
+/* Version 8 (issue 16): an app's maintenance flag (`maintenance:on`):
  * its runners turn their proxies' maintenance on for it, which answers
  * 503 with a page of its own instead of passing requests to the app; and
  * the formation `ps:stop` stopped, which `ps:start` brings back (NULL:
  * not stopped). */
-static const char store_v7[] =
+static const char store_v8[] =
 	"ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (maintenance IN (0, 1));"
 	"ALTER TABLE apps ADD COLUMN stopped_formation TEXT;";
@@ -190,6 +215,7 @@ static const char *const store_migrations[] = {
 	store_v5,
 	store_v6,
 	store_v7,
+	store_v8,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

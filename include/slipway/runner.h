@@ -167,6 +167,8 @@ struct runner_container_info {
 	bool retiring;            /* runner_container_retire'd: on its way
 	                           * out, not to be used again */
 	bool no_restart;          /* a one-off */
+	bool crashed;             /* crash-looping: RUNNER_CRASH_STREAK exits
+	                           * in a row, and not up for a minute since */
 };
 
 void runner_container_info_free(struct runner_container_info *info);

@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -66,7 +66,8 @@ struct store_actor {
 struct store_access {
 	int64_t app_id;
 	char uid[33];   /* the app's incarnation (changes if re-created) */
-	int64_t release; /* its current release version, 0 for none */
+	int64_t release; /* its target release (store_app_target_release) */
+	int64_t release_seq; /* grows with every release made or settled */
 	bool read;      /* admin, owner or collaborator */
 	bool deploy;    /* read, and granted in every group the app is in */
 	char denied_group[STORE_NAME_MAX + 1]; /* why deploy is false */
@@ -275,11 +276,30 @@ int store_app_builds_kept(json_t **out, struct store *s, const char *app,
 int store_release_get(json_t **out, struct store *s, const char *app,
     int64_t version);
 /* Make vN+1 with vK's build and config ("rollback to vK").  target 0 means
- * the release before the current one.  ERR_NOTFOUND for a vK that never
- * existed, ERR_INVALID for the current release or when there is nothing
- * to roll back to. */
+ * the newest release before the app's target release (the current one, or
+ * the one rolling out) that did not fail its own rollout.  ERR_NOTFOUND
+ * for a vK that never existed or is above the target, ERR_INVALID for the
+ * target, a release that failed its rollout, or when there is nothing to
+ * roll back to. */
 int store_release_rollback(json_t **out, struct store *s, const char *app,
     int64_t target, const char *who);
+
+/* How a release's rollout ended. */
+enum store_release_end {
+	STORE_RELEASE_LIVE,     /* every runner has it live */
+	STORE_RELEASE_IDLE,     /* nothing runs it: live, if nothing is to */
+	STORE_RELEASE_FAILED,
+};
+/* A release's rollout ended: version of app becomes live (the app's
+ * current release) or failed with reason (the app's runners go back to
+ * its current release).  IDLE makes it live only when its build, the
+ * formation and the app's groups run nothing (the schedule may lag a
+ * release just made).  Only a pending release changes; *changed says
+ * whether it did.  Its own transaction. */
+int store_release_settle(bool *changed, struct store *s, const char *app,
+    int64_t version, enum store_release_end end, const char *reason);
+/* The apps whose target release is pending: [{"app", "release"}]. */
+int store_release_pending(json_t **out, struct store *s);
 
 /* {"web":2,...} */
 int store_formation_get(json_t **out, struct store *s, const char *app);
@@ -406,9 +426,11 @@ void store_sched_slots_free(struct store_sched_slot *slots, size_t n);
  * live_after) reports failed: [{"app", "release", "runner", "reason",
  * "restart" (the restart token it has done)}]. */
 int store_rollout_failed(json_t **out, struct store *s, time_t live_after);
-/* How an app's rollout stands: {"release": current version, "slots":
+/* How an app's rollout stands: {"release": its target release, "serving":
+ * its current (live) release when that has a build, else 0, "slots":
  * [{"group","type","index","runner" (null: unplaced),"live","report"
- * (the runner's report of this app, or null),"reported_at"}]}. */
+ * (the runner's report of this app, or null),"container" (the one it
+ * reports in this slot, or null),"reported_at"}]}. */
 int store_rollout_view(json_t **out, struct store *s, const char *app,
     time_t live_after);
 /* Where a one-off of app runs: {"release": the current release with its

@@ -696,6 +696,27 @@ rollback(struct store *s, const char *app, int64_t to, char *summary,
 	return v;
 }
 
+/* The runners' verdict on app's pending target release (if any): what
+ * the controller records when a rollout ends. */
+static void
+rollout_ends(struct store *s, const char *app, bool live, const char *why)
+{
+	json_t *pending, *x;
+	bool changed;
+	size_t i;
+
+	if (store_release_pending(&pending, s) < 0)
+		harness_fail(__FILE__, __LINE__, "pending: %s", err_last());
+	json_array_foreach(pending, i, x)
+		if (strcmp(json_string_value(json_object_get(x, "app")),
+		    app) == 0 && store_release_settle(&changed, s, app,
+		    json_integer_value(json_object_get(x, "release")), live ?
+		    STORE_RELEASE_LIVE : STORE_RELEASE_FAILED, why) < 0)
+			harness_fail(__FILE__, __LINE__, "settle: %s",
+			    err_last());
+	json_decref(pending);
+}
+
 TEST(store__release_arithmetic)
 {
 	struct store *s = open_store();
@@ -712,36 +733,44 @@ TEST(store__release_arithmetic)
 	EXPECT_STR("set FOO, BAR", sum);
 	deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
 	EXPECT_INT(2, v);
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_INT(3, config_change(s, "shop", "{\"FOO\":\"2\"}", sum,
 	    sizeof(sum)));
+	rollout_ends(s, "shop", true, NULL);
 	/* unchanged: no release */
 	EXPECT_INT(0, config_change(s, "shop", "{\"FOO\":\"2\"}", sum,
 	    sizeof(sum)));
 	EXPECT_INT(4, config_change(s, "shop", "{\"BAR\":null}", sum,
 	    sizeof(sum)));
 	EXPECT_STR("unset BAR", sum);
+	rollout_ends(s, "shop", true, NULL);
 	/* v5 = rollback to v2: FOO=1, BAR=b with v2's build */
 	EXPECT_INT(5, rollback(s, "shop", 2, sum, sizeof(sum)));
 	EXPECT_STR("rollback to v2", sum);
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_STR("1", config_value(s, "shop", "FOO"));
 	EXPECT_STR("b", config_value(s, "shop", "BAR"));
 	/* v6 = rollback with no target: to v4 (FOO=2, no BAR) */
 	EXPECT_INT(6, rollback(s, "shop", 0, sum, sizeof(sum)));
 	EXPECT_STR("rollback to v4", sum);
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_STR("2", config_value(s, "shop", "FOO"));
 	EXPECT_STR("(unset)", config_value(s, "shop", "BAR"));
 	/* rollback of a rollback: v7 = v5's content = v2's */
 	EXPECT_INT(7, rollback(s, "shop", 5, sum, sizeof(sum)));
 	EXPECT_STR("rollback to v5", sum);
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_STR("1", config_value(s, "shop", "FOO"));
 	EXPECT_STR("b", config_value(s, "shop", "BAR"));
 	/* and again: v8 = v6's content = v4's */
 	EXPECT_INT(8, rollback(s, "shop", 6, sum, sizeof(sum)));
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_STR("2", config_value(s, "shop", "FOO"));
 	EXPECT_STR("(unset)", config_value(s, "shop", "BAR"));
 	/* the next config change starts from what runs now */
 	EXPECT_INT(9, config_change(s, "shop", "{\"NEW\":\"x\"}", sum,
 	    sizeof(sum)));
+	rollout_ends(s, "shop", true, NULL);
 	EXPECT_STR("2", config_value(s, "shop", "FOO"));
 	EXPECT_STR("(unset)", config_value(s, "shop", "BAR"));
 	EXPECT_OK(store_release_get(&rel, s, "shop", 9));
@@ -767,6 +796,121 @@ TEST(store__release_arithmetic)
 	EXPECT_OK(store_formation_get(&f, s, "shop"));
 	EXPECT_INT(1, json_integer_value(json_object_get(f, "web")));
 	json_decref(f);
+	store_close(s);
+}
+
+/* A failed rollout never becomes current: later releases start from the
+ * live one, the runners are given the live one again, and a rollback to
+ * the failed one is refused. */
+TEST(store__release_states)
+{
+	struct store *s = open_store();
+	struct store_actor admin = { .admin = true };
+	struct store_access acc;
+	char sum[128];
+	int64_t v;
+	json_t *rel, *list, *app;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	/* nothing to run: live at once */
+	EXPECT_INT(1, config_change(s, "shop", "{\"A\":\"1\"}", sum,
+	    sizeof(sum)));
+	EXPECT_OK(store_release_get(&rel, s, "shop", 1));
+	EXPECT_STR("live", json_string_value(json_object_get(rel, "state")));
+	EXPECT_TRUE(json_is_true(json_object_get(rel, "current")));
+	json_decref(rel);
+	deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	EXPECT_INT(2, v);
+	EXPECT_OK(store_release_get(&rel, s, "shop", 2));
+	EXPECT_STR("pending", json_string_value(json_object_get(rel, "state")));
+	EXPECT_TRUE(json_is_false(json_object_get(rel, "current")));
+	json_decref(rel);
+	rollout_ends(s, "shop", true, NULL);
+	/* v3, a new build, fails */
+	deploy(s, "shop", "4f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	EXPECT_INT(3, v);
+	EXPECT_OK(store_app_access(&acc, s, &admin, "shop"));
+	EXPECT_INT(3, acc.release);
+	rollout_ends(s, "shop", false, "runner r1: web.1 never became healthy");
+	EXPECT_OK(store_release_get(&rel, s, "shop", 3));
+	EXPECT_STR("failed", json_string_value(json_object_get(rel, "state")));
+	EXPECT_STR("runner r1: web.1 never became healthy",
+	    json_string_value(json_object_get(rel, "reason")));
+	json_decref(rel);
+	/* the runners are given v2 again; the app's release is v2 */
+	EXPECT_OK(store_app_access(&acc, s, &admin, "shop"));
+	EXPECT_INT(2, acc.release);
+	EXPECT_OK(store_app_get(&app, s, "shop"));
+	EXPECT_INT(2, json_integer_value(json_object_get(app,
+	    "current_release")));
+	EXPECT_INT(3, json_integer_value(json_object_get(app, "release")));
+	json_decref(app);
+	/* a config change makes v4 of v2's build (build 1), not build 2's */
+	EXPECT_INT(4, config_change(s, "shop", "{\"B\":\"2\"}", sum,
+	    sizeof(sum)));
+	EXPECT_OK(store_release_get(&rel, s, "shop", 4));
+	EXPECT_INT(1, json_integer_value(json_object_get(rel, "build")));
+	EXPECT_STR("pending", json_string_value(json_object_get(rel, "state")));
+	json_decref(rel);
+	/* superseded before it went live: failed, and says by what */
+	deploy(s, "shop", "5f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	EXPECT_INT(5, v);
+	EXPECT_OK(store_release_get(&rel, s, "shop", 4));
+	EXPECT_STR("failed", json_string_value(json_object_get(rel, "state")));
+	EXPECT_STR("superseded by v5 before it went live",
+	    json_string_value(json_object_get(rel, "reason")));
+	json_decref(rel);
+	rollout_ends(s, "shop", true, NULL);
+	/* a settled release stays as it is */
+	{
+		bool changed = true;
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 3,
+		    STORE_RELEASE_LIVE, NULL));
+		EXPECT_TRUE(!changed);
+	}
+	/* no rollback to a release that failed its rollout; one superseded
+	 * before it went live did not fail on its own */
+	EXPECT_INT(ERR_INVALID, store_release_rollback(&rel, s, "shop", 3,
+	    "x"));
+	EXPECT_ERR_HAS("v3 failed (runner r1: web.1 never became healthy)");
+	EXPECT_INT(6, rollback(s, "shop", 0, sum, sizeof(sum)));
+	EXPECT_STR("rollback to v4", sum);
+	rollout_ends(s, "shop", true, NULL);
+	/* with no version: the newest below the target that did not fail
+	 * (v8 failed, above it) */
+	EXPECT_INT(7, rollback(s, "shop", 5, sum, sizeof(sum)));
+	rollout_ends(s, "shop", true, NULL);
+	deploy(s, "shop", "6f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	rollout_ends(s, "shop", false, "runner r1: web.1 never became healthy");
+	EXPECT_INT(9, rollback(s, "shop", 0, sum, sizeof(sum)));
+	EXPECT_STR("rollback to v6", sum);
+	EXPECT_OK(store_release_list(&list, s, "shop", 10));
+	EXPECT_STR("pending", json_string_value(json_object_get(
+	    json_array_get(list, 0), "state")));
+	EXPECT_STR("failed", json_string_value(json_object_get(
+	    json_array_get(list, 1), "state")));
+	EXPECT_TRUE(json_is_true(json_object_get(json_array_get(list, 2),
+	    "current")));
+	EXPECT_STR("failed", json_string_value(json_object_get(
+	    json_array_get(list, 6), "state")));
+	json_decref(list);
+	/* idle while the formation wants a process: the schedule has not
+	 * caught up with the release, nothing is settled; scaled to
+	 * nothing, it is live */
+	{
+		bool changed = true;
+		json_t *f, *q = J("{\"web\":0}");
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 9,
+		    STORE_RELEASE_IDLE, NULL));
+		EXPECT_TRUE(!changed);
+		EXPECT_OK(store_formation_scale(&f, s, "shop", q));
+		json_decref(f);
+		json_decref(q);
+		EXPECT_OK(store_release_settle(&changed, s, "shop", 9,
+		    STORE_RELEASE_IDLE, NULL));
+		EXPECT_TRUE(changed);
+	}
 	store_close(s);
 }
 
@@ -1271,5 +1415,30 @@ TEST(store__kept_builds_follow_the_last_releases)
 	json_decref(b);
 	EXPECT_STR("1 5 6", kept(s, "shop", 3));
 	EXPECT_STR("1 6", kept(s, "shop", 1));
+	store_close(s);
+}
+
+/* Failed releases past the kept window never take the image of the
+ * release that serves. */
+TEST(store__kept_builds_include_the_current_release)
+{
+	struct store *s = open_store();
+	bool changed;
+	int64_t v;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c", &v);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", v,
+	    STORE_RELEASE_LIVE, NULL));
+	EXPECT_TRUE(changed);
+	for (int i = 0; i < 3; i++) {
+		deploy(s, "shop", "3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c",
+		    &v);
+		EXPECT_OK(store_release_settle(&changed, s, "shop", v,
+		    STORE_RELEASE_FAILED, "web never became healthy"));
+	}
+	EXPECT_STR("1 3 4", kept(s, "shop", 2));
+	EXPECT_STR("1 4", kept(s, "shop", 1));
 	store_close(s);
 }

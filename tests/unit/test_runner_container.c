@@ -484,3 +484,46 @@ TEST(runner__auto_driver_as_root_without_runc_refuses)
 	runner_close(r);
 	free(home);
 }
+
+/* A process that keeps exiting is crashed (in ps and the report) after
+ * RUNNER_CRASH_STREAK exits in a row, with its last exit status; one that
+ * crashed less is not, nor is a one-off. */
+TEST(runner__crash_loop_is_crashed)
+{
+	char *home = xstrdup(harness_tmpdir()), *id = NULL;
+	struct runner *r = NULL;
+	struct runner_opts ro = { .home = home,
+	    .driver = RUNNER_DRIVER_PROCESS, .stop_grace_sec = 2,
+	    .backoff_max_sec = 0.05 };
+	struct runner_container_spec crash = { .app = "demo", .release = "v4",
+	    .process_type = "worker", .command = "exit 3", .image = T_DIGEST };
+	struct runner_container_info i;
+	json_t *j;
+
+	t_image(home, T_DIGEST);
+	EXPECT_OK(runner_open(&r, &ro));
+	EXPECT_OK(runner_container_create(&id, r, &crash));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_TRUE(!i.crashed);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_start(r, id));
+	i = t_wait_state(r, id, RUNNER_STATE_DOWN, 1);
+	EXPECT_TRUE(i.restarts >= RUNNER_CRASH_STREAK || !i.crashed);
+	runner_container_info_free(&i);
+	i = t_wait_state(r, id, RUNNER_STATE_DOWN, RUNNER_CRASH_STREAK);
+	EXPECT_TRUE(i.crashed);
+	EXPECT_INT(3, i.exit_code);
+	j = runner_container_info_json(&i);
+	EXPECT_TRUE(json_is_true(json_object_get(j, "crashed")));
+	json_decref(j);
+	runner_container_info_free(&i);
+	/* stopped: not wanted up, so not crashed */
+	EXPECT_OK(runner_container_stop(r, id, 1));
+	EXPECT_OK(runner_container_get(&i, r, id));
+	EXPECT_TRUE(!i.crashed);
+	runner_container_info_free(&i);
+	EXPECT_OK(runner_container_destroy(r, id));
+	runner_close(r);
+	free(id);
+	free(home);
+}

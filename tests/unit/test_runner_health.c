@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
+#include "slipway/clock.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
 #include "slipway/runner.h"
@@ -157,4 +158,68 @@ TEST(runner__port_owner)
 	runner_close(r);
 	free(id);
 	free(home);
+}
+
+/* An app that binds its port 150 ms after it starts is found healthy
+ * then, not at the next interval (1 s): the tries back off from 50 ms. */
+TEST(runner__health_first_tries_are_quick)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	char answer[256];
+	double t0, took;
+	pid_t pid;
+
+	EXPECT_INT(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	EXPECT_INT(0, getsockname(fd, (struct sockaddr *)&sa, &len));
+	close(fd);
+	struct runner_health_opts o = { .port = ntohs(sa.sin_port),
+	    .interval_sec = 1, .deadline_sec = 5 };
+	if ((pid = fork()) == 0) {
+		usleep(150000);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(fd, 8) < 0)
+			_exit(1);
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			char req[1024];
+			if (c < 0)
+				continue;
+			(void)!read(c, req, sizeof(req));
+			dprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			close(c);
+		}
+	}
+	t0 = clock_mono();
+	EXPECT_OK(runner_health_wait(&o, answer, sizeof(answer)));
+	took = clock_mono() - t0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	EXPECT_TRUE(took < 0.6);
+}
+
+/* A check that never connected says the app must listen on $PORT, and
+ * which port it was given. */
+TEST(runner__health_never_connected_names_the_port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char answer[256], want[128];
+
+	EXPECT_INT(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	EXPECT_INT(0, getsockname(fd, (struct sockaddr *)&sa, &len));
+	close(fd);
+	struct runner_health_opts o = { .port = ntohs(sa.sin_port),
+	    .interval_sec = 0.1, .deadline_sec = 0.3 };
+	EXPECT_INT(ERR_TIMEOUT, runner_health_wait(&o, answer, sizeof(answer)));
+	EXPECT_ERR_HAS("connection refused");
+	snprintf(want, sizeof(want), "the app must listen on $PORT (it was "
+	    "given PORT=%u)", o.port);
+	EXPECT_ERR_HAS(want);
 }
