@@ -189,7 +189,7 @@ expect_success 'a push cut off mid-build stops the build and releases nothing' '
 '
 expect_success 'the compile time limit stops a build that runs too long' '
 	(cd app && echo never >WAIT_FOR && git add WAIT_FOR && git commit -q -m slow) &&
-	(cd app && as alice git push -q "$(app_url bp)" main:slow 2>/dev/null) &&
+	(cd app && as alice git push -q "$(app_url bp)" HEAD:refs/tags/slow 2>/dev/null) &&
 	! out=$(SLIPWAY_TOKEN=$ADMIN SLIPWAY_BUILD_TIMEOUT=2 slipway hook build bp --rev slow 2>&1) &&
 	expect_contains "$out" "ran longer than 2 s and was stopped" &&
 	expect_eq "" "$(runc --root "$SLIPWAY_HOME/sandbox/runc" list -q 2>/dev/null)"
