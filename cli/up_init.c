@@ -21,6 +21,7 @@
 #include "up_int.h"
 
 #define UP_RUNNER "local"
+#define UP_SERVICE_TOKEN "service.token"  /* in HOME/up/ */
 #define UP_BUSYBOX "/bin/busybox"
 
 /* Read a one-line secret file into *out (trailing newline dropped). */
@@ -51,7 +52,7 @@ up_secret_write(const char *path, const char *value)
 char *
 up_service_token_path(const char *home)
 {
-	char *dir = home_up_dir(home), *path = fs_join(dir, "service.token");
+	char *dir = home_up_dir(home), *path = fs_join(dir, UP_SERVICE_TOKEN);
 
 	free(dir);
 	return path;
@@ -62,7 +63,7 @@ static int
 up_service_token_ensure(struct up_state *st, struct store *s,
     const char *dir)
 {
-	char tok[STORE_TOKEN_LEN], *path = fs_join(dir, "service.token");
+	char tok[STORE_TOKEN_LEN], *path = fs_join(dir, UP_SERVICE_TOKEN);
 	int rc;
 
 	rc = up_secret_read(&st->service_token, path);

@@ -143,6 +143,13 @@ bool ctl_reg_tag_ok(const char *tag);
 int ctl_reg_tag_digest(char out[CTL_DIGEST_MAX], struct ctl_reg *r,
     const char *tag);
 int ctl_reg_delete(struct ctl_reg *r, const char *digest);
+/* fn for each tag of tags (as ctl_reg_open listed them) that still names
+ * a manifest, with its digest: tags that are not tags, and tags gone
+ * meanwhile, are skipped.  Stops at fn's first failure and returns it. */
+typedef int (*ctl_reg_tag_fn)(struct ctl_reg *r, const char *tag,
+    const char *digest, void *ctx);
+int ctl_reg_each_tag(struct ctl_reg *r, json_t *tags, ctl_reg_tag_fn fn,
+    void *ctx);
 /* The bytes of the distinct blobs (manifests included) the tagged
  * manifests of repository name take in the registry (0 when it does not
  * know the repository). */

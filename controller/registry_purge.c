@@ -319,65 +319,79 @@ done:
 }
 
 int
-ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
-    const char *name)
+ctl_reg_each_tag(struct ctl_reg *r, json_t *tags, ctl_reg_tag_fn fn,
+    void *ctx)
 {
 	char digest[CTL_DIGEST_MAX];
-	json_t *tags = NULL, *seen = json_object(), *t;
-	struct ctl_reg r;
+	json_t *t;
 	size_t i;
 	int rc;
 
-	*out = 0;
-	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) < 0 ||
-	    tags == NULL)
-		goto done;
 	json_array_foreach(tags, i, t) {
 		const char *tag = json_string_value(t);
 
 		if (!ctl_reg_tag_ok(tag))
 			continue;
-		rc = ctl_reg_tag_digest(digest, &r, tag);
-		if (rc == ERR_NOTFOUND || (rc == 0 &&
-		    json_object_get(seen, digest)))
+		rc = ctl_reg_tag_digest(digest, r, tag);
+		if (rc == ERR_NOTFOUND)
 			continue;
-		if (rc < 0 || (rc = reg_manifest_bytes(out, seen, &r,
-		    digest)) < 0)
-			goto done;
+		if (rc < 0 || (rc = fn(r, tag, digest, ctx)) < 0)
+			return rc;
 	}
-	rc = 0;
-done:
-	json_decref(seen);
+	return 0;
+}
+
+/* ctl_registry_bytes' walk: each distinct manifest once. */
+struct reg_bytes {
+	uint64_t *sum;
+	json_t *seen;
+};
+
+static int
+reg_bytes_tag(struct ctl_reg *r, const char *tag, const char *digest,
+    void *ctx)
+{
+	struct reg_bytes *b = ctx;
+
+	if (json_object_get(b->seen, digest))
+		return 0;
+	return reg_manifest_bytes(b->sum, b->seen, r, digest);
+}
+
+int
+ctl_registry_bytes(uint64_t *out, struct ctl *ctl, const char *registry,
+    const char *name)
+{
+	struct reg_bytes b = { out, json_object() };
+	json_t *tags = NULL;
+	struct ctl_reg r;
+	int rc;
+
+	*out = 0;
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) == 0 && tags)
+		rc = ctl_reg_each_tag(&r, tags, reg_bytes_tag, &b);
+	json_decref(b.seen);
 	json_decref(tags);
 	ctl_reg_close(&r);
 	return rc;
 }
 
+static int
+reg_purge_tag(struct ctl_reg *r, const char *tag, const char *digest,
+    void *ctx)
+{
+	return ctl_reg_delete(r, digest);
+}
+
 int
 ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
 {
-	char digest[CTL_DIGEST_MAX];
+	json_t *tags = NULL;
 	struct ctl_reg r;
-	json_t *tags = NULL, *t;
-	size_t i;
 	int rc;
 
-	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) < 0 ||
-	    tags == NULL)
-		goto done;
-	json_array_foreach(tags, i, t) {
-		const char *tag = json_string_value(t);
-
-		if (!ctl_reg_tag_ok(tag))
-			continue;
-		rc = ctl_reg_tag_digest(digest, &r, tag);
-		if (rc == ERR_NOTFOUND)
-			continue;
-		if (rc < 0 || (rc = ctl_reg_delete(&r, digest)) < 0)
-			goto done;
-	}
-	rc = 0;
-done:
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) == 0 && tags)
+		rc = ctl_reg_each_tag(&r, tags, reg_purge_tag, NULL);
 	json_decref(tags);
 	ctl_reg_close(&r);
 	return rc;

@@ -79,13 +79,34 @@ retain_build_of(json_t *builds, const char *tag)
 	return NULL;
 }
 
+/* ctl_retain_app's walk over the tags. */
+struct retain_walk {
+	json_t *named;          /* tag -> digest, of the listed tags */
+	json_t *builds, *keep, *drop;
+};
+
+static int
+retain_tag(struct ctl_reg *r, const char *tag, const char *digest,
+    void *ctx)
+{
+	struct retain_walk *w = ctx;
+	json_t *b;
+
+	json_object_set_new(w->named, tag, json_string(digest));
+	/* what a build's own tag names goes with the build */
+	if ((b = retain_build_of(w->builds, tag)) != NULL)
+		retain_add(json_is_true(json_object_get(b, "kept")) ? w->keep :
+		    w->drop, digest);
+	return 0;
+}
+
 /* One pass over app: how many manifests were deleted into *deleted. */
 static int
 ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
     const char *app)
 {
-	char digest[CTL_DIGEST_MAX];
-	json_t *tags = NULL, *builds = NULL, *named, *keep, *drop, *b, *t, *x;
+	json_t *tags = NULL, *builds = NULL, *named, *keep, *drop, *b, *x;
+	struct retain_walk w;
 	struct ctl_reg r;
 	size_t i;
 	int rc;
@@ -104,24 +125,9 @@ ctl_retain_app(unsigned *deleted, struct ctl *ctl, struct store *s,
 	json_array_foreach(builds, i, b)
 		retain_add(json_is_true(json_object_get(b, "kept")) ? keep :
 		    drop, json_string_value(json_object_get(b, "digest")));
-	json_array_foreach(tags, i, t) {
-		const char *tag = json_string_value(t);
-
-		if (!ctl_reg_tag_ok(tag))
-			continue;
-		rc = ctl_reg_tag_digest(digest, &r, tag);
-		if (rc == ERR_NOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc < 0)
-			goto done;
-		json_object_set_new(named, tag, json_string(digest));
-		/* what a build's own tag names goes with the build */
-		if ((b = retain_build_of(builds, tag)) != NULL)
-			retain_add(json_is_true(json_object_get(b, "kept")) ?
-			    keep : drop, digest);
-	}
+	w = (struct retain_walk){ named, builds, keep, drop };
+	if ((rc = ctl_reg_each_tag(&r, tags, retain_tag, &w)) < 0)
+		goto done;
 	json_array_foreach(drop, i, x) {
 		const char *d = json_string_value(x);
 		const char *tag;
