@@ -119,7 +119,7 @@ echo first >serving
 # push), ssh-exec, runner, proxy, or proxy-down (the proxy, and again
 # as soon as up brings it back, so it is down when the runner swaps).
 kill_case() {
-	local who=$1 pat=$2 name=k$KILLS pid rev rc said landed src="cat push.out"
+	local who=$1 pat=$2 name=k$KILLS${KILL_RETRY:+r$KILL_RETRY} pid rev rc said landed src="cat push.out"
 	# MB of noise (that does not compress) in the app: a longer upload
 	if [ -n "${3:-}" ]; then
 		head -c "$3"M /dev/urandom >app/public/noise.bin &&
@@ -149,7 +149,18 @@ kill_case() {
 			[ $SECONDS -lt $end ] || { echo "no '$pat' in 120 s"; kill $gp; cat push.out; return 1; }
 			sleep 0.005
 		done
-		kill -0 "$pid" 2>/dev/null || { echo "the $who ended before '$pat'"; return 1; }
+		if ! kill -0 "$pid" 2>/dev/null; then
+			# The phase passed between two looks: this push tested
+			# nothing.  Let it end (it holds the app's lock), then try
+			# the case again with a new commit, twice at most.
+			echo "the $who ended before '$pat'"
+			wait $gp
+			KILL_RETRY=$((${KILL_RETRY:-0} + 1))
+			[ $KILL_RETRY -le 2 ] || { KILL_RETRY=; return 1; }
+			echo "trying again ($KILL_RETRY)"
+			kill_case "$@"; rc=$?; KILL_RETRY=
+			return $rc
+		fi
 	fi
 	[ -n "$pid" ] || { echo "no $who process to kill"; kill $gp; return 1; }
 	local args=$(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null | cut -c1-60)

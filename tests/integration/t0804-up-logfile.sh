@@ -44,10 +44,13 @@ LOAD=$!
 at_exit "touch $T_DIR/stop"
 # A line is at most a few hundred bytes here: "plus one line" is 1 KiB.
 LIMIT=$(( (KEEP + 1) * MAX + 1024 ))
-for i in $(seq 1 150); do
+# At least 150 samples, and on until two rotations happened (a loaded
+# machine writes fewer lines a second; at most 1200 samples, about 60 s).
+for i in $(seq 1 1200); do
 	read -r n sum <<<"$(log_usage)"
 	[ "$n" -le $((KEEP + 1)) ] && [ "$sum" -le $LIMIT ] ||
 		echo "sample $i: $n files, $sum bytes" >>over
+	[ "$i" -ge 150 ] && [ -s "$LOGS/slipway.log.2" ] && break
 	sleep 0.05
 done
 touch stop

@@ -323,11 +323,18 @@ TEST(runner__adopted_shell_takes_its_children)
 	a = t_wait_state(r, id, RUNNER_STATE_UP, 0);
 	kidfile = xasprintf("%s/runner/images/%s/rootfs/app/kid", home,
 	    T_DIGEST + 7);
-	for (int k = 0; k < 100 && access(kidfile, F_OK) != 0; k++)
-		poll(NULL, 0, 50);
-	EXPECT_OK(fs_read_file(&kb, kidfile, 64));
-	kid = (pid_t)atoi(kb.ptr);
-	buf_free(&kb);
+	/* The shell makes the file before it writes the pid: wait for the
+	 * whole line. */
+	kid = 0;
+	for (int k = 0; k < 100 && kid <= 0; k++) {
+		if (fs_read_file(&kb, kidfile, 64) == 0) {
+			if (kb.len && kb.ptr[kb.len - 1] == '\n')
+				kid = (pid_t)atoi(kb.ptr);
+			buf_free(&kb);
+		}
+		if (kid <= 0)
+			poll(NULL, 0, 50);
+	}
 	EXPECT_TRUE(kid > 0 && kill(kid, 0) == 0);
 	runner_close(r);
 	EXPECT_OK(runner_open(&r, &ro));
