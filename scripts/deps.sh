@@ -13,6 +13,7 @@ pkgs=(
 	git runc busybox-static openssh-client nftables
 	# test peers and benchmarks
 	curl skopeo umoci docker-registry wrk nginx-light hyperfine jq sqlite3 bc
+	pebble mmdebstrap debootstrap
 	openssh-server procps iproute2 ca-certificates python3 time
 )
 
