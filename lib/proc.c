@@ -361,8 +361,7 @@ int
 proc_run_lines(char *const argv[], const struct proc_opts *opts,
     unsigned timeout_sec, proc_line_fn fn, void *ctx)
 {
-	struct proc_opts o = { .flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT |
-	    PROC_NULL_IN | PROC_NEW_SESSION };
+	struct proc_opts o = { 0 };
 	struct timespec start, now;
 	struct buf line;
 	struct proc p;
@@ -370,11 +369,13 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 	bool timed_out = false, stopped = false;
 	int rc;
 
-	if (opts) {
-		o.cwd = opts->cwd;
-		o.env = opts->env;
-		o.stop = opts->stop;
-	}
+	/* Every option the caller gave holds (a field picked one by one
+	 * here once dropped env_add, and a hook saw an empty path); only
+	 * how the output is wired is this function's own. */
+	if (opts)
+		o = *opts;
+	o.flags = PROC_PIPE_OUT | PROC_ERR_TO_OUT | PROC_NULL_IN |
+	    PROC_NEW_SESSION;
 	if ((rc = proc_spawn(&p, argv, &o)) < 0)
 		return rc;
 	buf_init(&line, PROC_LINE_MAX * 2);

@@ -80,9 +80,9 @@ typedef void (*proc_line_fn)(const char *line, void *ctx);
 /* Run argv with stdout and stderr merged, handing each line to fn as it
  * comes, in its own process group.  After timeout_sec (0: none) the whole
  * group is killed and ERR_TIMEOUT returned; once *opts->stop is set, it is
- * killed and ERR_CONFLICT returned ("'<argv[0]>' was stopped").  opts may
- * give cwd, env and stop; its flags are ignored.  Returns the exit status
- * as proc_wait does. */
+ * killed and ERR_CONFLICT returned ("'<argv[0]>' was stopped").  Every
+ * option of opts holds but its flags (this function wires the output).
+ * Returns the exit status as proc_wait does. */
 int proc_run_lines(char *const argv[], const struct proc_opts *opts,
     unsigned timeout_sec, proc_line_fn fn, void *ctx);
 
