@@ -39,7 +39,7 @@ up_start() {
 	wait_for "[ -s up.pid ]" 30 || return 1
 	UP_PID=$(cat up.pid)
 	at_exit "kill $UP_PID"
-	at_exit up_firewall_remove
+	at_exit "up_firewall_remove $UP_PID '$SLIPWAY_HOME'"
 	wait_port $CP 60 && wait_port $RP 60 && wait_port $SP 60 && wait_port $PP 60
 }
 # SIGTERM to up; prints its exit status.
@@ -50,11 +50,12 @@ up_stop() {
 }
 
 # The runner's firewall table stays when the runner exits, as its
-# containers do: once up is gone, remove this home's, so that a test
-# leaves nothing in the host's ruleset.
-up_firewall_remove() {
-	wait_for "! kill -0 $UP_PID" 15
-	slipway runner firewall --remove >/dev/null 2>&1
+# containers do: once up PID is gone, remove the table of HOME, the home
+# that start used (a test may start up again in another home, as a
+# restore does: each start's table goes, not only the last one's).
+up_firewall_remove() { # pid home
+	wait_for "! kill -0 $1" 15
+	SLIPWAY_HOME=$2 slipway runner firewall --remove >/dev/null 2>&1
 }
 
 # Processes whose command line names this test's home (the services).
