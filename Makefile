@@ -7,7 +7,7 @@
 
 VERSION := 0.1.0
 PKGS    := libgit2 libarchive libssh zlib yaml-0.1 libcurl libmicrohttpd \
-           jansson sqlite3 libcrypto libdeflate
+           jansson sqlite3 libssl libcrypto libdeflate
 MODULES := lib slug image builder registry store controller client hooks \
            sshd runner proxy backup cli
 

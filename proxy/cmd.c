@@ -54,12 +54,46 @@ proxy_parse_fd(int *out, const char *s)
 	return 0;
 }
 
+static int
+proxy_take_listeners(struct proxy_opts *o)
+{
+	struct listenfd_set set;
+	int rc;
+
+	if (o->listen_fd >= 0 && (rc = listenfd_check(o->listen_fd,
+	    "--listen-fd")) < 0)
+		return rc;
+	if (o->tls_listen_fd >= 0 && (rc = listenfd_check(o->tls_listen_fd,
+	    "--https-listen-fd")) < 0)
+		return rc;
+	if ((rc = listenfd_take(&set)) < 0 || set.n == 0)
+		return rc;
+	if (o->listen_fd < 0 && (o->listen_fd = listenfd_find(&set,
+	    "http")) < 0 && set.n == 1 && strcmp(set.name[0], "https") != 0)
+		o->listen_fd = set.fd[0];
+	if (o->tls_listen_fd < 0)
+		o->tls_listen_fd = listenfd_find(&set, "https");
+	if (o->listen_fd < 0)
+		return err_set(ERR_INVALID, "of the %zu sockets handed over "
+		    "(LISTEN_FDNAMES), none is named 'http'", set.n);
+	if ((rc = listenfd_check(o->listen_fd, "http")) < 0 ||
+	    (o->tls_listen_fd >= 0 &&
+	    (rc = listenfd_check(o->tls_listen_fd, "https")) < 0))
+		return rc;
+	return 0;
+}
+
 int
 proxy_cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, 'L' },
+		{ "https-listen", required_argument, NULL, 's' },
+		{ "https-listen-fd", required_argument, NULL, 'S' },
+		{ "certs", required_argument, NULL, 'k' },
+		{ "max-handshakes", required_argument, NULL, 'x' },
+		{ "handshake-timeout", required_argument, NULL, 'X' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "routes", required_argument, NULL, 'r' },
@@ -84,6 +118,13 @@ proxy_cmd_serve(int argc, char **argv)
 		switch (ch) {
 		case 'l': o.listen = optarg; break;
 		case 'L': rc = proxy_parse_fd(&o.listen_fd, optarg); break;
+		case 's': o.tls_listen = optarg; break;
+		case 'S': rc = proxy_parse_fd(&o.tls_listen_fd, optarg); break;
+		case 'k': o.certs_dir = optarg; break;
+		case 'x':
+			rc = proxy_parse_count(&o.max_handshakes, optarg, 1000000);
+			break;
+		case 'X': rc = proxy_parse_secs(&o.handshake_timeout, optarg); break;
 		case 'c': o.control = optarg; break;
 		case 'd': o.domain = optarg; break;
 		case 'r': o.routes_file = optarg; break;
@@ -110,13 +151,10 @@ proxy_cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return cmdline_usage_error(argv[0], "unexpected argument '%s'",
 		    argv[optind]);
-	/* --listen-fd N, or the socket named "http" handed over by the
-	 * systemd protocol (`slipway up`, a .socket unit); else --listen. */
-	if (o.listen_fd >= 0)
-		rc = listenfd_check(o.listen_fd, "--listen-fd");
-	else
-		rc = listenfd_take_one(&o.listen_fd, "http");
-	if (rc < 0)
+	/* --listen-fd N, or the sockets named "http" (and "https") handed
+	 * over by the systemd protocol (`slipway up`, .socket units); else
+	 * --listen (and --https-listen). */
+	if ((rc = proxy_take_listeners(&o)) < 0)
 		return cmdline_fail(argv[0]);
 	if (o.control == NULL)
 		o.control = ctl = proxy_ctl_default_path();

@@ -72,8 +72,37 @@ proxy_ip_format(char *out, size_t len, const struct sockaddr_storage *sa)
 		snprintf(out, len, "unknown");
 }
 
+/* Connections in handshake, oldest first: proxy_srv.hs_head. */
+static void
+proxy_hs_add(struct proxy_client *c)
+{
+	c->hs_prev = proxy_srv.hs_tail;
+	c->hs_next = NULL;
+	if (proxy_srv.hs_tail)
+		proxy_srv.hs_tail->hs_next = c;
+	else
+		proxy_srv.hs_head = c;
+	proxy_srv.hs_tail = c;
+	proxy_srv.nhs++;
+}
+
+static void
+proxy_hs_remove(struct proxy_client *c)
+{
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		proxy_srv.hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		proxy_srv.hs_tail = c->hs_prev;
+	c->hs_next = c->hs_prev = NULL;
+	proxy_srv.nhs--;
+}
+
 void
-proxy_client_accept(int fd, const struct sockaddr_storage *sa)
+proxy_client_accept(int fd, const struct sockaddr_storage *sa, bool tls)
 {
 	struct proxy_client *c;
 	struct sources_entry *src;
@@ -81,7 +110,31 @@ proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 	int one = 1;
 
 	proxy_ip_format(ip, sizeof(ip), sa);
+	if (tls && proxy_srv.nhs >= proxy_srv.o->max_handshakes) {
+		/* Full of handshakes: the oldest goes, not the newcomer.  A
+		 * real client's handshake takes milliseconds, so what is
+		 * oldest is what dribbles (OpenSSH's MaxStartups drops at
+		 * random for the same reason). */
+		struct proxy_client *old = proxy_srv.hs_head;
+		unsigned suppressed;
+		char more[64];
+
+		if (lograte_due(&suppressed, &proxy_srv.tls_fail,
+		    proxy_srv.now_ms / 1e3)) {
+			lograte_more(more, sizeof(more), suppressed);
+			log_warnx("dropped the oldest TLS handshake (from %s): "
+			    "%u are in progress (--max-handshakes)%s", old->ip,
+			    proxy_srv.nhs, more);
+		}
+		old->error = "tls-handshake-dropped";
+		proxy_client_close(old);
+	}
 	if (proxy_srv.nclients >= proxy_srv.o->max_conns) {
+		if (tls) {
+			/* No words can be said before a handshake. */
+			close(fd);
+			return;
+		}
 		proxy_client_refuse(fd, ip, "503 Service Unavailable: too many "
 		    "connections\n", "%u connections are open (--max-conns)",
 		    proxy_srv.nclients);
@@ -89,6 +142,10 @@ proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 	}
 	src = sources_take(&proxy_srv.sources, (const struct sockaddr *)sa,
 	    proxy_srv.o->max_conns_per_ip);
+	if (src == NULL && tls) {
+		close(fd);
+		return;
+	}
 	if (src == NULL) {
 		proxy_client_refuse(fd, ip, "503 Service Unavailable: too many "
 		    "connections from your address\n", "%u connections from "
@@ -106,16 +163,29 @@ proxy_client_accept(int fd, const struct sockaddr_storage *sa)
 	c->state = CS_HEAD;
 	/* The first head's deadline counts from the connect: its first byte
 	 * does not restart it (proxy_do_head), so a stranger holds a connection
-	 * without a head for header_timeout, not twice that. */
+	 * without a head for header_timeout, not twice that.  A handshake
+	 * has its own (and then the head its header_timeout). */
 	c->deadline = proxy_srv.now_ms + proxy_srv.o->header_timeout;
-	if (proxy_sock_add(&c->s) < 0) {
-		log_warnx("%s", err_last());
+	c->tls = tls;
+	if (tls) {
+		c->state = CS_TLS;
+		c->deadline = proxy_srv.now_ms + proxy_srv.o->handshake_timeout;
+	}
+	if ((tls && proxy_tls_start(c) < 0) || proxy_sock_add(&c->s) < 0) {
+		if (!c->s.ssl && !tls)
+			log_warnx("%s", err_last());
+		if (c->s.ssl)
+			proxy_tls_close(&c->s);
 		sources_put(&proxy_srv.sources, src);
 		close(fd);
+		buf_free(&c->out);
+		buf_free(&c->uphead);
 		free(c->s.in);
 		free(c);
 		return;
 	}
+	if (tls)
+		proxy_hs_add(c);
 	c->next = proxy_srv.clients;
 	if (c->next)
 		c->next->prev = c;
@@ -164,6 +234,10 @@ proxy_client_close(struct proxy_client *c)
 		*pp = c->ready_next;
 		c->queued = false;
 	}
+	if (c->state == CS_TLS)
+		proxy_hs_remove(c);
+	if (c->s.ssl)
+		proxy_tls_close(&c->s);
 	close(c->s.fd);
 	c->s.fd = -1;
 	c->s.dead = true;
@@ -197,7 +271,7 @@ proxy_client_free(struct proxy_client *c)
 void
 proxy_client_linger(struct proxy_client *c)
 {
-	shutdown(c->s.fd, SHUT_WR);
+	proxy_sock_shut(&c->s);
 	c->state = CS_LINGER;
 	c->deadline = proxy_srv.now_ms + PROXY_LINGER_MS;
 }
@@ -236,6 +310,25 @@ proxy_local(struct proxy_client *c, int status, const char *kind,
 	    status == 431 || status == 501 || status == 505)
 		c->close_after = true;
 	proxy_build_page(c, status, kind, what);
+	c->bytes_out = c->out.len;
+	proxy_request_account(c);
+	c->state = CS_LOCAL;
+	c->deadline = proxy_srv.now_ms + proxy_srv.o->upstream_timeout;
+	return 1;
+}
+
+int
+proxy_local_answer(struct proxy_client *c, int status, const char *extra,
+    const char *body, size_t n)
+{
+	if (c->up) {
+		proxy_upstream_close(c->up);
+		c->up = NULL;
+	}
+	c->status = status;
+	if (!c->req_done && !(c->req_body == PROXY_BODY_NONE))
+		c->close_after = true;
+	proxy_build_answer(c, status, extra, body, n);
 	c->bytes_out = c->out.len;
 	proxy_request_account(c);
 	c->state = CS_LOCAL;
@@ -321,6 +414,19 @@ proxy_do_head(struct proxy_client *c)
 }
 
 static int
+proxy_do_tls(struct proxy_client *c)
+{
+	int rc = proxy_tls_handshake(c);
+
+	if (rc <= 0)
+		return rc;
+	proxy_hs_remove(c);
+	c->state = CS_HEAD;
+	c->deadline = proxy_srv.now_ms + proxy_srv.o->header_timeout;
+	return 1;
+}
+
+static int
 proxy_do_local(struct proxy_client *c)
 {
 	bool progress = false;
@@ -391,7 +497,7 @@ proxy_do_tunnel(struct proxy_client *c)
 	else if (r == PROXY_IO_ERR)
 		goto gone;
 	if (u->s.eof && u->s.ib == u->s.ie && c->out.len == 0 && !c->shut_c) {
-		shutdown(c->s.fd, SHUT_WR);
+		proxy_sock_shut(&c->s);
 		c->shut_c = true;
 	}
 
@@ -447,6 +553,9 @@ proxy_client_run(struct proxy_client *c)
 			return;
 		}
 		switch (c->state) {
+		case CS_TLS:
+			p = proxy_do_tls(c);
+			break;
 		case CS_HEAD:
 			p = proxy_do_head(c);
 			break;
@@ -486,6 +595,10 @@ void
 proxy_client_timeout(struct proxy_client *c)
 {
 	switch (c->state) {
+	case CS_TLS:
+		c->error = "tls-handshake-timeout";
+		proxy_client_close(c);
+		return;
 	case CS_HEAD:
 		if (c->s.ib == c->s.ie) {
 			/* Idle keep-alive, or connected and silent. */

@@ -27,11 +27,60 @@ proxy_copy(char *dst, size_t cap, struct proxy_str s)
 }
 
 
+/*
+ * What certificates decide before routing (docs/proxy.md): on the plain
+ * listener, the ACME challenge path is answered for any host, and a host
+ * with a valid certificate is redirected to https unless its options say
+ * "redirect off"; on the HTTPS listener the Host must be the name the
+ * handshake chose (421 otherwise: the certificate vouched for that name
+ * only), and the host's hsts option applies.  Returns 0 to go on routing,
+ * else what proxy_local returns.
+ */
+static int
+proxy_request_tls(struct proxy_client *c, const struct proxy_head *h)
+{
+	const struct proxy_cert *crt;
+	char host[256], loc[PROXY_LINE_MAX + 320], port[16] = "";
+	int rc;
+
+	c->hsts = 0;
+	if (proxy_srv.certs == NULL)
+		return 0;
+	if (proxy_host_norm(host, sizeof(host), h->host.p, h->host.n) == 0)
+		host[0] = '\0';
+	if (c->tls) {
+		if (strcmp(host, c->sni) != 0)
+			return proxy_local(c, 421, "misdirected",
+			    "misdirected request", "this connection is for "
+			    "'%s', not for '%s'", c->sni, c->host);
+		if ((crt = proxy_certs_find(proxy_srv.certs, host)) != NULL)
+			c->hsts = crt->hsts;
+		return 0;
+	}
+	if ((rc = proxy_certs_challenge(c, h->path, proxy_str_eq(h->method,
+	    "get") || c->is_head)) != 0)
+		return rc;
+	if (proxy_srv.tsock.fd < 0 || host[0] == '\0' ||
+	    (crt = proxy_certs_find(proxy_srv.certs, host)) == NULL ||
+	    !crt->redirect)
+		return 0;
+	if (proxy_srv.https_port != 443)
+		snprintf(port, sizeof(port), ":%u", proxy_srv.https_port);
+	/* The path as sent: the parser let only visible ASCII through. */
+	snprintf(loc, sizeof(loc), "Location: https://%s%s%.*s\r\n", host,
+	    port, (int)(h->path.n ? h->path.n : 1), h->path.n ? h->path.p : "/");
+	snprintf(c->app, sizeof(c->app), "%s", "-");
+	c->error = "redirect";
+	return proxy_local_answer(c, proxy_str_eq(h->method, "get") || c->is_head ?
+	    301 : 308, loc, "", 0);
+}
+
 /* A complete head is at in[ib..): check it, route it, start it. */
 int
 proxy_request_start(struct proxy_client *c, const struct proxy_head *h)
 {
 	struct proxy_app *a;
+	int rc;
 
 	c->nreq++;
 	proxy_request_reset(c);
@@ -57,6 +106,10 @@ proxy_request_start(struct proxy_client *c, const struct proxy_head *h)
 		c->req_scanned = true;
 	}
 
+	if ((rc = proxy_request_tls(c, h)) != 0) {
+		c->s.ib += h->len;
+		return rc;
+	}
 	a = proxy_routes_lookup(&proxy_srv.routes, h->host.p, h->host.n);
 	if (a == NULL) {
 		c->s.ib += h->len;

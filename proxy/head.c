@@ -18,11 +18,16 @@ proxy_status_text(int status)
 {
 	switch (status) {
 	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 301: return "Moved Permanently";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
@@ -191,9 +196,11 @@ proxy_build_request(struct proxy_client *c, const struct proxy_head *h)
 		 * not chunk, and closes after. */
 		buf_puts(b, "Connection: close\r\n");
 	}
-	buf_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
-	    "X-Forwarded-Host: %s\r\nX-Request-Id: %s\r\n\r\n", c->ip,
-	    c->host, c->rid);
+	buf_printf(b, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
+	    "X-Forwarded-Port: %u\r\nX-Forwarded-Host: %s\r\n"
+	    "X-Request-Id: %s\r\n\r\n", c->ip, c->tls ? "https" : "http",
+	    c->tls ? proxy_srv.https_port : proxy_srv.http_port, c->host,
+	    c->rid);
 }
 
 void
@@ -223,14 +230,39 @@ proxy_build_response(struct proxy_client *c, const struct proxy_head *h)
 	}
 	if (!rid)
 		buf_printf(b, "X-Request-Id: %s\r\n", c->rid);
+	if (c->hsts && h->status >= 200)
+		buf_printf(b, "Strict-Transport-Security: max-age=%lu\r\n",
+		    c->hsts);
 	buf_put(b, "\r\n", 2);
+}
+
+void
+proxy_build_answer(struct proxy_client *c, int status, const char *extra,
+    const char *body, size_t n)
+{
+	buf_reset(&c->out);
+	c->out_off = 0;
+	buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: "
+	    "no-store\r\n", status, proxy_status_text(status), n);
+	if (extra)
+		buf_puts(&c->out, extra);
+	if (c->rid[0])
+		buf_printf(&c->out, "X-Request-Id: %s\r\n", c->rid);
+	if (c->hsts)
+		buf_printf(&c->out, "Strict-Transport-Security: max-age=%lu\r\n",
+		    c->hsts);
+	buf_puts(&c->out, c->close_after ? "Connection: close\r\n\r\n" :
+	    c->minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+	if (!c->is_head)
+		buf_put(&c->out, body, n);
 }
 
 void
 proxy_build_page(struct proxy_client *c, int status, const char *kind,
     const char *what)
 {
-	char body[768];
+	char body[768], extra[128];
 	int n;
 
 	n = snprintf(body, sizeof(body), "%d %s: %s\n%s%srequest id: %s\n",
@@ -238,20 +270,9 @@ proxy_build_page(struct proxy_client *c, int status, const char *kind,
 	    c->why[0] ? "\n" : "", c->rid[0] ? c->rid : "-");
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)sizeof(body) - 1;
-	buf_reset(&c->out);
-	c->out_off = 0;
-	buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
-	    "charset=utf-8\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
-	    "X-Slipway-Error: %s\r\n", status, proxy_status_text(status),
-	    n, kind);
-	if (c->rid[0])
-		buf_printf(&c->out, "X-Request-Id: %s\r\n", c->rid);
-	if (status == 503)
-		buf_puts(&c->out, "Retry-After: 5\r\n");
-	buf_puts(&c->out, c->close_after ? "Connection: close\r\n\r\n" :
-	    c->minor == 0 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
-	if (!c->is_head)
-		buf_put(&c->out, body, (size_t)n);
+	snprintf(extra, sizeof(extra), "X-Slipway-Error: %s\r\n%s", kind,
+	    status == 503 ? "Retry-After: 5\r\n" : "");
+	proxy_build_answer(c, status, extra, body, (size_t)n);
 }
 
 static double

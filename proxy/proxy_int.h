@@ -195,6 +195,11 @@ int proxy_routes_set(struct proxy_routes *r, const char *app,
 int proxy_routes_rm(struct proxy_routes *r, const char *app);
 int proxy_routes_maintenance(struct proxy_routes *r, const char *app, bool on);
 
+/* A Host header value as a bare lower-case name into out (cap bytes): a
+ * port and a final dot dropped.  Its length, or 0 when it has no name
+ * (empty, too long, an IPv6 literal). */
+size_t proxy_host_norm(char *out, size_t cap, const char *host, size_t n);
+
 /* The app serving host (a Host header value: any port and a final dot are
  * ignored, case too), or NULL. */
 struct proxy_app *proxy_routes_lookup(struct proxy_routes *r, const char *host,
@@ -231,6 +236,7 @@ struct proxy_opts;
 
 enum proxy_kind {
 	PROXY_K_LISTEN = 1,
+	PROXY_K_TLS_LISTEN,
 	PROXY_K_CTL_LISTEN,
 	PROXY_K_CTL,
 	PROXY_K_CLIENT,
@@ -252,6 +258,12 @@ struct proxy_sock {
 	bool eof;                /* the peer will send no more */
 	bool hup;                /* epoll said the peer closed its side */
 	bool dead;               /* closed; waiting to be freed */
+	/* TLS (client sockets of the HTTPS listener): every read and write
+	 * goes through ssl, so the HTTP code above is the same for both.
+	 * OpenSSL may need to write to read (or read to write): then the
+	 * flag says the other readiness edge must wake this direction. */
+	struct ssl_st *ssl;
+	bool rd_wants_wr, wr_wants_rd;
 	char *in;                /* PROXY_BUF bytes */
 	size_t ib, ie;
 };
@@ -278,7 +290,8 @@ struct proxy_upstream {
 };
 
 enum proxy_cstate {
-	CS_HEAD = 1,             /* reading a request head */
+	CS_TLS = 1,              /* TLS handshake (HTTPS listener only) */
+	CS_HEAD,                 /* reading a request head */
 	CS_PROXY,                /* request and response with an upstream */
 	CS_LOCAL,                /* writing our own answer */
 	CS_TUNNEL,               /* after 101: bytes both ways */
@@ -307,6 +320,10 @@ struct proxy_client {
 	struct proxy_client *next, *prev;
 	struct proxy_client *dead_next;
 	struct proxy_client *ready_next;  /* on proxy_srv.ready: run again soon */
+	struct proxy_client *hs_next, *hs_prev;  /* proxy_srv.hs: in handshake */
+	bool tls;                /* came in on the HTTPS listener */
+	char sni[256];           /* the name the handshake asked for (TLS) */
+	unsigned long hsts;      /* max-age for this request's answer, 0: none */
 	bool queued;
 	struct buf out;
 	size_t out_off;
@@ -361,6 +378,13 @@ struct proxy_server {
 	const struct proxy_opts *o;
 	int ep;
 	struct proxy_sock lsock;    /* listener */
+	struct proxy_sock tsock;    /* HTTPS listener, fd -1 when none */
+	unsigned http_port, https_port;  /* of the listeners, for X-Forwarded-Port
+	                                  * and redirects */
+	struct proxy_client *hs_head, *hs_tail;  /* in handshake, oldest first */
+	unsigned nhs;
+	struct lograte tls_fail; /* log lines of failed handshakes */
+	struct proxy_certs *certs;  /* NULL without --certs */
 	struct proxy_sock csock;    /* control listener */
 	struct proxy_routes routes;
 	struct proxy_client *clients;
@@ -406,7 +430,7 @@ json_t *proxy_router_take(void);
 void proxy_router_free(void);
 
 /* conn.c */
-void proxy_client_accept(int fd, const struct sockaddr_storage *sa);
+void proxy_client_accept(int fd, const struct sockaddr_storage *sa, bool tls);
 void proxy_client_run(struct proxy_client *c);
 void proxy_client_run_ready(void);
 void proxy_client_timeout(struct proxy_client *c);
@@ -414,6 +438,10 @@ void proxy_client_close(struct proxy_client *c);
 void proxy_client_linger(struct proxy_client *c);
 void proxy_request_account(struct proxy_client *c);
 void proxy_request_reset(struct proxy_client *c);
+/* Answer the current request ourselves with status, extra header lines
+ * (each ending in CRLF; may be NULL) and a text/plain body. */
+int proxy_local_answer(struct proxy_client *c, int status, const char *extra,
+    const char *body, size_t n);
 int proxy_local(struct proxy_client *c, int status, const char *kind,
     const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -432,6 +460,8 @@ void proxy_build_request(struct proxy_client *c, const struct proxy_head *h);
 void proxy_build_response(struct proxy_client *c, const struct proxy_head *h);
 void proxy_build_page(struct proxy_client *c, int status, const char *kind,
     const char *what);
+void proxy_build_answer(struct proxy_client *c, int status, const char *extra,
+    const char *body, size_t n);
 void proxy_access_log(struct proxy_client *c);
 
 /* upstream.c */
@@ -442,6 +472,61 @@ void proxy_upstream_event(struct proxy_upstream *u);
 void proxy_upstream_pool_sweep(void);
 void proxy_backend_unrouted(struct proxy_backend *b);
 void proxy_upstream_free(struct proxy_upstream *u);
+
+/* tls.c: OpenSSL on the loop.  proxy_tls_init makes the shared context
+ * (SNI picks each host's own from proxy_certs); ERR_INVALID with
+ * OpenSSL's reason.  */
+int proxy_tls_init(void);
+void proxy_tls_free(void);
+/* Start TLS on a fresh client socket; -1 (logged) when it cannot. */
+int proxy_tls_start(struct proxy_client *c);
+/* One handshake step: 1 done, 0 waiting for the socket, -1 closed. */
+int proxy_tls_handshake(struct proxy_client *c);
+enum proxy_io proxy_tls_read(struct proxy_sock *s);
+ssize_t proxy_tls_send(struct proxy_sock *s, struct buf *head,
+    size_t *head_off, const char *body, size_t n);
+/* Send close_notify (best effort) and shut the write side. */
+void proxy_sock_shut(struct proxy_sock *s);
+void proxy_tls_close(struct proxy_sock *s);
+/* A new SSL_CTX with the server settings (versions, ciphers, ALPN,
+ * tickets); caller frees.  NULL with a message. */
+struct ssl_ctx_st *proxy_tls_ctx_new(void);
+
+/* certs.c: the certificates under --certs DIR (docs/proxy.md). */
+struct proxy_cert {
+	char host[256];
+	struct ssl_ctx_st *ctx;  /* one reference */
+	long long not_after;     /* unix time */
+	bool redirect;           /* plain HTTP for host goes to https */
+	unsigned long hsts;      /* Strict-Transport-Security max-age, 0: off */
+};
+
+struct proxy_certs {
+	char *dir;
+	struct proxy_cert *v;    /* sorted by host */
+	size_t n;
+	bool gen_seen;
+	unsigned long long gen_ino, gen_dev, gen_size;
+	long long gen_sec, gen_nsec;
+	uint64_t next_poll_ms;
+};
+
+/* Load every certificate under dir/live; bad ones are logged and left
+ * out.  Fails only when dir cannot be used at all. */
+int proxy_certs_open(struct proxy_certs **out, const char *dir);
+void proxy_certs_free(struct proxy_certs *cs);
+/* Once a second at most: when dir/live/GENERATION changed, reload. */
+void proxy_certs_poll(struct proxy_certs *cs);
+/* Reload now: each host's pair again; a bad pair keeps the one before. */
+void proxy_certs_reload(struct proxy_certs *cs);
+/* The valid (unexpired) certificate for a lower-case host, or NULL. */
+const struct proxy_cert *proxy_certs_find(const struct proxy_certs *cs,
+    const char *host);
+/* A plain-HTTP request for /.well-known/acme-challenge/TOKEN: answered
+ * from dir/challenges/TOKEN.  1 when c was answered, 0 when path is not
+ * a challenge. */
+int proxy_certs_challenge(struct proxy_client *c, const struct proxy_str path,
+    bool is_get);
 
 /* control.c */
 int proxy_control_open(const char *path);

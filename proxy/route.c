@@ -199,29 +199,35 @@ proxy_hosts_rebuild(struct proxy_routes *r)
 	}
 }
 
+size_t
+proxy_host_norm(char *out, size_t cap, const char *host, size_t n)
+{
+	if (n >= cap || n == 0)
+		return 0;
+	/* "[v6]:port" has no name; a port and a final dot are ignored. */
+	if (host[0] == '[')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (host[i] == ':') {
+			n = i;
+			break;
+		}
+		out[i] = (char)tolower((unsigned char)host[i]);
+	}
+	if (n > 0 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+	return n;
+}
+
 struct proxy_app *
 proxy_routes_lookup(struct proxy_routes *r, const char *host, size_t n)
 {
 	char name[256];
 	size_t dn = strlen(r->domain);
 
-	if (n >= sizeof(name) || n == 0)
+	if ((n = proxy_host_norm(name, sizeof(name), host, n)) == 0)
 		return NULL;
-	/* "[v6]:port" has no app; a port and a final dot are ignored. */
-	if (host[0] == '[')
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (host[i] == ':') {
-			n = i;
-			break;
-		}
-		name[i] = (char)tolower((unsigned char)host[i]);
-	}
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0)
-		return NULL;
-	name[n] = '\0';
 	if (r->nhosts_cap) {
 		size_t k = proxy_hash(name, n) & (r->nhosts_cap - 1);
 

@@ -44,6 +44,9 @@ proxy_opts_default(struct proxy_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->listen = "127.0.0.1:8080";
 	o->listen_fd = -1;
+	o->tls_listen_fd = -1;
+	o->max_handshakes = 1024;
+	o->handshake_timeout = 10000;
 	o->domain = "localhost";
 	o->access_log = "-";
 	o->max_conns = 10000;
@@ -84,7 +87,8 @@ proxy_sock_add(struct proxy_sock *s)
 	struct epoll_event ev = { .data.ptr = s };
 
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	if (s->kind == PROXY_K_LISTEN || s->kind == PROXY_K_CTL_LISTEN)
+	if (s->kind == PROXY_K_LISTEN || s->kind == PROXY_K_TLS_LISTEN ||
+	    s->kind == PROXY_K_CTL_LISTEN)
 		ev.events = EPOLLIN;
 	if (epoll_ctl(proxy_srv.ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return err_sys("cannot watch socket");
@@ -111,6 +115,8 @@ proxy_sock_read(struct proxy_sock *s)
 	}
 	if (s->ie == PROXY_BUF)
 		return PROXY_IO_AGAIN;
+	if (s->ssl)
+		return proxy_tls_read(s);
 	n = read(s->fd, s->in + s->ie, PROXY_BUF - s->ie);
 	if (n > 0) {
 		/* A short read means nothing more for now, unless the peer's
@@ -151,6 +157,8 @@ proxy_sock_send(struct proxy_sock *s, struct buf *head, size_t *head_off,
 		return 0;
 	if (!s->wr)
 		return 0;
+	if (s->ssl)
+		return proxy_tls_send(s, head, head_off, body, n);
 	if (hn)
 		iov[cnt++] = (struct iovec){ head->ptr + *head_off, hn };
 	if (n)
@@ -222,12 +230,12 @@ proxy_listen(const char *addr)
 }
 
 static void
-proxy_accept(void)
+proxy_accept(struct proxy_sock *l)
 {
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
-		int fd = accept4(proxy_srv.lsock.fd, (struct sockaddr *)&sa, &len,
+		int fd = accept4(l->fd, (struct sockaddr *)&sa, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -238,12 +246,15 @@ proxy_accept(void)
 				log_warn("accept");
 				epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL,
 				    proxy_srv.lsock.fd, NULL);
+				if (proxy_srv.tsock.fd >= 0)
+					epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL,
+					    proxy_srv.tsock.fd, NULL);
 				proxy_srv.accept_paused = true;
 				proxy_srv.accept_resume = proxy_srv.now_ms + 200;
 			}
 			return;
 		}
-		proxy_client_accept(fd, &sa);
+		proxy_client_accept(fd, &sa, l->kind == PROXY_K_TLS_LISTEN);
 	}
 }
 
@@ -274,7 +285,10 @@ proxy_sweep(void)
 	if (proxy_srv.accept_paused && proxy_srv.now_ms >= proxy_srv.accept_resume) {
 		proxy_srv.accept_paused = false;
 		proxy_sock_add(&proxy_srv.lsock);
+		if (proxy_srv.tsock.fd >= 0)
+			proxy_sock_add(&proxy_srv.tsock);
 	}
+	proxy_certs_poll(proxy_srv.certs);
 	for (c = proxy_srv.clients; c; c = next) {
 		next = c->next;
 		if (!c->s.dead && c->deadline && c->deadline <= proxy_srv.now_ms)
@@ -299,9 +313,19 @@ proxy_dispatch(struct epoll_event *e)
 		s->hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->wr = true;
+	/* TLS: a read that waited for room to write, or the other way. */
+	if (s->rd_wants_wr && (ev & EPOLLOUT)) {
+		s->rd = true;
+		s->rd_wants_wr = false;
+	}
+	if (s->wr_wants_rd && (ev & EPOLLIN)) {
+		s->wr = true;
+		s->wr_wants_rd = false;
+	}
 	switch (s->kind) {
 	case PROXY_K_LISTEN:
-		proxy_accept();
+	case PROXY_K_TLS_LISTEN:
+		proxy_accept(s);
 		break;
 	case PROXY_K_CTL_LISTEN:
 		proxy_control_accept();
@@ -329,14 +353,21 @@ proxy_stop_begin(void)
 	proxy_now_update();
 	proxy_srv.stopping = true;
 	proxy_srv.stop_deadline = proxy_srv.now_ms + PROXY_STOP_GRACE_MS;
-	if (!proxy_srv.accept_paused)
+	if (!proxy_srv.accept_paused) {
 		epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL, proxy_srv.lsock.fd, NULL);
+		if (proxy_srv.tsock.fd >= 0)
+			epoll_ctl(proxy_srv.ep, EPOLL_CTL_DEL, proxy_srv.tsock.fd,
+			    NULL);
+	}
 	proxy_srv.accept_paused = false;
 	/* A listener handed over is closed here, in this process only: the
 	 * socket lives on in its holder, and the connections queued on it
 	 * wait for the proxy after this one. */
 	close(proxy_srv.lsock.fd);
 	proxy_srv.lsock.fd = -1;
+	if (proxy_srv.tsock.fd >= 0)
+		close(proxy_srv.tsock.fd);
+	proxy_srv.tsock.fd = -1;
 	proxy_control_release();
 	log_info("stopping: %u connection%s open", proxy_srv.nclients,
 	    proxy_srv.nclients == 1 ? "" : "s");
@@ -370,6 +401,50 @@ proxy_stop_done(void)
 	return true;
 }
 
+static unsigned
+proxy_sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/* The HTTPS listener, when one is asked for, with its certificates. */
+static int
+proxy_tls_listen(const struct proxy_opts *o, char *taddr, size_t len)
+{
+	int fd, rc;
+
+	taddr[0] = '\0';
+	if (o->certs_dir &&
+	    (rc = proxy_certs_open(&proxy_srv.certs, o->certs_dir)) < 0)
+		return rc;
+	if (o->tls_listen_fd < 0 && o->tls_listen == NULL)
+		return 0;
+	if (o->certs_dir == NULL)
+		return err_set(ERR_INVALID, "an HTTPS listener needs its "
+		    "certificates: give --certs DIR");
+	if ((rc = proxy_tls_init()) < 0)
+		return rc;
+	if (o->tls_listen_fd >= 0) {
+		fd = o->tls_listen_fd;
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	} else if ((fd = proxy_listen(o->tls_listen)) < 0) {
+		return fd;
+	}
+	listenfd_addr(taddr, len, fd);
+	proxy_sock_init(&proxy_srv.tsock, PROXY_K_TLS_LISTEN, fd, false);
+	proxy_srv.https_port = proxy_sock_port(fd);
+	return proxy_sock_add(&proxy_srv.tsock);
+}
+
 static void
 proxy_raise_nofile(void)
 {
@@ -387,7 +462,7 @@ proxy_run(const struct proxy_opts *o)
 	struct epoll_event events[PROXY_EVENTS];
 	struct sigaction sa;
 	uint64_t last_sweep = 0;
-	char laddr[64];
+	char laddr[64], taddr[64];
 	int rc = 0, lfd = -1;
 
 	memset(&proxy_srv, 0, sizeof(proxy_srv));
@@ -397,6 +472,7 @@ proxy_run(const struct proxy_opts *o)
 	proxy_srv.ctl_lock = -1;
 	proxy_srv.csock.fd = -1;
 	proxy_srv.lsock.fd = -1;
+	proxy_srv.tsock.fd = -1;
 	proxy_routes_init(&proxy_srv.routes, o->domain);
 	proxy_srv.routes.on_unrouted = proxy_backend_unrouted;
 	buf_init(&proxy_srv.alog, 1 << 20);
@@ -409,6 +485,7 @@ proxy_run(const struct proxy_opts *o)
 		proxy_srv.rid_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	sources_init(&proxy_srv.sources, proxy_srv.rid_seed * 0x9e3779b97f4a7c15ULL);
 	proxy_srv.refused.every = 10;
+	proxy_srv.tls_fail.every = 10;
 	if (o->routes_file && access(o->routes_file, F_OK) == 0 &&
 	    (rc = proxy_routes_load(&proxy_srv.routes, o->routes_file,
 	    false)) < 0)
@@ -444,7 +521,10 @@ proxy_run(const struct proxy_opts *o)
 		snprintf(laddr, sizeof(laddr), "%s", o->listen);
 	}
 	proxy_sock_init(&proxy_srv.lsock, PROXY_K_LISTEN, lfd, false);
+	proxy_srv.http_port = proxy_sock_port(lfd);
 	if ((rc = proxy_sock_add(&proxy_srv.lsock)) < 0)
+		goto done;
+	if ((rc = proxy_tls_listen(o, taddr, sizeof(taddr))) < 0)
 		goto done;
 
 	memset(&sa, 0, sizeof(sa));
@@ -454,6 +534,10 @@ proxy_run(const struct proxy_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("listening on %s%s (domain %s, control %s)", laddr,
 	    o->listen_fd >= 0 ? ", handed over" : "", o->domain, o->control);
+	if (taddr[0])
+		log_info("listening for HTTPS on %s%s (certificates in %s)",
+		    taddr, o->tls_listen_fd >= 0 ? ", handed over" : "",
+		    o->certs_dir);
 	listenfd_ready();
 
 	for (;;) {
@@ -499,6 +583,10 @@ done:
 	proxy_control_release();
 	if (proxy_srv.lsock.fd >= 0 && lfd >= 0)
 		close(lfd);
+	if (proxy_srv.tsock.fd >= 0)
+		close(proxy_srv.tsock.fd);
+	proxy_certs_free(proxy_srv.certs);
+	proxy_tls_free();
 	if (proxy_srv.ep >= 0)
 		close(proxy_srv.ep);
 	buf_free(&proxy_srv.alog);

@@ -19,6 +19,12 @@ struct proxy_opts {
 	int listen_fd;               /* a listening socket handed over (by
 	                              * LISTEN_FDS or --listen-fd), used instead
 	                              * of binding listen; -1: none */
+	const char *tls_listen;      /* HTTPS "IP:PORT", or NULL */
+	int tls_listen_fd;           /* the HTTPS socket handed over, or -1 */
+	const char *certs_dir;       /* live/, challenges/ (docs/proxy.md) */
+	unsigned max_handshakes;     /* TLS connections in handshake at once;
+	                              * past it the oldest one is dropped */
+	unsigned handshake_timeout;  /* a TLS handshake must end in it */
 	const char *control;         /* unix socket path */
 	const char *domain;          /* "localhost": APP.localhost */
 	const char *routes_file;     /* loaded at start, saved on change; or NULL */
