@@ -168,7 +168,7 @@ debian_say(const struct image_debian_opts *o, const char *fmt, ...)
 		o->progress(line, o->payload);
 }
 
-/* mmdebstrap's own lines, passed on; its last error kept for the one
+/* mmdebstrap's own lines, passed on; its first error kept for the one
  * line a failure says. */
 struct debian_run {
 	const struct image_debian_opts *o;
@@ -181,7 +181,8 @@ debian_line(const char *line, void *ctx)
 	struct debian_run *r = ctx;
 	size_t i;
 
-	if (strncmp(line, "E: ", 3) == 0 || strncmp(line, "W: ", 3) == 0) {
+	/* the first error says why; the later ones that it failed */
+	if (strncmp(line, "E: ", 3) == 0 && r->last_error[0] == '\0') {
 		/* keep it printable for the one-line error */
 		snprintf(r->last_error, sizeof(r->last_error), "%s", line + 3);
 		for (i = 0; r->last_error[i]; i++)
