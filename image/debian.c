@@ -82,21 +82,24 @@ static const char *const debian_scrub[] = {
 	"var/tmp/", NULL,
 };
 
-/* The hooks get paths through the environment, never in their text. */
+/* The hooks get paths through the environment, never in their text; each
+ * is read as ${VAR:?} so that a variable that did not arrive stops the
+ * hook instead of becoming "" (cp -a "$1/." "/" copies a root over the
+ * host's). */
 static const char debian_hook_user[] =
 	"set -e; echo 'app:x:1000:1000:app:/app:/bin/bash' >>\"$1/etc/passwd\";"
 	" echo 'app:x:1000:' >>\"$1/etc/group\";"
 	" echo 'app:!::0:99999:7:::' >>\"$1/etc/shadow\"";
 static const char debian_hook_debs_in[] =
 	"set -e; mkdir -p \"$1/var/cache/apt/archives\";"
-	" for f in \"$SLIPWAY_STACK_DEBS\"/*.deb; do"
+	" for f in \"${SLIPWAY_STACK_DEBS:?}\"/*.deb; do"
 	" [ -e \"$f\" ] && cp \"$f\" \"$1/var/cache/apt/archives/\"; done; true";
 static const char debian_hook_copy_run[] =
-	"set -e; cp -a --one-file-system \"$1/.\" \"$SLIPWAY_STACK_RUN/\"";
+	"set -e; cp -a --one-file-system \"$1/.\" \"${SLIPWAY_STACK_RUN:?}/\"";
 static const char debian_hook_debs_out[] =
-	"set -e; mkdir -p \"$SLIPWAY_STACK_DEBS\";"
+	"set -e; mkdir -p \"${SLIPWAY_STACK_DEBS:?}\";"
 	" for f in \"$1\"/var/cache/apt/archives/*.deb; do"
-	" [ -e \"$f\" ] && cp -n \"$f\" \"$SLIPWAY_STACK_DEBS/\"; done; true";
+	" [ -e \"$f\" ] && cp -n \"$f\" \"${SLIPWAY_STACK_DEBS:?}/\"; done; true";
 
 bool
 image_debian_suite_is_valid(const char *s)

@@ -373,6 +373,7 @@ proc_run_lines(char *const argv[], const struct proc_opts *opts,
 	if (opts) {
 		o.cwd = opts->cwd;
 		o.env = opts->env;
+		o.env_add = opts->env_add;
 		o.stop = opts->stop;
 	}
 	if ((rc = proc_spawn(&p, argv, &o)) < 0)

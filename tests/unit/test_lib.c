@@ -321,6 +321,18 @@ TEST(lib__proc_run_lines_streams)
 	EXPECT_STR("one|two|three|", l.got);
 }
 
+/* env_add reaches the child: a stack build's hooks find their paths so */
+TEST(lib__proc_run_lines_env_add)
+{
+	struct t_lines l = { 0 };
+	char *env_add[] = { "T_PROC_ADDED=here", NULL };
+	struct proc_opts o = { .env_add = env_add };
+	char *argv[] = { "sh", "-c", "echo \"${T_PROC_ADDED:?}\"", NULL };
+
+	EXPECT_INT(0, proc_run_lines(argv, &o, 0, t_line, &l));
+	EXPECT_STR("here|", l.got);
+}
+
 TEST(lib__proc_run_lines_timeout_kills_group)
 {
 	struct t_lines l = { 0 };
