@@ -143,14 +143,16 @@ image_debian_mirror_is_valid(const char *s)
 	    NULL;
 }
 
+/* The list joined by sep: ',' for --include and the labels, ' ' for
+ * apt-get install, which reads one package an argument. */
 static char *
-debian_join(const char *const *list)
+debian_join(const char *const *list, const char *sep)
 {
 	struct buf b;
 
 	buf_init(&b, 1 << 16);
 	for (size_t i = 0; list[i]; i++)
-		buf_printf(&b, "%s%s", i ? "," : "", list[i]);
+		buf_printf(&b, "%s%s", i ? sep : "", list[i]);
 	return buf_detach(&b, NULL);
 }
 
@@ -286,8 +288,8 @@ debian_bootstrap(const struct image_debian_opts *o, const char *work,
     const char *debs, int64_t epoch)
 {
 	char *run = fs_join(work, "run"), *build = fs_join(work, "build");
-	char *inc = debian_join(debian_run_packages);
-	char *bpk = debian_join(debian_build_packages);
+	char *inc = debian_join(debian_run_packages, ",");
+	char *bpk = debian_join(debian_build_packages, " ");
 	char *include = xasprintf("--include=%s", inc);
 	char *install = xasprintf("chroot \"$1\" apt-get install -y -q "
 	    "--no-install-recommends %s", bpk);
@@ -346,8 +348,8 @@ debian_import(struct image_stack_built *out, const struct image_debian_opts *o,
 {
 	char *run = fs_join(work, "run"), *build = fs_join(work, "build");
 	char *lpath = fs_join(work, "layout");
-	char *rp = debian_join(debian_run_packages);
-	char *bp = debian_join(debian_build_packages);
+	char *rp = debian_join(debian_run_packages, ",");
+	char *bp = debian_join(debian_build_packages, ",");
 	char *all = xasprintf("%s,%s", rp, bp);
 	char ids[2][DIGEST_STR_MAX];
 	struct image_desc layers[2] = { { 0 } }, rd = { 0 }, bd = { 0 };
