@@ -169,6 +169,10 @@ static const struct cmdline_command cli_rest[] = {
 	  "Bootstraps the suite from the mirror into $SLIPWAY_HOME/stacks/NAME,\n"
 	  "tags run and build; the build image is the run layer plus one.\n"
 	  "Takes minutes; progress on stderr.  See docs/stack.md.\n" },
+	{ "stacks", image_cmd_stacks, "[--home H] [--json]",
+	  "list the home's stacks",
+	  "Name, the run image's digest, the size of its blobs (run and\n"
+	  "build), created, and which one apps use by default.\n" },
 	{ "runner", runner_cmd_daemon,
 	  "--controller URL --group G --key KEY [--name N] "
 	  "[--driver runc|process|auto] [--proxy-control PATH] "

@@ -393,3 +393,51 @@ image_cmd_stack_build(int argc, char **argv)
 	}
 	return 0;
 }
+
+/* `stacks`: the home's stacks, one a line (name, run digest, size in
+ * MiB, created, "default" on the one apps use), or the rows as JSON. */
+int
+image_cmd_stacks(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home = NULL;
+	json_t *list = NULL, *row;
+	bool json = false;
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': home = optarg; break;
+		case 'j': json = true; break;
+		default: return cmdline_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cmdline_usage_error(argv[0], "no arguments are taken");
+	if (image_stacks_list(&list, home_dir_option(home)) < 0)
+		return cmdline_fail(argv[0]);
+	if (json) {
+		char *s = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+	}
+	json_array_foreach(list, i, row) {
+		if (json)
+			break;
+		printf("%-30s %s %7.1f MiB  %s%s\n",
+		    json_string_value(json_object_get(row, "name")),
+		    json_string_value(json_object_get(row, "digest")),
+		    (double)json_integer_value(json_object_get(row, "size")) /
+		    (1024.0 * 1024.0),
+		    json_string_value(json_object_get(row, "created")),
+		    json_is_true(json_object_get(row, "default")) ?
+		    "  default" : "");
+	}
+	json_decref(list);
+	return 0;
+}

@@ -382,5 +382,6 @@ int image_cmd_build(int argc, char **argv);
 int image_cmd_inspect(int argc, char **argv);
 int image_cmd_stack_import(int argc, char **argv);
 int image_cmd_stack_build(int argc, char **argv);
+int image_cmd_stacks(int argc, char **argv);
 
 #endif

@@ -5,7 +5,7 @@
 # curl and no compiler, the build image has gcc; a second build with the
 # same --created is unchanged; bad names, suites and mirrors, and a
 # mirror nobody answers on, fail with one line and leave nothing under
-# stacks/.
+# stacks/; `stacks` lists the stack.
 . "$(dirname "$0")/lib.sh"
 
 MIRROR=http://deb.debian.org/debian
@@ -67,7 +67,7 @@ expect_success 'the build image has that and gcc, make, git' '
 	test -x ubuild/rootfs/usr/bin/git
 '
 expect_success 'the images name the stack: STACK, labels, the app user' '
-	env=$(jq -r ".config.Env[]" urun/config.json) &&
+	env=$(jq -r ".process.env[]" urun/config.json) &&
 	expect_contains "$env" "STACK=deb" &&
 	expect_eq 1000 "$(jq -r .process.user.uid urun/config.json)"
 '
@@ -78,6 +78,21 @@ expect_success 'a second build with the same --created is unchanged' '
 	expect_eq "$(jq -r .run_digest b1.json)" "$(jq -r .run_digest b2.json)" &&
 	expect_eq "$(jq -r .build_digest b1.json)" "$(jq -r .build_digest b2.json)" &&
 	test ! -e "$H/stacks/.deb.tmp"
+'
+expect_success 'stacks lists it with its digest, size and created' '
+	slipway stacks --home "$H" --json >st.json &&
+	expect_eq deb "$(jq -r ".[0].name" st.json)" &&
+	expect_eq 1 "$(jq length st.json)" &&
+	expect_eq "$(jq -r .run_digest b1.json)" "$(jq -r ".[0].digest" st.json)" &&
+	expect_eq "$(jq -r .build_digest b1.json)" "$(jq -r ".[0].build_digest" st.json)" &&
+	expect_eq $CREATED "$(jq -r ".[0].created" st.json)" &&
+	expect_eq bookworm "$(jq -r ".[0].suite" st.json)" &&
+	expect_eq false "$(jq -r ".[0].default" st.json)" &&
+	test "$(jq -r ".[0].size" st.json)" -gt 100000000 &&
+	printf "deb\n" >"$H/stacks/.default" &&
+	out=$(slipway stacks --home "$H") &&
+	expect_contains "$out" "deb " && expect_contains "$out" " default" &&
+	expect_contains "$out" "$(jq -r .run_digest b1.json)"
 '
 
 expect_success 'a name with a slash is refused' '
