@@ -162,6 +162,17 @@ static const struct cmdline_command cli_rest[] = {
 	  "One reproducible layer: entries sorted, owners 0:0, times set to\n"
 	  "--created.  --busybox builds a tiny rootfs from /bin/busybox with\n"
 	  "its applet links, /tmp and user app (uid 1000).  TAG: latest.\n" },
+	{ "stack build", image_cmd_stack_build,
+	  "NAME [--suite bookworm] [--mirror URL] [--cache DIR] [--home H] "
+	  "[--created RFC3339] [--default] [--json]",
+	  "make a Debian stack (a run and a build image) with mmdebstrap",
+	  "Bootstraps the suite from the mirror into $SLIPWAY_HOME/stacks/NAME,\n"
+	  "tags run and build; the build image is the run layer plus one.\n"
+	  "Takes minutes; progress on stderr.  See docs/stack.md.\n" },
+	{ "stacks", image_cmd_stacks, "[--home H] [--json]",
+	  "list the home's stacks",
+	  "Name, the run image's digest, the size of its blobs (run and\n"
+	  "build), created, and which one apps use by default.\n" },
 	{ "runner", runner_cmd_daemon,
 	  "--controller URL --group G --key KEY [--name N] "
 	  "[--driver runc|process|auto] [--proxy-control PATH] "

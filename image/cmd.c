@@ -11,6 +11,7 @@
 #include "slipway/alloc.h"
 #include "slipway/cmdline.h"
 #include "slipway/err.h"
+#include "slipway/home.h"
 #include "slipway/image.h"
 
 #include "image_int.h"
@@ -329,5 +330,114 @@ image_cmd_stack_import(int argc, char **argv)
 		return cmdline_fail(argv[0]);
 	image_cmd_report("imported", out, tag, &d, json);
 	image_desc_clear(&d);
+	return 0;
+}
+
+static void
+stack_build_progress(const char *line, void *payload)
+{
+	fprintf(stderr, "stack %s: %s\n", (const char *)payload, line);
+}
+
+int
+image_cmd_stack_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "suite", required_argument, NULL, 's' },
+		{ "mirror", required_argument, NULL, 'm' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "home", required_argument, NULL, 'H' },
+		{ "created", required_argument, NULL, 'c' },
+		{ "default", no_argument, NULL, 'D' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct image_debian_opts o = { .progress = stack_build_progress };
+	struct image_stack_built b;
+	const char *home = NULL;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.suite = optarg; break;
+		case 'm': o.mirror = optarg; break;
+		case 'C': o.cache = optarg; break;
+		case 'H': home = optarg; break;
+		case 'c': o.created = optarg; break;
+		case 'D': o.make_default = true; break;
+		case 'j': json = true; break;
+		default: return cmdline_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cmdline_usage_error(argv[0], "one stack NAME is needed");
+	o.name = argv[optind];
+	o.home = home_dir_option(home);
+	o.payload = (void *)o.name;
+	if (image_stack_build_debian(&b, &o) < 0)
+		return cmdline_fail(argv[0]);
+	if (json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name",
+		    o.name, "run_digest", b.run_digest, "build_digest",
+		    b.build_digest, "run_layer", b.run_layer, "build_layer",
+		    b.build_layer, "unchanged", b.unchanged);
+		char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		printf("%s stack %s: run %s, build %s\n", b.unchanged ?
+		    "unchanged" : "built", o.name, b.run_digest,
+		    b.build_digest);
+	}
+	return 0;
+}
+
+/* `stacks`: the home's stacks, one a line (name, run digest, size in
+ * MiB, created, "default" on the one apps use), or the rows as JSON. */
+int
+image_cmd_stacks(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home = NULL;
+	json_t *list = NULL, *row;
+	bool json = false;
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': home = optarg; break;
+		case 'j': json = true; break;
+		default: return cmdline_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cmdline_usage_error(argv[0], "no arguments are taken");
+	if (image_stacks_list(&list, home_dir_option(home)) < 0)
+		return cmdline_fail(argv[0]);
+	if (json) {
+		char *s = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+	}
+	json_array_foreach(list, i, row) {
+		if (json)
+			break;
+		printf("%-30s %s %7.1f MiB  %s%s\n",
+		    json_string_value(json_object_get(row, "name")),
+		    json_string_value(json_object_get(row, "digest")),
+		    (double)json_integer_value(json_object_get(row, "size")) /
+		    (1024.0 * 1024.0),
+		    json_string_value(json_object_get(row, "created")),
+		    json_is_true(json_object_get(row, "default")) ?
+		    "  default" : "");
+	}
+	json_decref(list);
 	return 0;
 }

@@ -60,6 +60,15 @@ int image_write_image(struct image_desc *out, struct image_layout *l,
     json_t *config, const struct image_desc *layers, size_t nlayers,
     const char *tag);
 
+/* Write one tar+gzip layer of the system tree root into l, owners kept,
+ * dev/, proc/ and sys/ as empty directories, every time mtime: all of it
+ * when lower is NULL, else only what differs from the tree lower (the
+ * layer below), with OCI whiteouts for what lower has and root has not.
+ * out gets the layer, diff_id its tar's sha256 (stack.c). */
+int image_stack_layer_tree(struct image_desc *out, char diff_id[DIGEST_STR_MAX],
+    struct image_layout *l, const char *root, const char *lower,
+    int64_t mtime);
+
 /* The OCI architecture name of this machine ("amd64", "arm64"). */
 const char *image_host_arch(void);
 

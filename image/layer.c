@@ -188,8 +188,13 @@ image_layer_writer_open(struct image_layer_writer **out,
 	if (lw->a == NULL)
 		abort();
 	/* pax_restricted: plain ustar headers, with a pax header only for
-	 * what ustar cannot say (long names, large ids). */
+	 * what ustar cannot say (long names, large ids).  Names are written
+	 * as the bytes they are (hdrcharset=BINARY): a tree's names are
+	 * UTF-8 already (Debian's ca-certificates has some), and turning
+	 * them into UTF-8 from our "C" locale fails. */
 	if (archive_write_set_format_pax_restricted(lw->a) != ARCHIVE_OK ||
+	    archive_write_set_format_option(lw->a, "pax", "hdrcharset",
+	    "BINARY") != ARCHIVE_OK ||
 	    archive_write_open(lw->a, lw, NULL, layer_write_cb, NULL) !=
 	    ARCHIVE_OK) {
 		rc = err_set(ERR_IO, "cannot start tar: %s",

@@ -28,17 +28,23 @@
 #define STACK_DEFAULT_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* What every entry shares. */
+/* What every entry shares.  uid and gid are the current entry's owner:
+ * 0:0 unless the tree's owners are kept (a Debian tree has files of
+ * other users and groups, /etc/shadow's group shadow among them). */
 struct stack_ctx {
 	struct archive *a;
 	int64_t mtime;
+	bool keep_owners;
+	bool skip_kernel_dirs;  /* dev/, proc/, sys/ as empty directories */
+	uid_t uid;
+	gid_t gid;
 };
 
 static int
 stack_header(struct stack_ctx *s, struct archive_entry *e)
 {
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
+	archive_entry_set_uid(e, s->uid);
+	archive_entry_set_gid(e, s->gid);
 	archive_entry_set_mtime(e, (time_t)s->mtime, 0);
 	if (archive_write_header(s->a, e) != ARCHIVE_OK)
 		return err_set(ERR_IO, "cannot write tar header for '%s': %s",
@@ -168,6 +174,49 @@ stack_skip_dots(const struct dirent *d)
 	return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
 }
 
+/* One entry of a tree at path, named name in the layer, as lstat saw it
+ * (a directory's children are the caller's). */
+static int
+stack_add_entry(struct stack_ctx *s, const char *name, const char *path,
+    const struct stat *st)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	int rc;
+
+	s->uid = s->keep_owners ? st->st_uid : 0;
+	s->gid = s->keep_owners ? st->st_gid : 0;
+	if (S_ISDIR(st->st_mode)) {
+		rc = stack_add_dir(s, name, st->st_mode & 07777);
+	} else if (S_ISREG(st->st_mode)) {
+		rc = stack_add_file(s, name, path, st->st_mode & 07777);
+	} else if (S_ISLNK(st->st_mode)) {
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0) {
+			rc = err_sys("cannot read link '%s'", path);
+		} else {
+			target[len] = '\0';
+			rc = stack_add_symlink(s, name, target);
+		}
+	} else {
+		rc = err_set(ERR_UNSUPPORTED, "'%s' is a device, fifo or "
+		    "socket; a stack holds files, directories and "
+		    "symlinks only", path);
+	}
+	s->uid = 0;
+	s->gid = 0;
+	return rc;
+}
+
+/* dev/, proc/ and sys/ of a system tree: the runtime mounts them, and
+ * what a bootstrap left there (device nodes) is not the stack's. */
+static bool
+stack_is_kernel_dir(const struct stack_ctx *s, const char *name)
+{
+	return s->skip_kernel_dirs && (strcmp(name, "dev") == 0 ||
+	    strcmp(name, "proc") == 0 || strcmp(name, "sys") == 0);
+}
+
 /* Add dir/rel's children, sorted, depth first. */
 static int
 stack_walk(struct stack_ctx *s, const char *root, const char *rel)
@@ -186,30 +235,15 @@ stack_walk(struct stack_ctx *s, const char *root, const char *rel)
 		char *name = rel ? fs_join(rel, names[i]->d_name) :
 		    xstrdup(names[i]->d_name);
 		char *path = fs_join(root, name);
-		char target[PATH_MAX];
 		struct stat st;
-		ssize_t len;
 
 		if (lstat(path, &st) < 0) {
 			rc = err_sys("cannot stat '%s'", path);
-		} else if (S_ISDIR(st.st_mode)) {
-			if ((rc = stack_add_dir(s, name, st.st_mode & 07777))
-			    == 0)
-				rc = stack_walk(s, root, name);
-		} else if (S_ISREG(st.st_mode)) {
-			rc = stack_add_file(s, name, path, st.st_mode & 07777);
-		} else if (S_ISLNK(st.st_mode)) {
-			len = readlink(path, target, sizeof(target) - 1);
-			if (len < 0) {
-				rc = err_sys("cannot read link '%s'", path);
-			} else {
-				target[len] = '\0';
-				rc = stack_add_symlink(s, name, target);
-			}
 		} else {
-			rc = err_set(ERR_UNSUPPORTED, "'%s' is a device, fifo or "
-			    "socket; a stack holds files, directories and "
-			    "symlinks only", path);
+			rc = stack_add_entry(s, name, path, &st);
+			if (rc == 0 && S_ISDIR(st.st_mode) &&
+			    !stack_is_kernel_dir(s, name))
+				rc = stack_walk(s, root, name);
 		}
 		free(name);
 		free(path);
@@ -218,6 +252,180 @@ stack_walk(struct stack_ctx *s, const char *root, const char *rel)
 		free(names[i]);
 	free(names);
 	free(dir);
+	return rc;
+}
+
+/* Do the regular files a and b hold the same bytes?  Sizes are equal. */
+static int
+stack_same_bytes(bool *same, const char *a, const char *b)
+{
+	char *ba = xmalloc(STACK_CHUNK), *bb = xmalloc(STACK_CHUNK);
+	int fa, fb = -1, rc = 0;
+	ssize_t na, nb;
+
+	*same = false;
+	if ((fa = open(a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    (fb = open(b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		rc = err_sys("cannot open '%s'", fa < 0 ? a : b);
+		goto done;
+	}
+	for (;;) {
+		na = read(fa, ba, STACK_CHUNK);
+		nb = na > 0 ? read(fb, bb, (size_t)na) : 0;
+		if (na < 0 || nb < 0) {
+			rc = err_sys("cannot read '%s'", na < 0 ? a : b);
+			goto done;
+		}
+		if (na != nb || memcmp(ba, bb, (size_t)na) != 0)
+			goto done;
+		if (na == 0)
+			break;
+	}
+	*same = true;
+done:
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	free(ba);
+	free(bb);
+	return rc;
+}
+
+/* Is upper's entry (u at up) what lower has (l at lp)?  Owners, mode,
+ * type, and a file's bytes or a link's target; times never count (every
+ * entry gets the created time). */
+static int
+stack_entry_same(bool *same, const struct stat *u, const char *up,
+    const struct stat *l, const char *lp)
+{
+	char tu[PATH_MAX], tl[PATH_MAX];
+	ssize_t nu, nl;
+
+	*same = false;
+	if (u->st_mode != l->st_mode || u->st_uid != l->st_uid ||
+	    u->st_gid != l->st_gid)
+		return 0;
+	if (S_ISDIR(u->st_mode)) {
+		*same = true;
+		return 0;
+	}
+	if (S_ISREG(u->st_mode))
+		return u->st_size == l->st_size ? stack_same_bytes(same, up, lp) :
+		    0;
+	if (S_ISLNK(u->st_mode)) {
+		nu = readlink(up, tu, sizeof(tu));
+		nl = readlink(lp, tl, sizeof(tl));
+		if (nu < 0 || nl < 0)
+			return err_sys("cannot read link '%s'", nu < 0 ? up : lp);
+		*same = nu == nl && memcmp(tu, tl, (size_t)nu) == 0;
+	}
+	return 0;
+}
+
+/* An OCI whiteout for name (".wh.<base>" beside it): hides what a lower
+ * layer has there. */
+static int
+stack_add_whiteout(struct stack_ctx *s, const char *rel, const char *base)
+{
+	char *wh = xasprintf("%s%s.wh.%s", rel ? rel : "", rel ? "/" : "",
+	    base);
+	int rc = stack_add_bytes(s, wh, 0644, "");
+
+	free(wh);
+	return rc;
+}
+
+/*
+ * What root/rel has that lower/rel has not, or has otherwise: entries
+ * sorted, each new or changed one written (a directory whose own
+ * metadata is unchanged is only walked into), a whiteout first for each
+ * name lower has and root has not, or has as another kind of thing
+ * (a directory become a file, or the other way).
+ */
+static int
+stack_walk_diff(struct stack_ctx *s, const char *root, const char *lower,
+    const char *rel)
+{
+	char *udir = rel ? fs_join(root, rel) : xstrdup(root);
+	char *ldir = rel ? fs_join(lower, rel) : xstrdup(lower);
+	struct dirent **un = NULL, **ln = NULL;
+	int nu, nl, rc = 0;
+
+	nu = scandir(udir, &un, stack_skip_dots, stack_name_cmp);
+	nl = scandir(ldir, &ln, stack_skip_dots, stack_name_cmp);
+	if (nu < 0 || nl < 0) {
+		rc = err_sys("cannot read directory '%s'", nu < 0 ? udir : ldir);
+		goto done;
+	}
+	/* the whiteouts: names gone (both lists sorted alike) */
+	for (int i = 0, j = 0; j < nl && rc == 0; j++) {
+		while (i < nu && strcmp(un[i]->d_name, ln[j]->d_name) < 0)
+			i++;
+		if (i >= nu || strcmp(un[i]->d_name, ln[j]->d_name) != 0)
+			rc = stack_add_whiteout(s, rel, ln[j]->d_name);
+	}
+	for (int i = 0; i < nu && rc == 0; i++) {
+		char *name = rel ? fs_join(rel, un[i]->d_name) :
+		    xstrdup(un[i]->d_name);
+		char *up = fs_join(root, name), *lp = fs_join(lower, name);
+		struct stat us, ls;
+		bool in_lower, same = false;
+
+		if (lstat(up, &us) < 0) {
+			rc = err_sys("cannot stat '%s'", up);
+			goto next;
+		}
+		in_lower = lstat(lp, &ls) == 0;
+		if (in_lower && (rc = stack_entry_same(&same, &us, up, &ls,
+		    lp)) < 0)
+			goto next;
+		if (in_lower && S_ISDIR(us.st_mode) != S_ISDIR(ls.st_mode) &&
+		    (rc = stack_add_whiteout(s, rel, un[i]->d_name)) < 0)
+			goto next;
+		if (!same && (rc = stack_add_entry(s, name, up, &us)) < 0)
+			goto next;
+		if (S_ISDIR(us.st_mode) && !stack_is_kernel_dir(s, name)) {
+			if (in_lower && S_ISDIR(ls.st_mode))
+				rc = stack_walk_diff(s, root, lower, name);
+			else
+				rc = stack_walk(s, root, name);
+		}
+next:
+		free(lp);
+		free(up);
+		free(name);
+	}
+done:
+	for (int i = 0; i < nu; i++)
+		free(un[i]);
+	for (int j = 0; j < nl; j++)
+		free(ln[j]);
+	free(un);
+	free(ln);
+	free(udir);
+	free(ldir);
+	return rc;
+}
+
+int
+image_stack_layer_tree(struct image_desc *out, char diff_id[DIGEST_STR_MAX],
+    struct image_layout *l, const char *root, const char *lower,
+    int64_t mtime)
+{
+	struct image_layer_writer *lw = NULL;
+	struct stack_ctx s = { .mtime = mtime, .keep_owners = true,
+	    .skip_kernel_dirs = true };
+	int rc;
+
+	if ((rc = image_layer_writer_open(&lw, l)) < 0)
+		return rc;
+	s.a = image_layer_writer_archive(lw);
+	rc = lower ? stack_walk_diff(&s, root, lower, NULL) :
+	    stack_walk(&s, root, NULL);
+	if (rc == 0)
+		rc = image_layer_writer_commit(lw, out, diff_id);
+	image_layer_writer_free(lw);
 	return rc;
 }
 
@@ -253,7 +461,7 @@ stack_import(struct image_desc *out, const char *layout, const char *tag,
 	struct image_layout *l = NULL;
 	struct image_layer_writer *lw = NULL;
 	struct image_desc layer = { 0 };
-	struct stack_ctx s;
+	struct stack_ctx s = { 0 };
 	char diff_id[DIGEST_STR_MAX], *created = NULL;
 	int64_t t;
 	int rc;

@@ -16,6 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+
+#include <jansson.h>
 
 #include "slipway/digest.h"
 
@@ -295,9 +298,90 @@ int image_stack_import_dir(struct image_desc *out, const char *dir,
 int image_stack_import_busybox(struct image_desc *out, const char *busybox,
     const char *layout, const char *tag, const char *created);
 
+/*
+ * Stacks in a home ($home/stacks/NAME, stacks.c) and Debian stacks
+ * (debian.c, docs/stack.md).
+ */
+#define IMAGE_STACK_BUSYBOX "default"   /* the busybox stack's name */
+#define IMAGE_STACK_TAG_RUN "run"
+#define IMAGE_STACK_TAG_BUILD "build"
+#define IMAGE_LABEL_STACK "io.slipway.stack"
+#define IMAGE_LABEL_STACK_IMAGE "io.slipway.stack.image" /* run, build */
+#define IMAGE_DEBIAN_SUITE_DEFAULT "bookworm"
+#define IMAGE_DEBIAN_MIRROR_DEFAULT "http://deb.debian.org/debian"
+
+/* A stack's name: the app rule, ^[a-z][a-z0-9-]{0,29}$. */
+bool image_stack_name_is_valid(const char *s);
+
+/* Where a stack's images are: layout:run_tag to run on, layout:build_tag
+ * to build in (both NULL: the layout's only image serves as both). */
+struct image_stack_ref {
+	char *name;
+	char *layout;
+	const char *run_tag;
+	const char *build_tag;
+};
+
+/* Find stack name in home: ERR_INVALID for a bad name, ERR_NOTFOUND with
+ * a line saying how to list or make one.  *out is the caller's (clear
+ * with image_stack_ref_clear). */
+int image_stack_find(struct image_stack_ref *out, const char *home,
+    const char *name);
+void image_stack_ref_clear(struct image_stack_ref *r);
+
+/* The stack apps with no choice use: stacks/.default, else
+ * IMAGE_STACK_BUSYBOX.  Caller frees. */
+int image_stack_default_get(char **out, const char *home);
+/* Make name the default (atomically); it need not exist yet. */
+int image_stack_default_set(const char *home, const char *name);
+
+/* The stacks a home has, sorted by name: [{name, digest, build_digest,
+ * size, created, suite, default}].  A layout that cannot be read is left
+ * out.  Never fails but for a bad .default (then none is default). */
+
+int image_stacks_list(json_t **out, const char *home);
+
+bool image_debian_suite_is_valid(const char *s);
+bool image_debian_mirror_is_valid(const char *s);
+
+struct image_debian_opts {
+	const char *home;
+	const char *name;
+	const char *suite;      /* NULL: IMAGE_DEBIAN_SUITE_DEFAULT */
+	const char *mirror;     /* NULL: IMAGE_DEBIAN_MIRROR_DEFAULT */
+	const char *cache;      /* .deb files kept between builds; NULL:
+	                         * $home/stacks/.debs */
+	const char *created;    /* RFC 3339; NULL: SOURCE_DATE_EPOCH, else
+	                         * today 00:00 UTC */
+	bool make_default;      /* write stacks/.default on success */
+	volatile sig_atomic_t *stop; /* set: the bootstrap is killed */
+	/* each line of progress (mmdebstrap's indented); may be NULL */
+	void (*progress)(const char *line, void *payload);
+	void *payload;
+};
+
+struct image_stack_built {
+	char run_digest[DIGEST_STR_MAX];   /* manifests */
+	char build_digest[DIGEST_STR_MAX];
+	char run_layer[DIGEST_STR_MAX];    /* the two layers */
+	char build_layer[DIGEST_STR_MAX];
+	uint64_t run_size, build_size;     /* compressed layer bytes */
+	bool unchanged;                    /* stacks/NAME had these already */
+};
+
+/* Bootstrap suite from mirror with mmdebstrap and put the pair at
+ * $home/stacks/NAME (tags run and build).  Fails with one line (ERR_
+ * INVALID for a bad name, suite or mirror before anything is written;
+ * mmdebstrap's last error when it fails) and leaves the old stack, if
+ * any, as it was and no temp tree behind.  Takes minutes. */
+int image_stack_build_debian(struct image_stack_built *out,
+    const struct image_debian_opts *o);
+
 /* Commands (cli/commands.c). */
 int image_cmd_build(int argc, char **argv);
 int image_cmd_inspect(int argc, char **argv);
 int image_cmd_stack_import(int argc, char **argv);
+int image_cmd_stack_build(int argc, char **argv);
+int image_cmd_stacks(int argc, char **argv);
 
 #endif
