@@ -118,7 +118,7 @@ int runner_overlay_mount(const char *dir, const char *lower,
 
 /*
  * What every process of a release runs (web, worker, one-offs, the
- * release phase): the slug's .profile.d/*.sh sourced in order (Heroku's
+ * release phase): the slug's .profile.d/<name>.sh files sourced in order (Heroku's
  * contract: buildpacks put PATH and the like there), then the command as
  * a shell line of its own.  The command comes as "$1", never as script
  * text; the cwd is the app's dir (/app in a container).
