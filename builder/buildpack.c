@@ -164,15 +164,16 @@ bp_chown_tree(const char *dir, uid_t uid, gid_t gid)
 
 /*
  * The fixed script every step runs under: the export files of the
- * buildpacks before this one ($SLIPWAY_EXPORTS/NN, in order: what Heroku's
- * multi-buildpack sources between them), then the program, its stdout to
- * the file $OUT when capturing.  The program and its arguments come as
- * "$0" "$@", never as script text.
+ * buildpacks before this one (NN in the dir "$1", in order: what
+ * Heroku's multi-buildpack sources between them), then the program, its
+ * stdout to the file $OUT when capturing.  The program and its arguments
+ * come as "$0" "$@", never as script text; the environment the step sees
+ * is only what bp_cmd_make gives.
  */
 #define BP_EXPORTS_SCRIPT \
-	"for slipway_f in \"$SLIPWAY_EXPORTS\"/*; do " \
+	"slipway_d=$1; shift; for slipway_f in \"$slipway_d\"/*; do " \
 	"if [ -f \"$slipway_f\" ]; then . \"$slipway_f\"; fi; done; " \
-	"unset slipway_f; "
+	"unset slipway_f slipway_d; "
 #define BP_STEP_SCRIPT BP_EXPORTS_SCRIPT "exec \"$0\" \"$@\""
 #define BP_CAPTURE_SCRIPT BP_EXPORTS_SCRIPT "exec \"$0\" \"$@\" >\"$OUT\""
 
@@ -180,8 +181,8 @@ bp_chown_tree(const char *dir, uid_t uid, gid_t gid)
  * the host's: bin/<step> of the buildpack under bp_dir, its nargs of
  * (build, cache, env) dirs, stdout to out_dir/<capture> when capturing. */
 struct bp_cmd {
-	char *argv[8], *env[7];
-	char *prog, *out, *home, *srcv, *exports;
+	char *argv[9], *env[6];
+	char *prog, *out, *home, *srcv;
 };
 
 static void
@@ -195,11 +196,11 @@ bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
 	c->out = xasprintf("OUT=%s/%s", out_dir, capture ? capture : "-");
 	c->srcv = xasprintf("SOURCE_VERSION=%s", sha);
 	c->home = xasprintf("HOME=%s", dirs[0]);
-	c->exports = xasprintf("SLIPWAY_EXPORTS=%s", exports);
 	c->argv[n++] = "/bin/sh";
 	c->argv[n++] = "-c";
 	c->argv[n++] = capture ? BP_CAPTURE_SCRIPT : BP_STEP_SCRIPT;
 	c->argv[n++] = c->prog;
+	c->argv[n++] = (char *)exports;
 	for (int i = 0; i < nargs; i++)
 		c->argv[n++] = (char *)dirs[i];
 	c->argv[n] = NULL;
@@ -208,15 +209,13 @@ bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
 	c->env[2] = "STACK=slipway";
 	c->env[3] = c->srcv;
 	c->env[4] = c->out;
-	c->env[5] = c->exports;
-	c->env[6] = NULL;
+	c->env[5] = NULL;
 }
 
 static void
 bp_cmd_free(struct bp_cmd *c)
 {
 	free(c->prog);
-	free(c->exports);
 	free(c->out);
 	free(c->srcv);
 	free(c->home);
