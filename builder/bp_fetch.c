@@ -61,10 +61,16 @@ bp_is_tarball(const char *url)
 	return false;
 }
 
-/* cp -R -P: the operator's tree, links kept as links. */
+/* cp -R -P: the operator's tree, links kept as links; 1 when a host
+ * build uses it in place. */
 static int
 bp_copy(struct builder_ctx *bc, const char *from, const char *dest)
 {
+	if (bc->host) {
+		/* No build user to hand a copy to: a host build (a developer's
+		 * fallback) runs the buildpack where it is. */
+		return 1;
+	}
 	struct bp_lines lines = { bc };
 	char *argv[] = { "cp", "-R", "-P", "--", (char *)from, (char *)dest,
 	    NULL };
@@ -247,7 +253,11 @@ builder_bp_fetch(struct builder_bp *bp, struct builder_ctx *bc,
 			goto done;
 		}
 		builder_say(bc->bo, "Using buildpack %s", src);
-		rc = bp_copy(bc, src, dest);
+		if ((rc = bp_copy(bc, src, dest)) == 1) {
+			bp->dir = xstrdup(src);
+			rc = 0;
+			goto done;
+		}
 		goto found;
 	}
 	if (!name_buildpack_is_valid(src)) {
@@ -264,7 +274,12 @@ builder_bp_fetch(struct builder_bp *bp, struct builder_ctx *bc,
 			    inst);
 			goto done;
 		}
-		rc = bp_copy(bc, inst, dest);
+		if ((rc = bp_copy(bc, inst, dest)) == 1) {
+			bp->dir = inst;
+			inst = NULL;
+			rc = 0;
+			goto done;
+		}
 		goto found;
 	}
 	url = xstrdup(src);
