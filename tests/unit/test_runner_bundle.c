@@ -128,7 +128,7 @@ TEST(runner__env_order)
 		buf_printf(&b, "%s;", *p);
 	EXPECT_STR("PATH=/img/bin;LANG=en_US.UTF-8;PORT=20005;SECRET=s;"
 	    "SLIPWAY_APP=web;HOME=/app;SLIPWAY_RELEASE=v2;"
-	    "SLIPWAY_PROCESS=web.1;", b.ptr);
+	    "SLIPWAY_PROCESS=web.1;DYNO=web.1;", b.ptr);
 	buf_free(&b);
 	runner_strv_free(e);
 }
