@@ -45,6 +45,10 @@ struct build_state {
 	char sha[GIT_OID_HEXSZ + 1];
 	char *uid;
 	char *branch;           /* the app's deploy branch */
+	json_t *app_bps;        /* the app's buildpacks (buildpacks:set) */
+	char **bps;             /* the buildpacks configured, in order */
+	size_t nbps;
+	const char *bps_from;   /* where they were configured */
 	int64_t number;
 	struct builder_manifest *manifest;
 	struct slug_procfile *procfile;
@@ -68,6 +72,10 @@ build_state_clear(struct build_state *b)
 	slug_repo_free(b->repo);
 	free(b->uid);
 	free(b->branch);
+	json_decref(b->app_bps);
+	for (size_t i = 0; i < b->nbps; i++)
+		free(b->bps[i]);
+	free(b->bps);
 	builder_manifest_free(b->manifest);
 	slug_procfile_free(b->procfile);
 	slug_procfile_free(b->defaults);
@@ -104,6 +112,8 @@ build_record(struct build_state *b, const struct builder_opts *o)
 	b->branch = xstrdup(json_string_value(json_object_get(app,
 	    "deploy_branch")) ? json_string_value(json_object_get(app,
 	    "deploy_branch")) : "main");
+	if (json_is_array(json_object_get(app, "buildpacks")))
+		b->app_bps = json_incref(json_object_get(app, "buildpacks"));
 	if (!name_app_is_valid(o->app) || strlen(b->uid) != 32 ||
 	    strspn(b->uid, "0123456789abcdef") != 32) {
 		rc = err_set(ERR_IO, "the controller's answer for app '%s' has "
@@ -203,6 +213,90 @@ build_read_app(struct build_state *b)
 	return rc;
 }
 
+static void
+build_bps_add(struct build_state *b, const char *s, size_t len)
+{
+	b->bps = xrealloc(b->bps, (b->nbps + 1) * sizeof(*b->bps));
+	b->bps[b->nbps++] = xstrndup(s, len);
+}
+
+/* The .buildpacks file (heroku-buildpack-multi's, Dokku's): one
+ * buildpack a line, blank lines and # comments skipped. */
+static int
+build_bps_file(struct build_state *b, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	unsigned line = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *q = e;
+		line++;
+		while (p < q && (*p == ' ' || *p == '\t'))
+			p++;
+		while (q > p && (q[-1] == ' ' || q[-1] == '\t' ||
+		    q[-1] == '\r'))
+			q--;
+		if (q > p && *p != '#') {
+			if ((size_t)(q - p) > NAME_BUILDPACK_MAX ||
+			    memchr(p, '\0', (size_t)(q - p)))
+				return err_set(ERR_INVALID, ".buildpacks line "
+				    "%u: not a buildpack name or URL", line);
+			if (b->nbps == BUILDER_BUILDPACKS_MAX)
+				return err_set(ERR_INVALID, ".buildpacks names "
+				    "more than %d buildpacks",
+				    BUILDER_BUILDPACKS_MAX);
+			build_bps_add(b, p, (size_t)(q - p));
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+/* Which buildpacks, first found wins: the BUILDPACK_URL config var, the
+ * app's list (buildpacks:set), slipway.yml's, the .buildpacks file. */
+static int
+build_bps_configure(struct build_state *b)
+{
+	const char *url = json_string_value(json_object_get(b->config,
+	    "BUILDPACK_URL"));
+	struct buf t;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	if (url && url[0]) {
+		build_bps_add(b, url, strlen(url));
+		b->bps_from = "BUILDPACK_URL";
+		return 0;
+	}
+	if (json_array_size(b->app_bps)) {
+		json_array_foreach(b->app_bps, i, v)
+			if (json_is_string(v) && b->nbps < BUILDER_BUILDPACKS_MAX)
+				build_bps_add(b, json_string_value(v),
+				    json_string_length(v));
+		b->bps_from = "buildpacks:set";
+		return 0;
+	}
+	if (b->manifest && b->manifest->nbuildpacks) {
+		for (i = 0; i < b->manifest->nbuildpacks; i++)
+			build_bps_add(b, b->manifest->buildpacks[i],
+			    strlen(b->manifest->buildpacks[i]));
+		b->bps_from = "slipway.yml";
+		return 0;
+	}
+	rc = builder_tree_file(&t, b->repo, &b->commit, ".buildpacks",
+	    SLUG_SMALL_FILE_MAX);
+	if (rc == 0) {
+		rc = build_bps_file(b, t.ptr ? t.ptr : "", t.len);
+		b->bps_from = ".buildpacks";
+	} else if (rc == ERR_NOTFOUND) {
+		rc = 0;
+	}
+	buf_free(&t);
+	return rc;
+}
+
 static bool
 build_has_procs(const struct build_state *b)
 {
@@ -283,17 +377,16 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 	struct builder_bp *bps = NULL;
 	size_t nbps = 0;
 	uint64_t files = 0;
-	const char *bpurl = json_string_value(json_object_get(b->config,
-	    "BUILDPACK_URL"));
 	int rc;
 
 	*compiled = false;
 	bc->build_dir = fs_join(bc->work, "build");
 	bc->env_dir = fs_join(bc->work, "env");
 	bc->out_dir = fs_join(bc->work, "out");
+	bc->exports_dir = fs_join(bc->work, "exports");
 	bc->cache_dir = home_cache_path(o->home, b->uid);
 	if (mkdir(bc->build_dir, 0755) < 0 || mkdir(bc->env_dir, 0700) < 0 ||
-	    mkdir(bc->out_dir, 0700) < 0)
+	    mkdir(bc->out_dir, 0700) < 0 || mkdir(bc->exports_dir, 0755) < 0)
 		return err_sys("cannot make the build directories in '%s'",
 		    bc->work);
 	if ((rc = fs_mkdir_p(bc->cache_dir, 0700)) < 0)
@@ -320,7 +413,8 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 		return rc;
 	}
 	if ((rc = builder_bp_prepare_dirs(bc)) < 0 ||
-	    (rc = builder_bps_select(&bps, &nbps, bc, bpurl, b->manifest)) < 0)
+	    (rc = builder_bps_select(&bps, &nbps, bc,
+	    (const char *const *)b->bps, b->nbps)) < 0)
 		goto done;
 	if (nbps == 0) {
 		if (!build_has_procs(b)) {
@@ -712,8 +806,11 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 	    (rc = fs_mkdir_p(bc.work, 0700)) < 0 ||
 	    (rc = build_read_app(&b)) < 0 || (rc = build_config(&b, o)) < 0)
 		goto fail_msg;
-	if (builder_bps_wanted(o->home, json_string_value(json_object_get(
-	    b.config, "BUILDPACK_URL")), b.manifest)) {
+	if ((rc = build_bps_configure(&b)) < 0)
+		goto fail_msg;
+	if (b.nbps)
+		builder_say(&bo, "Buildpacks (%s): %zu", b.bps_from, b.nbps);
+	if (builder_bps_wanted(o->home, b.nbps)) {
 		if ((rc = build_compile(&b, &bc, o, &compiled)) < 0)
 			goto fail_msg;
 	} else if (!build_has_procs(&b)) {
@@ -787,6 +884,7 @@ done:
 	free(bc.build_dir);
 	free(bc.env_dir);
 	free(bc.out_dir);
+	free(bc.exports_dir);
 	free(bc.cache_dir);
 	free(bc.rootfs);
 	free(log_part);

@@ -104,6 +104,8 @@ struct builder_ctx {
 	char *cache_dir;        /* home_cache_path: $home/cache/<uid> */
 	char *env_dir;          /* config vars, one per file */
 	char *out_dir;          /* what detect and release print */
+	char *exports_dir;      /* export files kept, 00, 01, ... */
+	unsigned nexports;
 	char *rootfs;           /* the stack, unpacked */
 	uid_t uid;              /* the stack's build user */
 	gid_t gid;
@@ -111,16 +113,32 @@ struct builder_ctx {
 	unsigned run_seq;       /* names the containers */
 };
 
-/* Find the buildpacks: configured (BUILDPACK_URL, then manifest) fetched
- * or found; else every installed one is tried with bin/detect in order.
- * *out holds *n of them (free with builder_bps_free). */
+/* Find the buildpacks: the ncfg configured ones (build.c's order:
+ * BUILDPACK_URL, the app's buildpacks:set list, slipway.yml,
+ * .buildpacks) fetched, each of which must detect; else every installed
+ * one is tried with bin/detect in order.  *out holds *n of them (free
+ * with builder_bps_free). */
 int builder_bps_select(struct builder_bp **out, size_t *n,
-    struct builder_ctx *bc, const char *buildpack_url,
-    const struct builder_manifest *m);
+    struct builder_ctx *bc, const char *const *cfg, size_t ncfg);
 void builder_bps_free(struct builder_bp *bps, size_t n);
 /* Are there buildpacks to consider at all (configured or installed)? */
-bool builder_bps_wanted(const char *home, const char *buildpack_url,
-    const struct builder_manifest *m);
+bool builder_bps_wanted(const char *home, size_t nconfigured);
+/* Has dir an executable bin/<prog>? */
+bool builder_bp_has(const char *dir, const char *prog);
+/* Hand dir (recursively, never through a link) to the build user; a
+ * host build has nothing to hand. */
+int builder_bp_own(struct builder_ctx *bc, const char *dir);
+
+/* ---- bp_fetch.c ---- */
+
+/* Make buildpack src (an installed name, a URL of a git repository or an
+ * http(s) tarball, or a directory) the build user's copy
+ * <work>/buildpack-<index>: bp->dir and bp->source are set (the caller
+ * frees them, also on failure).  ERR_INVALID for a name that is none of
+ * these, ERR_NOTFOUND for one not installed, ERR_IO (with git's or the
+ * server's word) when it cannot be fetched. */
+int builder_bp_fetch(struct builder_bp *bp, struct builder_ctx *bc,
+    const char *src, size_t index);
 /* Hand the build, env and out dirs (and the cache, when it is not
  * already) to the stack's build user. */
 int builder_bp_prepare_dirs(struct builder_ctx *bc);

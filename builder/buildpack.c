@@ -30,12 +30,13 @@
 #include "slipway/buf.h"
 #include "slipway/err.h"
 #include "slipway/fs.h"
+#include "slipway/name.h"
 #include "slipway/proc.h"
 #include "slipway/runner.h"
 #include "slipway/slug.h"
 
 #define BP_STEP_TIMEOUT 120       /* detect and release */
-#define BP_FETCH_TIMEOUT 300      /* git clone of a buildpack */
+#define BP_EXPORT_MAX (64 << 10)  /* one buildpack's export file */
 #define BP_SMALL_MAX (64 << 10)   /* what detect and release print */
 #define BP_PATH "PATH=/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:" \
 	"/usr/bin:/sbin:/bin"
@@ -51,28 +52,14 @@ builder_bps_free(struct builder_bp *bps, size_t n)
 	free(bps);
 }
 
-static bool
-bp_has(const char *dir, const char *prog)
+bool
+builder_bp_has(const char *dir, const char *prog)
 {
 	char *p = xasprintf("%s/bin/%s", dir, prog);
 	bool ok = access(p, X_OK) == 0;
 
 	free(p);
 	return ok;
-}
-
-static bool
-bp_name_is_installed(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64 || s[0] == '.')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("._-", *s)))
-			return false;
-	return true;
 }
 
 /* The installed buildpacks, $home/buildpacks/<name>/bin/detect, by name. */
@@ -88,8 +75,8 @@ bp_installed(const char *home)
 	k = scandir(dir, &ents, NULL, alphasort);
 	for (int i = 0; i < k; i++) {
 		char *p = fs_join(dir, ents[i]->d_name);
-		if (bp_name_is_installed(ents[i]->d_name) && fs_is_dir(p) &&
-		    bp_has(p, "detect") && bp_has(p, "compile")) {
+		if (name_buildpack_is_installed(ents[i]->d_name) && fs_is_dir(p) &&
+		    builder_bp_has(p, "detect") && builder_bp_has(p, "compile")) {
 			out = xrealloc(out, (n + 2) * sizeof(*out));
 			out[n++] = p;
 			out[n] = NULL;
@@ -112,13 +99,12 @@ bp_strv_free(char **v)
 }
 
 bool
-builder_bps_wanted(const char *home, const char *buildpack_url,
-    const struct builder_manifest *m)
+builder_bps_wanted(const char *home, size_t nconfigured)
 {
 	char **inst;
 	bool any;
 
-	if ((buildpack_url && buildpack_url[0]) || (m && m->nbuildpacks))
+	if (nconfigured)
 		return true;
 	inst = bp_installed(home);
 	any = inst[0] != NULL;
@@ -176,22 +162,33 @@ bp_chown_tree(const char *dir, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* The fixed script that sends a step's stdout to the file $OUT: the
- * program and its arguments come as "$0" "$@", never as script text. */
-#define BP_CAPTURE_SCRIPT "exec \"$0\" \"$@\" >\"$OUT\""
+/*
+ * The fixed script every step runs under: the export files of the
+ * buildpacks before this one (NN in the dir "$1", in order: what
+ * Heroku's multi-buildpack sources between them), then the program, its
+ * stdout to the file $OUT when capturing.  The program and its arguments
+ * come as "$0" "$@", never as script text; the environment the step sees
+ * is only what bp_cmd_make gives.
+ */
+#define BP_EXPORTS_SCRIPT \
+	"slipway_d=$1; shift; for slipway_f in \"$slipway_d\"/*; do " \
+	"if [ -f \"$slipway_f\" ]; then . \"$slipway_f\"; fi; done; " \
+	"unset slipway_f slipway_d; "
+#define BP_STEP_SCRIPT BP_EXPORTS_SCRIPT "exec \"$0\" \"$@\""
+#define BP_CAPTURE_SCRIPT BP_EXPORTS_SCRIPT "exec \"$0\" \"$@\" >\"$OUT\""
 
 /* A step's command line and environment, for the container's paths or
  * the host's: bin/<step> of the buildpack under bp_dir, its nargs of
  * (build, cache, env) dirs, stdout to out_dir/<capture> when capturing. */
 struct bp_cmd {
-	char *argv[8], *env[6];
+	char *argv[9], *env[6];
 	char *prog, *out, *home, *srcv;
 };
 
 static void
 bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
-    int nargs, const char *out_dir, const char *step, const char *capture,
-    const char *sha)
+    int nargs, const char *out_dir, const char *exports, const char *step,
+    const char *capture, const char *sha)
 {
 	int n = 0;
 
@@ -199,12 +196,11 @@ bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
 	c->out = xasprintf("OUT=%s/%s", out_dir, capture ? capture : "-");
 	c->srcv = xasprintf("SOURCE_VERSION=%s", sha);
 	c->home = xasprintf("HOME=%s", dirs[0]);
-	if (capture) {
-		c->argv[n++] = "/bin/sh";
-		c->argv[n++] = "-c";
-		c->argv[n++] = BP_CAPTURE_SCRIPT;
-	}
+	c->argv[n++] = "/bin/sh";
+	c->argv[n++] = "-c";
+	c->argv[n++] = capture ? BP_CAPTURE_SCRIPT : BP_STEP_SCRIPT;
 	c->argv[n++] = c->prog;
+	c->argv[n++] = (char *)exports;
 	for (int i = 0; i < nargs; i++)
 		c->argv[n++] = (char *)dirs[i];
 	c->argv[n] = NULL;
@@ -275,12 +271,16 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 			{ bc->build_dir, "/app", false },
 			{ bc->cache_dir, "/cache", false },
 			{ bc->env_dir, "/env", true },
-			{ bp->dir, "/buildpack", true },
+			/* the copy in the scratch dir, the build user's:
+			 * a buildpack writes its export file there */
+			{ bp->dir, "/buildpack", strncmp(bp->dir, bc->work,
+			    strlen(bc->work)) != 0 },
 			{ bc->out_dir, "/out", false },
+			{ bc->exports_dir, "/exports", true },
 		};
 		struct runner_sandbox sb = {
 			.home = bc->o->home, .rootfs = bc->rootfs,
-			.mounts = mounts, .nmounts = 5, .cwd = "/app",
+			.mounts = mounts, .nmounts = 6, .cwd = "/app",
 			.uid = bc->uid, .gid = bc->gid,
 			.stop = bc->o->stop, .on_line = bp_on_line,
 			.ctx = &lines, .timeout_sec = timeout,
@@ -288,8 +288,8 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 		char *id = xasprintf("build-%s-%d-%u", bc->o->app,
 		    (int)getpid(), ++bc->run_seq);
 
-		bp_cmd_make(&cmd, "/buildpack", cdirs, nargs, "/out", step,
-		    capture, bc->sha);
+		bp_cmd_make(&cmd, "/buildpack", cdirs, nargs, "/out",
+		    "/exports", step, capture, bc->sha);
 		sb.id = id;
 		sb.argv = cmd.argv;
 		sb.env = cmd.env;
@@ -301,8 +301,8 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 		if ((rc = bp_host_allowed(bc)) < 0)
 			return rc;
 	}
-	bp_cmd_make(&cmd, bp->dir, hdirs, nargs, bc->out_dir, step, capture,
-	    bc->sha);
+	bp_cmd_make(&cmd, bp->dir, hdirs, nargs, bc->out_dir, bc->exports_dir,
+	    step, capture, bc->sha);
 	{
 		struct proc_opts po = { .cwd = bc->build_dir, .env = cmd.env,
 		    .stop = bc->o->stop };
@@ -344,197 +344,216 @@ bp_captured(struct buf *out, struct builder_ctx *bc, const char *name)
 
 /* ---- choosing ---- */
 
-/* Split "URL#ref": *ref points into a copy (*url, caller frees). */
+/*
+ * The interpreter bin/<step> names on its "#!" line, when the stack has
+ * none such (`#!/usr/bin/env bash` on busybox): *need is its name (the
+ * caller frees), else NULL.  Checked in the stack's tree before the step
+ * runs, so a missing bash is said as such, not as "detect said no".
+ */
 static void
-bp_split_ref(char **url, const char **ref, const char *src)
+bp_interp_missing(char **need, struct builder_ctx *bc,
+    const struct builder_bp *bp, const char *step)
 {
-	char *hash;
+	static const char *const path[] = { "/usr/local/sbin",
+	    "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+	const char *root = bc->host ? "/" : bc->rootfs;
+	char *prog = xasprintf("%s/bin/%s", bp->dir, step);
+	char line[256], *w[3] = { 0 }, *save = NULL, *p;
+	const char *want = NULL;
+	FILE *f = fopen(prog, "re");
+	int n = 0;
 
-	*url = xstrdup(src);
-	*ref = NULL;
-	if ((hash = strrchr(*url, '#')) != NULL) {
-		*hash = '\0';
-		*ref = hash + 1;
+	*need = NULL;
+	free(prog);
+	if (f == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strncmp(line, "#!", 2) != 0) {
+		fclose(f);
+		return;
 	}
+	fclose(f);
+	for (p = strtok_r(line + 2, " \t\r\n", &save); p && n < 3;
+	    p = strtok_r(NULL, " \t\r\n", &save))
+		w[n++] = p;
+	if (w[0] == NULL || root == NULL)
+		return;
+	if (strcmp(strrchr(w[0], '/') ? strrchr(w[0], '/') + 1 : w[0],
+	    "env") == 0 && fs_exists_in_root(root, w[0])) {
+		/* env NAME: NAME looked up in the step's PATH */
+		for (int i = 1; i < n && want == NULL; i++)
+			if (w[i][0] != '-')
+				want = w[i];
+		if (want == NULL)
+			return;
+		if (want[0] == '/') {
+			if (!fs_exists_in_root(root, want))
+				*need = xstrdup(want);
+			return;
+		}
+		for (size_t i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+			char *q = xasprintf("%s/%s", path[i], want);
+			bool ok = fs_exists_in_root(root, q);
+			free(q);
+			if (ok)
+				return;
+		}
+		*need = xstrdup(want);
+		return;
+	}
+	if (!fs_exists_in_root(root, w[0]))
+		*need = xstrdup(strrchr(w[0], '/') ? strrchr(w[0], '/') + 1 :
+		    w[0]);
 }
 
-static bool
-bp_is_url(const char *s)
-{
-	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0
-	    || strncmp(s, "git://", 6) == 0 || strncmp(s, "file://", 7) == 0;
-}
-
-/* A configured buildpack (a directory, an installed name, a git URL or a
- * local repository) made a local directory under work. */
+/* ERR_UNSUPPORTED naming the interpreter bin/<step> needs and the stack
+ * lacks, else 0. */
 static int
-bp_fetch(struct builder_bp *bp, struct builder_ctx *bc, const char *src,
-    size_t index)
+bp_interp_check(struct builder_ctx *bc, const struct builder_bp *bp,
+    const char *step)
 {
-	char *url = NULL, *dest = NULL, *inst = NULL;
-	const char *ref;
-	struct bp_lines lines = { bc };
+	char *need;
 	int rc = 0;
 
-	bp->source = xstrdup(src);
-	if (src[0] == '/' && bp_has(src, "compile")) {
-		bp->dir = xstrdup(src);
-		return 0;
+	bp_interp_missing(&need, bc, bp, step);
+	if (need) {
+		rc = err_set(ERR_UNSUPPORTED, "bin/%s of buildpack '%.200s' "
+		    "needs %s, which this stack does not have (use a stack "
+		    "that has it, or a buildpack written for /bin/sh)", step,
+		    bp->source, need);
+		free(need);
 	}
-	if (bp_name_is_installed(src)) {
-		inst = xasprintf("%s/buildpacks/%s", bc->o->home, src);
-		if (bp_has(inst, "compile")) {
-			bp->dir = inst;
-			return 0;
-		}
-		free(inst);
-	}
-	bp_split_ref(&url, &ref, src);
-	if (!bp_is_url(url) && !(url[0] == '/' && fs_is_dir(url))) {
-		rc = err_set(ERR_INVALID, "buildpack '%.200s' is neither a "
-		    "directory with bin/compile, a git URL nor an installed "
-		    "buildpack", src);
-		goto done;
-	}
-	if (ref && (ref[0] == '\0' || ref[0] == '-' ||
-	    strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._/-") != strlen(ref))) {
-		rc = err_set(ERR_INVALID, "buildpack '%.200s': bad ref", src);
-		goto done;
-	}
-	dest = xasprintf("%s/buildpack-%zu", bc->work, index);
-	builder_say(bc->bo, "Fetching buildpack %s", src);
-	{
-		char *argv[10];
-		char *env[] = { "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false",
-		    BP_PATH, NULL };
-		struct proc_opts po = { .env = env };
-		int n = 0;
-
-		argv[n++] = "git";
-		argv[n++] = "clone";
-		argv[n++] = "--quiet";
-		argv[n++] = "--depth=1";
-		if (ref) {
-			argv[n++] = "--branch";
-			argv[n++] = (char *)ref;
-		}
-		argv[n++] = "--";
-		argv[n++] = url;
-		argv[n++] = dest;
-		argv[n] = NULL;
-		rc = proc_run_lines(argv, &po, BP_FETCH_TIMEOUT, bp_on_line,
-		    &lines);
-		if (rc > 0)
-			rc = err_set(ERR_IO, "cannot fetch buildpack '%.200s' "
-			    "(git clone exited %d)", src, rc);
-		else if (rc < 0)
-			rc = err_wrap(rc, "cannot fetch buildpack '%.200s'",
-			    src);
-	}
-	if (rc == 0 && !bp_has(dest, "compile"))
-		rc = err_set(ERR_INVALID, "buildpack '%.200s' has no "
-		    "executable bin/compile", src);
-	if (rc == 0) {
-		bp->dir = dest;
-		dest = NULL;
-	}
-done:
-	free(dest);
-	free(url);
 	return rc;
 }
 
-/* bin/detect: *applies, and bp->name from its first line. */
+/* One clean line of at most 200 bytes from what a step printed. */
+static void
+bp_one_line(char *s)
+{
+	char *nl = strchr(s, '\n');
+
+	if (nl)
+		*nl = '\0';
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	if (strlen(s) > 200)
+		s[200] = '\0';
+}
+
+/* bin/detect: *applies, and bp->name from its first line; when it says
+ * no, *why is its first line (what it looked for), if it printed one. */
 static int
-bp_detect(bool *applies, struct builder_ctx *bc, struct builder_bp *bp)
+bp_detect(bool *applies, char **why, struct builder_ctx *bc,
+    struct builder_bp *bp)
 {
 	struct buf out = { 0 };
 	int status, rc;
 
 	*applies = false;
-	if (!bp_has(bp->dir, "detect")) {
+	*why = NULL;
+	if (!builder_bp_has(bp->dir, "detect")) {
 		rc = err_set(ERR_INVALID, "buildpack '%s' has no executable "
 		    "bin/detect", bp->source);
 		return rc;
 	}
+	if ((rc = bp_interp_check(bc, bp, "detect")) < 0)
+		return rc;
 	if ((rc = bp_step(&status, bc, bp, "detect", 1, "detect.out",
 	    BP_STEP_TIMEOUT)) < 0)
 		return err_wrap(rc, "bin/detect of '%s'", bp->source);
 	if ((rc = bp_captured(&out, bc, "detect.out")) < 0 &&
 	    rc != ERR_NOTFOUND)
 		return err_wrap(rc, "bin/detect of '%s'", bp->source);
+	if (out.ptr)
+		bp_one_line(out.ptr);
+	if (status == 127 || status == 126) {
+		/* the shell's "not found" / "cannot execute" */
+		rc = err_set(ERR_UNSUPPORTED, "bin/detect of buildpack '%.200s' "
+		    "could not run (exit status %d: a program it needs is "
+		    "missing from this stack or not executable)", bp->source,
+		    status);
+		buf_free(&out);
+		return rc;
+	}
 	if (status == 0) {
-		char *nl = out.ptr ? strchr(out.ptr, '\n') : NULL;
-		if (nl)
-			*nl = '\0';
 		free(bp->name);
 		bp->name = xstrdup(out.ptr && out.ptr[0] ? out.ptr :
 		    strrchr(bp->dir, '/') + 1);
-		/* it is printed: keep it one clean line */
-		for (char *p = bp->name; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
 		if (strlen(bp->name) > 80)
 			bp->name[80] = '\0';
 		*applies = true;
+	} else if (out.ptr && out.ptr[0]) {
+		*why = xstrdup(out.ptr);
 	}
 	buf_free(&out);
 	return 0;
 }
 
 int
+builder_bp_own(struct builder_ctx *bc, const char *dir)
+{
+	return bc->host ? 0 : bp_chown_tree(dir, bc->uid, bc->gid);
+}
+
+int
 builder_bps_select(struct builder_bp **out, size_t *nout,
-    struct builder_ctx *bc, const char *buildpack_url,
-    const struct builder_manifest *m)
+    struct builder_ctx *bc, const char *const *cfg, size_t ncfg)
 {
 	struct builder_bp *bps = NULL;
-	const char *const *cfg = NULL;
-	const char *one[2] = { buildpack_url, NULL };
-	size_t n = 0, ncfg = 0;
-	char **inst = NULL;
+	size_t n = 0;
+	char **inst = NULL, *why = NULL;
 	int rc = 0;
 
 	*out = NULL;
 	*nout = 0;
-	if (buildpack_url && buildpack_url[0]) {
-		cfg = one;
-		ncfg = 1;
-	} else if (m && m->nbuildpacks) {
-		cfg = (const char *const *)m->buildpacks;
-		ncfg = m->nbuildpacks;
-	}
 	if (ncfg) {
 		/* Configured: each must apply, in the order given. */
 		bps = xcalloc(ncfg, sizeof(*bps));
 		for (size_t i = 0; i < ncfg; i++) {
 			bool applies;
 			n++;
-			if ((rc = bp_fetch(&bps[i], bc, cfg[i], i)) < 0 ||
-			    (rc = bp_detect(&applies, bc, &bps[i])) < 0)
+			if ((rc = builder_bp_fetch(&bps[i], bc, cfg[i], i)) < 0 ||
+			    (rc = bp_detect(&applies, &why, bc, &bps[i])) < 0)
 				goto done;
 			if (!applies) {
 				rc = err_set(ERR_INVALID, "the app is not "
 				    "compatible with buildpack '%.200s' (its "
-				    "bin/detect said no)", cfg[i]);
+				    "bin/detect said no%s%s)", cfg[i],
+				    why ? ": " : "", why ? why : "");
 				goto done;
 			}
 		}
 		goto ok;
 	}
-	/* Installed: the first whose bin/detect says yes. */
+	/* Installed: the first whose bin/detect says yes, detected where it
+	 * is (read-only), then compiled from a copy of its own. */
 	inst = bp_installed(bc->o->home);
 	for (size_t i = 0; inst[i]; i++) {
 		bool applies = false;
+		const char *name = strrchr(inst[i], '/') + 1;
 
 		bps = xcalloc(1, sizeof(*bps));
 		n = 1;
 		bps[0].dir = xstrdup(inst[i]);
-		bps[0].source = xstrdup(strrchr(inst[i], '/') + 1);
-		if ((rc = bp_detect(&applies, bc, &bps[0])) < 0)
+		bps[0].source = xstrdup(name);
+		if ((rc = bp_detect(&applies, &why, bc, &bps[0])) < 0)
 			goto done;
-		if (applies)
+		free(why);
+		why = NULL;
+		if (applies) {
+			struct builder_bp copy = { 0 };
+			if ((rc = builder_bp_fetch(&copy, bc, name, 0)) < 0) {
+				free(copy.dir);
+				free(copy.source);
+				goto done;
+			}
+			free(bps[0].dir);
+			free(bps[0].source);
+			bps[0].dir = copy.dir;
+			bps[0].source = copy.source;
 			goto ok;
+		}
 		builder_bps_free(bps, n);
 		bps = NULL;
 		n = 0;
@@ -546,12 +565,47 @@ ok:
 	bps = NULL;
 	n = 0;
 done:
+	free(why);
 	builder_bps_free(bps, n);
 	bp_strv_free(inst);
 	return rc;
 }
 
 /* ---- compile and release ---- */
+
+/*
+ * The export file bin/compile left in its buildpack's dir, kept as
+ * exports/NN (ours, read-only to the build) for the later buildpacks'
+ * steps to source.  The dir is the build user's: the file is read as a
+ * plain file beneath it (no link, no fifo), capped.
+ */
+static int
+bp_export_keep(struct builder_ctx *bc, const struct builder_bp *bp)
+{
+	struct buf b = { 0 };
+	char name[16], *dst;
+	int dirfd, rc;
+
+	if ((dirfd = open(bp->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return err_sys("cannot open '%s'", bp->dir);
+	rc = fs_read_beneath(&b, dirfd, "export", BP_EXPORT_MAX);
+	close(dirfd);
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	if (rc == ERR_TOOBIG)
+		return err_set(rc, "the export file of buildpack '%s' is over "
+		    "%d bytes", bp->name, BP_EXPORT_MAX);
+	if (rc < 0)
+		return err_wrap(rc, "cannot read the export file of buildpack "
+		    "'%s'", bp->name);
+	snprintf(name, sizeof(name), "%02u", bc->nexports++);
+	dst = fs_join(bc->exports_dir, name);
+	rc = fs_write_atomic(dst, b.ptr ? b.ptr : "", b.len, 0644);
+	free(dst);
+	buf_free(&b);
+	return rc;
+}
 
 int
 builder_bp_compile(struct builder_ctx *bc, const struct builder_bp *bp,
@@ -563,6 +617,8 @@ builder_bp_compile(struct builder_ctx *bc, const struct builder_bp *bp,
 	    BUILDER_TIMEOUT_DEFAULT;
 	int status, rc;
 
+	if ((rc = bp_interp_check(bc, bp, "compile")) < 0)
+		return rc;
 	if ((rc = bp_step(&status, bc, bp, "compile", 3, NULL, timeout)) < 0) {
 		if (rc == ERR_TIMEOUT)
 			return err_set(rc, "bin/compile of '%s' ran longer than "
@@ -571,11 +627,19 @@ builder_bp_compile(struct builder_ctx *bc, const struct builder_bp *bp,
 			return err_set(rc, "the build was cancelled");
 		return err_wrap(rc, "bin/compile of '%s'", bp->name);
 	}
+	if (status == 127 || status == 126)
+		return err_set(ERR_INVALID, "bin/compile of '%s' failed (exit "
+		    "status %d: a program it runs is missing from this stack "
+		    "or not executable)", bp->name, status);
 	if (status != 0)
 		return err_set(ERR_INVALID, "bin/compile of '%s' failed (exit "
 		    "status %d)", bp->name, status);
-	if (!bp_has(bp->dir, "release"))
+	if ((rc = bp_export_keep(bc, bp)) < 0)
+		return rc;
+	if (!builder_bp_has(bp->dir, "release"))
 		return 0;
+	if ((rc = bp_interp_check(bc, bp, "release")) < 0)
+		return rc;
 	if ((rc = bp_step(&status, bc, bp, "release", 1, "release.out",
 	    BP_STEP_TIMEOUT)) < 0)
 		return err_wrap(rc, "bin/release of '%s'", bp->name);

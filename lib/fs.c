@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "slipway/alloc.h"
 #include "slipway/buf.h"
@@ -243,6 +246,23 @@ fs_remove_tree(const char *path)
 	if (nftw(path, fs_remove_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
 		return err_sys("cannot remove '%s'", path);
 	return 0;
+}
+
+bool
+fs_exists_in_root(const char *root, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int dfd, fd;
+
+	if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	close(dfd);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 bool

@@ -107,3 +107,54 @@ name_domain_is_valid(const char *s)
 	}
 	return true;
 }
+
+bool
+name_buildpack_is_installed(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("._-", *s)))
+			return false;
+	return true;
+}
+
+bool
+name_buildpack_is_url(const char *s)
+{
+	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0
+	    || strncmp(s, "git://", 6) == 0 || strncmp(s, "file://", 7) == 0;
+}
+
+bool
+name_buildpack_is_valid(const char *s)
+{
+	const char *hash, *host;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAME_BUILDPACK_MAX)
+		return false;
+	if (name_buildpack_is_installed(s))
+		return true;
+	if (!name_buildpack_is_url(s))
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '\\' ||
+		    *p == '"' || *p == '\'')
+			return false;
+	/* something after the scheme: a host, or file://'s path */
+	host = strstr(s, "://") + 3;
+	if (*host == '\0' || *host == '#')
+		return false;
+	if ((hash = strchr(s, '#')) != NULL) {
+		const char *ref = hash + 1;
+		if (*ref == '\0' || *ref == '-' || strchr(ref, '#') ||
+		    strstr(ref, "..") || strspn(ref, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") != strlen(ref))
+			return false;
+	}
+	return true;
+}

@@ -122,7 +122,7 @@ json_t *
 runner_bundle_config(const struct runner_bundle_params *p)
 {
 	const char *args[] = { RUNNER_INIT_PATH, "--", "/bin/sh", "-c",
-	    p->command, NULL };
+	    RUNNER_PROFILE_SCRIPT, "slipway", p->command, NULL };
 	json_t *caps, *process, *linux_, *ns, *res, *root;
 
 	caps = json_pack("{s:o, s:o, s:o}",
@@ -233,6 +233,11 @@ runner_env_build(char *const *image_env, char *const *config, unsigned port,
 	env_set(&v, &n, s);
 	free(s);
 	s = xasprintf("SLIPWAY_PROCESS=%s", process);
+	env_set(&v, &n, s);
+	free(s);
+	/* Heroku's name for it (web.1, run.3), which buildpacks and
+	 * libraries read */
+	s = xasprintf("DYNO=%s", process);
 	env_set(&v, &n, s);
 	free(s);
 	return v;

@@ -323,7 +323,8 @@ done:
 static int
 ctr_launch_process(struct runner *r, struct runner_ctr *c, int wfd)
 {
-	char *argv[] = { "/bin/sh", "-c", c->command, NULL };
+	char *argv[] = { "/bin/sh", "-c", RUNNER_PROFILE_SCRIPT, "slipway",
+	    c->command, NULL };
 	char *cwd = fs_join(c->rootfs_lower, "app");
 	int rc;
 

@@ -116,6 +116,18 @@ int runner_overlay_mount(const char *dir, const char *lower,
 
 /* ---- the container init (init_bin.c) ---------------------------------- */
 
+/*
+ * What every process of a release runs (web, worker, one-offs, the
+ * release phase): the slug's .profile.d/<name>.sh files sourced in order (Heroku's
+ * contract: buildpacks put PATH and the like there), then the command as
+ * a shell line of its own.  The command comes as "$1", never as script
+ * text; the cwd is the app's dir (/app in a container).
+ */
+#define RUNNER_PROFILE_SCRIPT \
+	"for slipway_f in .profile.d/*.sh; do " \
+	"if [ -f \"$slipway_f\" ]; then . \"./$slipway_f\"; fi; done; " \
+	"unset slipway_f; exec /bin/sh -c \"$1\""
+
 /* Where a runc container sees the init (runner/init/slipway-init.c). */
 #define RUNNER_INIT_PATH "/dev/slipway-init"
 

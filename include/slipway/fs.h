@@ -50,6 +50,10 @@ int fs_mkdir_p(const char *path, mode_t mode);
 int fs_remove_tree(const char *path);
 
 bool fs_exists(const char *path);
+/* Does rel name something inside the tree root, links resolved as if
+ * root were "/" (openat2 RESOLVE_IN_ROOT: an image's absolute link never
+ * reaches the host's file)?  A dangling link counts as nothing. */
+bool fs_exists_in_root(const char *root, const char *rel);
 bool fs_is_dir(const char *path);
 
 /* True when rel is a safe relative path: not empty, not absolute, no "."

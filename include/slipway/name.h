@@ -48,6 +48,21 @@ bool name_env_key_is_valid(const char *s);
 /* A process type slipway runs (web, worker, ...): ^[a-z][a-z0-9_-]{0,29}$ */
 bool name_proc_type_is_valid(const char *s);
 
+/* How a buildpack is named (buildpacks:add, .buildpacks, slipway.yml):
+ * an installed name (^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, a directory of
+ * $SLIPWAY_HOME/buildpacks), or a URL (https://, http://, git://,
+ * file://) of a git repository or (http and https) a .tgz, .tar.gz or
+ * .tar, at most NAME_BUILDPACK_MAX bytes, no spaces or control
+ * characters, with an optional "#ref" of [A-Za-z0-9._/-] not starting
+ * with '-'.  Paths are not names: local directories are only taken
+ * from files in the app's own tree (their check is the builder's). */
+#define NAME_BUILDPACK_MAX 512
+bool name_buildpack_is_valid(const char *s);
+/* Is this a buildpack URL (one of the schemes above)? */
+bool name_buildpack_is_url(const char *s);
+/* Is this an installed buildpack's name? */
+bool name_buildpack_is_installed(const char *s);
+
 /* A release version: "v12" or "12" -> 12; anything else (0, negative,
  * junk, overflow) is ERR_INVALID with a message naming s. */
 int name_release_parse(int64_t *out, const char *s);

@@ -223,7 +223,7 @@ if [ "$RL_SUITE_DRIVER" = runc ]; then
 	expect_success 'runc: PID 1 of a container is slipway-init, with the command under it' '
 		pid=$(rl_rps | jq -r ".[] | select(.app == \"shop\" and .process == \"web.1\") | .pid") &&
 		cmd=$(tr "\0" " " </proc/$pid/cmdline) &&
-		expect_contains "$cmd" "/dev/slipway-init -- /bin/sh -c busybox httpd" &&
+		expect_contains "$cmd" "/dev/slipway-init -- /bin/sh -c for slipway_f in .profile.d" && expect_contains "$cmd" "slipway busybox httpd" &&
 		expect_eq 1 "$(awk "/^NSpid:/ { print \$NF }" /proc/$pid/status)" &&
 		out=$(slipway run shop -- "cat /proc/1/cmdline; echo; echo pid \$\$") &&
 		expect_contains "$out" "/dev/slipway-init" &&

@@ -122,7 +122,7 @@ expect_success 'a BUILDPACK_URL that is neither fails plainly' '
 	SLIPWAY_TOKEN=$ADMIN slipway config:set bp "BUILDPACK_URL=nonsense here" >/dev/null &&
 	(cd app && git commit -q --allow-empty -m bad) &&
 	! out=$(push bp) &&
-	expect_contains "$out" "is neither a directory with bin/compile, a git URL nor an installed buildpack" &&
+	expect_contains "$out" "is neither an installed buildpack" &&
 	(cd app && git reset -q --hard HEAD~1) &&
 	SLIPWAY_TOKEN=$ADMIN slipway config:unset bp BUILDPACK_URL >/dev/null
 '

@@ -30,9 +30,13 @@ TEST(runner__config_json)
 	    json_object_get(json_object_get(j, "process"), "args"), 0)));
 	EXPECT_STR("-c", json_string_value(json_array_get(
 	    json_object_get(json_object_get(j, "process"), "args"), 1)));
-	EXPECT_STR("busybox httpd -f -p $PORT", json_string_value(
+	/* .profile.d first, then the command as "$1" (never script text) */
+	EXPECT_STR(RUNNER_PROFILE_SCRIPT, json_string_value(
 	    json_array_get(json_object_get(json_object_get(j, "process"),
 	    "args"), 2)));
+	EXPECT_STR("busybox httpd -f -p $PORT", json_string_value(
+	    json_array_get(json_object_get(json_object_get(j, "process"),
+	    "args"), 4)));
 	EXPECT_STR("/app", json_string_value(json_object_get(
 	    json_object_get(j, "process"), "cwd")));
 	EXPECT_TRUE(json_is_true(json_object_get(json_object_get(j, "process"),
@@ -79,9 +83,9 @@ TEST(runner__config_json)
 	j = runner_bundle_config(&p);
 	json_t *args = json_object_get(json_object_get(j, "process"), "args");
 	const char *want[] = { RUNNER_INIT_PATH, "--", "/bin/sh", "-c",
-	    "busybox httpd -f -p $PORT" };
-	EXPECT_INT(5, json_array_size(args));
-	for (i = 0; i < 5; i++)
+	    RUNNER_PROFILE_SCRIPT, "slipway", "busybox httpd -f -p $PORT" };
+	EXPECT_INT(7, json_array_size(args));
+	for (i = 0; i < 7; i++)
 		EXPECT_STR(want[i], json_string_value(json_array_get(args, i)));
 	size_t at_dev = 0, at_init = 0;
 	json_array_foreach(json_object_get(j, "mounts"), i, v) {
@@ -124,7 +128,7 @@ TEST(runner__env_order)
 		buf_printf(&b, "%s;", *p);
 	EXPECT_STR("PATH=/img/bin;LANG=en_US.UTF-8;PORT=20005;SECRET=s;"
 	    "SLIPWAY_APP=web;HOME=/app;SLIPWAY_RELEASE=v2;"
-	    "SLIPWAY_PROCESS=web.1;", b.ptr);
+	    "SLIPWAY_PROCESS=web.1;DYNO=web.1;", b.ptr);
 	buf_free(&b);
 	runner_strv_free(e);
 }
