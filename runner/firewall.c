@@ -63,6 +63,20 @@ firewall_reset(struct buf *b, const char *name)
 	buf_printf(b, "table inet %s\ndelete table inet %s\n", name, name);
 }
 
+/* The table says whose it is, so that one a dead home left behind can be
+ * traced (its name is a hash).  Only a home of plain path characters is
+ * written: the comment is nft syntax, and at most 128 bytes long. */
+static void
+firewall_comment(struct buf *b, const char *home)
+{
+	size_t n = strlen(home);
+
+	if (n == 0 || n > 100 || strspn(home, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != n)
+		return;
+	buf_printf(b, "\tcomment \"slipway runner home %s\"\n", home);
+}
+
 char *
 runner_firewall_script(const char *home, unsigned first, unsigned last)
 {
@@ -77,14 +91,15 @@ runner_firewall_script(const char *home, unsigned first, unsigned last)
 	 * replies to connections the host opens itself from a local port
 	 * that happens to lie in the range.  Dropped, not refused, so that a
 	 * scan learns nothing. */
+	buf_printf(&b, "table inet %s {\n", name);
+	firewall_comment(&b, home);
 	buf_printf(&b,
-	    "table inet %s {\n"
 	    "\tchain input {\n"
 	    "\t\ttype filter hook input priority filter; policy accept;\n"
 	    "\t\tiif != \"lo\" tcp dport %u-%u "
 	    "tcp flags & (syn | ack) == syn drop\n"
 	    "\t}\n"
-	    "}\n", name, first, last);
+	    "}\n", first, last);
 	return buf_detach(&b, NULL);
 }
 

@@ -63,6 +63,34 @@ run_tagged() { # name command...
 	out=$(cat "$log"); rm -f "$log"
 }
 
+# A runner's firewall table outlives its runner by design, so a test that
+# forgot to remove one leaves it in the host's ruleset.  The table's
+# comment names its home: one whose home (a test's temp dir) is gone and
+# that was not there before the test is that test's leftover.
+gone_home_tables() {
+	command -v nft >/dev/null && [ "$(id -u)" = 0 ] || return 0
+	local t h
+	for t in $(nft list tables 2>/dev/null |
+	    sed -n 's/^table inet \(slipway_[0-9a-f_]*\)$/\1/p'); do
+		h=$(nft list table inet "$t" 2>/dev/null |
+		    sed -n 's/^\tcomment "slipway runner home \(.*\)"$/\1/p')
+		case $h in
+		"${TMPDIR:-/tmp}"/slipway-it.*) [ -e "$h" ] || echo "$t $h";;
+		esac
+	done
+}
+
+check_tables() { # name tables-before
+	local t h
+	while read -r t h; do
+		[ -n "$t" ] || continue
+		grep -qx "$t $h" <<<"$2" && continue
+		echo "FAIL $1: left the nft table inet $t of the gone home $h"
+		nft delete table inet "$t" 2>/dev/null
+		fail=$((fail + 1)); failed+=("$1")
+	done <<<"$(gone_home_tables)"
+}
+
 echo "== unit"
 run_tagged unit build/san/unit "$@"
 printf '%s\n' "$out" | grep -v '^ok  ' || true
@@ -84,6 +112,7 @@ for t in "${SLIPWAY_TEST_SCRIPTS:-tests/integration}"/t[0-9]*.sh; do
 	fi
 	echo "== $name"
 	secs=$(script_timeout "$t") start=$SECONDS
+	tables=$(gone_home_tables)
 	run_tagged "$name" timeout --kill-after=10 "$secs" bash "$t"
 	printf '%s\n' "$out" | grep -v '^ok ' || true
 	last=$(printf '%s\n' "$out" | grep '^# .* passed, .* failed, .* skipped$' | tail -n 1)
@@ -96,6 +125,7 @@ for t in "${SLIPWAY_TEST_SCRIPTS:-tests/integration}"/t[0-9]*.sh; do
 	elif [ $rc -ne 0 ]; then
 		failed+=("$name")
 	fi
+	check_tables "$name" "$tables"
 done
 
 [ ${#failed[@]} -eq 0 ] || echo "failing: ${failed[*]}"

@@ -43,4 +43,29 @@ expect_success 'a unit test that leaves a child behind: the child is killed with
 	test -s child.pid &&
 	wait_for "! running $(cat child.pid)" 10
 '
+
+# A runner's firewall table that a script left, its home gone, fails that
+# script by name and is removed.
+if [ "$(id -u)" = 0 ] && command -v nft >/dev/null; then
+	mkdir scripts2
+	cat >scripts2/t9002-selftest-table.sh <<'SCRIPT'
+h=$(mktemp -d "${TMPDIR:-/tmp}/slipway-it.XXXXXX")
+SLIPWAY_HOME=$h "$SLIPWAY_BIN" runner firewall | nft -f - || exit 1
+echo "${h:?}" >"$(dirname "$0")/table.home"
+rm -rf "${h:?}"
+echo "# 1 passed, 0 failed, 0 skipped"
+SCRIPT
+	expect_success 'a firewall table whose home is gone fails its script, and is removed' '
+		! SLIPWAY_TEST_SCRIPTS=$T_DIR/scripts2 \
+			bash "$SLIPWAY_TOP/tests/run.sh" t9002 >run2.out 2>&1 &&
+		out=$(cat run2.out) && echo "$out" &&
+		h=$(cat scripts2/table.home) &&
+		expect_contains "$out" "FAIL t9002-selftest-table: left the nft table inet slipway_" &&
+		expect_contains "$out" "of the gone home $h" &&
+		expect_contains "$out" "1 passed, 1 failed, 0 skipped" &&
+		! nft list tables | grep -q "$(echo "$out" | sed -n "s/.*nft table inet \([a-z0-9_]*\) .*/\1/p")"
+	'
+else
+	skip 'a firewall table whose home is gone fails its script' 'needs root and nft'
+fi
 test_done

@@ -48,12 +48,17 @@ TEST(runner__firewall_script_replaces_the_whole_table)
 	    "table inet slipway_7814fc6b4e9a\n"
 	    "delete table inet slipway_7814fc6b4e9a\n"
 	    "table inet slipway_7814fc6b4e9a {\n"
+	    "\tcomment \"slipway runner home /var/lib/slipway\"\n"
 	    "\tchain input {\n"
 	    "\t\ttype filter hook input priority filter; policy accept;\n"
 	    "\t\tiif != \"lo\" tcp dport 20000-20999 "
 	    "tcp flags & (syn | ack) == syn drop\n"
 	    "\t}\n"
 	    "}\n", s);
+	free(s);
+	/* a home nft would read as syntax gets no comment */
+	s = runner_firewall_script("/tmp/a\"b", 20000, 20999);
+	EXPECT_TRUE(strstr(s, "comment") == NULL);
 	free(s);
 	s = runner_firewall_remove_script("/var/lib/slipway");
 	EXPECT_STR("table inet slipway_7814fc6b4e9a\n"
