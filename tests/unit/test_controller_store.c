@@ -1345,7 +1345,7 @@ TEST(store__schedule_follows_groups_and_heartbeats)
 	    "\"index\":1,\"state\":\"up\",\"healthy\":true}]}");
 	EXPECT_OK(store_runner_report(s, r1.runner_id, q, now));
 	json_decref(q);
-	EXPECT_OK(store_schedule_for_app(&j, s, "shop"));
+	EXPECT_OK(store_schedule_for_app(&j, s, "shop", 0));
 	EXPECT_INT(2, json_array_size(j));
 	EXPECT_STR("up", json_string_value(json_object_get(json_object_get(
 	    json_array_get(j, 0), "reported"), "state")));
