@@ -50,6 +50,8 @@ static const struct cmdline_command cli_first[] = {
 	  "  --controller-port N     controller.port     (7070)\n"
 	  "  --controller-url URL    controller.url      how the others reach "
 	  "it (http://ADDR:PORT)\n"
+	  "  --runner-lease SECS     controller.runner_lease  a runner not "
+	  "heard from for it is dead (5)\n"
 	  "  --registry-host ADDR    registry.address    (the private "
 	  "address)\n"
 	  "  --registry-port N       registry.port       (5000)\n"
@@ -106,15 +108,16 @@ static const struct cmdline_command cli_first[] = {
 	  "back.  See docs/backup.md.\n" },
 	{ "controller", controller_cmd_run,
 	  "[--listen HOST:PORT] [--home DIR] [--url URL] [--registry URL] "
-	  "[--git-url ssh://git@HOST:PORT] [--runner-timeout SECS] "
+	  "[--git-url ssh://git@HOST:PORT] [--runner-lease SECS] "
 	  "[--max-conns N] [--max-conns-per-ip N] [--keep-releases N]",
 	  "run the controller: the store and the HTTP API (default "
 	  "127.0.0.1:7070)",
 	  "The store is DIR/slipway.db (DIR: --home, $SLIPWAY_HOME or\n"
 	  "/var/lib/slipway).  On a fresh store the user 'admin' is made and\n"
-	  "its API token printed once on stderr.  A runner that has not\n"
-	  "heartbeat for SECS (default 30) loses its containers to the others\n"
-	  "in its group.  Connections: --max-conns (512) at once, of which\n"
+	  "its API token printed once on stderr.  A runner renews its lease\n"
+	  "every second; one that has not for SECS (default 5) is dead: its\n"
+	  "containers move to the others in its group (--runner-timeout is\n"
+	  "the old name).  Connections: --max-conns (512) at once, of which\n"
 	  "--max-conns-per-ip (64) from one address; a request head must be\n"
 	  "in within 10 s.  Builds it runs reach it at --url (default\n"
 	  "http:// and the --listen address) and push to --registry (a URL;\n"

@@ -98,6 +98,8 @@ up_services(struct supervise_svc *svcs, struct up_svc_args *args,
 	up_arg(a, c->registry_url);
 	up_arg(a, "--keep-releases");
 	up_arg_own(a, xasprintf("%u", c->keep_releases));
+	up_arg(a, "--runner-lease");
+	up_arg_own(a, xasprintf("%u", c->runner_lease));
 	up_arg(a, "--home");
 	up_arg(a, c->home);
 	up_arg(a, "--git-url");

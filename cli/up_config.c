@@ -43,6 +43,7 @@ enum up_kind {
 	UP_PATH,
 	UP_SIZE,
 	UP_COUNT,
+	UP_LEASE,               /* whole seconds, CTL lease range */
 };
 
 struct up_key {
@@ -68,6 +69,8 @@ static const struct up_key up_keys[] = {
 	{ "controller.port", "controller-port", UP_PORT,
 	    UP_AT(controller_port) },
 	{ "controller.url", "controller-url", UP_URL, UP_AT(controller_url) },
+	{ "controller.runner_lease", "runner-lease", UP_LEASE,
+	    UP_AT(runner_lease) },
 	{ "registry.address", "registry-host", UP_ADDR, UP_AT(registry_host) },
 	{ "registry.port", "registry-port", UP_PORT, UP_AT(registry_port) },
 	{ "registry.url", "registry-url", UP_URL, UP_AT(registry_url) },
@@ -105,6 +108,7 @@ up_defaults(struct up_config *c)
 	c->controller_port = 7070;
 	c->registry_port = 5000;
 	c->keep_releases = 10;
+	c->runner_lease = 5;
 	c->driver = xstrdup("auto");
 	c->log_max_size = 10 << 20;
 	c->log_keep = 5;
@@ -203,6 +207,12 @@ up_set(struct up_config *c, const struct up_key *k, const char *v)
 			return err_set(ERR_INVALID, "'%.100s' is not a size of at "
 			    "least 4K (10M, 1G)", v);
 		*(uint64_t *)((char *)c + k->off) = n;
+		return 0;
+	case UP_LEASE:
+		if (parse_uint(&n, v, 2, 86400) < 0)
+			return err_set(ERR_INVALID, "'%.100s' is not a number "
+			    "of seconds from 2 to 86400", v);
+		*(unsigned *)((char *)c + k->off) = (unsigned)n;
 		return 0;
 	case UP_COUNT:
 		if (parse_uint(&n, v, 0, UP_LOG_KEEP_MAX) < 0)
@@ -545,7 +555,7 @@ up_value_text(const struct up_config *c, const struct up_key *k, char *buf,
 
 	*str = NULL;
 	switch (k->kind) {
-	case UP_PORT: case UP_PORT_OFF: case UP_COUNT:
+	case UP_PORT: case UP_PORT_OFF: case UP_COUNT: case UP_LEASE:
 		snprintf(buf, len, "%u", *(const unsigned *)p);
 		break;
 	case UP_BOOL:

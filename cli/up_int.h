@@ -27,6 +27,7 @@ struct up_config {
 	char *private_host;      /* the controller and the registry, by default */
 	char *controller_host, *controller_url;
 	unsigned controller_port;
+	unsigned runner_lease;    /* seconds a runner's lease lasts */
 	char *registry_host, *registry_url;
 	unsigned registry_port;
 	unsigned keep_releases;  /* images kept per app (0: all) */

@@ -387,12 +387,13 @@ int
 client_cmd_runners(int argc, char **argv)
 {
 	static const struct client_column cols[] = {
-		{ "NAME", "name" }, { "GROUP", "group" }, { "LIVE", "live" },
-		{ "LAST HEARTBEAT", "last_heartbeat" },
+		{ "NAME", "name" }, { "GROUP", "group" }, { "STATE", "state" },
+		{ "ADDRESS", "address" }, { "SINCE", "session_since" },
+		{ "LAST RENEWAL", "last_heartbeat" },
 		{ "CONTAINERS", "assigned" },
 	};
 	static const struct client_view v = {
-		.path = "/v1/runners", .cols = cols, .ncols = 5,
+		.path = "/v1/runners", .cols = cols, .ncols = 7,
 	};
 
 	return client_show(argc, argv, &v);

@@ -620,8 +620,15 @@ cmd_print_ps(json_t *ps, char **args)
 			    client_str(x, "release"));
 		else
 			snprintf(rel, sizeof(rel), "v%s", client_str(x, "release"));
+		/* a runner whose lease lapsed: nobody knows what runs there */
+		if (json_is_true(json_object_get(x, "lost")) ||
+		    (json_is_string(json_object_get(x, "runner")) &&
+		    !json_is_true(json_object_get(x, "runner_live"))))
+			snprintf(state, sizeof(state), "lost (runner silent "
+			    "%" JSON_INTEGER_FORMAT "s)", json_integer_value(
+			    json_object_get(x, "silent_for")));
 		/* a crash loop, with what a person needs to look into it */
-		if (json_is_true(json_object_get(rep, "crashed")))
+		else if (json_is_true(json_object_get(rep, "crashed")))
 			snprintf(state, sizeof(state), "crashed (%"
 			    JSON_INTEGER_FORMAT " restarts, last exit %"
 			    JSON_INTEGER_FORMAT ")", json_integer_value(

@@ -568,7 +568,8 @@ ctl_ps(struct ctl_call *c)
 	if (!ctl_app_read(c, c->seg[1]) ||
 	    !ctl_check(c, store_formation_get(&f, c->st, c->seg[1])))
 		return;
-	if (!ctl_check(c, store_schedule_for_app(&list, c->st, c->seg[1]))) {
+	if (!ctl_check(c, store_schedule_for_app(&list, c->st, c->seg[1],
+	    ctl_live_after(c->ctl)))) {
 		json_decref(f);
 		return;
 	}

@@ -72,36 +72,83 @@ ctl_runners_delete(struct ctl_call *c)
 
 /* ---- runner side ---- */
 
-/* Record a runner's sign of life: false after answering when the call
- * is not a runner's or the heartbeat cannot be stored. */
+/* The header a runner names its session in, on every call but register. */
+#define RUNNER_SESSION_HEADER "X-Slipway-Session"
+
+/*
+ * Renew the lease of the calling runner's session: false after answering
+ * when the call is not a runner's, or its session is not the key's
+ * current one (409: the key was registered again elsewhere), or the
+ * renewal cannot be stored.  A lease that had lapsed makes the schedule
+ * give the runner slots again.  *epoch (may be NULL): the session's.
+ */
 static bool
-ctl_runner_alive(struct ctl_call *c)
+ctl_runner_lease(struct ctl_call *c, int64_t *epoch)
 {
-	return ctl_need_runner(c) && ctl_check(c,
-	    store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL)));
+	bool was_live = true;
+
+	if (!ctl_need_runner(c) || !ctl_check(c, store_runner_renew(&was_live,
+	    epoch, c->st, c->actor.runner_id, httpd_req_header(c->req,
+	    RUNNER_SESSION_HEADER), time(NULL), ctl_live_after(c->ctl))))
+		return false;
+	if (!was_live) {
+		log_info("runner '%s' renews its lease again", c->actor.name);
+		ctl_schedule_check(c->ctl, c->st);
+	}
+	return true;
 }
 
 void
 ctl_runner_register(struct ctl_call *c)
 {
-	if (!ctl_runner_alive(c))
+	const char *addr = httpd_req_peer(c->req), *presented = NULL;
+	json_t *sess = NULL, *v;
+
+	if (!ctl_need_runner(c))
 		return;
-	log_info("runner '%s' (group '%s') registered", c->actor.name,
-	    c->actor.group);
+	/* the session it held before, when it restarts: an optional body */
+	if (json_is_object(c->body) &&
+	    (v = json_object_get(c->body, "session")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) > 100) {
+			ctl_error(c, 422, "invalid", "'session' is the string "
+			    "register gave");
+			return;
+		}
+		presented = json_string_value(v);
+	}
+	if (!ctl_check(c, store_runner_session_open(&sess, c->st,
+	    c->actor.runner_id, presented, addr ? addr : "?", time(NULL),
+	    ctl_live_after(c->ctl)))) {
+		log_warnx("runner '%s': register from %s refused: %s",
+		    c->actor.name, addr ? addr : "?", err_last());
+		return;
+	}
+	log_info("runner '%s' (group '%s') registered from %s, epoch %"
+	    JSON_INTEGER_FORMAT, c->actor.name, c->actor.group,
+	    addr ? addr : "?", json_integer_value(json_object_get(sess,
+	    "epoch")));
 	ctl_schedule_kick(c->ctl, c->st);
-	ctl_reply(c, 200, json_pack("{sssssisi}", "runner", c->actor.name,
-	    "group", c->actor.group, "heartbeat_interval",
-	    RUNNER_HEARTBEAT_EVERY, "timeout", c->ctl->runner_timeout));
+	ctl_reply(c, 200, json_pack("{sssssOsOsOsisisisi}", "runner",
+	    c->actor.name, "group", c->actor.group,
+	    "session", json_object_get(sess, "session"),
+	    "epoch", json_object_get(sess, "epoch"),
+	    "since", json_object_get(sess, "since"),
+	    "heartbeat_interval", RUNNER_HEARTBEAT_EVERY,
+	    "renew_every", CTL_RUNNER_RENEW_EVERY,
+	    "lease", c->ctl->runner_timeout,
+	    "timeout", c->ctl->runner_timeout));
+	json_decref(sess);
 }
 
 void
 ctl_runner_heartbeat(struct ctl_call *c)
 {
-	if (!ctl_runner_alive(c))
+	int64_t epoch = 0;
+
+	if (!ctl_runner_lease(c, &epoch))
 		return;
-	/* a runner that was not live takes slots again */
-	ctl_schedule_kick(c->ctl, c->st);
-	ctl_reply(c, 200, json_pack("{ss}", "status", "ok"));
+	ctl_reply(c, 200, json_pack("{sssIsi}", "status", "ok", "epoch",
+	    (json_int_t)epoch, "lease", c->ctl->runner_timeout));
 }
 
 /* The runner's desired state with its version (a digest of the rest). */
@@ -143,10 +190,12 @@ ctl_runner_desired(struct ctl_call *c)
 	uint64_t gen;
 	int rc;
 
-	if (!ctl_need_runner(c) || !ctl_wait_param(c, &wait))
+	int64_t epoch = 0;
+
+	/* Polling for work renews the lease, before the doc is made: what
+	 * the doc says is then what the schedule gives a live runner. */
+	if (!ctl_wait_param(c, &wait) || !ctl_runner_lease(c, &epoch))
 		return;
-	/* Polling for work counts as being alive. */
-	store_runner_heartbeat(c->st, c->actor.runner_id, time(NULL));
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += wait;
 	for (;;) {
@@ -172,6 +221,8 @@ ctl_runner_desired(struct ctl_call *c)
 		if (rc != 0 || ctl->stopping)
 			break;  /* timed out: answer with what is */
 	}
+	/* outside the version: a new session does not change the work */
+	json_object_set_new(doc, "epoch", json_integer(epoch));
 	ctl_reply(c, 200, doc);
 }
 
@@ -180,7 +231,8 @@ ctl_runner_status(struct ctl_call *c)
 {
 	json_t *list;
 
-	if (!ctl_need_runner(c) || !ctl_need_body(c))
+	if (!ctl_need_runner(c) || !ctl_need_body(c) ||
+	    !ctl_runner_lease(c, NULL))
 		return;
 	list = json_object_get(c->body, "containers");
 	if (list && !json_is_array(list)) {

@@ -190,6 +190,12 @@ ctl_schedule_kick(struct ctl *ctl, struct store *s)
 	ctl_schedule_refresh(ctl, s, true);
 }
 
+void
+ctl_schedule_check(struct ctl *ctl, struct store *s)
+{
+	ctl_schedule_refresh(ctl, s, false);
+}
+
 /* ---- pushes landing ---- */
 
 /*
@@ -447,6 +453,9 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 	 * and pushes left waiting to land. */
 	ctl_builds_expire(s);
 	ctl_landings_repair(ctl, s);
+	/* the runners had no controller to renew with: one lease each */
+	if (store_runner_lease_grace(s, time(NULL)) < 0)
+		log_warnx("%s", err_last());
 	ctl_schedule_kick(ctl, s);
 	ctl_store_put(ctl, s);
 	s = NULL;
@@ -475,7 +484,7 @@ ctl_run(struct ctl *ctl, const char *listen, const struct ctl_conn_caps *caps)
 			    any ? "127.0.0.1" : listen,
 			    (unsigned)httpd_port(ctl->httpd));
 		log_info("listening on %.*s:%u, reached at %s (store %s, "
-		    "registry %s, runner timeout %ds)", hlen, listen,
+		    "registry %s, runner lease %ds)", hlen, listen,
 		    (unsigned)httpd_port(ctl->httpd), ctl->self_url,
 		    ctl->db_path, ctl->registry_url, ctl->runner_timeout);
 	}
@@ -533,6 +542,7 @@ controller_cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "home", required_argument, NULL, 'H' },
+		{ "runner-lease", required_argument, NULL, 't' },
 		{ "runner-timeout", required_argument, NULL, 't' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "max-conns-per-ip", required_argument, NULL, 'M' },
@@ -545,7 +555,7 @@ controller_cmd_run(int argc, char **argv)
 	struct ctl_conn_caps caps = { 512, 64 };
 	unsigned long long v;
 	const char *listen = "127.0.0.1:7070", *home = NULL;
-	struct ctl ctl = { .runner_timeout = 30,
+	struct ctl ctl = { .runner_timeout = CTL_RUNNER_LEASE_DEFAULT,
 	    .keep_releases = CTL_KEEP_RELEASES_DEFAULT };
 	int c, rc;
 
@@ -578,7 +588,7 @@ controller_cmd_run(int argc, char **argv)
 		case 't':
 			if (parse_uint(&v, optarg, 2, 86400) < 0)
 				return cmdline_usage_error(argv[0],
-				    "--runner-timeout is 2 to 86400 seconds");
+				    "--runner-lease is 2 to 86400 seconds");
 			ctl.runner_timeout = (int)v;
 			break;
 		case 'm':

@@ -21,6 +21,8 @@
 #define CTL_BODY_MAX (1u << 20) /* request bodies */
 #define CTL_WAIT_MAX 55         /* longest desired-state long-poll, s */
 #define CTL_REGISTRY_TOKEN_TTL 300
+#define CTL_RUNNER_LEASE_DEFAULT 5  /* seconds (--runner-lease) */
+#define CTL_RUNNER_RENEW_EVERY 1    /* runners renew this often, s */
 #define API_SEGS_MAX 8
 #define CTL_PAGES_MAX 64        /* cached release-list pages */
 
@@ -55,7 +57,8 @@ struct ctl {
 	char *db_path;
 	unsigned char *key;     /* registry token signing key */
 	size_t keylen;
-	int runner_timeout;     /* seconds without heartbeat => not live */
+	int runner_timeout;     /* the runners' lease: seconds without a
+	                         * renewal => dead for the schedule */
 
 	pthread_mutex_t pool_mu;
 	struct store *pool[CTL_POOL_MAX];
@@ -113,6 +116,9 @@ void ctl_store_put(struct ctl *ctl, struct store *s);
  * is given may change without the schedule moving (a new release keeps
  * its slots).  Failures are logged: the ticker will try again. */
 void ctl_schedule_kick(struct ctl *ctl, struct store *s);
+/* Recompute the schedule; wake the long-polls only if it moved (a
+ * runner's lease that came back). */
+void ctl_schedule_check(struct ctl *ctl, struct store *s);
 
 /* api_builds.c: fail the builds whose builder stopped renewing its lease
  * (store_build_expire, lease_build_secs), each logged with the reason.

@@ -23,6 +23,9 @@ struct apiclient {
 	CURL *curl;
 	long status;
 	atomic_int *cancel;     /* not owned; may be NULL */
+	long timeout;           /* seconds a call may take */
+	char *header;           /* "Name: value" sent with every call, or
+	                         * NULL */
 };
 
 static pthread_once_t apiclient_once = PTHREAD_ONCE_INIT;
@@ -102,6 +105,7 @@ apiclient_open_with(struct apiclient **out, const char *url,
 	while (n > 0 && c->url[n - 1] == '/')
 		c->url[--n] = '\0';
 	c->token = token && token[0] ? xstrdup(token) : NULL;
+	c->timeout = APICLIENT_TIMEOUT_SECS;
 	if ((c->curl = curl_easy_init()) == NULL) {
 		apiclient_free(c);
 		return err_set(ERR_IO, "cannot start libcurl");
@@ -135,7 +139,26 @@ apiclient_free(struct apiclient *c)
 		curl_easy_cleanup(c->curl);
 	free(c->url);
 	free(c->token);
+	free(c->header);
 	free(c);
+}
+
+void
+apiclient_set_timeout(struct apiclient *c, long secs)
+{
+	c->timeout = secs > 0 ? secs : APICLIENT_TIMEOUT_SECS;
+}
+
+void
+apiclient_set_header(struct apiclient *c, const char *name,
+    const char *value)
+{
+	free(c->header);
+	c->header = NULL;
+	/* a value that could end the header line is never sent */
+	if (name && value && value[0] && strcspn(value, "\r\n") ==
+	    strlen(value))
+		c->header = xasprintf("%s: %s", name, value);
 }
 
 void
@@ -252,9 +275,9 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, apiclient_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT,
-	    (long)APICLIENT_TIMEOUT_SECS);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
+	    c->timeout < 10 ? c->timeout : 10L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (c->cancel) {
@@ -269,6 +292,8 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 		auth = xasprintf("Authorization: Bearer %s", c->token);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
+	if (c->header)
+		hdrs = curl_slist_append(hdrs, c->header);
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		hdrs = curl_slist_append(hdrs,
@@ -285,6 +310,9 @@ apiclient_call(json_t **out, struct apiclient *c, const char *method,
 		if (cc == CURLE_WRITE_ERROR)
 			rc = err_set(ERR_TOOBIG, "the controller's answer is "
 			    "over %zu bytes", APICLIENT_BODY_MAX);
+		else if (cc == CURLE_OPERATION_TIMEDOUT)
+			rc = err_set(ERR_TIMEOUT, "the controller at %s did not "
+			    "answer within %lds", c->url, c->timeout);
 		else if (cc == CURLE_ABORTED_BY_CALLBACK)
 			rc = err_set(ERR_CONFLICT, "call to the controller "
 			    "cancelled");

@@ -207,19 +207,48 @@ runner_json_has(json_t *list, const char *name)
 	return false;
 }
 
+/* runner_held_resume's test: is the container's exact slot (app,
+ * process, release) in the desired state doc? */
+static bool
+runner_doc_wants(const struct runner_container_info *info, void *arg)
+{
+	json_t *doc = arg, *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "containers"), i, x) {
+		char proc[96], rel[32];
+		const char *app = runner_json_str(x, "app");
+		const char *type = runner_json_str(x, "type");
+
+		if (app == NULL || type == NULL || strcmp(app, info->app))
+			continue;
+		snprintf(proc, sizeof(proc), "%s.%lld", type,
+		    (long long)runner_json_int(x, "index", 0));
+		snprintf(rel, sizeof(rel), "v%lld",
+		    (long long)runner_json_int(x, "release", 0));
+		if (strcmp(proc, info->process) == 0 &&
+		    strcmp(rel, info->release) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Hand each app its part of doc.  An app that left the desired state is
- * stopped only once it has been gone for --orphan-delay: the controller
- * empties a runner's desired state when it thinks the runner is dead (a
- * late heartbeat, the controller's own outage), and stopping at once
- * would take every app down for a blip; an app moved to another runner
- * overlaps a while instead.  An app the controller names in "stop" runs
- * nowhere in the group now (scaled to nothing, destroyed): it is stopped
- * at once.  True while some app waits to be stopped: call again soon
- * with the same doc.
+ * stopped only once it has been gone for --orphan-delay: an app moved to
+ * another live runner (a runner joining takes its share) overlaps a
+ * while, so that it never has fewer containers than asked.  An app the
+ * controller names in "stop" runs nowhere in the group now (scaled to
+ * nothing, destroyed): it is stopped at once.  So is every app gone from
+ * doc when fenced (the lease may have lapsed since the last doc, or the
+ * daemon just started): the controller moved those slots to other
+ * runners a lease ago at least, and a stale container must not serve
+ * beside the new ones.  A target older than one the controller gave
+ * before (release_seq lower: an answer from before) is refused.  True
+ * while some app waits to be stopped: call again soon with the same doc.
  */
 static bool
-runner_dispatch(struct runner_daemon *rd, json_t *doc)
+runner_dispatch(struct runner_daemon *rd, json_t *doc, bool fenced)
 {
 	json_t *byapp = json_object(), *x, *arr;
 	struct runner_container_info *v = NULL;
@@ -254,7 +283,21 @@ runner_dispatch(struct runner_daemon *rd, json_t *doc)
 			    json_array());
 	json_object_foreach(byapp, app, arr) {
 		struct runner_app *a = runner_app_get(rd, app);
+		int64_t seq = runner_json_int(json_object_get(doc, "seq"), app,
+		    0);
+		if (json_array_size(arr) > 0 && seq < a->seen_seq) {
+			log_warnx("%s: refusing a target older than one the "
+			    "controller gave before (release_seq %lld < %lld)",
+			    app, (long long)seq, (long long)a->seen_seq);
+			continue;
+		}
 		if (json_array_size(arr) > 0) {
+			a->seen_seq = seq;
+			a->gone_since = 0;
+		} else if (fenced) {
+			if (json_array_size(a->want) > 0 || a->want == NULL)
+				log_info("%s: not scheduled here since the "
+				    "lease lapsed; stopping it now", app);
 			a->gone_since = 0;
 		} else if (runner_json_has(json_object_get(doc, "stop"), app)) {
 			if (json_array_size(a->want) > 0 || a->want == NULL)
@@ -281,64 +324,21 @@ runner_dispatch(struct runner_daemon *rd, json_t *doc)
 	return pending;
 }
 
-/* Register; false when the key does not fit our --group / --name. */
+/* Is doc from the session we hold (its epoch not older than ours)? */
 static bool
-runner_register(struct runner_daemon *rd, struct apiclient *api)
+runner_doc_current(struct runner_daemon *rd, json_t *doc)
 {
-	double backoff = 1;
-	json_t *ans = NULL;
-	char *lastmsg = NULL;
-	bool ok = false;
+	int64_t e = runner_json_int(doc, "epoch", -1), ours;
 
-	while (!rd->stopping) {
-		if (apiclient_call(&ans, api, "POST", "/v1/runner/register",
-		    NULL) == 0)
-			break;
-		/* say it once, not every try */
-		if (lastmsg == NULL || strcmp(lastmsg, err_last()) != 0) {
-			log_warnx("cannot register with %s: %s; retrying",
-			    rd->o.controller, err_last());
-			free(lastmsg);
-			lastmsg = xstrdup(err_last());
-		}
-		runner_sleep(rd, backoff);
-		backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
-	}
-	free(lastmsg);
-	if (ans == NULL)
-		return false;
-	const char *name = runner_json_str(ans, "runner");
-	const char *group = runner_json_str(ans, "group");
-	if (name == NULL || group == NULL) {
-		log_warnx("the controller's register answer is malformed");
-	} else if (strcmp(group, rd->o.group) != 0) {
-		log_warnx("this key belongs to runner '%s' of group '%s', not "
-		    "of group '%s': stopping", name, group, rd->o.group);
-	} else if (rd->o.name && strcmp(name, rd->o.name) != 0) {
-		log_warnx("this key belongs to runner '%s', not '%s': "
-		    "stopping", name, rd->o.name);
-	} else {
-		pthread_mutex_lock(&rd->rmu);
-		free(rd->runner_name);
-		rd->runner_name = xstrdup(name);
-		rd->heartbeat = (unsigned)runner_json_int(ans,
-		    "heartbeat_interval", 10);
-		/* three reports per timeout at least: one late report must
-		 * not make the controller give our containers away */
-		if (runner_json_int(ans, "timeout", 30) / 3 < rd->heartbeat)
-			rd->heartbeat = (unsigned)(runner_json_int(ans, "timeout",
-			    30) / 3);
-		if (rd->heartbeat < 1 || rd->heartbeat > 300)
-			rd->heartbeat = 10;
-		rd->dirty = true;
-		pthread_cond_broadcast(&rd->rcv);
-		pthread_mutex_unlock(&rd->rmu);
-		log_info("registered as runner '%s' (group '%s') with %s",
-		    name, group, rd->o.controller);
-		ok = true;
-	}
-	json_decref(ans);
-	return ok;
+	pthread_mutex_lock(&rd->rmu);
+	ours = rd->epoch;
+	pthread_mutex_unlock(&rd->rmu);
+	if (e >= ours)
+		return true;
+	log_warnx("refusing a desired state of epoch %lld: this runner's "
+	    "session is at epoch %lld (a stale answer)", (long long)e,
+	    (long long)ours);
+	return false;
 }
 
 static void *
@@ -349,26 +349,54 @@ runner_poller(void *arg)
 	char *version = NULL, *lastmsg = NULL;
 	json_t *last = NULL;
 	double backoff = 1;
-	bool pending = false;
+	bool pending = false, held = true;
 
 	if (runner_api_open(&api, rd) < 0) {
 		log_warnx("%s", err_last());
-		goto fatal;
+		rd->exit_rc = 1;
+		if (!rd->stopping)
+			kill(getpid(), SIGTERM);
+		goto done;
 	}
-	if (!runner_register(rd, api))
-		goto fatal;
+	/* the leaser's long-poll cut: a lease back, or stopping */
+	apiclient_set_cancel(api, &rd->poll_cancel);
+	/* the leaser registers: wait for the session */
+	for (;;) {
+		bool registered;
+		pthread_mutex_lock(&rd->rmu);
+		registered = rd->session != NULL;
+		pthread_mutex_unlock(&rd->rmu);
+		if (registered || rd->stopping)
+			break;
+		runner_sleep(rd, 0.1);
+	}
 	while (!rd->stopping) {
 		char path[128];
 		json_t *doc = NULL;
 		const char *v;
+		bool fenced;
+		int wait = pending ? 2 : POLL_WAIT;
 
 		/* short polls while an app waits to be stopped */
 		snprintf(path, sizeof(path), "/v1/runner/desired?wait=%d%s%s",
-		    pending ? 2 : POLL_WAIT, version ? "&version=" : "",
-		    version ? version : "");
+		    wait, version ? "&version=" : "", version ? version : "");
+		rd->poll_cancel = rd->stopping;
+		runner_api_session(rd, api, wait + 5);
+		pthread_mutex_lock(&rd->rmu);
+		fenced = rd->lapsed;
+		pthread_mutex_unlock(&rd->rmu);
+		if (fenced) {
+			/* what we have may be what the controller took away:
+			 * ask afresh, not for a change of it */
+			free(version);
+			version = NULL;
+			snprintf(path, sizeof(path), "/v1/runner/desired");
+		}
 		if (apiclient_call(&doc, api, "GET", path, NULL) < 0) {
 			if (rd->stopping)
 				break;
+			if (rd->poll_cancel)
+				continue;       /* kicked: ask again now */
 			if (lastmsg == NULL || strcmp(lastmsg, err_last())) {
 				log_warnx("desired state: %s; retrying",
 				    err_last());
@@ -386,24 +414,35 @@ runner_poller(void *arg)
 			lastmsg = NULL;
 		}
 		backoff = 1;
+		if (!runner_doc_current(rd, doc)) {
+			json_decref(doc);
+			continue;
+		}
+		if (held) {
+			/* the containers found dead at start: restart those
+			 * the controller still gives us, no other */
+			runner_held_resume(rd->r, runner_doc_wants, doc);
+			held = false;
+		}
 		v = runner_json_str(doc, "version");
-		if (v && (version == NULL || strcmp(v, version) != 0)) {
+		if (fenced || (v && (version == NULL || strcmp(v, version)))) {
 			free(version);
-			version = xstrdup(v);
+			version = v ? xstrdup(v) : NULL;
 			json_decref(last);
 			last = json_incref(doc);
 			runner_maint_want(rd, doc);
-			pending = runner_dispatch(rd, doc);
+			pending = runner_dispatch(rd, doc, fenced);
+			pthread_mutex_lock(&rd->rmu);
+			/* the doc came with a renewal (the controller renews
+			 * on every poll): it is what a live runner has */
+			if (fenced)
+				rd->lapsed = false;
+			pthread_mutex_unlock(&rd->rmu);
 		} else if (pending && last) {
-			pending = runner_dispatch(rd, last);
+			pending = runner_dispatch(rd, last, false);
 		}
 		json_decref(doc);
 	}
-	goto done;
-fatal:
-	/* the main thread waits for a signal: give it one */
-	if (!rd->stopping)
-		kill(getpid(), SIGTERM);
 done:
 	json_decref(last);
 	free(lastmsg);
@@ -586,6 +625,7 @@ runner_daemon_free(struct runner_daemon *rd)
 	}
 	free(rd->logq);
 	json_decref(rd->health);
+	free(rd->session);
 	free(rd->runner_name);
 	free(rd->domain);
 	free(rd->home);
@@ -610,8 +650,9 @@ runner_cmd_daemon(int argc, char **argv)
 	} };
 	const char *h;
 	char real[PATH_MAX], *proxy_default = NULL;
-	pthread_t poller, reporter, shipper, router;
+	pthread_t poller, reporter, shipper, router, leaser;
 	bool p_ok = false, r_ok = false, s_ok = false, router_ok = false;
+	bool l_ok = false;
 	int rc, sig;
 
 	if ((rc = runner_daemon_parse(&rd.o, argc, argv)))
@@ -628,6 +669,10 @@ runner_cmd_daemon(int argc, char **argv)
 	if (rd.o.proxy_ctl == NULL)
 		rd.o.proxy_ctl = proxy_default = proxy_ctl_default_path();
 	rd.heartbeat = 10;
+	rd.lease = 5;
+	rd.renew_every = 1;
+	/* what ran before this start may have been given away meanwhile */
+	rd.lapsed = true;
 	rd.health = json_object();
 	pthread_mutex_init(&rd.mu, NULL);
 	pthread_cond_init(&rd.cv, NULL);
@@ -643,7 +688,7 @@ runner_cmd_daemon(int argc, char **argv)
 	net_signals_block();
 	struct runner_opts ro = { .home = rd.home, .driver = rd.o.driver,
 	    .port_base = rd.o.port_base, .stop_grace_sec = rd.o.grace,
-	    .cancel = &rd.stopping,
+	    .cancel = &rd.stopping, .hold_dead = true,
 	    .on_event = runner_on_event, .on_log = runner_on_log, .ctx = &rd };
 	if (runner_open(&rd.r, &ro) < 0) {
 		rc = cmdline_fail(argv[0]);
@@ -654,13 +699,14 @@ runner_cmd_daemon(int argc, char **argv)
 	runner_firewall_start(rd.home, rd.o.port_base, rd.o.publish_ports);
 	r_ok = pthread_create(&reporter, NULL, runner_reporter, &rd) == 0;
 	s_ok = pthread_create(&shipper, NULL, runner_shipper, &rd) == 0;
+	l_ok = pthread_create(&leaser, NULL, runner_leaser, &rd) == 0;
 	p_ok = pthread_create(&poller, NULL, runner_poller, &rd) == 0;
 	/* router lines are a nicety: without the thread, none, and no more */
 	if (pthread_create(&router, NULL, runner_router, &rd) == 0)
 		router_ok = true;
 	else
 		log_warnx("cannot start the router lines' thread");
-	if (!r_ok || !s_ok || !p_ok) {
+	if (!r_ok || !s_ok || !p_ok || !l_ok) {
 		log_warnx("cannot start the daemon's threads");
 		rc = 1;
 		kill(getpid(), SIGTERM);
@@ -669,6 +715,7 @@ runner_cmd_daemon(int argc, char **argv)
 	log_info("signal %d: stopping (the containers keep running)", sig);
 
 	rd.stopping = 1;
+	rd.poll_cancel = 1;
 	pthread_mutex_lock(&rd.mu);
 	for (size_t i = 0; i < rd.napps; i++)
 		rd.apps[i]->abort = 1;
@@ -676,6 +723,8 @@ runner_cmd_daemon(int argc, char **argv)
 	pthread_mutex_unlock(&rd.mu);
 	if (p_ok)
 		pthread_join(poller, NULL);
+	if (l_ok)
+		pthread_join(leaser, NULL);
 	pthread_mutex_lock(&rd.mu);
 	while (rd.workers > 0)
 		pthread_cond_wait(&rd.cv, &rd.mu);
@@ -693,6 +742,8 @@ runner_cmd_daemon(int argc, char **argv)
 	if (router_ok)
 		pthread_join(router, NULL);
 out:
+	if (rc == 0 && rd.exit_rc)
+		rc = rd.exit_rc;
 	runner_close(rd.r);
 	runner_daemon_free(&rd);
 	free(proxy_default);

@@ -5,8 +5,10 @@
  *
  * Threads:
  *   main      waits for a signal, then stops the others in order
- *   poller    registers, long-polls the desired state, hands each app its
- *             part (runner_dispatch)
+ *   leaser    registers, then renews the lease every second
+ *             (runner/daemon_lease.c)
+ *   poller    long-polls the desired state, hands each app its part
+ *             (runner_dispatch)
  *   workers   one per app while it has work: reconcile and roll out
  *             (runner/rollout.c); they come and go
  *   retirers  one per batch of containers on their way out: drain, stop,
@@ -93,6 +95,10 @@ struct runner_app {
 	double at;                    /* wall clock of the last change */
 	char *health_path;            /* for the reporter's checks */
 
+	int64_t seen_seq;             /* newest release_seq of the app the
+	                               * controller gave: an older target is
+	                               * never taken (a stale answer) */
+
 	/* a release that failed here is not retried until the target
 	 * changes (a new release or restart token) */
 	char *failed_key;
@@ -120,6 +126,9 @@ struct runner_daemon {
 	char *home;
 	struct runner *r;
 	atomic_int stopping;          /* set once, by the signal waiter */
+	atomic_int poll_cancel;       /* cut the desired-state long-poll
+	                               * short (stopping, lease back) */
+	int exit_rc;                  /* the daemon's exit status */
 
 	pthread_mutex_t maintmu;
 	json_t *maint_want;           /* app names in maintenance (the
@@ -135,13 +144,22 @@ struct runner_daemon {
 	char **retiring;              /* ids a retirer owns: no plan sees
 	                               * them (rollout_retire.c) */
 	size_t nretiring;
-	char *runner_name;            /* from register */
+	char *runner_name;            /* from register (rd->rmu) */
 	char *domain;                 /* the proxy's, once asked */
 
 	pthread_mutex_t rmu;          /* report state (leaf) */
 	pthread_cond_t rcv;
 	bool dirty;                   /* something to report */
 	unsigned heartbeat;           /* seconds, from register */
+	char *session;                /* the key's session, from register */
+	int64_t epoch;                /* the session's epoch: answers of an
+	                               * older one are refused */
+	double lease, renew_every;    /* seconds, from register */
+	double lease_ok_at;           /* monotonic: last renewal */
+	bool lapsed;                  /* the lease may have lapsed since the
+	                               * last desired state (and at start):
+	                               * the next one is taken as it is, no
+	                               * orphan delay */
 	json_t *health;               /* id -> true/false, reporter's checks */
 
 	pthread_mutex_t logmu;        /* log queue (leaf) */
@@ -291,6 +309,21 @@ int runner_image_ensure(struct image_config **out, struct runner_daemon *rd,
 /* Remove images no app needs: keep the last keep_releases of each app's
  * history and every image a container uses. */
 void runner_daemon_images_gc(struct runner_daemon *rd);
+
+/* ---- daemon_lease.c -------------------------------------------------- */
+
+/* Register (retrying while the controller cannot be reached); -1, said,
+ * when the controller refuses or the key is not of our group / name. */
+int runner_lease_register(struct runner_daemon *rd, struct apiclient *api);
+/* The lease renewer thread: registers first, then renews. */
+void *runner_leaser(void *arg);
+/* Send the session on api's calls, each giving up after timeout s. */
+void runner_api_session(struct runner_daemon *rd, struct apiclient *api,
+    long timeout);
+/* Was the lease renewed within a lease? */
+bool runner_lease_live(struct runner_daemon *rd);
+/* Make the poller ask for the desired state again at once. */
+void runner_poll_kick(struct runner_daemon *rd);
 
 /* ---- daemon_report.c ------------------------------------------------- */
 

@@ -337,6 +337,7 @@ runner_reporter(void *arg)
 		rep = runner_report(rd, now >= next_health);
 		if (now >= next_health)
 			next_health = now + beat;
+		runner_api_session(rd, api, 10);
 		if (apiclient_call(NULL, api, "POST", "/v1/runner/status",
 		    rep) < 0) {
 			if (!failing && !rd->stopping)

@@ -411,19 +411,59 @@ runner_adopt_all(struct runner *r)
 			runner_ctr_adopt(r, c);	/* output, mount state */
 			c->state = RUNNER_STATE_DOWN;
 			c->exit_code = -1;
-			if (c->want_up && !c->no_restart) {
+			if (c->want_up && !c->no_restart && r->hold_dead) {
+				c->held = true;
+			} else if (c->want_up && !c->no_restart) {
 				c->restarts++;
 				c->restart_at = clock_mono();
 			}
 			log_info("runner: %s (%s) died while no runner watched; "
-			    "%s", c->id, c->process, c->restart_at ?
-			    "restarting" : "left down");
+			    "%s", c->id, c->process, c->held ? "left down until "
+			    "the controller says it is still wanted here" :
+			    c->restart_at ? "restarting" : "left down");
 		}
 		r->ctrs = xrealloc(r->ctrs, (r->nctrs + 1) * sizeof(*r->ctrs));
 		r->ctrs[r->nctrs++] = c;
 		runner_ctr_save(r, c);
 	}
 	closedir(dp);
+}
+
+void
+runner_held_resume(struct runner *r,
+    bool (*keep)(const struct runner_container_info *info, void *arg),
+    void *arg)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nctrs; i++) {
+		struct runner_ctr *c = r->ctrs[i];
+		struct runner_container_info info;
+		bool k;
+
+		if (!c->held || c->busy)
+			continue;
+		c->held = false;
+		runner_ctr_info(&info, c);
+		k = keep(&info, arg);
+		runner_container_info_free(&info);
+		if (k) {
+			c->restarts++;
+			c->restart_at = clock_mono();
+			any = true;
+			log_info("runner: %s (%s) is still wanted here; "
+			    "restarting", c->id, c->process);
+		} else {
+			c->want_up = false;
+			log_info("runner: %s (%s) is not wanted here any more; "
+			    "left down", c->id, c->process);
+		}
+		runner_ctr_save(r, c);
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (any)
+		runner_wake(r);
 }
 
 int
@@ -449,6 +489,7 @@ runner_open(struct runner **out, const struct runner_opts *opts)
 	r->on_event = opts->on_event;
 	r->on_log = opts->on_log;
 	r->ctx = opts->ctx;
+	r->hold_dead = opts->hold_dead;
 	r->wake_fd = -1;
 	r->lock_fd = -1;
 	pthread_mutex_init(&r->mu, NULL);

@@ -181,6 +181,9 @@ struct runner_ctr {
 	double started_mono;
 	double started_at;            /* wall clock */
 	double restart_at;            /* monotonic; 0: none scheduled */
+	bool held;                    /* found dead at open with hold_dead:
+	                               * not restarted until
+	                               * runner_held_resume says */
 
 	/* The state file's text runner_event took, for runner_ctr_flush
 	 * to write; the busy holder's, NULL when written. */
@@ -209,6 +212,7 @@ struct runner {
 	uint64_t log_max;
 	atomic_int *cancel;           /* opts.cancel */
 	runner_event_fn on_event;
+	bool hold_dead;               /* opts.hold_dead */
 	runner_log_hook_fn on_log;
 	void *ctx;
 

@@ -63,13 +63,23 @@ store_runner_delete(struct store *s, const char *name)
 	return rc;
 }
 
+/* "live", "dead 12s" (seconds since its last renewal) or "never seen". */
+#define RUNNER_STATE(live) "CASE WHEN " live " THEN 'live'" \
+	" WHEN r.last_heartbeat IS NULL THEN 'never seen'" \
+	" ELSE 'dead ' || (CAST(strftime('%s', 'now') AS INTEGER)" \
+	" - r.last_heartbeat) || 's' END"
+
 int
 store_runner_list(json_t **out, struct store *s, time_t live_after)
 {
 	return store_query_rows(out, s, "SELECT r.name AS name,"
 	    " g.name AS \"group\","
-	    " coalesce(r.last_heartbeat >= ?, 0) AS live_bool,"
+	    " coalesce(r.last_heartbeat >= ?1, 0) AS live_bool,"
+	    " " RUNNER_STATE("r.last_heartbeat >= ?1") " AS state,"
 	    " " TS("r.last_heartbeat") " AS last_heartbeat,"
+	    " r.session_addr AS address,"
+	    " " TS("r.session_since") " AS session_since,"
+	    " r.epoch AS epoch,"
 	    " (SELECT count(*) FROM assignments x WHERE x.runner_id = r.id)"
 	    "  AS assigned,"
 	    " r.report AS report_json,"
@@ -84,6 +94,120 @@ store_runner_heartbeat(struct store *s, int64_t runner_id, time_t now)
 {
 	return store_exec(s, NULL, "UPDATE runners SET last_heartbeat = ?"
 	    " WHERE id = ?", "ii", (int64_t)now, runner_id);
+}
+
+int
+store_runner_session_open(json_t **out, struct store *s, int64_t runner_id,
+    const char *presented, const char *addr, time_t now, time_t live_after)
+{
+	char fresh[STORE_TOKEN_LEN], hash[65];
+	const char *held;
+	json_t *row = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_query_row(&row, s, "SELECT session,"
+	    " coalesce(session_addr, '?') AS addr,"
+	    " " TS("session_since") " AS since,"
+	    " coalesce(last_heartbeat >= ?, 0) AS live_bool"
+	    " FROM runners WHERE id = ?", "ii", (int64_t)live_after,
+	    runner_id)) == ERR_NOTFOUND)
+		rc = err_set(rc, "the runner was removed");
+	if (rc < 0)
+		goto done;
+	held = json_string_value(json_object_get(row, "session"));
+	if (held && json_is_true(json_object_get(row, "live")) &&
+	    (presented == NULL || strcmp(presented, held) != 0)) {
+		rc = err_set(ERR_CONFLICT, "runner key already in use by a "
+		    "live runner at %s since %s", json_string_value(
+		    json_object_get(row, "addr")), json_string_value(
+		    json_object_get(row, "since")));
+		goto done;
+	}
+	if (held && presented && strcmp(presented, held) == 0) {
+		/* the same runner again (a restart): its session, its start */
+		rc = store_exec(s, NULL, "UPDATE runners SET session_addr = ?,"
+		    " epoch = epoch + 1, last_heartbeat = ? WHERE id = ?", "sii",
+		    addr, (int64_t)now, runner_id);
+	} else {
+		/* 64 random hex digits after a prefix nobody takes for a key */
+		if ((rc = store_secret_new(fresh, hash, "rs1_")) < 0)
+			goto done;
+		rc = store_exec(s, NULL, "UPDATE runners SET session = ?,"
+		    " session_addr = ?, session_since = ?, epoch = epoch + 1,"
+		    " last_heartbeat = ? WHERE id = ?", "ssiii", fresh, addr,
+		    (int64_t)now, (int64_t)now, runner_id);
+	}
+	if (rc < 0)
+		goto done;
+	rc = store_query_row(out, s, "SELECT session, epoch,"
+	    " " TS("session_since") " AS since FROM runners WHERE id = ?", "i",
+	    runner_id);
+done:
+	json_decref(row);
+	return store_tx_end_json(s, rc, out);
+}
+
+int
+store_runner_renew(bool *was_live, int64_t *epoch, struct store *s,
+    int64_t runner_id, const char *session, time_t now, time_t live_after)
+{
+	json_t *row = NULL;
+	const char *held;
+	int rc;
+
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_query_row(&row, s, "SELECT session, epoch,"
+	    " coalesce(session_addr, '?') AS addr,"
+	    " " TS("session_since") " AS since,"
+	    " coalesce(last_heartbeat >= ?, 0) AS live_bool"
+	    " FROM runners WHERE id = ?", "ii", (int64_t)live_after,
+	    runner_id)) == ERR_NOTFOUND)
+		rc = err_set(rc, "the runner was removed");
+	if (rc < 0)
+		goto done;
+	held = json_string_value(json_object_get(row, "session"));
+	if (held == NULL || session == NULL || strcmp(held, session) != 0) {
+		rc = held == NULL ? err_set(ERR_CONFLICT, "this runner has no "
+		    "session: register first") : err_set(ERR_CONFLICT,
+		    "this runner's session ended: its key was registered "
+		    "again, by the runner at %s since %s",
+		    json_string_value(json_object_get(row, "addr")),
+		    json_string_value(json_object_get(row, "since")));
+		goto done;
+	}
+	if (was_live)
+		*was_live = json_is_true(json_object_get(row, "live"));
+	if (epoch)
+		*epoch = json_integer_value(json_object_get(row, "epoch"));
+	rc = store_exec(s, NULL, "UPDATE runners SET last_heartbeat = ?"
+	    " WHERE id = ?", "ii", (int64_t)now, runner_id);
+done:
+	json_decref(row);
+	return store_tx_end(s, rc);
+}
+
+int
+store_runner_lease_grace(struct store *s, time_t now)
+{
+	int64_t last = 0;
+	int rc;
+
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	/* The newest renewal is about when the controller stopped: shift
+	 * every lease by the outage, so those live then are live now and
+	 * those dead then stay dead. */
+	if ((rc = store_query_int(&last, s, "SELECT coalesce("
+	    "max(last_heartbeat), 0) FROM runners", NULL)) >= 0 && last > 0 &&
+	    last < (int64_t)now)
+		rc = store_exec(s, NULL, "UPDATE runners SET last_heartbeat ="
+		    " last_heartbeat + ? WHERE last_heartbeat IS NOT NULL", "i",
+		    (int64_t)now - last);
+	return store_tx_end(s, rc < 0 ? rc : 0);
 }
 
 int
@@ -374,6 +498,16 @@ store_schedule_for_runner(json_t **out, struct store *s, int64_t runner_id)
 	    " ORDER BY a.name, x.type, x.idx", "i", runner_id)) < 0)
 		goto done;
 	json_object_set_new(*out, "containers", containers);
+	/* Each app's release_seq (it grows with every release made or
+	 * settled): the runner refuses a target older than one it had. */
+	containers = NULL;
+	if ((rc = store_query_row(&containers, s, "SELECT"
+	    " json_group_object(a.name, a.release_seq) AS seq_json"
+	    " FROM apps a WHERE a.id IN (SELECT x.app_id FROM assignments x"
+	    "  WHERE x.runner_id = ?)", "i", runner_id)) < 0)
+		goto done;
+	json_object_set(*out, "seq", json_object_get(containers, "seq"));
+	json_decref(containers);
 	/* The apps this runner says it runs that run nowhere in its group
 	 * now (scaled to nothing, destroyed, taken out of the group): it
 	 * stops them at once.  An app that only moved to another runner is
@@ -408,16 +542,24 @@ done:
 }
 
 int
-store_schedule_for_app(json_t **out, struct store *s, const char *app)
+store_schedule_for_app(json_t **out, struct store *s, const char *app,
+    time_t live_after)
 {
+	json_t *lost = NULL;
 	int64_t aid;
 	int rc;
 
-	if ((rc = store_app_id(&aid, s, app)) < 0)
+	*out = NULL;
+	if ((rc = store_tx_read(s)) < 0)
 		return rc;
-	return store_query_rows(out, s, "SELECT g.name AS \"group\","
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		goto done;
+	if ((rc = store_query_rows(out, s, "SELECT g.name AS \"group\","
 	    " x.type AS type, x.idx AS \"index\", rn.name AS runner,"
 	    " a.target_release AS release,"
+	    " coalesce(rn.last_heartbeat >= ?2, 0) AS runner_live_bool,"
+	    " CAST(strftime('%s', 'now') AS INTEGER) - rn.last_heartbeat"
+	    "  AS silent_for,"
 	    " (SELECT j.value FROM json_each(rn.report, '$.containers') j"
 	    "  WHERE json_extract(j.value, '$.app') = a.name"
 	    "  AND json_extract(j.value, '$.type') = x.type"
@@ -426,5 +568,40 @@ store_schedule_for_app(json_t **out, struct store *s, const char *app)
 	    " FROM assignments x JOIN apps a ON a.id = x.app_id"
 	    " JOIN deploy_groups g ON g.id = x.group_id"
 	    " LEFT JOIN runners rn ON rn.id = x.runner_id"
-	    " WHERE x.app_id = ? ORDER BY x.type, x.idx, g.name", "i", aid);
+	    " WHERE x.app_id = ?1 ORDER BY x.type, x.idx, g.name", "ii", aid,
+	    (int64_t)live_after)) < 0)
+		goto done;
+	/* What dead runners last said they ran of the app and that is not
+	 * theirs any more: it may still run there, or not at all; nobody
+	 * knows, so it is lost, never up. */
+	if ((rc = store_query_rows(&lost, s, "SELECT rn.name AS runner,"
+	    " g.name AS \"group\","
+	    " json_extract(j.value, '$.type') AS type,"
+	    " json_extract(j.value, '$.index') AS \"index\","
+	    " json_extract(j.value, '$.release') AS release,"
+	    " CAST(strftime('%s', 'now') AS INTEGER) - rn.last_heartbeat"
+	    "  AS silent_for"
+	    " FROM runners rn JOIN deploy_groups g ON g.id = rn.group_id,"
+	    " json_each(rn.report, '$.containers') j"
+	    " WHERE json_extract(j.value, '$.app') = (SELECT name FROM apps"
+	    "  WHERE id = ?1)"
+	    " AND coalesce(json_extract(j.value, '$.one_off'), 0) = 0"
+	    " AND coalesce(rn.last_heartbeat >= ?2, 0) = 0"
+	    " AND NOT EXISTS (SELECT 1 FROM assignments x WHERE x.app_id = ?1"
+	    "  AND x.runner_id = rn.id"
+	    "  AND x.type = json_extract(j.value, '$.type')"
+	    "  AND x.idx = json_extract(j.value, '$.index'))"
+	    " ORDER BY 3, 4, 1", "ii", aid, (int64_t)live_after)) < 0)
+		goto done;
+	{
+		json_t *x;
+		size_t i;
+		json_array_foreach(lost, i, x) {
+			json_object_set_new(x, "lost", json_true());
+			json_array_append(*out, x);
+		}
+	}
+done:
+	json_decref(lost);
+	return store_tx_end_json(s, rc, out);
 }

@@ -207,6 +207,17 @@ static const char store_v8[] =
 	"  CHECK (maintenance IN (0, 1));"
 	"ALTER TABLE apps ADD COLUMN stopped_formation TEXT;";
 
+/* Version 9 (issue 17): a runner key holds one session at a time.
+ * session is a random id the controller gives at register and the runner
+ * presents on every lease renewal; session_addr and session_since say
+ * where and since when it is held; epoch grows with every register, and
+ * the runner refuses answers of an older one (a stale long-poll). */
+static const char store_v9[] =
+	"ALTER TABLE runners ADD COLUMN session TEXT;"
+	"ALTER TABLE runners ADD COLUMN session_addr TEXT;"
+	"ALTER TABLE runners ADD COLUMN session_since INTEGER;"
+	"ALTER TABLE runners ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -216,6 +227,7 @@ static const char *const store_migrations[] = {
 	store_v6,
 	store_v7,
 	store_v8,
+	store_v9,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -11,7 +11,8 @@
  * negative code with the controller's own message as err_last():
  * 401 ERR_AUTH, 403 ERR_AUTH, 404 ERR_NOTFOUND, 409 ERR_EXISTS or
  * ERR_CONFLICT, 400/422 ERR_INVALID, 413 ERR_TOOBIG, others ERR_IO; a
- * controller that cannot be reached is ERR_IO naming the URL.
+ * controller that cannot be reached is ERR_IO naming the URL, one that
+ * does not answer in time ERR_TIMEOUT.
  */
 #ifndef SLIPWAY_APICLIENT_H
 #define SLIPWAY_APICLIENT_H
@@ -39,6 +40,15 @@ const char *apiclient_url(const struct apiclient *c);
  * of *flag becoming non-zero, for daemons that long-poll and must stop
  * on a signal.  The flag is not copied; NULL turns it off. */
 void apiclient_set_cancel(struct apiclient *c, atomic_int *flag);
+/* Calls give up after secs (ERR_TIMEOUT) instead of the default 120:
+ * daemons that must notice a controller gone within seconds.  Each call
+ * uses the value set last; <= 0 goes back to the default. */
+void apiclient_set_timeout(struct apiclient *c, long secs);
+/* One more header "name: value" on every call from now on (a runner's
+ * session); NULL or "" value: none.  Both are copied; a value with a
+ * line break is not sent. */
+void apiclient_set_header(struct apiclient *c, const char *name,
+    const char *value);
 /* Is there a token to send?  Commands say how to get one when not. */
 int apiclient_need_token(const struct apiclient *c);
 

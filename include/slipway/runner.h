@@ -204,6 +204,10 @@ struct runner_opts {
 	runner_event_fn on_event;
 	runner_log_hook_fn on_log; /* may be NULL; gets ctx too */
 	void *ctx;
+	bool hold_dead;            /* containers found dead at open are not
+	                            * restarted until runner_held_resume
+	                            * (the daemon asks the controller first:
+	                            * their slots may have moved meanwhile) */
 };
 
 struct runner;
@@ -216,6 +220,15 @@ struct runner;
  * One runner per home: a second runner_open fails with ERR_CONFLICT
  * naming the first one's pid (flock on <home>/runner/lock). */
 int runner_open(struct runner **out, const struct runner_opts *opts);
+
+/* The containers runner_open held (opts.hold_dead): each that keep(info,
+ * arg) answers true for is restarted now; the others are marked not
+ * wanted (never restarted, left down for their app's reconcile to
+ * destroy).  keep runs with the runner's lock held: it must not call the
+ * runner.  After this no container is held. */
+void runner_held_resume(struct runner *r,
+    bool (*keep)(const struct runner_container_info *info, void *arg),
+    void *arg);
 
 /* Stop the supervisor thread and free.  Containers keep running (a new
  * runner_open adopts them); call runner_container_destroy first to end

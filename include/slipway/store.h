@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -350,6 +350,25 @@ int store_runner_delete(struct store *s, const char *name);
 /* live_after: runners whose last heartbeat is at or after it are "live". */
 int store_runner_list(json_t **out, struct store *s, time_t live_after);
 int store_runner_heartbeat(struct store *s, int64_t runner_id, time_t now);
+/* A runner registers from addr: a session of its key.  presented (may be
+ * NULL) is the session it held before (a restart of the same runner takes
+ * it back).  ERR_CONFLICT, "runner key already in use by a live runner at
+ * ADDR since T", while another session's lease is live (its last renewal
+ * at or after live_after).  Otherwise the session is the runner's (new
+ * unless presented is the current one), the epoch grows by one and the
+ * lease is renewed.  *out: {"session","epoch","since"}. */
+int store_runner_session_open(json_t **out, struct store *s,
+    int64_t runner_id, const char *presented, const char *addr, time_t now,
+    time_t live_after);
+/* Renew the lease of session: ERR_CONFLICT when the key's session is
+ * another (registered again elsewhere, or never registered).  *was_live
+ * (may be NULL): whether the lease was live before.  *epoch (may be
+ * NULL): the session's epoch. */
+int store_runner_renew(bool *was_live, int64_t *epoch, struct store *s,
+    int64_t runner_id, const char *session, time_t now, time_t live_after);
+/* Every runner's lease a whole lease from now (a controller that was down
+ * gives each runner one lease to renew before its slots move). */
+int store_runner_lease_grace(struct store *s, time_t now);
 /* Keep what a runner reports (containers, health): a JSON object, stored
  * as it came (capped by the API), and count it as a heartbeat. */
 int store_runner_report(struct store *s, int64_t runner_id, json_t *report,
@@ -366,8 +385,12 @@ int store_schedule_refresh(bool *changed, struct store *s, time_t live_after);
  * process types and config values.  Only apps of the runner's group. */
 int store_schedule_for_runner(json_t **out, struct store *s,
     int64_t runner_id);
-/* The assignments of one app, with each runner's last report of them. */
-int store_schedule_for_app(json_t **out, struct store *s, const char *app);
+/* The assignments of one app, with each runner's last report of them and
+ * whether its lease is live ("runner_live", "silent_for" seconds); then
+ * the containers of the app that runners whose lease lapsed last
+ * reported and that are assigned elsewhere now, as "lost". */
+int store_schedule_for_app(json_t **out, struct store *s, const char *app,
+    time_t live_after);
 
 /* ---- the scheduler (store/scheduler.c: pure, no I/O) ---- */
 

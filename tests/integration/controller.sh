@@ -35,9 +35,23 @@ ctl_stop() {
 }
 # curl against the API: api METHOD PATH [TOKEN] [curl args...]; prints the
 # body and then the status on its own last line.
+# With a runner key (slr_...), it sends the session the key's last
+# register answered (kept in $T_DIR/session.*), as a runner does.
 api() {
-	local m=$1 p=$2 tok=${3:-$SLIPWAY_TOKEN}
+	local m=$1 p=$2 tok=${3:-$SLIPWAY_TOKEN} out sf
 	shift; shift; [ $# -gt 0 ] && shift
+	sf=$T_DIR/session.${tok:4:16}
+	if [ "$p" = /v1/runner/register ]; then
+		out=$(curl -sS -X "$m" -H "Authorization: Bearer $tok" \
+			-w '\n%{http_code}\n' "$@" "$CTL_URL$p")
+		printf '%s\n' "$out" | sed '$d' | jq -r '.session // empty' \
+			2>/dev/null >"$sf.new" && [ -s "$sf.new" ] && mv "$sf.new" "$sf"
+		printf '%s\n' "$out"
+		return
+	fi
+	if [[ $tok == slr_* ]] && [ -s "$sf" ]; then
+		set -- -H "X-Slipway-Session: $(cat "$sf")" "$@"
+	fi
 	curl -sS -X "$m" -H "Authorization: Bearer $tok" \
 		-w '\n%{http_code}\n' "$@" "$CTL_URL$p"
 }

@@ -201,7 +201,8 @@ expect_success 'a runner that stops heartbeating loses its containers to its gro
 	done &&
 	expect_eq "d1 d1" "$r" &&
 	expect_eq "false" "$(slipway runners --json | jq ".[] | select(.name==\"d2\") | .live")" &&
-	expect_eq 0 "$(api GET /v1/runner/desired "$RD2" | sed "\$d" | jq ".containers | length")" &&
+	expect_contains "$(slipway runners --json | jq -r ".[] | select(.name==\"d2\") | .state")" "dead " &&
+	expect_contains "$(slipway runners)" "dead " &&
 	p=$(slipway ps web-prod --json | jq -r "[.containers[].runner] | unique | join(\" \")") &&
 	expect_eq p1 "$p"
 '

@@ -75,12 +75,12 @@ expect_success 'up --help names every option of the configuration, each key too'
 	done &&
 	for k in hostname domain public.address public.http_port \
 	    public.https_port public.ssh_port private.address \
-	    controller.address controller.port controller.url \
+	    controller.address controller.port controller.url controller.runner_lease \
 	    registry.address registry.port registry.url registry.keep_releases runner.driver \
 	    runner.publish_ports logs.dir logs.max_size logs.keep; do
 		expect_contains "$help" "$k" || return 1
 	done &&
-	expect_eq 19 "$(grep -c "# --" all.conf)" "keys shown"
+	expect_eq 20 "$(grep -c "# --" all.conf)" "keys shown"
 '
 expect_success 'the file sets, flags win, addresses are derived from what is set' '
 	printf "domain: apps.example.com\npublic:\n  address: 10.1.2.3\n  http_port: 80\nprivate:\n  address: 10.9.0.1\nregistry:\n  url: https://registry.example.com:5000\n" >$SLIPWAY_HOME/slipway.conf &&

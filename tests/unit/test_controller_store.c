@@ -654,6 +654,82 @@ TEST(store__runner_name_reuse_inherits_nothing)
 	store_close(s);
 }
 
+/* One runner key, one session: a second register is refused while the
+ * first's lease is live, the holder takes its own back, another takes
+ * the key once the lease lapsed; renewals need the current session. */
+TEST(store__runner_sessions)
+{
+	struct store *s = open_store();
+	char key[STORE_TOKEN_LEN], first[128];
+	struct store_actor a;
+	json_t *r = NULL, *sess = NULL;
+	time_t now = time(NULL);
+	bool live = false;
+	int64_t epoch = 0;
+
+	EXPECT_OK(store_runner_create(key, &r, s, "node-1", "default"));
+	json_decref(r);
+	EXPECT_OK(store_auth(&a, s, key));
+	EXPECT_INT(ERR_CONFLICT, store_runner_renew(NULL, NULL, s, a.runner_id,
+	    "rs1_x", now, now - 5));
+	EXPECT_ERR_HAS("no session: register first");
+	EXPECT_OK(store_runner_session_open(&sess, s, a.runner_id, NULL,
+	    "10.0.0.1", now, now - 5));
+	snprintf(first, sizeof(first), "%s", json_string_value(
+	    json_object_get(sess, "session")));
+	EXPECT_INT(1, json_integer_value(json_object_get(sess, "epoch")));
+	json_decref(sess);
+	/* a second host while the first is live */
+	EXPECT_INT(ERR_CONFLICT, store_runner_session_open(&sess, s,
+	    a.runner_id, NULL, "10.0.0.2", now + 1, now - 4));
+	EXPECT_ERR_HAS("runner key already in use by a live runner at "
+	    "10.0.0.1 since ");
+	EXPECT_TRUE(sess == NULL);
+	EXPECT_INT(ERR_CONFLICT, store_runner_session_open(&sess, s,
+	    a.runner_id, "rs1_forged", "10.0.0.2", now + 1, now - 4));
+	/* renewals: the session only */
+	EXPECT_INT(ERR_CONFLICT, store_runner_renew(NULL, NULL, s, a.runner_id,
+	    NULL, now + 1, now - 4));
+	EXPECT_INT(ERR_CONFLICT, store_runner_renew(NULL, NULL, s, a.runner_id,
+	    "rs1_forged", now + 1, now - 4));
+	EXPECT_ERR_HAS("registered again, by the runner at 10.0.0.1");
+	EXPECT_OK(store_runner_renew(&live, &epoch, s, a.runner_id, first,
+	    now + 2, now - 3));
+	EXPECT_TRUE(live);
+	EXPECT_INT(1, epoch);
+	/* the holder again (a restart): same session, next epoch */
+	EXPECT_OK(store_runner_session_open(&sess, s, a.runner_id, first,
+	    "10.0.0.1", now + 3, now - 2));
+	EXPECT_STR(first, json_string_value(json_object_get(sess, "session")));
+	EXPECT_INT(2, json_integer_value(json_object_get(sess, "epoch")));
+	json_decref(sess);
+	/* lapsed: renewing says it was not live; another host may take it */
+	EXPECT_OK(store_runner_renew(&live, NULL, s, a.runner_id, first,
+	    now + 20, now + 15));
+	EXPECT_TRUE(!live);
+	EXPECT_OK(store_runner_session_open(&sess, s, a.runner_id, NULL,
+	    "10.0.0.2", now + 40, now + 35));
+	EXPECT_TRUE(strcmp(first, json_string_value(json_object_get(sess,
+	    "session"))) != 0);
+	EXPECT_INT(3, json_integer_value(json_object_get(sess, "epoch")));
+	json_decref(sess);
+	EXPECT_INT(ERR_CONFLICT, store_runner_renew(NULL, NULL, s, a.runner_id,
+	    first, now + 41, now + 36));
+	EXPECT_OK(store_runner_list(&r, s, now + 36));
+	EXPECT_STR("10.0.0.2", json_string_value(json_object_get(
+	    json_array_get(r, 0), "address")));
+	json_decref(r);
+	/* a controller restart 100 s later: the lease shifts with it */
+	EXPECT_OK(store_runner_lease_grace(s, now + 140));
+	EXPECT_OK(store_runner_list(&r, s, now + 136));
+	EXPECT_TRUE(json_is_true(json_object_get(json_array_get(r, 0),
+	    "live")));
+	EXPECT_STR("live", json_string_value(json_object_get(
+	    json_array_get(r, 0), "state")));
+	json_decref(r);
+	store_close(s);
+}
+
 /* ---- releases ---- */
 
 static void
@@ -1345,7 +1421,7 @@ TEST(store__schedule_follows_groups_and_heartbeats)
 	    "\"index\":1,\"state\":\"up\",\"healthy\":true}]}");
 	EXPECT_OK(store_runner_report(s, r1.runner_id, q, now));
 	json_decref(q);
-	EXPECT_OK(store_schedule_for_app(&j, s, "shop"));
+	EXPECT_OK(store_schedule_for_app(&j, s, "shop", 0));
 	EXPECT_INT(2, json_array_size(j));
 	EXPECT_STR("up", json_string_value(json_object_get(json_object_get(
 	    json_array_get(j, 0), "reported"), "state")));
