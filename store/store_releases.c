@@ -669,9 +669,13 @@ store_landing_end(json_t **out, struct store *s, const char *app,
 	state = json_string_value(json_object_get(l, "state"));
 	version = json_integer_value(json_object_get(l, "release"));
 	if (strcmp(state, "failed") == 0) {
-		rc = err_set(ERR_CONFLICT, "build %" PRId64 " of '%s' was not "
-		    "released: %s", number, app, json_string_value(
-		    json_object_get(build, "error")));
+		const char *e = json_string_value(json_object_get(build,
+		    "error"));
+		rc = version ? err_set(ERR_CONFLICT, "v%" PRId64 " of '%s' "
+		    "was taken back: its push did not land", version, app) :
+		    err_set(ERR_CONFLICT, "build %" PRId64 " of '%s' was not "
+		    "released: %s", number, app, e ? e : "its push did not "
+		    "land");
 		goto done;
 	}
 	if (strcmp(state, "landed") == 0 || (landed && version)) {

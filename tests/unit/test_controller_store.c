@@ -1177,6 +1177,112 @@ TEST(store__push_builds_wait_to_land)
 	store_close(s);
 }
 
+/* A push released before git moves its branch (the pre-receive hook
+ * follows the rollout, so a failed one rejects the push): "release"
+ * makes the release at once and again gives the same; landing keeps it;
+ * a push that did not land takes it back, the live release before it
+ * current again, the build left alone. */
+TEST(store__push_released_before_landing)
+{
+	static const char done[] = "{\"status\":\"succeeded\","
+	    "\"image\":\"r/shop:v1\",\"digest\":\"sha256:"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	    "\"process_types\":{\"web\":\"serve\"},"
+	    "\"land\":\"refs/heads/main\"}";
+	struct store *s = open_store();
+	json_t *b, *u, *rel, *out;
+	bool changed;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	u = J(done);
+	for (int i = 0; i < 3; i++) {
+		EXPECT_OK(store_build_create(&b, s, "shop", "abc", "alice"));
+		json_decref(b);
+		EXPECT_OK(store_build_update(&out, s, "shop", i + 1, u,
+		    "alice"));
+		json_decref(out);
+	}
+	json_decref(u);
+	rel = J("{\"release\":\"refs/heads/main\"}");
+	u = J("{\"release\":\"refs/heads/other\"}");
+	EXPECT_INT(ERR_NOTFOUND, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	u = J("{\"release\":\"refs/heads/main\",\"x\":1}");
+	EXPECT_INT(ERR_INVALID, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	/* Build 1: released, then landed: v1 stays, no second release. */
+	for (int i = 0; i < 2; i++) {
+		EXPECT_OK(store_build_update(&out, s, "shop", 1, rel, "alice"));
+		EXPECT_INT(1, json_integer_value(json_object_get(
+		    json_object_get(out, "release"), "version")));
+		json_decref(out);
+	}
+	u = J("{\"landed\":\"refs/heads/main\"}");
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	EXPECT_INT(1, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_release_list(&b, s, "shop", 10));
+	EXPECT_INT(1, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 1,
+	    STORE_RELEASE_LIVE, NULL));
+	/* Build 2: released and gone live, but git kept main:
+	 * taken back, v1 current again, build 2 still succeeded. */
+	EXPECT_OK(store_build_update(&out, s, "shop", 2, rel, "alice"));
+	EXPECT_INT(2, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 2,
+	    STORE_RELEASE_LIVE, NULL));
+	EXPECT_OK(store_release_get(&b, s, "shop", 2));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_landing_end(&out, s, "shop", 2, "refs/heads/main",
+	    false, "the push did not land"));
+	json_decref(out);
+	EXPECT_OK(store_release_get(&b, s, "shop", 2));
+	EXPECT_STR("failed", json_string_value(json_object_get(b, "state")));
+	EXPECT_STR("the push did not land", json_string_value(
+	    json_object_get(b, "reason")));
+	EXPECT_TRUE(!json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_release_get(&b, s, "shop", 1));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_build_get(&b, s, "shop", 2));
+	EXPECT_STR("succeeded", json_string_value(json_object_get(b,
+	    "status")));
+	json_decref(b);
+	/* A late post-receive for it is refused; it cannot be released
+	 * again. */
+	EXPECT_INT(ERR_CONFLICT, store_build_update(&out, s, "shop", 2, u,
+	    "alice"));
+	EXPECT_INT(ERR_NOTFOUND, store_build_update(&out, s, "shop", 2, rel,
+	    "alice"));
+	/* Build 3 lands normally after it: v3 current. */
+	EXPECT_OK(store_build_update(&out, s, "shop", 3, rel, "alice"));
+	json_decref(out);
+	EXPECT_OK(store_landing_end(&out, s, "shop", 3, NULL, true, NULL));
+	EXPECT_INT(3, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_landing_list(&b, s));
+	EXPECT_INT(0, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 3,
+	    STORE_RELEASE_LIVE, NULL));
+	EXPECT_OK(store_release_get(&b, s, "shop", 3));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	json_decref(u);
+	json_decref(rel);
+	store_close(s);
+}
+
 TEST(store__scale)
 {
 	struct store *s = open_store();
