@@ -158,9 +158,13 @@ int store_app_list(json_t **out, struct store *s,
     const struct store_actor *actor);
 int store_app_set_branch(struct store *s, const char *app,
     const char *branch);
-/* store_rename.c: rename app to name; ERR_CONFLICT (saying what to do)
- * once a build made an image (or one runs), ERR_EXISTS when name is
- * taken. */
+/* store_rename.c.  store_app_rename_check: whether app can be renamed name now (valid,
+ * free: else ERR_EXISTS; no build pending or running: else ERR_CONFLICT
+ * saying what to do), changing nothing; the controller
+ * asks before it copies the images.  store_app_rename: the name and the
+ * builds' image references (store/store_rename.c). */
+int store_app_rename_check(struct store *s, const char *app,
+    const char *name);
 int store_app_rename(struct store *s, const char *app, const char *name);
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
