@@ -227,7 +227,7 @@ push_next() {
 	local out
 	if [ -e app/public/noise.bin ]; then git -C app rm -q public/noise.bin || return 1; fi
 	commit "$1" && out=$(cd app && git push "$REMOTE" main 2>&1) ||
-		{ echo "$out" | tail -5; return 1; }
+		{ echo "$out" | grep -v "^remote:  *[a-z]" | tail -12; return 1; }
 	wait_for "serves $1" 60 && echo "$1" >serving
 }
 # One case and the push after it.

@@ -1548,3 +1548,39 @@ TEST(store__kept_builds_include_the_current_release)
 	EXPECT_STR("1 4", kept(s, "shop", 1));
 	store_close(s);
 }
+
+/* apps:rename in the store: the builds' image references follow the new
+ * name (only their repository part), a running build refuses it with
+ * what to do, a taken name is ERR_EXISTS, and the check changes
+ * nothing. */
+TEST(store__rename_moves_image_references)
+{
+	struct store *s = open_store();
+	json_t *b, *rel;
+	int64_t v;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	make_app(s, "other", "alice");
+	deploy(s, "shop", "abc", &v);
+	EXPECT_INT(ERR_EXISTS, store_app_rename_check(s, "shop", "other"));
+	EXPECT_INT(ERR_INVALID, store_app_rename_check(s, "shop", "Bad"));
+	EXPECT_OK(store_app_rename_check(s, "shop", "hi"));
+	EXPECT_OK(store_build_create(&b, s, "shop", "def", "alice"));
+	json_decref(b);
+	EXPECT_INT(ERR_CONFLICT, store_app_rename_check(s, "shop", "hi"));
+	EXPECT_INT(ERR_CONFLICT, store_app_rename(s, "shop", "hi"));
+	EXPECT_TRUE(strstr(err_last(), "while a build of it runs") != NULL);
+	b = J("{\"status\":\"failed\",\"error\":\"x\"}");
+	EXPECT_OK(store_build_update(&rel, s, "shop", 2, b, "alice"));
+	json_decref(rel);
+	json_decref(b);
+	EXPECT_INT(ERR_EXISTS, store_app_rename(s, "shop", "other"));
+	EXPECT_OK(store_app_rename(s, "shop", "hi"));
+	EXPECT_INT(ERR_NOTFOUND, store_app_get(&rel, s, "shop"));
+	EXPECT_OK(store_release_get(&rel, s, "hi", v));
+	EXPECT_STR("127.0.0.1:5000/hi:v1", json_string_value(json_object_get(
+	    rel, "image")));
+	json_decref(rel);
+	store_close(s);
+}
