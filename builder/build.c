@@ -595,8 +595,9 @@ build_release(int64_t *version, struct build_state *b,
 	    "succeeded", "rev", b->sha, "image", b->image_ref, "digest",
 	    b->image.digest, "slug_digest", b->slug_info.digest,
 	    "process_types", b->procs);
-	/* A push is released once git has moved its branch, never before:
-	 * a push git rejects must not go live. */
+	/* A push's build waits for git to move its branch: the hook
+	 * releases it (build_release_landing), and a push git rejects
+	 * leaves no release of it. */
 	if (o->land)
 		json_object_set_new(body, "land", json_string(o->land));
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
@@ -614,6 +615,33 @@ build_release(int64_t *version, struct build_state *b,
 	}
 	json_decref(res);
 	builder_stage_end(bo, "release");
+	return 0;
+}
+
+/* A push's build, recorded as waiting for git to move o->land: release
+ * it now (store_landing_release); *version the release made. */
+static int
+build_release_landing(int64_t *version, struct build_state *b,
+    const struct builder_opts *o)
+{
+	json_t *body, *res = NULL;
+	char path[256];
+	int rc;
+
+	body = json_pack("{s:s}", "release", o->land);
+	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
+	    (long long)b->number);
+	rc = apiclient_call(&res, o->api, "PATCH", path, body);
+	json_decref(body);
+	if (rc < 0)
+		return err_wrap(rc, "cannot release build %lld",
+		    (long long)b->number);
+	*version = json_integer_value(json_object_get(json_object_get(res,
+	    "release"), "version"));
+	json_decref(res);
+	if (*version <= 0)
+		return err_set(ERR_IO, "the controller made no release of "
+		    "build %lld", (long long)b->number);
 	return 0;
 }
 
@@ -752,22 +780,6 @@ build_full_dir(const char *work, const char *home)
 }
 
 int
-builder_follow_release(FILE *out, struct apiclient *api, const char *app,
-    int64_t version)
-{
-	struct builder_out bo = { .out = out, .log_fd = -1,
-	    .t0 = clock_mono() };
-	int rc;
-
-	builder_say(&bo, "Release v%lld", (long long)version);
-	if ((rc = build_wait_live(&bo, api, app, version)) < 0)
-		return rc;
-	builder_say(&bo, "Done in %.2fs (rollout %.2fs)", clock_mono() - bo.t0,
-	    clock_mono() - bo.t0);
-	return 0;
-}
-
-int
 builder_run(struct builder_result *res, const struct builder_opts *o)
 {
 	struct builder_out bo = { .out = o->out, .log_fd = -1,
@@ -842,21 +854,31 @@ builder_run(struct builder_result *res, const struct builder_opts *o)
 		free(names);
 	}
 	if (o->land) {
-		/* Nothing is released yet: git moves the branch when this
-		 * hook ends well, then post-receive releases it. */
+		/* A push: released now, before git moves the branch, so that
+		 * a rollout that fails rejects the push (the branch stays);
+		 * should git not move it after all, the controller takes the
+		 * release back (docs/push.md, "Crash consistency"). */
 		build_follow_branch(&b, o, &bo);
-		res->seconds = clock_mono() - bo.t0;
-		builder_say(&bo, "Built in %.2fs (%s); released once git has "
-		    "moved %s", res->seconds, bo.timings, o->land +
-		    (strncmp(o->land, "refs/heads/", 11) ? 0 : 11));
-		rc = 0;
-		goto done;
+		builder_say(&bo, "Built in %.2fs (%s); git moves %s once the "
+		    "release is live", clock_mono() - bo.t0, bo.timings,
+		    o->land + (strncmp(o->land, "refs/heads/", 11) ? 0 : 11));
+		if ((rc = build_release_landing(&version, &b, o)) < 0) {
+			builder_warn(&bo, "Push rejected: %s", err_last());
+			goto done;
+		}
+		res->release = version;
 	}
 	builder_say(&bo, "Release v%lld", (long long)version);
 	build_follow_branch(&b, o, &bo);
 	double t_release = clock_mono();
-	if ((rc = build_wait_live(&bo, o->api, o->app, version)) < 0)
-		goto done;   /* the build is fine; its rollout is not */
+	if ((rc = build_wait_live(&bo, o->api, o->app, version)) < 0) {
+		/* The build is fine; its rollout is not. */
+		if (o->land)
+			builder_warn(&bo, "Push rejected: %s stays where it was",
+			    o->land + (strncmp(o->land, "refs/heads/", 11) ? 0 :
+			    11));
+		goto done;
+	}
 	res->seconds = clock_mono() - bo.t0;
 	builder_say(&bo, "Done in %.2fs (%s, rollout %.2fs)", res->seconds,
 	    bo.timings, clock_mono() - t_release);

@@ -130,7 +130,7 @@ done:
 	return rc;
 }
 
-/* apps:rename (Heroku's): APP NEWNAME, for an app with no build yet
+/* apps:rename (Heroku's): APP NEWNAME, images and repository with it
  * (controller/api_apps.c, ctl_apps_rename). */
 int
 client_cmd_apps_rename(int argc, char **argv)

@@ -26,9 +26,12 @@ const struct cmdline_command client_commands[] = {
 	{ "apps:info", client_cmd_apps_info, "APP [--json]",
 	  "show an app", NULL },
 	{ "apps:rename", client_cmd_apps_rename, "APP NEWNAME",
-	  "rename an app that has no build yet",
-	  "An app's images are in the registry repository named after it,\n"
-	  "which cannot be renamed yet: an app with builds keeps its name.\n" },
+	  "rename an app, its images, repository and routes",
+	  "The images are tagged into the registry repository of the new\n"
+	  "name (mounted, nothing uploaded) and the old one's deleted; the\n"
+	  "processes start again under the new name, served at its host.\n"
+	  "Refused while a build of the app runs.  The git remote changes:\n"
+	  "'slipway git:remote NEWNAME' sets yours.\n" },
 	{ "apps:share", client_cmd_apps_share, "APP USER",
 	  "make USER a collaborator on APP", NULL },
 	{ "apps:unshare", client_cmd_apps_unshare, "APP USER",

@@ -209,17 +209,53 @@ ctl_apps_destroy(struct ctl_call *c)
 }
 
 /*
- * POST /v1/apps/APP/rename {"name"}: the store first (it refuses an app
- * with builds, whose images carry the name), then the repository moves
- * to the new name under the app's lock.  A kill between the two leaves
- * an app without code whose old repository nobody reads: its first push
- * under the new name makes a new one.
+ * POST /v1/apps/APP/rename {"name"}, under the app's lock, in an order a
+ * kill anywhere leaves whole (docs/controller.md, "Rename"):
+ *   1. the store says the rename may go (name free, no build running);
+ *   2. the images are tagged into the new registry repository, their
+ *      blobs mounted from the old (nothing is uploaded); a failure purges
+ *      what was copied and changes nothing else;
+ *   3. the git repository moves to the new name (a retry after a kill
+ *      here finds it there: it carries the app's uid);
+ *   4. the store renames the app and its builds' image references in one
+ *      transaction: from here the runners pull from the new repository
+ *      and route the new name;
+ *   5. the old repository's tags are deleted (a kill just before leaves
+ *      them there, as a purge that fails at destroy does; logged).
  */
+static bool
+rename_repo(struct ctl_call *c, const char *uid, const char *from,
+    const char *to)
+{
+	char *src = home_repo_path(c->ctl->home, from), *dst = NULL;
+	char *have = NULL;
+	bool ok = true;
+
+	dst = home_repo_path(c->ctl->home, to);
+	if (fs_exists(src)) {
+		/* what is at the new name is a destroyed app's: not ours */
+		if (fs_remove_tree(dst) < 0 || rename(src, dst) < 0) {
+			ctl_error(c, 500, "io", "cannot move the repository of "
+			    "'%s' to '%s': %s", from, dst, err_last());
+			ok = false;
+		}
+	} else if (uid[0] && fs_exists(dst) && (have = repo_uid(dst)) &&
+	    strcmp(have, uid) == 0) {
+		log_info("app '%s': its repository is at %s already (a rename "
+		    "cut off before)", from, dst);
+	}
+	free(have);
+	free(src);
+	free(dst);
+	return ok;
+}
+
 void
 ctl_apps_rename(struct ctl_call *c)
 {
-	const char *name;
-	char *repo = NULL, *to = NULL;
+	const char *name, *registry = c->ctl->registry_url;
+	char uid[33];
+	json_t *app = NULL;
 	int lock = -1, rc;
 
 	if (!ctl_app_owner(c, c->seg[1]) || !ctl_body_need(c, "name", &name))
@@ -229,23 +265,44 @@ ctl_apps_rename(struct ctl_call *c)
 		ctl_fail(c, rc);
 		return;
 	}
-	if (!ctl_check(c, store_app_rename(c->st, c->seg[1], name)))
+	if (!ctl_check(c, store_app_rename_check(c->st, c->seg[1], name)) ||
+	    !ctl_check(c, store_app_get(&app, c->st, c->seg[1])))
 		goto done;
-	to = home_repo_path(c->ctl->home, name);
-	repo = home_repo_path(c->ctl->home, c->seg[1]);
-	/* what is at the new name is a destroyed app's: not ours to keep */
-	if (fs_exists(repo) && (fs_remove_tree(to) < 0 ||
-	    rename(repo, to) < 0))
-		log_warnx("app '%s' renamed '%s'; its repository stays at %s",
-		    c->seg[1], name, repo);
+	snprintf(uid, sizeof(uid), "%s", json_string_value(json_object_get(
+	    app, "uid")) ? json_string_value(json_object_get(app, "uid")) :
+	    "");
+	/* No app has the new name: whatever its repository holds is a
+	 * destroyed one's, and goes before ours is copied in. */
+	if ((rc = ctl_registry_purge(c->ctl, registry, name)) < 0 ||
+	    (rc = ctl_registry_copy(c->ctl, registry, c->seg[1], name)) < 0) {
+		ctl_error(c, 502, "registry", "cannot rename '%s': its images "
+		    "could not be tagged into '%s' at the registry (%s); "
+		    "nothing was renamed", c->seg[1], name, err_last());
+		if (ctl_registry_purge(c->ctl, registry, name) < 0)
+			log_warnx("app '%s': a partial copy stays in registry "
+			    "repository '%s': %s", c->seg[1], name, err_last());
+		goto done;
+	}
+	if (!rename_repo(c, uid, c->seg[1], name))
+		goto done;
+	if (!ctl_check(c, store_app_rename(c->st, c->seg[1], name))) {
+		/* the store refused after all: the repository goes back */
+		if (!rename_repo(c, uid, name, c->seg[1]))
+			log_warnx("app '%s': its repository stays at the name "
+			    "'%s'", c->seg[1], name);
+		goto done;
+	}
+	if (ctl_registry_purge(c->ctl, registry, c->seg[1]) < 0)
+		log_warnx("app '%s' renamed '%s'; its old images stay in "
+		    "registry repository '%s': %s", c->seg[1], name, c->seg[1],
+		    err_last());
 	log_info("%s renamed app '%s' to '%s'", c->actor.name, c->seg[1],
 	    name);
 	ctl_schedule_kick(c->ctl, c->st);
 	ctl_reply(c, 200, json_pack("{ssss}", "app", name, "was", c->seg[1]));
 done:
+	json_decref(app);
 	close(lock);
-	free(repo);
-	free(to);
 }
 
 void

@@ -231,7 +231,7 @@ ctl_landing_check(struct ctl *ctl, struct store *s, json_t *x)
 			return;
 		snprintf(why, sizeof(why), "the push did not land: the app's "
 		    "repository is not in %s/git, and its hook never said git "
-		    "moved %s; nothing was released", ctl->home, ref);
+		    "moved %s", ctl->home, ref);
 		goto end;
 	}
 	rc = repo_ref(at, ctl->home, app, uid, ref);
@@ -246,11 +246,11 @@ ctl_landing_check(struct ctl *ctl, struct store *s, json_t *x)
 	if (rc == 0)
 		snprintf(why, sizeof(why), "the push did not land: git kept %s "
 		    "at %.7s (the push was rejected, or cut off before git "
-		    "moved it); nothing was released", ref, at);
+		    "moved it)", ref, at);
 	else
 		snprintf(why, sizeof(why), "the push did not land: git did "
 		    "not make %s (the push was rejected, or cut off before git "
-		    "moved it); nothing was released", ref);
+		    "moved it)", ref);
 end:
 	rc = store_landing_end(&out, s, app, number, ref, landed, why);
 	if (rc < 0) {
@@ -267,6 +267,9 @@ end:
 		ctl_schedule_kick(ctl, s);
 	} else {
 		log_info("%s: build %lld: %s", app, (long long)number, why);
+		/* A release the push made before git moved its branch may
+		 * have been taken back: the runners go back. */
+		ctl_schedule_kick(ctl, s);
 	}
 out:
 	if (lock >= 0)

@@ -140,6 +140,7 @@ struct ctl_reg {
 	char *base;             /* http[s]://host:port */
 	char *name;
 	char *token;            /* NULL: the registry asked for none */
+	char *service;          /* the token's service, when it asked */
 };
 int ctl_reg_open(struct ctl_reg *out, json_t **tags, struct ctl *ctl,
     const char *registry, const char *name);
@@ -170,6 +171,14 @@ json_t *ctl_app_disk(struct ctl *ctl, const char *app, const char *uid);
  * fine. */
 int ctl_registry_purge(struct ctl *ctl, const char *registry,
     const char *name);
+/* Tag in repository to every manifest repository from has, by the same
+ * tags (its blobs mounted from from, so nothing is uploaded): what an
+ * app's rename does to its images before the store names them anew.
+ * from stays as it was; a repository the registry does not know copies
+ * nothing.  A blob the registry will not mount, or any refusal, is
+ * ERR_IO, with the tags copied so far left in to (the caller purges). */
+int ctl_registry_copy(struct ctl *ctl, const char *registry,
+    const char *from, const char *to);
 
 /* retain.c: the retention job.  A thread (started by ctl_retain_start,
  * joined by ctl_retain_stop) that, every CTL_RETAIN_SECS and when kicked

@@ -39,6 +39,7 @@ struct purge_resp {
 	struct buf body;
 	char auth[PURGE_HEADER_MAX];    /* WWW-Authenticate */
 	char digest[PURGE_HEADER_MAX];  /* Docker-Content-Digest */
+	char ctype[PURGE_HEADER_MAX];   /* Content-Type */
 };
 
 static void
@@ -68,6 +69,8 @@ purge_header_cb(char *data, size_t size, size_t n, void *payload)
 	else if (len > 22 && strncasecmp(data, "Docker-Content-Digest:",
 	    22) == 0)
 		purge_header_copy(r->digest, data + 22, len - 22);
+	else if (len > 13 && strncasecmp(data, "Content-Type:", 13) == 0)
+		purge_header_copy(r->ctype, data + 13, len - 13);
 	return len;
 }
 
@@ -81,13 +84,14 @@ purge_body_cb(char *data, size_t size, size_t n, void *payload)
 	return size * n;
 }
 
-/* method url with token (NULL: none) into *r. */
+/* method url with token (NULL: none) into *r; body (NULL: none) of
+ * type ctype sent with it. */
 static int
-purge_do(struct purge_resp *r, const char *method, const char *url,
-    const char *token)
+purge_send(struct purge_resp *r, const char *method, const char *url,
+    const char *token, const char *ctype, const struct buf *body)
 {
 	struct curl_slist *h = NULL;
-	char *auth = NULL;
+	char *auth = NULL, *ct = NULL;
 	CURLcode cc;
 	CURL *e;
 
@@ -99,6 +103,13 @@ purge_do(struct purge_resp *r, const char *method, const char *url,
 	if (token) {
 		auth = xasprintf("Authorization: Bearer %s", token);
 		h = curl_slist_append(h, auth);
+	}
+	if (body) {
+		ct = xasprintf("Content-Type: %s", ctype);
+		h = curl_slist_append(h, ct);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body->ptr ? body->ptr :
+		    "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body->len);
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -119,12 +130,20 @@ purge_do(struct purge_resp *r, const char *method, const char *url,
 	curl_easy_cleanup(e);
 	curl_slist_free_all(h);
 	free(auth);
+	free(ct);
 	if (cc != CURLE_OK) {
 		buf_free(&r->body);
 		return err_set(ERR_IO, "%s %s: %s", method, url,
 		    curl_easy_strerror(cc));
 	}
 	return 0;
+}
+
+static int
+purge_do(struct purge_resp *r, const char *method, const char *url,
+    const char *token)
+{
+	return purge_send(r, method, url, token, NULL, NULL);
 }
 
 /* service="..." of a Bearer challenge into out. */
@@ -173,6 +192,7 @@ ctl_reg_open(struct ctl_reg *out, json_t **tags, struct ctl *ctl,
 			    "service slipway knows ('%.100s')", r.auth);
 			goto done;
 		}
+		out->service = xstrdup(service);
 		if ((rc = registry_token_mint(&out->token, ctl->key,
 		    ctl->keylen, service, "controller", &acc, 1,
 		    PURGE_TOKEN_TTL, time(NULL))) < 0)
@@ -210,6 +230,7 @@ ctl_reg_close(struct ctl_reg *r)
 		return;
 	free(r->base);
 	free(r->token);
+	free(r->service);
 	free(r->name);
 	memset(r, 0, sizeof(*r));
 }
@@ -392,6 +413,115 @@ ctl_registry_purge(struct ctl *ctl, const char *registry, const char *name)
 
 	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, name)) == 0 && tags)
 		rc = ctl_reg_each_tag(&r, tags, reg_purge_tag, NULL);
+	json_decref(tags);
+	ctl_reg_close(&r);
+	return rc;
+}
+
+/* ctl_registry_copy's walk: the destination and its token. */
+struct reg_copy {
+	const char *from, *to;
+	char *token;
+};
+
+/* Mount blob descriptor d's digest into c->to from c->from. */
+static int
+reg_copy_mount(struct ctl_reg *r, struct reg_copy *c, json_t *d)
+{
+	const char *digest = json_string_value(json_object_get(d, "digest"));
+	struct purge_resp resp;
+	struct buf none = { 0 };
+	char *url;
+	int rc;
+
+	if (digest == NULL || strlen(digest) >= CTL_DIGEST_MAX ||
+	    strspn(digest, "abcdefghijklmnopqrstuvwxyz0123456789:") !=
+	    strlen(digest))
+		return err_set(ERR_IO, "a manifest of '%s' names a blob with "
+		    "no usable digest", c->from);
+	url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s", r->base,
+	    c->to, digest, c->from);
+	rc = purge_send(&resp, "POST", url, c->token,
+	    "application/octet-stream", &none);
+	free(url);
+	buf_free(&resp.body);
+	if (rc < 0)
+		return rc;
+	if (resp.status != 201)
+		return err_set(ERR_IO, "the registry answered %ld to the mount "
+		    "of %.19s from '%s' into '%s' (201 wanted: a session "
+		    "would mean uploading it)", resp.status, digest, c->from,
+		    c->to);
+	return 0;
+}
+
+static int
+reg_copy_tag(struct ctl_reg *r, const char *tag, const char *digest,
+    void *ctx)
+{
+	struct reg_copy *c = ctx;
+	struct purge_resp get, put;
+	json_t *m = NULL, *d;
+	char *url;
+	size_t i;
+	int rc;
+
+	url = xasprintf("%s/v2/%s/manifests/%s", r->base, c->from, digest);
+	rc = purge_do(&get, "GET", url, r->token);
+	free(url);
+	if (rc < 0)
+		return rc;
+	if (get.status == 404)
+		goto done;      /* deleted since the tag was read */
+	if (get.status != 200 || get.ctype[0] == '\0' ||
+	    (m = json_loadb(get.body.ptr ? get.body.ptr : "", get.body.len, 0,
+	    NULL)) == NULL) {
+		rc = err_set(ERR_IO, "the registry answered %ld for manifest "
+		    "%s of '%s'", get.status, digest, c->from);
+		goto done;
+	}
+	if ((d = json_object_get(m, "config")) &&
+	    (rc = reg_copy_mount(r, c, d)) < 0)
+		goto done;
+	json_array_foreach(json_object_get(m, "layers"), i, d)
+		if ((rc = reg_copy_mount(r, c, d)) < 0)
+			goto done;
+	url = xasprintf("%s/v2/%s/manifests/%s", r->base, c->to, tag);
+	rc = purge_send(&put, "PUT", url, c->token, get.ctype, &get.body);
+	free(url);
+	buf_free(&put.body);
+	if (rc == 0 && put.status != 201)
+		rc = err_set(ERR_IO, "the registry answered %ld to tag '%s' of "
+		    "'%s'", put.status, tag, c->to);
+done:
+	json_decref(m);
+	buf_free(&get.body);
+	return rc;
+}
+
+int
+ctl_registry_copy(struct ctl *ctl, const char *registry, const char *from,
+    const char *to)
+{
+	struct registry_token_access acc[2] = {
+		{ "repository", to, "pull,push" },
+		{ "repository", from, "pull" },
+	};
+	struct reg_copy c = { from, to, NULL };
+	json_t *tags = NULL;
+	struct ctl_reg r;
+	int rc;
+
+	if ((rc = ctl_reg_open(&r, &tags, ctl, registry, from)) < 0 ||
+	    tags == NULL)
+		goto done;
+	if (r.service && (rc = registry_token_mint(&c.token, ctl->key,
+	    ctl->keylen, r.service, "controller", acc, 2, PURGE_TOKEN_TTL,
+	    time(NULL))) < 0)
+		goto done;
+	rc = ctl_reg_each_tag(&r, tags, reg_copy_tag, &c);
+done:
+	free(c.token);
 	json_decref(tags);
 	ctl_reg_close(&r);
 	return rc;

@@ -9,11 +9,13 @@
  *                              is refused (hooks/branch.c); tags pass
  *                              untouched.  Exiting non-zero rejects the
  *                              whole push: no ref moves.  A build that
- *                              succeeds is not released here: git has
- *                              not moved the branch yet.
+ *                              succeeds is released here and its
+ *                              rollout followed: one that fails rejects
+ *                              the push, as Heroku does.
  *   slipway hook post-receive  git runs it once the refs have moved:
- *                              the push's build is released now, and
- *                              the rollout followed.  Its exit status
+ *                              it tells the controller the push's
+ *                              release landed (else the controller
+ *                              takes it back).  Its exit status
  *                              changes nothing (the push is done).
  *   slipway hook build APP     the same build of a commit already in the
  *                              app's repository (the controller runs it
@@ -223,9 +225,9 @@ done:
  * The push's build is the app's newest (the app's lock keeps any other
  * from starting during a push); it waits to land when it succeeded with
  * the commit git has just moved a ref to.  Tell the controller that ref
- * moved: it answers with the release it made, whose rollout we follow.
- * Killed anywhere here, the controller's repair finds the ref moved and
- * releases the build itself (docs/push.md, "Crash consistency").
+ * moved: the release pre-receive made and followed stays.  Killed
+ * anywhere here, the controller's repair finds the ref moved and says so
+ * itself (docs/push.md, "Crash consistency").
  */
 int
 hooks_cmd_post_receive(int argc, char **argv)
@@ -235,7 +237,7 @@ hooks_cmd_post_receive(int argc, char **argv)
 	struct apiclient *api = NULL;
 	json_t *builds = NULL, *b, *ans = NULL, *u;
 	const char *rev, *status;
-	int64_t number, version;
+	int64_t number;
 	unsigned nrefs = 0;
 	int rc = 0;
 
@@ -290,19 +292,16 @@ hooks_cmd_post_receive(int argc, char **argv)
 		}
 		if (rc < 0)
 			goto fail;
-		version = json_integer_value(json_object_get(json_object_get(
-		    ans, "release"), "version"));
-		rc = version > 0 && builder_follow_release(stderr, api, app,
-		    version) < 0 ? 1 : 0;
+		rc = 0;
 		goto done;
 	}
 	goto done;
 fail:
 	hooks_say_error("%s", err_last());
 	if (rc != ERR_CONFLICT)
-		hooks_say_error("The push is in; the controller releases it "
-		    "when it answers again ('slipway releases %s' shows it)",
-		    app);
+		hooks_say_error("The push is in; the controller sees it "
+		    "landed when it answers again ('slipway releases %s' "
+		    "shows it)", app);
 	rc = 1;
 done:
 	json_decref(ans);

@@ -30,9 +30,9 @@
 #include "slipway/repo.h"
 
 
-/* The hooks git runs: pre-receive builds (before any ref moves),
- * post-receive releases what git has moved (docs/push.md, "Crash
- * consistency"). */
+/* The hooks git runs: pre-receive builds and releases (before any ref
+ * moves, so a failed rollout rejects the push), post-receive says git
+ * moved the branch (docs/push.md, "Crash consistency"). */
 static const char *const hooks_names[] = { "pre-receive", "post-receive",
     NULL };
 
@@ -44,8 +44,8 @@ hook_text(const char *exe, const char *name)
 		    "# Installed by slipway: every push to this repository is "
 		    "built here.\nexec '%s' hook pre-receive\n", exe);
 	return xasprintf("#!/bin/sh\n"
-	    "# Installed by slipway: a push's build is released once git has "
-	    "moved its branch.\nexec '%s' hook %s\n", exe, name);
+	    "# Installed by slipway: tells the controller git has moved "
+	    "the branch.\nexec '%s' hook %s\n", exe, name);
 }
 
 /* Write hooks/NAME unless it already says the same. */

@@ -216,6 +216,7 @@ struct runner_slot {
 	bool stale;             /* cur must be replaced (restart) */
 	char *nid;              /* the new container made for it */
 	unsigned nport;
+	bool fresh;             /* cur was started by this reconcile */
 };
 
 /* A container of the app that fills no slot. */
@@ -225,6 +226,9 @@ struct runner_old {
 	unsigned port;
 	int64_t release;
 };
+
+/* A deploy watches its new processes this long (SLIPWAY_SETTLE). */
+#define RUNNER_SETTLE_SEC 5.0
 
 /* Everything one reconcile works with. */
 struct runner_plan {
@@ -242,6 +246,7 @@ struct runner_plan {
 	struct runner_old *old; /* other releases, extras, unhealthy */
 	size_t nold;
 	bool deploy;            /* another release runs: all at once */
+	double settle_sec;      /* a deploy's watch of its new processes */
 	char reason[REASON_MAX];
 };
 
@@ -271,6 +276,14 @@ int runner_healthy(struct runner_plan *p, const char *id, unsigned port,
 /* One proxy swap: the app's web slots (new container where there is one)
  * and its domains; p->reason says why not. */
 int runner_route(struct runner_plan *p);
+/* The swap back, after a deploy failed once routed: the old release's web
+ * containers (p->old) and the app's domains; p->reason is left alone. */
+int runner_route_old(struct runner_plan *p);
+/* A deploy's settle window: watch the containers this reconcile started
+ * for p->settle_sec; one that exits twice in it (a crash loop right after
+ * the deploy; the process has no health check to say so) fails the
+ * deploy: ERR_INVALID with p->reason naming it.  ERR_CONFLICT when cut. */
+int runner_settle(struct runner_plan *p);
 
 /* ---- rollout_retire.c ------------------------------------------------ */
 

@@ -132,6 +132,13 @@ runner_plan_health(struct runner_plan *p, json_t *env)
 	if ((dl = runner_json_str(env, "SLIPWAY_HEALTHCHECK_DEADLINE")) != NULL &&
 	    atof(dl) > 0 && atof(dl) <= 3600)
 		p->health.deadline_sec = atof(dl);
+	/* SLIPWAY_SETTLE: seconds a deploy watches its new processes for a
+	 * crash loop (0 to 600; 0: not at all). */
+	p->settle_sec = RUNNER_SETTLE_SEC;
+	if ((dl = runner_json_str(env, "SLIPWAY_SETTLE")) != NULL &&
+	    strspn(dl, "0123456789.") == strlen(dl) && dl[0] &&
+	    atof(dl) >= 0 && atof(dl) <= 600)
+		p->settle_sec = atof(dl);
 	p->health_path = xstrdup(path && path[0] == '/' ? path : "/");
 	p->health.path = p->health_path;
 	json_decref(lj);
@@ -337,6 +344,7 @@ runner_slots_commit(struct runner_plan *p)
 		s->cur_port = s->nport;
 		s->nid = NULL;
 		s->stale = false;
+		s->fresh = true;
 	}
 }
 
@@ -403,6 +411,7 @@ runner_others(struct runner_plan *p)
 		old = s->cur;
 		s->cur = s->nid;
 		s->nid = NULL;
+		s->fresh = true;
 		/* a restart replaces them one at a time; a deploy stops the
 		 * old release's all together after web is live */
 		if (old && !p->deploy) {
@@ -415,6 +424,33 @@ runner_others(struct runner_plan *p)
 		s->stale = false;
 	}
 	return 0;
+}
+
+/* A deploy failed in its settle window: the old release's web back in
+ * the proxy (when the new one was routed), and the containers this
+ * reconcile started stopped; the old ones were never retired. */
+static void
+runner_settle_undo(struct runner_plan *p, bool routed)
+{
+	char **ids = xcalloc(p->nslots + 1, sizeof(*ids));
+	size_t n = 0;
+
+	if (routed)
+		runner_route_old(p);
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct runner_slot *s = &p->slots[i];
+		if (!s->fresh || s->cur == NULL)
+			continue;
+		ids[n++] = s->cur;
+		s->cur = NULL;
+		s->fresh = false;
+	}
+	runner_say(p->rd, p->a->name, "v%" PRId64 ": %s; stopping its %zu "
+	    "new container%s", p->release, p->reason, n, n == 1 ? "" : "s");
+	runner_stop_many(p->rd, ids, n);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
 }
 
 /* Retire everything in p->old (web ones routed out already). */
@@ -551,6 +587,15 @@ runner_reconcile(struct runner_daemon *rd, struct runner_app *a, json_t *want)
 			goto done;
 		goto failed;
 	}
+	/* 3b: a deploy's new processes settle: one crash-looping at once
+	 * fails it (a worker has no health check to say so); the old
+	 * release, not retired yet, is routed back and keeps running */
+	if (p.deploy && (rc = runner_settle(&p)) < 0) {
+		if (runner_cut(&p))
+			goto done;
+		runner_settle_undo(&p, routed);
+		goto failed;
+	}
 	/* 4: live; then the old ones go */
 	runner_outcome(rd, a, p.release, p.restart, "live", NULL, url);
 	runner_hist_add(rd, a, p.release, p.digest);
@@ -565,7 +610,6 @@ failed:
 	pthread_mutex_unlock(&rd->mu);
 	runner_outcome(rd, a, p.release, p.restart, "failed", p.reason, NULL);
 done:
-	(void)routed;
 	free(url);
 	free(key);
 	runner_plan_free(&p);

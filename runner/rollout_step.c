@@ -375,23 +375,22 @@ runner_healthy(struct runner_plan *p, const char *id, unsigned port,
 	return 0;
 }
 
-/* Route the web slots: the new container where there is one. */
-int
-runner_route(struct runner_plan *p)
+/* Route the app to the backends on ports[0..n) (0s skipped) and its
+ * domains. */
+static int
+runner_route_ports(struct runner_plan *p, const unsigned *ports, size_t n)
 {
-	const char **b = xcalloc(p->nslots + 1, sizeof(*b));
+	const char **b = xcalloc(n + 1, sizeof(*b));
 	const char **d = xcalloc(json_array_size(p->domains) + 1, sizeof(*d));
-	char **own = xcalloc(p->nslots + 1, sizeof(*own));
+	char **own = xcalloc(n + 1, sizeof(*own));
 	size_t nb = 0, nd = 0, i;
 	json_t *x;
 	int rc;
 
-	for (i = 0; i < p->nslots; i++) {
-		struct runner_slot *s = &p->slots[i];
-		unsigned port = s->nid ? s->nport : s->cur ? s->cur_port : 0;
-		if (strcmp(s->type, "web") != 0 || port == 0)
+	for (i = 0; i < n; i++) {
+		if (ports[i] == 0)
 			continue;
-		own[nb] = runner_backend(port);
+		own[nb] = runner_backend(ports[i]);
 		b[nb] = own[nb];
 		nb++;
 	}
@@ -409,5 +408,91 @@ runner_route(struct runner_plan *p)
 	free(b);
 	free(d);
 	return rc;
+}
+
+/* Route the web slots: the new container where there is one. */
+int
+runner_route(struct runner_plan *p)
+{
+	unsigned *ports = xcalloc(p->nslots + 1, sizeof(*ports));
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct runner_slot *s = &p->slots[i];
+		if (strcmp(s->type, "web") == 0)
+			ports[n++] = s->nid ? s->nport : s->cur ? s->cur_port : 0;
+	}
+	rc = runner_route_ports(p, ports, n);
+	free(ports);
+	return rc;
+}
+
+int
+runner_route_old(struct runner_plan *p)
+{
+	unsigned *ports = xcalloc(p->nold + 1, sizeof(*ports));
+	size_t n = 0;
+	char keep[REASON_MAX];
+	int rc;
+
+	for (size_t i = 0; i < p->nold; i++)
+		if (strcmp(p->old[i].type, "web") == 0 &&
+		    p->old[i].release != p->release)
+			ports[n++] = p->old[i].port;
+	memcpy(keep, p->reason, sizeof(keep));
+	if ((rc = runner_route_ports(p, ports, n)) < 0)
+		log_warnx("%s: %s", p->a->name, p->reason);
+	memcpy(p->reason, keep, sizeof(keep));
+	free(ports);
+	return rc;
+}
+
+/* Restarts a process may have in a deploy's settle window: one exit may be
+ * bad luck, two are a crash loop. */
+#define RUNNER_SETTLE_EXITS 2
+
+int
+runner_settle(struct runner_plan *p)
+{
+	double end = clock_mono() + p->settle_sec;
+	bool any = false;
+
+	for (size_t i = 0; i < p->nslots; i++)
+		any = any || (p->slots[i].fresh && p->slots[i].cur);
+	if (!any || p->settle_sec <= 0)
+		return 0;
+	for (;;) {
+		for (size_t i = 0; i < p->nslots; i++) {
+			struct runner_slot *s = &p->slots[i];
+			struct runner_container_info ci;
+			char last[300] = "";
+			bool bad;
+
+			if (!s->fresh || s->cur == NULL ||
+			    runner_container_get(&ci, p->rd->r, s->cur) < 0)
+				continue;
+			bad = ci.restarts >= RUNNER_SETTLE_EXITS ||
+			    (!ci.want_up && ci.state != RUNNER_STATE_UP);
+			if (bad) {
+				runner_container_last_line(last, sizeof(last),
+				    p->rd->r, s->cur);
+				snprintf(p->reason, sizeof(p->reason), "%s.%u "
+				    "keeps crashing right after the deploy: it "
+				    "exited %u times in %gs (last status %d)%s%s",
+				    s->type, s->index, ci.restarts,
+				    p->settle_sec, ci.exit_code, last[0] ?
+				    "; its last output: " : "", last);
+			}
+			runner_container_info_free(&ci);
+			if (bad)
+				return ERR_INVALID;
+		}
+		if (runner_cut(p))
+			return ERR_CONFLICT;
+		if (clock_mono() >= end)
+			return 0;
+		usleep(100000);
+	}
 }
 

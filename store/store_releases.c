@@ -544,6 +544,16 @@ store_build_update(json_t **out, struct store *s, const char *app,
 			    "moved, alone in the update");
 		return store_landing_end(out, s, app, number, ref, true, NULL);
 	}
+	if (json_is_object(update) && json_object_get(update, "release")) {
+		/* {"release": REF}: the push is released before git moves
+		 * REF, so a rollout that fails can still reject it. */
+		const char *ref = json_string_value(json_object_get(update,
+		    "release"));
+		if (ref == NULL || json_object_size(update) != 1)
+			return err_set(ERR_INVALID, "'release' is the branch the "
+			    "push moves, alone in the update");
+		return store_landing_release(out, s, app, number, ref);
+	}
 	if ((rc = store_tx_write(s)) < 0)
 		return rc;
 	if ((rc = store_app_id(&aid, s, app)) < 0)
@@ -614,6 +624,9 @@ done:
 
 /* ---- pushes landing ---- */
 
+static int store_release_take_back(struct store *s, int64_t aid,
+    int64_t version, const char *why);
+
 int
 store_landing_list(json_t **out, struct store *s)
 {
@@ -656,15 +669,31 @@ store_landing_end(json_t **out, struct store *s, const char *app,
 	state = json_string_value(json_object_get(l, "state"));
 	version = json_integer_value(json_object_get(l, "release"));
 	if (strcmp(state, "failed") == 0) {
-		rc = err_set(ERR_CONFLICT, "build %" PRId64 " of '%s' was not "
-		    "released: %s", number, app, json_string_value(
-		    json_object_get(build, "error")));
+		const char *e = json_string_value(json_object_get(build,
+		    "error"));
+		rc = version ? err_set(ERR_CONFLICT, "v%" PRId64 " of '%s' "
+		    "was taken back: its push did not land", version, app) :
+		    err_set(ERR_CONFLICT, "build %" PRId64 " of '%s' was not "
+		    "released: %s", number, app, e ? e : "its push did not "
+		    "land");
 		goto done;
 	}
-	if (strcmp(state, "landed") == 0) {
-		/* Told twice (the repair, then the hook): the same answer. */
+	if (strcmp(state, "landed") == 0 || (landed && version)) {
+		/* Told twice (the repair, then the hook), or released before
+		 * git moved the branch: the same release. */
 		rc = version ? store_release_json(&release, s, aid, version,
 		    false) : 0;
+		if (rc == 0 && strcmp(state, "landed"))
+			rc = store_exec(s, NULL, "UPDATE landings SET state ="
+			    " 'landed' WHERE build_id = ?", "i", bid);
+	} else if (version) {
+		/* Released before git moved the branch, and git did not: the
+		 * release is taken back (a push git rejected changes
+		 * nothing); the build itself stays as it was. */
+		if ((rc = store_exec(s, NULL, "UPDATE landings SET state ="
+		    " 'failed' WHERE build_id = ?", "i", bid)) < 0 ||
+		    (rc = store_release_take_back(s, aid, version, why)) < 0)
+			goto done;
 	} else if (landed) {
 		if ((rc = store_build_release(&release, s, aid, bid,
 		    build, NULL)) < 0 ||
@@ -685,6 +714,80 @@ store_landing_end(json_t **out, struct store *s, const char *app,
 		if ((rc = store_build_json(&build, s, aid, number)) < 0)
 			goto done;
 	}
+	if (rc < 0)
+		goto done;
+	*out = json_pack("{sOso}", "build", build,
+	    "release", release ? release : json_null());
+done:
+	json_decref(build);
+	json_decref(l);
+	return store_tx_end_json(s, rc, out);
+}
+
+/* Fail release version of app aid, which a push made before git moved
+ * its branch, with why (unless its rollout failed it already), and give
+ * the app back the newest live release before it as current and target
+ * where it was either.  Inside store_tx_write. */
+static int
+store_release_take_back(struct store *s, int64_t aid, int64_t version,
+    const char *why)
+{
+	int64_t prev = 0;
+	int rc;
+
+	if ((rc = store_exec(s, NULL, "UPDATE releases SET state = 'failed',"
+	    " reason = ? WHERE app_id = ? AND version = ? AND state != 'failed'",
+	    "sii", why, aid, version)) < 0 ||
+	    (rc = store_query_int(&prev, s, "SELECT coalesce(max(version), 0)"
+	    " FROM releases WHERE app_id = ? AND version < ?"
+	    " AND state = 'live'", "ii", aid, version)) < 0)
+		return rc;
+	return store_exec(s, NULL, "UPDATE apps SET"
+	    " current_release = CASE WHEN current_release = ?1 THEN ?2"
+	    "  ELSE current_release END,"
+	    " target_release = CASE WHEN target_release = ?1 THEN"
+	    "  (CASE WHEN current_release = ?1 THEN ?2 ELSE current_release END)"
+	    "  ELSE target_release END,"
+	    " release_seq = release_seq + 1 WHERE id = ?3", "iii", version,
+	    prev, aid);
+}
+
+int
+store_landing_release(json_t **out, struct store *s, const char *app,
+    int64_t number, const char *ref)
+{
+	json_t *build = NULL, *release = NULL, *l = NULL;
+	int64_t aid, bid, version;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_tx_write(s)) < 0)
+		return rc;
+	if ((rc = store_app_id(&aid, s, app)) < 0 ||
+	    (rc = store_build_json(&build, s, aid, number)) < 0)
+		goto done;
+	rc = store_query_row(&l, s, "SELECT l.build_id AS id, l.ref AS ref,"
+	    " l.state AS state, coalesce(l.release, 0) AS release"
+	    " FROM landings l JOIN builds b ON b.id = l.build_id"
+	    " WHERE b.app_id = ? AND b.number = ?", "ii", aid, number);
+	if (rc == ERR_NOTFOUND || (rc == 0 && (strcmp(ref, json_string_value(
+	    json_object_get(l, "ref"))) != 0 || strcmp("waiting",
+	    json_string_value(json_object_get(l, "state"))) != 0))) {
+		rc = err_set(ERR_NOTFOUND, "build %" PRId64 " of '%s' is not "
+		    "a push waiting for %s", number, app, ref);
+		goto done;
+	}
+	if (rc < 0)
+		goto done;
+	bid = json_integer_value(json_object_get(l, "id"));
+	version = json_integer_value(json_object_get(l, "release"));
+	if (version)
+		rc = store_release_json(&release, s, aid, version, false);
+	else if ((rc = store_build_release(&release, s, aid, bid, build,
+	    NULL)) == 0)
+		rc = store_exec(s, NULL, "UPDATE landings SET release = ?"
+		    " WHERE build_id = ?", "ii", json_integer_value(
+		    json_object_get(release, "version")), bid);
 	if (rc < 0)
 		goto done;
 	*out = json_pack("{sOso}", "build", build,

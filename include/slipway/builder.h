@@ -128,9 +128,11 @@ struct builder_opts {
 	bool log_file;             /* also write the build's log file */
 	volatile sig_atomic_t *stop; /* set (by a signal) to cancel */
 	const char *land;          /* a push: the branch git moves when the
-	                            * hook ends; the build is released only
-	                            * then (builder_follow_release).  NULL:
-	                            * released and rolled out at once. */
+	                            * hook ends; the build is released and
+	                            * followed before that, and a failed
+	                            * rollout fails the build run (the push
+	                            * is rejected).  NULL: a build that is
+	                            * not a push, released at once. */
 };
 
 struct builder_result {
@@ -157,15 +159,5 @@ int builder_run(struct builder_result *out, const struct builder_opts *o);
  * path being where the write went unless the message names it (NULL:
  * none).  The code becomes ERR_IO.  Returns whether it did. */
 bool builder_disk_full(const char *path);
-
-/*
- * Say "Release vN" on out and wait until the runners have it live (the
- * URL), or say why not: what a push prints once git has moved its
- * branch, and a build that is not a push prints at its end.  0 when it is
- * live, idle or there is no runner to wait for; the error otherwise (the
- * previous release keeps serving).
- */
-int builder_follow_release(FILE *out, struct apiclient *api, const char *app,
-    int64_t version);
 
 #endif

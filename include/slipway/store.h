@@ -158,9 +158,13 @@ int store_app_list(json_t **out, struct store *s,
     const struct store_actor *actor);
 int store_app_set_branch(struct store *s, const char *app,
     const char *branch);
-/* store_rename.c: rename app to name; ERR_CONFLICT (saying what to do)
- * once a build made an image (or one runs), ERR_EXISTS when name is
- * taken. */
+/* store_rename.c.  store_app_rename_check: whether app can be renamed name now (valid,
+ * free: else ERR_EXISTS; no build pending or running: else ERR_CONFLICT
+ * saying what to do), changing nothing; the controller
+ * asks before it copies the images.  store_app_rename: the name and the
+ * builds' image references (store/store_rename.c). */
+int store_app_rename_check(struct store *s, const char *app,
+    const char *name);
 int store_app_rename(struct store *s, const char *app, const char *name);
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
@@ -244,6 +248,13 @@ int store_build_update(json_t **out, struct store *s, const char *app,
  *     current config, *out {"build", "release"}; told again, the same.
  *   store_landing_end(landed = false): the build becomes failed with why,
  *     no release, *out {"build", "release": null}.
+ * The update {"release": "refs/heads/B"} (the pre-receive hook, which
+ * then follows the rollout and rejects the push when it fails) releases
+ * the build before git moves B: store_landing_release, *out {"build",
+ * "release"}; told again, the same.  Such a landing ends as above, but
+ * landed keeps that release, and not landed takes it back: the release
+ * becomes failed with why (unless its rollout failed it) and the newest
+ * live release before it is current again; the build is left alone.
  * A build that is not a push waiting for ref (NULL: any) is ERR_NOTFOUND;
  * one whose landing failed is ERR_CONFLICT with the build's error.
  * store_landing_list: the waiting ones, [{"app", "uid", "number", "rev",
@@ -252,6 +263,8 @@ int store_build_update(json_t **out, struct store *s, const char *app,
 int store_landing_end(json_t **out, struct store *s, const char *app,
     int64_t number, const char *ref, bool landed, const char *why);
 int store_landing_list(json_t **out, struct store *s);
+int store_landing_release(json_t **out, struct store *s, const char *app,
+    int64_t number, const char *ref);
 
 /* Why a build whose builder stopped renewing its lease failed. */
 #define STORE_BUILD_LEASE_EXPIRED \

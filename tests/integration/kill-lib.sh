@@ -7,9 +7,12 @@
 #   push_next NAME        the next push: it must go through and serve
 # After each kill:
 #   - git's verdict, the server's branch and slipway's releases agree: a
-#     push git rejected (or whose branch did not move) made no release and
-#     its commit never serves; one that moved the branch ends live (the
-#     controller and the runner repair what the kill interrupted);
+#     push git rejected (or whose branch did not move) ends with no
+#     release of it but a failed one, and the previous release serving
+#     (the pre-receive hook releases before git moves the branch; the
+#     controller takes back what a killed one made); one that moved the
+#     branch ends live (the controller and the runner repair what the
+#     kill interrupted);
 #   - the previous release keeps serving until then;
 #   - no build stays `running` (the lease ends a builder's that is gone),
 #     and no git or hook process of the push is left;
@@ -88,8 +91,10 @@ who_pid() {
 	esac
 }
 api() { curl -s -m 5 -H "Authorization: Bearer $SLIPWAY_TOKEN" "$SLIPWAY_URL$1"; }
-# The releases of the app as "vN REV" lines, newest first.
-releases() { api /v1/apps/hello/releases | jq -r '.[] | "v\(.version) \(.rev)"'; }
+# The releases of the app as "vN REV" lines, newest first, but those
+# that failed (a push git rejected may have made one: the rollout it
+# followed failed, or the controller took it back).
+releases() { api /v1/apps/hello/releases | jq -r '.[] | select(.state != "failed") | "v\(.version) \(.rev)"'; }
 # The app's builds still `running`, as "N" lines.
 builds_running() { api /v1/apps/hello/builds | jq -r '.[] | select(.status == "running") | .number // .id'; }
 # The app's running containers as "APP.TYPE.INDEX" lines, sorted (their
@@ -199,8 +204,13 @@ kill_case() {
 		wait_for "serves $name" 90 || { releases | head -3; return 1; }
 		echo "$name" >serving
 	else
-		# Not landed: no release of it, now or after the repairs (every
-		# second), and the old page serves throughout.
+		# Not landed: no release of it but a failed one, and the old
+		# page serving, once the repair (every second) has taken back
+		# a release pre-receive made before it was killed; then so
+		# throughout.
+		wait_for "! releases | grep -q \" $rev\$\"" 30 &&
+			wait_for "serves $(cat serving)" 30 ||
+			{ echo "a release of the rejected $rev:"; releases | head -3; return 1; }
 		for _ in $(seq 1 10); do
 			releases | grep -q " $rev$" && { echo "a release of the rejected $rev:"; releases | head -3; return 1; }
 			serves "$(cat serving)" || { echo "the page is not $(cat serving) any more: $(get | head -3)"; return 1; }
@@ -217,7 +227,7 @@ push_next() {
 	local out
 	if [ -e app/public/noise.bin ]; then git -C app rm -q public/noise.bin || return 1; fi
 	commit "$1" && out=$(cd app && git push "$REMOTE" main 2>&1) ||
-		{ echo "$out" | tail -5; return 1; }
+		{ echo "$out" | grep -v "^remote:  *[a-z]" | tail -12; return 1; }
 	wait_for "serves $1" 60 && echo "$1" >serving
 }
 # One case and the push after it.

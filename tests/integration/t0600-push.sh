@@ -68,7 +68,7 @@ expect_success 'the repository is bare, with the hook, and holds the commit' '
 '
 expect_success 'the build log is kept and readable' '
 	out=$(SLIPWAY_TOKEN=$ADMIN slipway builds:log shop 1) &&
-	expect_contains "$out" "-----> Built in " && expect_contains "$out" "released once git has moved main"
+	expect_contains "$out" "-----> Built in " && expect_contains "$out" "git moves main once the release is live"
 '
 expect_success 'the second push makes v2 and sends only the new layer' '
 	(cd app && echo two >public/two.html && git add -A && git commit -q -m two) &&

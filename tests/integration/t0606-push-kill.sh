@@ -9,15 +9,15 @@
 
 # The phases, in the order a push goes through them: compiling (the
 # pre-receive hook), the build recorded and waiting for git to move the
-# branch (pre-receive ending: its last lines, or post-receive starting), the release
-# made and its rollout followed (post-receive), the runner starting the
-# new release (the proxy is next).
+# branch, the release made and its rollout followed (pre-receive still:
+# a kill there rejects the push, and the controller takes the release
+# back), the runner starting the new release (the proxy is next).
 kill_test hook "compiling"
 kill_test pre-receive "Process types"
-kill_test hook "released once git has moved"
+kill_test hook "once the release is live"
 kill_test hook "Release v"
 kill_test controller "compiling"
-kill_test controller "released once git has moved"
+kill_test controller "once the release is live"
 kill_test controller "Release v"
 kill_test proxy "log:hello: v[0-9]*: started web"
 kill_test proxy-down "log:hello: v[0-9]*: started web"

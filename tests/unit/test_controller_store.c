@@ -1253,6 +1253,112 @@ TEST(store__push_builds_wait_to_land)
 	store_close(s);
 }
 
+/* A push released before git moves its branch (the pre-receive hook
+ * follows the rollout, so a failed one rejects the push): "release"
+ * makes the release at once and again gives the same; landing keeps it;
+ * a push that did not land takes it back, the live release before it
+ * current again, the build left alone. */
+TEST(store__push_released_before_landing)
+{
+	static const char done[] = "{\"status\":\"succeeded\","
+	    "\"image\":\"r/shop:v1\",\"digest\":\"sha256:"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	    "\"process_types\":{\"web\":\"serve\"},"
+	    "\"land\":\"refs/heads/main\"}";
+	struct store *s = open_store();
+	json_t *b, *u, *rel, *out;
+	bool changed;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	u = J(done);
+	for (int i = 0; i < 3; i++) {
+		EXPECT_OK(store_build_create(&b, s, "shop", "abc", "alice"));
+		json_decref(b);
+		EXPECT_OK(store_build_update(&out, s, "shop", i + 1, u,
+		    "alice"));
+		json_decref(out);
+	}
+	json_decref(u);
+	rel = J("{\"release\":\"refs/heads/main\"}");
+	u = J("{\"release\":\"refs/heads/other\"}");
+	EXPECT_INT(ERR_NOTFOUND, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	u = J("{\"release\":\"refs/heads/main\",\"x\":1}");
+	EXPECT_INT(ERR_INVALID, store_build_update(&out, s, "shop", 1, u,
+	    "alice"));
+	json_decref(u);
+	/* Build 1: released, then landed: v1 stays, no second release. */
+	for (int i = 0; i < 2; i++) {
+		EXPECT_OK(store_build_update(&out, s, "shop", 1, rel, "alice"));
+		EXPECT_INT(1, json_integer_value(json_object_get(
+		    json_object_get(out, "release"), "version")));
+		json_decref(out);
+	}
+	u = J("{\"landed\":\"refs/heads/main\"}");
+	EXPECT_OK(store_build_update(&out, s, "shop", 1, u, "alice"));
+	EXPECT_INT(1, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_release_list(&b, s, "shop", 10));
+	EXPECT_INT(1, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 1,
+	    STORE_RELEASE_LIVE, NULL));
+	/* Build 2: released and gone live, but git kept main:
+	 * taken back, v1 current again, build 2 still succeeded. */
+	EXPECT_OK(store_build_update(&out, s, "shop", 2, rel, "alice"));
+	EXPECT_INT(2, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 2,
+	    STORE_RELEASE_LIVE, NULL));
+	EXPECT_OK(store_release_get(&b, s, "shop", 2));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_landing_end(&out, s, "shop", 2, "refs/heads/main",
+	    false, "the push did not land"));
+	json_decref(out);
+	EXPECT_OK(store_release_get(&b, s, "shop", 2));
+	EXPECT_STR("failed", json_string_value(json_object_get(b, "state")));
+	EXPECT_STR("the push did not land", json_string_value(
+	    json_object_get(b, "reason")));
+	EXPECT_TRUE(!json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_release_get(&b, s, "shop", 1));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	EXPECT_OK(store_build_get(&b, s, "shop", 2));
+	EXPECT_STR("succeeded", json_string_value(json_object_get(b,
+	    "status")));
+	json_decref(b);
+	/* A late post-receive for it is refused; it cannot be released
+	 * again. */
+	EXPECT_INT(ERR_CONFLICT, store_build_update(&out, s, "shop", 2, u,
+	    "alice"));
+	EXPECT_INT(ERR_NOTFOUND, store_build_update(&out, s, "shop", 2, rel,
+	    "alice"));
+	/* Build 3 lands normally after it: v3 current. */
+	EXPECT_OK(store_build_update(&out, s, "shop", 3, rel, "alice"));
+	json_decref(out);
+	EXPECT_OK(store_landing_end(&out, s, "shop", 3, NULL, true, NULL));
+	EXPECT_INT(3, json_integer_value(json_object_get(json_object_get(out,
+	    "release"), "version")));
+	json_decref(out);
+	EXPECT_OK(store_landing_list(&b, s));
+	EXPECT_INT(0, json_array_size(b));
+	json_decref(b);
+	EXPECT_OK(store_release_settle(&changed, s, "shop", 3,
+	    STORE_RELEASE_LIVE, NULL));
+	EXPECT_OK(store_release_get(&b, s, "shop", 3));
+	EXPECT_TRUE(json_is_true(json_object_get(b, "current")));
+	json_decref(b);
+	json_decref(u);
+	json_decref(rel);
+	store_close(s);
+}
+
 TEST(store__scale)
 {
 	struct store *s = open_store();
@@ -1516,5 +1622,41 @@ TEST(store__kept_builds_include_the_current_release)
 	}
 	EXPECT_STR("1 3 4", kept(s, "shop", 2));
 	EXPECT_STR("1 4", kept(s, "shop", 1));
+	store_close(s);
+}
+
+/* apps:rename in the store: the builds' image references follow the new
+ * name (only their repository part), a running build refuses it with
+ * what to do, a taken name is ERR_EXISTS, and the check changes
+ * nothing. */
+TEST(store__rename_moves_image_references)
+{
+	struct store *s = open_store();
+	json_t *b, *rel;
+	int64_t v;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	make_app(s, "other", "alice");
+	deploy(s, "shop", "abc", &v);
+	EXPECT_INT(ERR_EXISTS, store_app_rename_check(s, "shop", "other"));
+	EXPECT_INT(ERR_INVALID, store_app_rename_check(s, "shop", "Bad"));
+	EXPECT_OK(store_app_rename_check(s, "shop", "hi"));
+	EXPECT_OK(store_build_create(&b, s, "shop", "def", "alice"));
+	json_decref(b);
+	EXPECT_INT(ERR_CONFLICT, store_app_rename_check(s, "shop", "hi"));
+	EXPECT_INT(ERR_CONFLICT, store_app_rename(s, "shop", "hi"));
+	EXPECT_TRUE(strstr(err_last(), "while a build of it runs") != NULL);
+	b = J("{\"status\":\"failed\",\"error\":\"x\"}");
+	EXPECT_OK(store_build_update(&rel, s, "shop", 2, b, "alice"));
+	json_decref(rel);
+	json_decref(b);
+	EXPECT_INT(ERR_EXISTS, store_app_rename(s, "shop", "other"));
+	EXPECT_OK(store_app_rename(s, "shop", "hi"));
+	EXPECT_INT(ERR_NOTFOUND, store_app_get(&rel, s, "shop"));
+	EXPECT_OK(store_release_get(&rel, s, "hi", v));
+	EXPECT_STR("127.0.0.1:5000/hi:v1", json_string_value(json_object_get(
+	    rel, "image")));
+	json_decref(rel);
 	store_close(s);
 }
