@@ -55,7 +55,8 @@ struct build_state {
 	struct slug_procfile *defaults; /* from bin/release */
 	json_t *config;         /* {"KEY": "value"} */
 	json_t *procs;          /* the process types of the build */
-	char *stack;            /* the stack layout */
+	char *app_stack;        /* the app's (stack:set), or NULL */
+	struct image_stack_ref stack;   /* layout NULL until picked */
 	char *slug;             /* path of the slug file */
 	struct slug_info slug_info;
 	struct builder_limits limits;   /* what the push may expand to */
@@ -81,7 +82,8 @@ build_state_clear(struct build_state *b)
 	slug_procfile_free(b->defaults);
 	json_decref(b->config);
 	json_decref(b->procs);
-	free(b->stack);
+	free(b->app_stack);
+	image_stack_ref_clear(&b->stack);
 	free(b->slug);
 	image_desc_clear(&b->image);
 	free(b->image_ref);
@@ -112,6 +114,9 @@ build_record(struct build_state *b, const struct builder_opts *o)
 	b->branch = xstrdup(json_string_value(json_object_get(app,
 	    "deploy_branch")) ? json_string_value(json_object_get(app,
 	    "deploy_branch")) : "main");
+	if (json_string_value(json_object_get(app, "stack")))
+		b->app_stack = xstrdup(json_string_value(json_object_get(app,
+		    "stack")));
 	if (json_is_array(json_object_get(app, "buildpacks")))
 		b->app_bps = json_incref(json_object_get(app, "buildpacks"));
 	if (!name_app_is_valid(o->app) || strlen(b->uid) != 32 ||
@@ -247,6 +252,10 @@ build_bps_file(struct build_state *b, const char *text, size_t len)
 				    "more than %d buildpacks",
 				    BUILDER_BUILDPACKS_MAX);
 			build_bps_add(b, p, (size_t)(q - p));
+			/* refused here, with its line, before any fetch */
+			if (name_buildpack_check(b->bps[b->nbps - 1]) < 0)
+				return err_wrap(ERR_INVALID, ".buildpacks line "
+				    "%u", line);
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -254,7 +263,9 @@ build_bps_file(struct build_state *b, const char *text, size_t len)
 }
 
 /* Which buildpacks, first found wins: the BUILDPACK_URL config var, the
- * app's list (buildpacks:set), slipway.yml's, the .buildpacks file. */
+ * tree's .buildpacks file, slipway.yml's list, the app's own list
+ * (buildpacks:add/set): what the pushed commit says beats what was set
+ * on the app, as Dokku's .buildpacks does. */
 static int
 build_bps_configure(struct build_state *b)
 {
@@ -270,21 +281,6 @@ build_bps_configure(struct build_state *b)
 		b->bps_from = "BUILDPACK_URL";
 		return 0;
 	}
-	if (json_array_size(b->app_bps)) {
-		json_array_foreach(b->app_bps, i, v)
-			if (json_is_string(v) && b->nbps < BUILDER_BUILDPACKS_MAX)
-				build_bps_add(b, json_string_value(v),
-				    json_string_length(v));
-		b->bps_from = "buildpacks:set";
-		return 0;
-	}
-	if (b->manifest && b->manifest->nbuildpacks) {
-		for (i = 0; i < b->manifest->nbuildpacks; i++)
-			build_bps_add(b, b->manifest->buildpacks[i],
-			    strlen(b->manifest->buildpacks[i]));
-		b->bps_from = "slipway.yml";
-		return 0;
-	}
 	rc = builder_tree_file(&t, b->repo, &b->commit, ".buildpacks",
 	    SLUG_SMALL_FILE_MAX);
 	if (rc == 0) {
@@ -294,7 +290,47 @@ build_bps_configure(struct build_state *b)
 		rc = 0;
 	}
 	buf_free(&t);
-	return rc;
+	if (rc < 0 || b->nbps)
+		return rc;
+	if (b->manifest && b->manifest->nbuildpacks) {
+		for (i = 0; i < b->manifest->nbuildpacks; i++)
+			build_bps_add(b, b->manifest->buildpacks[i],
+			    strlen(b->manifest->buildpacks[i]));
+		b->bps_from = "slipway.yml";
+		return 0;
+	}
+	json_array_foreach(b->app_bps, i, v)
+		if (json_is_string(v) && b->nbps < BUILDER_BUILDPACKS_MAX)
+			build_bps_add(b, json_string_value(v),
+			    json_string_length(v));
+	if (b->nbps)
+		b->bps_from = "buildpacks:add";
+	return 0;
+}
+
+/* The stack (builder_stack_pick), once a build needs it. */
+static int
+build_stack(struct build_state *b, struct builder_out *bo,
+    const struct builder_opts *o)
+{
+	const char *chosen = NULL, *from = NULL;
+	int rc;
+
+	if (b->stack.layout)
+		return 0;
+	if (b->manifest && b->manifest->stack) {
+		chosen = b->manifest->stack;
+		from = "slipway.yml";
+	} else if (b->app_stack) {
+		chosen = b->app_stack;
+		from = "stack:set";
+	}
+	if ((rc = builder_stack_pick(&b->stack, bo, o->home, chosen,
+	    from)) < 0)
+		return rc;
+	builder_say(bo, "Stack %s%s%s%s", b->stack.name, from ? " (" : "",
+	    from ? from : "", from ? ")" : "");
+	return 0;
 }
 
 static bool
@@ -399,15 +435,16 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 	builder_stage_end(bc->bo, "export");
 
 	builder_stage_begin(bc->bo);
-	if ((rc = builder_stack_ensure(&b->stack, o->home)) < 0)
+	if ((rc = build_stack(b, bc->bo, o)) < 0)
 		return rc;
+	bc->stack = b->stack.name;
 	if (geteuid() != 0) {
 		builder_warn(bc->bo, "cannot build in a container here (not "
 		    "root); building on the host, as this user, with no "
 		    "isolation");
 		bc->host = true;
 	} else if ((rc = builder_stack_rootfs(&bc->rootfs, o->home,
-	    b->stack)) < 0 ||
+	    &b->stack)) < 0 ||
 	    (rc = runner_sandbox_user(&bc->uid, &bc->gid, bc->rootfs,
 	    NULL)) < 0) {
 		return rc;
@@ -505,8 +542,7 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 	int rc;
 
 	builder_stage_begin(bc->bo);
-	if (b->stack == NULL && (rc = builder_stack_ensure(&b->stack,
-	    o->home)) < 0)
+	if ((rc = build_stack(b, bc->bo, o)) < 0)
 		return rc;
 	procs = xcalloc(json_object_size(b->procs) + 1, sizeof(*procs));
 	json_object_foreach(b->procs, key, v) {
@@ -519,7 +555,8 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 	health = builder_manifest_health_json(b->manifest);
 	out = fs_join(bc->work, "image");
 	struct image_build_opts io = {
-		.slug = b->slug, .base = b->stack, .out = out, .tag = tag,
+		.slug = b->slug, .base = b->stack.layout,
+		.base_tag = b->stack.run_tag, .out = out, .tag = tag,
 		.procs = procs, .nprocs = n, .revision = b->sha,
 		.created = created, .healthcheck = health,
 		/* computed while the slug was written: no second read */

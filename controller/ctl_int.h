@@ -343,6 +343,10 @@ void ctl_desired_changed(struct ctl *ctl);
  * one-offs it should run. */
 void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
 /* api_maint.c */
+void ctl_buildpacks_get(struct ctl_call *c);
+void ctl_buildpacks_edit(struct ctl_call *c);
+void ctl_stack_set(struct ctl_call *c);
+void ctl_cache_purge(struct ctl_call *c);
 void ctl_maintenance_get(struct ctl_call *c);
 void ctl_maintenance_set(struct ctl_call *c);
 /* Roll out again, with a restart token, an app's current release that a

@@ -207,6 +207,14 @@ static const char store_v8[] =
 	"  CHECK (maintenance IN (0, 1));"
 	"ALTER TABLE apps ADD COLUMN stopped_formation TEXT;";
 
+/* Version 9 (issue 15): an app's buildpacks (`buildpacks:add`, `:set`,
+ * `:remove`, `:clear`), a JSON array of names and URLs in order, used
+ * when the pushed tree names none; and its stack (`stack:set`), NULL for
+ * the home's default. */
+static const char store_v9[] =
+	"ALTER TABLE apps ADD COLUMN buildpacks TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE apps ADD COLUMN stack TEXT;";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -216,6 +224,7 @@ static const char *const store_migrations[] = {
 	store_v6,
 	store_v7,
 	store_v8,
+	store_v9,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -162,6 +162,21 @@ int store_app_set_branch(struct store *s, const char *app,
  * once a build made an image (or one runs), ERR_EXISTS when name is
  * taken. */
 int store_app_rename(struct store *s, const char *app, const char *name);
+/* store_appbuild.c: how an app builds.  The buildpacks list (at most
+ * NAME_BUILDPACKS_MAX, each name_buildpack_check'd): edit with op "add"
+ * (at 1-based index, 0: the end), "set" (the one at index, 0: the list
+ * becomes url alone), "remove" (url, or the one at index when url is
+ * NULL) or "clear"; *out is the list after.  ERR_INVALID for a bad name
+ * or index, ERR_EXISTS when add finds it there, ERR_NOTFOUND when remove
+ * does not.  The stack: a name (image_stack_name_is_valid) or NULL for
+ * the home's default. */
+int store_app_buildpacks_get(json_t **out, struct store *s, const char *app);
+int store_app_buildpacks_edit(json_t **out, struct store *s, const char *app,
+    const char *op, const char *url, int64_t index);
+int store_app_stack_set(struct store *s, const char *app, const char *stack);
+/* *out: has app a build pending or running (whose cache is in use)? */
+int store_app_building(bool *out, struct store *s, const char *app);
+
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
  * maintenance that have a slot on the runner. */
