@@ -55,6 +55,7 @@ struct build_state {
 	struct slug_procfile *defaults; /* from bin/release */
 	json_t *config;         /* {"KEY": "value"} */
 	json_t *procs;          /* the process types of the build */
+	char *release_cmd;      /* Procfile `release:`, or NULL */
 	char *app_stack;        /* the app's (stack:set), or NULL */
 	struct image_stack_ref stack;   /* layout NULL until picked */
 	char *slug;             /* path of the slug file */
@@ -82,6 +83,7 @@ build_state_clear(struct build_state *b)
 	slug_procfile_free(b->defaults);
 	json_decref(b->config);
 	json_decref(b->procs);
+	free(b->release_cmd);
 	free(b->app_stack);
 	image_stack_ref_clear(&b->stack);
 	free(b->slug);
@@ -366,6 +368,12 @@ build_procs(struct build_state *b, struct builder_out *bo)
 			    json_string(p->command));
 		}
 	}
+	/* `release` is the release phase's command, not a process type */
+	if ((v = json_object_get(b->procs, "release")) != NULL) {
+		b->release_cmd = xstrdup(json_string_value(v));
+		json_object_del(b->procs, "release");
+		builder_say(bo, "Release phase: %s", b->release_cmd);
+	}
 	json_object_foreach(b->procs, key, v)
 		if (!name_proc_type_is_valid(key))
 			return err_set(ERR_INVALID, "process type '%.60s' is not "
@@ -636,6 +644,9 @@ build_release(int64_t *version, struct build_state *b,
 	 * a push git rejects must not go live. */
 	if (o->land)
 		json_object_set_new(body, "land", json_string(o->land));
+	if (b->release_cmd)
+		json_object_set_new(body, "release_command",
+		    json_string(b->release_cmd));
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
 	    (long long)b->number);
 	rc = apiclient_call(&res, o->api, "PATCH", path, body);
@@ -695,15 +706,31 @@ build_open(struct build_state *b, const struct builder_opts *o)
 	return 0;
 }
 
-/* Each change of a rollout's state, as a line for the person pushing. */
+struct build_follow {
+	struct builder_out *bo;
+	struct apiclient *api;
+	const char *app;
+	char run[40];           /* the release phase followed, once */
+};
+
+/* Each change of a rollout's state, as a line for the person pushing;
+ * a release phase's output, as it comes. */
 static void
 build_rollout_progress(json_t *ans, void *ctx)
 {
+	struct build_follow *f = ctx;
 	const char *st = json_string_value(json_object_get(ans, "state"));
 	const char *why = json_string_value(json_object_get(ans, "reason"));
+	const char *run = json_string_value(json_object_get(json_object_get(
+	    ans, "release_phase"), "run"));
 
+	if (run && strlen(run) < sizeof(f->run) && strcmp(run, f->run)) {
+		snprintf(f->run, sizeof(f->run), "%s", run);
+		builder_phase_follow(f->bo, f->api, f->app, run);
+		return;
+	}
 	if (st && strcmp(st, "pending") == 0)
-		builder_say(ctx, "Waiting: %s", why ? why : "deploying");
+		builder_say(f->bo, "Waiting: %s", why ? why : "deploying");
 }
 
 /*
@@ -728,6 +755,7 @@ build_wait_live(struct builder_out *bo, struct apiclient *api,
 	snprintf(path, sizeof(path), "/v1/apps/%s/releases/v%lld/rollout",
 	    app, (long long)version);
 	if (apiclient_call(&ans, api, "GET", path, NULL) == 0 &&
+	    json_object_get(ans, "release_phase") == NULL &&
 	    json_array_size(json_object_get(ans, "runners")) == 0 &&
 	    (st = json_string_value(json_object_get(ans, "state"))) &&
 	    strcmp(st, "pending") == 0) {
@@ -741,8 +769,9 @@ build_wait_live(struct builder_out *bo, struct apiclient *api,
 	/* Unset or not a number of seconds: the default. */
 	if (env == NULL || parse_uint(&timeout, env, 1, 86400) < 0)
 		timeout = 180;
+	struct build_follow follow = { .bo = bo, .api = api, .app = app };
 	rc = rollout_wait(&ans, api, app, version, NULL,
-	    (unsigned)timeout, build_rollout_progress, bo);
+	    (unsigned)timeout, build_rollout_progress, &follow);
 	if (rc < 0) {
 		json_t *serving = json_object_get(ans, "serving");
 

@@ -164,6 +164,14 @@ int builder_stack_pick(struct image_stack_ref *out, struct builder_out *bo,
 int builder_stack_rootfs(char **rootfs, const char *home,
     const struct image_stack_ref *stack);
 
+/* ---- phase.c ---- */
+
+/* Follow one-off run (a release phase) of app to its end, saying its
+ * lines on bo. */
+struct apiclient;
+void builder_phase_follow(struct builder_out *bo, struct apiclient *api,
+    const char *app, const char *run);
+
 /* ---- the build's lease (lease.c) ---- */
 
 /*

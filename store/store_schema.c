@@ -209,11 +209,21 @@ static const char store_v8[] =
 
 /* Version 9 (issue 15): an app's buildpacks (`buildpacks:add`, `:set`,
  * `:remove`, `:clear`), a JSON array of names and URLs in order, used
- * when the pushed tree names none; and its stack (`stack:set`), NULL for
- * the home's default. */
+ * when the pushed tree names none; its stack (`stack:set`), NULL for the
+ * home's default; a build's release command (Procfile `release:`); and
+ * a release's release phase: NULL (none), `waiting` (for a runner),
+ * `running` (one-off phase_run), `done` or `failed`.  A release waiting
+ * or running its phase is pending and not yet the app's target, so no
+ * container of it starts before the phase has succeeded. */
 static const char store_v9[] =
 	"ALTER TABLE apps ADD COLUMN buildpacks TEXT NOT NULL DEFAULT '[]';"
-	"ALTER TABLE apps ADD COLUMN stack TEXT;";
+	"ALTER TABLE apps ADD COLUMN stack TEXT;"
+	"ALTER TABLE builds ADD COLUMN release_command TEXT;"
+	"ALTER TABLE releases ADD COLUMN phase TEXT CHECK (phase IN"
+	"  ('waiting', 'running', 'done', 'failed'));"
+	"ALTER TABLE releases ADD COLUMN phase_run TEXT;"
+	"CREATE INDEX releases_phase ON releases (app_id)"
+	"  WHERE phase IN ('waiting', 'running');";
 
 static const char *const store_migrations[] = {
 	store_v1,

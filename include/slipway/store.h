@@ -177,6 +177,19 @@ int store_app_stack_set(struct store *s, const char *app, const char *stack);
 /* *out: has app a build pending or running (whose cache is in use)? */
 int store_app_building(bool *out, struct store *s, const char *app);
 
+/* store_phase.c: the release phase.  A config var of this name set to 1
+ * skips it.  list: [{app, release, phase, run, command, image, digest,
+ * config}] of pending releases waiting for or running their phase.
+ * start: the phase runs as one-off run (NULL: it waits again).  end: the
+ * phase succeeded (the release becomes the target) or failed with
+ * reason (the release fails); *changed when it did anything. */
+#define STORE_RELEASE_PHASE_SKIP "SLIPWAY_SKIP_RELEASE_PHASE"
+int store_release_phase_list(json_t **out, struct store *s);
+int store_release_phase_start(struct store *s, const char *app,
+    int64_t version, const char *run);
+int store_release_phase_end(bool *changed, struct store *s, const char *app,
+    int64_t version, bool ok, const char *reason);
+
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
  * maintenance that have a slot on the runner. */
@@ -452,6 +465,10 @@ int store_rollout_view(json_t **out, struct store *s, const char *app,
  * config and image, "runner": {"id","name","group"}}, a live runner of
  * the app's groups (one that runs the app first).  ERR_CONFLICT when the
  * app has no build to run or no live runner. */
+/* The live runner of app's groups a one-off goes to: {id, name, group};
+ * ERR_CONFLICT when none. */
+int store_run_runner(json_t **out, struct store *s, const char *app,
+    time_t live_after);
 int store_run_target(json_t **out, struct store *s, const char *app,
     time_t live_after);
 /* Is app deployed to group? */
