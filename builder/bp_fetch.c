@@ -2,13 +2,17 @@
  * Getting a buildpack into the build's scratch dir, whatever names it:
  *
  *   an installed name    $SLIPWAY_HOME/buildpacks/<name>, copied
- *   /a/directory         (slipway.yml or .buildpacks only), copied
  *   https://host/bp.tgz  an http(s) tarball (.tgz, .tar.gz, .tar),
  *                        downloaded with a size cap and unpacked with the
  *                        runner's unpacker (no "..", no absolute paths,
  *                        no writes through links); a tarball with one
  *                        top directory (GitHub's archives) is entered
  *   https://...git#ref   any other URL: git clone --depth=1 [--branch ref]
+ *
+ * and nothing else: a path (or a file:// URL) is refused, wherever it
+ * comes from (slipway.yml, .buildpacks, BUILDPACK_URL, buildpacks:add),
+ * since the builder runs as root and would copy any host directory (a
+ * key, another app's cache) into the build for the app to read.
  *
  * Each ends as <work>/buildpack-<i>, a copy the build user owns: a
  * buildpack writes its `export` file (and some write more) into its own
@@ -179,7 +183,10 @@ bp_clone(struct builder_ctx *bc, const char *src, const char *url,
     const char *ref, const char *dest)
 {
 	struct bp_lines lines = { bc };
+	/* GIT_ALLOW_PROTOCOL: no redirect or submodule reaches file:// or
+	 * ext:: (the name's check already refused them as the URL) */
 	char *env[] = { "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false",
+	    "GIT_ALLOW_PROTOCOL=http:https:git",
 	    "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 	struct proc_opts po = { .env = env };
 	char *argv[10];
@@ -245,27 +252,8 @@ builder_bp_fetch(struct builder_bp *bp, struct builder_ctx *bc,
 
 	bp->source = xstrdup(src);
 	dest = xasprintf("%s/buildpack-%zu", bc->work, index);
-	if (src[0] == '/') {
-		/* the app's own slipway.yml or .buildpacks: a dir here */
-		if (!builder_bp_has(src, "compile")) {
-			rc = err_set(ERR_INVALID, "buildpack '%.200s' is not a "
-			    "directory with an executable bin/compile", src);
-			goto done;
-		}
-		builder_say(bc->bo, "Using buildpack %s", src);
-		if ((rc = bp_copy(bc, src, dest)) == 1) {
-			bp->dir = xstrdup(src);
-			rc = 0;
-			goto done;
-		}
-		goto found;
-	}
-	if (!name_buildpack_is_valid(src)) {
-		rc = err_set(ERR_INVALID, "buildpack '%.200s' is neither an "
-		    "installed buildpack's name nor a URL (https://host/bp.git"
-		    "#ref, https://host/bp.tgz)", src);
+	if ((rc = name_buildpack_check(src)) < 0)
 		goto done;
-	}
 	if (name_buildpack_is_installed(src)) {
 		inst = xasprintf("%s/buildpacks/%s", bc->o->home, src);
 		if (!builder_bp_has(inst, "compile")) {

@@ -55,7 +55,9 @@ struct build_state {
 	struct slug_procfile *defaults; /* from bin/release */
 	json_t *config;         /* {"KEY": "value"} */
 	json_t *procs;          /* the process types of the build */
-	char *stack;            /* the stack layout */
+	char *release_cmd;      /* Procfile `release:`, or NULL */
+	char *app_stack;        /* the app's (stack:set), or NULL */
+	struct image_stack_ref stack;   /* layout NULL until picked */
 	char *slug;             /* path of the slug file */
 	struct slug_info slug_info;
 	struct builder_limits limits;   /* what the push may expand to */
@@ -81,7 +83,9 @@ build_state_clear(struct build_state *b)
 	slug_procfile_free(b->defaults);
 	json_decref(b->config);
 	json_decref(b->procs);
-	free(b->stack);
+	free(b->release_cmd);
+	free(b->app_stack);
+	image_stack_ref_clear(&b->stack);
 	free(b->slug);
 	image_desc_clear(&b->image);
 	free(b->image_ref);
@@ -112,6 +116,9 @@ build_record(struct build_state *b, const struct builder_opts *o)
 	b->branch = xstrdup(json_string_value(json_object_get(app,
 	    "deploy_branch")) ? json_string_value(json_object_get(app,
 	    "deploy_branch")) : "main");
+	if (json_string_value(json_object_get(app, "stack")))
+		b->app_stack = xstrdup(json_string_value(json_object_get(app,
+		    "stack")));
 	if (json_is_array(json_object_get(app, "buildpacks")))
 		b->app_bps = json_incref(json_object_get(app, "buildpacks"));
 	if (!name_app_is_valid(o->app) || strlen(b->uid) != 32 ||
@@ -247,6 +254,10 @@ build_bps_file(struct build_state *b, const char *text, size_t len)
 				    "more than %d buildpacks",
 				    BUILDER_BUILDPACKS_MAX);
 			build_bps_add(b, p, (size_t)(q - p));
+			/* refused here, with its line, before any fetch */
+			if (name_buildpack_check(b->bps[b->nbps - 1]) < 0)
+				return err_wrap(ERR_INVALID, ".buildpacks line "
+				    "%u", line);
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -254,7 +265,9 @@ build_bps_file(struct build_state *b, const char *text, size_t len)
 }
 
 /* Which buildpacks, first found wins: the BUILDPACK_URL config var, the
- * app's list (buildpacks:set), slipway.yml's, the .buildpacks file. */
+ * tree's .buildpacks file, slipway.yml's list, the app's own list
+ * (buildpacks:add/set): what the pushed commit says beats what was set
+ * on the app, as Dokku's .buildpacks does. */
 static int
 build_bps_configure(struct build_state *b)
 {
@@ -270,21 +283,6 @@ build_bps_configure(struct build_state *b)
 		b->bps_from = "BUILDPACK_URL";
 		return 0;
 	}
-	if (json_array_size(b->app_bps)) {
-		json_array_foreach(b->app_bps, i, v)
-			if (json_is_string(v) && b->nbps < BUILDER_BUILDPACKS_MAX)
-				build_bps_add(b, json_string_value(v),
-				    json_string_length(v));
-		b->bps_from = "buildpacks:set";
-		return 0;
-	}
-	if (b->manifest && b->manifest->nbuildpacks) {
-		for (i = 0; i < b->manifest->nbuildpacks; i++)
-			build_bps_add(b, b->manifest->buildpacks[i],
-			    strlen(b->manifest->buildpacks[i]));
-		b->bps_from = "slipway.yml";
-		return 0;
-	}
 	rc = builder_tree_file(&t, b->repo, &b->commit, ".buildpacks",
 	    SLUG_SMALL_FILE_MAX);
 	if (rc == 0) {
@@ -294,7 +292,47 @@ build_bps_configure(struct build_state *b)
 		rc = 0;
 	}
 	buf_free(&t);
-	return rc;
+	if (rc < 0 || b->nbps)
+		return rc;
+	if (b->manifest && b->manifest->nbuildpacks) {
+		for (i = 0; i < b->manifest->nbuildpacks; i++)
+			build_bps_add(b, b->manifest->buildpacks[i],
+			    strlen(b->manifest->buildpacks[i]));
+		b->bps_from = "slipway.yml";
+		return 0;
+	}
+	json_array_foreach(b->app_bps, i, v)
+		if (json_is_string(v) && b->nbps < BUILDER_BUILDPACKS_MAX)
+			build_bps_add(b, json_string_value(v),
+			    json_string_length(v));
+	if (b->nbps)
+		b->bps_from = "buildpacks:add";
+	return 0;
+}
+
+/* The stack (builder_stack_pick), once a build needs it. */
+static int
+build_stack(struct build_state *b, struct builder_out *bo,
+    const struct builder_opts *o)
+{
+	const char *chosen = NULL, *from = NULL;
+	int rc;
+
+	if (b->stack.layout)
+		return 0;
+	if (b->manifest && b->manifest->stack) {
+		chosen = b->manifest->stack;
+		from = "slipway.yml";
+	} else if (b->app_stack) {
+		chosen = b->app_stack;
+		from = "stack:set";
+	}
+	if ((rc = builder_stack_pick(&b->stack, bo, o->home, chosen,
+	    from)) < 0)
+		return rc;
+	builder_say(bo, "Stack %s%s%s%s", b->stack.name, from ? " (" : "",
+	    from ? from : "", from ? ")" : "");
+	return 0;
 }
 
 static bool
@@ -329,6 +367,12 @@ build_procs(struct build_state *b, struct builder_out *bo)
 			json_object_set_new(b->procs, p->type,
 			    json_string(p->command));
 		}
+	}
+	/* `release` is the release phase's command, not a process type */
+	if ((v = json_object_get(b->procs, "release")) != NULL) {
+		b->release_cmd = xstrdup(json_string_value(v));
+		json_object_del(b->procs, "release");
+		builder_say(bo, "Release phase: %s", b->release_cmd);
 	}
 	json_object_foreach(b->procs, key, v)
 		if (!name_proc_type_is_valid(key))
@@ -399,15 +443,16 @@ build_compile(struct build_state *b, struct builder_ctx *bc,
 	builder_stage_end(bc->bo, "export");
 
 	builder_stage_begin(bc->bo);
-	if ((rc = builder_stack_ensure(&b->stack, o->home)) < 0)
+	if ((rc = build_stack(b, bc->bo, o)) < 0)
 		return rc;
+	bc->stack = b->stack.name;
 	if (geteuid() != 0) {
 		builder_warn(bc->bo, "cannot build in a container here (not "
 		    "root); building on the host, as this user, with no "
 		    "isolation");
 		bc->host = true;
 	} else if ((rc = builder_stack_rootfs(&bc->rootfs, o->home,
-	    b->stack)) < 0 ||
+	    &b->stack)) < 0 ||
 	    (rc = runner_sandbox_user(&bc->uid, &bc->gid, bc->rootfs,
 	    NULL)) < 0) {
 		return rc;
@@ -505,8 +550,7 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 	int rc;
 
 	builder_stage_begin(bc->bo);
-	if (b->stack == NULL && (rc = builder_stack_ensure(&b->stack,
-	    o->home)) < 0)
+	if ((rc = build_stack(b, bc->bo, o)) < 0)
 		return rc;
 	procs = xcalloc(json_object_size(b->procs) + 1, sizeof(*procs));
 	json_object_foreach(b->procs, key, v) {
@@ -519,7 +563,8 @@ build_image(struct build_state *b, struct builder_ctx *bc,
 	health = builder_manifest_health_json(b->manifest);
 	out = fs_join(bc->work, "image");
 	struct image_build_opts io = {
-		.slug = b->slug, .base = b->stack, .out = out, .tag = tag,
+		.slug = b->slug, .base = b->stack.layout,
+		.base_tag = b->stack.run_tag, .out = out, .tag = tag,
 		.procs = procs, .nprocs = n, .revision = b->sha,
 		.created = created, .healthcheck = health,
 		/* computed while the slug was written: no second read */
@@ -600,6 +645,9 @@ build_release(int64_t *version, struct build_state *b,
 	 * leaves no release of it. */
 	if (o->land)
 		json_object_set_new(body, "land", json_string(o->land));
+	if (b->release_cmd)
+		json_object_set_new(body, "release_command",
+		    json_string(b->release_cmd));
 	snprintf(path, sizeof(path), "/v1/apps/%s/builds/%lld", o->app,
 	    (long long)b->number);
 	rc = apiclient_call(&res, o->api, "PATCH", path, body);
@@ -686,15 +734,31 @@ build_open(struct build_state *b, const struct builder_opts *o)
 	return 0;
 }
 
-/* Each change of a rollout's state, as a line for the person pushing. */
+struct build_follow {
+	struct builder_out *bo;
+	struct apiclient *api;
+	const char *app;
+	char run[40];           /* the release phase followed, once */
+};
+
+/* Each change of a rollout's state, as a line for the person pushing;
+ * a release phase's output, as it comes. */
 static void
 build_rollout_progress(json_t *ans, void *ctx)
 {
+	struct build_follow *f = ctx;
 	const char *st = json_string_value(json_object_get(ans, "state"));
 	const char *why = json_string_value(json_object_get(ans, "reason"));
+	const char *run = json_string_value(json_object_get(json_object_get(
+	    ans, "release_phase"), "run"));
 
+	if (run && strlen(run) < sizeof(f->run) && strcmp(run, f->run)) {
+		snprintf(f->run, sizeof(f->run), "%s", run);
+		builder_phase_follow(f->bo, f->api, f->app, run);
+		return;
+	}
 	if (st && strcmp(st, "pending") == 0)
-		builder_say(ctx, "Waiting: %s", why ? why : "deploying");
+		builder_say(f->bo, "Waiting: %s", why ? why : "deploying");
 }
 
 /*
@@ -719,6 +783,7 @@ build_wait_live(struct builder_out *bo, struct apiclient *api,
 	snprintf(path, sizeof(path), "/v1/apps/%s/releases/v%lld/rollout",
 	    app, (long long)version);
 	if (apiclient_call(&ans, api, "GET", path, NULL) == 0 &&
+	    json_object_get(ans, "release_phase") == NULL &&
 	    json_array_size(json_object_get(ans, "runners")) == 0 &&
 	    (st = json_string_value(json_object_get(ans, "state"))) &&
 	    strcmp(st, "pending") == 0) {
@@ -732,8 +797,9 @@ build_wait_live(struct builder_out *bo, struct apiclient *api,
 	/* Unset or not a number of seconds: the default. */
 	if (env == NULL || parse_uint(&timeout, env, 1, 86400) < 0)
 		timeout = 180;
+	struct build_follow follow = { .bo = bo, .api = api, .app = app };
 	rc = rollout_wait(&ans, api, app, version, NULL,
-	    (unsigned)timeout, build_rollout_progress, bo);
+	    (unsigned)timeout, build_rollout_progress, &follow);
 	if (rc < 0) {
 		json_t *serving = json_object_get(ans, "serving");
 

@@ -106,7 +106,8 @@ struct builder_ctx {
 	char *out_dir;          /* what detect and release print */
 	char *exports_dir;      /* export files kept, 00, 01, ... */
 	unsigned nexports;
-	char *rootfs;           /* the stack, unpacked */
+	char *rootfs;           /* the stack's build image, unpacked */
+	const char *stack;      /* its name: STACK in every step */
 	uid_t uid;              /* the stack's build user */
 	gid_t gid;
 	bool host;              /* runc cannot run: on the host */
@@ -131,8 +132,9 @@ int builder_bp_own(struct builder_ctx *bc, const char *dir);
 
 /* ---- bp_fetch.c ---- */
 
+
 /* Make buildpack src (an installed name, a URL of a git repository or an
- * http(s) tarball, or a directory) the build user's copy
+ * http(s) tarball; name_buildpack_check) the build user's copy
  * <work>/buildpack-<index>: bp->dir and bp->source are set (the caller
  * frees them, also on failure).  ERR_INVALID for a name that is none of
  * these, ERR_NOTFOUND for one not installed, ERR_IO (with git's or the
@@ -148,11 +150,27 @@ int builder_bp_compile(struct builder_ctx *bc, const struct builder_bp *bp,
 
 /* ---- stack.c ---- */
 
-/* $home/stacks/default, imported from busybox-static when missing. */
-int builder_stack_ensure(char **layout, const char *home);
-/* The stack unpacked for builds (runner_image_unpack); *rootfs is its
- * path. */
-int builder_stack_rootfs(char **rootfs, const char *home, const char *layout);
+/* The stack to build on: chosen (slipway.yml's or stack:set's, from
+ * saying which, for messages), else the home's default, else the busybox
+ * stack (imported from busybox-static when missing).  A chosen stack
+ * that is missing is ERR_NOTFOUND; a missing default falls back to
+ * busybox with a warning on bo.  *out is the caller's
+ * (image_stack_ref_clear). */
+struct image_stack_ref;
+int builder_stack_pick(struct image_stack_ref *out, struct builder_out *bo,
+    const char *home, const char *chosen, const char *from);
+/* The stack's build image unpacked for builds (runner_image_unpack);
+ * *rootfs is its path. */
+int builder_stack_rootfs(char **rootfs, const char *home,
+    const struct image_stack_ref *stack);
+
+/* ---- phase.c ---- */
+
+/* Follow one-off run (a release phase) of app to its end, saying its
+ * lines on bo. */
+struct apiclient;
+void builder_phase_follow(struct builder_out *bo, struct apiclient *api,
+    const char *app, const char *run);
 
 /* ---- the build's lease (lease.c) ---- */
 

@@ -182,13 +182,13 @@ bp_chown_tree(const char *dir, uid_t uid, gid_t gid)
  * (build, cache, env) dirs, stdout to out_dir/<capture> when capturing. */
 struct bp_cmd {
 	char *argv[9], *env[6];
-	char *prog, *out, *home, *srcv;
+	char *prog, *out, *home, *srcv, *stack;
 };
 
 static void
 bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
     int nargs, const char *out_dir, const char *exports, const char *step,
-    const char *capture, const char *sha)
+    const char *capture, const char *sha, const char *stack)
 {
 	int n = 0;
 
@@ -196,6 +196,8 @@ bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
 	c->out = xasprintf("OUT=%s/%s", out_dir, capture ? capture : "-");
 	c->srcv = xasprintf("SOURCE_VERSION=%s", sha);
 	c->home = xasprintf("HOME=%s", dirs[0]);
+	/* the stack's name, as Heroku's heroku-22: buildpacks key on it */
+	c->stack = xasprintf("STACK=%s", stack ? stack : "default");
 	c->argv[n++] = "/bin/sh";
 	c->argv[n++] = "-c";
 	c->argv[n++] = capture ? BP_CAPTURE_SCRIPT : BP_STEP_SCRIPT;
@@ -206,7 +208,7 @@ bp_cmd_make(struct bp_cmd *c, const char *bp_dir, const char *const dirs[3],
 	c->argv[n] = NULL;
 	c->env[0] = BP_PATH;
 	c->env[1] = c->home;
-	c->env[2] = "STACK=slipway";
+	c->env[2] = c->stack;
 	c->env[3] = c->srcv;
 	c->env[4] = c->out;
 	c->env[5] = NULL;
@@ -219,6 +221,7 @@ bp_cmd_free(struct bp_cmd *c)
 	free(c->out);
 	free(c->srcv);
 	free(c->home);
+	free(c->stack);
 }
 
 /*
@@ -289,7 +292,7 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 		    (int)getpid(), ++bc->run_seq);
 
 		bp_cmd_make(&cmd, "/buildpack", cdirs, nargs, "/out",
-		    "/exports", step, capture, bc->sha);
+		    "/exports", step, capture, bc->sha, bc->stack);
 		sb.id = id;
 		sb.argv = cmd.argv;
 		sb.env = cmd.env;
@@ -302,7 +305,7 @@ bp_step(int *status, struct builder_ctx *bc, const struct builder_bp *bp,
 			return rc;
 	}
 	bp_cmd_make(&cmd, bp->dir, hdirs, nargs, bc->out_dir, bc->exports_dir,
-	    step, capture, bc->sha);
+	    step, capture, bc->sha, bc->stack);
 	{
 		struct proc_opts po = { .cwd = bc->build_dir, .env = cmd.env,
 		    .stop = bc->o->stop };

@@ -15,6 +15,7 @@
 #include "builder_int.h"
 #include "slipway/alloc.h"
 #include "slipway/err.h"
+#include "slipway/name.h"
 #include "slipway/parse.h"
 #include "slipway/slug.h"
 
@@ -26,7 +27,7 @@
 static int
 bad(const char *what, const struct yml *n, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -203,8 +204,11 @@ parse_buildpacks(struct builder_manifest *m, const struct yml *l)
 		if (v->kind != YML_SCALAR || v->len == 0 ||
 		    v->len > BUILDPACK_REF_MAX || !text_is_line(v->value) ||
 		    strchr(v->value, ' ') || v->value[0] == '-')
-			return bad(MANIFEST, v, "a buildpack is a directory, a "
-			    "git URL or an installed buildpack's name");
+			return bad(MANIFEST, v, "a buildpack is an installed "
+			    "buildpack's name, a git URL or an http(s) tarball "
+			    "URL");
+		if (name_buildpack_check(v->value) < 0)
+			return bad(MANIFEST, v, "%s", err_last());
 		m->buildpacks[m->nbuildpacks++] = xstrdup(v->value);
 	}
 	return 0;
@@ -246,7 +250,7 @@ builder_manifest_parse(struct builder_manifest **out, const char *text,
 		goto ok;
 	if (root->kind != YML_MAP) {
 		rc = bad(MANIFEST, root, "the top level must be a mapping "
-		    "(deploy_branch, buildpacks, healthcheck, processes), not "
+		    "(deploy_branch, buildpacks, stack, healthcheck, processes), not "
 		    "%s", kind_name(root));
 		goto done;
 	}
@@ -265,6 +269,16 @@ builder_manifest_parse(struct builder_manifest **out, const char *text,
 		} else if (strcmp(k->value, "buildpacks") == 0) {
 			if ((rc = parse_buildpacks(m, v)) < 0)
 				goto done;
+		} else if (strcmp(k->value, "stack") == 0) {
+			/* the stack rule is the app rule (image/stacks.c) */
+			if (v->kind != YML_SCALAR ||
+			    !name_app_is_valid(v->value)) {
+				rc = bad(MANIFEST, v, "'stack' must be a stack's "
+				    "name (`slipway stacks` lists them)");
+				goto done;
+			}
+			free(m->stack);
+			m->stack = xstrdup(v->value);
 		} else if (strcmp(k->value, "healthcheck") == 0) {
 			if ((rc = parse_health(m, v)) < 0)
 				goto done;
@@ -274,7 +288,7 @@ builder_manifest_parse(struct builder_manifest **out, const char *text,
 				goto done;
 		} else {
 			rc = bad(MANIFEST, k, "unknown key '%.60s' (known: "
-			    "deploy_branch, buildpacks, healthcheck, "
+			    "deploy_branch, buildpacks, stack, healthcheck, "
 			    "processes)", k->value);
 			goto done;
 		}
@@ -298,6 +312,7 @@ builder_manifest_free(struct builder_manifest *m)
 	for (size_t i = 0; i < m->nbuildpacks; i++)
 		free(m->buildpacks[i]);
 	free(m->buildpacks);
+	free(m->stack);
 	free(m->health_path);
 	slug_procfile_free(m->processes);
 	free(m);

@@ -1,10 +1,15 @@
 /*
- * The stack builds run in and slugs are layered on: the OCI layout at
- * $SLIPWAY_HOME/stacks/default.  A fresh install has none, so the first
- * build imports one from the host's busybox-static (`slipway stack import
- * --busybox`); an operator may put any other stack layout there.  For
- * compiles it is unpacked once per manifest digest, with the runner's
- * own unpacker, into the runner's image cache.
+ * The stack an app builds in and its slug is layered on, first found:
+ * slipway.yml's `stack:`, the app's `stack:set`, the home's default
+ * (stacks/.default, image/stacks.c), else the busybox stack `default`.
+ * A Debian stack (`stack build`) is a pair: buildpacks run in its build
+ * image and the slug goes on its run image; any other stack's one image
+ * is both.  A stack the app chose that is missing fails the build; a
+ * default that is missing (removed since) falls back to busybox, saying
+ * so.  The busybox stack is imported from the host's busybox-static the
+ * first time it is needed.  For compiles the build image is unpacked
+ * once per manifest digest, with the runner's own unpacker, into the
+ * runner's image cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +27,7 @@
 #include "slipway/image.h"
 #include "slipway/runner.h"
 
-#define STACK_NAME "default"
+#define STACK_NAME IMAGE_STACK_BUSYBOX
 
 static bool
 stack_present(const char *layout)
@@ -34,8 +39,8 @@ stack_present(const char *layout)
 	return ok;
 }
 
-int
-builder_stack_ensure(char **out, const char *home)
+static int
+stack_busybox_ensure(char **out, const char *home)
 {
 	char *dir = home_stacks_dir(home), *layout = home_stack_path(home,
 	    STACK_NAME);
@@ -91,15 +96,53 @@ done:
 }
 
 int
-builder_stack_rootfs(char **rootfs, const char *home, const char *layout)
+builder_stack_pick(struct image_stack_ref *out, struct builder_out *bo,
+    const char *home, const char *chosen, const char *from)
 {
+	char *name = NULL, *layout = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (chosen == NULL && (rc = image_stack_default_get(&name, home)) < 0)
+		return rc;
+	if (chosen && !image_stack_name_is_valid(chosen))
+		return err_set(ERR_INVALID, "'%.64s' (%s) is not a stack name",
+		    chosen, from);
+	if (name == NULL)
+		name = xstrdup(chosen);
+	if (strcmp(name, STACK_NAME) != 0) {
+		rc = image_stack_find(out, home, name);
+		if (rc == 0 || chosen) {
+			if (rc < 0)
+				rc = err_wrap(rc, "the stack %s names", from);
+			goto done;
+		}
+		builder_warn(bo, "the default stack '%s' is not there (%s); "
+		    "building on the busybox stack", name, err_last());
+	}
+	if ((rc = stack_busybox_ensure(&layout, home)) < 0 ||
+	    (rc = image_stack_find(out, home, STACK_NAME)) < 0)
+		goto done;
+done:
+	free(layout);
+	free(name);
+	return rc;
+}
+
+int
+builder_stack_rootfs(char **rootfs, const char *home,
+    const struct image_stack_ref *stack)
+{
+	const char *layout = stack->layout;
+	const char *tag = stack->build_tag;
+
 	struct image_layout *l = NULL;
 	struct image_manifest *m = NULL;
 	char **layers = NULL;
 	int rc;
 
 	if ((rc = image_layout_open(&l, layout)) < 0 ||
-	    (rc = image_layout_load(&m, NULL, l, NULL)) < 0)
+	    (rc = image_layout_load(&m, NULL, l, tag)) < 0)
 		goto done;
 	layers = xcalloc(m->nlayers + 1, sizeof(*layers));
 	for (size_t i = 0; i < m->nlayers; i++)

@@ -115,6 +115,31 @@ const struct cmdline_command client_commands[] = {
 	  "--process web shows every web.N; web.1 only that one.\n"
 	  "--source router shows the proxy's line for each request (method,\n"
 	  "path, status, bytes, service time); app only the app's output.\n" },
+	{ "buildpacks", client_cmd_buildpacks, "APP [--json]",
+	  "list the app's buildpacks (used when its tree names none)", NULL },
+	{ "buildpacks:add", client_cmd_buildpacks_add,
+	  "APP URL [--index N] [--json]",
+	  "add a buildpack (at position N, else last)",
+	  "URL is an installed buildpack's name, a git URL (#ref optional)\n"
+	  "or an http(s) tarball URL; never a path.  The app's list is used\n"
+	  "when its tree has no .buildpacks and no slipway.yml buildpacks.\n" },
+	{ "buildpacks:set", client_cmd_buildpacks_set,
+	  "APP URL [--index N] [--json]",
+	  "replace buildpack N with URL (no --index: URL becomes the only one)",
+	  NULL },
+	{ "buildpacks:remove", client_cmd_buildpacks_remove,
+	  "APP URL|--index N [--json]", "remove a buildpack from the app's list",
+	  NULL },
+	{ "buildpacks:clear", client_cmd_buildpacks_clear, "APP [--json]",
+	  "empty the app's buildpack list", NULL },
+	{ "stack:set", client_cmd_stack_set, "APP NAME|--default [--json]",
+	  "build and run APP on stack NAME (`slipway stacks`) from its next "
+	  "build",
+	  "slipway.yml's stack: wins over it.  --default: the home's default\n"
+	  "stack again.\n" },
+	{ "repo:purge-cache", client_cmd_repo_purge_cache, "APP [--json]",
+	  "drop APP's build cache (buildpacks start afresh next build)",
+	  NULL },
 	{ "builds", client_cmd_builds, "APP [--json]",
 	  "list an app's builds", NULL },
 	{ "builds:info", client_cmd_builds_info, "APP BUILD [--json]",

@@ -246,11 +246,23 @@ rollout_answer(const char *app, int64_t version, const char *restart,
 	json_t *urls = json_array(), *x, *ans;
 	const char *state = "live", *reason = NULL;
 	char *why_buf = NULL, *crash_buf = NULL;
+	json_t *phase = NULL;
 	size_t i;
 
 	if (rollout_is(json_object_get(rel, "state"), "failed")) {
 		state = "failed";
 		reason = json_string_value(json_object_get(rel, "reason"));
+		goto out;
+	}
+	if (rollout_is(json_object_get(rel, "phase"), "waiting") ||
+	    rollout_is(json_object_get(rel, "phase"), "running")) {
+		/* nothing of it runs before its release phase succeeded */
+		state = "pending";
+		phase = json_pack("{sOsO}", "state", json_object_get(rel,
+		    "phase"), "run", json_object_get(rel, "phase_run"));
+		reason = rollout_is(json_object_get(rel, "phase"), "running") ?
+		    "the release phase is running" : "the release phase waits "
+		    "for a live runner";
 		goto out;
 	}
 	if (version < current) {
@@ -340,6 +352,8 @@ out:
 	    json_null());
 	if (restart)
 		json_object_set_new(ans, "restart", json_string(restart));
+	if (phase)
+		json_object_set_new(ans, "release_phase", phase);
 	free(why_buf);
 	free(crash_buf);
 	return ans;

@@ -194,13 +194,88 @@ ctl_runs_for_runner(const char *runner)
 	return a;
 }
 
+/*
+ * Queue a one-off of release rel ({version, image, digest}) of app on
+ * runner, as who, with command and env: id and *index are the run's.
+ * ERR_CONFLICT when too many run at once.
+ */
+int
+ctl_run_start(char id[33], unsigned *index, const char *app,
+    const char *runner, const char *who, json_t *rel, const char *command,
+    json_t *env)
+{
+	unsigned char rnd[16];
+	struct ctl_run *r;
+	size_t active = 0;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return err_set(ERR_IO, "no random bytes");
+	r = xcalloc(1, sizeof(*r));
+	digest_hex(r->id, rnd, sizeof(rnd));
+	snprintf(r->app, sizeof(r->app), "%s", app);
+	snprintf(r->runner, sizeof(r->runner), "%s", runner ? runner : "");
+	r->by = xstrdup(who);
+	r->exit_code = -1;
+	r->created = r->updated = clock_mono();
+
+	pthread_mutex_lock(&runs_mu);
+	run_expire();
+	for (size_t i = 0; i < nruns; i++)
+		active += run_active(runs[i]);
+	if (active >= RUNS_ACTIVE_MAX || nruns >= RUNS_MAX) {
+		pthread_mutex_unlock(&runs_mu);
+		run_free(r);
+		return err_set(ERR_CONFLICT, "too many one-offs at once (%zu "
+		    "running); try again when some have ended", active);
+	}
+	/* Numbers are not reused within a controller's life; seeded from
+	 * the clock so a restarted controller does not reuse recent ones. */
+	if (run_seq == 0)
+		run_seq = (unsigned)(time(NULL) % 100000) * 10;
+	r->index = ++run_seq;
+	r->spec = json_pack("{sssssIsIsOsOsssO}", "id", r->id, "app", r->app,
+	    "index", (json_int_t)r->index, "release",
+	    json_integer_value(json_object_get(rel, "version")),
+	    "image", json_object_get(rel, "image"),
+	    "digest", json_object_get(rel, "digest"),
+	    "command", command, "env", env ? env : json_object());
+	runs = xrealloc(runs, (nruns + 1) * sizeof(*runs));
+	runs[nruns++] = r;
+	memcpy(id, r->id, 33);
+	*index = r->index;
+	pthread_mutex_unlock(&runs_mu);
+	return 0;
+}
+
+int
+ctl_run_status(const char *id, int *exit_code, char *error, size_t len)
+{
+	const struct ctl_run *r;
+	int st = -1;
+
+	*exit_code = -1;
+	if (len)
+		error[0] = '\0';
+	pthread_mutex_lock(&runs_mu);
+	run_expire();
+	if ((r = run_find(NULL, id)) != NULL) {
+		st = (int)r->state;
+		*exit_code = r->exit_code;
+		if (r->error && len)
+			snprintf(error, len, "%s", r->error);
+	}
+	pthread_mutex_unlock(&runs_mu);
+	return st;
+}
+
 void
 ctl_runs_create(struct ctl_call *c)
 {
 	json_t *target = NULL, *rel, *runner, *cmdv;
-	unsigned char rnd[16];
-	struct ctl_run *r;
-	size_t active = 0;
+	const char *rname;
+	char id[33];
+	unsigned index;
+	int rc;
 
 	if (!ctl_app_deploy(c, c->seg[1]) || !ctl_need_body(c))
 		return;
@@ -217,53 +292,20 @@ ctl_runs_create(struct ctl_call *c)
 		return;
 	rel = json_object_get(target, "release");
 	runner = json_object_get(target, "runner");
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	rname = json_string_value(json_object_get(runner, "name"));
+	rc = ctl_run_start(id, &index, c->seg[1], rname, c->actor.name, rel,
+	    json_string_value(cmdv), json_object_get(rel, "config"));
+	if (rc < 0) {
 		json_decref(target);
-		ctl_error(c, 500, "internal", "no random bytes");
+		ctl_fail(c, rc);
 		return;
 	}
-	r = xcalloc(1, sizeof(*r));
-	digest_hex(r->id, rnd, sizeof(rnd));
-	snprintf(r->app, sizeof(r->app), "%s", c->seg[1]);
-	snprintf(r->runner, sizeof(r->runner), "%s", json_string_value(
-	    json_object_get(runner, "name")));
-	r->by = xstrdup(c->actor.name);
-	r->exit_code = -1;
-	r->created = r->updated = clock_mono();
-
-	pthread_mutex_lock(&runs_mu);
-	run_expire();
-	for (size_t i = 0; i < nruns; i++)
-		active += run_active(runs[i]);
-	if (active >= RUNS_ACTIVE_MAX || nruns >= RUNS_MAX) {
-		pthread_mutex_unlock(&runs_mu);
-		run_free(r);
-		json_decref(target);
-		ctl_error(c, 409, "conflict", "too many one-offs at once "
-		    "(%zu running); try again when some have ended", active);
-		return;
-	}
-	/* Numbers are not reused within a controller's life; seeded from
-	 * the clock so a restarted controller does not reuse recent ones. */
-	if (run_seq == 0)
-		run_seq = (unsigned)(time(NULL) % 100000) * 10;
-	r->index = ++run_seq;
-	r->spec = json_pack("{sssssIsIsOsOsOsO}", "id", r->id, "app", r->app,
-	    "index", (json_int_t)r->index, "release",
-	    json_integer_value(json_object_get(rel, "version")),
-	    "image", json_object_get(rel, "image"),
-	    "digest", json_object_get(rel, "digest"),
-	    "command", cmdv, "env", json_object_get(rel, "config"));
-	runs = xrealloc(runs, (nruns + 1) * sizeof(*runs));
-	runs[nruns++] = r;
-	pthread_mutex_unlock(&runs_mu);
-
 	log_info("%s starts a one-off of '%s' on runner '%s' (%s)",
-	    c->actor.name, r->app, r->runner, r->id);
+	    c->actor.name, c->seg[1], rname, id);
 	ctl_desired_changed(c->ctl);
-	ctl_reply(c, 201, json_pack("{sssssOsssIss}", "id", r->id,
-	    "app", r->app, "release", json_object_get(rel, "version"),
-	    "runner", r->runner, "index", (json_int_t)r->index,
+	ctl_reply(c, 201, json_pack("{sssssOsssIss}", "id", id,
+	    "app", c->seg[1], "release", json_object_get(rel, "version"),
+	    "runner", rname, "index", (json_int_t)index,
 	    "state", "pending"));
 	json_decref(target);
 }

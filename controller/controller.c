@@ -324,6 +324,7 @@ ctl_ticker(void *arg)
 		ctl_landings_repair(ctl, s);
 		ctl_rollout_retry(ctl, s);
 		ctl_releases_settle(ctl, s);
+		ctl_release_phases(ctl, s);
 	}
 	ctl_store_put(ctl, s);
 	return NULL;

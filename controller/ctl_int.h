@@ -358,6 +358,10 @@ void ctl_desired_changed(struct ctl *ctl);
  * one-offs it should run. */
 void ctl_desired_extend(struct ctl *ctl, json_t *doc, const char *runner);
 /* api_maint.c */
+void ctl_buildpacks_get(struct ctl_call *c);
+void ctl_buildpacks_edit(struct ctl_call *c);
+void ctl_stack_set(struct ctl_call *c);
+void ctl_cache_purge(struct ctl_call *c);
 void ctl_maintenance_get(struct ctl_call *c);
 void ctl_maintenance_set(struct ctl_call *c);
 /* Roll out again, with a restart token, an app's current release that a
@@ -373,6 +377,16 @@ void ctl_rollout_retry(struct ctl *ctl, struct store *s);
 void ctl_releases_settle(struct ctl *ctl, struct store *s);
 /* The one-offs runner should run now (specs, a new array). */
 json_t *ctl_runs_for_runner(const char *runner);
+/* api_runs.c: queue a one-off (ctl_runs_create's, and the release
+ * phase's); and a run's state by id: -1 unknown (ended long ago, or
+ * before a restart), else 0 pending, 1 running, 2 exited (*exit_code),
+ * 3 failed (error). */
+int ctl_run_start(char id[33], unsigned *index, const char *app,
+    const char *runner, const char *who, json_t *rel, const char *command,
+    json_t *env);
+int ctl_run_status(const char *id, int *exit_code, char *error, size_t len);
+/* release_phase.c: start and end release phases (the ticker's). */
+void ctl_release_phases(struct ctl *ctl, struct store *s);
 /* ?wait=S (0 to CTL_WAIT_MAX; 0 when absent); false after answering 422. */
 bool ctl_wait_param(struct ctl_call *c, long *out);
 

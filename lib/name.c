@@ -125,8 +125,9 @@ name_buildpack_is_installed(const char *s)
 bool
 name_buildpack_is_url(const char *s)
 {
+	/* never file://: the builder (root) would clone a host path */
 	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0
-	    || strncmp(s, "git://", 6) == 0 || strncmp(s, "file://", 7) == 0;
+	    || strncmp(s, "git://", 6) == 0;
 }
 
 bool
@@ -145,7 +146,7 @@ name_buildpack_is_valid(const char *s)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '\\' ||
 		    *p == '"' || *p == '\'')
 			return false;
-	/* something after the scheme: a host, or file://'s path */
+	/* something after the scheme: a host */
 	host = strstr(s, "://") + 3;
 	if (*host == '\0' || *host == '#')
 		return false;
@@ -157,4 +158,21 @@ name_buildpack_is_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+int
+name_buildpack_check(const char *src)
+{
+	if (name_buildpack_is_valid(src))
+		return 0;
+	if (src[0] == '/' || src[0] == '.' || src[0] == '~' ||
+	    strncmp(src, "file:", 5) == 0 || (strchr(src, '/') &&
+	    strstr(src, "://") == NULL))
+		return err_set(ERR_INVALID, "buildpack '%.200s' is a path: "
+		    "name an installed buildpack (a directory of "
+		    "$SLIPWAY_HOME/buildpacks), a git URL (https://host/bp.git"
+		    "#ref) or an http(s) tarball URL", src);
+	return err_set(ERR_INVALID, "buildpack '%.200s' is neither an "
+	    "installed buildpack's name nor a URL (https://host/bp.git#ref, "
+	    "https://host/bp.tgz)", src);
 }

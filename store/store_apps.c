@@ -82,6 +82,7 @@ done:
 
 #define APP_COLUMNS \
 	"a.name AS name, u.name AS owner, a.deploy_branch AS deploy_branch," \
+	" a.buildpacks AS buildpacks_json, a.stack AS stack," \
 	" (SELECT json_group_array(name) FROM (SELECT g.name AS name" \
 	"  FROM app_groups ag JOIN deploy_groups g ON g.id = ag.group_id" \
 	"  WHERE ag.app_id = a.id ORDER BY g.name)) AS groups_json," \

@@ -120,6 +120,11 @@ int store_release_insert(int64_t *out_version, struct store *s,
     int64_t app_id, int64_t build_id, int64_t config_id, const char *kind,
     int64_t rollback_of, const char *summary, const char *who);
 
+/* 1 when a release of build_id (0: none) would run something: the
+ * formation has a process of the build's types and the app a group;
+ * else 0. */
+int store_release_runs(struct store *s, int64_t app_id, int64_t build_id);
+
 /* 32 random bytes as prefix + 64 hex into out; sha256 hex of the whole
  * string into hash (65 bytes). */
 int store_secret_new(char out[STORE_TOKEN_LEN], char hash[65],

@@ -83,10 +83,7 @@ store_current_get(struct store_current *out, struct store *s, int64_t app_id)
 	return rc;
 }
 
-/* 1 when a release of build_id (0: none) would run something: the
- * formation has a process of the build's types and the app a group;
- * else 0. */
-static int
+int
 store_release_runs(struct store *s, int64_t app_id, int64_t build_id)
 {
 	if (build_id == 0)
@@ -100,12 +97,27 @@ store_release_runs(struct store *s, int64_t app_id, int64_t build_id)
 	    "ii", app_id, build_id);
 }
 
+/* 1 when a release of build_id with config_id runs a release phase: the
+ * build has a release command and the config does not set
+ * STORE_RELEASE_PHASE_SKIP to 1; else 0. */
+static int
+store_release_phased(struct store *s, int64_t build_id, int64_t config_id)
+{
+	if (build_id == 0)
+		return 0;
+	return store_query_int(NULL, s, "SELECT 1 FROM builds b"
+	    " LEFT JOIN configs c ON c.id = ?2"
+	    " WHERE b.id = ?1 AND b.release_command IS NOT NULL"
+	    "  AND coalesce(json_extract(c.vars, '$." STORE_RELEASE_PHASE_SKIP
+	    "'), '') != '1'", "ii", build_id, config_id);
+}
+
 int
 store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
     int64_t build_id, int64_t config_id, const char *kind,
     int64_t rollback_of, const char *summary, const char *who)
 {
-	const char *state = "live";
+	const char *state = "live", *phase = NULL;
 	char why[64];
 	int64_t v = 0;
 	int rc;
@@ -123,19 +135,32 @@ store_release_insert(int64_t *out_version, struct store *s, int64_t app_id,
 	    " reason = ?, superseded_by = ? WHERE app_id = ?"
 	    " AND state = 'pending'", "sii", why, v, app_id)) < 0)
 		return rc;
-	/* A release with nothing to run has no rollout to wait for: it is
-	 * live at once. */
-	if ((rc = store_release_runs(s, app_id, build_id)) < 0)
+	/* A release with a release command runs it first (phase waiting),
+	 * pending and not the target meanwhile: store_release_phase_end
+	 * makes it the target.  Else one with nothing to run has no
+	 * rollout to wait for: it is live at once. */
+	if ((rc = store_release_phased(s, build_id, config_id)) < 0)
 		return rc;
-	if (rc > 0)
+	if (rc > 0) {
+		phase = "waiting";
 		state = "pending";
+	} else if ((rc = store_release_runs(s, app_id, build_id)) < 0) {
+		return rc;
+	} else if (rc > 0) {
+		state = "pending";
+	}
 	if ((rc = store_exec(s, NULL, "INSERT INTO releases (app_id, version,"
 	    " build_id, config_id, kind, rollback_of, summary, created_by,"
-	    " created_at, state) VALUES (?, ?, nullif(?, 0), nullif(?, 0), ?,"
-	    " nullif(?, 0), ?, ?, ?, ?)", "iiiisissis", app_id, v, build_id,
-	    config_id, kind, rollback_of, summary, who,
-	    (int64_t)time(NULL), state)) < 0)
+	    " created_at, state, phase) VALUES (?, ?, nullif(?, 0),"
+	    " nullif(?, 0), ?, nullif(?, 0), ?, ?, ?, ?, ?)", "iiiisississ",
+	    app_id, v, build_id, config_id, kind, rollback_of, summary, who,
+	    (int64_t)time(NULL), state, phase)) < 0)
 		return rc;
+	if (phase) {
+		/* the target stays: nothing of v starts before its phase */
+		*out_version = v;
+		return 0;
+	}
 	if ((rc = store_exec(s, NULL, "UPDATE apps SET target_release = ?1,"
 	    " current_release = CASE WHEN ?2 THEN ?1 ELSE current_release END"
 	    " WHERE id = ?3", "iii", v, (int64_t)(strcmp(state, "live") == 0),
@@ -201,7 +226,9 @@ store_release_pending(json_t **out, struct store *s)
 	" b.digest AS digest, c.version AS config_version," \
 	" r.rollback_of AS rollback_of, r.created_by AS created_by," \
 	" " TS("r.created_at") " AS created_at, r.state AS state," \
-	" r.reason AS reason, r.version = (SELECT current_release" \
+	" r.reason AS reason, r.phase AS phase, r.phase_run AS phase_run," \
+	" b.release_command AS release_command," \
+	" r.version = (SELECT current_release" \
 	"  FROM apps WHERE id = r.app_id) AS current_bool"
 
 static int
@@ -408,7 +435,8 @@ static int
 store_build_update_check(json_t *u, const char **status, const char *old)
 {
 	static const char *const fields[] = { "status", "rev", "image",
-	    "digest", "slug_digest", "process_types", "error", "land", NULL };
+	    "digest", "slug_digest", "process_types", "error", "land",
+	    "release_command", NULL };
 	const char *key, *to;
 	json_t *v;
 
@@ -450,6 +478,12 @@ store_build_update_check(json_t *u, const char **status, const char *old)
 	    ((v = json_object_get(u, "slug_digest")) &&
 	    !digest_is_valid(json_string_value(v))))
 		return err_set(ERR_INVALID, "digests are sha256:<64 hex>");
+	if ((v = json_object_get(u, "release_command")) &&
+	    (json_string_length(v) == 0 ||
+	    json_string_length(v) > BUILD_COMMAND_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v)))
+		return err_set(ERR_INVALID, "the release command is a "
+		    "non-empty string of at most %d bytes", BUILD_COMMAND_MAX);
 	if ((v = json_object_get(u, "error")) &&
 	    json_string_length(v) > BUILD_ERROR_MAX)
 		return err_set(ERR_TOOBIG, "build error is over %d bytes",
@@ -578,12 +612,14 @@ store_build_update(json_t **out, struct store *s, const char *app,
 	    " digest = coalesce(?, digest),"
 	    " slug_digest = coalesce(?, slug_digest),"
 	    " process_types = coalesce(?, process_types),"
+	    " release_command = coalesce(?, release_command),"
 	    " error = coalesce(?, error), updated_at = ? WHERE id = ?",
-	    "sssssssii", to,
+	    "ssssssssii", to,
 	    json_string_value(json_object_get(update, "rev")),
 	    json_string_value(json_object_get(update, "image")),
 	    json_string_value(json_object_get(update, "digest")),
 	    json_string_value(json_object_get(update, "slug_digest")), pt,
+	    json_string_value(json_object_get(update, "release_command")),
 	    json_string_value(json_object_get(update, "error")),
 	    (int64_t)time(NULL), bid)) < 0)
 		goto done;

@@ -71,6 +71,33 @@ store_rollout_failed(json_t **out, struct store *s, time_t live_after)
 }
 
 int
+store_run_runner(json_t **out, struct store *s, const char *app,
+    time_t live_after)
+{
+	int64_t aid;
+	int rc;
+
+	if ((rc = store_app_id(&aid, s, app)) < 0)
+		return rc;
+	/* A live runner of one of the app's groups; one that runs the app
+	 * already has its image. */
+	rc = store_query_row(out, s, "SELECT r.id AS id, r.name AS name,"
+	    " g.name AS \"group\" FROM runners r"
+	    " JOIN deploy_groups g ON g.id = r.group_id"
+	    " JOIN app_groups ag ON ag.group_id = r.group_id"
+	    "  AND ag.app_id = ?1"
+	    " WHERE r.last_heartbeat >= ?2"
+	    " ORDER BY (SELECT count(*) FROM assignments x"
+	    "  WHERE x.runner_id = r.id AND x.app_id = ?1) > 0 DESC,"
+	    " (SELECT count(*) FROM assignments x WHERE x.runner_id = r.id),"
+	    " r.name LIMIT 1", "ii", aid, (int64_t)live_after);
+	if (rc == ERR_NOTFOUND)
+		rc = err_set(ERR_CONFLICT, "no live runner in the groups of "
+		    "app '%s' to run it on", app);
+	return rc;
+}
+
+int
 store_run_target(json_t **out, struct store *s, const char *app,
     time_t live_after)
 {
@@ -96,21 +123,7 @@ store_run_target(json_t **out, struct store *s, const char *app,
 		    "build to run: deploy it first", (long long)current, app);
 		goto done;
 	}
-	/* A live runner of one of the app's groups; one that runs the app
-	 * already has its image. */
-	rc = store_query_row(&runner, s, "SELECT r.id AS id, r.name AS name,"
-	    " g.name AS \"group\" FROM runners r"
-	    " JOIN deploy_groups g ON g.id = r.group_id"
-	    " JOIN app_groups ag ON ag.group_id = r.group_id"
-	    "  AND ag.app_id = ?1"
-	    " WHERE r.last_heartbeat >= ?2"
-	    " ORDER BY (SELECT count(*) FROM assignments x"
-	    "  WHERE x.runner_id = r.id AND x.app_id = ?1) > 0 DESC,"
-	    " (SELECT count(*) FROM assignments x WHERE x.runner_id = r.id),"
-	    " r.name LIMIT 1", "ii", aid, (int64_t)live_after);
-	if (rc == ERR_NOTFOUND)
-		rc = err_set(ERR_CONFLICT, "no live runner in the groups of "
-		    "app '%s' to run it on", app);
+	rc = store_run_runner(&runner, s, app, live_after);
 	if (rc < 0)
 		goto done;
 	*out = json_pack("{sOsO}", "release", rel, "runner", runner);

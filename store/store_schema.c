@@ -218,6 +218,24 @@ static const char store_v9[] =
 	"ALTER TABLE runners ADD COLUMN session_since INTEGER;"
 	"ALTER TABLE runners ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 10 (issue 15): an app's buildpacks (`buildpacks:add`, `:set`,
+ * `:remove`, `:clear`), a JSON array of names and URLs in order, used
+ * when the pushed tree names none; its stack (`stack:set`), NULL for the
+ * home's default; a build's release command (Procfile `release:`); and
+ * a release's release phase: NULL (none), `waiting` (for a runner),
+ * `running` (one-off phase_run), `done` or `failed`.  A release waiting
+ * or running its phase is pending and not yet the app's target, so no
+ * container of it starts before the phase has succeeded. */
+static const char store_v10[] =
+	"ALTER TABLE apps ADD COLUMN buildpacks TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE apps ADD COLUMN stack TEXT;"
+	"ALTER TABLE builds ADD COLUMN release_command TEXT;"
+	"ALTER TABLE releases ADD COLUMN phase TEXT CHECK (phase IN"
+	"  ('waiting', 'running', 'done', 'failed'));"
+	"ALTER TABLE releases ADD COLUMN phase_run TEXT;"
+	"CREATE INDEX releases_phase ON releases (app_id)"
+	"  WHERE phase IN ('waiting', 'running');";
+
 static const char *const store_migrations[] = {
 	store_v1,
 	store_v2,
@@ -228,6 +246,7 @@ static const char *const store_migrations[] = {
 	store_v7,
 	store_v8,
 	store_v9,
+	store_v10,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==

@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "slipway/digest.h"
+#include "slipway/name.h"
 
 struct apiclient;
 struct slug_procfile;
@@ -40,7 +41,7 @@ struct slug_procfile;
 /* Compile time limit unless told otherwise (Heroku's). */
 #define BUILDER_TIMEOUT_DEFAULT (15 * 60)
 /* Buildpacks one app may name. */
-#define BUILDER_BUILDPACKS_MAX 8
+#define BUILDER_BUILDPACKS_MAX NAME_BUILDPACKS_MAX
 
 /* ---- slipway.yml ---- */
 
@@ -48,9 +49,12 @@ struct slug_procfile;
  * The app manifest, all of it optional:
  *
  *   deploy_branch: main          the branch whose pushes build
- *   buildpacks:                  in order; each a local directory, a git
- *     - https://host/bp.git#v3   URL (#ref optional) or the name of an
- *     - shell                    installed buildpack
+ *   buildpacks:                  in order; each a git URL (#ref
+ *     - https://host/bp.git#v3   optional), an http(s) tarball URL or the
+ *     - shell                    name of an installed buildpack; never a
+ *                                path
+ *   stack: bookworm              the stack to build and run on (wins
+ *                                over stack:set; `slipway stacks`)
  *   healthcheck:
  *     path: /health              GET this on web before it takes traffic
  *     interval: 1                seconds between tries
@@ -66,6 +70,7 @@ struct builder_manifest {
 	char *deploy_branch;            /* NULL: not given */
 	char **buildpacks;              /* nbuildpacks entries */
 	size_t nbuildpacks;
+	char *stack;                    /* NULL: not given */
 	char *health_path;              /* NULL: not given */
 	unsigned health_interval;       /* seconds; 0: not given */
 	unsigned health_timeout;

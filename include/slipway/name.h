@@ -50,16 +50,21 @@ bool name_proc_type_is_valid(const char *s);
 
 /* How a buildpack is named (buildpacks:add, .buildpacks, slipway.yml):
  * an installed name (^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, a directory of
- * $SLIPWAY_HOME/buildpacks), or a URL (https://, http://, git://,
- * file://) of a git repository or (http and https) a .tgz, .tar.gz or
- * .tar, at most NAME_BUILDPACK_MAX bytes, no spaces or control
- * characters, with an optional "#ref" of [A-Za-z0-9._/-] not starting
- * with '-'.  Paths are not names: local directories are only taken
- * from files in the app's own tree (their check is the builder's). */
+ * $SLIPWAY_HOME/buildpacks), or a URL (https://, http://, git://) of a
+ * git repository or (http and https) a .tgz, .tar.gz or .tar, at most
+ * NAME_BUILDPACK_MAX bytes, no spaces or control characters, with an
+ * optional "#ref" of [A-Za-z0-9._/-] not starting with '-'.  Paths (and
+ * file:// URLs) are never names: the builder runs as root, and a path
+ * would have it copy any host directory into a build. */
 #define NAME_BUILDPACK_MAX 512
+/* Buildpacks one app may name (its list, slipway.yml, .buildpacks). */
+#define NAME_BUILDPACKS_MAX 8
 bool name_buildpack_is_valid(const char *s);
 /* Is this a buildpack URL (one of the schemes above)? */
 bool name_buildpack_is_url(const char *s);
+/* 0 when name_buildpack_is_valid, else ERR_INVALID with one line: a
+ * path (or file://) is said to be one, and refused as such. */
+int name_buildpack_check(const char *s);
 /* Is this an installed buildpack's name? */
 bool name_buildpack_is_installed(const char *s);
 

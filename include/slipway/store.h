@@ -33,7 +33,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 /* Caps on what the store accepts (the API checks them first). */
 #define STORE_NAME_MAX 64
@@ -166,6 +166,34 @@ int store_app_set_branch(struct store *s, const char *app,
 int store_app_rename_check(struct store *s, const char *app,
     const char *name);
 int store_app_rename(struct store *s, const char *app, const char *name);
+/* store_appbuild.c: how an app builds.  The buildpacks list (at most
+ * NAME_BUILDPACKS_MAX, each name_buildpack_check'd): edit with op "add"
+ * (at 1-based index, 0: the end), "set" (the one at index, 0: the list
+ * becomes url alone), "remove" (url, or the one at index when url is
+ * NULL) or "clear"; *out is the list after.  ERR_INVALID for a bad name
+ * or index, ERR_EXISTS when add finds it there, ERR_NOTFOUND when remove
+ * does not.  The stack: a name (image_stack_name_is_valid) or NULL for
+ * the home's default. */
+int store_app_buildpacks_get(json_t **out, struct store *s, const char *app);
+int store_app_buildpacks_edit(json_t **out, struct store *s, const char *app,
+    const char *op, const char *url, int64_t index);
+int store_app_stack_set(struct store *s, const char *app, const char *stack);
+/* *out: has app a build pending or running (whose cache is in use)? */
+int store_app_building(bool *out, struct store *s, const char *app);
+
+/* store_phase.c: the release phase.  A config var of this name set to 1
+ * skips it.  list: [{app, release, phase, run, command, image, digest,
+ * config}] of pending releases waiting for or running their phase.
+ * start: the phase runs as one-off run (NULL: it waits again).  end: the
+ * phase succeeded (the release becomes the target) or failed with
+ * reason (the release fails); *changed when it did anything. */
+#define STORE_RELEASE_PHASE_SKIP "SLIPWAY_SKIP_RELEASE_PHASE"
+int store_release_phase_list(json_t **out, struct store *s);
+int store_release_phase_start(struct store *s, const char *app,
+    int64_t version, const char *run);
+int store_release_phase_end(bool *changed, struct store *s, const char *app,
+    int64_t version, bool ok, const char *reason);
+
 /* store_maint.c: the maintenance flag.  get: *on; ERR_NOTFOUND for no
  * such app.  for_runner: the names (a JSON array) of the apps in
  * maintenance that have a slot on the runner. */
@@ -473,6 +501,10 @@ int store_rollout_view(json_t **out, struct store *s, const char *app,
  * config and image, "runner": {"id","name","group"}}, a live runner of
  * the app's groups (one that runs the app first).  ERR_CONFLICT when the
  * app has no build to run or no live runner. */
+/* The live runner of app's groups a one-off goes to: {id, name, group};
+ * ERR_CONFLICT when none. */
+int store_run_runner(json_t **out, struct store *s, const char *app,
+    time_t live_after);
 int store_run_target(json_t **out, struct store *s, const char *app,
     time_t live_after);
 /* Is app deployed to group? */

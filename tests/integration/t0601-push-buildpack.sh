@@ -3,7 +3,7 @@
 # (tests/fixtures/buildpacks/shell) is detected, compiles in a runc
 # container of the stack as the stack's user, gets the config in ENV_DIR,
 # keeps its cache between builds, and its bin/release fills in process
-# types; BUILDPACK_URL (a directory or a git URL) and slipway.yml pick
+# types; BUILDPACK_URL (an installed name or a git URL) and slipway.yml pick
 # buildpacks; a failing build rejects the push and the branch stays; two
 # pushes at once: the second is turned away; a push cut off mid-build
 # stops its build; the compile time limit holds.
@@ -18,6 +18,7 @@ SANDBOX=no
 [ "$(id -u)" = 0 ] && command -v runc >/dev/null && SANDBOX=yes
 
 at_exit push_cleanup_sandbox
+at_exit '[ ! -f "$T_DIR/gitd.pid" ] || kill "$(cat "$T_DIR/gitd.pid")"'
 
 push_start || { cat "$SSHD_LOG" 2>/dev/null; ctl_start_failed; }
 push_user alice || ctl_start_failed
@@ -93,7 +94,7 @@ expect_success 'a failing build rejects the push and the branch stays' '
 expect_success 'a configured buildpack that does not apply fails the build' '
 	SLIPWAY_TOKEN=$ADMIN slipway apps:create other >/dev/null &&
 	SLIPWAY_TOKEN=$ADMIN slipway apps:share other alice >/dev/null &&
-	SLIPWAY_TOKEN=$ADMIN slipway config:set other "BUILDPACK_URL=$BP" >/dev/null &&
+	SLIPWAY_TOKEN=$ADMIN slipway config:set other "BUILDPACK_URL=shell" >/dev/null &&
 	app_init plain &&
 	! out=$(push other plain) &&
 	expect_contains "$out" "not compatible with buildpack"
@@ -103,8 +104,8 @@ expect_success 'with no buildpack that applies, the Procfile says what runs' '
 	expect_contains "$out" "No buildpack applies; the Procfile says what runs" &&
 	expect_contains "$out" "Release v1"
 '
-expect_success 'BUILDPACK_URL may be a directory' '
-	SLIPWAY_TOKEN=$ADMIN slipway config:set bp "BUILDPACK_URL=$BP" >/dev/null &&
+expect_success 'BUILDPACK_URL may name an installed buildpack' '
+	SLIPWAY_TOKEN=$ADMIN slipway config:set bp "BUILDPACK_URL=shell" >/dev/null &&
 	(cd app && git commit -q --allow-empty -m dir) &&
 	out=$(push bp) && expect_contains "$out" "Shell app detected" &&
 	expect_contains "$out" "builds so far: 5"
@@ -113,9 +114,12 @@ expect_success 'BUILDPACK_URL may be a git URL with a ref' '
 	git init -q --bare bp.git && rm -rf bpsrc && cp -r "$BP" bpsrc &&
 	(cd bpsrc && git init -q -b v1 && git add -A && git commit -q -m bp &&
 		git push -q ../bp.git v1) &&
-	SLIPWAY_TOKEN=$ADMIN slipway config:set bp "BUILDPACK_URL=file://$T_DIR/bp.git#v1" >/dev/null &&
+	gport=$(free_port) &&
+	{ git daemon --export-all --base-path="$T_DIR" --listen=127.0.0.1 --port="$gport" --pid-file="$T_DIR/gitd.pid" --detach &&
+		wait_port "$gport"; } &&
+	SLIPWAY_TOKEN=$ADMIN slipway config:set bp "BUILDPACK_URL=git://127.0.0.1:$gport/bp.git#v1" >/dev/null &&
 	(cd app && git commit -q --allow-empty -m git) &&
-	out=$(push bp) && expect_contains "$out" "Fetching buildpack file://$T_DIR/bp.git#v1" &&
+	out=$(push bp) && expect_contains "$out" "Fetching buildpack git://127.0.0.1:$gport/bp.git#v1" &&
 	expect_contains "$out" "Shell app detected" && expect_contains "$out" "Release"
 '
 expect_success 'a BUILDPACK_URL that is neither fails plainly' '

@@ -22,7 +22,12 @@ SECRET=host-secret-$RANDOM$RANDOM
 printf '%s\n' "$SECRET" >"$T_DIR/secret" && chmod 600 "$T_DIR/secret"
 printf -- '---\ndefault_process_types:\n  web: echo %s\n' "$SECRET" >"$T_DIR/secret.yml"
 chmod 600 "$T_DIR/secret.yml"
-BP=$SLIPWAY_TOP/tests/fixtures/buildpacks/hostile
+# Installed: a buildpack is never named by a path (the builder would
+# copy any host directory).
+mkdir -p "$SLIPWAY_HOME/buildpacks" &&
+	cp -r "$SLIPWAY_TOP/tests/fixtures/buildpacks/hostile" "$SLIPWAY_HOME/buildpacks/" &&
+	chmod -R go-w "$SLIPWAY_HOME/buildpacks"
+BP=hostile
 
 # An app of mallory's that names the hostile buildpack, with FLAG=target.
 hostile_app() { # DIR FLAG TARGET

@@ -62,6 +62,7 @@ TEST(builder__manifest_full)
 	    "buildpacks:\n"
 	    "  - https://example.com/bp.git#v3\n"
 	    "  - shell\n"
+	    "stack: bookworm\n"
 	    "healthcheck:\n"
 	    "  path: /health\n"
 	    "  interval: 2\n"
@@ -73,6 +74,7 @@ TEST(builder__manifest_full)
 	char *h;
 
 	EXPECT_STR("production", m->deploy_branch);
+	EXPECT_STR("bookworm", m->stack);
 	EXPECT_INT(2, m->nbuildpacks);
 	EXPECT_STR("https://example.com/bp.git#v3", m->buildpacks[0]);
 	EXPECT_STR("shell", m->buildpacks[1]);
@@ -133,6 +135,14 @@ TEST(builder__manifest_refuses_bad_values)
 	MANIFEST_BAD("buildpacks:\n  - {a: b}\n", "line 2: a buildpack is");
 	MANIFEST_BAD("buildpacks:\n  - \"a b\"\n", "a buildpack is");
 	MANIFEST_BAD("buildpacks: [a,b,c,d,e,f,g,h,i]\n", "at most 8");
+	/* a path would have the builder (root) copy a host directory */
+	MANIFEST_BAD("buildpacks:\n  - /etc\n", "line 2: buildpack '/etc' "
+	    "is a path");
+	MANIFEST_BAD("buildpacks:\n  - ./bp\n", "is a path");
+	MANIFEST_BAD("buildpacks:\n  - x/../y\n", "is a path");
+	MANIFEST_BAD("buildpacks:\n  - file:///srv/bp.git\n", "is a path");
+	MANIFEST_BAD("stack: ../x\n", "'stack' must be a stack's name");
+	MANIFEST_BAD("stack: [a]\n", "'stack' must be");
 	MANIFEST_BAD("healthcheck: /health\n", "must be a mapping");
 	MANIFEST_BAD("healthcheck:\n  path: health\n", "starting with '/'");
 	MANIFEST_BAD("healthcheck:\n  path: \"/a b\"\n", "without spaces");

@@ -1625,6 +1625,73 @@ TEST(store__kept_builds_include_the_current_release)
 	store_close(s);
 }
 
+/* ---- how an app builds (store_appbuild.c) ---- */
+
+static char *
+bps_text(json_t *list)
+{
+	static char out[1024];
+	char *s = json_dumps(list, JSON_COMPACT);
+
+	snprintf(out, sizeof(out), "%s", s ? s : "(null)");
+	free(s);
+	json_decref(list);
+	return out;
+}
+
+TEST(store__app_buildpacks_edit_in_order)
+{
+	struct store *s = open_store();
+	json_t *l = NULL;
+
+	EXPECT_OK(store_user_create(s, "alice", false));
+	make_app(s, "shop", "alice");
+	EXPECT_OK(store_app_buildpacks_get(&l, s, "shop"));
+	EXPECT_STR("[]", bps_text(l));
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "add", "b", 0));
+	json_decref(l);
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "add", "a", 1));
+	EXPECT_STR("[\"a\",\"b\"]", bps_text(l));
+	EXPECT_INT(ERR_EXISTS, store_app_buildpacks_edit(&l, s, "shop", "add",
+	    "a", 0));
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "set",
+	    "https://h/c.git#v1", 2));
+	EXPECT_STR("[\"a\",\"https://h/c.git#v1\"]", bps_text(l));
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "remove", NULL, 1));
+	EXPECT_STR("[\"https://h/c.git#v1\"]", bps_text(l));
+	EXPECT_INT(ERR_NOTFOUND, store_app_buildpacks_edit(&l, s, "shop",
+	    "remove", "zz", 0));
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "set", "x", 0));
+	EXPECT_STR("[\"x\"]", bps_text(l));
+	/* a path is never stored, nor a file:// URL; nothing changes */
+	EXPECT_INT(ERR_INVALID, store_app_buildpacks_edit(&l, s, "shop", "add",
+	    "/etc", 0));
+	EXPECT_ERR_HAS("is a path");
+	EXPECT_INT(ERR_INVALID, store_app_buildpacks_edit(&l, s, "shop", "add",
+	    "file:///srv/bp.git", 0));
+	EXPECT_INT(ERR_INVALID, store_app_buildpacks_edit(&l, s, "shop", "add",
+	    "../x", 0));
+	EXPECT_INT(ERR_INVALID, store_app_buildpacks_edit(&l, s, "shop", "nope",
+	    "x", 0));
+	EXPECT_OK(store_app_buildpacks_get(&l, s, "shop"));
+	EXPECT_STR("[\"x\"]", bps_text(l));
+	EXPECT_OK(store_app_buildpacks_edit(&l, s, "shop", "clear", NULL, 0));
+	EXPECT_STR("[]", bps_text(l));
+	EXPECT_INT(ERR_NOTFOUND, store_app_buildpacks_get(&l, s, "nosuch"));
+	/* the stack: a name, or NULL for the default */
+	EXPECT_OK(store_app_stack_set(s, "shop", "bookworm"));
+	EXPECT_OK(store_app_get(&l, s, "shop"));
+	EXPECT_STR("bookworm", json_string_value(json_object_get(l, "stack")));
+	EXPECT_TRUE(json_is_array(json_object_get(l, "buildpacks")));
+	json_decref(l);
+	EXPECT_INT(ERR_INVALID, store_app_stack_set(s, "shop", "../x"));
+	EXPECT_OK(store_app_stack_set(s, "shop", NULL));
+	EXPECT_OK(store_app_get(&l, s, "shop"));
+	EXPECT_TRUE(json_is_null(json_object_get(l, "stack")));
+	json_decref(l);
+	store_close(s);
+}
+
 /* apps:rename in the store: the builds' image references follow the new
  * name (only their repository part), a running build refuses it with
  * what to do, a taken name is ERR_EXISTS, and the check changes
