@@ -10,6 +10,16 @@
 . "$(dirname "$0")/lib.sh"
 . "$SLIPWAY_TOP/tests/integration/controller.sh"
 . "$SLIPWAY_TOP/tests/integration/rollout-lib.sh"
+# Each runner home here gets a firewall table that outlives its runner.
+fw_cleanup() {
+	local h
+	for h in h2 h3 h4 h5; do
+		[ -d "$T_DIR/$h" ] && SLIPWAY_HOME=$T_DIR/$h \
+			slipway runner firewall --remove >/dev/null 2>&1
+	done
+	return 0
+}
+at_exit fw_cleanup
 
 rl_need process
 export SLIPWAY_CONFIG=$T_DIR/client.json
