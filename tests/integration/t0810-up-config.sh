@@ -122,6 +122,8 @@ EOF
 wait_for "[ -s up.pid ]" 30
 UP_PID=$(cat up.pid)
 at_exit "kill $UP_PID"
+# the runner's firewall table outlives up: remove it once up has gone
+at_exit "up_firewall_remove $UP_PID '$SLIPWAY_HOME'"
 wait_port $PP 60 && wait_port $SP 60 && wait_port $CP 60 127.0.0.2 &&
 	wait_port $RP 60 127.0.0.2 || cat up.log
 export SLIPWAY_URL=http://127.0.0.2:$CP
